@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Makes this machine able to run wgrad: a WebGPU adapter (Mesa lavapipe >= 24 where no
+# working adapter exists), node_modules, and -- with --with-data / in CI -- the datasets and
+# the Python reference (numpy, torch) the cross-check tests use. Idempotent: a second run on a
+# ready machine changes nothing and takes a second or two.
+#
+#   bash scripts/setup.sh            # adapter + npm packages
+#   bash scripts/setup.sh --quiet    # same, prints only what it changes
+#   bash scripts/setup.sh --with-data --with-python   # what CI uses
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quiet=0; data=0; python=0
+for a in "$@"; do case "$a" in
+  --quiet) quiet=1 ;; --with-data) data=1 ;; --with-python) python=1 ;;
+  *) echo "setup.sh: unknown option '$a' (known: --quiet --with-data --with-python)" >&2; exit 2 ;;
+esac; done
+say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+apt_updated=0
+apt_install() {  # apt_install [-t suite] pkg...
+  if [ "$apt_updated" = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+# 1. npm packages (before the adapter probe, which needs the `webgpu` package).
+if [ ! -d node_modules/webgpu ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (npm ci)"; npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 2. A WebGPU adapter. Probe first: on a machine with a working one we change nothing.
+probe() { node scripts/probe-adapter.mjs 2>/dev/null; }
+if ! probe >/dev/null; then
+  if [ -f /etc/debian_version ] && grep -q '^12' /etc/debian_version; then
+    # Debian 12's own Mesa (22.3) is too old for Dawn; bookworm-backports has 25.x.
+    # Use the mirror this machine already uses, so no registry host is named here.
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      mirror=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | awk '
+        /^URIs:/ && !/security/ { print $2; exit }
+        /^deb / && !/security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' || true)
+      [ -n "$mirror" ] || { echo "setup.sh: found no Debian mirror in /etc/apt/sources.list*; add bookworm-backports yourself" >&2; exit 1; }
+      say "adding bookworm-backports from $mirror"
+      printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$mirror" | $SUDO tee /etc/apt/sources.list.d/wgrad-backports.sources >/dev/null
+    fi
+    say "installing Mesa lavapipe (mesa-vulkan-drivers from bookworm-backports)"
+    apt_install -t bookworm-backports mesa-vulkan-drivers libvulkan1
+  else
+    say "no working WebGPU adapter; install a Vulkan driver (Mesa >= 24 lavapipe: package mesa-vulkan-drivers)"
+  fi
+  if ! probe >/dev/null; then
+    echo "setup.sh: still no WebGPU adapter after installing lavapipe. Run 'node scripts/probe-adapter.mjs' to see why." >&2
+    exit 1
+  fi
+fi
+say "adapter: $(probe)"
+
+# 3. Optional: datasets and the Python reference used by cross-check tests.
+if [ "$data" = 1 ] && ! have_pkg dataset-fashion-mnist; then
+  say "installing dataset-fashion-mnist"; apt_install dataset-fashion-mnist
+fi
+if [ "$python" = 1 ]; then
+  for p in python3-numpy python3-torch libopenblas0-pthread; do
+    have_pkg "$p" || { say "installing $p"; apt_install "$p"; }
+  done
+fi

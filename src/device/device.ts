@@ -1,0 +1,331 @@
+// The only place that talks to WebGPU. Owns the Dawn instance (kept referenced: see acquire.ts),
+// the buffer pool, the pipeline and bind-group caches, and command batching: dispatches are
+// recorded into one open compute pass and submitted only when a result is read, an upload needs
+// ordering, or a batch limit is reached. Kernel parameters (shapes, strides, scalars) go into one
+// uniform arena per batch, bound with dynamic offsets, so one pipeline serves every shape.
+
+import { acquireAdapter, type Acquired } from './acquire.ts';
+import { BufferPool, type PoolCounters } from './pool.ts';
+import { fillTemplate } from './kernels.ts';
+
+export interface DispatchSpec {
+  /** kernels/<kernel>.wgsl */
+  kernel: string;
+  /** Template parameters; each distinct set compiles one pipeline. */
+  params?: Record<string, string | number>;
+  /** Storage buffers for @binding(1..n) of @group(0). */
+  buffers: GPUBuffer[];
+  /** One letter per buffer: 'r' = var<storage, read>, 'w' = var<storage, read_write>. */
+  access: string;
+  /** Contents of the uniform struct at @binding(0) (at most UNIFORM_BYTES). */
+  uniforms: ArrayBuffer;
+  workgroups: [number, number?, number?];
+  /** The op this dispatch belongs to, for error messages and profiles. */
+  label: string;
+}
+
+export interface Counters extends PoolCounters {
+  dispatches: number;
+  submits: number;
+  pipelinesCompiled: number;
+  bindGroupsCreated: number;
+  bindGroupsReused: number;
+  readbacks: number;
+  uploads: number;
+}
+
+export interface DeviceInfo {
+  backend: string;
+  vendor: string;
+  architecture: string;
+  description: string;
+  features: string[];
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+  limits: { maxStorageBuffersPerShaderStage: number; maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupsPerDimension: number };
+  /** Adapter family that kernel choice keys on. */
+  family: 'software' | 'discrete' | 'browser';
+}
+
+export const UNIFORM_BYTES = 256;
+const ARENA_BYTES = 1 << 20;
+const MAX_BATCH = 2048;
+
+let bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+function idOf(b: GPUBuffer): number {
+  let id = bufferIds.get(b);
+  if (id === undefined) bufferIds.set(b, (id = nextBufferId++));
+  return id;
+}
+
+export class Device {
+  readonly pool: BufferPool;
+  readonly info: DeviceInfo;
+  private readonly counters = {
+    dispatches: 0, submits: 0, pipelinesCompiled: 0, bindGroupsCreated: 0, bindGroupsReused: 0, readbacks: 0, uploads: 0,
+  };
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private arena: GPUBuffer;
+  private arenaCpu = new Uint8Array(ARENA_BYTES);
+  private arenaUsed = 0;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batched = 0;
+  /** Buffers bound by recorded-but-unsubmitted work: an upload into one must flush first. */
+  private pendingBuffers = new Set<GPUBuffer>();
+  private errors: string[] = [];
+  private lastLabels: string[] = [];
+  private lostReason: string | null = null;
+  private destroyed = false;
+
+  private constructor(
+    private acquired: Acquired | null,
+    readonly gpu: GPUDevice,
+    adapter: GPUAdapter,
+    backend: string,
+  ) {
+    this.pool = new BufferPool(gpu);
+    this.arena = gpu.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'wgrad uniform arena' });
+    const info = adapter.info;
+    const software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+    this.info = {
+      backend,
+      vendor: info.vendor,
+      architecture: info.architecture,
+      description: info.description,
+      features: [...gpu.features].sort(),
+      subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
+      subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
+      limits: {
+        maxStorageBuffersPerShaderStage: gpu.limits.maxStorageBuffersPerShaderStage,
+        maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
+        maxBufferSize: gpu.limits.maxBufferSize,
+        maxComputeWorkgroupsPerDimension: gpu.limits.maxComputeWorkgroupsPerDimension,
+      },
+      family: software ? 'software' : backend === 'browser' ? 'browser' : 'discrete',
+    };
+    gpu.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.errors.push(ev.error.message);
+    };
+    void gpu.lost.then((lost) => {
+      if (!this.destroyed) this.lostReason = `${lost.reason}: ${lost.message}`;
+    });
+  }
+
+  static async create(opts: { backend?: 'vulkan' | 'opengles' } = {}): Promise<Device> {
+    const acquired = await acquireAdapter(opts.backend);
+    const { adapter } = acquired;
+    const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+    const limits = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      },
+    });
+    return new Device(acquired, device, adapter, acquired.backend);
+  }
+
+  stats(): Counters {
+    return { ...this.counters, ...this.pool.counters };
+  }
+
+  get isLost(): boolean {
+    return this.lostReason !== null;
+  }
+
+  /** Throws if the device can no longer run work, naming why. */
+  checkUsable(op: string): void {
+    if (this.destroyed) throw new Error(`wgrad: ${op}: the GPU device was destroyed (wgrad.shutdown()); tensors from it can no longer be used. Call await wgrad.init() to start a new one.`);
+    if (this.lostReason) throw new Error(`wgrad: ${op}: the GPU device was lost (${this.lostReason}). Tensors on it are gone; call await wgrad.init() for a new device and reload from your last checkpoint.`);
+  }
+
+  private throwPendingErrors(): void {
+    if (this.errors.length === 0) return;
+    const msg = this.errors.join('\n');
+    this.errors = [];
+    throw new Error(`wgrad: GPU validation error (recent ops: ${this.lastLabels.join(', ')}):\n${msg}`);
+  }
+
+  private layoutFor(access: string) {
+    let l = this.layouts.get(access);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [
+        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_BYTES } },
+      ];
+      for (let i = 0; i < access.length; i++) {
+        entries.push({ binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: access[i] === 'w' ? 'storage' : 'read-only-storage' } });
+      }
+      const bindGroup = this.gpu.createBindGroupLayout({ entries, label: `wgrad layout ${access}` });
+      l = { bindGroup, pipeline: this.gpu.createPipelineLayout({ bindGroupLayouts: [bindGroup] }) };
+      this.layouts.set(access, l);
+    }
+    return l;
+  }
+
+  private pipelineFor(spec: DispatchSpec): GPUComputePipeline {
+    const key = `${spec.kernel}|${spec.access}|${spec.params ? JSON.stringify(spec.params) : ''}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const code = fillTemplate(spec.kernel, spec.params ?? {});
+      const module = this.gpu.createShaderModule({ code, label: spec.kernel });
+      p = this.gpu.createComputePipeline({
+        layout: this.layoutFor(spec.access).pipeline,
+        compute: { module, entryPoint: 'main' },
+        label: `${spec.kernel} (${spec.label})`,
+      });
+      this.pipelines.set(key, p);
+      this.counters.pipelinesCompiled++;
+    }
+    return p;
+  }
+
+  private bindGroupFor(spec: DispatchSpec): GPUBindGroup {
+    let key = spec.access;
+    for (const b of spec.buffers) key += ',' + idOf(b);
+    let bg = this.bindGroups.get(key);
+    if (bg) {
+      this.counters.bindGroupsReused++;
+      return bg;
+    }
+    if (this.bindGroups.size > 8192) this.bindGroups.clear();
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, size: UNIFORM_BYTES } }];
+    spec.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    bg = this.gpu.createBindGroup({ layout: this.layoutFor(spec.access).bindGroup, entries, label: spec.label });
+    this.bindGroups.set(key, bg);
+    this.counters.bindGroupsCreated++;
+    return bg;
+  }
+
+  /** Records one compute dispatch. Nothing runs until the batch is submitted. */
+  dispatch(spec: DispatchSpec): void {
+    this.checkUsable(spec.label);
+    if (spec.buffers.length !== spec.access.length) throw new Error(`wgrad internal: ${spec.label}: ${spec.buffers.length} buffers but access '${spec.access}'`);
+    if (spec.uniforms.byteLength > UNIFORM_BYTES) throw new Error(`wgrad internal: ${spec.label}: uniforms of ${spec.uniforms.byteLength} B exceed ${UNIFORM_BYTES} B`);
+    const [x, y = 1, z = 1] = spec.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxWg = this.info.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg) throw new Error(`wgrad internal: ${spec.label}: dispatch [${x},${y},${z}] exceeds ${maxWg} workgroups per dimension`);
+    if (this.arenaUsed + UNIFORM_BYTES > ARENA_BYTES || this.batched >= MAX_BATCH) this.flush();
+    const pipeline = this.pipelineFor(spec);
+    const bindGroup = this.bindGroupFor(spec);
+    const offset = this.arenaUsed;
+    this.arenaCpu.set(new Uint8Array(spec.uniforms), offset);
+    this.arenaUsed += UNIFORM_BYTES;
+    const pass = this.openPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup, [offset]);
+    pass.dispatchWorkgroups(x, y, z);
+    for (const b of spec.buffers) this.pendingBuffers.add(b);
+    this.batched++;
+    this.counters.dispatches++;
+    this.lastLabels.push(spec.label);
+    if (this.lastLabels.length > 8) this.lastLabels.shift();
+  }
+
+  private openEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.gpu.createCommandEncoder());
+  }
+
+  private openPass(): GPUComputePassEncoder {
+    return (this.pass ??= this.openEncoder().beginComputePass());
+  }
+
+  private closePass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Records a buffer-to-buffer copy (both offsets and size multiples of 4). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.checkUsable('copy');
+    if (bytes === 0) return;
+    this.closePass();
+    this.openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.pendingBuffers.add(src).add(dst);
+    this.batched++;
+  }
+
+  /** Submits everything recorded so far (uniform arena first, in queue order). */
+  flush(): void {
+    if (!this.encoder) return;
+    this.closePass();
+    if (this.arenaUsed > 0) this.gpu.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
+    this.gpu.queue.submit([this.encoder.finish()]);
+    this.counters.submits++;
+    this.encoder = null;
+    this.arenaUsed = 0;
+    this.batched = 0;
+    this.pendingBuffers.clear();
+    this.throwPendingErrors();
+  }
+
+  /** Writes host data into a buffer, ordered after all work recorded so far. */
+  upload(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): void {
+    this.checkUsable('upload');
+    if (this.pendingBuffers.has(buffer)) this.flush();
+    this.gpu.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    this.counters.uploads++;
+  }
+
+  /** Copies `bytes` from a buffer back to the host; submits pending work. */
+  async read(buffer: GPUBuffer, byteOffset: number, bytes: number, label: string): Promise<ArrayBuffer> {
+    this.checkUsable(label);
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const staging = this.gpu.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${label}` });
+    try {
+      if (bytes > 0) this.copy(buffer, byteOffset, staging, 0, bytes);
+      this.flush();
+      this.counters.readbacks++;
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+      } catch (e) {
+        this.checkUsable(label);
+        this.throwPendingErrors();
+        throw new Error(`wgrad: ${label}: reading back from the GPU failed: ${(e as Error).message}`);
+      }
+      this.throwPendingErrors();
+      return staging.getMappedRange(0, bytes).slice(0);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Waits for all submitted work (used by benchmarks). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.gpu.queue.onSubmittedWorkDone();
+    this.throwPendingErrors();
+  }
+
+  /** Destroys pooled buffers to return memory; safe at any time. */
+  trim(): void {
+    this.flush();
+    this.bindGroups.clear();
+    this.pool.trim();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    try {
+      if (!this.lostReason) this.flush();
+    } catch {
+      /* errors of the last batch are moot once the device is gone */
+    }
+    this.destroyed = true;
+    this.bindGroups.clear();
+    this.pipelines.clear();
+    this.gpu.destroy();
+    this.acquired = null; // lets the Dawn instance go only after the device is destroyed
+    bufferIds = new WeakMap();
+  }
+}

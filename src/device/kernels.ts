@@ -1,0 +1,34 @@
+// WGSL sources live in kernels/*.wgsl, readable on their own. A kernel may contain template
+// parameters written {{NAME}}; TypeScript fills in only those few (workgroup size, an expression,
+// an index function). Sources are loaded once: from disk in Node, or registered by the caller
+// (browsers: `registerKernelSource`) so the library has no Node-only import on its main path.
+
+const sources = new Map<string, string>();
+let nodeLoader: ((name: string) => string) | null = null;
+
+export function registerKernelSource(name: string, source: string): void {
+  sources.set(name, source);
+}
+
+export function setKernelLoader(loader: (name: string) => string): void {
+  nodeLoader = loader;
+}
+
+export function kernelSource(name: string): string {
+  let src = sources.get(name);
+  if (src === undefined) {
+    if (!nodeLoader) throw new Error(`wgrad: kernel '${name}' is not loaded; in a browser call registerKernelSource('${name}', text) with kernels/${name}.wgsl`);
+    src = nodeLoader(name);
+    sources.set(name, src);
+  }
+  return src;
+}
+
+/** Replaces every {{KEY}} in the kernel; a placeholder left unfilled is a bug, so it throws. */
+export function fillTemplate(name: string, params: Record<string, string | number>): string {
+  const out = kernelSource(name).replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    if (!(key in params)) throw new Error(`wgrad: kernel '${name}' needs template parameter {{${key}}}`);
+    return String(params[key]);
+  });
+  return out;
+}

@@ -1,0 +1,24 @@
+// wgrad's public API. `await init()` once, then build tensors and differentiate:
+//
+//   import { init, tensor } from 'wgrad';
+//   await init();
+//   const x = tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
+//   x.matmul(x).sum().backward();
+//   console.log(await x.grad!.toArray());
+
+export { init, shutdown, deviceInfo, stats, sync, type InitOptions } from './runtime.ts';
+export type { DeviceInfo, Counters } from './device/device.ts';
+export { registerKernelSource } from './device/kernels.ts';
+export { Tensor } from './tensor.ts';
+export { tidy, keep } from './scope.ts';
+export { manualSeed, Generator, defaultGenerator } from './random.ts';
+export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange } from './creation.ts';
+export { noGrad, isGradEnabled } from './autograd/graph.ts';
+export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';
+export {
+  add, sub, mul, div, pow, maximum, minimum, gt, lt, ge, le, eq, where,
+  neg, exp, log, sqrt, abs, relu, sigmoid, tanh, square, reciprocal,
+} from './ops/elementwise.ts';
+export { sum, mean, max, min, variance, argmax, argmin, logsumexp } from './ops/reduce.ts';
+export { reshape, permute, transpose, expand, squeeze, unsqueeze, flatten, contiguous, clone, slice, concat, cat, stack, indexSelect, gather } from './ops/shape.ts';
+export { matmul } from './ops/matmul.ts';

@@ -1,0 +1,173 @@
+// Reductions over any set of dims with keepdim: sum, mean, max, min, var, argmax, argmin, and
+// logsumexp (composed, stable). kernels/reduce.wgsl walks each output's reduction in one thread;
+// reductions with few outputs and many inputs are first split into partial results so that
+// more threads take part (one pass of partials, one pass to combine).
+
+import { Tensor } from '../tensor.ts';
+import { record } from '../autograd/graph.ts';
+import { collapse, fmt, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
+import { Uniforms, grid } from './uniforms.ts';
+import { map } from './map.ts';
+import { expand, reshape, viewAs } from './shape.ts';
+
+const WG = 64;
+
+type Kind = 'sum' | 'mean' | 'max' | 'min' | 'var' | 'argmax' | 'argmin';
+
+// Max/min start from the first element (WGSL has no infinity constant).
+const FIRST = 'x[base + reduced_offset(0u)]';
+
+const KERNEL: Record<Kind, { INIT: string; STEP: string; FINISH: string; TWO_PASS?: boolean }> = {
+  sum: { INIT: 'var acc = 0.0;', STEP: 'acc += v;', FINISH: 'acc' },
+  mean: { INIT: 'var acc = 0.0;', STEP: 'acc += v;', FINISH: 'acc / f32(count)' },
+  max: { INIT: `var acc = ${FIRST};`, STEP: 'acc = max(acc, v);', FINISH: 'acc' },
+  min: { INIT: `var acc = ${FIRST};`, STEP: 'acc = min(acc, v);', FINISH: 'acc' },
+  var: { INIT: 'var acc = 0.0;', STEP: 'let dv = v - mean; acc += dv * dv;', FINISH: 'acc / (f32(count) - p.correction)', TWO_PASS: true },
+  argmax: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v > best) { best = v; idx = j; }', FINISH: 'f32(idx)' },
+  argmin: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v < best) { best = v; idx = j; }', FINISH: 'f32(idx)' },
+};
+
+function outShape(shape: readonly number[], dims: number[], keepdim: boolean): number[] {
+  return keepdim ? shape.map((d, i) => (dims.includes(i) ? 1 : d)) : shape.filter((_, i) => !dims.includes(i));
+}
+
+/** Runs the reduce kernel: no autograd, no splitting. */
+function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correction = 0): Tensor {
+  x.assertAlive(kind);
+  const shape = outShape(x.shape, dims, keepdim);
+  const out = Tensor.empty(shape, x.device);
+  const keptAxes = x.shape.map((_, i) => i).filter((i) => !dims.includes(i));
+  const kept = collapse(keptAxes.map((i) => x.shape[i]), [keptAxes.map((i) => x.strides[i])]);
+  const red = collapse(dims.map((i) => x.shape[i]), [dims.map((i) => x.strides[i])]);
+  const count = numel(dims.map((i) => x.shape[i]));
+  const n = numel(shape);
+  if (n === 0) return out;
+  if (count === 0 && kind !== 'sum') throw new Error(`${kind}: cannot reduce over an empty dimension (input shape ${fmt(x.shape)}, dims [${dims.join(', ')}])`);
+  if (kind === 'var' && count - correction <= 0) throw new Error(`var: ${count} value(s) per output is too few for correction ${correction}`);
+  const rshape = red.shape.length ? red.shape : [1];
+  const rstrides = red.strides[0].length ? red.strides[0] : [0];
+  const u = new Uniforms()
+    .dims8(kept.shape, 1)
+    .dims8(kept.strides[0])
+    .dims8(rshape, 1)
+    .dims8(rstrides)
+    .u32(x.offset)
+    .u32(n)
+    .u32(kept.shape.length)
+    .u32(rshape.length)
+    .u32(count)
+    .f32(correction);
+  const k = KERNEL[kind];
+  x.device.dispatch({
+    kernel: 'reduce',
+    params: { INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, TWO_PASS: k.TWO_PASS ? 'true' : 'false', WG },
+    buffers: [x.storage.buffer, out.storage.buffer],
+    access: 'rw',
+    uniforms: u.bytes,
+    workgroups: grid(Math.ceil(n / WG)),
+    label: kind,
+  });
+  return out;
+}
+
+/**
+ * sum/mean/max/min with few outputs and a long reduction: reduce chunks of a contiguous copy
+ * first (many threads), then the partial results.
+ */
+function reduceSplit(kind: 'sum' | 'mean' | 'max' | 'min', x: Tensor, dims: number[], keepdim: boolean): Tensor {
+  const count = numel(dims.map((i) => x.shape[i]));
+  const outs = numel(outShape(x.shape, dims, false));
+  const reducedLast = dims.every((d, i) => d === x.shape.length - dims.length + i);
+  if (count < 8192 || outs > 256 || !reducedLast) return launch(kind, x, dims, keepdim);
+  let chunk = 256;
+  while (count % chunk !== 0 && chunk > 8) chunk /= 2;
+  if (count % chunk !== 0) return launch(kind, x, dims, keepdim);
+  const src = x.isContiguous ? x : launchCopy(x);
+  const flat = viewAs(src, [outs, count / chunk, chunk]);
+  const partial = launch(kind === 'mean' ? 'sum' : kind, flat, [2], false);
+  const total = launch(kind === 'mean' ? 'sum' : kind, partial, [1], false);
+  for (const t of [flat, partial]) t.dispose();
+  if (src !== x) src.dispose();
+  const result = kind === 'mean' ? map([total], 'x0 * p.a', 'mean', 1 / count) : total;
+  const shaped = viewAs(result, outShape(x.shape, dims, keepdim));
+  result.dispose(); // the view keeps the storage alive
+  if (result !== total) total.dispose();
+  return shaped;
+}
+
+function launchCopy(x: Tensor): Tensor {
+  return map([x], 'x0', 'contiguous');
+}
+
+/** Sums `g` over the axes that broadcasting expanded, giving a tensor of `shape`. */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.shape.length - shape.length;
+  const dims: number[] = [];
+  for (let i = 0; i < g.shape.length; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) dims.push(i);
+  }
+  const s = reduceSplit('sum', g, dims, true);
+  return reshape(s, shape);
+}
+
+/** Gradient of a reduction's output, reshaped with kept dims and expanded back over the input. */
+function spread(g: Tensor, x: Tensor, dims: number[]): Tensor {
+  return expand(reshape(g, outShape(x.shape, dims, true)), x.shape);
+}
+
+function reduceOp(kind: 'sum' | 'mean' | 'max' | 'min', x: Tensor, dimsArg: number | number[] | undefined, keepdim: boolean): Tensor {
+  const dims = normalizeDims(kind, dimsArg, x.ndim);
+  const out = reduceSplit(kind, x, dims, keepdim);
+  const count = numel(dims.map((i) => x.shape[i]));
+  return record(out, kind, [x], { dims, keepdim }, (g) => {
+    const ge = spread(g, x, dims);
+    if (kind === 'sum') return [ge];
+    if (kind === 'mean') return [map([ge], 'x0 * p.a', 'mean.backward', 1 / count)];
+    // max/min: the gradient goes to the extreme values, split evenly among ties.
+    const oe = spread(out, x, dims);
+    const hits = map([x, oe], 'select(0.0, 1.0, x0 == x1)', `${kind}.backward`);
+    const ties = spread(reduceSplit('sum', hits, dims, true), x, dims);
+    return [map([ge, hits, ties], 'x0 * x1 / x2', `${kind}.backward`)];
+  });
+}
+
+export const sum = (x: Tensor, dims?: number | number[], keepdim = false) => reduceOp('sum', x, dims, keepdim);
+export const mean = (x: Tensor, dims?: number | number[], keepdim = false) => reduceOp('mean', x, dims, keepdim);
+export const max = (x: Tensor, dims?: number | number[], keepdim = false) => reduceOp('max', x, dims, keepdim);
+export const min = (x: Tensor, dims?: number | number[], keepdim = false) => reduceOp('min', x, dims, keepdim);
+
+/** Variance; correction 1 (default, unbiased) like torch.var, 0 for the biased estimate. */
+export function variance(x: Tensor, dimsArg?: number | number[], opts: { keepdim?: boolean; correction?: number } = {}): Tensor {
+  const keepdim = opts.keepdim ?? false;
+  const correction = opts.correction ?? 1;
+  const dims = normalizeDims('var', dimsArg, x.ndim);
+  const out = launch('var', x, dims, keepdim, correction);
+  const count = numel(dims.map((i) => x.shape[i]));
+  return record(out, 'var', [x], { dims, keepdim, correction }, (g) => {
+    const m = spread(launch('mean', x, dims, true), x, dims);
+    return [map([spread(g, x, dims), x, m], 'x0 * 2.0 * (x1 - x2) * p.a', 'var.backward', 1 / (count - correction))];
+  });
+}
+
+function argOp(kind: 'argmax' | 'argmin', x: Tensor, dim: number, keepdim: boolean): Tensor {
+  const d = normalizeDim(kind, dim, x.ndim);
+  return launch(kind, x, x.ndim === 0 ? [] : [d], keepdim);
+}
+/** Index of the largest value along dim (first one on ties), as f32 values. */
+export const argmax = (x: Tensor, dim: number, keepdim = false) => argOp('argmax', x, dim, keepdim);
+export const argmin = (x: Tensor, dim: number, keepdim = false) => argOp('argmin', x, dim, keepdim);
+
+/** log(sum(exp(x))) over dims, computed as m + log(sum(exp(x - m))) with m the (constant) max. */
+export function logsumexp(x: Tensor, dimsArg?: number | number[], keepdim = false): Tensor {
+  const dims = normalizeDims('logsumexp', dimsArg, x.ndim);
+  const m = launch('max', x, dims, true); // no graph: the result does not depend on m
+  const safeM = map([m], 'select(0.0, x0, abs(x0) < 3.0e38)', 'logsumexp'); // all -inf rows stay -inf
+  const shifted = map([x, safeM], 'exp(x0 - x1)', 'logsumexp');
+  const s = launch('sum', shifted, dims, true);
+  const out = viewAs(map([s, safeM], 'log(x0) + x1', 'logsumexp'), outShape(x.shape, dims, keepdim));
+  return record(out, 'logsumexp', [x], { dims, keepdim }, (g) => {
+    const oe = spread(out, x, dims);
+    return [map([spread(g, x, dims), x, oe], 'x0 * exp(x1 - x2)', 'logsumexp.backward')];
+  });
+}

@@ -1,0 +1,212 @@
+// Tensor: an f32, row-major view (shape, strides, offset) onto a GPU buffer. Views such as
+// transpose, slice and expand share the buffer ("storage") and only change shape/strides/offset;
+// kernels read any strided view directly, so most views never copy. Methods are thin: the work
+// happens in src/ops/*, gradients in src/autograd/.
+
+import type { Device } from './device/device.ts';
+import { device as currentDevice } from './runtime.ts';
+import { track, isPersistent, keep } from './scope.ts';
+import { fmt, numel, stridesOf, type Shape } from './shape.ts';
+import type { GradNode } from './autograd/graph.ts';
+import * as ew from './ops/elementwise.ts';
+import * as red from './ops/reduce.ts';
+import * as sh from './ops/shape.ts';
+import { matmul } from './ops/matmul.ts';
+import { backward } from './autograd/backward.ts';
+
+/** A GPU buffer shared by a tensor and its views; returned to the pool when the last one goes. */
+export class Storage {
+  private refs = 0;
+  freed = false;
+  constructor(
+    readonly device: Device,
+    readonly buffer: GPUBuffer,
+    readonly numel: number,
+  ) {}
+  retain(): void {
+    this.refs++;
+  }
+  release(): void {
+    if (--this.refs > 0 || this.freed) return;
+    this.freed = true;
+    if (!this.device.isLost) this.device.pool.release(this.buffer);
+  }
+}
+
+/** Backstop for tensors nobody disposed: release their storage when JS collects them. */
+const finalizer = new FinalizationRegistry<Storage>((storage) => storage.release());
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  /** Element offset into the storage. */
+  readonly offset: number;
+  readonly storage: Storage;
+  /** Set on leaves whose gradient `backward()` should compute. */
+  requiresGrad = false;
+  /** Accumulated gradient of a leaf (same shape), or null. */
+  grad: Tensor | null = null;
+  /** How this tensor was computed (null for leaves and when grad is off). */
+  node: GradNode | null = null;
+  private disposed = false;
+
+  constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
+    this.storage = storage;
+    this.shape = [...shape];
+    this.strides = strides ? [...strides] : stridesOf(shape);
+    this.offset = offset;
+    storage.retain();
+    finalizer.register(this, storage, this);
+    track(this);
+  }
+
+  /** A new contiguous tensor with uninitialised contents (ops fill it). */
+  static empty(shape: Shape, dev: Device = currentDevice()): Tensor {
+    if (shape.length > 8) throw new Error(`wgrad: rank ${shape.length} (shape ${fmt(shape)}) exceeds the maximum rank 8`);
+    for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`wgrad: invalid shape ${fmt(shape)}: dimensions must be non-negative integers`);
+    const n = numel(shape);
+    dev.checkUsable('create tensor');
+    return new Tensor(new Storage(dev, dev.pool.acquire(n * 4), n), shape);
+  }
+
+  get device(): Device {
+    return this.storage.device;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return numel(this.shape);
+  }
+  numel(): number {
+    return numel(this.shape);
+  }
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+  get isContiguous(): boolean {
+    const s = stridesOf(this.shape);
+    return this.shape.every((d, i) => d === 1 || s[i] === this.strides[i]);
+  }
+
+  /** Throws a clear error if this tensor can no longer be used. */
+  assertAlive(op: string): void {
+    if (this.disposed || this.storage.freed) {
+      throw new Error(`wgrad: ${op}: tensor #${this.id} (shape ${fmt(this.shape)}) was disposed; keep() it or return it from tidy() to use it later`);
+    }
+    this.storage.device.checkUsable(op);
+  }
+
+  /** Frees the GPU memory now (idempotent). Views of it stay valid until they are disposed too. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    finalizer.unregister(this);
+    this.node = null;
+    this.storage.release();
+  }
+
+  /** Makes this tensor outlive every tidy() scope (parameters, optimizer state, queues). */
+  keep(): this {
+    return keep(this);
+  }
+  get isPersistent(): boolean {
+    return isPersistent(this);
+  }
+
+  toString(): string {
+    return `Tensor(shape=${fmt(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''}${this.node ? `, op=${this.node.op}` : ''})`;
+  }
+
+  // ---- readback ---------------------------------------------------------------------------
+  /** Copies the values to the host, row-major. */
+  async toArray(): Promise<Float32Array> {
+    this.assertAlive('toArray');
+    const src = this.isContiguous ? this : sh.contiguous(this);
+    const bytes = await this.device.read(src.storage.buffer, src.offset * 4, this.size * 4, 'toArray');
+    if (src !== this) src.dispose();
+    return new Float32Array(bytes);
+  }
+  /** The value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: tensor has ${this.size} elements (shape ${fmt(this.shape)}); item() needs exactly one`);
+    return (await this.toArray())[0];
+  }
+
+  // ---- autograd -----------------------------------------------------------------------------
+  /** Reverse-mode differentiation from this tensor (a scalar unless `grad` is given). */
+  backward(grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+    backward(this, grad, opts);
+  }
+  /** A tensor sharing this one's values but cut off from the graph. */
+  detach(): Tensor {
+    this.assertAlive('detach');
+    return new Tensor(this.storage, this.shape, this.strides, this.offset);
+  }
+  requiresGrad_(flag = true): this {
+    if (this.node && flag) throw new Error(`requiresGrad_: tensor is the result of '${this.node.op}', not a leaf; call .detach().requiresGrad_() to make a new leaf`);
+    this.requiresGrad = flag;
+    return this;
+  }
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  // ---- elementwise ----------------------------------------------------------------------------
+  add(o: Tensor | number): Tensor { return ew.add(this, o); }
+  sub(o: Tensor | number): Tensor { return ew.sub(this, o); }
+  mul(o: Tensor | number): Tensor { return ew.mul(this, o); }
+  div(o: Tensor | number): Tensor { return ew.div(this, o); }
+  pow(o: Tensor | number): Tensor { return ew.pow(this, o); }
+  maximum(o: Tensor | number): Tensor { return ew.maximum(this, o); }
+  minimum(o: Tensor | number): Tensor { return ew.minimum(this, o); }
+  gt(o: Tensor | number): Tensor { return ew.gt(this, o); }
+  lt(o: Tensor | number): Tensor { return ew.lt(this, o); }
+  ge(o: Tensor | number): Tensor { return ew.ge(this, o); }
+  le(o: Tensor | number): Tensor { return ew.le(this, o); }
+  eq(o: Tensor | number): Tensor { return ew.eq(this, o); }
+  neg(): Tensor { return ew.neg(this); }
+  exp(): Tensor { return ew.exp(this); }
+  log(): Tensor { return ew.log(this); }
+  sqrt(): Tensor { return ew.sqrt(this); }
+  abs(): Tensor { return ew.abs(this); }
+  relu(): Tensor { return ew.relu(this); }
+  sigmoid(): Tensor { return ew.sigmoid(this); }
+  tanh(): Tensor { return ew.tanh(this); }
+  square(): Tensor { return ew.square(this); }
+  reciprocal(): Tensor { return ew.reciprocal(this); }
+
+  // ---- reductions -----------------------------------------------------------------------------
+  sum(dims?: number | number[], keepdim = false): Tensor { return red.sum(this, dims, keepdim); }
+  mean(dims?: number | number[], keepdim = false): Tensor { return red.mean(this, dims, keepdim); }
+  max(dims?: number | number[], keepdim = false): Tensor { return red.max(this, dims, keepdim); }
+  min(dims?: number | number[], keepdim = false): Tensor { return red.min(this, dims, keepdim); }
+  var(dims?: number | number[], opts: { keepdim?: boolean; correction?: number } = {}): Tensor { return red.variance(this, dims, opts); }
+  argmax(dim: number, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
+  argmin(dim: number, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
+  logsumexp(dims?: number | number[], keepdim = false): Tensor { return red.logsumexp(this, dims, keepdim); }
+
+  // ---- shape ------------------------------------------------------------------------------------
+  reshape(...shape: (number | number[])[]): Tensor { return sh.reshape(this, shape.flat()); }
+  view(...shape: (number | number[])[]): Tensor { return sh.reshape(this, shape.flat()); }
+  permute(...dims: (number | number[])[]): Tensor { return sh.permute(this, dims.flat()); }
+  transpose(d0 = -2, d1 = -1): Tensor { return sh.transpose(this, d0, d1); }
+  get T(): Tensor { return sh.transpose(this, -2, -1); }
+  expand(...shape: (number | number[])[]): Tensor { return sh.expand(this, shape.flat()); }
+  squeeze(dim?: number): Tensor { return sh.squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return sh.unsqueeze(this, dim); }
+  contiguous(): Tensor { return sh.contiguous(this); }
+  clone(): Tensor { return sh.clone(this); }
+  slice(dim: number, start?: number, end?: number, step = 1): Tensor { return sh.slice(this, dim, start, end, step); }
+  narrow(dim: number, start: number, length: number): Tensor { return sh.slice(this, dim, start, start + length); }
+  flatten(startDim = 0, endDim = -1): Tensor { return sh.flatten(this, startDim, endDim); }
+  indexSelect(dim: number, index: Tensor | ArrayLike<number>): Tensor { return sh.indexSelect(this, dim, index); }
+  gather(dim: number, index: Tensor): Tensor { return sh.gather(this, dim, index); }
+
+  // ---- linear algebra ---------------------------------------------------------------------------
+  matmul(o: Tensor): Tensor { return matmul(this, o); }
+}

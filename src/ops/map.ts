@@ -9,13 +9,23 @@ import { Uniforms, grid } from './uniforms.ts';
 
 export const ELEMENTWISE_WG = 256;
 
-function loads(n: number): { inputs: string; loads: string } {
+/**
+ * Binding declarations and loads for the inputs. An input that aliases the output buffer (an
+ * in-place update such as `p = p - lr * g`) is read through the output binding: WebGPU forbids
+ * binding one buffer both read-only and writable in the same dispatch.
+ */
+function loads(aliased: boolean[]): { inputs: string; loads: string } {
   const decl: string[] = [];
   const ld: string[] = [];
-  for (let k = 0; k < n; k++) {
-    decl.push(`@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<f32>;`);
-    ld.push(`let x${k} = in${k}[o[${k}]];`);
-  }
+  let binding = 1;
+  aliased.forEach((alias, k) => {
+    if (alias) {
+      ld.push(`let x${k} = out[o[${k}]];`);
+    } else {
+      decl.push(`@group(0) @binding(${binding++}) var<storage, read> in${k}: array<f32>;`);
+      ld.push(`let x${k} = in${k}[o[${k}]];`);
+    }
+  });
   return { inputs: decl.join('\n'), loads: ld.join('\n  ') };
 }
 
@@ -43,12 +53,14 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
     .u32(c.shape.length)
     .f32(a)
     .f32(b);
-  const { inputs: decl, loads: ld } = loads(inputs.length);
+  const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
+  const bound = inputs.filter((_, k) => !aliased[k]);
+  const { inputs: decl, loads: ld } = loads(aliased);
   out.device.dispatch({
     kernel: 'elementwise',
-    params: { INPUTS: decl, OUT: inputs.length + 1, LOADS: ld, EXPR: expr, WG: ELEMENTWISE_WG },
-    buffers: [...inputs.map((x) => x.storage.buffer), out.storage.buffer],
-    access: 'r'.repeat(inputs.length) + 'w',
+    params: { INPUTS: decl, OUT: bound.length + 1, LOADS: ld, EXPR: expr, WG: ELEMENTWISE_WG },
+    buffers: [...bound.map((x) => x.storage.buffer), out.storage.buffer],
+    access: 'r'.repeat(bound.length) + 'w',
     uniforms: u.bytes,
     workgroups: grid(Math.ceil(n / ELEMENTWISE_WG)),
     label,

@@ -1,0 +1,60 @@
+// Shared test helpers: one device for the whole run, and the two checks every op test uses —
+// forward against the float64 CPU reference, backward against finite differences.
+
+import * as assert from 'uvu/assert';
+import { init, randn, rand, Tensor, gradcheck } from '../src/index.ts';
+import { compareForward } from '../src/autograd/gradcheck.ts';
+import { Generator } from '../src/random.ts';
+
+export async function setup(): Promise<void> {
+  await init();
+}
+
+/** GPU forward of fn vs the float64 reference replay of the same graph: max relative error < tol. */
+export async function checkForward(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], tol = 1e-5, what = ''): Promise<void> {
+  const r = await compareForward(fn, inputs);
+  assert.ok(r.maxRelError < tol, `${what} forward: max relative error ${r.maxRelError} >= ${tol} (shape [${r.shape}])`);
+}
+
+/** Analytic GPU gradients vs float64 central differences. */
+export async function checkGrad(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: { atol?: number; rtol?: number } = {}, what = ''): Promise<void> {
+  const r = await gradcheck(fn, inputs, { ...opts, raise: false });
+  assert.ok(r.ok, `${what} gradcheck failed (worst ${r.worst}):\n${r.failures.slice(0, 5).join('\n')}`);
+}
+
+/** Both checks. */
+export async function checkOp(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], what = '', tol = 1e-5): Promise<void> {
+  await checkForward(fn, inputs, tol, what);
+  await checkGrad(fn, inputs, {}, what);
+}
+
+/** Values bounded away from 0 (for log/sqrt/div) with random signs unless positive. */
+export function randAway(shape: number[], opts: { positive?: boolean; seed?: number } = {}): Tensor {
+  const g = new Generator(opts.seed ?? 7);
+  return rand(shape, { generator: g, low: 0.5, high: 1.5 }).mul(opts.positive ? 1 : 1).add(0);
+}
+
+export function randnSeeded(shape: number[], seed = 1): Tensor {
+  return randn(shape, { generator: new Generator(seed) });
+}
+
+/** A non-contiguous tensor with the given shape (a transposed view of a contiguous one). */
+export function nonContiguous(shape: number[], seed = 3): Tensor {
+  if (shape.length < 2) throw new Error('nonContiguous needs rank >= 2');
+  const swapped = [...shape];
+  [swapped[0], swapped[1]] = [swapped[1], swapped[0]];
+  const base = randnSeeded(swapped, seed);
+  const t = base.transpose(0, 1);
+  return t;
+}
+
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5, what = ''): void {
+  assert.is(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < actual.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    err = Math.max(err, Math.abs(actual[i] - expected[i]));
+  }
+  assert.ok(err <= tol * Math.max(scale, 1), `${what}: max abs error ${err} exceeds ${tol} × max(|expected|, 1) = ${tol * Math.max(scale, 1)}`);
+}

@@ -13,10 +13,9 @@ export interface BatchNormAttrs {
   /** Default 1e-5. */
   eps?: number;
   /**
-   * Split the batch into this many contiguous equal chunks (samples 0..N/groups−1
-   * form chunk 0, …), each with its own statistics (default 1). Note: the MoCo
-   * SplitBatchNorm (`x.view(-1, C * groups, H, W)`) instead puts sample n in
-   * chunk n % groups; the two agree only up to a permutation of the batch.
+   * Split the batch into this many groups, each with its own statistics
+   * (default 1). Sample n belongs to group n % groups (interleaved), as in
+   * MoCo's SplitBatchNorm, which normalises `x.view(-1, C * groups, H, W)`.
    */
   groups?: number;
 }
@@ -31,8 +30,8 @@ export interface BatchStats {
 }
 
 /**
- * Values of x [N, C, ...] grouped by (batch chunk, channel): entry g·C + c
- * lists every x[n, c, ...] with n in chunk g (chunk g = rows g·N/groups …).
+ * Values of x [N, C, ...] grouped by (group, channel): entry g·C + c lists
+ * every x[n, c, ...] with n % groups = g.
  */
 function valuesPerGroupChannel(op: string, x: RefTensor, groups: number): number[][] {
   checkTensor(op, x, 'x');
@@ -42,15 +41,14 @@ function valuesPerGroupChannel(op: string, x: RefTensor, groups: number): number
     throw new Error(`${op}: batch size ${n} of x ${fmt(x.shape)} is not divisible into groups=${groups}`);
   }
   const spatial = numel(x.shape.slice(2));
-  const perGroup = n / groups;
-  if (perGroup * spatial <= 1) {
+  if ((n / groups) * spatial <= 1) {
     throw new Error(
       `${op}: expected more than 1 value per channel when training, got x ${fmt(x.shape)} with groups=${groups}`,
     );
   }
   const out: number[][] = Array.from({ length: groups * c }, () => []);
   for (let b = 0; b < n; b++) {
-    const g = Math.floor(b / perGroup);
+    const g = b % groups;
     for (let ch = 0; ch < c; ch++) {
       for (let k = 0; k < spatial; k++) out[g * c + ch].push(x.data[(b * c + ch) * spatial + k]);
     }
@@ -86,7 +84,7 @@ function checkChannelParam(op: string, p: RefTensor | undefined, name: string, c
 
 /**
  * y = (x − mean) / sqrt(var + eps) · weight + bias, with mean and biased var
- * from the batch (per channel, and per batch chunk when groups > 1).
+ * from the batch (per channel, and per group n % groups when groups > 1).
  * weight / bias may be omitted (1 / 0).
  */
 export function batchNorm(
@@ -98,13 +96,13 @@ export function batchNorm(
   const eps = attrs?.eps ?? 1e-5;
   const groups = attrs?.groups ?? 1;
   const { mean, var: v } = statsFor('batchNorm', x, groups);
-  const [n, c] = x.shape;
+  const c = x.shape[1];
   checkChannelParam('batchNorm', weight, 'weight', c);
   checkChannelParam('batchNorm', bias, 'bias', c);
   const spatial = numel(x.shape.slice(2));
   return refFromFn(x.shape, (i) => {
     const ch = Math.floor(i / spatial) % c;
-    const g = Math.floor(Math.floor(i / (spatial * c)) / (n / groups));
+    const g = Math.floor(i / (spatial * c)) % groups;
     const s = g * c + ch;
     const xhat = (x.data[i] - mean.data[s]) / Math.sqrt(v.data[s] + eps);
     return xhat * (weight?.data[ch] ?? 1) + (bias?.data[ch] ?? 0);

@@ -67,17 +67,35 @@ test('batchNorm matches PyTorch (training mode, [N,C,H,W] and [N,C])', () => {
   close(stats.var, [...stats.unbiasedVar.data].map((v) => (v * 15) / 16), [1, 3]);
 });
 
-test('batchNorm with groups normalises each contiguous batch chunk separately', () => {
+test('batchNorm with groups normalises each interleaved group (n % groups) separately, as MoCo SplitBatchNorm', () => {
   const x = seq([6, 2, 2, 2], 0.77, 0.1, Math.sin, 3);
   const w = t([2, -1], [2]);
   const b = t([0.5, 1], [2]);
   const y = R.batchNorm(x, w, b, { eps: 1e-5, groups: 3 });
-  const chunks = [0, 1, 2].map((g) => R.batchNorm(R.slice(x, { dim: 0, start: 2 * g, end: 2 * g + 2, step: 1 }), w, b, { eps: 1e-5 }));
-  close(y, R.concat(chunks, { dim: 0 }).data, [6, 2, 2, 2]);
+  // Group g = samples g, g + 3: normalising that slice alone gives the same rows.
+  for (let g = 0; g < 3; g++) {
+    const rows = (r: R.RefTensor) => R.slice(r, { dim: 0, start: g, end: 6, step: 3 });
+    close(rows(y), R.batchNorm(rows(x), w, b, { eps: 1e-5 }).data, [2, 2, 2, 2]);
+  }
+  // PyTorch, the split-BN formulation (F.batch_norm on x.view(-1, C * groups, H, W)):
+  // /usr/bin/python3 -c "import torch, torch.nn.functional as F; a = lambda n, s, o: torch.arange(n, dtype=torch.float64) * s + o;
+  //   x = 3 * a(48, .77, .1).sin().reshape(6,2,2,2); w = torch.tensor([2.,-1.], dtype=torch.float64); b = torch.tensor([.5,1.], dtype=torch.float64);
+  //   print(F.batch_norm(x.view(-1, 6, 2, 2), None, None, w.repeat(3), b.repeat(3), training=True, eps=1e-5).view(6,2,2,2).flatten().tolist())"
+  const torchSplit = [
+    -1.7573810583490472, 1.4075270062798702, 2.518597949723278, 0.9489892550797994, -0.156677169506396, 1.3814042185633588,
+    2.003075839571321, 1.357603830933459, -1.8547334548684908, 1.1308481354498816, 2.487616258658615, 1.450111292019366,
+    -0.19244652949978966, 1.2552164778929635, 1.9825244489472702, 1.5791457465804621, -1.906392582623619, 0.9002374209192853,
+    2.4398583266859766, 1.8438488739550145, -0.2105787943161814, 1.1494830127592754, 1.956496450722592, 1.7551617589136896,
+    -3.5012444752184813, 0.052424117591085735, 2.3167757221721357, 2.014311482721361, -0.9731821200467103, 0.7114305757565231,
+    1.8576183370533592, 1.818726487675085, -3.3827789444367626, -0.19061328096522898, 2.118279247579689, 2.2412707465629302,
+    -0.9070510565045383, 0.6047555790663716, 1.7631833370873422, 1.9146719964299175, -3.242700775199765, -0.3789409546151206,
+    1.9394949109986406, 2.404594779879585, -0.8350404320316402, 0.5210912000386644, 1.678699714341489, 1.984687089572111,
+  ];
+  close(y, torchSplit, [6, 2, 2, 2], 1e-12);
   const stats = R.batchStats(x, 3);
   assert.equal(stats.mean.shape, [3, 2]);
-  const chunk1 = R.slice(x, { dim: 0, start: 2, end: 4, step: 1 });
-  close(R.reshape(R.slice(stats.mean, { dim: 0, start: 1, end: 2, step: 1 }), { shape: [2] }), R.mean(chunk1, { dims: [0, 2, 3] }).data);
+  const group1 = R.slice(x, { dim: 0, start: 1, end: 6, step: 3 });
+  close(R.reshape(R.slice(stats.mean, { dim: 0, start: 1, end: 2, step: 1 }), { shape: [2] }), R.mean(group1, { dims: [0, 2, 3] }).data);
   throwsWith(() => R.batchNorm(x, w, b, { groups: 4 }), 'batchNorm', 'batch size 6', 'groups=4');
   throwsWith(() => R.batchNorm(seq([2, 3], 0.1, 0), undefined, undefined, { groups: 2 }), 'more than 1 value per channel');
   throwsWith(() => R.batchNorm(seq([1, 3], 0.1, 0), undefined, undefined, {}), 'more than 1 value per channel');

@@ -1,0 +1,59 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup } from '../helpers.ts';
+import { knnAccuracy } from '../../src/moco/knn.ts';
+import { tensor } from '../../src/index.ts';
+import { Generator } from '../../src/random.ts';
+
+test.before(setup);
+
+/** Float64 reference: weighted vote of the top-k cosine neighbours. */
+function refKnn(train: number[][], yTrain: number[], test: number[][], yTest: number[], k: number, t: number, classes: number): number {
+  const norm = (v: number[]) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
+  const tr = train.map(norm);
+  let correct = 0;
+  test.map(norm).forEach((q, i) => {
+    const sims = tr.map((x, j) => ({ s: x.reduce((a, v, d) => a + v * q[d], 0), y: yTrain[j] }));
+    sims.sort((a, b) => b.s - a.s);
+    const votes = new Array(classes).fill(0);
+    for (const { s, y } of sims.slice(0, k)) votes[y] += Math.exp(s / t);
+    if (votes.indexOf(Math.max(...votes)) === yTest[i]) correct++;
+  });
+  return (100 * correct) / test.length;
+}
+
+test('knnAccuracy equals a float64 reference on random clustered data', async () => {
+  const g = new Generator(4);
+  const classes = 3;
+  const D = 6;
+  const centers = Array.from({ length: classes }, () => Array.from({ length: D }, () => g.normal()));
+  const sample = (n: number) => {
+    const x: number[][] = [];
+    const y: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = g.int(classes);
+      x.push(centers[c].map((v) => v + 1.2 * g.normal()));
+      y.push(c);
+    }
+    return { x, y };
+  };
+  const tr = sample(150);
+  const te = sample(60);
+  for (const k of [1, 5, 20]) {
+    const got = await knnAccuracy(tensor(tr.x), Int32Array.from(tr.y), tensor(te.x), te.y, { k, t: 0.1, chunk: 7 });
+    const want = refKnn(tr.x, tr.y, te.x, te.y, k, 0.1, classes);
+    assert.ok(Math.abs(got - want) < 1e-9, `k=${k}: ${got} vs ${want}`);
+  }
+});
+
+test('knnAccuracy checks shapes and label counts', async () => {
+  let msg = '';
+  try {
+    await knnAccuracy(tensor([[1, 0]]), [0, 1], tensor([[1, 0]]), [0]);
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert.match(msg, /1 train features but 2 labels/);
+});
+
+test.run();

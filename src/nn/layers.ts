@@ -1,0 +1,338 @@
+// The standard layers, each a thin Module over one functional op (src/ops/*), initialised as
+// PyTorch initialises them, and printed as PyTorch prints them.
+
+import type { Tensor } from '../tensor.ts';
+import { fill } from '../ops/creation-internal.ts';
+import { relu } from '../ops/elementwise.ts';
+import { flatten } from '../ops/shape.ts';
+import { conv2d, type Pair } from '../ops/conv.ts';
+import { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.ts';
+import { batchNorm } from '../ops/norm.ts';
+import { linear, dropout } from '../ops/linear.ts';
+import { fmt } from '../shape.ts';
+import { defaultGenerator, type Generator } from '../random.ts';
+import { Module, parameter, pyFloat } from './module.ts';
+import { kaimingUniform, uniform } from './init.ts';
+
+const SQRT5 = Math.sqrt(5);
+
+function asPair(v: Pair): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+const tuple = (p: readonly number[]) => `(${p.join(', ')})`;
+
+/** y = x Wᵀ + b. Weight [outFeatures, inFeatures] ~ kaiming-uniform(a=√5), bias ~ U(±1/√inFeatures). */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean; generator?: Generator } = {},
+  ) {
+    super();
+    const generator = opts.generator ?? defaultGenerator;
+    this.weight = parameter(kaimingUniform([outFeatures, inFeatures], { a: SQRT5, generator }));
+    const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0;
+    this.bias = (opts.bias ?? true) ? parameter(uniform([outFeatures], -bound, bound, generator)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias ?? undefined);
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? 'True' : 'False'}`;
+  }
+}
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  bias?: boolean;
+  generator?: Generator;
+}
+
+/** 2-D convolution. Weight [outC, inC/groups, kh, kw] ~ kaiming-uniform(a=√5), bias ~ U(±1/√fanIn). */
+export class Conv2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    opts: Conv2dOptions = {},
+  ) {
+    super();
+    this.kernelSize = asPair(kernelSize);
+    this.stride = asPair(opts.stride ?? 1);
+    this.padding = asPair(opts.padding ?? 0);
+    this.dilation = asPair(opts.dilation ?? 1);
+    this.groups = opts.groups ?? 1;
+    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
+      throw new Error(`Conv2d: in_channels ${inChannels} and out_channels ${outChannels} must both be divisible by groups=${this.groups}`);
+    }
+    const generator = opts.generator ?? defaultGenerator;
+    const shape = [outChannels, inChannels / this.groups, ...this.kernelSize];
+    this.weight = parameter(kaimingUniform(shape, { a: SQRT5, generator }));
+    const fanIn = shape[1] * shape[2] * shape[3];
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    this.bias = (opts.bias ?? true) ? parameter(uniform([outChannels], -bound, bound, generator)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+
+  override extraRepr(): string {
+    let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${tuple(this.kernelSize)}, stride=${tuple(this.stride)}`;
+    if (this.padding.some((p) => p !== 0)) s += `, padding=${tuple(this.padding)}`;
+    if (this.dilation.some((d) => d !== 1)) s += `, dilation=${tuple(this.dilation)}`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
+    if (!this.bias) s += ', bias=False';
+    return s;
+  }
+}
+
+export interface BatchNormOptions {
+  eps?: number;
+  /** Weight of the new batch statistics in the running averages (default 0.1). */
+  momentum?: number;
+  /** Learnable per-channel scale and shift (default true). */
+  affine?: boolean;
+}
+
+/**
+ * Batch normalisation over [N, C, ...]: batch statistics in training (updating the running mean
+ * and the unbiased running variance in place), running statistics in evaluation.
+ */
+abstract class BatchNormBase extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  declare runningMean: Tensor;
+  declare runningVar: Tensor;
+  readonly eps: number;
+  readonly momentum: number;
+  readonly affine: boolean;
+
+  constructor(
+    readonly numFeatures: number,
+    opts: BatchNormOptions,
+    private readonly ranks: number[],
+  ) {
+    super();
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum ?? 0.1;
+    this.affine = opts.affine ?? true;
+    this.weight = this.affine ? parameter(fill([numFeatures], 1)) : null;
+    this.bias = this.affine ? parameter(fill([numFeatures], 0)) : null;
+    this.registerBuffer('runningMean', fill([numFeatures], 0));
+    this.registerBuffer('runningVar', fill([numFeatures], 1));
+  }
+
+  /** Batch chunks with separate statistics in training (SplitBatchNorm2d). */
+  protected groupsInTraining(): number {
+    return 1;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
+      throw new Error(`${this.constructor.name}(${this.numFeatures}): expected input of ${this.ranks.join(' or ')} dims with ${this.numFeatures} channels in dim 1, got shape ${fmt(x.shape)}`);
+    }
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+      groups: this.training ? this.groupsInTraining() : 1,
+    });
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${pyFloat(this.momentum)}, affine=${this.affine ? 'True' : 'False'}, track_running_stats=True`;
+  }
+}
+
+/** BatchNorm over [N, C] or [N, C, L]. */
+export class BatchNorm1d extends BatchNormBase {
+  constructor(numFeatures: number, opts: BatchNormOptions = {}) {
+    super(numFeatures, opts, [2, 3]);
+  }
+}
+
+/** BatchNorm over [N, C, H, W]. */
+export class BatchNorm2d extends BatchNormBase {
+  constructor(numFeatures: number, opts: BatchNormOptions = {}) {
+    super(numFeatures, opts, [4]);
+  }
+}
+
+/**
+ * MoCo's SplitBatchNorm: in training the batch is split into `numSplits` groups (sample n in group
+ * n mod numSplits) normalised with their own statistics, simulating per-GPU BatchNorm on one device;
+ * the running statistics are updated with the groups' average. Evaluation uses the running ones.
+ */
+export class SplitBatchNorm2d extends BatchNormBase {
+  constructor(
+    numFeatures: number,
+    readonly numSplits: number,
+    opts: BatchNormOptions = {},
+  ) {
+    super(numFeatures, opts, [4]);
+    if (!Number.isInteger(numSplits) || numSplits < 1) throw new Error(`SplitBatchNorm2d: numSplits must be a positive integer, got ${numSplits}`);
+  }
+
+  protected override groupsInTraining(): number {
+    return this.numSplits;
+  }
+
+  override extraRepr(): string {
+    return `${super.extraRepr()}, num_splits=${this.numSplits}`;
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+export interface Pool2dOptions {
+  /** Defaults to the kernel size. */
+  stride?: Pair;
+  padding?: Pair;
+}
+
+export class MaxPool2d extends Module {
+  readonly stride: Pair;
+  readonly padding: Pair;
+  constructor(
+    readonly kernelSize: Pair,
+    opts: Pool2dOptions = {},
+  ) {
+    super();
+    this.stride = opts.stride ?? kernelSize;
+    this.padding = opts.padding ?? 0;
+  }
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
+  }
+  override extraRepr(): string {
+    const f = (p: Pair) => (typeof p === 'number' ? String(p) : tuple(p));
+    return `kernel_size=${f(this.kernelSize)}, stride=${f(this.stride)}, padding=${f(this.padding)}, dilation=1, ceil_mode=False`;
+  }
+}
+
+export class AvgPool2d extends Module {
+  readonly stride: Pair;
+  readonly padding: Pair;
+  constructor(
+    readonly kernelSize: Pair,
+    opts: Pool2dOptions = {},
+  ) {
+    super();
+    this.stride = opts.stride ?? kernelSize;
+    this.padding = opts.padding ?? 0;
+  }
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
+  }
+  override extraRepr(): string {
+    const f = (p: Pair) => (typeof p === 'number' ? String(p) : tuple(p));
+    return `kernel_size=${f(this.kernelSize)}, stride=${f(this.stride)}, padding=${f(this.padding)}`;
+  }
+}
+
+/** Average pooling to a fixed output size (1 = global average pooling). */
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: Pair) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return adaptiveAvgPool2d(x, this.outputSize);
+  }
+  override extraRepr(): string {
+    return `output_size=${typeof this.outputSize === 'number' ? this.outputSize : tuple(this.outputSize)}`;
+  }
+}
+
+/** Flattens dims startDim..endDim into one (default: everything but the batch dim). */
+export class Flatten extends Module {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return flatten(x, this.startDim, this.endDim);
+  }
+  override extraRepr(): string {
+    return `start_dim=${this.startDim}, end_dim=${this.endDim}`;
+  }
+}
+
+/** Returns its input (a placeholder, e.g. a backbone's removed classifier). */
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+/** Zeroes each element with probability p in training (scaling the rest by 1/(1−p)); identity in eval. */
+export class Dropout extends Module {
+  constructor(
+    readonly p = 0.5,
+    private readonly generator: Generator = defaultGenerator,
+  ) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, { training: this.training, generator: this.generator });
+  }
+  override extraRepr(): string {
+    return `p=${pyFloat(this.p)}, inplace=False`;
+  }
+}
+
+/** Runs its children in order; they are its properties 0, 1, 2… (`seq[0]`, `seq.at(-1)`). */
+export class Sequential extends Module {
+  [index: number]: Module;
+
+  constructor(...modules: Module[]) {
+    super();
+    modules.forEach((m, i) => this.append(m, i));
+  }
+
+  get length(): number {
+    return this.children().length;
+  }
+
+  /** The i-th child (negative counts from the end). */
+  at(i: number): Module {
+    const c = this.children();
+    const m = c[i < 0 ? c.length + i : i];
+    if (!m) throw new Error(`Sequential.at: index ${i} is out of range for ${c.length} modules`);
+    return m;
+  }
+
+  append(m: Module, i = this.length): this {
+    if (!(m instanceof Module)) throw new Error(`Sequential: child ${i} is not a Module`);
+    this[i] = m;
+    return this;
+  }
+
+  forward(x: Tensor): Tensor {
+    for (const m of this.children()) x = m.forward(x);
+    return x;
+  }
+}

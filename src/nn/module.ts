@@ -1,0 +1,219 @@
+// Module: the base class of every layer and network, modelled on torch.nn.Module.
+//
+// A module's parts are found from its own properties, in the order they were declared:
+//   - a property holding a Module is a child (Sequential's children are the properties 0, 1, 2…);
+//   - a property holding a Tensor is a parameter, unless it was registered with
+//     `registerBuffer` (persistent state without gradient, e.g. BatchNorm running statistics);
+//   - anything else (numbers, options, null) is ignored.
+// So a subclass simply assigns `this.weight = parameter(...)` or `this.fc = new Linear(...)`, and a
+// child can be replaced later (`net.fc = new nn.Linear(512, 10)`). Because everything lives in
+// plain own properties, a structural deep copy (moco/momentum.ts cloneModule) copies it too.
+//
+// Names in parameter lists and state dicts are dotted paths of property names written in
+// snake_case, as PyTorch spells them: `layer1.0.bn1.running_mean`, `encoder_q.fc.weight`; so
+// checkpoints line up with PyTorch models of the same structure.
+
+import { Tensor } from '../tensor.ts';
+import { keep } from '../scope.ts';
+import { fmt, sameShape } from '../shape.ts';
+import { noGrad } from '../autograd/graph.ts';
+import { mapInto } from '../ops/map.ts';
+
+/** Makes t a parameter: persistent (outlives tidy) and requiring grad. Returns t. */
+export function parameter(t: Tensor): Tensor {
+  keep(t);
+  t.requiresGrad = true;
+  return t;
+}
+
+/** camelCase property name → snake_case state name (`runningMean` → `running_mean`). */
+export function stateName(property: string): string {
+  return property.replace(/(?<=.)([A-Z])/g, '_$1').toLowerCase();
+}
+
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+export abstract class Module {
+  /** Training mode (true) or evaluation mode (false); set with train() / eval(). */
+  training = true;
+  /** Properties holding buffers rather than parameters. */
+  private bufferNames: string[] = [];
+
+  /** The computation; subclasses define it. */
+  abstract forward(...inputs: Tensor[]): Tensor;
+
+  /** Runs forward (the analogue of calling a PyTorch module). */
+  call(...inputs: Tensor[]): Tensor {
+    return this.forward(...inputs);
+  }
+
+  /** Stores a persistent tensor without gradient as property `name` (saved in the state dict). */
+  protected registerBuffer(name: string, t: Tensor): Tensor {
+    keep(t);
+    t.requiresGrad = false;
+    (this as unknown as Record<string, unknown>)[name] = t;
+    if (!this.bufferNames.includes(name)) this.bufferNames.push(name);
+    return t;
+  }
+
+  // ---- structure ----------------------------------------------------------------------------
+
+  /** Own parts in declaration order: [state name, value, kind]. */
+  private *ownEntries(): Generator<[string, Tensor | Module, 'parameter' | 'buffer' | 'module']> {
+    for (const [key, v] of Object.entries(this)) {
+      if (v instanceof Module) yield [stateName(key), v, 'module'];
+      else if (v instanceof Tensor) yield [stateName(key), v, this.bufferNames.includes(key) ? 'buffer' : 'parameter'];
+    }
+  }
+
+  /** Direct children with their names. */
+  *namedChildren(): Generator<[string, Module]> {
+    for (const [name, v, kind] of this.ownEntries()) if (kind === 'module') yield [name, v as Module];
+  }
+
+  children(): Module[] {
+    return [...this.namedChildren()].map(([, m]) => m);
+  }
+
+  /** This module and every descendant, pre-order, each once; names are dotted paths ('' for this one). */
+  *namedModules(prefix = '', seen = new Set<Module>()): Generator<[string, Module]> {
+    if (seen.has(this)) return;
+    seen.add(this);
+    yield [prefix, this];
+    for (const [name, child] of this.namedChildren()) yield* child.namedModules(prefix ? `${prefix}.${name}` : name, seen);
+  }
+
+  modules(): Module[] {
+    return [...this.namedModules()].map(([, m]) => m);
+  }
+
+  private *namedTensors(kind: 'parameter' | 'buffer', dedupe: boolean): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    for (const [path, m] of this.namedModules()) {
+      for (const [name, v, k] of m.ownEntries()) {
+        if (k !== kind) continue;
+        const t = v as Tensor;
+        if (dedupe && seen.has(t)) continue;
+        seen.add(t);
+        yield [path ? `${path}.${name}` : name, t];
+      }
+    }
+  }
+
+  /** Parameters with dotted names (`layers.0.weight`), each tensor once. */
+  namedParameters(): Generator<[string, Tensor]> {
+    return this.namedTensors('parameter', true);
+  }
+
+  parameters(): Tensor[] {
+    return [...this.namedParameters()].map(([, p]) => p);
+  }
+
+  /** Buffers (running statistics…) with dotted names. */
+  namedBuffers(): Generator<[string, Tensor]> {
+    return this.namedTensors('buffer', true);
+  }
+
+  buffers(): Tensor[] {
+    return [...this.namedBuffers()].map(([, b]) => b);
+  }
+
+  // ---- modes and gradients ------------------------------------------------------------------
+
+  /** Sets training mode on this module and every descendant. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  /** Evaluation mode (BatchNorm uses running statistics, Dropout passes through). */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Drops every parameter's gradient. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  // ---- state dicts --------------------------------------------------------------------------
+
+  /**
+   * Parameters and buffers by dotted name, in PyTorch's order (each module's parameters, then its
+   * buffers, then its children). These are the module's own tensors, not copies.
+   */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [path, m] of this.namedModules()) {
+      const own = [...m.ownEntries()];
+      for (const kind of ['parameter', 'buffer'] as const) {
+        for (const [name, v, k] of own) if (k === kind) out[path ? `${path}.${name}` : name] = v as Tensor;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Copies values from `dict` into this module's parameters and buffers (on the GPU; the tensors
+   * keep their identity, so optimizers holding them stay valid). Nothing is changed unless every
+   * shape fits; with `strict` (default) every key must also match exactly. The error lists all
+   * missing keys, unexpected keys and shape mismatches.
+   */
+  loadStateDict(dict: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    const strict = opts.strict ?? true;
+    const own = this.stateDict();
+    const missingKeys = Object.keys(own).filter((k) => !(k in dict));
+    const unexpectedKeys = Object.keys(dict).filter((k) => !(k in own));
+    const problems: string[] = [];
+    if (strict && missingKeys.length) problems.push(`Missing key(s) in state dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
+    if (strict && unexpectedKeys.length) problems.push(`Unexpected key(s) in state dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
+    for (const [k, t] of Object.entries(own)) {
+      const src = dict[k];
+      if (src === undefined) continue;
+      if (!(src instanceof Tensor)) problems.push(`value for "${k}" is not a Tensor.`);
+      else if (!sameShape(src.shape, t.shape)) problems.push(`size mismatch for ${k}: copying a tensor of shape ${fmt(src.shape)} from the state dict, the shape in the current model is ${fmt(t.shape)}.`);
+    }
+    if (problems.length) {
+      throw new Error(`Error(s) in loading state dict for ${this.constructor.name}:\n  ${problems.join('\n  ')}`);
+    }
+    noGrad(() => {
+      for (const [k, t] of Object.entries(own)) {
+        const src = dict[k];
+        if (src !== undefined && src !== t) mapInto(t, [src], 'x0', 'loadStateDict');
+      }
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  // ---- printing -----------------------------------------------------------------------------
+
+  /** The settings shown inside the parentheses of toString() (PyTorch's extra_repr). */
+  extraRepr(): string {
+    return '';
+  }
+
+  /** A tree like PyTorch's module repr. */
+  toString(): string {
+    const extra = this.extraRepr();
+    const extraLines = extra ? extra.split('\n') : [];
+    const childLines = [...this.namedChildren()].map(([name, m]) => `(${name}): ${m.toString().split('\n').join('\n  ')}`);
+    const lines = [...extraLines, ...childLines];
+    let s = `${this.constructor.name}(`;
+    if (lines.length === 1 && childLines.length === 0) s += extraLines[0];
+    else if (lines.length > 0) s += `\n  ${lines.join('\n  ')}\n`;
+    return s + ')';
+  }
+}
+
+/** Formats a number as Python prints a float (1e-05, 0.1, 1.0), for reprs that match PyTorch's. */
+export function pyFloat(x: number): string {
+  if (Number.isInteger(x) && Math.abs(x) < 1e16) return x.toFixed(1);
+  const a = Math.abs(x);
+  if (a >= 1e-4 && a < 1e16) return String(x);
+  const [m, e] = x.toExponential().split('e');
+  const exp = Number(e);
+  return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+}

@@ -1,0 +1,67 @@
+// SGD with momentum, dampening, Nesterov and L2 weight decay, in exactly PyTorch's update order
+// (see kernels/sgd.wgsl). Each parameter's update is one dispatch: kernels/sgd.wgsl with momentum,
+// the generic elementwise kernel (p - lr * (g + wd * p)) without.
+
+import { Tensor } from '../tensor.ts';
+import { keep } from '../scope.ts';
+import { Uniforms, grid } from '../ops/uniforms.ts';
+import { mapInto } from '../ops/map.ts';
+import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.ts';
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+export interface SGDHyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+}
+
+const WG = 256;
+
+export class SGD extends Optimizer<SGDHyper> {
+  constructor(params: ParamsArg<SGDHyper>, opts: SGDOptions) {
+    if (opts === undefined || typeof opts.lr !== 'number') throw new Error('SGD: options must include a learning rate, e.g. new SGD(params, { lr: 0.1 })');
+    super('SGD', params, { lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0, nesterov: opts.nesterov ?? false, weightDecay: opts.weightDecay ?? 0 });
+  }
+
+  protected override checkHyper(g: SGDHyper, gi: number): void {
+    super.checkHyper(g, gi);
+    if (!(Number.isFinite(g.momentum) && g.momentum >= 0)) throw new Error(`SGD: invalid momentum ${g.momentum} in group ${gi} (must be ≥ 0)`);
+    if (!Number.isFinite(g.dampening)) throw new Error(`SGD: invalid dampening ${g.dampening} in group ${gi}`);
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
+      throw new Error(`SGD: Nesterov momentum requires momentum > 0 and dampening = 0 (group ${gi} has momentum ${g.momentum}, dampening ${g.dampening})`);
+    }
+  }
+
+  protected update(p: Tensor, g: Tensor, h: ParamGroup<SGDHyper>): void {
+    if (h.momentum === 0) {
+      mapInto(p, [p, g], h.weightDecay !== 0 ? 'x0 - p.a * (x1 + p.b * x0)' : 'x0 - p.a * x1', 'SGD.step', h.lr, h.weightDecay);
+      return;
+    }
+    let s = this.state.get(p);
+    const first = s === undefined;
+    if (!s) this.state.set(p, (s = { momentumBuffer: keep(Tensor.empty(p.shape, p.device)) })); // written before read on the first step
+    const buf = s.momentumBuffer as Tensor;
+    const u = new Uniforms()
+      .u32(p.size).u32(p.offset).u32(g.offset).u32(buf.offset)
+      .f32(h.lr).f32(h.momentum).f32(h.dampening).f32(h.weightDecay)
+      .u32(h.nesterov ? 1 : 0).u32(first ? 1 : 0);
+    p.device.dispatch({
+      kernel: 'sgd',
+      params: { WG },
+      buffers: [p.storage.buffer, g.storage.buffer, buf.storage.buffer],
+      access: 'wrw',
+      uniforms: u.bytes,
+      workgroups: grid(Math.ceil(p.size / WG)),
+      label: 'SGD.step',
+    });
+  }
+}

@@ -22,6 +22,10 @@ export {
 export { sum, mean, max, min, variance, argmax, argmin, logsumexp } from './ops/reduce.ts';
 export { reshape, permute, transpose, expand, squeeze, unsqueeze, flatten, contiguous, clone, slice, concat, cat, stack, indexSelect, gather } from './ops/shape.ts';
 export { matmul } from './ops/matmul.ts';
+export { batchNorm, normalize, type BatchNormOptions } from './ops/norm.ts';
+export { softmax, logSoftmax } from './ops/softmax.ts';
+export { crossEntropy, nllLoss, type Reduction } from './ops/loss.ts';
+export { linear, dropout } from './ops/linear.ts';
 export * as optim from './optim/index.ts';
 export {
   saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, encodeTensors, decodeTensors, readTensors,

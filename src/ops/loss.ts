@@ -1,0 +1,129 @@
+// Classification losses: crossEntropy (logits, optional label smoothing) and nllLoss
+// (log-probabilities), with PyTorch semantics. The mean loss is one row kernel
+// (kernels/cross_entropy.wgsl: log-sum-exp, picked score and row sum in one thread per row)
+// plus a mean; the gradient is one pointwise kernel (kernels/cross_entropy_backward.wgsl) that
+// reuses the saved log-sum-exp. reduction 'none' is composed from recorded ops instead.
+
+import { Tensor } from '../tensor.ts';
+import { record } from '../autograd/graph.ts';
+import { fmt } from '../shape.ts';
+import { Uniforms, grid } from './uniforms.ts';
+import { fromArray } from './creation-internal.ts';
+import { mean, sum } from './reduce.ts';
+import { scalarOp, sub } from './elementwise.ts';
+import { gather, reshape } from './shape.ts';
+import { logSoftmax } from './softmax.ts';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/** Class indices as an f32 tensor [N]; host values are checked against the number of classes. */
+function targetTensor(op: string, targets: Tensor | ArrayLike<number>, scores: Tensor): Tensor {
+  const [n, c] = scores.shape;
+  if (targets instanceof Tensor) {
+    targets.assertAlive(op);
+    if (targets.ndim !== 1 || targets.shape[0] !== n) throw new Error(`${op}: targets have shape ${fmt(targets.shape)}, expected [${n}] for input ${fmt(scores.shape)}`);
+    return targets;
+  }
+  if (targets.length !== n) throw new Error(`${op}: ${targets.length} targets for input ${fmt(scores.shape)} (expected ${n})`);
+  for (let i = 0; i < n; i++) {
+    const v = targets[i];
+    if (!Number.isInteger(v) || v < 0 || v >= c) throw new Error(`${op}: target ${v} at position ${i} is out of range for ${c} classes (input ${fmt(scores.shape)}); targets must be integers in 0..${c - 1}`);
+  }
+  return fromArray(Float32Array.from(targets), [n]);
+}
+
+interface Weights {
+  soft: number;
+  pick: number;
+  uni: number;
+}
+
+/** Per-row losses and log-sum-exps: a [3, N] tensor (losses, row maxima m, log Σ exp(x − m)). */
+function rowLosses(label: string, x: Tensor, t: Tensor, k: Weights): Tensor {
+  const [n, c] = x.shape;
+  const out = Tensor.empty([3, n], x.device);
+  x.device.dispatch({
+    kernel: 'cross_entropy',
+    buffers: [x.storage.buffer, t.storage.buffer, out.storage.buffer],
+    access: 'rrw',
+    uniforms: new Uniforms().u32(n).u32(c).u32(x.offset).u32(x.strides[0]).u32(x.strides[1]).u32(t.offset).u32(t.strides[0])
+      .f32(k.soft).f32(k.pick).f32(k.uni).f32(NaN).bytes,
+    workgroups: grid(Math.ceil(n / 64)),
+    label,
+  });
+  return out;
+}
+
+function lossBackward(label: string, x: Tensor, t: Tensor, stats: Tensor, g: Tensor, scale: number, k: Weights): Tensor {
+  const [n, c] = x.shape;
+  const out = Tensor.empty([n, c], x.device);
+  if (n * c === 0) return out;
+  x.device.dispatch({
+    kernel: 'cross_entropy_backward',
+    buffers: [x.storage.buffer, t.storage.buffer, stats.storage.buffer, g.storage.buffer, out.storage.buffer],
+    access: 'rrrrw',
+    uniforms: new Uniforms().u32(n).u32(c).u32(x.offset).u32(x.strides[0]).u32(x.strides[1]).u32(t.offset).u32(t.strides[0])
+      .u32(g.offset).u32(g.ndim === 0 ? 0 : g.strides[0]).f32(scale).f32(k.soft).f32(k.pick).f32(k.uni).bytes,
+    workgroups: grid(Math.ceil((n * c) / 256)),
+    label,
+  });
+  return out;
+}
+
+/** The mean loss as op `op` (reference: crossEntropy / nllLoss), then the reduction. */
+function classLoss(op: 'crossEntropy' | 'nllLoss', x: Tensor, targets: Tensor | ArrayLike<number>, k: Weights, attrs: Record<string, unknown>, reduction: Reduction): Tensor {
+  const [n] = x.shape;
+  const t = targetTensor(op, targets, x);
+  const stats = rowLosses(op, x, t, k);
+  const losses = new Tensor(stats.storage, [n], [1], stats.offset);
+  const m = mean(losses);
+  losses.dispose();
+  const out = record(m, op, [x, t], attrs, (g) => [lossBackward(`${op}.backward`, x, t, stats, g, 1 / n, k), null]);
+  if (!out.node) {
+    stats.dispose();
+    if (t !== targets) t.dispose();
+  }
+  return reduction === 'sum' ? scalarOp('mulScalar', out, n) : out;
+}
+
+function checkScores(op: string, x: Tensor, reduction: Reduction): void {
+  x.assertAlive(op);
+  if (x.ndim !== 2) throw new Error(`${op}: input must be [N, C] (got shape ${fmt(x.shape)})`);
+  if (x.shape[0] === 0 || x.shape[1] === 0) throw new Error(`${op}: input ${fmt(x.shape)} is empty`);
+  if (!['mean', 'sum', 'none'].includes(reduction)) throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none' (got ${JSON.stringify(reduction)})`);
+}
+
+/** Row i's −log-probability of target i, [N] (for reduction 'none'). */
+function pickedNegLogp(op: string, logp: Tensor, targets: Tensor | ArrayLike<number>): Tensor {
+  const t = targetTensor(op, targets, logp);
+  const picked = reshape(gather(logp, 1, reshape(t, [logp.shape[0], 1])), [logp.shape[0]]);
+  return scalarOp('mulScalar', picked, -1);
+}
+
+/**
+ * Cross-entropy of logits [N, C] against class indices [N] (an Int32Array / number[] or an
+ * integer-valued tensor), as torch.nn.functional.cross_entropy: with label smoothing ε the
+ * target distribution is (1 − ε)·onehot + ε/C. reduction: 'mean' (default), 'sum' or 'none' ([N]).
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>, opts: { labelSmoothing?: number; reduction?: Reduction } = {}): Tensor {
+  const { labelSmoothing = 0, reduction = 'mean' } = opts;
+  checkScores('crossEntropy', logits, reduction);
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+  const c = logits.shape[1];
+  if (reduction === 'none') {
+    const logp = logSoftmax(logits, 1);
+    const nll = pickedNegLogp('crossEntropy', logp, targets);
+    if (labelSmoothing === 0) return nll;
+    const smooth = scalarOp('mulScalar', sum(logp, 1), labelSmoothing / c);
+    return sub(scalarOp('mulScalar', nll, 1 - labelSmoothing), smooth);
+  }
+  return classLoss('crossEntropy', logits, targets, { soft: 1, pick: 1 - labelSmoothing, uni: labelSmoothing / c }, { labelSmoothing }, reduction);
+}
+
+/** Negative log-likelihood of log-probabilities logp [N, C] at class indices [N] (F.nll_loss). */
+export function nllLoss(logp: Tensor, targets: Tensor | ArrayLike<number>, opts: { reduction?: Reduction } = {}): Tensor {
+  const { reduction = 'mean' } = opts;
+  checkScores('nllLoss', logp, reduction);
+  if (reduction === 'none') return pickedNegLogp('nllLoss', logp, targets);
+  return classLoss('nllLoss', logp, targets, { soft: 0, pick: 1, uni: 0 }, {}, reduction);
+}

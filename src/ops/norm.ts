@@ -1,0 +1,229 @@
+// Normalisation ops: batchNorm (training with batch statistics and in-place running-stat
+// updates, eval with running statistics, and MoCo's SplitBatchNorm through `groups`) and
+// normalize (L2, as torch.nn.functional.normalize).
+//
+// Training-mode batch norm is three dispatches each way: per-channel partial sums
+// (kernels/batchnorm_stats.wgsl, many threads per channel), one thread per channel to combine
+// them into coefficients (kernels/batchnorm_finish.wgsl), and one fused pointwise pass
+// (kernels/batchnorm_apply.wgsl). The backward pass has the same shape: partial sums of g and
+// g·(x − mean), coefficients, then gx = g·A + x·B + C in one pass; dL/dweight and dL/dbias fall
+// out of the coefficient pass.
+
+import { Tensor } from '../tensor.ts';
+import { isGradEnabled, needsGrad, record } from '../autograd/graph.ts';
+import { fmt, normalizeDim, numel } from '../shape.ts';
+import { Uniforms, grid } from './uniforms.ts';
+import { map, mapInto } from './map.ts';
+import { fill } from './creation-internal.ts';
+import { add, mul } from './elementwise.ts';
+import { reshape } from './shape.ts';
+import { rowwise, type RowKernel } from './softmax.ts';
+
+// ---- batch norm ---------------------------------------------------------------------------------
+
+export interface BatchNormOptions {
+  /** true: normalise with the batch statistics and update the running ones. */
+  training: boolean;
+  /** running = (1 − momentum)·running + momentum·batch statistic (default 0.1). */
+  momentum?: number;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+  /**
+   * SplitBatchNorm (MoCo): sample n is normalised with the statistics of the samples n' with
+   * n' % groups = n % groups, as `x.view(-1, C * groups, H, W)` does; the running statistics
+   * take the mean over the groups. Default 1.
+   */
+  groups?: number;
+}
+
+/** x as [N, C, H, W] (a 2-D input has H = W = 1, a 3-D one W = 1): sizes and strides. */
+function asNCHW(x: Tensor): { dims: number[]; strides: number[] } {
+  const dims = [...x.shape, 1, 1].slice(0, 4);
+  const strides = [...x.strides, 0, 0].slice(0, 4);
+  return { dims, strides };
+}
+
+function checkChannel(name: string, t: Tensor | null | undefined, c: number, x: Tensor): void {
+  if (!t) return;
+  t.assertAlive('batchNorm');
+  if (t.ndim !== 1 || t.shape[0] !== c) throw new Error(`batchNorm: ${name} has shape ${fmt(t.shape)}, expected [${c}] for input ${fmt(x.shape)}`);
+}
+
+/** Partial sums and coefficients (stats + finish kernels); returns the coefficient tensor. */
+function coefficients(
+  mode: 'forward' | 'backward',
+  x: Tensor,
+  g: Tensor | null,
+  saved: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  groups: number,
+  eps: number,
+): Tensor {
+  const { dims, strides } = asNCHW(x);
+  const [n, c, h, w] = dims;
+  const count = (n / groups) * h * w;
+  const pairs = groups * c;
+  // Enough runs per pair to occupy the device, each at least 64 elements long.
+  const chunks0 = Math.max(1, Math.min(Math.ceil(16384 / pairs), Math.ceil(count / 64)));
+  const chunk = Math.ceil(count / chunks0);
+  const chunks = Math.ceil(count / chunk);
+  const total = pairs * chunks;
+  const partial = Tensor.empty([total * 2], x.device);
+  const gv = g ? asNCHW(g).strides : [0, 0, 0, 0];
+  const BACKWARD = mode === 'backward' ? 'true' : 'false';
+  x.device.dispatch({
+    kernel: 'batchnorm_stats',
+    params: { BACKWARD },
+    buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
+    access: 'rrrw',
+    uniforms: new Uniforms().vec4u(dims).vec4u(strides).vec4u(gv)
+      .u32(x.offset).u32(g?.offset ?? 0).u32(groups).u32(count).u32(chunk).u32(chunks).u32(total).bytes,
+    workgroups: grid(Math.ceil(total / 64)),
+    label: `batchNorm${mode === 'backward' ? '.backward' : ''} statistics`,
+  });
+  const coef = Tensor.empty([pairs + c, 4], x.device);
+  x.device.dispatch({
+    kernel: 'batchnorm_finish',
+    params: { BACKWARD },
+    buffers: [partial.storage.buffer, x.storage.buffer, (saved ?? x).storage.buffer, (weight ?? x).storage.buffer, (bias ?? x).storage.buffer, coef.storage.buffer],
+    access: 'rrrrrw',
+    uniforms: new Uniforms()
+      .u32(c).u32(groups).u32(chunks).u32(count).f32(eps)
+      .u32(weight ? 1 : 0).u32(bias ? 1 : 0)
+      .u32(x.offset).u32(strides[0]).u32(strides[1])
+      .u32(weight?.offset ?? 0).u32(weight?.strides[0] ?? 0)
+      .u32(bias?.offset ?? 0).u32(bias?.strides[0] ?? 0).bytes,
+    workgroups: [Math.ceil(c / 64)],
+    label: `batchNorm${mode === 'backward' ? '.backward' : ''} coefficients`,
+  });
+  partial.dispose();
+  return coef;
+}
+
+/** y = x·coef.0 + coef.1 (forward) or gx = g·coef.0 + x·coef.1 + coef.2 (backward), per pair. */
+function applyCoefficients(x: Tensor, g: Tensor | null, coef: Tensor, groups: number): Tensor {
+  const { dims, strides } = asNCHW(x);
+  const out = Tensor.empty(x.shape, x.device);
+  const n = out.size;
+  if (n === 0) return out;
+  x.device.dispatch({
+    kernel: 'batchnorm_apply',
+    params: { BACKWARD: g ? 'true' : 'false' },
+    buffers: [x.storage.buffer, (g ?? x).storage.buffer, coef.storage.buffer, out.storage.buffer],
+    access: 'rrrw',
+    uniforms: new Uniforms().vec4u(dims).vec4u(strides).vec4u(g ? asNCHW(g).strides : [0, 0, 0, 0])
+      .u32(x.offset).u32(g?.offset ?? 0).u32(groups).u32(n).bytes,
+    workgroups: grid(Math.ceil(n / 256)),
+    label: g ? 'batchNorm.backward' : 'batchNorm',
+  });
+  return out;
+}
+
+/** Column k of the per-channel tail of a coefficient tensor, as a [C] view. */
+function tailColumn(coef: Tensor, c: number, k: number): Tensor {
+  return new Tensor(coef.storage, [c], [4], coef.offset + (coef.shape[0] - c) * 4 + k);
+}
+
+/**
+ * Batch normalisation of x [N, C], [N, C, L] or [N, C, H, W] (PyTorch semantics).
+ * Training: normalises with the batch mean and biased variance (per group when `groups` > 1) and,
+ * when running statistics are given, updates them in place with the batch mean and the unbiased
+ * variance. Eval: normalises with the running statistics. Without running statistics the batch
+ * statistics are used in both modes (as nn.BatchNorm2d(track_running_stats=False)).
+ * weight / bias (affine parameters, [C]) may be null.
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  x.assertAlive('batchNorm');
+  const { training, momentum = 0.1, eps = 1e-5, groups = 1 } = opts;
+  if (x.ndim < 2 || x.ndim > 4) throw new Error(`batchNorm: input must be [N, C], [N, C, L] or [N, C, H, W], got shape ${fmt(x.shape)}`);
+  const c = x.shape[1];
+  checkChannel('weight', weight, c, x);
+  checkChannel('bias', bias, c, x);
+  checkChannel('runningMean', runningMean, c, x);
+  checkChannel('runningVar', runningVar, c, x);
+  if (!runningMean !== !runningVar) throw new Error('batchNorm: give both runningMean and runningVar, or neither');
+  if (!training && runningMean && runningVar) return batchNormEval(x, runningMean, runningVar, weight, bias, eps);
+
+  const n = x.shape[0];
+  if (!Number.isInteger(groups) || groups < 1 || n % groups !== 0) {
+    throw new Error(`batchNorm: batch size ${n} of input ${fmt(x.shape)} is not divisible into groups=${groups}`);
+  }
+  const count = (n / groups) * numel(x.shape.slice(2));
+  if (count <= 1) {
+    throw new Error(
+      `batchNorm: expected more than 1 value per channel when training, got input of shape ${fmt(x.shape)} with groups=${groups} ` +
+        `(${count} value(s) per channel per group)`,
+    );
+  }
+  const coef = coefficients('forward', x, null, null, weight, bias, groups, eps);
+  const y = applyCoefficients(x, null, coef, groups);
+  if (runningMean && runningVar) {
+    const m = momentum;
+    for (const [running, k] of [[runningMean, 0], [runningVar, 1]] as const) {
+      const stat = tailColumn(coef, c, k);
+      mapInto(running, [running, stat], 'x0 + p.a * (x1 - x0)', 'batchNorm running statistics', m);
+      stat.dispose();
+    }
+  }
+  // The reference op takes [x], [x, weight] or [x, weight, bias]: a bias alone gets a constant weight.
+  const w = weight ?? (bias ? fill([c], 1) : null);
+  const inputs = [x, ...(w ? [w] : []), ...(bias ? [bias] : [])];
+  const out = record(y, 'batchNorm', inputs, { eps, groups }, (g) => {
+    const gcoef = coefficients('backward', x, g, coef, weight, null, groups, eps);
+    const gx = applyCoefficients(x, g, gcoef, groups);
+    const grads = [gx, w ? tailColumn(gcoef, c, 0) : null, bias ? tailColumn(gcoef, c, 1) : null];
+    gcoef.dispose(); // the views keep the storage
+    return grads;
+  });
+  if (!out.node) {
+    coef.dispose();
+    if (w && w !== weight) w.dispose();
+  }
+  return out;
+}
+
+/** Eval mode: y = (x − runningMean)·weight/sqrt(runningVar + eps) + bias, per channel. */
+function batchNormEval(x: Tensor, rm: Tensor, rv: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  const c = x.shape[1];
+  const chan = [c, ...x.shape.slice(2).map(() => 1)];
+  const invStd = map([rv], 'inverseSqrt(x0 + p.a)', 'batchNorm (eval)', eps);
+  const differentiable = isGradEnabled() && [x, weight, bias].some((t) => t && needsGrad(t));
+  if (differentiable) {
+    // Composed of recorded ops so that autograd (and the reference replay) follow it.
+    const scale = weight ? mul(weight, invStd) : invStd;
+    const shift = map([rm, invStd], '-x0 * x1', 'batchNorm (eval)'); // constant: −mean·istd
+    const shiftW = weight ? mul(shift, weight) : shift;
+    const shiftB = bias ? add(shiftW, bias) : shiftW;
+    return add(mul(x, reshape(scale, chan)), reshape(shiftB, chan));
+  }
+  const scale = weight ? map([invStd, weight], 'x0 * x1', 'batchNorm (eval)') : invStd;
+  const shift = map([rm, scale, ...(bias ? [bias] : [])], bias ? 'x2 - x0 * x1' : '-x0 * x1', 'batchNorm (eval)');
+  const y = map([x, reshape(scale, chan), reshape(shift, chan)], 'x0 * x1 + x2', 'batchNorm (eval)');
+  for (const t of new Set([invStd, scale, shift])) t.dispose();
+  return y;
+}
+
+// ---- normalize ----------------------------------------------------------------------------------
+
+const NORMALIZE: RowKernel = { INIT: 'var ss = 0.0;', STEP: 'ss += a * a;', WRITE: 'a / max(sqrt(ss), p.eps)' };
+// a = x, b = g. With n = ‖x‖ > eps: gx = g/n − x·(g·x)/n³; else (clamped): gx = g/eps.
+const NORMALIZE_BACKWARD: RowKernel = {
+  INIT: 'var ss = 0.0; var gx = 0.0;',
+  STEP: 'ss += a * a; gx += a * b;',
+  WRITE: 'select(b / p.eps, (b - a * gx / ss) / sqrt(ss), sqrt(ss) > p.eps)',
+};
+
+/** x / max(‖x‖₂, eps) along dim, as torch.nn.functional.normalize (p = 2). */
+export function normalize(x: Tensor, dim = 1, eps = 1e-12): Tensor {
+  const d = normalizeDim('normalize', dim, x.ndim);
+  const y = rowwise('normalize', NORMALIZE, d, x, null, eps);
+  return record(y, 'normalize', [x], { dim: d, eps }, (g) => [rowwise('normalize.backward', NORMALIZE_BACKWARD, d, x, g, eps)]);
+}

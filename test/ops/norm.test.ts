@@ -1,0 +1,210 @@
+// batchNorm and normalize: forward vs the float64 reference, gradients vs finite differences,
+// MoCo's interleaved SplitBatchNorm (groups) and the running statistics vs PyTorch and closed
+// forms, long channels (partial sums), errors; normalize with a zero row.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Tensor, tensor, zeros, ones, batchNorm, normalize, noGrad } from '../../src/index.ts';
+import * as R from '../../src/reference/index.ts';
+import { setup, checkForward, checkGrad, randnSeeded, assertClose } from '../helpers.ts';
+
+test.before(setup);
+
+/** scale·sin(a·i + b) + shift, row-major: in Python `scale * (torch.arange(n) * a + b).sin() + shift`. */
+function seq(shape: number[], a: number, b: number, scale = 1, shift = 0, fn: (v: number) => number = Math.sin): Tensor {
+  const n = shape.reduce((p, d) => p * d, 1);
+  return tensor(Array.from({ length: n }, (_, i) => scale * fn(a * i + b) + shift), shape);
+}
+
+const host = async (t: Tensor): Promise<R.RefTensor> => ({ data: Float64Array.from(await t.toArray()), shape: [...t.shape] });
+
+// ---- training mode vs the reference and finite differences ----------------------------------
+
+const CASES: { shape: number[]; groups: number }[] = [
+  { shape: [6, 5], groups: 1 },
+  { shape: [5, 3, 3, 5], groups: 1 },
+  { shape: [6, 3, 1, 7], groups: 2 },
+  { shape: [12, 5], groups: 4 },
+  { shape: [8, 3, 3], groups: 4 },
+];
+
+for (const { shape, groups } of CASES) {
+  test(`batchNorm training ${JSON.stringify(shape)} groups=${groups}: forward and gradients of x, weight, bias`, async () => {
+    const c = shape[1];
+    const x = randnSeeded(shape, 3).mul(2).add(0.7);
+    const w = randnSeeded([c], 4);
+    const b = randnSeeded([c], 5);
+    const f = (xx: Tensor, ww: Tensor, bb: Tensor) => batchNorm(xx, null, null, ww, bb, { training: true, groups });
+    await checkForward(f, [x, w, b], 1e-5, 'batchNorm');
+    await checkGrad(f, [x, w, b], {}, 'batchNorm');
+  });
+}
+
+test('batchNorm training without affine parameters, with a bias only, and on a permuted (NHWC) view', async () => {
+  const x = randnSeeded([4, 3, 2, 5], 8);
+  await checkForward((xx) => batchNorm(xx, null, null, null, null, { training: true }), [x], 1e-5, 'no affine');
+  await checkGrad((xx) => batchNorm(xx, null, null, null, null, { training: true, groups: 2 }), [x], {}, 'no affine');
+  await checkGrad((xx, bb) => batchNorm(xx, null, null, null, bb, { training: true }), [x, randnSeeded([3], 9)], {}, 'bias only');
+  const nhwc = randnSeeded([4, 2, 5, 3], 10).permute(0, 3, 1, 2); // [4, 3, 2, 5] with strides of NHWC
+  await checkForward((xx, ww) => batchNorm(xx, null, null, ww, null, { training: true, groups: 2 }), [nhwc, randnSeeded([3], 11)], 1e-5, 'permuted');
+  await checkGrad((xx, ww) => batchNorm(xx, null, null, ww, null, { training: true }).mul(xx), [nhwc, randnSeeded([3], 11)], {}, 'permuted');
+});
+
+// ---- interleaved groups vs PyTorch ------------------------------------------------------------
+// SplitBatchNorm as MoCo's official code computes it, run with /usr/bin/python3 (torch 1.13, float64):
+//   import torch, torch.nn.functional as F; a = lambda n, s, o: torch.arange(n, dtype=torch.float64) * s + o
+//   def split_bn(x, rm, rv, w, b, G, momentum=0.1, eps=1e-5):
+//       N, C = x.shape[:2]; rms = rm.repeat(G); rvs = rv.repeat(G)
+//       y = F.batch_norm(x.view(-1, C*G, *x.shape[2:]), rms, rvs, w.repeat(G), b.repeat(G), True, momentum, eps).view(x.shape)
+//       rm.copy_(rms.view(G, C).mean(0)); rv.copy_(rvs.view(G, C).mean(0)); return y
+
+test('batchNorm groups=2 on [6, 3, 2, 3] matches PyTorch split BN, output and running stats after two steps', async () => {
+  // x = 2 * a(108, .37, .2).sin().reshape(6,3,2,3) + 0.5; w = [1.5,-0.5,2.0]; b = [0.25,0.,-1.]; rm = zeros(3); rv = ones(3)
+  // y = split_bn(x, rm, rv, w, b, 2); print(y.flatten().tolist(), rm.tolist(), rv.tolist())
+  // x2 = 1.5 * a(108, .53, .9).cos().reshape(6,3,2,3); split_bn(x2, rm, rv, w, b, 2); print(rm.tolist(), rv.tolist())
+  const want = [
+    -1.409868654417103, -0.10917857556914826, 0.9128943342790279, 1.5180173015402463, 1.6242897713558668, 1.2173282634830378, -1.2620240440258832, -0.9306675707395267, -0.5504628987984862, -0.17286894692923582, 0.15100871485602538, 0.3773347644134581, -4.11147176483004, -3.9854787792892976, -3.4651362716745413, -2.6208701593543764, -1.5669478999999618, -0.44601292724209496,
+    0.3408362608922883, 1.1420117853644058, 1.6126048607818404, 1.6889229220387576, 1.3606366775682455, 0.6721781304989957, -1.2996553811153009, -0.8201577778426791, -0.3451663645133536, 0.06103099936400624, 0.3434574061465719, 0.4638877665984939, -4.94849660307542, -4.38896242636464, -3.4874268441155567, -2.365908468090978, -1.1761995492052844, -0.07932160845282502,
+    0.9432719907315464, 1.5310809033789703, 1.6182712213560535, 1.193042144152868, 0.3129464325290833, -0.9028990876626376, -0.5361843126395823, -0.15968688861451688, 0.16131011557349298, 0.38336126127261855, 0.4764129676015017, 0.4278711226338133, -3.4391985421016362, -2.584955771174542, -1.5259176971713269, -0.4054201552361322, 0.6248827688216954, 1.4255444076004593,
+    1.6226405925197098, 1.6838970403033717, 1.3412294118750125, 0.6410161632158916, -0.3219721273168202, -1.4173995121818004, -0.32860796313476975, 0.07392287185790605, 0.3509378952922473, 0.4649444232826367, 0.40051220709437674, 0.16636184492335673, -3.4491523330385343, -2.3223076238677933, -1.1331735415607433, -0.04269380567748529, 0.8015402672018722, 1.2852655557941939,
+    1.6115493914820769, 1.1681317343441875, 0.2732189498932862, -0.9520667147208481, -2.34188859286759, -3.7081408132889324, 0.1714757161406108, 0.3892107103651649, 0.4771545697258041, 0.4234045054213613, 0.23523533650249145, -0.06188512275911247, -1.4848031431114965, -0.36495117257169385, 0.6592288931357078, 1.44911908676307, 1.8978114761453666, 1.9445776512908388,
+    1.3213314258047384, 0.609493545262406, -0.360852938692784, -1.4583761815586451, -2.5345315611275874, -3.4436664952480203, 0.35819466028688046, 0.46575617827349475, 0.3947690848515598, 0.1548411501002228, -0.2215545055647373, -0.6834744959009146, -1.0902829339751825, -0.006403967507934533, 0.8263176766025024, 1.2951770302996137, 1.336716179579136, 0.9453129954550592,
+  ];
+  const rm = zeros([3]);
+  const rv = ones([3]);
+  const w = tensor([1.5, -0.5, 2.0]);
+  const b = tensor([0.25, 0, -1]);
+  const y = batchNorm(seq([6, 3, 2, 3], 0.37, 0.2, 2, 0.5), rm, rv, w, b, { training: true, groups: 2 });
+  assertClose(await y.toArray(), want, 2e-6, 'split BN output');
+  assertClose(await rm.toArray(), [0.16489622237410073, -0.06901380242563433, 0.07900390671321325], 1e-6, 'running mean, step 1');
+  assertClose(await rv.toArray(), [0.9853427625799227, 0.9785799210157549, 1.072129591875928], 1e-6, 'running var, step 1');
+  batchNorm(seq([6, 3, 2, 3], 0.53, 0.9, 1.5, 0, Math.cos), rm, rv, w, b, { training: true, groups: 2 });
+  assertClose(await rm.toArray(), [0.1515805640659621, -0.06511637807325087, 0.0739330332294645], 1e-6, 'running mean, step 2');
+  assertClose(await rv.toArray(), [0.9446971963949515, 0.9351780930789602, 1.0160471611455928], 1e-6, 'running var, step 2');
+});
+
+test('batchNorm groups=4 on [12, 5] matches PyTorch split BN (momentum 0.3)', async () => {
+  // x = 3 * a(60, .71, .3).sin().reshape(12,5); w = [1.,2.,-1.,.5,.25]; b = [0.,1.,2.,-1.,.5]; rm = zeros(5); rv = ones(5)
+  // y = split_bn(x, rm, rv, w, b, 4, momentum=0.3); print(y.flatten().tolist(), rm.tolist(), rv.tolist())
+  const want = [
+    0.04182525096793711, 2.874825553063433, 0.693065783539437, -0.30167029229333553, 0.645517793359516, -0.6571144080313366, -1.367805965969544, 3.405719113479472, -1.5551809032960042, 0.5585917680839818,
+    1.01339091423114, 3.6818375313112104, 0.6378833283468998, -0.8220776220510454, 0.3076164704120763, -1.2321782983178537, -1.827680873593888, 2.952244723503996, -0.7980016267376528, 0.7700969914799386,
+    1.2032942550758723, 1.8966428822211598, 2.185557251110597, -1.4453452960775908, 0.1481926910171964, -0.7559458163165599, 0.8440854241833566, 1.4311633980724, -0.343161469832224, 0.7726560047577907,
+    0.3475740447704658, 0.43741271808459425, 3.010412266211678, -1.6816298431529, 0.339304196072136, 0.01500681660454561, 2.357699438338694, 0.618385485776569, -0.5141462425561398, 0.5625256585761993,
+    -1.2451195060438096, -1.7714684352845924, 3.121376965349966, -1.2529844116290738, 0.7062895156232877, 1.4130602243478965, 3.5237205417861874, 1.163117488448128, -1.1016576268717715, 0.16875222715822735,
+    -1.3609649590016055, -1.119250249395805, 2.351704405441422, -0.4962925347960548, 0.8530793335157876, 1.2171714817133081, 2.4699814352551943, 2.4293697907194343, -1.6878521307062073, 0.16737734994386205,
+  ];
+  const rm = zeros([5]);
+  const rv = ones([5]);
+  const y = batchNorm(seq([12, 5], 0.71, 0.3, 3), rm, rv, tensor([1, 2, -1, 0.5, 0.25]), tensor([0, 1, 2, -1, 0.5]), { training: true, momentum: 0.3, groups: 4 });
+  assertClose(await y.toArray(), want, 2e-6, 'split BN output');
+  assertClose(await rm.toArray(), [0.040421446414845436, 0.04850055729596687, 0.03314050082026389, 0.0017644274506732616, -0.030464351797179826], 1e-6, 'running mean');
+  assertClose(await rv.toArray(), [2.7479122467719193, 3.064669824674518, 2.5117583005091597, 2.028877935531904, 2.4367076002175923], 1e-6, 'running var');
+});
+
+// ---- running statistics: closed form ------------------------------------------------------------
+
+test('batchNorm running stats after one and two steps: (1 − m)·running + m·(batch mean, unbiased var)', async () => {
+  const shape = [5, 3, 2, 3];
+  const rm0 = [0.5, -1, 2];
+  const rv0 = [1, 2, 0.5];
+  const rm = tensor(rm0);
+  const rv = tensor(rv0);
+  const batches = [randnSeeded(shape, 21).mul(1.7).add(0.4), randnSeeded(shape, 22).mul(0.6).add(-2)];
+  let em = [...rm0];
+  let ev = [...rv0];
+  for (const [step, xb] of batches.entries()) {
+    batchNorm(xb, rm, rv, null, null, { training: true, momentum: 0.25 });
+    const s = R.batchStats(await host(xb));
+    em = em.map((v, c) => 0.75 * v + 0.25 * s.mean.data[c]);
+    ev = ev.map((v, c) => 0.75 * v + 0.25 * s.unbiasedVar.data[c]);
+    assertClose(await rm.toArray(), em, 1e-6, `running mean after step ${step + 1}`);
+    assertClose(await rv.toArray(), ev, 1e-6, `running var after step ${step + 1}`);
+  }
+  // The same update in grad mode; eval mode leaves them alone.
+  const x = randnSeeded(shape, 23).requiresGrad_();
+  const before = await rm.toArray();
+  batchNorm(x, rm, rv, null, null, { training: false });
+  assertClose(await rm.toArray(), before, 0, 'eval leaves running mean');
+  batchNorm(x, rm, rv, null, null, { training: true, momentum: 0.25 }).sum().backward();
+  const s = R.batchStats(await host(x));
+  assertClose(await rm.toArray(), [...before].map((v, c) => 0.75 * v + 0.25 * s.mean.data[c]), 1e-6, 'running mean, grad mode');
+});
+
+// ---- eval mode ------------------------------------------------------------------------------
+
+test('batchNorm eval: running statistics, forward vs the reference and gradients', async () => {
+  const x = randnSeeded([5, 3, 2, 3], 30);
+  const rm = tensor([0.3, -0.2, 1.5]);
+  const rv = tensor([0.8, 2.5, 0.1]);
+  const w = tensor([1.5, -0.5, 2.0]);
+  const b = tensor([0.25, 0, -1]);
+  const want = R.batchNormEval(await host(x), await host(rm), await host(rv), await host(w), await host(b), 1e-5);
+  const y = noGrad(() => batchNorm(x, rm, rv, w, b, { training: false }));
+  assertClose(await y.toArray(), want.data, 1e-6, 'eval (fused, no grad)');
+  const y2 = batchNorm(x, rm, rv, null, null, { training: false, eps: 1e-3 });
+  assertClose(await y2.toArray(), R.batchNormEval(await host(x), await host(rm), await host(rv), undefined, undefined, 1e-3).data, 1e-6, 'eval no affine');
+  const f = (xx: Tensor, ww: Tensor, bb: Tensor) => batchNorm(xx, rm, rv, ww, bb, { training: false });
+  await checkForward(f, [x, w, b], 1e-5, 'eval (recorded)');
+  await checkGrad(f, [x, w, b], {}, 'eval');
+  // 1 value per channel is fine in eval mode.
+  assert.equal((await batchNorm(tensor([[1, 2, 3]]), rm, rv, null, null, { training: false }).toArray()).length, 3);
+});
+
+// ---- long channels: partial sums -------------------------------------------------------------
+
+test('batchNorm on [3, 2, 250, 300] (225k values per channel, offset mean) matches float64 statistics', async () => {
+  const shape = [3, 2, 250, 300];
+  const x = seq(shape, 0.0137, 0.2, 2, 5);
+  const rm = zeros([2]);
+  const rv = zeros([2]);
+  const y = batchNorm(x, rm, rv, null, null, { training: true, momentum: 1 });
+  const s = R.batchStats(await host(x));
+  assertClose(await rm.toArray(), s.mean.data, 1e-5, 'batch mean');
+  assertClose(await rv.toArray(), s.unbiasedVar.data, 1e-5, 'batch unbiased var');
+  const yr = R.batchNorm(await host(x), undefined, undefined, {});
+  assertClose(await y.toArray(), yr.data, 1e-4, 'normalised values');
+});
+
+// ---- errors -------------------------------------------------------------------------------------
+
+test('batchNorm errors: 1 value per channel (per group) when training, indivisible groups, bad shapes', () => {
+  const c3 = randnSeeded([4, 3]);
+  assert.throws(() => batchNorm(randnSeeded([1, 3]), null, null, null, null, { training: true }), /expected more than 1 value per channel when training, got input of shape \[1, 3\]/);
+  assert.throws(() => batchNorm(c3, null, null, null, null, { training: true, groups: 4 }), /more than 1 value per channel when training.*\[4, 3\] with groups=4/);
+  assert.throws(() => batchNorm(randnSeeded([4, 3, 1, 1]), zeros([3]), ones([3]), null, null, { training: true, groups: 4 }), /more than 1 value per channel.*\[4, 3, 1, 1\]/);
+  assert.throws(() => batchNorm(c3, null, null, null, null, { training: true, groups: 3 }), /batch size 4 of input \[4, 3\] is not divisible into groups=3/);
+  assert.throws(() => batchNorm(c3, null, null, ones([4]), null, { training: true }), /weight has shape \[4\], expected \[3\]/);
+  assert.throws(() => batchNorm(randnSeeded([4]), null, null, null, null, { training: true }), /must be \[N, C\]/);
+  assert.throws(() => batchNorm(c3, zeros([3]), null, null, null, { training: true }), /both runningMean and runningVar/);
+});
+
+// ---- normalize --------------------------------------------------------------------------------
+
+test('normalize: forward and gradient along dims 1, 0 and -1', async () => {
+  const x = randnSeeded([4, 7, 3], 40);
+  for (const dim of [1, 0, -1]) {
+    await checkForward((a) => normalize(a, dim), [x], 1e-5, `normalize dim ${dim}`);
+    await checkGrad((a) => normalize(a, dim), [x], {}, `normalize dim ${dim}`);
+  }
+  await checkGrad((a) => normalize(a.transpose(0, 1)), [randnSeeded([5, 6], 41)], {}, 'normalize transposed');
+});
+
+test('normalize: unit rows, a zero row stays zero (eps path), torch values', async () => {
+  // torch: F.normalize(torch.tensor([[3.,4.],[0.,0.],[1e-13, 0.]]), dim=1) → [[0.6,0.8],[0,0],[0.1,0]]
+  const x = tensor([[3, 4], [0, 0], [1e-13, 0]]);
+  assertClose(await normalize(x).toArray(), [0.6, 0.8, 0, 0, 0.1, 0], 1e-6, 'normalize');
+  await checkForward((a) => normalize(a, 1), [x], 1e-6, 'normalize zero row');
+  // Gradient at the zero row: the norm is clamped to eps, so d/dx = g/eps (as PyTorch):
+  // x = torch.tensor([[3.,4.],[0.,0.]], requires_grad=True); (F.normalize(x, dim=1, eps=1e-3) * torch.tensor([[1.,2.],[3.,-4.]])).sum().backward()
+  // x.grad → [[-0.064, 0.048], [3000., -4000.]]
+  const xs = tensor([[3, 4], [0, 0]]).requiresGrad_();
+  normalize(xs, 1, 1e-3).mul(tensor([[1, 2], [3, -4]])).sum().backward();
+  const gx = await xs.grad!.toArray();
+  assertClose(gx.slice(0, 2), [-0.064, 0.048], 1e-6, 'normalize grad, unit row');
+  assertClose(gx.slice(2), [3000, -4000], 1e-6, 'normalize grad, zero row');
+  const rows = await normalize(randnSeeded([6, 9], 42), 1).square().sum(1).toArray();
+  assertClose(rows, new Array(6).fill(1), 1e-6, 'unit rows');
+});
+
+test.run();

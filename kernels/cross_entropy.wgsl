@@ -41,7 +41,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var c = 0u; c < p.C; c++) {
       let v = x[base + c * p.x_col];
       if (v > m) { s = s * exp(m - v); m = v; }
-      s += exp(v - m);
+      if (v >= -3.4e38) { s += exp(v - m); } // −inf adds nothing (and no NaN)
     }
     log_s = log(s);
   }

@@ -39,19 +39,27 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const outF = weight.shape[0];
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias ${fmt(bias.shape)} must have shape [${outF}] for weight ${fmt(weight.shape)}`);
   const x2 = rows2d(x);
-  const y2 = matmulRaw(x2, tview(weight), 'linear');
+  const wt = tview(weight);
+  const y2 = matmulRaw(x2, wt, 'linear');
+  wt.dispose();
   if (bias) mapInto(y2, [y2, bias], 'x0 + x1', 'linear bias');
   const y = viewAs(y2, [...x.shape.slice(0, -1), outF]);
   y2.dispose();
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(y, 'linear', inputs, {}, (g) => {
+  const out = record(y, 'linear', inputs, {}, (g) => {
     const g2 = rows2d(g);
     const gx2 = matmulRaw(g2, weight, 'linear.backward');
     const gx = viewAs(gx2, x.shape);
     gx2.dispose();
-    const gw = matmulRaw(tview(g2), x2, 'linear.backward');
-    return [gx, gw, bias ? sumTo(g2, [outF]) : null];
+    const g2t = tview(g2);
+    const gw = matmulRaw(g2t, x2, 'linear.backward');
+    const gb = bias ? sumTo(g2, [outF]) : null;
+    g2t.dispose();
+    g2.dispose();
+    return [gx, gw, gb];
   });
+  if (!out.node) x2.dispose();
+  return out;
 }
 
 /**

@@ -83,7 +83,10 @@ function classLoss(op: 'crossEntropy' | 'nllLoss', x: Tensor, targets: Tensor | 
     stats.dispose();
     if (t !== targets) t.dispose();
   }
-  return reduction === 'sum' ? scalarOp('mulScalar', out, n) : out;
+  if (reduction === 'mean') return out;
+  const total = scalarOp('mulScalar', out, n);
+  if (!total.node) out.dispose();
+  return total;
 }
 
 function checkScores(op: string, x: Tensor, reduction: Reduction): void {

@@ -206,8 +206,9 @@ function batchNormEval(x: Tensor, rm: Tensor, rv: Tensor, weight: Tensor | null,
   }
   const scale = weight ? map([invStd, weight], 'x0 * x1', 'batchNorm (eval)') : invStd;
   const shift = map([rm, scale, ...(bias ? [bias] : [])], bias ? 'x2 - x0 * x1' : '-x0 * x1', 'batchNorm (eval)');
-  const y = map([x, reshape(scale, chan), reshape(shift, chan)], 'x0 * x1 + x2', 'batchNorm (eval)');
-  for (const t of new Set([invStd, scale, shift])) t.dispose();
+  const views = [reshape(scale, chan), reshape(shift, chan)];
+  const y = map([x, ...views], 'x0 * x1 + x2', 'batchNorm (eval)');
+  for (const t of new Set([invStd, scale, shift, ...views])) t.dispose();
   return y;
 }
 

@@ -57,9 +57,10 @@ export function rowwise(label: string, k: RowKernel, dim: number, a: Tensor, b: 
 }
 
 // Online max and Σexp in one pass: when a new maximum appears, the sum so far is rescaled.
+// −inf entries (masks) add nothing, so a leading −inf cannot turn the sum into NaN.
 const STATS = {
   INIT: 'var m = first_a; var s = 0.0;',
-  STEP: 'if (a > m) { s = s * exp(m - a); m = a; } s += exp(a - m);',
+  STEP: 'if (a > m) { s = s * exp(m - a); m = a; } if (a >= -3.4e38) { s += exp(a - m); }',
 };
 const SOFTMAX: RowKernel = { ...STATS, WRITE: 'exp(a - m) / s' };
 const LOG_SOFTMAX: RowKernel = { ...STATS, WRITE: 'a - m - log(s)' };

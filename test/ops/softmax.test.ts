@@ -69,6 +69,17 @@ test('softmax matches PyTorch on a small tensor, and rows sum to 1', async () =>
   assertClose(rowSums, new Array(12).fill(1), 1e-6, 'softmax sums');
 });
 
+test('−inf entries (masks) give 0 / −inf, also when a row starts with −inf, as PyTorch', async () => {
+  // torch.softmax(torch.tensor([[-inf,1,2,-inf],[0,-inf,-inf,3]]), 1) → [[0,.2689,.7311,0],[.0474,0,0,.9526]]
+  const x = tensor([-Infinity, 1, 2, -Infinity, 0, -Infinity, -Infinity, 3], [2, 4]);
+  const e1 = Math.exp(1) + Math.exp(2);
+  const e2 = 1 + Math.exp(3);
+  assertClose(await softmax(x, 1).toArray(), [0, Math.exp(1) / e1, Math.exp(2) / e1, 0, 1 / e2, 0, 0, Math.exp(3) / e2], 1e-6, 'masked softmax');
+  const lp = await logSoftmax(x, 1).toArray();
+  assert.equal([lp[0], lp[3], lp[5], lp[6]], [-Infinity, -Infinity, -Infinity, -Infinity]);
+  assertClose([lp[1], lp[2], lp[4], lp[7]], [1 - Math.log(e1), 2 - Math.log(e1), -Math.log(e2), 3 - Math.log(e2)], 1e-6, 'masked logSoftmax');
+});
+
 test('softmax of a scalar and of a length-1 dim is 1; logSoftmax 0', async () => {
   assert.equal([...(await softmax(tensor(3.5), 0).toArray())], [1]);
   assert.equal([...(await logSoftmax(tensor([[2], [7]]), 1).toArray())], [0, 0]);

@@ -48,8 +48,10 @@ export class Generator {
     const c = newLo < lo ? 1 : 0;
     this.lo = newLo;
     this.hi = (hi + incHi + c) >>> 0;
-    // PCG output: xorshift-high, random rotation
-    const xorshifted = ((((oldHi >>> 18) ^ oldHi) >>> 27) | (((oldHi >>> 18) ^ oldHi) << 5) ^ (oldLo >>> 27)) >>> 0;
+    // PCG output (XSH-RR): x = state ^ (state >> 18); low 32 bits of x >> 27, rotated by state >> 59.
+    const xHi = (oldHi ^ (oldHi >>> 18)) >>> 0;
+    const xLo = (oldLo ^ ((oldLo >>> 18) | (oldHi << 14))) >>> 0;
+    const xorshifted = ((xLo >>> 27) | (xHi << 5)) >>> 0;
     const rot = oldHi >>> 27;
     return ((xorshifted >>> rot) | (xorshifted << ((32 - rot) & 31))) >>> 0;
   }

@@ -26,6 +26,11 @@ export { batchNorm, normalize, type BatchNormOptions } from './ops/norm.ts';
 export { softmax, logSoftmax } from './ops/softmax.ts';
 export { crossEntropy, nllLoss, type Reduction } from './ops/loss.ts';
 export { linear, dropout } from './ops/linear.ts';
+export {
+  augment, augmentWithParams, twoViews, sampleAugmentParams, resolveAugment, IDENTITY_AUGMENT,
+  type AugmentConfig, type AugmentImageParams, type ResolvedAugment,
+} from './data/augment.ts';
+export { BatchLoader, type BatchLoaderOptions, type Batch } from './data/loader.ts';
 export * as optim from './optim/index.ts';
 export {
   saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, encodeTensors, decodeTensors, readTensors,

@@ -56,20 +56,23 @@ export function broadcastStrides(shape: Shape, strides: readonly number[], targe
 }
 
 export function normalizeDim(op: string, dim: number, rank: number): number {
-  const d = dim < 0 ? dim + rank : dim;
+  const d = dim < 0 ? dim + Math.max(rank, 1) : dim; // a rank-0 tensor accepts dim 0 and -1, as in PyTorch
   if (!Number.isInteger(d) || d < 0 || d >= Math.max(rank, 1)) {
     throw new Error(`${op}: dim ${dim} is out of range for a tensor of rank ${rank} (valid: ${-Math.max(rank, 1)}..${Math.max(rank, 1) - 1})`);
   }
   return d;
 }
 
-/** Normalises, sorts and de-duplicates reduction dims; undefined means all dims. */
+/**
+ * Normalises, sorts and de-duplicates reduction dims; undefined or [] means all dims (as torch
+ * and the reference). On a rank-0 tensor dim 0 / -1 is accepted and reduces nothing.
+ */
 export function normalizeDims(op: string, dims: number | readonly number[] | undefined, rank: number): number[] {
-  if (dims === undefined) return [...Array(rank).keys()];
+  if (dims === undefined || (typeof dims !== 'number' && dims.length === 0)) return [...Array(rank).keys()];
   const list = typeof dims === 'number' ? [dims] : dims;
   const out = [...new Set(list.map((d) => normalizeDim(op, d, rank)))].sort((a, b) => a - b);
   if (out.length !== list.length) throw new Error(`${op}: dims [${list.join(', ')}] name the same dimension twice`);
-  return out;
+  return rank === 0 ? [] : out;
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { Device } from './device/device.ts';
 import { device as currentDevice } from './runtime.ts';
 import { track, isPersistent, keep } from './scope.ts';
-import { fmt, numel, stridesOf, type Shape } from './shape.ts';
+import { MAX_RANK, fmt, numel, stridesOf, type Shape } from './shape.ts';
 import type { GradNode } from './autograd/graph.ts';
 import * as ew from './ops/elementwise.ts';
 import * as red from './ops/reduce.ts';
@@ -25,6 +25,10 @@ export class Storage {
   ) {}
   retain(): void {
     this.refs++;
+  }
+  /** How many live tensors (views included) use this storage. */
+  get refCount(): number {
+    return this.refs;
   }
   release(): void {
     if (--this.refs > 0 || this.freed) return;
@@ -54,6 +58,7 @@ export class Tensor {
   private disposed = false;
 
   constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
+    if (shape.length > MAX_RANK) throw new Error(`wgrad: rank ${shape.length} (shape ${fmt(shape)}) exceeds the maximum rank ${MAX_RANK}`);
     this.storage = storage;
     this.shape = [...shape];
     this.strides = strides ? [...strides] : stridesOf(shape);
@@ -65,7 +70,7 @@ export class Tensor {
 
   /** A new contiguous tensor with uninitialised contents (ops fill it). */
   static empty(shape: Shape, dev: Device = currentDevice()): Tensor {
-    if (shape.length > 8) throw new Error(`wgrad: rank ${shape.length} (shape ${fmt(shape)}) exceeds the maximum rank 8`);
+    if (shape.length > MAX_RANK) throw new Error(`wgrad: rank ${shape.length} (shape ${fmt(shape)}) exceeds the maximum rank ${MAX_RANK}`);
     for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`wgrad: invalid shape ${fmt(shape)}: dimensions must be non-negative integers`);
     const n = numel(shape);
     dev.checkUsable('create tensor');
@@ -105,7 +110,9 @@ export class Tensor {
     if (this.disposed) return;
     this.disposed = true;
     finalizer.unregister(this);
-    this.node = null;
+    // Keep only a stub of the node (no inputs, no backward rule): it frees the graph behind this
+    // tensor, yet lets backward() say that a disposed intermediate, not a leaf, cut the path.
+    if (this.node) this.node = { op: this.node.op, attrs: this.node.attrs, inputs: [], backward: null };
     this.storage.release();
   }
 

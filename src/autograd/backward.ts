@@ -51,6 +51,9 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: { retainG
   }
   const order = topoSort(root);
   for (const t of order) {
+    if (t.node && !t.node.backward && t.isDisposed) {
+      throw new Error(`backward: tensor #${t.id} (shape ${fmt(t.shape)}, result of '${t.node.op}') on the path to the inputs was disposed before backward() (e.g. by the tidy() that created it); call backward() inside the same tidy() as the forward pass`);
+    }
     if (t.node && !t.node.backward) {
       throw new Error(`backward: trying to backward through the graph a second time (through '${t.node.op}'); the saved tensors were freed by the first call. Pass { retainGraph: true } to the first backward() if you need to call it twice.`);
     }
@@ -74,14 +77,15 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: { retainG
           grads.set(input, prev ? add(prev, gi) : gi);
         });
       } else if (t.requiresGrad) {
-        // A leaf owns its gradient: contiguous and not shared with any other tensor.
-        const own = contiguous(g) === g && !isOwnedGrad(g) ? g : contiguous(g, true);
         if (t.grad) {
-          const sum = add(t.grad, own);
+          const sum = add(t.grad, g);
           t.grad.dispose();
           t.grad = markGrad(keep(sum));
         } else {
-          t.grad = markGrad(keep(own));
+          // A leaf owns its gradient: contiguous and not shared with any other tensor (not the
+          // caller's `grad`, not a view into another gradient, not another leaf's .grad).
+          const alone = g.isContiguous && g.offset === 0 && g.storage.numel === g.size && g.storage.refCount === 1;
+          t.grad = markGrad(keep(alone && g !== grad && !isOwnedGrad(g) ? g : contiguous(g, true)));
         }
       }
     }

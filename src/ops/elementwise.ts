@@ -43,13 +43,27 @@ export const square = (x: Tensor) => unary('square', x);
 export const reciprocal = (x: Tensor) => unary('reciprocal', x);
 
 // ---- binary (tensor ⊕ tensor, broadcasting) ---------------------------------------------------
+/**
+ * WGSL for x^e with both operands per element, as torch.pow: WGSL's pow is undefined for x < 0,
+ * so integer exponents go through |x| with the sign restored, and x^0 = 1 (also for x = 0).
+ */
+function powTensorExpr(x: string, e: string): string {
+  const signed = `select(1.0, -1.0, ${x} < 0.0 && abs(${e}) % 2.0 == 1.0) * pow(abs(${x}), ${e})`;
+  return `select(select(pow(${x}, ${e}), ${signed}, ${e} == round(${e})), 1.0, ${e} == 0.0)`;
+}
+
 // Gradients as expressions of g (x0), a (x1), b (x2); null = not differentiable.
 const BINARY = {
   add: { f: 'x0 + x1', da: 'x0', db: 'x0' },
   sub: { f: 'x0 - x1', da: 'x0', db: '-x0' },
   mul: { f: 'x0 * x1', da: 'x0 * x2', db: 'x0 * x1' },
   div: { f: 'x0 / x1', da: 'x0 / x2', db: '-x0 * x1 / (x2 * x2)' },
-  pow: { f: 'pow(x0, x1)', da: 'x0 * x2 * pow(x1, x2 - 1.0)', db: 'x0 * pow(x1, x2) * log(x1)' },
+  // d/da is 0 where b = 0, d/db is 0 where a = 0 and b >= 0 (as torch, instead of 0·inf).
+  pow: {
+    f: powTensorExpr('x0', 'x1'),
+    da: `select(x0 * x2 * ${powTensorExpr('x1', 'x2 - 1.0')}, 0.0, x2 == 0.0)`,
+    db: `select(x0 * ${powTensorExpr('x1', 'x2')} * log(x1), 0.0, x1 == 0.0 && x2 >= 0.0)`,
+  },
   // Ties split the gradient evenly, as PyTorch does.
   maximum: { f: 'max(x0, x1)', da: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x1 > x2)', db: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x2 > x1)' },
   minimum: { f: 'min(x0, x1)', da: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x1 < x2)', db: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x2 < x1)' },
@@ -111,6 +125,13 @@ export function powScalar(x: Tensor, exponent: number): Tensor {
   ]);
 }
 
+/** 1 - mask, freeing the mask (an unrecorded 0/1 tensor). */
+function notOf(mask: Tensor): Tensor {
+  const out = scalarOp('rsubScalar', mask, 1);
+  mask.dispose();
+  return out;
+}
+
 function binary(op: BinaryOp, a: Tensor, b: Operand): Tensor {
   if (typeof b !== 'number') return binaryTensor(op, a, b);
   switch (op) {
@@ -124,8 +145,8 @@ function binary(op: BinaryOp, a: Tensor, b: Operand): Tensor {
     case 'gt': return scalarOp('gtScalar', a, b);
     case 'lt': return scalarOp('ltScalar', a, b);
     case 'eq': return scalarOp('eqScalar', a, b);
-    case 'ge': return scalarOp('rsubScalar', scalarOp('ltScalar', a, b), 1);
-    case 'le': return scalarOp('rsubScalar', scalarOp('gtScalar', a, b), 1);
+    case 'ge': return notOf(scalarOp('ltScalar', a, b));
+    case 'le': return notOf(scalarOp('gtScalar', a, b));
   }
 }
 

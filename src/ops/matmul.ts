@@ -56,14 +56,28 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (b2.shape[b2.ndim - 2] !== K) {
     throw new Error(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} are not aligned: ${K} (last dim of the first) != ${b2.shape[b2.ndim - 2]} (${b.ndim === 1 ? 'only' : 'second-to-last'} dim of the second)`);
   }
+  const [ba, bb] = [a2.shape.slice(0, -2), b2.shape.slice(0, -2)];
+  for (let i = 1; i <= Math.min(ba.length, bb.length); i++) {
+    const [da, db] = [ba[ba.length - i], bb[bb.length - i]];
+    if (da !== db && da !== 1 && db !== 1) throw new Error(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)}: batch dims ${fmt(ba)} and ${fmt(bb)} cannot be broadcast together`);
+  }
   let out = matmulRaw(a2, b2);
   out = record(out, 'matmul', [a2, b2], {}, (g) => {
     const ga = matmulRaw(g, transpose(b2, -2, -1), 'matmul.backward');
     const gb = matmulRaw(transpose(a2, -2, -1), g, 'matmul.backward');
     return [sumTo(ga, a2.shape), sumTo(gb, b2.shape)];
   });
-  if (a.ndim === 1) out = squeeze(out, -2);
-  if (b.ndim === 1) out = squeeze(out, -1);
+  const temps: Tensor[] = [];
+  if (a.ndim === 1) {
+    temps.push(out);
+    out = squeeze(out, -2);
+  }
+  if (b.ndim === 1) {
+    temps.push(out);
+    out = squeeze(out, -1);
+  }
+  // Without a graph, nothing refers to the promoted operands or the unsqueezed result any more.
+  if (!out.node) for (const t of [...temps, a2, b2]) if (t !== a && t !== b) t.dispose();
   return out;
 }
 

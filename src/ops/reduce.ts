@@ -165,7 +165,9 @@ export function logsumexp(x: Tensor, dimsArg?: number | number[], keepdim = fals
   const safeM = map([m], 'select(0.0, x0, abs(x0) < 3.0e38)', 'logsumexp'); // all -inf rows stay -inf
   const shifted = map([x, safeM], 'exp(x0 - x1)', 'logsumexp');
   const s = launch('sum', shifted, dims, true);
-  const out = viewAs(map([s, safeM], 'log(x0) + x1', 'logsumexp'), outShape(x.shape, dims, keepdim));
+  const lse = map([s, safeM], 'log(x0) + x1', 'logsumexp');
+  const out = viewAs(lse, outShape(x.shape, dims, keepdim));
+  for (const t of [m, safeM, shifted, s, lse]) t.dispose(); // unrecorded temporaries (out keeps lse's storage)
   return record(out, 'logsumexp', [x], { dims, keepdim }, (g) => {
     const oe = spread(out, x, dims);
     return [map([spread(g, x, dims), x, oe], 'x0 * exp(x1 - x2)', 'logsumexp.backward')];

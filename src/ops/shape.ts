@@ -11,6 +11,11 @@ import { Uniforms, grid } from './uniforms.ts';
 import { fromArray, fill } from './creation-internal.ts';
 import { sumTo } from './reduce.ts';
 
+/** Slicing, joining and indexing need a dim to work along: rank 0 is refused clearly. */
+function needsRank1(op: string, x: Tensor): void {
+  if (x.ndim === 0) throw new Error(`${op}: needs a tensor of rank >= 1, got a rank-0 tensor (shape []); reshape it to [1] first`);
+}
+
 function view(x: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
   x.assertAlive('view');
   return new Tensor(x.storage, shape, strides, offset);
@@ -106,6 +111,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 
 /** A contiguous copy (or x itself if already contiguous, unless `force`). */
 export function contiguous(x: Tensor, force = false): Tensor {
+  x.assertAlive('contiguous');
   if (x.isContiguous && !force) return x;
   const out = map([x], 'x0', 'contiguous');
   return record(out, 'contiguous', [x], {}, (g) => [g]);
@@ -115,6 +121,7 @@ export const clone = (x: Tensor) => contiguous(x, true);
 
 /** Elements start, start+step, ... < end along dim (negative start/end count from the end). A view. */
 export function slice(x: Tensor, dimArg: number, startArg = 0, endArg?: number, step = 1): Tensor {
+  needsRank1('slice', x);
   const dim = normalizeDim('slice', dimArg, x.ndim);
   const n = x.shape[dim];
   if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer (got ${step})`);
@@ -139,6 +146,7 @@ export function slice(x: Tensor, dimArg: number, startArg = 0, endArg?: number, 
 export function concat(tensors: Tensor[], dimArg = 0): Tensor {
   if (tensors.length === 0) throw new Error('concat: needs at least one tensor');
   const first = tensors[0];
+  needsRank1('concat', first);
   const dim = normalizeDim('concat', dimArg, first.ndim);
   for (const t of tensors) {
     if (t.ndim !== first.ndim || t.shape.some((d, i) => i !== dim && d !== first.shape[i])) {
@@ -178,6 +186,8 @@ function asIndex(op: string, index: Tensor | ArrayLike<number>): Tensor {
 }
 
 function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: number, idxStrides: [number, number, number], outShape: number[]): Tensor {
+  x.assertAlive(label);
+  index.assertAlive(`${label} (index)`);
   const xc = contiguous(x);
   const ic = contiguous(index);
   const outer = numel(x.shape.slice(0, dim));
@@ -197,6 +207,8 @@ function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: n
 }
 
 function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], dim: number, index: Tensor, m: number, idxStrides: [number, number, number]): Tensor {
+  g.assertAlive(label);
+  index.assertAlive(`${label} (index)`);
   const gc = contiguous(g);
   const ic = contiguous(index);
   const outer = numel(xShape.slice(0, dim));
@@ -217,6 +229,7 @@ function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], d
 
 /** Rows (or slices along dim) of x picked by a 1-D index; out-of-range indices read 0 (checked on the host for arrays). */
 export function indexSelect(x: Tensor, dimArg: number, indexArg: Tensor | ArrayLike<number>): Tensor {
+  needsRank1('indexSelect', x);
   const dim = normalizeDim('indexSelect', dimArg, x.ndim);
   if (!(indexArg instanceof Tensor)) {
     for (const v of Array.from(indexArg)) if (!Number.isInteger(v) || v < 0 || v >= x.shape[dim]) throw new Error(`indexSelect: index ${v} is out of range for dim ${dim} of size ${x.shape[dim]}`);
@@ -227,11 +240,14 @@ export function indexSelect(x: Tensor, dimArg: number, indexArg: Tensor | ArrayL
   const shape = [...x.shape];
   shape[dim] = m;
   const out = gatherLaunch('indexSelect', x, dim, index, m, [0, 1, 0], shape);
-  return record(out, 'indexSelect', [x, index], { dim }, (g) => [scatterAddLaunch('indexSelect.backward', g, x.shape, dim, index, m, [0, 1, 0]), null]);
+  record(out, 'indexSelect', [x, index], { dim }, (g) => [scatterAddLaunch('indexSelect.backward', g, x.shape, dim, index, m, [0, 1, 0]), null]);
+  if (index !== indexArg && !out.node) index.dispose(); // uploaded here and not needed by a graph
+  return out;
 }
 
 /** torch.gather: out[..i..] = x[..index[..i..].. along dim]; index has x's shape except along dim. */
 export function gather(x: Tensor, dimArg: number, index: Tensor): Tensor {
+  needsRank1('gather', x);
   const dim = normalizeDim('gather', dimArg, x.ndim);
   if (index.ndim !== x.ndim || index.shape.some((d, i) => i !== dim && d !== x.shape[i])) {
     throw new Error(`gather: index shape ${fmt(index.shape)} must equal x's shape ${fmt(x.shape)} except along dim ${dim}`);

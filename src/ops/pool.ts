@@ -1,0 +1,98 @@
+// Pooling over NCHW tensors: maxPool2d (gradient routed to the first maximum of each window, as
+// in PyTorch), avgPool2d (count_include_pad either way), adaptiveAvgPool2d to 1×1 (global
+// average pool, composed from mean). kernels/pool2d.wgsl and kernels/pool2d_backward.wgsl.
+
+import { Tensor } from '../tensor.ts';
+import { record } from '../autograd/graph.ts';
+import { fmt } from '../shape.ts';
+import { Uniforms, grid } from './uniforms.ts';
+import { contiguous, reshape } from './shape.ts';
+import { mean } from './reduce.ts';
+import { pair, type Pair } from './conv.ts';
+
+export interface Pool2dOptions {
+  kernelSize: Pair;
+  /** Defaults to kernelSize. */
+  stride?: Pair;
+  padding?: Pair;
+}
+
+interface Geometry { N: number; C: number; H: number; W: number; OH: number; OW: number; k: [number, number]; s: [number, number]; p: [number, number] }
+
+function geometry(op: string, x: Tensor, o: Pool2dOptions): Geometry {
+  if (x.ndim !== 4) throw new Error(`${op}: expected an NCHW input of rank 4, got shape ${fmt(x.shape)}`);
+  const k = pair(op, 'kernelSize', o.kernelSize, 1, 1);
+  const s = pair(op, 'stride', o.stride ?? o.kernelSize, 1, 1);
+  const p = pair(op, 'padding', o.padding, 0, 0);
+  if (p[0] > k[0] / 2 || p[1] > k[1] / 2) throw new Error(`${op}: padding [${p}] must be at most half the kernel size [${k}] (as in PyTorch)`);
+  const [N, C, H, W] = x.shape;
+  const OH = Math.floor((H + 2 * p[0] - k[0]) / s[0]) + 1;
+  const OW = Math.floor((W + 2 * p[1] - k[1]) / s[1]) + 1;
+  if (OH < 1 || OW < 1) throw new Error(`${op}: kernel [${k}] with padding [${p}] is larger than the input ${fmt(x.shape)}`);
+  return { N, C, H, W, OH, OW, k, s, p };
+}
+
+function uniforms(g: Geometry, offset: number, total: number, includePad: boolean): ArrayBuffer {
+  return new Uniforms()
+    .u32(g.N).u32(g.C).u32(g.H).u32(g.W).u32(g.OH).u32(g.OW).u32(g.k[0]).u32(g.k[1])
+    .u32(g.s[0]).u32(g.s[1]).u32(g.p[0]).u32(g.p[1]).u32(offset).u32(total).u32(includePad ? 1 : 0).bytes;
+}
+
+function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, includePad: boolean): { out: Tensor; idx: Tensor } {
+  const xc = contiguous(x);
+  const out = Tensor.empty([g.N, g.C, g.OH, g.OW], x.device);
+  const idx = Tensor.empty(max ? out.shape : [1], x.device);
+  const total = out.size;
+  if (total > 0) {
+    x.device.dispatch({
+      kernel: 'pool2d', params: { MAX: max ? 'true' : 'false' },
+      buffers: [xc.storage.buffer, out.storage.buffer, idx.storage.buffer], access: 'rww',
+      uniforms: uniforms(g, xc.offset, total, includePad), workgroups: grid(Math.ceil(total / 64)), label: op,
+    });
+  }
+  if (xc !== x) xc.dispose();
+  return { out, idx };
+}
+
+function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Geometry, max: boolean, includePad: boolean): Tensor {
+  const gc = contiguous(grad);
+  const gx = Tensor.empty([g.N, g.C, g.H, g.W], grad.device);
+  const total = gx.size;
+  if (total > 0) {
+    grad.device.dispatch({
+      kernel: 'pool2d_backward', params: { MAX: max ? 'true' : 'false' },
+      buffers: [gc.storage.buffer, (idx ?? gc).storage.buffer, gx.storage.buffer], access: 'rrw',
+      uniforms: uniforms(g, gc.offset, total, includePad), workgroups: grid(Math.ceil(total / 64)), label: `${op}.backward`,
+    });
+  }
+  if (gc !== grad) gc.dispose();
+  return gx;
+}
+
+/** Max pooling; padding counts as −∞. */
+export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  x.assertAlive('maxPool2d');
+  const g = geometry('maxPool2d', x, opts);
+  const { out, idx } = poolForward('maxPool2d', x, g, true, false);
+  const attrs = { kernelSize: g.k, stride: g.s, padding: g.p };
+  return record(out, 'maxPool2d', [x], attrs, (grad) => [poolBackward('maxPool2d', grad, idx, g, true, false)]);
+}
+
+/** Average pooling; countIncludePad (default true, as PyTorch) divides by the full window. */
+export function avgPool2d(x: Tensor, opts: Pool2dOptions & { countIncludePad?: boolean }): Tensor {
+  x.assertAlive('avgPool2d');
+  const g = geometry('avgPool2d', x, opts);
+  const includePad = opts.countIncludePad ?? true;
+  const { out, idx } = poolForward('avgPool2d', x, g, false, includePad);
+  idx.dispose();
+  const attrs = { kernelSize: g.k, stride: g.s, padding: g.p, countIncludePad: includePad };
+  return record(out, 'avgPool2d', [x], attrs, (grad) => [poolBackward('avgPool2d', grad, null, g, false, includePad)]);
+}
+
+/** Adaptive average pooling; only output size 1 (global average pool) is supported. */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair = 1): Tensor {
+  const [oh, ow] = typeof outputSize === 'number' ? [outputSize, outputSize] : outputSize;
+  if (oh !== 1 || ow !== 1) throw new Error(`adaptiveAvgPool2d: only output size 1 (global average pooling) is supported, got [${oh}, ${ow}]`);
+  if (x.ndim !== 4) throw new Error(`adaptiveAvgPool2d: expected an NCHW input of rank 4, got shape ${fmt(x.shape)}`);
+  return reshape(mean(x, [2, 3], true), [x.shape[0], x.shape[1], 1, 1]);
+}

@@ -13,10 +13,12 @@
  * Every random number is drawn on the host from a seeded Generator (src/random.ts), so a seed
  * repeats a run exactly, and uploaded as one parameter table [B, P] (PARAM_* columns below, then
  * the blur weights of both axes). The kernels then run once per stage for the whole batch:
- * crop+flip (kernels/augment_crop.wgsl), the contrast means (augment_mean), jitter + grayscale
- * in place (augment_color), and the blur as a row pass and a column pass (augment_blur);
- * normalisation is folded into whichever of these runs last. At most 5 dispatches per batch;
- * stages a config turns off (or that do not apply to 1 channel) are not dispatched.
+ * crop+flip, also summing strips of pixels for the contrast means (kernels/augment_crop.wgsl),
+ * the means themselves (augment_mean), jitter + grayscale in place (augment_color), and the blur
+ * as a row pass and a column pass (augment_blur); normalisation is folded into whichever of these
+ * runs last. At most 5 dispatches per batch;
+ * a stage no image of the batch needs (turned off, not drawn, or RGB-only on 1 channel) is not
+ * dispatched. Each thread handles PX = 4 neighbouring pixels of a row (see the kernels' headers).
  *
  * Deviations from torchvision, on purpose:
  * - ColorJitter applies its four adjustments in the fixed order brightness → contrast →
@@ -70,6 +72,9 @@ export const IDENTITY_AUGMENT: AugmentConfig = Object.freeze({ crop: false, flip
 export const PARAM_TOP = 0, PARAM_LEFT = 1, PARAM_CROP_H = 2, PARAM_CROP_W = 3, PARAM_FLIP = 4;
 export const PARAM_JITTER = 5, PARAM_BRIGHTNESS = 6, PARAM_CONTRAST = 7, PARAM_SATURATION = 8, PARAM_HUE = 9;
 export const PARAM_GRAY = 10, PARAM_BLUR = 11, PARAM_WEIGHTS = 12;
+
+/** Output pixels per thread (along a row) in the crop, colour and blur kernels. */
+const PX = 4;
 
 interface Range { lo: number; hi: number; on: boolean }
 
@@ -306,17 +311,23 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
   if (blur && !r.blur) throw new Error('augment: parameters ask for a blur but the config turns blur off (so no kernel size); pass a blur config');
   const mean = r.normalize?.mean ?? [];
   const std = r.normalize?.std ?? [];
-  // Every kernel's Params end with `normalize: u32`, padding, then mean and std as vec4<f32>.
-  const tail = (u: Uniforms, last: boolean) => u.u32(last && r.normalize ? 1 : 0).vec4u(vec4fBits(mean, 0)).vec4u(vec4fBits(std, 1)).bytes;
+  // Every kernel's Params end with mean and std as vec4<f32>; NORM says whether it applies them.
+  const tail = (u: Uniforms) => u.vec4u(vec4fBits(mean, 0)).vec4u(vec4fBits(std, 1)).bytes;
+  const norm = (last: boolean) => (last && r.normalize ? 'true' : 'false');
   const temps: Tensor[] = [prm];
-  // Kernels run one thread per output pixel: x over columns, y over rows, z over images.
-  const wg: [number, number, number] = [Math.ceil(outW / 16), Math.ceil(outH / 4), B];
+  // Kernels run one thread per PX pixels of a row: x over column groups, y over rows, z over images (8×8 workgroups).
+  const wg: [number, number, number] = [Math.ceil(outW / (8 * PX)), Math.ceil(outH / 8), B];
   try {
+    // With contrast to come, the crop kernel also writes per-strip sums for the per-image means.
+    const groups = Math.ceil(outW / PX);
+    const partial = Tensor.empty(needMean ? [B, outH, groups] : [1], dev);
+    temps.push(partial);
     dev.dispatch({
       kernel: 'augment_crop',
-      buffers: [src.storage.buffer, prm.storage.buffer, out.storage.buffer],
-      access: 'rrw',
-      uniforms: tail(new Uniforms().u32(B).u32(C).u32(H).u32(W).u32(outH).u32(outW).u32(table.cols).u32(src.offset), !color && !blur),
+      params: { C, NORM: norm(!color && !blur), STATS: needMean ? 'true' : 'false', PX },
+      buffers: [src.storage.buffer, prm.storage.buffer, out.storage.buffer, partial.storage.buffer],
+      access: 'rrww',
+      uniforms: tail(new Uniforms().u32(B).u32(C).u32(H).u32(W).u32(outH).u32(outW).u32(table.cols).u32(src.offset)),
       workgroups: wg,
       label: 'augment.crop',
     });
@@ -328,18 +339,19 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
         dev.dispatch({
           kernel: 'augment_mean',
           params: { WG: 64 },
-          buffers: [out.storage.buffer, prm.storage.buffer, means.storage.buffer],
-          access: 'rrw',
-          uniforms: dims().bytes,
+          buffers: [partial.storage.buffer, means.storage.buffer],
+          access: 'rw',
+          uniforms: new Uniforms().u32(B).u32(outH).u32(groups).u32(outH * outW).bytes,
           workgroups: [Math.ceil(B / 64)],
           label: 'augment.mean',
         });
       }
       dev.dispatch({
         kernel: 'augment_color',
+        params: { C, NORM: norm(!blur), PX },
         buffers: [prm.storage.buffer, means.storage.buffer, out.storage.buffer],
         access: 'rrw',
-        uniforms: tail(dims(), !blur),
+        uniforms: tail(dims()),
         workgroups: wg,
         label: 'augment.color',
       });
@@ -352,9 +364,10 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
         const [k, woff] = axis === 0 ? [kernelW, PARAM_WEIGHTS] : [kernelH, PARAM_WEIGHTS + kernelW];
         dev.dispatch({
           kernel: 'augment_blur',
+          params: { C, K: k, AXIS: axis, NORM: norm(axis === 1), PX },
           buffers: [from.storage.buffer, prm.storage.buffer, to.storage.buffer],
           access: 'rrw',
-          uniforms: tail(dims().u32(axis).u32(k).u32(woff), axis === 1),
+          uniforms: tail(dims().u32(woff)),
           workgroups: wg,
           label: axis === 0 ? 'augment.blur_rows' : 'augment.blur_cols',
         });

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from '../helpers.ts';
-import { Generator, tensor, type Tensor } from '../../src/index.ts';
+import { Generator, sync, tensor, type Tensor } from '../../src/index.ts';
 import {
   type AugmentConfig, IDENTITY_AUGMENT, augment, augmentWithParams, resolveAugment, sampleAugmentParams, sampleCrop, twoViews,
 } from '../../src/data/augment.ts';
@@ -365,17 +365,21 @@ test('timing: 256 Fashion-MNIST-sized images (1×28×28), MoCo v2 defaults', asy
   const x = tensor(images(shape, 1), shape);
   const g = new Generator(1);
   await augment(x, {}, g).toArray(); // compile the pipelines
-  const reps = 20;
-  const t0 = performance.now();
-  let last: Tensor | null = null;
-  for (let i = 0; i < reps; i++) {
-    last?.dispose();
-    last = augment(x, {}, g);
-  }
-  await last!.toArray();
-  const ms = (performance.now() - t0) / reps;
-  console.log(`  augment [256, 1, 28, 28]: ${ms.toFixed(2)} ms per batch (incl. parameter sampling and upload)`);
-  assert.ok(ms < 200, `${ms} ms per batch`);
+  // Best of 5 trials of 10 batches (the CPU is shared), next to x.add(1) on the same batch.
+  const best = async (f: () => Tensor) => {
+    let ms = Infinity;
+    for (let trial = 0; trial < 5; trial++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 10; i++) f().dispose();
+      await sync();
+      ms = Math.min(ms, (performance.now() - t0) / 10);
+    }
+    return ms;
+  };
+  const aug = await best(() => augment(x, {}, g));
+  const add = await best(() => x.add(1));
+  console.log(`  augment [256, 1, 28, 28]: ${aug.toFixed(2)} ms per batch (parameter sampling, upload and all kernels); x.add(1): ${add.toFixed(2)} ms`);
+  assert.ok(aug < 200, `${aug} ms per batch`);
 });
 
 test.run();

@@ -63,6 +63,8 @@ export class MoCo {
   readonly momentum: MomentumEncoder;
   readonly queue: KeyQueue;
   private gen: Generator;
+  /** The key-batch permutation of the last shuffled step (for tests and debugging). */
+  lastPermutation: Int32Array | null = null;
 
   constructor(o: MoCoOptions) {
     this.opts = {
@@ -103,6 +105,7 @@ export class MoCo {
       if (!this.opts.shuffleBN) return this.momentum.key.forward(xk);
       const n = xk.shape[0];
       const perm = this.gen.permutation(n);
+      this.lastPermutation = perm;
       const inverse = new Int32Array(n);
       perm.forEach((p, i) => (inverse[p] = i));
       const shuffled = indexSelect(xk, 0, fromArray(Float32Array.from(perm), [n]));

@@ -54,7 +54,7 @@ export function momentumUpdate(key: Module, query: Module, m: number): void {
     kp.forEach(([name, pk], i) => {
       const [qname, pq] = qp[i];
       if (name !== qname) throw new Error(`momentumUpdate: parameter '${name}' of the key encoder pairs with '${qname}' of the query encoder`);
-      mapInto(pk, [pk, pq], 'x0 * p.a + x1 * (1.0 - p.a)', 'momentumUpdate', m);
+      mapInto(pk, [pk, pq], 'x0 * p.a + x1 * p.b', 'momentumUpdate', m, 1 - m); // 1 − m in float64, as PyTorch
     });
   });
 }

@@ -6,13 +6,14 @@
 #
 #   bash scripts/setup.sh            # adapter + npm packages
 #   bash scripts/setup.sh --quiet    # same, prints only what it changes
-#   bash scripts/setup.sh --with-data --with-python   # what CI uses
+#   bash scripts/setup.sh --with-browser   # + Debian's chromium, for test/browser.test.ts
+#   bash scripts/setup.sh --with-data --with-python --with-browser   # what CI uses
 set -euo pipefail
 cd "$(dirname "$0")/.."
-quiet=0; data=0; python=0
+quiet=0; data=0; python=0; browser=0
 for a in "$@"; do case "$a" in
-  --quiet) quiet=1 ;; --with-data) data=1 ;; --with-python) python=1 ;;
-  *) echo "setup.sh: unknown option '$a' (known: --quiet --with-data --with-python)" >&2; exit 2 ;;
+  --quiet) quiet=1 ;; --with-data) data=1 ;; --with-python) python=1 ;; --with-browser) browser=1 ;;
+  *) echo "setup.sh: unknown option '$a' (known: --quiet --with-data --with-python --with-browser)" >&2; exit 2 ;;
 esac; done
 say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
@@ -65,4 +66,10 @@ if [ "$python" = 1 ]; then
   for p in python3-numpy python3-torch libopenblas0-pthread; do
     have_pkg "$p" || { say "installing $p"; apt_install "$p"; }
   done
+fi
+
+# 4. Optional: Chromium for the browser test (WebGPU through SwiftShader; driven by playwright-core,
+# so no browser is downloaded).
+if [ "$browser" = 1 ] && ! have_pkg chromium; then
+  say "installing chromium"; apt_install chromium
 fi

@@ -3,7 +3,7 @@
 // it and lets go of the Dawn instance, so a Node script exits on its own.
 
 import { Device, type Counters, type DeviceInfo } from './device/device.ts';
-import { setKernelLoader } from './device/kernels.ts';
+import { registerKernelSource, setKernelLoader } from './device/kernels.ts';
 
 let current: Device | null = null;
 let starting: Promise<Device> | null = null;
@@ -11,12 +11,41 @@ let starting: Promise<Device> | null = null;
 export interface InitOptions {
   /** Force a Dawn backend in Node (default: Vulkan, falling back to OpenGLES). */
   backend?: 'vulkan' | 'opengles';
+  /**
+   * WGSL sources by name (kernels/<name>.wgsl). Not needed in Node (read from the package's
+   * kernels/ folder) nor in a browser loading dist/ as ES modules (init imports the build's
+   * dist/kernels.js); pass `kernels` from 'wgrad/kernels' where a bundler cannot follow that.
+   */
+  kernels?: Record<string, string>;
 }
 
-async function installNodeKernelLoader(): Promise<void> {
-  if (typeof process === 'undefined' || !process.versions?.node) return;
+// Where kernel sources come from: the caller's `kernels`, the kernels/ folder in Node, or in a
+// browser the module dist/kernels.js that the build generates next to this file from kernels/.
+async function installKernelLoader(kernels?: Record<string, string>): Promise<void> {
+  if (kernels) {
+    for (const [name, source] of Object.entries(kernels)) registerKernelSource(name, source);
+    return;
+  }
+  if (typeof process === 'undefined' || !process.versions?.node) {
+    const url = new URL('./kernels.js', import.meta.url).href; // a variable, so tsc and bundlers leave it alone
+    try {
+      const mod = (await import(/* @vite-ignore */ url)) as { kernels: Record<string, string> };
+      for (const [name, source] of Object.entries(mod.kernels)) registerKernelSource(name, source);
+    } catch (e) {
+      // Fine if the caller registered every kernel already (registerKernelSource); otherwise the
+      // first dispatch of a missing one says why.
+      const why = (e as Error).message;
+      setKernelLoader((name) => {
+        throw new Error(
+          `wgrad: kernel '${name}' is not loaded: importing ${url} failed (${why}); with a bundler pass the ` +
+            "kernels yourself: `import { kernels } from 'wgrad/kernels'; await init({ kernels })`",
+        );
+      });
+    }
+    return;
+  }
   const fs = await import('node:fs');
-  // kernels/ sits at the package root: two levels above src/device/... in source, three in dist/.
+  // kernels/ sits at the package root, next to src/ (running from source) and dist/ (the package).
   const candidates = ['../kernels/', '../../kernels/', '../../../kernels/'].map((p) => new URL(p, import.meta.url));
   const dir = candidates.find((u) => fs.existsSync(new URL('elementwise.wgsl', u)));
   if (!dir) throw new Error(`wgrad: cannot find the kernels/ folder next to ${import.meta.url}; the package looks incomplete`);
@@ -31,7 +60,7 @@ async function installNodeKernelLoader(): Promise<void> {
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   if (current && !current.isLost) return current.info;
   starting ??= (async () => {
-    await installNodeKernelLoader();
+    await installKernelLoader(opts.kernels);
     return Device.create(opts);
   })();
   try {

@@ -36,8 +36,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = gid.x + gid.y * nwg.x * {{WG}}u;
   if (i >= p.numel) { return; }
   // Offsets of element i in each operand: decode i into coordinates, innermost dimension first.
-  var rem = i;
   var o = p.offsets;
+  if (p.rank <= 1u) {
+    // One (merged) dimension: no integer division, which CPU SIMD (lavapipe) cannot vectorise.
+    o += i * vec4<u32>(p.s0[0][0], p.s1[0][0], p.s2[0][0], p.so[0][0]);
+    {{LOADS}}
+    out[o.w] = {{EXPR}};
+    return;
+  }
+  var rem = i;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
     let q = u32(d) >> 2u;
     let r = u32(d) & 3u;

@@ -101,3 +101,39 @@ export function shutdown(): void {
   current?.destroy();
   current = null;
 }
+
+export interface ProfileRow {
+  kernel: string;
+  calls: number;
+  ms: number;
+  /** Share of the summed kernel time, 0..1. */
+  share: number;
+}
+
+/**
+ * Runs fn (sync or async) with per-dispatch GPU timing (timestamp queries) and returns its
+ * result with a table of kernels (by op label), calls and GPU time, slowest first.
+ */
+export async function profile<T>(fn: () => T | Promise<T>): Promise<{ result: T; table: ProfileRow[]; totalMs: number }> {
+  const dev = device();
+  dev.startProfile();
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    await dev.stopProfile().catch(() => undefined);
+    throw e;
+  }
+  const totals = await dev.stopProfile();
+  const rows = [...totals].map(([kernel, v]) => ({ kernel, calls: v.calls, ms: v.ns / 1e6, share: 0 }));
+  const totalMs = rows.reduce((a, r) => a + r.ms, 0);
+  for (const r of rows) r.share = totalMs > 0 ? r.ms / totalMs : 0;
+  rows.sort((a, b) => b.ms - a.ms);
+  return { result, table: rows, totalMs };
+}
+
+/** The profile table as aligned text. */
+export function formatProfile(table: ProfileRow[]): string {
+  const lines = table.map((r) => `${r.kernel.padEnd(28)} ${String(r.calls).padStart(6)} ${r.ms.toFixed(2).padStart(10)} ms ${(100 * r.share).toFixed(1).padStart(6)}%`);
+  return [`${'kernel'.padEnd(28)} ${'calls'.padStart(6)} ${'GPU time'.padStart(13)} ${'share'.padStart(7)}`, ...lines].join('\n');
+}

@@ -80,6 +80,7 @@ export class Device {
   private lastLabels: string[] = [];
   private lostReason: string | null = null;
   private destroyed = false;
+  private profiler: Profiler | null = null;
 
   private constructor(
     private acquired: Acquired | null,
@@ -215,16 +216,19 @@ export class Device {
     if (x === 0 || y === 0 || z === 0) return;
     const maxWg = this.info.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) throw new Error(`wgrad internal: ${spec.label}: dispatch [${x},${y},${z}] exceeds ${maxWg} workgroups per dimension`);
-    if (this.arenaUsed + UNIFORM_BYTES > ARENA_BYTES || this.batched >= MAX_BATCH) this.flush();
+    if (this.arenaUsed + UNIFORM_BYTES > ARENA_BYTES || this.batched >= MAX_BATCH || this.profiler?.full) this.flush();
     const pipeline = this.pipelineFor(spec);
     const bindGroup = this.bindGroupFor(spec);
     const offset = this.arenaUsed;
     this.arenaCpu.set(new Uint8Array(spec.uniforms), offset);
     this.arenaUsed += UNIFORM_BYTES;
-    const pass = this.openPass();
+    const prof = this.profiler;
+    if (prof) this.closePass();
+    const pass = prof ? this.openEncoder().beginComputePass({ timestampWrites: prof.nextWrites(spec.label) }) : this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup, [offset]);
     pass.dispatchWorkgroups(x, y, z);
+    if (prof) pass.end();
     for (const b of spec.buffers) this.pendingBuffers.add(b);
     this.batched++;
     this.counters.dispatches++;
@@ -260,7 +264,9 @@ export class Device {
     if (!this.encoder) return;
     this.closePass();
     if (this.arenaUsed > 0) this.gpu.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
+    const collect = this.profiler?.resolve(this.encoder);
     this.gpu.queue.submit([this.encoder.finish()]);
+    collect?.();
     this.counters.submits++;
     this.encoder = null;
     this.arenaUsed = 0;
@@ -300,6 +306,25 @@ export class Device {
     }
   }
 
+  /** Starts per-dispatch GPU timing (needs the adapter's timestamp-query feature). */
+  startProfile(): void {
+    if (!this.gpu.features.has('timestamp-query')) {
+      throw new Error(`wgrad.profile: this adapter (${this.info.backend}) has no 'timestamp-query' feature, so kernels cannot be timed on the GPU`);
+    }
+    this.flush();
+    this.profiler = new Profiler(this.gpu);
+  }
+
+  /** Stops timing and returns nanoseconds and calls per dispatch label. */
+  async stopProfile(): Promise<Map<string, { calls: number; ns: number }>> {
+    const prof = this.profiler;
+    if (!prof) throw new Error('wgrad.profile: no profile is running');
+    this.flush();
+    this.profiler = null;
+    await prof.done();
+    return prof.totals;
+  }
+
   /** Waits for all submitted work (used by benchmarks). */
   async sync(): Promise<void> {
     this.flush();
@@ -327,5 +352,66 @@ export class Device {
     this.gpu.destroy();
     this.acquired = null; // lets the Dawn instance go only after the device is destroyed
     bufferIds = new WeakMap();
+  }
+}
+
+/**
+ * GPU timing per dispatch: while profiling, every dispatch gets its own compute pass whose
+ * beginning and end write timestamps into a query set; each flush resolves them and reads them
+ * back asynchronously. Costs one pass per dispatch, so use it to find hot kernels, not to time
+ * whole steps.
+ */
+class Profiler {
+  private static readonly CAPACITY = 512; // dispatches per flush
+  private querySet: GPUQuerySet;
+  private labels: string[] = [];
+  private pending: Promise<void>[] = [];
+  readonly totals = new Map<string, { calls: number; ns: number }>();
+
+  constructor(private gpu: GPUDevice) {
+    this.querySet = gpu.createQuerySet({ type: 'timestamp', count: 2 * Profiler.CAPACITY });
+  }
+
+  get full(): boolean {
+    return this.labels.length >= Profiler.CAPACITY;
+  }
+
+  nextWrites(label: string): GPUComputePassTimestampWrites {
+    const i = this.labels.length;
+    this.labels.push(label);
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+  }
+
+  /** Records the resolve into `encoder`; the returned function starts the readback after submit. */
+  resolve(encoder: GPUCommandEncoder): (() => void) | undefined {
+    const labels = this.labels;
+    if (labels.length === 0) return undefined;
+    this.labels = [];
+    const bytes = labels.length * 16;
+    const resolved = this.gpu.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readback = this.gpu.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    encoder.resolveQuerySet(this.querySet, 0, labels.length * 2, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, readback, 0, bytes);
+    return () => {
+      this.pending.push(
+        readback.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigUint64Array(readback.getMappedRange());
+          labels.forEach((label, i) => {
+            const e = this.totals.get(label) ?? { calls: 0, ns: 0 };
+            e.calls++;
+            e.ns += Number(t[2 * i + 1] - t[2 * i]);
+            this.totals.set(label, e);
+          });
+          readback.unmap();
+          readback.destroy();
+          resolved.destroy();
+        }),
+      );
+    };
+  }
+
+  async done(): Promise<void> {
+    await Promise.all(this.pending);
+    this.querySet.destroy();
   }
 }

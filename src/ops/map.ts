@@ -53,6 +53,7 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
     .u32(c.shape.length)
     .f32(a)
     .f32(b);
+  if (tryVec4(out, inputs, expr, label, a, b, n)) return out;
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const bound = inputs.filter((_, k) => !aliased[k]);
   const { inputs: decl, loads: ld } = loads(aliased);
@@ -66,6 +67,45 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
     label,
   });
   return out;
+}
+
+/**
+ * The vec4 fast path (kernels/elementwise_vec4.wgsl): taken when every operand is contiguous with
+ * the output's shape and all offsets and the size are multiples of 4.
+ */
+function tryVec4(out: Tensor, inputs: Tensor[], expr: string, label: string, a: number, b: number, n: number): boolean {
+  if (n % 4 !== 0 || out.offset % 4 !== 0 || !out.isContiguous) return false;
+  for (const x of inputs) if (x.offset % 4 !== 0 || !x.isContiguous || !sameShape(x.shape, out.shape)) return false;
+  const decl: string[] = [];
+  const ld: string[] = [];
+  let binding = 1;
+  const bound: Tensor[] = [];
+  inputs.forEach((x, k) => {
+    const field = 'xyzw'[k];
+    if (x.storage.buffer === out.storage.buffer) {
+      ld.push(`let v${k} = out[p.offsets.${field} + i];`);
+    } else {
+      decl.push(`@group(0) @binding(${binding++}) var<storage, read> in${k}: array<vec4<f32>>;`);
+      ld.push(`let v${k} = in${k}[p.offsets.${field} + i];`);
+      bound.push(x);
+    }
+  });
+  const component = (c: string) => expr.replace(/\bx([0-2])\b/g, (_, k: string) => `v${k}.${c}`);
+  const u = new Uniforms()
+    .vec4u([(inputs[0]?.offset ?? 0) / 4, (inputs[1]?.offset ?? 0) / 4, (inputs[2]?.offset ?? 0) / 4, out.offset / 4])
+    .u32(n / 4)
+    .f32(a)
+    .f32(b);
+  out.device.dispatch({
+    kernel: 'elementwise_vec4',
+    params: { INPUTS: decl.join('\n'), OUT: bound.length + 1, LOADS: ld.join('\n  '), EXPR_X: component('x'), EXPR_Y: component('y'), EXPR_Z: component('z'), EXPR_W: component('w') },
+    buffers: [...bound.map((x) => x.storage.buffer), out.storage.buffer],
+    access: 'r'.repeat(bound.length) + 'w',
+    uniforms: u.bytes,
+    workgroups: grid(Math.ceil(n / 4 / 64)),
+    label,
+  });
+  return true;
 }
 
 /** A new contiguous tensor of the broadcast shape of the inputs (or `shape`), filled with EXPR. */

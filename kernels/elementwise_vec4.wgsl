@@ -1,0 +1,28 @@
+// elementwise_vec4.wgsl — the fast path of elementwise.wgsl: every operand is contiguous, of the
+// output's shape, with element count and offsets divisible by 4. Each thread loads one vec4 per
+// input and writes one vec4, applying EXPR to each of the four components. Contiguous vec4
+// loads let a CPU rasteriser (lavapipe) use vector loads instead of gathers: measured 5× faster
+// than the strided kernel for a plain relu. Workgroup size 64 (a multiple of every SIMD width).
+//
+// Template parameters (filled by src/ops/map.ts): INPUTS (array<vec4<f32>> bindings), OUT
+// (output binding number), LOADS (`let v0 = in0[p.offsets.x + i];` ...), EXPR_X .. EXPR_W (the
+// expression with x0 → v0.x, ...; scalars p.a, p.b).
+
+struct Params {
+  offsets: vec4<u32>,   // in vec4 units: in0, in1, in2, out
+  n4: u32,              // number of vec4s
+  a: f32,
+  b: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+{{INPUTS}}
+@group(0) @binding({{OUT}}) var<storage, read_write> out: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.n4) { return; }
+  {{LOADS}}
+  out[p.offsets.w + i] = vec4<f32>({{EXPR_X}}, {{EXPR_Y}}, {{EXPR_Z}}, {{EXPR_W}});
+}

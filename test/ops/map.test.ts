@@ -1,0 +1,47 @@
+// The elementwise launcher's two kernels: the vec4 fast path (contiguous, same shape, sizes and
+// offsets divisible by 4) and the general strided kernel must give the same values.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, randnSeeded, checkForward } from '../helpers.ts';
+import { stats, noGrad } from '../../src/index.ts';
+import { map, mapInto } from '../../src/ops/map.ts';
+
+test.before(setup);
+
+async function host(expr: string, ...xs: Float32Array[]): Promise<Float64Array> {
+  const f = new Function('x0', 'x1', 'x2', `const max = Math.max, exp = Math.exp; return ${expr.replace(/select\(([^,]+), ([^,]+), ([^)]+)\)/g, '($3 ? $2 : $1)')};`);
+  return Float64Array.from(xs[0], (_, i) => f(xs[0][i], xs[1]?.[i], xs[2]?.[i]));
+}
+
+test('vec4 path: 3 inputs, aligned slices, matches a host computation', async () => {
+  const a = randnSeeded([6, 20], 1);
+  const b = randnSeeded([6, 20], 2);
+  const c = randnSeeded([6, 20], 3);
+  const before = stats().pipelinesCompiled;
+  const out = map([a, b, c], 'x0 * x1 + max(x2, 0.0)', 'test.vec4');
+  const want = await host('x0 * x1 + max(x2, 0.0)', await a.toArray(), await b.toArray(), await c.toArray());
+  const got = await out.toArray();
+  got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-5, `${i}: ${v} vs ${want[i]}`));
+  assert.ok(stats().pipelinesCompiled >= before);
+  // A slice starting at an offset divisible by 4 (rows of 20) also takes the vec4 path.
+  const rows = a.slice(0, 2, 5);
+  await checkForward((x) => x.mul(3).add(1), [rows]);
+});
+
+test('strided path for offsets or sizes not divisible by 4 gives the same values', async () => {
+  const a = randnSeeded([7, 9], 4); // 63 elements
+  await checkForward((x) => x.sigmoid(), [a]);
+  const odd = a.slice(0, 1, 5); // offset 9
+  await checkForward((x) => x.exp(), [odd]);
+});
+
+test('in-place update through the vec4 path (input aliases the output)', async () => {
+  const p = randnSeeded([8, 16], 5);
+  const g = randnSeeded([8, 16], 6);
+  const [p0, g0] = [await p.toArray(), await g.toArray()];
+  noGrad(() => mapInto(p, [p, g], 'x0 - p.a * x1', 'sgd', 0.5));
+  const got = await p.toArray();
+  got.forEach((v, i) => assert.ok(Math.abs(v - (p0[i] - 0.5 * g0[i])) < 1e-6));
+});
+
+test.run();

@@ -6,7 +6,7 @@
 //   x.matmul(x).sum().backward();
 //   console.log(await x.grad!.toArray());
 
-export { init, shutdown, deviceInfo, stats, sync, type InitOptions } from './runtime.ts';
+export { init, shutdown, deviceInfo, stats, sync, profile, formatProfile, type InitOptions, type ProfileRow } from './runtime.ts';
 export type { DeviceInfo, Counters } from './device/device.ts';
 export { registerKernelSource } from './device/kernels.ts';
 export { Tensor } from './tensor.ts';

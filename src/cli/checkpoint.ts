@@ -2,8 +2,13 @@
 // encoder, the queue with its pointer, the optimizer's momentum buffers, and in the metadata the
 // epoch, the log so far, the config and every random generator's state — enough for --resume
 // to continue exactly as if training had not stopped. Written atomically (temp file + rename).
+//
+// Test hook: WGRAD_TEST_CRASH_BEFORE_RENAME=<epoch> makes the process kill itself (SIGKILL, no
+// cleanup) after the temp file of that epoch's checkpoint is written and before the rename, the
+// worst moment for a crash; test/reliability/crash.test.ts checks the previous checkpoint survives.
 
-import { saveSafetensors, loadSafetensors } from '../io/checkpoint.ts';
+import { encodeTensors, loadSafetensors } from '../io/checkpoint.ts';
+import { writeFileAtomic } from '../io/node-files.ts';
 import { Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
@@ -24,7 +29,7 @@ export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
       else (optNumbers[i] ??= {})[k] = v;
     }
   }
-  await saveSafetensors(path, tensors, {
+  const bytes = await encodeTensors(tensors, {
     format: 'wgrad-moco-checkpoint/1',
     epoch: String(meta.epoch),
     queuePtr: String(model.queue.ptr),
@@ -34,6 +39,10 @@ export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
     optimizerGroups: JSON.stringify(sd.paramGroups),
     optimizerNumbers: JSON.stringify(optNumbers),
     rng: JSON.stringify({ data: gens.dataGen.getState(), aug: gens.augGen.getState(), default: gens.defaultGen.getState() }),
+  });
+  const crashAt = process.env.WGRAD_TEST_CRASH_BEFORE_RENAME;
+  await writeFileAtomic(path, bytes, {
+    beforeRename: crashAt === String(meta.epoch) ? () => { process.kill(process.pid, 'SIGKILL'); return new Promise<void>(() => {}); } : undefined,
   });
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // wgrad-moco: MoCo pre-training and evaluation on the command line.
 //   wgrad-moco train [options]     train (defaults: Fashion-MNIST, small ConvNet, kNN monitor)
+//   wgrad-moco evaluate [options]  kNN monitor + linear probe of a saved run, with baselines
 //   wgrad-moco ablate [options]    momentum ablation m ∈ {0, 0.9, 0.99, 0.999} in miniature
 //   wgrad-moco help
 
 import { train, TRAIN_OPTIONS } from './train.ts';
 import { ablate } from './ablate.ts';
+import { evaluate, EVALUATE_OPTIONS } from './evaluate.ts';
 import { helpText } from './args.ts';
 import { shutdown } from '../runtime.ts';
 
@@ -13,11 +15,17 @@ const usage = `usage: wgrad-moco <command> [options]
 
 commands:
   train     MoCo pre-training with a kNN monitor after every epoch
+  evaluate  kNN monitor and linear probe of a trained run's checkpoint, with both baselines
   ablate    the paper's momentum ablation in miniature (m = 0, 0.9, 0.99, 0.999)
   help      this text
 
 train options:
 ${helpText(TRAIN_OPTIONS)}
+
+evaluate options:
+${helpText(EVALUATE_OPTIONS)}
+
+ablate takes the train options; it runs train once per momentum m = 0, 0.9, 0.99, 0.999.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -26,6 +34,10 @@ async function main(argv: string[]): Promise<number> {
     case 'train':
       if (rest.includes('--help')) break;
       await train(rest);
+      return 0;
+    case 'evaluate':
+      if (rest.includes('--help')) break;
+      await evaluate(rest);
       return 0;
     case 'ablate':
       await ablate(rest);

@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { init, deviceInfo, stats } from '../runtime.ts';
+import { init, device, deviceInfo, stats } from '../runtime.ts';
 import { tidy, keep } from '../scope.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { Generator, manualSeed, defaultGenerator } from '../random.ts';
@@ -18,6 +18,7 @@ import * as nn from '../nn/index.ts';
 import { SGD } from '../optim/sgd.ts';
 import { MoCo } from '../moco/moco.ts';
 import { knnAccuracy } from '../moco/knn.ts';
+import { linearProbe } from '../moco/probe.ts';
 import { Progress, fmtTime } from './progress.ts';
 import { lineChart } from './plot.ts';
 import { parseArgs, type OptionSpec, type Parsed } from './args.ts';
@@ -53,6 +54,8 @@ export const TRAIN_OPTIONS = {
   resume: { type: 'bool', default: false, help: 'continue from the last checkpoint in --out' },
   json: { type: 'string', default: '', help: 'write final metrics to this JSON file' },
   baselines: { type: 'bool', default: true, help: 'kNN on raw pixels and on a random encoder' },
+  probeEpochs: { type: 'int', default: 30, min: 0, help: 'linear-probe epochs on frozen features after training (0 = skip)' },
+  probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
 } satisfies Record<string, OptionSpec>;
 
 export type TrainConfig = Parsed<typeof TRAIN_OPTIONS>;
@@ -72,6 +75,23 @@ export function buildEncoder(cfg: TrainConfig, channels: number): nn.Module & { 
   const norm = cfg.shuffleBn === 'split' && cfg.bnSplits > 1 ? (c: number) => new nn.SplitBatchNorm2d(c, cfg.bnSplits) : undefined;
   if (cfg.encoder === 'resnet18') return nn.resnet18Cifar({ width: cfg.width, inChannels: channels, norm });
   return new nn.SmallConvNet({ width: cfg.width, inChannels: channels, norm });
+}
+
+/** The train and test sets of the config (subsets drawn with the config's seed). */
+export function loadData(cfg: TrainConfig): { trainSet: ImageDataset; testSet: ImageDataset } {
+  const dataOpts = (split: 'train' | 'test') => ({ split, ...(cfg.dataDir ? { dir: cfg.dataDir } : {}) });
+  let trainSet = loadDataset(cfg.dataset, dataOpts('train'));
+  let testSet = loadDataset(cfg.dataset, dataOpts('test'));
+  if (cfg.trainSize > 0 && cfg.trainSize < trainSet.count) trainSet = subset(trainSet, cfg.trainSize, cfg.seed + 1);
+  if (cfg.testSize > 0 && cfg.testSize < testSet.count) testSet = subset(testSet, cfg.testSize, cfg.seed + 2);
+  return { trainSet, testSet };
+}
+
+export function buildModel(cfg: TrainConfig, encoder: nn.Module & { featureDim: number }): MoCo {
+  return new MoCo({
+    encoder, dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, symmetric: cfg.symmetric,
+    shuffleBN: cfg.shuffleBn !== 'none', loss: cfg.loss as 'infonce', momentumSchedule: cfg.momentumSchedule as 'constant',
+  });
 }
 
 /** Backbone features of every image (eval mode, no augmentation), [N, featureDim]. */
@@ -101,11 +121,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   const info = await init();
   console.log(`wgrad-moco train on ${info.backend}`);
   manualSeed(cfg.seed);
-  const dataOpts = (split: 'train' | 'test') => ({ split, ...(cfg.dataDir ? { dir: cfg.dataDir } : {}) });
-  let trainSet = loadDataset(cfg.dataset, dataOpts('train'));
-  let testSet = loadDataset(cfg.dataset, dataOpts('test'));
-  if (cfg.trainSize > 0 && cfg.trainSize < trainSet.count) trainSet = subset(trainSet, cfg.trainSize, cfg.seed + 1);
-  if (cfg.testSize > 0 && cfg.testSize < testSet.count) testSet = subset(testSet, cfg.testSize, cfg.seed + 2);
+  const { trainSet, testSet } = loadData(cfg);
   if (cfg.batch > trainSet.count) throw new Error(`wgrad-moco train: --batch ${cfg.batch} is larger than the ${trainSet.count} training images`);
   if (cfg.loss === 'infonce' && cfg.K < cfg.batch * (cfg.symmetric ? 2 : 1)) throw new Error(`wgrad-moco train: --K ${cfg.K} must be at least the number of keys enqueued per step (${cfg.batch * (cfg.symmetric ? 2 : 1)})`);
   if (cfg.shuffleBn === 'split' && cfg.batch % cfg.bnSplits !== 0) throw new Error(`wgrad-moco train: --batch ${cfg.batch} must be divisible by --bn-splits ${cfg.bnSplits}`);
@@ -126,10 +142,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
     console.log(`baselines: kNN on raw pixels ${baselines.rawPixels.toFixed(2)}%, on a random encoder ${baselines.randomEncoder.toFixed(2)}%`);
   }
 
-  const model = new MoCo({
-    encoder, dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, symmetric: cfg.symmetric,
-    shuffleBN: cfg.shuffleBn !== 'none', loss: cfg.loss as 'infonce', momentumSchedule: cfg.momentumSchedule as 'constant',
-  });
+  const model = buildModel(cfg, encoder);
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
   const dataGen = new Generator(cfg.seed + 3);
   const augGen = new Generator(cfg.seed + 4);
@@ -144,6 +157,9 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
     startEpoch = meta.epoch;
     records.push(...meta.records);
     Object.assign(baselines, meta.baselines);
+    // The log may hold epochs the checkpoint does not (a crash between the two writes): the
+    // checkpoint's records are the truth, so the resumed log matches an uninterrupted run's.
+    fs.writeFileSync(logPath, meta.records.map((r) => JSON.stringify(r) + '\n').join(''));
     console.log(`resumed from ${ckptPath} after epoch ${startEpoch}`);
   } else {
     fs.writeFileSync(logPath, '');
@@ -170,6 +186,8 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
       pending = [];
     };
     for (let step = 0; step < stepsPerEpoch; step++) {
+      // Test hook (test/reliability/device-loss.test.ts): lose the GPU before this global step.
+      if (process.env.WGRAD_TEST_LOSE_DEVICE_AT_STEP === String(epoch * stepsPerEpoch + step)) device().simulateLoss();
       const idx = order.subarray(step * cfg.batch, (step + 1) * cfg.batch);
       const [l, a] = tidy(() => {
         const x = fromArray(toFloat(trainSet, idx), shape);
@@ -203,12 +221,26 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
     await saveMocoCheckpoint(ckptPath, model, opt, { dataGen, augGen, defaultGen: defaultGenerator }, { epoch: epoch + 1, records, baselines, config: cfg });
     fs.writeFileSync(path.join(cfg.out, 'curves.svg'), plot(records, baselines));
   }
+  let probe: number | undefined;
+  if (cfg.probeEpochs > 0) probe = await runProbe(model.backbone, trainSet, testSet, cfg);
   const wall = (Date.now() - t0) / 1000;
-  const summary = { config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, wallSeconds: wall, imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats() };
+  const summary = { config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, linearProbeTop1: probe, wallSeconds: wall, imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats() };
   if (cfg.json) fs.writeFileSync(cfg.json, JSON.stringify(summary, null, 2));
   const last = records[records.length - 1];
-  console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%` + (baselines.rawPixels !== undefined ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '') + `; outputs in ${cfg.out}/`);
+  console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%` + (probe !== undefined ? `, linear probe top-1 ${probe.toFixed(2)}%` : '') + (baselines.rawPixels !== undefined ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '') + `; outputs in ${cfg.out}/`);
   return { records, baselines };
+}
+
+/** Linear probe on the frozen backbone (eval mode, features cached). */
+export async function runProbe(backbone: nn.Module, trainSet: ImageDataset, testSet: ImageDataset, cfg: { probeEpochs: number; probeLr: number; seed: number }): Promise<number> {
+  const fTr = extractFeatures(backbone, trainSet);
+  const fTe = extractFeatures(backbone, testSet);
+  const t = Date.now();
+  const acc = await linearProbe(fTr, trainSet.labels, fTe, testSet.labels, { epochs: cfg.probeEpochs, lr: cfg.probeLr, seed: cfg.seed, classes: trainSet.classes.length });
+  fTr.dispose();
+  fTe.dispose();
+  console.log(`linear probe (${cfg.probeEpochs} epochs on frozen features, ${fmtTime((Date.now() - t) / 1000)}): top-1 ${acc.toFixed(2)}%`);
+  return acc;
 }
 
 function plot(records: EpochRecord[], baselines: Record<string, number>): string {

@@ -1,0 +1,54 @@
+// `wgrad-moco evaluate --out DIR`: loads the checkpoint a training run wrote and reports the kNN
+// monitor and the linear probe of its query backbone, with both baselines beside them.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { init } from '../runtime.ts';
+import { manualSeed } from '../random.ts';
+import { loadSafetensors } from '../io/checkpoint.ts';
+import { knnAccuracy } from '../moco/knn.ts';
+import { fromArray } from '../ops/creation-internal.ts';
+import { toFloat } from '../data/dataset.ts';
+import { parseArgs, type OptionSpec } from './args.ts';
+import { TRAIN_OPTIONS, buildEncoder, buildModel, extractFeatures, loadData, runProbe, type TrainConfig } from './train.ts';
+
+export const EVALUATE_OPTIONS = {
+  out: { type: 'string', default: 'runs/moco', help: 'directory of the training run (holds checkpoint.safetensors)' },
+  probeEpochs: { type: 'int', default: 100, min: 0, help: 'linear-probe epochs (0 = kNN only)' },
+  probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
+  testSize: { type: 'int', default: -1, min: -1, help: 'test images (-1 = as in training, 0 = all)' },
+} satisfies Record<string, OptionSpec>;
+
+export async function evaluate(argv: string[]): Promise<Record<string, number>> {
+  const opts = parseArgs(argv, EVALUATE_OPTIONS, 'wgrad-moco evaluate');
+  const file = path.join(opts.out, 'checkpoint.safetensors');
+  if (!fs.existsSync(file)) throw new Error(`wgrad-moco evaluate: no checkpoint at ${file}; train first (wgrad-moco train --out ${opts.out})`);
+  const info = await init();
+  console.log(`wgrad-moco evaluate on ${info.backend}`);
+  const { tensors, metadata } = await loadSafetensors(file);
+  if (metadata.format !== 'wgrad-moco-checkpoint/1') throw new Error(`${file} is not a wgrad-moco checkpoint`);
+  const saved = JSON.parse(metadata.config) as Partial<TrainConfig>;
+  const cfg = { ...parseArgs([], TRAIN_OPTIONS, 'evaluate'), ...saved } as TrainConfig;
+  if (opts.testSize >= 0) cfg.testSize = opts.testSize;
+  manualSeed(cfg.seed);
+  const { trainSet, testSet } = loadData(cfg);
+  const model = buildModel(cfg, buildEncoder(cfg, trainSet.channels));
+  const query = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith('query.')).map(([k, t]) => [k.slice(6), t]));
+  model.encoderQ.loadStateDict(query);
+  const results: Record<string, number> = {};
+  const knn = async (tr: ReturnType<typeof extractFeatures>, te: ReturnType<typeof extractFeatures>) => {
+    const acc = await knnAccuracy(tr, trainSet.labels, te, testSet.labels, { k: cfg.knnK, t: cfg.knnT });
+    tr.dispose();
+    te.dispose();
+    return acc;
+  };
+  const pixels = (ds: typeof trainSet) => fromArray(toFloat(ds), [ds.count, ds.channels * ds.height * ds.width]);
+  results.rawPixelsKnn = await knn(pixels(trainSet), pixels(testSet));
+  const random = buildEncoder(cfg, trainSet.channels);
+  results.randomEncoderKnn = await knn(extractFeatures(random, trainSet), extractFeatures(random, testSet));
+  results.knn = await knn(extractFeatures(model.backbone, trainSet), extractFeatures(model.backbone, testSet));
+  console.log(`kNN top-1 (k=${cfg.knnK}, t=${cfg.knnT}): MoCo ${results.knn.toFixed(2)}%   raw pixels ${results.rawPixelsKnn.toFixed(2)}%   random encoder ${results.randomEncoderKnn.toFixed(2)}%`);
+  if (opts.probeEpochs > 0) results.linearProbe = await runProbe(model.backbone, trainSet, testSet, { probeEpochs: opts.probeEpochs, probeLr: opts.probeLr, seed: cfg.seed });
+  fs.writeFileSync(path.join(opts.out, 'evaluation.json'), JSON.stringify({ checkpointEpoch: Number(metadata.epoch), ...results }, null, 2));
+  return results;
+}

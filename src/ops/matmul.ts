@@ -1,6 +1,12 @@
 // matmul with torch.matmul semantics: 1-D operands are promoted (and the added dim removed
-// afterwards), batch dims broadcast. kernels/matmul.wgsl reads both operands through strides,
-// so transposed operands (a.T, the backward's gᵀ) cost no copy.
+// afterwards), batch dims broadcast. The kernel is chosen per adapter and shape:
+//   vec4    kernels/matmul_vec4.wgsl — software adapters (lavapipe): subgroup-shared vec4 loads,
+//           no barriers; needs K and the operands' strides/offsets to be multiples of 4.
+//   tiled   kernels/matmul_tiled.wgsl — discrete GPUs: shared-memory tiles + register blocking.
+//   generic kernels/matmul.wgsl — any strides, any adapter; the fallback.
+// All three read operands through strides, so transposed operands (x·Wᵀ, the backward's gᵀ) cost
+// no copy. WGRAD_MATMUL=generic|vec4|tiled (or setMatmulKernel) forces one kernel wherever it
+// applies, for tests and benchmarks; matmulPlan says what a call would run.
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
@@ -8,41 +14,296 @@ import { broadcastShapes, collapse, fmt, numel } from '../shape.ts';
 import { Uniforms } from './uniforms.ts';
 import { expand, reshape, transpose, unsqueeze, squeeze } from './shape.ts';
 import { sumTo } from './reduce.ts';
+import type { Device } from '../device/device.ts';
 
-const TILE = 32; // outputs per workgroup along M and N (8×8 threads × 4×4 each)
+export type MatmulKernel = 'generic' | 'vec4' | 'tiled';
+const KERNELS: readonly MatmulKernel[] = ['generic', 'vec4', 'tiled'];
 
-/** C[b] = A[b] · B[b] for 3-D-or-more views with broadcast batch dims; no autograd. */
-export function matmulRaw(a: Tensor, b: Tensor, label = 'matmul'): Tensor {
+function kernelFromEnv(): MatmulKernel | null {
+  const v = typeof process === 'undefined' ? undefined : process.env?.WGRAD_MATMUL;
+  if (!v || v === 'auto') return null;
+  if (!(KERNELS as readonly string[]).includes(v)) throw new Error(`wgrad: WGRAD_MATMUL=${v} is not a matmul kernel (use generic, vec4, tiled or auto)`);
+  return v as MatmulKernel;
+}
+let forced: MatmulKernel | null = kernelFromEnv();
+
+/**
+ * Forces `kernel` for every matmul it can run (the others use the generic kernel); null restores
+ * the automatic choice. Returns the previous setting.
+ */
+export function setMatmulKernel(kernel: MatmulKernel | null): MatmulKernel | null {
+  if (kernel !== null && !KERNELS.includes(kernel)) throw new Error(`setMatmulKernel: unknown kernel '${kernel}' (use ${KERNELS.join(', ')} or null)`);
+  const prev = forced;
+  forced = kernel;
+  return prev;
+}
+
+/** One operand as a batch of [rows, cols] matrices: strides of its rows/cols and per batch dim. */
+interface Operand {
+  buffer: GPUBuffer;
+  offset: number;
+  rs: number;
+  cs: number;
+  bstrides: number[];
+}
+
+/** A batched product C[b] = A[b]·B[b], A [M, K], B [K, N], batch dims merged (≤ 4). */
+interface Problem {
+  M: number;
+  N: number;
+  K: number;
+  bshape: number[];
+  a: Operand;
+  b: Operand;
+}
+
+export interface MatmulPlan {
+  kernel: MatmulKernel;
+  /** e.g. 'vec4 rows=32 X_T swapped' or 'generic (K % 4 != 0)'. */
+  detail: string;
+}
+
+interface Launch extends MatmulPlan {
+  run: (dev: Device, out: GPUBuffer, label: string) => void;
+}
+
+// ---- generic ----------------------------------------------------------------------------------
+
+const GENERIC_TILE = 32; // outputs per workgroup along M and N (8×8 threads × 4×4 each)
+
+function genericLaunch(p: Problem, why = ''): Launch {
+  const { M, N, a, b, bshape } = p;
+  const nb = numel(bshape);
+  return {
+    kernel: 'generic',
+    detail: `generic${why ? ` (${why})` : ''}`,
+    run: (dev, out, label) => {
+      dev.dispatch({
+        kernel: 'matmul',
+        buffers: [a.buffer, b.buffer, out],
+        access: 'rrw',
+        uniforms: stridedUniforms(p).bytes,
+        workgroups: [Math.ceil(N / GENERIC_TILE), Math.ceil(M / GENERIC_TILE), nb],
+        label,
+      });
+    },
+  };
+}
+
+/** The Params struct shared by matmul.wgsl and matmul_tiled.wgsl. */
+function stridedUniforms({ M, N, K, a, b, bshape }: Problem): Uniforms {
+  return new Uniforms()
+    .vec4u(bshape.length ? bshape : [1])
+    .vec4u(a.bstrides)
+    .vec4u(b.bstrides)
+    .u32(M).u32(N).u32(K).u32(bshape.length)
+    .u32(a.offset).u32(b.offset)
+    .u32(a.rs).u32(a.cs)
+    .u32(b.rs).u32(b.cs);
+}
+
+// ---- tiled (discrete GPUs) --------------------------------------------------------------------
+
+function tiledLaunch(p: Problem): Launch | string {
+  const { M, N, bshape } = p;
+  const t = M >= 128 && N >= 128 ? 8 : 4;
+  const tile = 16 * t;
+  const gx = Math.ceil(N / tile);
+  const gy = Math.ceil(M / tile);
+  if (gx > 65535 || gy > 65535) return 'too many tiles';
+  return {
+    kernel: 'tiled',
+    detail: `tiled ${tile}x${tile}`,
+    run: (dev, out, label) => {
+      dev.dispatch({
+        kernel: 'matmul_tiled',
+        params: { TM: t, TN: t, BK: t === 8 ? 8 : 16 },
+        buffers: [p.a.buffer, p.b.buffer, out],
+        access: 'rrw',
+        uniforms: stridedUniforms(p).bytes,
+        workgroups: [gx, gy, numel(bshape)],
+        label,
+      });
+    },
+  };
+}
+
+// ---- vec4 (software adapters) -----------------------------------------------------------------
+
+interface Layout {
+  /** X: m contiguous (else k); Y: k contiguous (else n). */
+  t: boolean;
+  /** The other stride, in vec4 units. */
+  ld: number;
+}
+
+/** X [M, K] with strides (sm, sk): k contiguous, or m contiguous (X_T). */
+function xLayout(M: number, sm: number, sk: number): Layout | null {
+  if (sk === 1 && (M === 1 || sm % 4 === 0)) return { t: false, ld: M === 1 ? 0 : sm / 4 };
+  if ((sm === 1 || M === 1) && sk % 4 === 0) return { t: true, ld: sk / 4 };
+  return null;
+}
+
+/** Y [K, N] with strides (sk, sn): n contiguous, or k contiguous (Y_T). */
+function yLayout(N: number, sk: number, sn: number): Layout | null {
+  if ((sn === 1 || N === 1) && sk % 4 === 0) return { t: false, ld: sk / 4 };
+  if (sk === 1 && (N === 1 || sn % 4 === 0)) return { t: true, ld: N === 1 ? 0 : sn / 4 };
+  return null;
+}
+
+const aligned = (o: Operand) => o.offset % 4 === 0 && o.bstrides.every((s) => s % 4 === 0);
+
+/** The unrolled pieces of matmul_vec4.wgsl (see its header) for one (rows, X_T, Y_T). */
+function vec4Source(rows: number, xt: boolean, yt: boolean): Record<string, string | number> {
+  const setup: string[] = [];
+  const load: string[] = [];
+  const fma: string[] = [];
+  const store: string[] = [];
+  const kk = [0, 1, 2, 3];
+  if (xt) {
+    setup.push('let xm = xb + min(m0 / 4u + lane, (p.M - 1u) / 4u);');
+    for (const i of kk) load.push(`let x${i} = X[xm + (4u * k4 + ${i}u) * p.ldx];`);
+  } else {
+    for (let q = 0; q < rows / 8; q++) {
+      setup.push(`let xr${q} = xb + min(m0 + lane + ${8 * q}u, p.M - 1u) * p.ldx;`);
+      load.push(`let x${q} = X[xr${q} + k4];`);
+    }
+  }
+  if (yt) {
+    for (const c of kk) {
+      setup.push(`let yc${c} = yb + min(n0 + 4u * lane + ${c}u, p.N - 1u) * p.ldy;`);
+      load.push(`let yt${c} = Y[yc${c} + k4];`);
+    }
+    for (const i of kk) load.push(`let y${i} = vec4<f32>(yt0[${i}], yt1[${i}], yt2[${i}], yt3[${i}]);`);
+  } else {
+    setup.push('let yn = yb + min(n0 / 4u + lane, (p.N - 1u) / 4u);');
+    for (const i of kk) load.push(`let y${i} = Y[yn + (4u * k4 + ${i}u) * p.ldy];`);
+  }
+  for (let r = 0; r < rows; r++) {
+    // The 4 k values of row r: a vec4 loaded by lane r % 8 (X), or component r % 4 of the vec4s
+    // loaded by lane r / 4 for each k (X_T).
+    const a = xt
+      ? `vec4<f32>(${kk.map((i) => `subgroupBroadcast(x${i}[${r % 4}], ${r >> 2}u)`).join(', ')})`
+      : `subgroupBroadcast(x${r >> 3}, ${r % 8}u)`;
+    fma.push(`{ let a = ${a}; acc${r} += a.x * y0 + a.y * y1 + a.z * y2 + a.w * y3; }`);
+    store.push(`if (m0 + ${r}u < p.M) { store4(cb + (m0 + ${r}u) * p.sc_m, nc, acc${r}); }`);
+  }
+  const acc = Array.from({ length: rows }, (_, r) => `var acc${r} = vec4<f32>();`);
+  setup.push('let nc = n0 + 4u * lane;');
+  const ind = '\n  ';
+  return {
+    ROWS: rows,
+    SETUP: setup.join(ind),
+    ACC: acc.join(ind),
+    LOAD: load.join(ind + '  '),
+    FMA: fma.join(ind + '  '),
+    STORE: store.join(ind),
+  };
+}
+
+const vec4Sources = new Map<string, Record<string, string | number>>();
+
+function vec4Launch(dev: Device, p: Problem): Launch | string {
+  const info = dev.info;
+  if (!info.features.includes('subgroups')) return 'adapter has no subgroups';
+  if (info.subgroupMinSize !== 0 && info.subgroupMinSize < 8) return `subgroups of ${info.subgroupMinSize} < 8 lanes`;
+  const { M, N, K, a, b, bshape } = p;
+  if (K % 4 !== 0) return 'K % 4 != 0';
+  if (!aligned(a) || !aligned(b)) return 'offsets or batch strides not multiples of 4';
+  // Cᵀ = Bᵀ·Aᵀ when N is small: the tile is (rows) × 32 columns, so a few columns waste lanes.
+  const rowsFor = (m: number) => (m <= 8 ? 8 : m <= 16 ? 16 : 32);
+  const padded = (m: number, n: number) => Math.ceil(m / rowsFor(m)) * rowsFor(m) * Math.ceil(n / 32) * 32;
+  const plain = { x: xLayout(M, a.rs, a.cs), y: yLayout(N, b.rs, b.cs) };
+  const swapped = { x: xLayout(N, b.cs, b.rs), y: yLayout(M, a.cs, a.rs) };
+  const canPlain = plain.x && plain.y;
+  const canSwap = swapped.x && swapped.y;
+  const swap = canSwap && (!canPlain || padded(N, M) < padded(M, N));
+  if (!canPlain && !swap) return 'operand strides not vec4-readable';
+  const [m, n, xo, yo, xl, yl] = swap ? [N, M, b, a, swapped.x!, swapped.y!] : [M, N, a, b, plain.x!, plain.y!];
+  const rows = rowsFor(m);
+  const gx = Math.ceil(m / rows);
+  const gy = Math.ceil(n / 32);
+  if (gx > 65535 || gy > 65535) return 'too many tiles';
+  const key = `${rows}${xl.t ? 'T' : 'N'}${yl.t ? 'T' : 'N'}`;
+  let params = vec4Sources.get(key);
+  if (!params) vec4Sources.set(key, (params = vec4Source(rows, xl.t, yl.t)));
+  return {
+    kernel: 'vec4',
+    detail: `vec4 rows=${rows}${xl.t ? ' X_T' : ''}${yl.t ? ' Y_T' : ''}${swap ? ' swapped' : ''}`,
+    run: (d, out, label) => {
+      const u = new Uniforms()
+        .vec4u(bshape.length ? bshape : [1])
+        .vec4u(xo.bstrides.map((s) => s / 4))
+        .vec4u(yo.bstrides.map((s) => s / 4))
+        .u32(m).u32(n).u32(K).u32(bshape.length)
+        .u32(xo.offset / 4).u32(yo.offset / 4)
+        .u32(xl.ld).u32(yl.ld)
+        .u32(swap ? 1 : N).u32(swap ? N : 1)
+        .u32(M * N);
+      d.dispatch({
+        kernel: 'matmul_vec4',
+        params: params!,
+        buffers: [xo.buffer, yo.buffer, out],
+        access: 'rrw',
+        uniforms: u.bytes,
+        workgroups: [gx, gy, numel(bshape)],
+        label,
+      });
+    },
+  };
+}
+
+// ---- choice -----------------------------------------------------------------------------------
+
+function choose(dev: Device, p: Problem): Launch {
+  const nb = numel(p.bshape);
+  if (nb > 65535) throw new Error(`matmul: ${nb} batch entries exceed the 65535 the kernels support`);
+  const want: MatmulKernel = forced ?? (dev.info.family === 'software' ? 'vec4' : 'tiled');
+  if (want === 'generic') return genericLaunch(p);
+  // Tiny products: one generic dispatch is as good as anything on a GPU.
+  if (!forced && want === 'tiled' && (p.M < 32 || p.N < 32)) return genericLaunch(p, 'small output');
+  const l = want === 'vec4' ? vec4Launch(dev, p) : tiledLaunch(p);
+  return typeof l === 'string' ? genericLaunch(p, `${want}: ${l}`) : l;
+}
+
+function problem(label: string, a: Tensor, b: Tensor): { p: Problem; batch: number[] } {
   const M = a.shape[a.ndim - 2];
   const K = a.shape[a.ndim - 1];
   const N = b.shape[b.ndim - 1];
   const batch = broadcastShapes(label, a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const out = Tensor.empty([...batch, M, N], a.device);
-  const nb = numel(batch);
-  if (M * N * nb === 0) return out;
   const bstr = (t: Tensor) => {
     const lead = batch.length - (t.ndim - 2);
     return batch.map((d, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : t.strides[i - lead]));
   };
   const c = collapse(batch, [bstr(a), bstr(b), batch.map((_, i) => M * N * numel(batch.slice(i + 1)))]);
-  if (c.shape.length > 4) throw new Error(`matmul: batch dims ${fmt(batch)} are too irregular (more than 4 after merging)`);
-  if (nb > 65535) throw new Error(`matmul: ${nb} batch entries exceed the 65535 the kernel supports`);
-  const u = new Uniforms()
-    .vec4u(c.shape.length ? c.shape : [1])
-    .vec4u(c.strides[0])
-    .vec4u(c.strides[1])
-    .u32(M).u32(N).u32(K).u32(c.shape.length)
-    .u32(a.offset).u32(b.offset)
-    .u32(a.strides[a.ndim - 2]).u32(a.strides[a.ndim - 1])
-    .u32(b.strides[b.ndim - 2]).u32(b.strides[b.ndim - 1]);
-  a.device.dispatch({
-    kernel: 'matmul',
-    buffers: [a.storage.buffer, b.storage.buffer, out.storage.buffer],
-    access: 'rrw',
-    uniforms: u.bytes,
-    workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE), nb],
-    label,
+  if (c.shape.length > 4) throw new Error(`${label}: batch dims ${fmt(batch)} are too irregular (more than 4 after merging)`);
+  const op = (t: Tensor, strides: number[]): Operand => ({
+    buffer: t.storage.buffer,
+    offset: t.offset,
+    rs: t.strides[t.ndim - 2],
+    cs: t.strides[t.ndim - 1],
+    bstrides: strides,
   });
+  return { p: { M, N, K, bshape: c.shape, a: op(a, c.strides[0]), b: op(b, c.strides[1]) }, batch };
+}
+
+/** Which kernel matmulRaw(a, b) would run (a [..., M, K], b [..., K, N]), and why. */
+export function matmulPlan(a: Tensor, b: Tensor): MatmulPlan {
+  const { p } = problem('matmulPlan', a, b);
+  const { kernel, detail } = choose(a.device, p);
+  return { kernel, detail };
+}
+
+/** C[b] = A[b] · B[b] for 2-D-or-more views with broadcast batch dims; no autograd. */
+export function matmulRaw(a: Tensor, b: Tensor, label = 'matmul'): Tensor {
+  const { p, batch } = problem(label, a, b);
+  const out = Tensor.empty([...batch, p.M, p.N], a.device);
+  if (p.M * p.N * numel(batch) === 0) return out;
+  if (p.K === 0) {
+    genericLaunch(p).run(a.device, out.storage.buffer, label); // writes zeros
+    return out;
+  }
+  choose(a.device, p).run(a.device, out.storage.buffer, label);
   return out;
 }
 

@@ -2,11 +2,12 @@
 // batch dims, transposed / sliced / expanded operands read in place, sizes that straddle the
 // kernel's 32×32 output tiles. Forward vs the float64 reference, gradients vs finite differences.
 
-import { test } from 'uvu';
+import { test, suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, tensor, matmul, zeros } from '../../src/index.ts';
+import { Tensor, tensor, matmul, zeros, deviceInfo } from '../../src/index.ts';
+import { matmulPlan, setMatmulKernel, type MatmulKernel } from '../../src/ops/matmul.ts';
 import { setup, checkForward, checkGrad } from '../helpers.ts';
-import { make } from './values.ts';
+import { make, type Layout } from './values.ts';
 
 test.before(setup);
 
@@ -105,3 +106,100 @@ test('empty inner dimension gives zeros', async () => {
 });
 
 test.run();
+
+// ---- Kernel variants (src/ops/matmul.ts picks one per adapter and shape) ----------------------
+// Every variant is forced in turn (setMatmulKernel, like WGRAD_MATMUL=...) and checked against the
+// float64 reference on odd shapes, tile edges, batched + broadcast and transposed operands, and
+// through the backward pass (gradcheck). Each case first asserts that the forced kernel really
+// runs (matmulPlan), so a silent fallback to the generic kernel fails the test.
+
+const kernels = suite('matmul kernels');
+kernels.before(setup);
+kernels.after(() => void setMatmulKernel(null));
+
+type Case = { a: number[]; b: number[]; la?: Layout; lb?: Layout; what: string };
+// Shapes with K and the operands' row strides multiples of 4, so the vec4 kernel applies too.
+const CASES: Case[] = [
+  { a: [5, 8], b: [8, 12], what: 'odd M' },
+  { a: [1, 16], b: [16, 40], what: 'one row (8-row tiles)' },
+  { a: [12, 4], b: [4, 8], what: 'K = 4, 16-row tiles' },
+  { a: [37, 12], b: [12, 36], what: 'several row tiles, partial column tile' },
+  { a: [70, 64], b: [64, 100], what: 'several tiles both ways, long K' },
+  { a: [33, 8], b: [8, 7], lb: 'transposed', what: 'b stored transposed (x·Wᵀ), odd N' },
+  { a: [40, 12], b: [12, 20], la: 'transposed', what: 'a stored transposed (gᵀ·x)' },
+  { a: [24, 8], b: [8, 9], la: 'transposed', lb: 'transposed', what: 'both stored transposed' },
+  { a: [70, 16], b: [16, 3], lb: 'transposed', what: 'N = 3 (computed as Cᵀ = Bᵀ·Aᵀ)' },
+  { a: [2, 3, 8, 12], b: [3, 12, 20], what: 'batched, batch dims broadcast' },
+  { a: [3, 6, 8], b: [1, 8, 4], lb: 'expanded', what: 'batch-expanded b (stride 0)' },
+  { a: [2, 20, 16], b: [2, 16, 8], la: 'transposed', lb: 'transposed', what: 'batched, both transposed' },
+];
+
+for (const kernel of ['generic', 'vec4', 'tiled'] as const) {
+  kernels(`${kernel}: forward vs float64 reference, kernel really used`, async () => {
+    setMatmulKernel(kernel);
+    let seed = 200;
+    for (const c of CASES) {
+      const a = make(c.a, { seed: seed++, layout: c.la ?? 'contiguous' });
+      const b = make(c.b, { seed: seed++, layout: c.lb ?? 'contiguous' });
+      const plan = matmulPlan(a, b);
+      if (kernel !== 'vec4' || deviceInfo().features.includes('subgroups')) {
+        assert.is(plan.kernel, kernel, `${c.what}: ran ${plan.detail}`);
+      }
+      await checkForward(mm, [a, b], 1e-5, `${kernel} ${c.what} (${plan.detail})`);
+    }
+  });
+
+  kernels(`${kernel}: integer inputs give exact products`, async () => {
+    setMatmulKernel(kernel);
+    const a = make([9, 16], { domain: 'int', seed: 1 });
+    const b = make([16, 12], { domain: 'int', seed: 2 });
+    const [ah, bh] = [await a.toArray(), await b.toArray()];
+    const want: number[] = [];
+    for (let i = 0; i < 9; i++) for (let j = 0; j < 12; j++) {
+      let s = 0;
+      for (let k = 0; k < 16; k++) s += ah[i * 16 + k] * bh[k * 12 + j];
+      want.push(s);
+    }
+    assert.equal(Array.from(await a.matmul(b).toArray()), want);
+  });
+
+  kernels(`${kernel}: gradients through the kernel vs finite differences`, async () => {
+    setMatmulKernel(kernel);
+    // Backward: g·bᵀ (b transposed) and aᵀ·g (a transposed) run through the same kernel.
+    const a = make([4, 8], { seed: 300 });
+    const b = make([8, 12], { seed: 301 });
+    if (kernel !== 'vec4' || deviceInfo().features.includes('subgroups')) {
+      assert.is(matmulPlan(a, b).kernel, kernel);
+      assert.is(matmulPlan(make([4, 12]), b.T).kernel, kernel, 'g·bᵀ');
+      assert.is(matmulPlan(a.T, make([4, 12])).kernel, kernel, 'aᵀ·g');
+    }
+    await checkGrad(mm, [a, b], {}, `${kernel} [4,8]@[8,12]`);
+    await checkGrad(mm, [make([2, 4, 8], { seed: 302 }), make([8, 4], { seed: 303, layout: 'transposed' })], {}, `${kernel} batched @ transposed`);
+    const f = (x: Tensor, w: Tensor) => x.matmul(w.T).relu().matmul(w);
+    await checkGrad(f, [make([4, 8], { seed: 304 }), make([12, 8], { seed: 305 })], {}, `${kernel} x·Wᵀ·W`);
+  });
+}
+
+kernels('tiled: several K steps and 128×128 tiles', async () => {
+  setMatmulKernel('tiled');
+  const a = make([130, 40], { seed: 400 });
+  const b = make([40, 129], { seed: 401 });
+  assert.is(matmulPlan(a, b).detail, 'tiled 128x128');
+  await checkForward(mm, [a, b], 1e-5, 'tiled [130,40]@[40,129]');
+});
+
+kernels('automatic choice: vec4 on a software adapter, generic where vec4 cannot read the operands', async () => {
+  setMatmulKernel(null);
+  const a = make([16, 8], { seed: 500 });
+  const b = make([8, 16], { seed: 501 });
+  const odd = make([8, 5], { seed: 502 }); // row stride 5: no vec4 loads
+  if (deviceInfo().family === 'software' && deviceInfo().features.includes('subgroups')) {
+    assert.is(matmulPlan(a, b).kernel, 'vec4');
+    assert.is(matmulPlan(a, odd).kernel, 'generic');
+    assert.match(matmulPlan(a, odd).detail, /vec4:/);
+  }
+  assert.is(matmulPlan(make([3, 5]), make([5, 2])).kernel, 'generic'); // K = 5 for vec4; tiny output for tiled
+  assert.throws(() => setMatmulKernel('fast' as MatmulKernel), /unknown kernel 'fast'/);
+});
+
+kernels.run();

@@ -20,6 +20,12 @@ function inferShape(data: Nested): number[] {
 /**
  * A tensor from host data: a number (rank 0), nested arrays, or a flat array/Float32Array with
  * an explicit shape. `requiresGrad` makes it a leaf whose gradient backward() computes.
+ *
+ * @example
+ * const a = tensor([[1, 2], [3, 4]]);                        // shape [2, 2]
+ * const b = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * const w = tensor([0.5, -1], undefined, { requiresGrad: true });
+ * const s = tensor(3);                                        // rank 0
  */
 export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number[], opts: { requiresGrad?: boolean } = {}): Tensor {
   let flat: ArrayLike<number>;
@@ -42,14 +48,19 @@ export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number
   return t;
 }
 
+/** A tensor of the given shape filled with `value`. @example full([2, 3], 7) // [[7, 7, 7], [7, 7, 7]] */
 export function full(shape: readonly number[], value: number, opts: { requiresGrad?: boolean } = {}): Tensor {
   const t = fill(shape, value);
   if (opts.requiresGrad) t.requiresGrad = true;
   return t;
 }
+/** A tensor of zeros. @example const b = zeros([10], { requiresGrad: true }) */
 export const zeros = (shape: readonly number[], opts: { requiresGrad?: boolean } = {}) => full(shape, 0, opts);
+/** A tensor of ones. @example ones([2, 2]) // [[1, 1], [1, 1]] */
 export const ones = (shape: readonly number[], opts: { requiresGrad?: boolean } = {}) => full(shape, 1, opts);
+/** Zeros with t's shape. @example zerosLike(randn([2, 3])) // shape [2, 3] */
 export const zerosLike = (t: Tensor) => full(t.shape, 0);
+/** Ones with t's shape. @example onesLike(randn([4])) // [1, 1, 1, 1] */
 export const onesLike = (t: Tensor) => full(t.shape, 1);
 
 export interface RandomOptions {
@@ -57,7 +68,13 @@ export interface RandomOptions {
   generator?: Generator;
 }
 
-/** Uniform values in [low, high) (default [0, 1)); seeded by manualSeed. */
+/**
+ * Uniform values in [low, high) (default [0, 1)); seeded by manualSeed.
+ *
+ * @example
+ * const u = rand([2, 3]);                       // in [0, 1)
+ * const v = rand([100], { low: -1, high: 1, generator: new Generator(7) });
+ */
 export function rand(shape: readonly number[], opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   const g = opts.generator ?? defaultGenerator;
   const lo = opts.low ?? 0;
@@ -67,7 +84,13 @@ export function rand(shape: readonly number[], opts: RandomOptions & { low?: num
   return tensor(data, shape, opts);
 }
 
-/** Normal values with the given mean and std (default 0, 1); seeded by manualSeed. */
+/**
+ * Normal values with the given mean and std (default 0, 1); seeded by manualSeed.
+ *
+ * @example
+ * manualSeed(0);
+ * const w = randn([784, 10], { std: 0.01, requiresGrad: true });
+ */
 export function randn(shape: readonly number[], opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   const g = opts.generator ?? defaultGenerator;
   const mean = opts.mean ?? 0;
@@ -77,7 +100,13 @@ export function randn(shape: readonly number[], opts: RandomOptions & { mean?: n
   return tensor(data, shape, opts);
 }
 
-/** start, start+step, ... < end, as torch.arange. */
+/**
+ * start, start+step, ... < end, as torch.arange.
+ *
+ * @example
+ * arange(4);          // [0, 1, 2, 3]
+ * arange(1, 2, 0.25); // [1, 1.25, 1.5, 1.75]
+ */
 export function arange(start: number, end?: number, step = 1): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new Error('arange: step must be non-zero');

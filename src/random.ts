@@ -3,6 +3,16 @@
 // Generator: PCG32 (O'Neill), small and statistically good; state is two u64 kept as BigInt-free
 // 32-bit halves for speed.
 
+/**
+ * A seeded PCG32 random number generator on the host. Random ops take one as `generator`;
+ * without it they use defaultGenerator (seeded by manualSeed). Its state can be saved and
+ * restored (getState/setState), so a resumed run draws the same numbers.
+ *
+ * @example
+ * const g = new Generator(42);
+ * console.log(g.uniform(), g.normal(), g.int(10), g.permutation(5));
+ * const x = randn([2, 3], { generator: g }); // independent of manualSeed
+ */
 export class Generator {
   private hi = 0;
   private lo = 0;
@@ -104,10 +114,26 @@ function mulhiU32(a: number, b: number): number {
   return (aHi * bHi + (hilo >>> 16) + (lohi >>> 16) + (mid >>> 16)) >>> 0;
 }
 
-/** The default generator every seeded op uses. */
+/**
+ * The default generator every seeded op uses.
+ *
+ * @example
+ * const state = defaultGenerator.getState();
+ * const a = await randn([3]).toArray();
+ * defaultGenerator.setState(state);
+ * const b = await randn([3]).toArray(); // the same values as a
+ */
 export const defaultGenerator = new Generator();
 
-/** Makes wgrad's random ops repeatable, like torch.manual_seed. */
+/**
+ * Makes wgrad's random ops repeatable, like torch.manual_seed.
+ *
+ * @example
+ * manualSeed(0);
+ * const a = await randn([3]).toArray();
+ * manualSeed(0);
+ * const b = await randn([3]).toArray(); // equal to a
+ */
 export function manualSeed(seed: number): void {
   defaultGenerator.seed(seed);
 }

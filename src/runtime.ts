@@ -8,6 +8,7 @@ import { registerKernelSource, setKernelLoader } from './device/kernels.ts';
 let current: Device | null = null;
 let starting: Promise<Device> | null = null;
 
+/** Options of init(): which Dawn backend, and the kernel sources where there is no file system. */
 export interface InitOptions {
   /** Force a Dawn backend in Node (default: Vulkan, falling back to OpenGLES). */
   backend?: 'vulkan' | 'opengles';
@@ -56,7 +57,13 @@ async function installKernelLoader(kernels?: Record<string, string>): Promise<vo
   });
 }
 
-/** Starts the GPU device (idempotent). Must be awaited once before creating tensors. */
+/**
+ * Starts the GPU device (idempotent). Must be awaited once before creating tensors.
+ *
+ * @example
+ * const info = await init();
+ * console.log(info.backend, info.family); // e.g. 'software Vulkan: … llvmpipe …', 'software'
+ */
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   if (current && !current.isLost) return current.info;
   starting ??= (async () => {
@@ -81,27 +88,58 @@ export function hasDevice(): boolean {
   return current !== null;
 }
 
-/** Which adapter and backend wgrad is running on. */
+/**
+ * Which adapter and backend wgrad is running on.
+ *
+ * @example
+ * const { backend, family, limits } = deviceInfo();
+ * console.log(backend, family, limits.maxBufferSize);
+ */
 export function deviceInfo(): DeviceInfo {
   return device().info;
 }
 
-/** Counters since init: dispatches, submits, pipelines compiled, buffers created vs reused, bytes live. */
+/**
+ * Counters since init: dispatches, submits, pipelines compiled, buffers created vs reused, bytes live.
+ *
+ * @example
+ * const before = stats().dispatches;
+ * await tensor([1, 2]).add(1).toArray();
+ * console.log(stats().dispatches - before); // 1 (the add; uploads and readbacks are not dispatches)
+ */
 export function stats(): Counters {
   return device().stats();
 }
 
-/** Waits until the GPU has finished all submitted work. */
+/**
+ * Submits the recorded work and waits until the GPU has finished it (for timing; reading a
+ * value with toArray()/item() waits by itself).
+ *
+ * @example
+ * const t0 = performance.now();
+ * randn([256, 256]).matmul(randn([256, 256]));
+ * await sync();
+ * console.log(`${(performance.now() - t0).toFixed(1)} ms`);
+ */
 export async function sync(): Promise<void> {
   await device().sync();
 }
 
-/** Destroys the device; tensors created on it can no longer be used. */
+/**
+ * Destroys the device; tensors created on it can no longer be used. A Node script calls it at
+ * the end so that the process can exit.
+ *
+ * @example
+ * await init();
+ * // … work …
+ * shutdown();
+ */
 export function shutdown(): void {
   current?.destroy();
   current = null;
 }
 
+/** One row of profile()'s table: a kernel (by op label), how often it ran and its GPU time. */
 export interface ProfileRow {
   kernel: string;
   calls: number;
@@ -112,7 +150,13 @@ export interface ProfileRow {
 
 /**
  * Runs fn (sync or async) with per-dispatch GPU timing (timestamp queries) and returns its
- * result with a table of kernels (by op label), calls and GPU time, slowest first.
+ * result with a table of kernels (by op label), calls and GPU time, slowest first. Needs an
+ * adapter with the 'timestamp-query' feature (it throws otherwise).
+ *
+ * @example
+ * const a = randn([512, 512]);
+ * const { table, totalMs } = await profile(() => a.matmul(a).relu().toArray());
+ * console.log(formatProfile(table), totalMs);
  */
 export async function profile<T>(fn: () => T | Promise<T>): Promise<{ result: T; table: ProfileRow[]; totalMs: number }> {
   const dev = device();
@@ -132,7 +176,13 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<{ result: T;
   return { result, table: rows, totalMs };
 }
 
-/** The profile table as aligned text. */
+/**
+ * The profile table as aligned text.
+ *
+ * @example
+ * const { table } = await profile(() => randn([64, 64]).exp().sum().item());
+ * console.log(formatProfile(table));
+ */
 export function formatProfile(table: ProfileRow[]): string {
   const lines = table.map((r) => `${r.kernel.padEnd(28)} ${String(r.calls).padStart(6)} ${r.ms.toFixed(2).padStart(10)} ms ${(100 * r.share).toFixed(1).padStart(6)}%`);
   return [`${'kernel'.padEnd(28)} ${'calls'.padStart(6)} ${'GPU time'.padStart(13)} ${'share'.padStart(7)}`, ...lines].join('\n');

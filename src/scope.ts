@@ -16,7 +16,14 @@ export function track(t: Disposable): void {
   if (stack.length > 0) stack[stack.length - 1].add(t);
 }
 
-/** Takes a tensor out of every scope: it lives until disposed explicitly (or collected). */
+/**
+ * Takes a tensor out of every scope: it lives until disposed explicitly (or collected). For
+ * parameters, optimizer state, queues: anything that outlives one step.
+ *
+ * @example
+ * const w = keep(randn([4, 2], { requiresGrad: true }));
+ * tidy(() => { w.square().sum().backward(); }); // w (and w.grad) survive the tidy
+ */
 export function keep<T extends Disposable>(t: T): T {
   persistent.add(t);
   for (const s of stack) s.delete(t);
@@ -37,6 +44,11 @@ function collect(value: unknown, into: Set<Disposable>, depth = 0): void {
  * Runs fn and disposes the tensors it created, except those reachable from its result (a
  * tensor, or arrays/plain objects of them), which move to the enclosing scope. fn must be
  * synchronous: an async fn would let other work's tensors land in this scope.
+ *
+ * @example
+ * const x = randn([3, 3]);
+ * const y = tidy(() => x.exp().add(1).log()); // the intermediates exp(x) and exp(x) + 1 are freed
+ * console.log(await y.toArray());
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Disposable>();

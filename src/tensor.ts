@@ -42,6 +42,18 @@ const finalizer = new FinalizationRegistry<Storage>((storage) => storage.release
 
 let nextId = 1;
 
+/**
+ * An f32 tensor on the GPU: a strided view (shape, strides, offset) of a Storage buffer, so
+ * transpose/permute/expand/slice share memory. Methods mirror the functional ops (`a.add(b)` is
+ * `add(a, b)`); values are read asynchronously (toArray(), item()), which submits the recorded
+ * work. Gradients: requiresGrad, backward(), grad, detach(). Memory: dispose(), tidy(), keep().
+ *
+ * @example
+ * const x = tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
+ * const y = x.matmul(x.T).relu().sum();      // x.T: a transposed view
+ * y.backward();
+ * console.log(await y.item(), await x.grad!.toArray(), x.shape);
+ */
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];

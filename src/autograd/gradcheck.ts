@@ -21,6 +21,7 @@ export interface GradcheckOptions {
   raise?: boolean;
 }
 
+/** What gradcheck() found: ok, the worst error ratio (≤ 1 passes) and the failing elements. */
 export interface GradcheckResult {
   ok: boolean;
   /** Largest |analytic - numeric| / (atol + rtol |numeric|) over all elements (≤ 1 passes). */
@@ -117,6 +118,10 @@ export async function compareForward(fn: (...xs: Tensor[]) => Tensor, inputs: Te
 /**
  * Checks d(sum(fn(inputs) * w))/d(inputs) for a random w: analytic (GPU, float32) against central
  * finite differences of the float64 reference replay of the same graph.
+ *
+ * @example
+ * const r = await gradcheck((a, b) => a.matmul(b).tanh(), [randn([3, 4]), randn([4, 2])]);
+ * console.log(r.ok, r.worst); // true, well below 1 (it throws on a mismatch unless raise: false)
  */
 export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): Promise<GradcheckResult> {
   const eps = opts.eps ?? 1e-6;

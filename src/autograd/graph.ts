@@ -17,7 +17,13 @@ export interface GradNode {
 
 let enabled = true;
 
-/** Runs fn without recording gradients (evaluation, optimizer updates). fn must be synchronous. */
+/**
+ * Runs fn without recording gradients (evaluation, optimizer updates). fn must be synchronous.
+ *
+ * @example
+ * const w = randn([3, 3], { requiresGrad: true });
+ * const y = noGrad(() => w.matmul(w)); // no graph: y.node === null
+ */
 export function noGrad<T>(fn: () => T): T {
   const prev = enabled;
   enabled = false;
@@ -30,6 +36,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** False inside noGrad() (and while a backward rule runs). @example noGrad(() => isGradEnabled()) // false */
 export function isGradEnabled(): boolean {
   return enabled;
 }

@@ -48,6 +48,10 @@ export type { AugmentImageParams } from '../reference/augment.ts';
 /** A jitter strength: s means factors in [max(0, 1 − s), 1 + s] (hue: [−s, s]), or an explicit [lo, hi]. */
 export type JitterRange = number | [number, number];
 
+/**
+ * Which augmentations augment() applies, torchvision-style; every field has MoCo v2's default,
+ * so `{}` is the MoCo v2 recipe and `false` turns a stage off.
+ */
 export interface AugmentConfig {
   /** Output size [height, width] (a number: square). Default: the input size. */
   size?: number | [number, number];
@@ -65,7 +69,7 @@ export interface AugmentConfig {
   normalize?: false | { mean: readonly number[]; std: readonly number[] };
 }
 
-/** A config that changes nothing (every stage off): augment() then returns a copy of its input. */
+/** A config that changes nothing (every stage off): augment() then returns a copy of its input. @example augment(rand([2, 1, 8, 8]), IDENTITY_AUGMENT) // a copy of the input */
 export const IDENTITY_AUGMENT: AugmentConfig = Object.freeze({ crop: false, flip: false, jitter: false, grayscale: false, blur: false });
 
 // Columns of the parameter table; the blur weights follow at PARAM_WEIGHTS (kernel width, then kernel height).
@@ -118,7 +122,7 @@ export function blurKernelSize(side: number): number {
   return Math.min(Math.max(k, 3), 2 * side - 1);
 }
 
-/** Fills in defaults and checks the config against the input shape [B, C, H, W]. */
+/** Fills in defaults and checks the config against the input shape [B, C, H, W]. @example resolveAugment([64, 3, 32, 32], { blur: false }).flip // 0.5 */
 export function resolveAugment(shape: readonly number[], cfg: AugmentConfig = {}): ResolvedAugment {
   if (shape.length !== 4) throw new Error(`augment: expected a batch [B, C, H, W], got shape ${fmt(shape)}`);
   const [, channels, inH, inW] = shape;
@@ -220,7 +224,13 @@ export function sampleCrop(height: number, width: number, scale: [number, number
 
 const draw = (r: Range, gen: Generator) => r.lo + (r.hi - r.lo) * gen.uniform();
 
-/** Draws the random parameters of `batch` images (order: see the file header). */
+/**
+ * Draws the random parameters of `batch` images (order: see the file header).
+ *
+ * @example
+ * const r = resolveAugment([4, 1, 28, 28], { jitter: false });
+ * const params = sampleAugmentParams(4, r, new Generator(1)); // crop box, flip, … per image
+ */
 export function sampleAugmentParams(batch: number, r: ResolvedAugment, gen: Generator = defaultGenerator): AugmentImageParams[] {
   const out: AugmentImageParams[] = [];
   for (let b = 0; b < batch; b++) {
@@ -286,6 +296,12 @@ function vec4fBits(v: readonly number[], fill: number): number[] {
 /**
  * Applies given per-image parameters (from sampleAugmentParams, or chosen by hand) to a batch
  * [B, C, H, W] on the GPU. Returns a new tensor [B, C, outH, outW]; the input is not changed.
+ *
+ * @example
+ * const x = rand([4, 1, 28, 28]);
+ * const r = resolveAugment(x.shape, { jitter: false });
+ * const params = sampleAugmentParams(4, r);
+ * const [a, b] = [augmentWithParams(x, params, r), augmentWithParams(x, params, r)]; // identical
  */
 export function augmentWithParams(batch: Tensor, params: readonly AugmentImageParams[], cfg: AugmentConfig | ResolvedAugment = {}): Tensor {
   batch.assertAlive('augment');
@@ -382,13 +398,24 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
   return out;
 }
 
-/** Augments a batch [B, C, H, W] in [0, 1] with fresh random parameters from `gen`. */
+/**
+ * Augments a batch [B, C, H, W] in [0, 1] with fresh random parameters from `gen`.
+ *
+ * @example
+ * const x = rand([8, 3, 32, 32]);
+ * const y = augment(x, { size: 24, blur: false }); // [8, 3, 24, 24]: crop, flip, jitter, grayscale
+ */
 export function augment(batch: Tensor, cfg: AugmentConfig = {}, gen: Generator = defaultGenerator): Tensor {
   const r = resolveAugment(batch.shape, cfg);
   return augmentWithParams(batch, sampleAugmentParams(batch.shape[0], r, gen), r);
 }
 
-/** MoCo's two views of the same batch, with independent random parameters: [query view, key view]. */
+/**
+ * MoCo's two views of the same batch, with independent random parameters: [query view, key view].
+ *
+ * @example
+ * const [xq, xk] = twoViews(rand([16, 1, 28, 28]), { jitter: { p: 0.8 }, blur: false });
+ */
 export function twoViews(batch: Tensor, cfg: AugmentConfig = {}, gen: Generator = defaultGenerator): [Tensor, Tensor] {
   const r = resolveAugment(batch.shape, cfg);
   const q = augmentWithParams(batch, sampleAugmentParams(batch.shape[0], r, gen), r);

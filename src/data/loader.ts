@@ -35,6 +35,7 @@ import { Generator } from '../random.ts';
 import { type ImageDataset, toFloat } from './dataset.ts';
 import { type AugmentConfig, augmentWithParams, resolveAugment, sampleAugmentParams } from './augment.ts';
 
+/** Options of BatchLoader: batch size, seed, shuffling, labels, augmentation and prefetching. */
 export interface BatchLoaderOptions {
   batchSize: number;
   /** Seeds the shuffling and the augmentation (default 0). */
@@ -55,6 +56,7 @@ export interface BatchLoaderOptions {
   autoDispose?: boolean;
 }
 
+/** One batch from BatchLoader: its images (and views / labels) on the GPU and where it came from. */
 export interface Batch {
   epoch: number;
   /** Position within the epoch, 0 .. loader.length − 1. */
@@ -91,6 +93,21 @@ const later: (fn: () => void) => () => void =
     ? (fn) => { const id = setImmediate(fn); return () => clearImmediate(id); }
     : (fn) => { const id = setTimeout(fn, 0); return () => clearTimeout(id); };
 
+/**
+ * Seeded, shuffled batches of an ImageDataset on the GPU (optionally augmented into one or two
+ * views, optionally with labels), the next batch prepared while the caller awaits this step's
+ * result. A seed fixes the order and the augmentation of every batch. See the file header.
+ *
+ * @example
+ * const ds = { name: 'toy', images: new Uint8Array(256 * 28 * 28), labels: new Uint8Array(256), count: 256,
+ *   channels: 1, height: 28, width: 28, classes: ['a', 'b'] }; // e.g. loadFashionMnist({ split: 'train' })
+ * const loader = new BatchLoader(ds, { batchSize: 64, seed: 1, labels: true, augment: {} });
+ * for (const batch of loader.epoch()) {
+ *   const [xq, xk] = batch.views;          // two augmented views [64, 1, 28, 28]
+ *   await batch.labelTensor!.sum().item(); // yield to the event loop: the next batch is prepared
+ * }
+ * loader.close();
+ */
 export class BatchLoader {
   readonly batchSize: number;
   /** Batches per epoch. */

@@ -24,6 +24,7 @@ export interface DispatchSpec {
   label: string;
 }
 
+/** Device counters (stats()): dispatches, submits, pipelines and bind groups, readbacks, uploads, and the buffer pool's. */
 export interface Counters extends PoolCounters {
   dispatches: number;
   submits: number;
@@ -34,6 +35,7 @@ export interface Counters extends PoolCounters {
   uploads: number;
 }
 
+/** The adapter wgrad runs on (deviceInfo()): backend description, vendor, features, limits, family. */
 export interface DeviceInfo {
   backend: string;
   vendor: string;

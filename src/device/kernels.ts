@@ -6,6 +6,19 @@
 const sources = new Map<string, string>();
 let nodeLoader: ((name: string) => string) | null = null;
 
+/**
+ * Makes a WGSL source available under `name`, the name `device.dispatch({ kernel: name, … })`
+ * uses. Node reads the library's kernels from kernels/ by itself; register your own kernels
+ * (examples/custom_op.ts), or every kernel where there is no file system (see init's `kernels`).
+ *
+ * @example
+ * registerKernelSource('my_kernel', `
+ *   @group(0) @binding(0) var<uniform> p: vec4<u32>;
+ *   @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+ *   @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+ *     if (id.x < p.x) { out[id.x] = f32(id.x); }
+ *   }`);
+ */
 export function registerKernelSource(name: string, source: string): void {
   sources.set(name, source);
 }

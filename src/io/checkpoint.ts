@@ -29,6 +29,9 @@ const READ_CHUNK_BYTES = 64 << 20;
 /**
  * Copies tensors to the host with as few readbacks as possible: they are packed back to back into
  * one staging tensor on the GPU (one copy each), which is read once per 64 MiB.
+ *
+ * @example
+ * const [a, b] = await readTensors([ones([2]), zeros([3])]); // Float32Array [1, 1], [0, 0, 0]
  */
 export async function readTensors(tensors: Tensor[]): Promise<Float32Array[]> {
   const out: Float32Array[] = new Array(tensors.length);
@@ -72,12 +75,18 @@ async function toHost(tensors: Record<string, Tensor>): Promise<Record<string, T
   return out;
 }
 
-/** safetensors bytes of GPU tensors (+ string metadata). */
+/** safetensors bytes of GPU tensors (+ string metadata). @example const bytes = await encodeTensors({ w: randn([2, 2]) }, { note: 'hi' }) */
 export async function encodeTensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<Uint8Array> {
   return encodeSafetensors(await toHost(tensors), metadata);
 }
 
-/** GPU tensors from safetensors bytes (new tensors, owned by the caller or the enclosing tidy). */
+/**
+ * GPU tensors from safetensors bytes (new tensors, owned by the caller or the enclosing tidy).
+ *
+ * @example
+ * const { tensors, metadata } = decodeTensors(await encodeTensors({ w: ones([2]) }, { note: 'hi' }));
+ * console.log(await tensors.w.toArray(), metadata.note); // [1, 1] 'hi'
+ */
 export function decodeTensors(bytes: Uint8Array): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const decoded = decodeSafetensors(bytes);
   return { tensors: upload(decoded.tensors), metadata: decoded.metadata };
@@ -89,13 +98,26 @@ function upload(host: Record<string, { data: Float32Array; shape: readonly numbe
   return out;
 }
 
-/** Writes GPU tensors to a safetensors file (atomically: temp file + rename). Node only. */
+/**
+ * Writes GPU tensors to a safetensors file (atomically: temp file + rename). Node only.
+ *
+ * @example
+ * const model = new nn.Linear(4, 2);
+ * await saveSafetensors('/tmp/linear.safetensors', model.stateDict(), { epoch: '3' });
+ */
 export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
   const { saveSafetensorsFile } = await import('./node-files.ts');
   await saveSafetensorsFile(path, await toHost(tensors), metadata);
 }
 
-/** Reads a safetensors file into new GPU tensors. Node only. */
+/**
+ * Reads a safetensors file into new GPU tensors. Node only.
+ *
+ * @example
+ * await saveSafetensors('/tmp/w.safetensors', { w: ones([2, 2]) });
+ * const { tensors } = await loadSafetensors('/tmp/w.safetensors'); // also reads files written by PyTorch (F32)
+ * new nn.Linear(2, 2).loadStateDict({ weight: tensors.w }, { strict: false });
+ */
 export async function loadSafetensors(path: string): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
   const { loadSafetensorsFile } = await import('./node-files.ts');
   const decoded = await loadSafetensorsFile(path);
@@ -104,6 +126,7 @@ export async function loadSafetensors(path: string): Promise<{ tensors: Record<s
 
 // ---- training checkpoints -----------------------------------------------------------------------
 
+/** What saveCheckpoint() saves: model, optimizer, scheduler, extra tensors, counters, config, generators. */
 export interface CheckpointState {
   model?: Module;
   optimizer?: Optimizer<any>;
@@ -120,6 +143,7 @@ export interface CheckpointState {
   metadata?: Record<string, string>;
 }
 
+/** What loadCheckpoint() restores into (each optional): model, optimizer, scheduler, generators. */
 export interface RestoreTargets {
   model?: Module;
   optimizer?: Optimizer<any>;
@@ -130,6 +154,7 @@ export interface RestoreTargets {
   strict?: boolean;
 }
 
+/** What loadCheckpoint() returns besides restoring: counters, config, extra tensors and metadata. */
 export interface LoadedCheckpoint {
   step?: number;
   epoch?: number;
@@ -151,7 +176,7 @@ interface OptimizerMeta {
   tensorNames: Record<string, string[]>;
 }
 
-/** The tensors and metadata a checkpoint of `state` consists of (the tensors are not copies). */
+/** The tensors and metadata a checkpoint of `state` consists of (the tensors are not copies). @example const { tensors, metadata } = checkpointContents({ model: new nn.Linear(2, 1), epoch: 1 }) */
 export function checkpointContents(state: CheckpointState): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const tensors: Record<string, Tensor> = {};
   const metadata: Record<string, string> = { 'wgrad.format': FORMAT };
@@ -189,7 +214,14 @@ export function checkpointContents(state: CheckpointState): { tensors: Record<st
 
 /**
  * Restores model, optimizer, scheduler and generators from decoded checkpoint tensors and
- * metadata. Consumes `tensors`: everything but the extra ones is disposed.
+ * metadata. Consumes `tensors`: everything but the extra ones is disposed. For checkpoints that
+ * are not files (a browser's IndexedDB, a network transfer); loadCheckpoint reads a file.
+ *
+ * @example
+ * const model = new nn.Linear(2, 1);
+ * const c = checkpointContents({ model, step: 10 });
+ * const { tensors, metadata } = decodeTensors(await encodeTensors(c.tensors, c.metadata));
+ * const { step } = restoreCheckpoint(tensors, metadata, { model }); // step === 10
  */
 export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Record<string, string>, into: RestoreTargets): LoadedCheckpoint {
   if (metadata['wgrad.format'] !== FORMAT) {
@@ -251,13 +283,28 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
   };
 }
 
-/** Saves a training state to one safetensors file (atomically). Node only. */
+/**
+ * Saves a training state to one safetensors file (atomically). Node only.
+ *
+ * @example
+ * const model = new nn.Linear(4, 2);
+ * const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * await saveCheckpoint('/tmp/run.safetensors', { model, optimizer: opt, epoch: 5, config: { lr: 0.1 } });
+ */
 export async function saveCheckpoint(path: string, state: CheckpointState): Promise<void> {
   const { tensors, metadata } = checkpointContents(state);
   await saveSafetensors(path, tensors, metadata);
 }
 
-/** Loads a checkpoint written by saveCheckpoint into the given model / optimizer / scheduler / generators. Node only. */
+/**
+ * Loads a checkpoint written by saveCheckpoint into the given model / optimizer / scheduler / generators. Node only.
+ *
+ * @example
+ * const model = new nn.Linear(4, 2);
+ * const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * await saveCheckpoint('/tmp/run.safetensors', { model, optimizer: opt, epoch: 5 });
+ * const { epoch } = await loadCheckpoint('/tmp/run.safetensors', { model, optimizer: opt }); // 5
+ */
 export async function loadCheckpoint(path: string, into: RestoreTargets = {}): Promise<LoadedCheckpoint> {
   const { tensors, metadata } = await loadSafetensors(path);
   try {

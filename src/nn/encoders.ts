@@ -9,11 +9,12 @@ import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Identity, Linear, MaxP
 import { kaimingNormal } from './init.ts';
 import { flatten } from '../ops/shape.ts';
 
-/** Makes the normalisation layer for a number of channels. */
+/** Makes the normalisation layer for a number of channels (e.g. `(c) => new nn.SplitBatchNorm2d(c, 8)`). */
 export type NormFactory = (channels: number) => Module;
 
 const batchNorm2d: NormFactory = (c) => new BatchNorm2d(c);
 
+/** Options of nn.SmallConvNet: width, input channels, optional classifier, normalisation layer. */
 export interface SmallConvNetOptions {
   /** Channels of the first stage; the stages have width, 2·width, 4·width (default 32). */
   width?: number;
@@ -29,6 +30,11 @@ export interface SmallConvNetOptions {
  *   [conv3×3 → norm → ReLU] × 2 (2·width), max-pool 2,
  *   conv3×3 → norm → ReLU (4·width), global average pool → 4·width features → fc.
  * Convolutions have no bias (the normalisation that follows has one).
+ *
+ * @example
+ * const backbone = new nn.SmallConvNet({ width: 16, inChannels: 1 });    // fc = Identity
+ * backbone.forward(rand([8, 1, 28, 28])).shape;                          // [8, 64] = featureDim
+ * const classifier = new nn.SmallConvNet({ width: 16, inChannels: 1, numClasses: 10 }); // [8, 10]
  */
 export class SmallConvNet extends Module {
   features: Sequential;
@@ -62,7 +68,13 @@ export class SmallConvNet extends Module {
   }
 }
 
-/** ResNet's basic block: two 3×3 convolutions and a shortcut (1×1 conv + norm when the shape changes). */
+/**
+ * ResNet's basic block: two 3×3 convolutions and a shortcut (1×1 conv + norm when the shape changes).
+ *
+ * @example
+ * const block = new nn.BasicBlock(16, 32, 2, (c) => new nn.BatchNorm2d(c));
+ * block.forward(randn([2, 16, 8, 8])).shape; // [2, 32, 4, 4]
+ */
 export class BasicBlock extends Module {
   conv1: Conv2d;
   bn1: Module;
@@ -88,6 +100,7 @@ export class BasicBlock extends Module {
   }
 }
 
+/** Options of the ResNets: classifier size, width of the first stage, input channels, normalisation layer. */
 export interface ResNetCifarOptions {
   numClasses?: number;
   /** Channels of the first stage; the four stages have width × 1, 2, 4, 8 (default 64). */
@@ -96,7 +109,13 @@ export interface ResNetCifarOptions {
   norm?: NormFactory;
 }
 
-/** torchvision's ResNet layout (conv1, bn1, relu, maxpool, layer1..4, avgpool, fc), any block counts. */
+/**
+ * torchvision's ResNet layout (conv1, bn1, relu, maxpool, layer1..4, avgpool, fc), any block counts.
+ *
+ * @example
+ * const resnet10 = new nn.ResNet([1, 1, 1, 1], { stem: 'cifar', width: 16, numClasses: 10 });
+ * resnet10.forward(rand([2, 3, 32, 32])).shape; // [2, 10]
+ */
 export class ResNet extends Module {
   conv1: Conv2d;
   bn1: Module;
@@ -157,6 +176,10 @@ export class ResNet extends Module {
 /**
  * ResNet-18 for 32×32 images, as in the MoCo CIFAR recipes: 3×3 stem with stride 1 and no
  * max-pool (maxpool is Identity), BasicBlocks [2, 2, 2, 2], features of 8·width (512) → fc.
+ *
+ * @example
+ * const backbone = nn.resnet18Cifar({ width: 8 });      // 64 features; width 64 is the real ResNet-18
+ * backbone.forward(rand([2, 3, 32, 32])).shape;         // [2, 64]
  */
 export function resnet18Cifar(opts: ResNetCifarOptions = {}): ResNet {
   return new ResNet([2, 2, 2, 2], { ...opts, stem: 'cifar' });

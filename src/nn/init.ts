@@ -6,20 +6,21 @@ import { rand, randn } from '../creation.ts';
 import { fmt, numel } from '../shape.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
 
-/** fan_in and fan_out of a weight [out, in, ...kernel] (torch's _calculate_fan_in_and_fan_out). */
+/** fan_in and fan_out of a weight [out, in, ...kernel] (torch's _calculate_fan_in_and_fan_out). @example nn.init.fans([16, 3, 3, 3]) // { fanIn: 27, fanOut: 144 } */
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) throw new Error(`init: fan in and fan out need a weight with at least 2 dims, got shape ${fmt(shape)}`);
   const receptive = numel(shape.slice(2));
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 
-/** Gain of torch.nn.init.calculate_gain for 'linear' / 'relu' / 'leaky_relu' (slope a). */
+/** Gain of torch.nn.init.calculate_gain for 'linear' / 'relu' / 'leaky_relu' (slope a). @example nn.init.gain('relu') // √2 */
 export function gain(nonlinearity: 'linear' | 'relu' | 'leaky_relu', a = 0.01): number {
   if (nonlinearity === 'relu') return Math.sqrt(2);
   if (nonlinearity === 'leaky_relu') return Math.sqrt(2 / (1 + a * a));
   return 1;
 }
 
+/** Options of the Kaiming initialisers: slope a, fan mode, nonlinearity, generator. */
 export interface KaimingOptions {
   /** Negative slope of the leaky ReLU after this layer (PyTorch's layers use √5 for their default init). */
   a?: number;
@@ -34,17 +35,18 @@ function kaimingStd(shape: readonly number[], o: KaimingOptions): number {
   return gain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt(fan);
 }
 
-/** U(−bound, bound) with bound = gain · √(3 / fan) (torch.nn.init.kaiming_uniform_). */
+/** U(−bound, bound) with bound = gain · √(3 / fan) (torch.nn.init.kaiming_uniform_). @example nn.init.kaimingUniform([64, 32], { a: Math.sqrt(5) }) // nn.Linear(32, 64)'s weight init */
 export function kaimingUniform(shape: readonly number[], o: KaimingOptions = {}): Tensor {
   const bound = Math.sqrt(3) * kaimingStd(shape, o);
   return uniform(shape, -bound, bound, o.generator);
 }
 
-/** N(0, (gain / √fan)²) (torch.nn.init.kaiming_normal_). */
+/** N(0, (gain / √fan)²) (torch.nn.init.kaiming_normal_). @example nn.init.kaimingNormal([16, 3, 3, 3], { mode: 'fanOut', nonlinearity: 'relu' }) */
 export function kaimingNormal(shape: readonly number[], o: KaimingOptions = {}): Tensor {
   return randn(shape, { std: kaimingStd(shape, o), generator: o.generator ?? defaultGenerator });
 }
 
+/** U(low, high) values (torch.nn.init.uniform_). @example nn.init.uniform([10], -0.1, 0.1) */
 export function uniform(shape: readonly number[], low: number, high: number, generator: Generator = defaultGenerator): Tensor {
   return rand(shape, { low, high, generator });
 }

@@ -21,7 +21,7 @@ function asPair(v: Pair): [number, number] {
 }
 const tuple = (p: readonly number[]) => `(${p.join(', ')})`;
 
-/** y = x Wᵀ + b. Weight [outFeatures, inFeatures] ~ kaiming-uniform(a=√5), bias ~ U(±1/√inFeatures). */
+/** y = x Wᵀ + b. Weight [outFeatures, inFeatures] ~ kaiming-uniform(a=√5), bias ~ U(±1/√inFeatures). @example new nn.Linear(784, 10).forward(randn([32, 784])).shape // [32, 10] */
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -47,6 +47,7 @@ export class Linear extends Module {
   }
 }
 
+/** Options of nn.Conv2d: stride, padding, dilation, groups, bias (default true), generator for the initialisation. */
 export interface Conv2dOptions {
   stride?: Pair;
   padding?: Pair;
@@ -56,7 +57,13 @@ export interface Conv2dOptions {
   generator?: Generator;
 }
 
-/** 2-D convolution. Weight [outC, inC/groups, kh, kw] ~ kaiming-uniform(a=√5), bias ~ U(±1/√fanIn). */
+/**
+ * 2-D convolution. Weight [outC, inC/groups, kh, kw] ~ kaiming-uniform(a=√5), bias ~ U(±1/√fanIn).
+ *
+ * @example
+ * const conv = new nn.Conv2d(3, 16, 3, { padding: 1, bias: false });
+ * conv.forward(randn([8, 3, 32, 32])).shape; // [8, 16, 32, 32]
+ */
 export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -103,6 +110,7 @@ export class Conv2d extends Module {
   }
 }
 
+/** Options of the BatchNorm layers: eps, momentum of the running statistics, affine (learnable scale and shift). */
 export interface BatchNormOptions {
   eps?: number;
   /** Weight of the new batch statistics in the running averages (default 0.1). */
@@ -161,14 +169,21 @@ abstract class BatchNormBase extends Module {
   }
 }
 
-/** BatchNorm over [N, C] or [N, C, L]. */
+/** BatchNorm over [N, C] or [N, C, L]. @example new nn.BatchNorm1d(64).forward(randn([32, 64])) // per-feature mean 0, variance 1 */
 export class BatchNorm1d extends BatchNormBase {
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
     super(numFeatures, opts, [2, 3]);
   }
 }
 
-/** BatchNorm over [N, C, H, W]. */
+/**
+ * BatchNorm over [N, C, H, W].
+ *
+ * @example
+ * const bn = new nn.BatchNorm2d(16);
+ * bn.forward(randn([8, 16, 5, 5]));     // training: batch statistics, running ones updated
+ * bn.eval().forward(randn([1, 16, 5, 5])); // eval: running statistics
+ */
 export class BatchNorm2d extends BatchNormBase {
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
     super(numFeatures, opts, [4]);
@@ -179,6 +194,9 @@ export class BatchNorm2d extends BatchNormBase {
  * MoCo's SplitBatchNorm: in training the batch is split into `numSplits` groups (sample n in group
  * n mod numSplits) normalised with their own statistics, simulating per-GPU BatchNorm on one device;
  * the running statistics are updated with the groups' average. Evaluation uses the running ones.
+ *
+ * @example
+ * const encoder = new nn.SmallConvNet({ width: 16, norm: (c) => new nn.SplitBatchNorm2d(c, 8) });
  */
 export class SplitBatchNorm2d extends BatchNormBase {
   constructor(
@@ -199,18 +217,21 @@ export class SplitBatchNorm2d extends BatchNormBase {
   }
 }
 
+/** max(x, 0) as a layer. @example new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 1)) */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);
   }
 }
 
+/** Options of nn.MaxPool2d / nn.AvgPool2d: stride (default: the kernel size) and padding. */
 export interface Pool2dOptions {
   /** Defaults to the kernel size. */
   stride?: Pair;
   padding?: Pair;
 }
 
+/** Max pooling as a layer. @example new nn.MaxPool2d(2).forward(randn([1, 8, 28, 28])).shape // [1, 8, 14, 14] */
 export class MaxPool2d extends Module {
   readonly stride: Pair;
   readonly padding: Pair;
@@ -231,6 +252,7 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** Average pooling as a layer (count_include_pad). @example new nn.AvgPool2d(3, { stride: 1, padding: 1 }).forward(randn([1, 8, 7, 7])).shape // [1, 8, 7, 7] */
 export class AvgPool2d extends Module {
   readonly stride: Pair;
   readonly padding: Pair;
@@ -251,7 +273,7 @@ export class AvgPool2d extends Module {
   }
 }
 
-/** Average pooling to a fixed output size (1 = global average pooling). */
+/** Average pooling to a fixed output size (1 = global average pooling). @example new nn.AdaptiveAvgPool2d(1).forward(randn([2, 64, 7, 7])).shape // [2, 64, 1, 1] */
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: Pair) {
     super();
@@ -264,7 +286,7 @@ export class AdaptiveAvgPool2d extends Module {
   }
 }
 
-/** Flattens dims startDim..endDim into one (default: everything but the batch dim). */
+/** Flattens dims startDim..endDim into one (default: everything but the batch dim). @example new nn.Flatten().forward(randn([2, 64, 1, 1])).shape // [2, 64] */
 export class Flatten extends Module {
   constructor(
     readonly startDim = 1,
@@ -280,14 +302,14 @@ export class Flatten extends Module {
   }
 }
 
-/** Returns its input (a placeholder, e.g. a backbone's removed classifier). */
+/** Returns its input (a placeholder, e.g. a backbone's removed classifier). @example const backbone = nn.resnet18Cifar({ width: 8 }); backbone.fc = new nn.Identity(); */
 export class Identity extends Module {
   forward(x: Tensor): Tensor {
     return x;
   }
 }
 
-/** Zeroes each element with probability p in training (scaling the rest by 1/(1−p)); identity in eval. */
+/** Zeroes each element with probability p in training (scaling the rest by 1/(1−p)); identity in eval. @example new nn.Dropout(0.1).forward(ones([4, 4])) // zeros and 1.1111 */
 export class Dropout extends Module {
   constructor(
     readonly p = 0.5,
@@ -304,7 +326,14 @@ export class Dropout extends Module {
   }
 }
 
-/** Runs its children in order; they are its properties 0, 1, 2… (`seq[0]`, `seq.at(-1)`). */
+/**
+ * Runs its children in order; they are its properties 0, 1, 2… (`seq[0]`, `seq.at(-1)`).
+ *
+ * @example
+ * const mlp = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 256), new nn.ReLU(), new nn.Linear(256, 10));
+ * mlp.forward(rand([32, 1, 28, 28])).shape; // [32, 10]
+ * console.log(String(mlp));                  // printed as PyTorch prints it
+ */
 export class Sequential extends Module {
   [index: number]: Module;
 

@@ -19,23 +19,40 @@ import { fmt, sameShape } from '../shape.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { mapInto } from '../ops/map.ts';
 
-/** Makes t a parameter: persistent (outlives tidy) and requiring grad. Returns t. */
+/** Makes t a parameter: persistent (outlives tidy) and requiring grad. Returns t. @example const scale = nn.parameter(ones([16])); // e.g. a property of a Module: found by parameters() */
 export function parameter(t: Tensor): Tensor {
   keep(t);
   t.requiresGrad = true;
   return t;
 }
 
-/** camelCase property name → snake_case state name (`runningMean` → `running_mean`). */
+/** camelCase property name → snake_case state name (`runningMean` → `running_mean`). @example nn.stateName('numBatchesTracked') // 'num_batches_tracked' */
 export function stateName(property: string): string {
   return property.replace(/(?<=.)([A-Z])/g, '_$1').toLowerCase();
 }
 
+/** What Module.loadStateDict() reports: state names it expected but did not get, and the reverse. */
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
 }
 
+/**
+ * Base class of layers and models, like torch.nn.Module: tensors in properties are parameters
+ * (requiresGrad) or buffers (registerBuffer), modules in properties are children, discovered by
+ * walking the properties; train()/eval() set the mode recursively; stateDict()/loadStateDict()
+ * use PyTorch's names (`features.0.weight`, `bn1.running_mean`), so weights move between the two.
+ *
+ * @example
+ * class Mlp extends nn.Module {
+ *   fc1 = new nn.Linear(784, 128);
+ *   fc2 = new nn.Linear(128, 10);
+ *   forward(x: Tensor): Tensor { return this.fc2.forward(this.fc1.forward(x).relu()); }
+ * }
+ * const model = new Mlp();
+ * const logits = model.forward(randn([32, 784]));           // [32, 10]
+ * console.log(model.parameters().length, Object.keys(model.stateDict())); // 4, fc1.weight, fc1.bias, …
+ */
 export abstract class Module {
   /** Training mode (true) or evaluation mode (false); set with train() / eval(). */
   training = true;
@@ -208,7 +225,7 @@ export abstract class Module {
   }
 }
 
-/** Formats a number as Python prints a float (1e-05, 0.1, 1.0), for reprs that match PyTorch's. */
+/** Formats a number as Python prints a float (1e-05, 0.1, 1.0), for reprs that match PyTorch's. @example nn.pyFloat(1e-5) // '1e-05' */
 export function pyFloat(x: number): string {
   if (Number.isInteger(x) && Math.abs(x) < 1e16) return x.toFixed(1);
   const a = Math.abs(x);

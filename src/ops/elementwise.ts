@@ -31,15 +31,25 @@ function unary(op: UnaryOp, x: Tensor): Tensor {
   return record(out, op, [x], {}, (g) => [map([g, x, out], UNARY[op].df, `${op}.backward`)]);
 }
 
+/** Elementwise −x. @example neg(tensor([1, -2])) // [-1, 2] */
 export const neg = (x: Tensor) => unary('neg', x);
+/** Elementwise eˣ. @example exp(tensor([0, 1])) // [1, 2.71828] */
 export const exp = (x: Tensor) => unary('exp', x);
+/** Elementwise Natural logarithm (−∞ at 0, NaN below). @example log(tensor([1, Math.E])) // [0, 1] */
 export const log = (x: Tensor) => unary('log', x);
+/** Elementwise Square root. @example sqrt(tensor([4, 9])) // [2, 3] */
 export const sqrt = (x: Tensor) => unary('sqrt', x);
+/** Elementwise |x| (gradient sign(x), 0 at 0). @example abs(tensor([-3, 2])) // [3, 2] */
 export const abs = (x: Tensor) => unary('abs', x);
+/** Elementwise max(x, 0) (gradient 0 at 0, as PyTorch). @example relu(tensor([-1, 0.5])) // [0, 0.5] */
 export const relu = (x: Tensor) => unary('relu', x);
+/** Elementwise 1 / (1 + e⁻ˣ). @example sigmoid(tensor([0])) // [0.5] */
 export const sigmoid = (x: Tensor) => unary('sigmoid', x);
+/** Elementwise Hyperbolic tangent. @example tanh(tensor([0, 100])) // [0, 1] */
 export const tanh = (x: Tensor) => unary('tanh', x);
+/** Elementwise x². @example square(tensor([-3])) // [9] */
 export const square = (x: Tensor) => unary('square', x);
+/** Elementwise 1 / x. @example reciprocal(tensor([2, 4])) // [0.5, 0.25] */
 export const reciprocal = (x: Tensor) => unary('reciprocal', x);
 
 // ---- binary (tensor ⊕ tensor, broadcasting) ---------------------------------------------------
@@ -150,20 +160,38 @@ function binary(op: BinaryOp, a: Tensor, b: Operand): Tensor {
   }
 }
 
+/** Elementwise a + b, broadcasting; b may be a number. @example add(tensor([[1], [2]]), tensor([10, 20])) // [[11, 21], [12, 22]] */
 export const add = (a: Tensor, b: Operand) => binary('add', a, b);
+/** Elementwise a − b, broadcasting; b may be a number. @example sub(tensor([5, 6]), 1) // [4, 5] */
 export const sub = (a: Tensor, b: Operand) => binary('sub', a, b);
+/** Elementwise a · b, broadcasting; b may be a number. @example mul(tensor([1, 2]), tensor([3, 4])) // [3, 8] */
 export const mul = (a: Tensor, b: Operand) => binary('mul', a, b);
+/** Elementwise a / b, broadcasting; b may be a number. @example div(tensor([1, 2]), 4) // [0.25, 0.5] */
 export const div = (a: Tensor, b: Operand) => binary('div', a, b);
+/** Elementwise aᵇ, broadcasting; b may be a number. @example pow(tensor([2, 3]), 2) // [4, 9] */
 export const pow = (a: Tensor, b: Operand) => binary('pow', a, b);
+/** Elementwise max(a, b) (gradient split evenly on ties), broadcasting; b may be a number. @example maximum(tensor([1, 5]), 3) // [3, 5] */
 export const maximum = (a: Tensor, b: Operand) => binary('maximum', a, b);
+/** Elementwise min(a, b) (gradient split evenly on ties), broadcasting; b may be a number. @example minimum(tensor([1, 5]), 3) // [1, 3] */
 export const minimum = (a: Tensor, b: Operand) => binary('minimum', a, b);
+/** Elementwise a > b as 1/0 (no gradient), broadcasting; b may be a number. @example gt(tensor([1, 5]), 3) // [0, 1] */
 export const gt = (a: Tensor, b: Operand) => binary('gt', a, b);
+/** Elementwise a < b as 1/0 (no gradient), broadcasting; b may be a number. @example lt(tensor([1, 5]), 3) // [1, 0] */
 export const lt = (a: Tensor, b: Operand) => binary('lt', a, b);
+/** Elementwise a ≥ b as 1/0 (no gradient), broadcasting; b may be a number. @example ge(tensor([3, 5]), 5) // [0, 1] */
 export const ge = (a: Tensor, b: Operand) => binary('ge', a, b);
+/** Elementwise a ≤ b as 1/0 (no gradient), broadcasting; b may be a number. @example le(tensor([3, 5]), 3) // [1, 0] */
 export const le = (a: Tensor, b: Operand) => binary('le', a, b);
+/** Elementwise a == b as 1/0 (no gradient), broadcasting; b may be a number. @example eq(argmax(tensor([[1, 9], [8, 2]]), 1), tensor([1, 1])) // [1, 0] */
 export const eq = (a: Tensor, b: Operand) => binary('eq', a, b);
 
-/** cond ? a : b elementwise (cond != 0 selects a), broadcasting all three. */
+/**
+ * cond ? a : b elementwise (cond != 0 selects a), broadcasting all three.
+ *
+ * @example
+ * const x = tensor([-2, 3]);
+ * where(x.gt(0), x, zerosLike(x)); // [0, 3], like relu
+ */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const out = map([cond, a, b], 'select(x2, x1, x0 != 0.0)', 'where');
   return record(out, 'where', [cond, a, b], {}, (g) => [

@@ -28,7 +28,7 @@ function tview(t: Tensor): Tensor {
   return new Tensor(t.storage, [t.shape[1], t.shape[0]], [t.strides[1], t.strides[0]], t.offset);
 }
 
-/** y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out] (optional). */
+/** y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out] (optional). @example linear(randn([32, 784]), randn([10, 784]), zeros([10])).shape // [32, 10] */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   x.assertAlive('linear');
   weight.assertAlive('linear');
@@ -66,6 +66,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
  * Zeroes each element with probability p and scales the rest by 1/(1 − p) (training); the
  * identity when !training or p = 0. The mask comes from `generator` (default: the global one,
  * seeded by manualSeed).
+ *
+ * @example
+ * dropout(ones([8]), 0.5);                      // each element 0 or 2
+ * dropout(ones([8]), 0.5, { training: false }); // unchanged
  */
 export function dropout(x: Tensor, p: number, opts: { training?: boolean; generator?: Generator } = {}): Tensor {
   x.assertAlive('dropout');

@@ -14,6 +14,7 @@ import { scalarOp, sub } from './elementwise.ts';
 import { gather, reshape } from './shape.ts';
 import { logSoftmax } from './softmax.ts';
 
+/** How a loss combines its per-sample values: their mean, their sum, or none (one value per sample). */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 /** Class indices as an f32 tensor [N]; host values are checked against the number of classes. */
@@ -107,6 +108,11 @@ function pickedNegLogp(op: string, logp: Tensor, targets: Tensor | ArrayLike<num
  * Cross-entropy of logits [N, C] against class indices [N] (an Int32Array / number[] or an
  * integer-valued tensor), as torch.nn.functional.cross_entropy: with label smoothing ε the
  * target distribution is (1 − ε)·onehot + ε/C. reduction: 'mean' (default), 'sum' or 'none' ([N]).
+ *
+ * @example
+ * const logits = randn([4, 10], { requiresGrad: true });
+ * const loss = crossEntropy(logits, [3, 1, 0, 9]);
+ * loss.backward(); // logits.grad = (softmax(logits) − onehot) / 4
  */
 export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>, opts: { labelSmoothing?: number; reduction?: Reduction } = {}): Tensor {
   const { labelSmoothing = 0, reduction = 'mean' } = opts;
@@ -123,7 +129,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
   return classLoss('crossEntropy', logits, targets, { soft: 1, pick: 1 - labelSmoothing, uni: labelSmoothing / c }, { labelSmoothing }, reduction);
 }
 
-/** Negative log-likelihood of log-probabilities logp [N, C] at class indices [N] (F.nll_loss). */
+/** Negative log-likelihood of log-probabilities logp [N, C] at class indices [N] (F.nll_loss). @example nllLoss(logSoftmax(randn([2, 5])), [4, 0]) // = crossEntropy of the same logits */
 export function nllLoss(logp: Tensor, targets: Tensor | ArrayLike<number>, opts: { reduction?: Reduction } = {}): Tensor {
   const { reduction = 'mean' } = opts;
   checkScores('nllLoss', logp, reduction);

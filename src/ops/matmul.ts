@@ -307,6 +307,14 @@ export function matmulRaw(a: Tensor, b: Tensor, label = 'matmul'): Tensor {
   return out;
 }
 
+/**
+ * Matrix product with torch.matmul's rules: 1-D operands act as a row / column vector, leading
+ * (batch) dims broadcast. Transposed views are read in place (a.matmul(b.T) copies nothing).
+ *
+ * @example
+ * matmul(tensor([[1, 2]]), tensor([[3], [4]])); // [[11]]
+ * matmul(randn([8, 2, 3]), randn([3, 5])).shape; // [8, 2, 5]
+ */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   a.assertAlive('matmul');
   b.assertAlive('matmul');

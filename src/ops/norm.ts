@@ -21,6 +21,7 @@ import { rowwise, type RowKernel } from './softmax.ts';
 
 // ---- batch norm ---------------------------------------------------------------------------------
 
+/** Options of batchNorm(): training or eval mode, running-statistics momentum, eps, split-BN groups. */
 export interface BatchNormOptions {
   /** true: normalise with the batch statistics and update the running ones. */
   training: boolean;
@@ -132,6 +133,12 @@ function tailColumn(coef: Tensor, c: number, k: number): Tensor {
  * variance. Eval: normalises with the running statistics. Without running statistics the batch
  * statistics are used in both modes (as nn.BatchNorm2d(track_running_stats=False)).
  * weight / bias (affine parameters, [C]) may be null.
+ *
+ * @example
+ * const x = randn([16, 3, 8, 8]);
+ * const [rm, rv] = [zeros([3]), ones([3])];
+ * const y = batchNorm(x, rm, rv, ones([3]), zeros([3]), { training: true }); // rm, rv updated in place
+ * const z = batchNorm(x, rm, rv, null, null, { training: false });           // uses rm, rv
  */
 export function batchNorm(
   x: Tensor,
@@ -222,7 +229,7 @@ const NORMALIZE_BACKWARD: RowKernel = {
   WRITE: 'select(b / p.eps, (b - a * gx / ss) / sqrt(ss), sqrt(ss) > p.eps)',
 };
 
-/** x / max(‖x‖₂, eps) along dim, as torch.nn.functional.normalize (p = 2). */
+/** x / max(‖x‖₂, eps) along dim, as torch.nn.functional.normalize (p = 2). @example normalize(tensor([[3, 4]])) // [[0.6, 0.8]] */
 export function normalize(x: Tensor, dim = 1, eps = 1e-12): Tensor {
   const d = normalizeDim('normalize', dim, x.ndim);
   const y = rowwise('normalize', NORMALIZE, d, x, null, eps);

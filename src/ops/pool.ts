@@ -10,6 +10,7 @@ import { contiguous, reshape } from './shape.ts';
 import { mean } from './reduce.ts';
 import { pair, type Pair } from './conv.ts';
 
+/** Window geometry of maxPool2d / avgPool2d: kernel size, stride (default: the kernel size), padding. */
 export interface Pool2dOptions {
   kernelSize: Pair;
   /** Defaults to kernelSize. */
@@ -69,7 +70,7 @@ function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Geometry,
   return gx;
 }
 
-/** Max pooling; padding counts as −∞. */
+/** Max pooling of an NCHW tensor; padding counts as −∞. @example maxPool2d(randn([1, 3, 28, 28]), { kernelSize: 2 }).shape // [1, 3, 14, 14] */
 export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   x.assertAlive('maxPool2d');
   const g = geometry('maxPool2d', x, opts);
@@ -78,7 +79,7 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   return record(out, 'maxPool2d', [x], attrs, (grad) => [poolBackward('maxPool2d', grad, idx, g, true, false)]);
 }
 
-/** Average pooling; countIncludePad (default true, as PyTorch) divides by the full window. */
+/** Average pooling of an NCHW tensor; countIncludePad (default true, as PyTorch) divides by the full window. @example avgPool2d(randn([2, 8, 9, 9]), { kernelSize: 3, stride: 2, padding: 1 }).shape // [2, 8, 5, 5] */
 export function avgPool2d(x: Tensor, opts: Pool2dOptions & { countIncludePad?: boolean }): Tensor {
   x.assertAlive('avgPool2d');
   const g = geometry('avgPool2d', x, opts);
@@ -89,7 +90,7 @@ export function avgPool2d(x: Tensor, opts: Pool2dOptions & { countIncludePad?: b
   return record(out, 'avgPool2d', [x], attrs, (grad) => [poolBackward('avgPool2d', grad, null, g, false, includePad)]);
 }
 
-/** Adaptive average pooling; only output size 1 (global average pool) is supported. */
+/** Adaptive average pooling; only output size 1 (global average pool) is supported. @example adaptiveAvgPool2d(randn([4, 64, 7, 7])).shape // [4, 64, 1, 1] */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair = 1): Tensor {
   const [oh, ow] = typeof outputSize === 'number' ? [outputSize, outputSize] : outputSize;
   if (oh !== 1 || ow !== 1) throw new Error(`adaptiveAvgPool2d: only output size 1 (global average pooling) is supported, got [${oh}, ${ow}]`);

@@ -132,12 +132,22 @@ function reduceOp(kind: 'sum' | 'mean' | 'max' | 'min', x: Tensor, dimsArg: numb
   });
 }
 
+/** Sum over `dims` (default: all), keeping them as size 1 with keepdim. @example sum(tensor([[1, 2], [3, 4]]), 1) // [3, 7] */
 export const sum = (x: Tensor, dims?: number | number[], keepdim = false) => reduceOp('sum', x, dims, keepdim);
+/** Mean over `dims` (default: all). @example mean(tensor([[1, 2], [3, 4]]), 0, true) // [[2, 3]] */
 export const mean = (x: Tensor, dims?: number | number[], keepdim = false) => reduceOp('mean', x, dims, keepdim);
+/** Maximum over `dims` (default: all); the gradient is split evenly among tied maxima. @example max(tensor([[1, 5], [7, 2]]), 1) // [5, 7] */
 export const max = (x: Tensor, dims?: number | number[], keepdim = false) => reduceOp('max', x, dims, keepdim);
+/** Minimum over `dims` (default: all); the gradient is split evenly among tied minima. @example min(tensor([[1, 5], [7, 2]])) // 1 (rank 0) */
 export const min = (x: Tensor, dims?: number | number[], keepdim = false) => reduceOp('min', x, dims, keepdim);
 
-/** Variance; correction 1 (default, unbiased) like torch.var, 0 for the biased estimate. */
+/**
+ * Variance; correction 1 (default, unbiased) like torch.var, 0 for the biased estimate.
+ *
+ * @example
+ * variance(tensor([1, 2, 3, 4]));                      // 1.6667
+ * variance(tensor([1, 2, 3, 4]), 0, { correction: 0 }); // 1.25
+ */
 export function variance(x: Tensor, dimsArg?: number | number[], opts: { keepdim?: boolean; correction?: number } = {}): Tensor {
   const keepdim = opts.keepdim ?? false;
   const correction = opts.correction ?? 1;
@@ -154,11 +164,17 @@ function argOp(kind: 'argmax' | 'argmin', x: Tensor, dim: number, keepdim: boole
   const d = normalizeDim(kind, dim, x.ndim);
   return launch(kind, x, x.ndim === 0 ? [] : [d], keepdim);
 }
-/** Index of the largest value along dim (first one on ties), as f32 values. */
+/** Index of the largest value along dim (first one on ties), as f32 values. @example argmax(tensor([[1, 9, 9], [4, 0, 2]]), 1) // [1, 0] */
 export const argmax = (x: Tensor, dim: number, keepdim = false) => argOp('argmax', x, dim, keepdim);
+/** Index of the smallest value along dim (first one on ties), as f32 values. @example argmin(tensor([3, 1, 1]), 0) // 1 */
 export const argmin = (x: Tensor, dim: number, keepdim = false) => argOp('argmin', x, dim, keepdim);
 
-/** log(sum(exp(x))) over dims, computed as m + log(sum(exp(x - m))) with m the (constant) max. */
+/**
+ * log(sum(exp(x))) over dims, computed as m + log(sum(exp(x - m))) with m the (constant) max.
+ *
+ * @example
+ * logsumexp(tensor([[1000, 1000]]), 1); // [1000.6931] (no overflow)
+ */
 export function logsumexp(x: Tensor, dimsArg?: number | number[], keepdim = false): Tensor {
   const dims = normalizeDims('logsumexp', dimsArg, x.ndim);
   const m = launch('max', x, dims, true); // no graph: the result does not depend on m

@@ -42,7 +42,7 @@ function resolveShape(op: string, x: Tensor, shape: readonly number[]): number[]
   return out;
 }
 
-/** Same values, new shape (one dim may be -1). A view when x is contiguous, else a copy. */
+/** Same values, new shape (one dim may be -1). A view when x is contiguous, else a copy. @example reshape(arange(6), [2, -1]) // [[0, 1, 2], [3, 4, 5]] */
 export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
   const shape = resolveShape('reshape', x, shapeArg);
   if (sameShape(shape, x.shape)) return x;
@@ -52,6 +52,7 @@ export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
   return record(out, 'reshape', [x], { shape }, (g) => [reshape(g, x.shape)]);
 }
 
+/** Reorders the dims (a view: no copy). @example permute(randn([2, 3, 4]), [2, 0, 1]).shape // [4, 2, 3] */
 export function permute(x: Tensor, dimsArg: readonly number[]): Tensor {
   const dims = dimsArg.map((d) => normalizeDim('permute', d, x.ndim));
   if (dims.length !== x.ndim || new Set(dims).size !== dims.length) {
@@ -62,6 +63,7 @@ export function permute(x: Tensor, dimsArg: readonly number[]): Tensor {
   return record(out, 'permute', [x], { dims }, (g) => [permute(g, inverse)]);
 }
 
+/** Swaps two dims (a view). @example transpose(tensor([[1, 2, 3]]), 0, 1) // [[1], [2], [3]] */
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
   if (x.ndim < 2) return x;
   const a = normalizeDim('transpose', d0, x.ndim);
@@ -71,7 +73,7 @@ export function transpose(x: Tensor, d0: number, d1: number): Tensor {
   return permute(x, dims);
 }
 
-/** Broadcasts size-1 dims (and new leading dims) to `shape` without copying (-1 keeps a dim). */
+/** Broadcasts size-1 dims (and new leading dims) to `shape` without copying (-1 keeps a dim). @example expand(tensor([[1], [2]]), [2, 3]) // [[1, 1, 1], [2, 2, 2]] */
 export function expand(x: Tensor, shapeArg: readonly number[]): Tensor {
   const lead = shapeArg.length - x.ndim;
   if (lead < 0) throw new Error(`expand: target ${fmt(shapeArg)} has fewer dims than the tensor ${fmt(x.shape)}`);
@@ -88,6 +90,7 @@ export function expand(x: Tensor, shapeArg: readonly number[]): Tensor {
   return record(out, 'expand', [x], { shape }, (g) => [sumTo(g, x.shape)]);
 }
 
+/** Drops size-1 dims (all of them, or only `dim`). @example squeeze(zeros([1, 3, 1])).shape // [3] */
 export function squeeze(x: Tensor, dim?: number): Tensor {
   if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
   const d = normalizeDim('squeeze', dim, x.ndim);
@@ -95,6 +98,7 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
   return reshape(x, x.shape.filter((_, i) => i !== d));
 }
 
+/** Inserts a size-1 dim at `dim`. @example unsqueeze(tensor([1, 2]), 1).shape // [2, 1] */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = normalizeDim('unsqueeze', dim, x.ndim + 1);
   const shape = [...x.shape];
@@ -102,6 +106,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   return reshape(x, shape);
 }
 
+/** Merges dims startDim..endDim (inclusive) into one. @example flatten(zeros([8, 1, 28, 28]), 1).shape // [8, 784] */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   if (x.ndim === 0) return reshape(x, [1]);
   const s = normalizeDim('flatten', startDim, x.ndim);
@@ -109,7 +114,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   return reshape(x, [...x.shape.slice(0, s), numel(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
 
-/** A contiguous copy (or x itself if already contiguous, unless `force`). */
+/** A contiguous copy (or x itself if already contiguous, unless `force`). @example contiguous(randn([3, 4]).transpose(0, 1)).isContiguous // true */
 export function contiguous(x: Tensor, force = false): Tensor {
   x.assertAlive('contiguous');
   if (x.isContiguous && !force) return x;
@@ -117,9 +122,10 @@ export function contiguous(x: Tensor, force = false): Tensor {
   return record(out, 'contiguous', [x], {}, (g) => [g]);
 }
 
+/** A contiguous copy that owns new storage (differentiable). @example const w = randn([3]); const snapshot = clone(w); // not a view of w */
 export const clone = (x: Tensor) => contiguous(x, true);
 
-/** Elements start, start+step, ... < end along dim (negative start/end count from the end). A view. */
+/** Elements start, start+step, ... < end along dim (negative start/end count from the end). A view. @example slice(arange(10), 0, 2, -2, 3) // [2, 5] */
 export function slice(x: Tensor, dimArg: number, startArg = 0, endArg?: number, step = 1): Tensor {
   needsRank1('slice', x);
   const dim = normalizeDim('slice', dimArg, x.ndim);
@@ -142,7 +148,7 @@ export function slice(x: Tensor, dimArg: number, startArg = 0, endArg?: number, 
   });
 }
 
-/** Joins tensors along an existing dim. */
+/** Joins tensors along an existing dim. @example concat([zeros([2, 3]), ones([1, 3])], 0).shape // [3, 3] */
 export function concat(tensors: Tensor[], dimArg = 0): Tensor {
   if (tensors.length === 0) throw new Error('concat: needs at least one tensor');
   const first = tensors[0];
@@ -167,9 +173,10 @@ export function concat(tensors: Tensor[], dimArg = 0): Tensor {
   }
   return record(out, 'concat', tensors, { dim }, (g) => tensors.map((t, i) => contiguous(slice(g, dim, starts[i], starts[i] + t.shape[dim]))));
 }
+/** Alias of concat (torch.cat). @example cat([tensor([1]), tensor([2, 3])]) // [1, 2, 3] */
 export const cat = concat;
 
-/** Joins tensors of the same shape along a new dim. */
+/** Joins tensors of the same shape along a new dim. @example stack([tensor([1, 2]), tensor([3, 4])], 1) // [[1, 3], [2, 4]] */
 export function stack(tensors: Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new Error('stack: needs at least one tensor');
   const d = normalizeDim('stack', dim, tensors[0].ndim + 1);
@@ -227,7 +234,12 @@ function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], d
   return out;
 }
 
-/** Rows (or slices along dim) of x picked by a 1-D index; out-of-range indices read 0 (checked on the host for arrays). */
+/**
+ * Rows (or slices along dim) of x picked by a 1-D index; out-of-range indices read 0 (checked on the host for arrays).
+ *
+ * @example
+ * indexSelect(tensor([[1, 2], [3, 4], [5, 6]]), 0, tensor([2, 0])); // [[5, 6], [1, 2]]
+ */
 export function indexSelect(x: Tensor, dimArg: number, indexArg: Tensor | ArrayLike<number>): Tensor {
   needsRank1('indexSelect', x);
   const dim = normalizeDim('indexSelect', dimArg, x.ndim);
@@ -245,7 +257,12 @@ export function indexSelect(x: Tensor, dimArg: number, indexArg: Tensor | ArrayL
   return out;
 }
 
-/** torch.gather: out[..i..] = x[..index[..i..].. along dim]; index has x's shape except along dim. */
+/**
+ * torch.gather: out[..i..] = x[..index[..i..].. along dim]; index has x's shape except along dim.
+ *
+ * @example
+ * gather(tensor([[1, 2], [3, 4]]), 1, tensor([[1], [0]])); // [[2], [3]]
+ */
 export function gather(x: Tensor, dimArg: number, index: Tensor): Tensor {
   needsRank1('gather', x);
   const dim = normalizeDim('gather', dimArg, x.ndim);

@@ -68,14 +68,14 @@ const LOG_SOFTMAX: RowKernel = { ...STATS, WRITE: 'a - m - log(s)' };
 const SOFTMAX_BACKWARD: RowKernel = { INIT: 'var dot = 0.0;', STEP: 'dot += a * b;', WRITE: 'a * (b - dot)' };
 const LOG_SOFTMAX_BACKWARD: RowKernel = { INIT: 'var gsum = 0.0;', STEP: 'gsum += b;', WRITE: 'b - exp(a) * gsum' };
 
-/** exp(x − max) / Σ exp(x − max) along dim. */
+/** exp(x − max) / Σ exp(x − max) along dim. @example softmax(tensor([[0, Math.log(3)]])) // [[0.25, 0.75]] */
 export function softmax(x: Tensor, dim = -1): Tensor {
   const d = normalizeDim('softmax', dim, x.ndim);
   const y = rowwise('softmax', SOFTMAX, d, x);
   return record(y, 'softmax', [x], { dim: d }, (g) => [rowwise('softmax.backward', SOFTMAX_BACKWARD, d, y, g)]);
 }
 
-/** (x − max) − log Σ exp(x − max) along dim. */
+/** (x − max) − log Σ exp(x − max) along dim. @example logSoftmax(tensor([0, 0])) // [-0.6931, -0.6931] */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   const d = normalizeDim('logSoftmax', dim, x.ndim);
   const y = rowwise('logSoftmax', LOG_SOFTMAX, d, x);

@@ -8,6 +8,7 @@ import { fill } from '../ops/creation-internal.ts';
 import { Uniforms, grid } from '../ops/uniforms.ts';
 import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.ts';
 
+/** Options of optim.AdamW (PyTorch's names and defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2). */
 export interface AdamWOptions {
   lr?: number;
   betas?: [number, number];
@@ -15,6 +16,7 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
+/** AdamW's hyper-parameters as a parameter group holds them. */
 export interface AdamWHyper {
   lr: number;
   betas: [number, number];
@@ -24,6 +26,15 @@ export interface AdamWHyper {
 
 const WG = 256;
 
+/**
+ * AdamW (decoupled weight decay) with PyTorch's bias correction; one kernel dispatch per parameter.
+ *
+ * @example
+ * const model = new nn.Linear(16, 4);
+ * const opt = new optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.05 });
+ * model.forward(randn([8, 16])).square().mean().backward();
+ * opt.step();
+ */
 export class AdamW extends Optimizer<AdamWHyper> {
   constructor(params: ParamsArg<AdamWHyper>, opts: AdamWOptions = {}) {
     super('AdamW', params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8, weightDecay: opts.weightDecay ?? 1e-2 });

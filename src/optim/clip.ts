@@ -13,6 +13,11 @@ import { fill } from '../ops/creation-internal.ts';
 /**
  * Scales the gradients of `params` in place so that their global L2 norm is at most maxNorm.
  * Returns the norm before clipping, as a scalar tensor (parameters without a gradient are skipped).
+ *
+ * @example
+ * const model = new nn.Linear(8, 2);
+ * model.forward(randn([4, 8])).sum().backward();
+ * const norm = optim.clipGradNorm(model.parameters(), 1.0); // read it with await norm.item()
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, opts: { eps?: number } = {}): Tensor {
   if (!(maxNorm >= 0)) throw new Error(`clipGradNorm: maxNorm must be ≥ 0, got ${maxNorm}`);

@@ -17,6 +17,7 @@ export interface BaseHyper {
 /** A group of parameters sharing hyper-parameters; any hyper-parameter left out takes the optimizer's default. */
 export type ParamGroupSpec<H> = { params: Iterable<Tensor> } & Partial<H>;
 
+/** A parameter group as the optimizer holds it: its parameters and every hyper-parameter (set `lr` to schedule it). */
 export type ParamGroup<H> = { params: Tensor[] } & H;
 
 /** What `new SGD(...)` / `new AdamW(...)` accept as their first argument. */
@@ -28,6 +29,7 @@ export type ParamState = Record<string, Tensor | number>;
 /** Hyper-parameter values as saved in a state dict (plain JSON). */
 export type HyperValue = number | boolean | number[];
 
+/** An optimizer's state in PyTorch's shape: per-parameter state by number, and the groups' hyper-parameters. */
 export interface OptimizerStateDict {
   /** State of parameter i (numbered across groups in order); parameters without state are absent. */
   state: Record<number, ParamState>;
@@ -39,6 +41,19 @@ function isGroupList<H>(params: ParamsArg<H>): params is ParamGroupSpec<H>[] {
   return Array.isArray(params) && params.length > 0 && !(params[0] instanceof Tensor);
 }
 
+/**
+ * Base class of the optimizers (SGD, AdamW): parameter groups with their own hyper-parameters,
+ * per-parameter state on the GPU, step() / zeroGrad(), and PyTorch-shaped state dicts.
+ *
+ * @example
+ * const model = new nn.Linear(10, 2);
+ * const opt: optim.Optimizer<optim.SGDHyper> = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * crossEntropy(model.forward(randn([4, 10])), [0, 1, 1, 0]).backward();
+ * opt.step();
+ * opt.zeroGrad();
+ * for (const g of opt.paramGroups) g.lr *= 0.1; // change a hyper-parameter
+ * const saved = opt.stateDict();                 // momentum buffers + hyper-parameters
+ */
 export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   readonly paramGroups: ParamGroup<H>[];
   /** State of each parameter that has taken a step. */

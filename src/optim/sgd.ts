@@ -8,6 +8,7 @@ import { Uniforms, grid } from '../ops/uniforms.ts';
 import { mapInto } from '../ops/map.ts';
 import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.ts';
 
+/** Options of optim.SGD (PyTorch's names and defaults; lr is required). */
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -16,6 +17,7 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
+/** SGD's hyper-parameters as a parameter group holds them. */
 export interface SGDHyper {
   lr: number;
   momentum: number;
@@ -26,6 +28,15 @@ export interface SGDHyper {
 
 const WG = 256;
 
+/**
+ * SGD with momentum, dampening, Nesterov and L2 weight decay, in PyTorch's update order; one
+ * kernel dispatch per parameter.
+ *
+ * @example
+ * const model = new nn.Linear(784, 10);
+ * const opt = new optim.SGD(model.parameters(), { lr: 0.03, momentum: 0.9, weightDecay: 1e-4 });
+ * const noDecay = new optim.SGD([{ params: [model.weight] }, { params: [model.bias!], weightDecay: 0 }], { lr: 0.03, weightDecay: 1e-4 });
+ */
 export class SGD extends Optimizer<SGDHyper> {
   constructor(params: ParamsArg<SGDHyper>, opts: SGDOptions) {
     if (opts === undefined || typeof opts.lr !== 'number') throw new Error('SGD: options must include a learning rate, e.g. new SGD(params, { lr: 0.1 })');

@@ -1,0 +1,191 @@
+// The API reference stays complete and its examples stay true: every export of src/index.ts (the
+// nn and optim namespaces included) has a doc comment, every function and class has an
+// `@example`, and every example type-checks against the real declarations and runs on the GPU.
+// docs/MOCO.md's code excerpts must still be what the files say at the lines it names.
+// The declarations come from scripts/api-docs.ts (tsc --emitDeclarationOnly + a small .d.ts
+// scanner), the same code that writes docs/API.md; a fixture checks the scanner itself.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setup } from './helpers.ts';
+import { defaultGenerator, setAnomalyDetection } from '../src/index.ts';
+import { collectApi, docExamples, entriesOf, splitStatements, type ApiEntry } from '../scripts/api-docs.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+let api: ApiEntry[] = [];
+
+test.before(async () => {
+  await setup();
+  api = collectApi();
+});
+
+const needsExample = (e: ApiEntry) => e.callable || e.kind === 'class';
+const examplesOf = (e: ApiEntry): string[] => docExamples(e.doc);
+
+test('the scanner finds documented and undocumented exports through re-exports and namespaces', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wgrad-docs-fixture-'));
+  try {
+    writeFileSync(join(dir, 'index.d.ts'), "export { f, g as h, type Opts } from './m.ts';\nexport * as ns from './n.ts';\n");
+    writeFileSync(join(dir, 'm.d.ts'), [
+      '/** Doubles x. @example f(2) // 4 */',
+      'export declare function f(x: number): number;',
+      'export declare const g: (s: string) => string;',
+      '/** Options. */',
+      'export interface Opts {',
+      '    /** Member doc; a `;` inside a string ";" and {braces} do not end the interface. */',
+      '    a?: { b: number; c: string };',
+      '}',
+      '',
+    ].join('\n'));
+    writeFileSync(join(dir, 'n.d.ts'), [
+      '/**',
+      ' * A class.',
+      ' *',
+      ' * @example',
+      ' * new K().m();',
+      ' */',
+      'export declare class K {',
+      '    private secret;',
+      '    m(): void;',
+      '}',
+      'export declare const cat: typeof helper;',
+      'declare function helper(): void;',
+      '',
+    ].join('\n'));
+    const entries = entriesOf(dir);
+    const by = Object.fromEntries(entries.map((e) => [e.name, e]));
+    assert.equal(Object.keys(by).sort(), ['Opts', 'f', 'h', 'ns.K', 'ns.cat']);
+    assert.is(by.f.doc, 'Doubles x. @example f(2) // 4');
+    assert.equal(examplesOf(by.f), ['f(2) // 4']);
+    assert.is(by.h.doc, null); // undocumented: what the tests below reject
+    assert.ok(by.h.callable);
+    assert.ok(by['ns.cat'].callable); // an alias of a function is documented like one
+    assert.equal(examplesOf(by['ns.K']), ['new K().m();']);
+    assert.ok(!by['ns.K'].declaration.includes('secret'), 'private members are left out');
+    assert.ok(by.Opts.declaration.includes('a?: {'), by.Opts.declaration);
+    assert.is(splitStatements('declare const a: number;\ninterface I { x: 1; }\ntype T = { y: 2 };').length, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every export of src/index.ts has a doc comment', () => {
+  assert.ok(api.length > 100, `only ${api.length} exports found: the scanner lost track`);
+  const missing = api.filter((e) => !e.doc || e.doc.trim() === '').map((e) => `${e.name} (${e.source})`);
+  assert.equal(missing, [], `exports without a /** doc comment */ (write one above the declaration):\n  ${missing.join('\n  ')}`);
+});
+
+test('every exported function and class has an @example', () => {
+  const missing = api.filter((e) => needsExample(e) && examplesOf(e).length === 0).map((e) => `${e.name} (${e.source})`);
+  assert.equal(missing, [], `functions/classes whose doc comment has no @example:\n  ${missing.join('\n  ')}`);
+});
+
+/**
+ * One module with every example as an async function. Examples use the exports by name (as
+ * after `import { … } from 'wgrad'`) and run after init(); shutdown() is a no-op here so that
+ * the device survives for the other examples and test files.
+ */
+function examplesModule(entries: ApiEntry[]): { source: string; names: string[] } {
+  const top = entries.filter((e) => e.namespace === '');
+  const isType = (e: ApiEntry) => e.kind === 'interface' || e.kind === 'type';
+  const imports = [
+    ...top.filter((e) => !isType(e) && e.name !== 'shutdown').map((e) => e.name),
+    ...new Set(entries.filter((e) => e.namespace !== '').map((e) => e.namespace.split('.')[0])),
+    ...top.filter(isType).map((e) => `type ${e.name}`),
+  ];
+  const lines = [
+    '// Generated by test/docs.test.ts: the @example blocks of the API doc comments.',
+    '/* eslint-disable */',
+    `import { ${imports.join(', ')} } from '../../src/index.ts';`, // written to <root>/tmp/<dir>/
+    'const shutdown = (): void => {};',
+    'void shutdown;',
+  ];
+  const names: string[] = [];
+  entries.forEach((e) => examplesOf(e).forEach((code, k) => {
+    names.push(`${e.name}#${k + 1}`);
+    lines.push(`// ${e.name} (${e.source})`, `export async function example${names.length - 1}(): Promise<void> {`, code, '}');
+  }));
+  lines.push(`export const examples = [${names.map((_, i) => `example${i}`).join(', ')}];`);
+  return { source: lines.join('\n') + '\n', names };
+}
+
+test('every @example type-checks and runs', async () => {
+  const { source, names } = examplesModule(api);
+  assert.ok(names.length >= api.filter(needsExample).length, 'fewer examples than documented functions');
+  // Inside the repository (in its gitignored tmp/) so that tsc finds the project's types.
+  const dir = join(root, 'tmp', `docs-examples-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const file = join(dir, 'examples.ts');
+    writeFileSync(file, source);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      extends: '../../tsconfig.json',
+      compilerOptions: { noEmit: true, rootDir: '../..', noUnusedLocals: false },
+      include: ['examples.ts'],
+    }));
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'], { cwd: root, encoding: 'utf8' });
+    const errors = (tsc.stdout + tsc.stderr).split('\n').filter((l) => l.includes('examples.ts'));
+    // Name the export each type error belongs to (the comment above its function).
+    const srcLines = source.split('\n');
+    const owner = (line: number) => { for (let i = line - 1; i >= 0; i--) if (srcLines[i].startsWith('// ') && srcLines[i].includes('(src/')) return srcLines[i].slice(3); return '?'; };
+    const described = errors.map((l) => { const m = l.match(/examples\.ts\((\d+),/); return m ? `${owner(Number(m[1]))}: ${l.replace(/^.*?error /, 'error ')}` : l; });
+    assert.equal(described, [], `doc examples with type errors:\n  ${described.join('\n  ')}`);
+
+    const mod = (await import(pathToFileURL(file).href)) as { examples: (() => Promise<void>)[] };
+    const rng = defaultGenerator.getState();
+    const log = console.log;
+    const failures: string[] = [];
+    console.log = () => {}; // examples print; keep the test output readable
+    try {
+      for (let i = 0; i < mod.examples.length; i++) {
+        try {
+          await mod.examples[i]();
+        } catch (e) {
+          const msg = (e as Error).message ?? String(e);
+          if (!/timestamp-query/.test(msg)) failures.push(`${names[i]}: ${msg.split('\n')[0]}`); // profile() needs the feature
+        }
+      }
+    } finally {
+      console.log = log;
+      setAnomalyDetection(false);
+      defaultGenerator.setState(rng);
+    }
+    assert.equal(failures, [], `doc examples that throw:\n  ${failures.join('\n  ')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('docs/MOCO.md quotes the code as it is (excerpts match their file:line, references exist)', () => {
+  const md = readFileSync(join(root, 'docs/MOCO.md'), 'utf8');
+  const problems: string[] = [];
+  const fileLines = (f: string) => (existsSync(join(root, f)) ? readFileSync(join(root, f), 'utf8').split('\n') : null);
+  let excerpts = 0;
+  for (const block of md.matchAll(/```ts\n\/\/ (src\/\S+\.ts):(\d+)\n([\s\S]*?)\n```/g)) {
+    excerpts++;
+    const [, file, at, body] = block;
+    const lines = fileLines(file);
+    if (!lines) { problems.push(`${file}: no such file`); continue; }
+    const want = body.split('\n');
+    const start = Number(at) - 1;
+    if (want.every((l, i) => lines[start + i] === l)) continue;
+    const found = lines.findIndex((_, s) => want.every((l, i) => lines[s + i] === l));
+    problems.push(found >= 0
+      ? `${file}:${at}: the excerpt starting "${want[0].trim()}" is now at line ${found + 1}`
+      : `${file}:${at}: the excerpt starting "${want[0].trim()}" is no longer in the file (the code changed: update docs/MOCO.md)`);
+  }
+  assert.ok(excerpts >= 10, `only ${excerpts} excerpts found in docs/MOCO.md`);
+  for (const ref of md.matchAll(/`(src\/[\w/.-]+\.ts)(?::(\d+))?`/g)) {
+    const lines = fileLines(ref[1]);
+    if (!lines) problems.push(`${ref[0]}: no such file`);
+    else if (ref[2] && Number(ref[2]) > lines.length) problems.push(`${ref[0]}: the file has ${lines.length} lines`);
+  }
+  assert.equal(problems, [], `docs/MOCO.md is out of date:\n  ${problems.join('\n  ')}`);
+});
+
+test.run();

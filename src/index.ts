@@ -14,6 +14,7 @@ export { tidy, keep } from './scope.ts';
 export { manualSeed, Generator, defaultGenerator } from './random.ts';
 export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange } from './creation.ts';
 export { noGrad, isGradEnabled } from './autograd/graph.ts';
+export { setAnomalyDetection, isAnomalyDetectionEnabled } from './autograd/anomaly.ts';
 export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';
 export {
   add, sub, mul, div, pow, maximum, minimum, gt, lt, ge, le, eq, where,

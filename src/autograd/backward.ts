@@ -10,6 +10,7 @@ import type { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
 import { fmt, sameShape } from '../shape.ts';
 import { noGrad, needsGrad } from './graph.ts';
+import { isAnomalyDetectionEnabled, checkedBackward } from './anomaly.ts';
 import { fill } from '../ops/creation-internal.ts';
 import { add } from '../ops/elementwise.ts';
 import { contiguous } from '../ops/shape.ts';
@@ -66,7 +67,8 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: { retainG
       const g = grads.get(t);
       if (!g) continue;
       if (t.node) {
-        const inputGrads = t.node.backward!(g);
+        const node = t.node;
+        const inputGrads = isAnomalyDetectionEnabled() ? checkedBackward(node.op, node.inputs, () => node.backward!(g)) : node.backward!(g);
         t.node.inputs.forEach((input, k) => {
           const gi = inputGrads[k];
           if (!gi || !needsGrad(input)) return;

@@ -4,6 +4,7 @@
 // rule mapping the output's gradient to one gradient per input.
 
 import type { Tensor } from '../tensor.ts';
+import { isAnomalyDetectionEnabled, checkOutput } from './anomaly.ts';
 
 export type BackwardRule = (grad: Tensor) => (Tensor | null | undefined)[];
 
@@ -52,5 +53,6 @@ export function needsGrad(t: Tensor): boolean {
  */
 export function record(out: Tensor, op: string, inputs: Tensor[], attrs: Record<string, unknown>, backward: BackwardRule): Tensor {
   if (enabled && inputs.some(needsGrad)) out.node = { op, attrs, inputs, backward };
+  if (isAnomalyDetectionEnabled()) checkOutput(out, op, inputs); // see anomaly.ts
   return out;
 }

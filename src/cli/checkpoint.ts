@@ -9,6 +9,8 @@
 
 import { encodeTensors, loadSafetensors } from '../io/checkpoint.ts';
 import { writeFileAtomic } from '../io/node-files.ts';
+import { readdirSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
@@ -44,6 +46,9 @@ export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
   await writeFileAtomic(path, bytes, {
     beforeRename: crashAt === String(meta.epoch) ? () => { process.kill(process.pid, 'SIGKILL'); return new Promise<void>(() => {}); } : undefined,
   });
+  // Temp files of runs that were killed mid-write are garbage now that a newer checkpoint exists.
+  const stale = `${basename(path)}.tmp-`;
+  for (const f of readdirSync(dirname(path))) if (f.startsWith(stale)) unlinkSync(join(dirname(path), f));
 }
 
 export async function loadMocoCheckpoint(path: string, model: MoCo, opt: Optimizer<any>, gens: Generators, config: Record<string, unknown>): Promise<{ epoch: number; records: any[]; baselines: Record<string, number> }> {

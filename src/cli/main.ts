@@ -9,7 +9,7 @@ import { train, TRAIN_OPTIONS } from './train.ts';
 import { ablate } from './ablate.ts';
 import { evaluate, EVALUATE_OPTIONS } from './evaluate.ts';
 import { helpText } from './args.ts';
-import { shutdown } from '../runtime.ts';
+import { shutdown, hasDevice, device } from '../runtime.ts';
 
 const usage = `usage: wgrad-moco <command> [options]
 
@@ -63,6 +63,9 @@ main(process.argv.slice(2))
   })
   .catch((e: Error) => {
     console.error(`\nwgrad-moco: ${e.message}`);
+    if (hasDevice() && device().isLost) {
+      console.error('wgrad-moco: training stopped because the GPU device was lost. Checkpoints written so far are intact: run the same command with --resume to continue from the last one.');
+    }
     shutdown();
     process.exitCode = 1;
   });

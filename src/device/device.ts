@@ -83,6 +83,9 @@ export class Device {
   private lostReason: string | null = null;
   private destroyed = false;
   private profiler: Profiler | null = null;
+  /** Runs before every readback and sync() (anomaly detection); see setReadCheck. */
+  private readCheck: (() => Promise<void>) | null = null;
+  private readChecking: Promise<void> | null = null;
 
   private constructor(
     private acquired: Acquired | null,
@@ -114,7 +117,7 @@ export class Device {
       this.errors.push(ev.error.message);
     };
     void gpu.lost.then((lost) => {
-      if (!this.destroyed) this.lostReason = `${lost.reason}: ${lost.message}`;
+      if (!this.destroyed && !this.lostReason) this.lostReason = `${lost.reason}: ${lost.message}`;
     });
   }
 
@@ -285,8 +288,35 @@ export class Device {
     this.counters.uploads++;
   }
 
+  /**
+   * Installs a check awaited before every readback and sync(), or removes it (null). Anomaly
+   * detection (autograd/anomaly.ts) reads its flags here, so an error surfaces at the first read
+   * after the op that caused it. Concurrent reads wait for the same check.
+   */
+  setReadCheck(fn: (() => Promise<void>) | null): void {
+    this.readCheck = fn;
+  }
+
+  private async runReadCheck(): Promise<void> {
+    while (this.readCheck) {
+      if (this.readChecking) {
+        await this.readChecking; // then check again: work recorded meanwhile is not covered yet
+        continue;
+      }
+      this.readChecking = this.readCheck().finally(() => (this.readChecking = null));
+      return this.readChecking;
+    }
+  }
+
   /** Copies `bytes` from a buffer back to the host; submits pending work. */
   async read(buffer: GPUBuffer, byteOffset: number, bytes: number, label: string): Promise<ArrayBuffer> {
+    this.checkUsable(label);
+    await this.runReadCheck();
+    return this.readUnchecked(buffer, byteOffset, bytes, label);
+  }
+
+  /** read() without the read check (the check's own readback uses it). */
+  async readUnchecked(buffer: GPUBuffer, byteOffset: number, bytes: number, label: string): Promise<ArrayBuffer> {
     this.checkUsable(label);
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     const staging = this.gpu.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${label}` });
@@ -329,6 +359,8 @@ export class Device {
 
   /** Waits for all submitted work (used by benchmarks). */
   async sync(): Promise<void> {
+    this.checkUsable('sync');
+    await this.runReadCheck();
     this.flush();
     await this.gpu.queue.onSubmittedWorkDone();
     this.throwPendingErrors();
@@ -339,6 +371,16 @@ export class Device {
     this.flush();
     this.bindGroups.clear();
     this.pool.trim();
+  }
+
+  /**
+   * Test hook: loses the device as a driver reset would (the GPUDevice is destroyed, but not by
+   * wgrad), so every later use fails with checkUsable's "the GPU device was lost" error.
+   */
+  simulateLoss(reason = 'simulated device loss (test hook)'): void {
+    if (this.destroyed || this.lostReason) return;
+    this.lostReason = reason;
+    this.gpu.destroy();
   }
 
   destroy(): void {

@@ -6,6 +6,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
+import { inside } from '../autograd/anomaly.ts';
 import { fmt } from '../shape.ts';
 import { Uniforms, grid } from './uniforms.ts';
 import { fromArray } from './creation-internal.ts';
@@ -77,7 +78,7 @@ function classLoss(op: 'crossEntropy' | 'nllLoss', x: Tensor, targets: Tensor | 
   const t = targetTensor(op, targets, x);
   const stats = rowLosses(op, x, t, k);
   const losses = new Tensor(stats.storage, [n], [1], stats.offset);
-  const m = mean(losses);
+  const m = inside(op, () => mean(losses)); // anomaly detection names `op` for a NaN here
   losses.dispose();
   const out = record(m, op, [x, t], attrs, (g) => [lossBackward(`${op}.backward`, x, t, stats, g, 1 / n, k), null]);
   if (!out.node) {

@@ -7,6 +7,7 @@ import { keep } from '../scope.ts';
 import { fmt, sameShape } from '../shape.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { contiguous } from '../ops/shape.ts';
+import { isAnomalyDetectionEnabled, checkUpdate } from '../autograd/anomaly.ts';
 
 /** Hyper-parameters every optimizer has; subclasses add their own. */
 export interface BaseHyper {
@@ -106,6 +107,7 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
           p.assertAlive(`${this.name}.step`);
           const g = p.grad.isContiguous ? p.grad : contiguous(p.grad);
           this.update(p, g, group);
+          if (isAnomalyDetectionEnabled()) checkUpdate(p, `${this.name}.step`, g);
           if (g !== p.grad) g.dispose();
         }
       }

@@ -1,0 +1,586 @@
+// wgrad benchmarks: matmul (every kernel variant), an elementwise chain against a copy kernel,
+// a 16M-element reduction, conv2d forward/backward, an MLP training step and the MoCo training
+// step of the default config. Each result is the median of several samples taken after a warm-up
+// (compiles the pipelines); a sample times N iterations closed by `await sync()`. CPU time of the
+// process (the lavapipe worker threads run inside it) is recorded too: cpu/wall shows how much
+// of the machine the run actually got.
+//
+//   npx tsx bench/run.ts [--quick] [--only matmul,elementwise,reduce,conv,mlp,moco] [--big]
+//                        [--peers] [--json FILE] [--md FILE] [--svg FILE] [--no-write]
+//
+// --big adds 4096² matmuls. --peers runs the matmul / elementwise / reduce / MLP workloads through
+// TensorFlow.js too: tfjs-backend-webgpu on wgrad's own GPUDevice (same Dawn device, same queue)
+// and tfjs-backend-wasm (SIMD, CPU), reported as throughput ratios wgrad/peer measured in the
+// same run. Results go to the console, bench/RESULTS.md (the section between the bench markers;
+// the notes around it are kept), bench/results.svg, and --json FILE.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { createRequire } from 'node:module';
+import { init, shutdown, sync, deviceInfo, randn, rand, tidy, keep, noGrad, Tensor, crossEntropy, nn, optim } from '../src/index.ts';
+import { device } from '../src/runtime.ts';
+import { map } from '../src/ops/map.ts';
+import { matmulRaw, matmulPlan, setMatmulKernel, type MatmulKernel } from '../src/ops/matmul.ts';
+
+// ---- options ----------------------------------------------------------------------------------
+
+const GROUPS = ['matmul', 'elementwise', 'reduce', 'conv', 'mlp', 'moco'] as const;
+type Group = (typeof GROUPS)[number];
+
+function parseOptions(argv: string[]) {
+  const o = { quick: false, big: false, peers: false, write: true, only: [...GROUPS] as Group[], json: '', md: 'bench/RESULTS.md', svg: 'bench/results.svg' };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i] ?? '';
+    switch (flag) {
+      case '--quick': o.quick = true; break;
+      case '--big': case '--4096': o.big = true; break;
+      case '--peers': o.peers = true; break;
+      case '--no-write': o.write = false; break;
+      case '--json': o.json = value(); break;
+      case '--md': o.md = value(); break;
+      case '--svg': o.svg = value(); break;
+      case '--only': {
+        const list = value().split(',').filter(Boolean);
+        for (const g of list) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`bench: --only ${g}: unknown group (groups: ${GROUPS.join(', ')})`);
+        o.only = list as Group[];
+        break;
+      }
+      case '--help': case '-h':
+        console.log('usage: npx tsx bench/run.ts [--quick] [--only ' + GROUPS.join(',') + '] [--big] [--peers] [--json FILE] [--md FILE] [--svg FILE] [--no-write]');
+        process.exit(0);
+      // falls through (process.exit does not return)
+      default: throw new Error(`bench: unknown option ${argv[i]} (see --help)`);
+    }
+  }
+  return o;
+}
+
+const opts = parseOptions(process.argv.slice(2));
+const SAMPLES = opts.quick ? 3 : 5;
+const SAMPLE_MS = opts.quick ? 150 : 400; // aim for samples at least this long
+const SLOW_MS = 3000; // an iteration slower than this is timed once
+const SKIP_MS = 15000; // and one (expected to be) slower than this is skipped
+
+// ---- timing -----------------------------------------------------------------------------------
+
+interface Timing {
+  ms: number; // median per iteration
+  minMs: number;
+  cpu: number; // process CPU time / wall time (≈ worker threads kept busy)
+  iters: number;
+  samples: number;
+}
+type Outcome = Timing | string; // a string says why there is no timing
+
+/** One thing to time: `step` records an iteration, `settle` waits until it has run. */
+interface Candidate {
+  step: () => void;
+  settle: () => Promise<void>;
+  /** Runs before each sample (switches the TensorFlow.js backend). */
+  enter?: () => Promise<void>;
+  /** Expected time per iteration, if known: a candidate expected to be too slow is skipped. */
+  estimateMs?: number;
+}
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
+const median = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1];
+
+/**
+ * Median time per iteration of each candidate. All are warmed up first (pipeline compilation,
+ * buffer pools), then sampled round-robin, so that a change in machine load between samples hits
+ * every candidate alike and the ratios between them stay meaningful.
+ */
+async function measureAll(cands: Candidate[]): Promise<Outcome[]> {
+  const out: Outcome[] = cands.map(() => 'not run');
+  const plans: ({ iters: number; samples: number; wall: number[]; cpu: number[] } | null)[] = cands.map(() => null);
+  for (const [i, c] of cands.entries()) {
+    if (c.estimateMs !== undefined && c.estimateMs > SKIP_MS) {
+      out[i] = `skipped (≈${(c.estimateMs / 1000).toFixed(0)} s per iteration)`;
+      continue;
+    }
+    try {
+      await c.enter?.();
+      c.step(); // warm-up
+      await c.settle();
+      const t0 = performance.now();
+      c.step();
+      await c.settle();
+      const once = performance.now() - t0;
+      if (once > SKIP_MS) out[i] = `skipped (${(once / 1000).toFixed(0)} s per iteration)`;
+      else plans[i] = { iters: Math.max(1, Math.min(200, Math.round(SAMPLE_MS / Math.max(once, 0.01)))), samples: once > SLOW_MS ? 1 : SAMPLES, wall: [], cpu: [] };
+    } catch (e) {
+      out[i] = `failed: ${firstLine(e)}`;
+    }
+  }
+  for (let s = 0; s < SAMPLES; s++) {
+    for (const [i, c] of cands.entries()) {
+      const p = plans[i];
+      if (!p || s >= p.samples) continue;
+      try {
+        await c.enter?.();
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        for (let k = 0; k < p.iters; k++) c.step();
+        await c.settle();
+        const w = performance.now() - t0;
+        const cu = process.cpuUsage(c0);
+        p.wall.push(w / p.iters);
+        p.cpu.push((cu.user + cu.system) / 1000 / w);
+      } catch (e) {
+        out[i] = `failed: ${firstLine(e)}`;
+        plans[i] = null;
+      }
+    }
+  }
+  for (const [i, p] of plans.entries()) {
+    if (p) out[i] = { ms: median(p.wall), minMs: Math.min(...p.wall), cpu: median(p.cpu), iters: p.iters, samples: p.samples };
+  }
+  return out;
+}
+
+/** A wgrad candidate: `fn` under tidy (its tensors are disposed), finished by `await sync()`. */
+const wgrad = (fn: () => unknown, estimateMs?: number): Candidate => ({ step: () => void tidy(() => void fn()), settle: sync, estimateMs });
+
+// ---- results ----------------------------------------------------------------------------------
+
+type Unit = 'GFLOP/s' | 'GB/s' | 'steps/s';
+interface Result { value: number; ms: number; cpu: number }
+interface Row {
+  group: Group;
+  name: string;
+  detail: string; // kernel / variant actually run
+  unit: Unit;
+  value: number | null; // null: skipped or failed (see note)
+  ms: number | null;
+  cpu: number | null;
+  note?: string;
+  peers: Record<string, Result | string>; // peer name → result or why it did not run
+}
+
+const rows: Row[] = [];
+const skippedGroups: string[] = [];
+
+function toResult(unit: Unit, work: number, t: Timing): Result {
+  return { value: unit === 'steps/s' ? 1000 / t.ms : work / t.ms / 1e6, ms: t.ms, cpu: t.cpu };
+}
+
+function addRow(group: Group, name: string, detail: string, unit: Unit, work: number, t: Outcome): Row {
+  const r = typeof t === 'string' ? null : toResult(unit, work, t);
+  const row: Row = { group, name, detail, unit, value: r?.value ?? null, ms: r?.ms ?? null, cpu: r?.cpu ?? null, peers: {} };
+  if (typeof t === 'string') row.note = t;
+  rows.push(row);
+  const v = r ? `${fmtNum(r.value)} ${unit}  (${fmtMs(r.ms)} per iteration, cpu/wall ${r.cpu.toFixed(2)})` : t;
+  console.log(`  ${name.padEnd(34)} ${detail.padEnd(26)} ${v}`);
+  return row;
+}
+
+function addPeer(row: Row, peer: string, work: number, t: Outcome): void {
+  const r = typeof t === 'string' ? t : toResult(row.unit, work, t);
+  row.peers[peer] = r;
+  const ratio = typeof r !== 'string' && row.value ? `; wgrad/${peer} = ${(row.value / r.value).toFixed(2)}` : '';
+  console.log(`    ${peer.padEnd(32)} ${typeof r === 'string' ? r : `${fmtNum(r.value)} ${row.unit}  (${fmtMs(r.ms)}, cpu/wall ${r.cpu.toFixed(2)})${ratio}`}`);
+}
+
+const fmtNum = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
+const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms >= 100 ? 0 : 1)} ms` : `${(ms * 1000).toFixed(0)} µs`);
+
+// ---- peers (TensorFlow.js) --------------------------------------------------------------------
+
+type TF = typeof import('@tensorflow/tfjs-core');
+interface Peer { name: string; tf: TF; backend: string; settle: () => Promise<void> }
+const peers: Peer[] = [];
+const peerErrors: Record<string, string> = {};
+let navigatorGpu: unknown = null; // the Dawn GPU object tfjs checks for; kept referenced while tfjs lives
+
+/**
+ * tfjs-core's Node bundle has no gradient functions (the @tensorflow/tfjs union package adds
+ * them) and its ES-module files use extensionless imports that Node cannot load, so the gradient
+ * registrations are bundled here with esbuild (a dependency of tsx). The registries live on
+ * globalThis, so they reach the engine of the Node bundle.
+ */
+async function registerTfGradients(): Promise<void> {
+  const require = createRequire(import.meta.url);
+  const esbuild = await import('esbuild');
+  const entry = require.resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  const code = esbuild.buildSync({ entryPoints: [entry], bundle: true, write: false, format: 'cjs', platform: 'node', logLevel: 'silent' }).outputFiles[0].text;
+  const mod = { exports: {} };
+  new Function('require', 'module', 'exports', code)(require, mod, mod.exports);
+}
+
+async function setupPeers(): Promise<void> {
+  let tf: TF;
+  try {
+    tf = await import('@tensorflow/tfjs-core');
+  } catch (e) {
+    peerErrors['tfjs'] = `@tensorflow/tfjs-core not installed (npm install): ${firstLine(e)}`;
+    return;
+  }
+  try {
+    await registerTfGradients();
+  } catch (e) {
+    peerErrors['tfjs gradients'] = `training steps cannot run (${firstLine(e)})`;
+  }
+  try {
+    // tfjs-backend-webgpu registers itself only where navigator.gpu exists. Node 20 has no
+    // navigator: give it a Dawn GPU object (create() of the npm webgpu package), then run the
+    // backend on wgrad's own GPUDevice so both libraries share one Dawn device and queue.
+    const dawn = await import('webgpu');
+    navigatorGpu = dawn.create([]);
+    const g = globalThis as { navigator?: { gpu?: unknown } };
+    if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu: navigatorGpu }, configurable: true, writable: true });
+    else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: navigatorGpu, configurable: true });
+    const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+    if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+    const gpuDevice = device().gpu;
+    tf.registerBackend('webgpu', () => new WebGPUBackend(gpuDevice), 1);
+    if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend(webgpu) returned false');
+    // tfjs batches its dispatches in an open compute pass: end it and submit, then wait.
+    const b = tf.backend() as unknown as { commandEncoder: unknown; endComputePassEncoder(): void; submitQueue(): void };
+    const settle = async () => {
+      if (b.commandEncoder) {
+        b.endComputePassEncoder();
+        b.submitQueue();
+      }
+      await gpuDevice.queue.onSubmittedWorkDone();
+    };
+    peers.push({ name: 'tfjs-webgpu', tf, backend: 'webgpu', settle });
+  } catch (e) {
+    peerErrors['tfjs-webgpu'] = firstLine(e);
+  }
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) returned false');
+    const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+    peers.push({ name: 'tfjs-wasm', tf, backend: 'wasm', settle: async () => {} });
+    console.log(`  tfjs-wasm: SIMD ${simd ? 'on' : 'off'}, threads ${threads ? 'on' : 'off'}`);
+  } catch (e) {
+    peerErrors['tfjs-wasm'] = firstLine(e);
+  }
+}
+
+interface PeerWork { step: () => void; dispose: () => void }
+
+/** Candidates running `make(tf)` on every peer (on an empty list without --peers). */
+async function peerCandidates(make: (tf: TF) => PeerWork, estimate?: (peer: string) => number | undefined) {
+  const list: { name: string; cand: Candidate | string; dispose: () => Promise<void> }[] = [];
+  if (!opts.peers) return list;
+  for (const p of peers) {
+    const enter = async () => void (await p.tf.setBackend(p.backend));
+    try {
+      await enter();
+      const w = make(p.tf);
+      list.push({ name: p.name, cand: { step: () => p.tf.tidy(w.step), settle: p.settle, enter, estimateMs: estimate?.(p.name) }, dispose: async () => { await enter(); w.dispose(); } });
+    } catch (e) {
+      list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
+    }
+  }
+  return list;
+}
+
+/** Times wgrad's candidate and the peers' together; returns wgrad's row with the peers attached. */
+async function compare(group: Group, name: string, detail: string, unit: Unit, work: number, mine: Candidate, make?: (tf: TF) => PeerWork): Promise<Row> {
+  const ps = make ? await peerCandidates(make) : [];
+  const runnable = ps.filter((p) => typeof p.cand !== 'string');
+  const t = await measureAll([mine, ...runnable.map((p) => p.cand as Candidate)]);
+  const row = addRow(group, name, detail, unit, work, t[0]);
+  for (const p of ps) addPeer(row, p.name, work, typeof p.cand === 'string' ? p.cand : t[1 + runnable.indexOf(p)]);
+  for (const p of ps) await p.dispose();
+  return row;
+}
+
+// ---- benchmarks -------------------------------------------------------------------------------
+
+async function benchMatmul(): Promise<void> {
+  console.log('matmul (C = A·B, square, f32; every kernel variant this adapter can run, timed together)');
+  const sizes = opts.quick ? [256, 512, 1024] : [256, 512, 1024, 2048];
+  if (opts.big) sizes.push(4096);
+  const variants: (MatmulKernel | null)[] = [null, 'generic', 'vec4', 'tiled'];
+  const lastMs = new Map<string, number>(); // per variant / peer: time at the previous size
+  const estimate = (key: string) => (lastMs.has(key) ? lastMs.get(key)! * 8 : undefined);
+  for (const S of sizes) {
+    const a = keep(randn([S, S]));
+    const b = keep(randn([S, S]));
+    const flops = 2 * S ** 3;
+    const mine: { v: MatmulKernel | null; detail: string; cand: Candidate }[] = [];
+    for (const v of variants) {
+      setMatmulKernel(v);
+      const plan = matmulPlan(a, b);
+      if (v && plan.kernel !== v) continue; // this adapter cannot run it (the auto row says why)
+      mine.push({ v, detail: plan.detail, cand: { ...wgrad(() => matmulRaw(a, b), estimate(v ?? 'auto')), enter: async () => void setMatmulKernel(v) } });
+    }
+    const ps = await peerCandidates((tf) => {
+      const [x, y] = [tf.randomNormal([S, S]), tf.randomNormal([S, S])];
+      return { step: () => void tf.matMul(x, y), dispose: () => tf.dispose([x, y]) };
+    }, estimate);
+    const runnable = ps.filter((p) => typeof p.cand !== 'string');
+    const t = await measureAll([...mine.map((m) => m.cand), ...runnable.map((p) => p.cand as Candidate)]);
+    setMatmulKernel(null);
+    mine.forEach((m, i) => {
+      const row = addRow('matmul', `matmul ${S}² ${m.v ? `(forced ${m.v})` : '(auto)'}`, m.detail, 'GFLOP/s', flops, t[i]);
+      lastMs.set(m.v ?? 'auto', row.ms ?? Infinity);
+      if (m.v) return;
+      for (const p of ps) {
+        const pt = typeof p.cand === 'string' ? p.cand : t[mine.length + runnable.indexOf(p)];
+        addPeer(row, p.name, flops, pt);
+        lastMs.set(p.name, typeof pt === 'string' ? Infinity : pt.ms);
+      }
+    });
+    for (const p of ps) await p.dispose();
+    a.dispose();
+    b.dispose();
+  }
+  // The layouts of a training step: x·Wᵀ (linear forward) and gᵀ·x (weight gradient).
+  const S = opts.quick ? 512 : 1024;
+  const x = keep(randn([S, S]));
+  const w = keep(randn([S, S]));
+  const [wt, xt] = [w.T, x.T];
+  const t = await measureAll([wgrad(() => matmulRaw(x, w)), wgrad(() => matmulRaw(x, wt)), wgrad(() => matmulRaw(xt, w))]);
+  addRow('matmul', `matmul ${S}² x·W`, matmulPlan(x, w).detail, 'GFLOP/s', 2 * S ** 3, t[0]);
+  addRow('matmul', `matmul ${S}² x·Wᵀ (linear forward)`, matmulPlan(x, wt).detail, 'GFLOP/s', 2 * S ** 3, t[1]);
+  addRow('matmul', `matmul ${S}² xᵀ·W (weight gradient)`, matmulPlan(xt, w).detail, 'GFLOP/s', 2 * S ** 3, t[2]);
+  for (const v of [x, w, wt, xt]) v.dispose();
+}
+
+async function benchElementwise(): Promise<void> {
+  const n = opts.quick ? 4 << 20 : 16 << 20;
+  console.log(`elementwise (${n >> 20}M floats; GB/s counts one read + one write per element)`);
+  const x = keep(randn([n]));
+  const bytes = 8 * n;
+  const t = await measureAll([
+    wgrad(() => map([x], 'x0', 'copy')),
+    wgrad(() => map([x], 'sqrt(max(x0 * 2.0 + 1.0, 0.0))', 'chain')),
+  ]);
+  addRow('elementwise', 'copy (bandwidth reference)', 'map x0', 'GB/s', bytes, t[0]);
+  addRow('elementwise', 'chain of 4 ops, fused', 'one map dispatch', 'GB/s', bytes, t[1]);
+  // The peers run the same four ops, one kernel each (TensorFlow.js does not fuse them).
+  await compare('elementwise', 'chain of 4 ops, one kernel each', 'mul, add, relu, sqrt', 'GB/s', bytes, wgrad(() => x.mul(2).add(1).relu().sqrt()), (tf) => {
+    const v = tf.randomNormal([n]);
+    return { step: () => void tf.sqrt(tf.relu(tf.add(tf.mul(v, 2), 1))), dispose: () => v.dispose() };
+  });
+  x.dispose();
+}
+
+async function benchReduce(): Promise<void> {
+  const n = opts.quick ? 4 << 20 : 16 << 20;
+  console.log(`reduce (sum of ${n >> 20}M floats; GB/s counts one read per element)`);
+  const x = keep(randn([n]));
+  await compare('reduce', `sum of ${n >> 20}M`, 'partial sums + combine', 'GB/s', 4 * n, wgrad(() => x.sum()), (tf) => {
+    const v = tf.randomNormal([n]);
+    return { step: () => void tf.sum(v), dispose: () => v.dispose() };
+  });
+  x.dispose();
+}
+
+async function benchConv(): Promise<void> {
+  let conv2d: typeof import('../src/ops/conv.ts').conv2d;
+  try {
+    ({ conv2d } = await import('../src/ops/conv.ts'));
+  } catch (e) {
+    skippedGroups.push(`conv: src/ops/conv.ts does not load (${firstLine(e)})`);
+    console.log(`conv: skipped (${skippedGroups.at(-1)})`);
+    return;
+  }
+  // The MoCo ConvNet's (width 16) second layer at batch 128: 16 → 16 channels, 28×28, 3×3, padding 1.
+  const [N, C, H, W, Co, k] = opts.quick ? [32, 16, 28, 28, 16, 3] : [128, 16, 28, 28, 16, 3];
+  const flops = 2 * N * Co * H * W * C * k * k;
+  console.log(`conv2d (x [${N}, ${C}, ${H}, ${W}], w [${Co}, ${C}, ${k}, ${k}], padding 1; backward = one gradient)`);
+  const x = keep(randn([N, C, H, W]));
+  const w = keep(randn([Co, C, k, k], { std: 0.1 }));
+  const gy = keep(randn([N, Co, H, W]));
+  // Backward rules of a recorded conv whose other operand needs no gradient.
+  const recorded = (which: 0 | 1) => {
+    const xs = keep(x.detach().requiresGrad_(which === 0));
+    const ws = keep(w.detach().requiresGrad_(which === 1));
+    return [keep(conv2d(xs, ws, null, { padding: 1 })), xs, ws];
+  };
+  const [yx, yw] = [recorded(0), recorded(1)];
+  const t = await measureAll([
+    wgrad(() => noGrad(() => conv2d(x, w, null, { padding: 1 }))),
+    wgrad(() => noGrad(() => yx[0].node!.backward!(gy))),
+    wgrad(() => noGrad(() => yw[0].node!.backward!(gy))),
+  ]);
+  addRow('conv', 'conv2d forward', 'src/ops/conv.ts', 'GFLOP/s', flops, t[0]);
+  addRow('conv', 'conv2d backward (input grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[1]);
+  addRow('conv', 'conv2d backward (weight grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[2]);
+  for (const v of [...yx, ...yw, x, w, gy]) v.dispose();
+}
+
+async function benchMlp(): Promise<void> {
+  const [B, D, H, O] = [128, 784, 512, 10];
+  const flops = 3 * 2 * B * (D * H + H * H + H * O); // forward + backward ≈ 3 × forward
+  console.log(`MLP training step (${D}-${H}-${H}-${O}, batch ${B}, SGD momentum; forward, cross-entropy, backward, update)`);
+  const model = new nn.Sequential(new nn.Linear(D, H), new nn.ReLU(), new nn.Linear(H, H), new nn.ReLU(), new nn.Linear(H, O));
+  const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+  const x = keep(randn([B, D]));
+  const labels = Array.from({ length: B }, (_, i) => i % O);
+  const step = wgrad(() => {
+    const loss = crossEntropy(model.forward(x), labels);
+    loss.backward();
+    opt.step();
+    opt.zeroGrad();
+  });
+  const row = await compare('mlp', `MLP step, batch ${B}`, 'nn + optim.SGD', 'steps/s', flops, step, (tf) => {
+    const v = (shape: number[]) => tf.variable(tf.randomNormal(shape, 0, 0.05));
+    const ws = [v([D, H]), v([H]), v([H, H]), v([H]), v([H, O]), v([O])];
+    const tx = tf.randomNormal([B, D]);
+    const ty = tf.oneHot(tf.tensor1d(labels, 'int32'), O);
+    const o = tf.train.momentum(0.01, 0.9);
+    const loss = () => {
+      const h1 = tf.relu(tf.add(tf.matMul(tx, ws[0]), ws[1]));
+      const h2 = tf.relu(tf.add(tf.matMul(h1, ws[2]), ws[3]));
+      return tf.losses.softmaxCrossEntropy(ty, tf.add(tf.matMul(h2, ws[4]), ws[5])) as import('@tensorflow/tfjs-core').Scalar;
+    };
+    return { step: () => void o.minimize(loss), dispose: () => { tf.dispose([...ws, tx, ty]); o.dispose(); } };
+  });
+  if (row.ms) console.log(`    wgrad ≈ ${fmtNum(flops / row.ms / 1e6)} GFLOP/s, ${fmtNum((B * 1000) / row.ms)} images/s`);
+  x.dispose();
+}
+
+async function benchMoco(): Promise<void> {
+  let mods;
+  try {
+    const [train, args, augment] = await Promise.all([import('../src/cli/train.ts'), import('../src/cli/args.ts'), import('../src/data/augment.ts')]);
+    mods = { train, args, augment };
+  } catch (e) {
+    skippedGroups.push(`moco: the MoCo modules do not load (${firstLine(e)})`);
+    console.log(`moco: skipped (${skippedGroups.at(-1)})`);
+    return;
+  }
+  const cfg = mods.args.parseArgs([], mods.train.TRAIN_OPTIONS, 'bench');
+  const B = opts.quick ? 32 : cfg.batch;
+  console.log(`MoCo training step (default config: ${cfg.encoder} width ${cfg.width}, batch ${B}, K ${cfg.K}, dim ${cfg.dim}, ${cfg.mlp ? 'MLP head' : 'linear head'}, ${cfg.shuffleBn} BN; augment both views, forward, key encoder, InfoNCE, backward, SGD)`);
+  const encoder = mods.train.buildEncoder(cfg, 1);
+  const model = mods.train.buildModel(cfg, encoder);
+  const opt = new optim.SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
+  model.train();
+  const x = keep(rand([B, 1, 28, 28]));
+  // The train CLI's v2 augmentation for grayscale 28×28 sets (crop, flip, jitter; no blur).
+  const aug = { jitter: { p: 0.8 }, grayscale: false, blur: false } as const;
+  const [t] = await measureAll([wgrad(() => {
+    const [xq, xk] = mods.augment.twoViews(x, aug);
+    const out = model.step(xq, xk);
+    out.loss.backward();
+    opt.step();
+    opt.zeroGrad();
+  })]);
+  const row = addRow('moco', `MoCo step, batch ${B}`, `${cfg.encoder} w${cfg.width}, K ${cfg.K}`, 'steps/s', 0, t);
+  if (row.ms) console.log(`    ≈ ${fmtNum((B * 1000) / row.ms)} images/s`);
+  x.dispose();
+}
+
+// ---- output -----------------------------------------------------------------------------------
+
+const PEER_NAMES = ['tfjs-webgpu', 'tfjs-wasm'];
+
+function markdown(meta: Record<string, string>): string {
+  const L: string[] = [];
+  L.push(`Command: \`${meta.command}\`  `);
+  L.push(`Date: ${meta.date}  `);
+  L.push(`Adapter: ${meta.adapter}  `);
+  L.push(`Machine: ${meta.machine}`);
+  L.push('');
+  const withPeers = rows.some((r) => Object.keys(r.peers).length > 0);
+  const head = ['Benchmark', 'Kernel / variant', 'Time', 'Throughput', 'cpu/wall', 'per busy core'];
+  if (withPeers) for (const p of PEER_NAMES) head.push(p, `wgrad/${p}`);
+  L.push(`| ${head.join(' | ')} |`);
+  L.push(`|${head.map((_, i) => (i >= 2 ? '---:' : '---')).join('|')}|`);
+  for (const r of rows) {
+    const cells = [r.name, r.detail, r.ms === null ? '-' : fmtMs(r.ms), r.value === null ? (r.note ?? '-') : `${fmtNum(r.value)} ${r.unit}`, r.cpu === null ? '-' : r.cpu.toFixed(2), r.value === null || !r.cpu ? '-' : fmtNum(r.value / r.cpu)];
+    if (withPeers) {
+      for (const p of PEER_NAMES) {
+        const pr = r.peers[p];
+        if (pr === undefined) cells.push('', '');
+        else if (typeof pr === 'string') cells.push(pr, '');
+        else cells.push(`${fmtNum(pr.value)} ${r.unit}`, r.value ? `**${(r.value / pr.value).toFixed(2)}**` : '-');
+      }
+    }
+    L.push(`| ${cells.join(' | ')} |`);
+  }
+  for (const s of skippedGroups) L.push('', `Skipped: ${s}`);
+  for (const [k, v] of Object.entries(peerErrors)) L.push('', `Peer ${k} did not run: ${v}`);
+  return L.join('\n');
+}
+
+function writeMarkdownSection(file: string, body: string): void {
+  const [begin, end] = ['<!-- bench:begin (written by bench/run.ts; edit outside these markers) -->', '<!-- bench:end -->'];
+  const section = `${begin}\n${body}\n${end}`;
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# wgrad benchmark results\n\n';
+  const i = text.indexOf('<!-- bench:begin');
+  const j = text.indexOf(end);
+  text = i >= 0 && j > i ? text.slice(0, i) + section + text.slice(j + end.length) : `${text.trimEnd()}\n\n${section}\n`;
+  fs.writeFileSync(file, text);
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Horizontal bars, one scale per unit; peers as thin bars under wgrad's. */
+function svgChart(title: string): string {
+  const shown = rows.filter((r) => r.value !== null);
+  const units = [...new Set(shown.map((r) => r.unit))];
+  const [W, labelW, barW, rowH] = [980, 360, 470, 24];
+  const colors: Record<string, string> = { wgrad: '#3b6fd8', 'tfjs-webgpu': '#e08a1e', 'tfjs-wasm': '#5aa469' };
+  const parts: string[] = [];
+  let y = 48;
+  for (const u of units) {
+    const rs = shown.filter((r) => r.unit === u);
+    const max = Math.max(...rs.flatMap((r) => [r.value!, ...Object.values(r.peers).flatMap((p) => (typeof p === 'string' ? [] : [p.value]))]));
+    parts.push(`<text x="10" y="${y + 14}" font-weight="bold">${esc(u)}</text>`);
+    y += 22;
+    for (const r of rs) {
+      const ps = PEER_NAMES.map((n) => [n, r.peers[n]] as const).filter(([, p]) => p && typeof p !== 'string') as [string, Result][];
+      const h = rowH + ps.length * 8;
+      parts.push(`<text x="${labelW - 8}" y="${y + 14}" text-anchor="end">${esc(r.name)}</text>`);
+      parts.push(`<rect x="${labelW}" y="${y + 3}" width="${Math.max(1, (barW * r.value!) / max).toFixed(1)}" height="14" fill="${colors.wgrad}"/>`);
+      parts.push(`<text x="${(labelW + (barW * r.value!) / max + 6).toFixed(1)}" y="${y + 14}">${fmtNum(r.value!)}</text>`);
+      ps.forEach(([n, p], i) => {
+        parts.push(`<rect x="${labelW}" y="${y + 19 + i * 8}" width="${Math.max(1, (barW * p.value) / max).toFixed(1)}" height="6" fill="${colors[n]}"/>`);
+      });
+      y += h;
+    }
+    y += 10;
+  }
+  const legend = ['wgrad', ...PEER_NAMES.filter((n) => rows.some((r) => typeof r.peers[n] === 'object'))]
+    .map((n, i) => `<rect x="${labelW + i * 150}" y="24" width="12" height="12" fill="${colors[n]}"/><text x="${labelW + i * 150 + 18}" y="34">${n}</text>`)
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y + 10}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="10" y="18" font-size="14" font-weight="bold">${esc(title)}</text>${legend}
+${parts.join('\n')}
+</svg>
+`;
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+await init();
+const info = deviceInfo();
+const meta = {
+  command: `npx tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
+  date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  adapter: `${info.description} (${info.backend}; family ${info.family})`,
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} at start, Node ${process.version}`,
+};
+console.log(`wgrad bench on ${meta.adapter}\n${meta.machine}`);
+if (opts.peers) await setupPeers();
+for (const [k, v] of Object.entries(peerErrors)) console.log(`  peer ${k} unavailable: ${v}`);
+const benches: Record<Group, () => Promise<void>> = { matmul: benchMatmul, elementwise: benchElementwise, reduce: benchReduce, conv: benchConv, mlp: benchMlp, moco: benchMoco };
+for (const g of GROUPS) {
+  if (!opts.only.includes(g)) continue;
+  try {
+    await benches[g]();
+  } catch (e) {
+    skippedGroups.push(`${g}: failed: ${(e as Error).message.split('\n')[0]}`);
+    console.log(`${g}: FAILED: ${(e as Error).stack}`);
+  }
+}
+meta.machine += `; ${os.loadavg()[0].toFixed(1)} at the end`;
+if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ ...meta, results: rows, skipped: skippedGroups, peerErrors }, null, 1) + '\n');
+if (opts.write) {
+  writeMarkdownSection(opts.md, markdown(meta));
+  fs.writeFileSync(opts.svg, svgChart(`wgrad on ${info.description.split(':')[0]} — ${meta.date.slice(0, 10)}`));
+  console.log(`wrote ${opts.md}, ${opts.svg}${opts.json ? `, ${opts.json}` : ''}`);
+}
+shutdown();
+void navigatorGpu;

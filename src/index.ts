@@ -32,6 +32,7 @@ export {
   type AugmentConfig, type AugmentImageParams, type ResolvedAugment,
 } from './data/augment.ts';
 export { BatchLoader, type BatchLoaderOptions, type Batch } from './data/loader.ts';
+export { conv2d, type Conv2dOptions, type Pair } from './ops/conv.ts';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type Pool2dOptions } from './ops/pool.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';

@@ -1,0 +1,365 @@
+// conv2d (NCHW, PyTorch semantics: stride, padding, dilation, groups) and its three gradients,
+// all implicit GEMMs without an im2col buffer:
+//   forward          kernels/conv2d_tile.wgsl on the zero-padded input and the packed weight
+//   input gradient   the same kernel: a stride-1 convolution, with the taps flipped, of the output
+//                    gradient spread out by the stride (zeros in between) and padded
+//   weight gradient  kernels/conv2d_wgrad.wgsl: the long reduction over N·OH·OW split into chunks
+//                    whose partial results the `sum` op adds up
+//   bias gradient    sums of the output gradient over N, H, W
+// The kernels read zero-padded copies (made here, one cheap pass) so that they need no bounds
+// tests and can load vec4s; see the kernel headers for why loads dominate on lavapipe.
+
+import { Tensor } from '../tensor.ts';
+import { record, needsGrad } from '../autograd/graph.ts';
+import { fmt, numel } from '../shape.ts';
+import { Uniforms, grid } from './uniforms.ts';
+import { map, mapInto } from './map.ts';
+import { fill } from './creation-internal.ts';
+import { sum } from './reduce.ts';
+
+/** A size given once for both spatial dims, or as [height, width]. */
+export type Pair = number | readonly [number, number];
+
+/** Options of conv2d (PyTorch's names and defaults). */
+export interface Conv2dOptions {
+  /** Step between windows (default 1). */
+  stride?: Pair;
+  /** Zeros added on each side (default 0). */
+  padding?: Pair;
+  /** Spacing between kernel taps (default 1). */
+  dilation?: Pair;
+  /** Channel groups (default 1; Cin for a depthwise convolution). */
+  groups?: number;
+}
+
+/** Normalises a number-or-pair option to [h, w], checking it is an integer ≥ min. */
+export function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
+  const p: readonly number[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new Error(`${op}: ${name} must be an integer ≥ ${min} or a pair [h, w] of them, got ${JSON.stringify(v)}`);
+  }
+  return [p[0], p[1]];
+}
+
+/** PyTorch's output size (floor mode), or a clear error when the window does not fit. */
+export function outSize(op: string, what: string, size: number, k: number, s: number, p: number, d: number): number {
+  const span = d * (k - 1) + 1;
+  if (span > size + 2 * p) {
+    throw new Error(`${op}: ${what}: kernel extent ${span} (kernel ${k}${d > 1 ? `, dilation ${d}` : ''}) is larger than the padded input ${size + 2 * p} (size ${size}, padding ${p})`);
+  }
+  return Math.floor((size + 2 * p - span) / s) + 1;
+}
+
+/**
+ * Register-tile sizes. Bigger tiles mean fewer loads per FMA (what lavapipe needs) but more
+ * registers and longer shader compiles; `ct`/`th` of 0 pick per adapter. Tests set them to
+ * exercise several tilings.
+ */
+export const convTuning = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 };
+
+const WG = 64;
+const XYZW = 'xyzw';
+
+/**
+ * A zero-filled contiguous [N, C, Hp, Wp] holding x[n, c, i, j] at row top + i·sy, column
+ * left + j·sx (entries that land outside are dropped). Two dispatches: fill and strided copy.
+ */
+function spread(x: Tensor, Hp: number, Wp: number, top: number, left: number, sy: number, sx: number): Tensor {
+  const [N, C, H, W] = x.shape;
+  const out = fill([N, C, Hp, Wp], 0);
+  const range = (size: number, start: number, step: number, limit: number) => {
+    const lo = Math.max(0, Math.ceil(-start / step));
+    const hi = Math.min(size - 1, Math.floor((limit - 1 - start) / step));
+    return [lo, hi - lo + 1];
+  };
+  const [i0, rows] = range(H, top, sy, Hp);
+  const [j0, cols] = range(W, left, sx, Wp);
+  if (rows > 0 && cols > 0 && N * C > 0) {
+    const dst = new Tensor(out.storage, [N, C, rows, cols], [C * Hp * Wp, Hp * Wp, sy * Wp, sx], (top + i0 * sy) * Wp + left + j0 * sx);
+    const src = new Tensor(x.storage, [N, C, rows, cols], x.strides, x.offset + i0 * x.strides[2] + j0 * x.strides[3]);
+    mapInto(dst, [src], 'x0', 'conv2d.pad');
+    dst.dispose();
+    src.dispose();
+  }
+  return out;
+}
+
+/** A contiguous copy of a strided view of w (the packed weight layouts). */
+function pack(w: Tensor, shape: number[], strides: number[]): Tensor {
+  const v = new Tensor(w.storage, shape, strides, w.offset);
+  const out = map([v], 'x0', 'conv2d.pack');
+  v.dispose();
+  return out;
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+interface TileConv {
+  /** Source [N, C, H, W] (x, or the output gradient) and the zero padding in front of it. */
+  src: Tensor;
+  pad: [number, number];
+  /** Distance between source elements in the padded copy (the stride, for the input gradient). */
+  spread: [number, number];
+  /** Weight packed as [G, RC, KH, KW, OCG]. */
+  wp: Tensor;
+  bias: Tensor | null;
+  out: [number, number, number, number];
+  groups: number;
+  kernel: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
+  flip: boolean;
+  label: string;
+}
+
+/** The unrolled parts of conv2d_tile.wgsl. */
+function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number): Record<string, string | number> {
+  const [KH, KW] = c.kernel;
+  const [SY, SX] = c.stride;
+  const [DY, DX] = c.dilation;
+  const vecW = ct % 4 === 0;
+  const acc: string[] = [];
+  const store: string[] = [];
+  for (let q = 0; q < ct; q++) for (let a = 0; a < th; a++) {
+    acc.push(`var a${q}_${a} = vec4<f32>(0.0);`);
+    store.push(`out[ob + ${q} * p.o_c + ${a} * p.o_h] = a${q}_${a} + vec4<f32>(b[${q}]);`);
+  }
+  const used = new Set<string>();
+  const fma: string[] = [];
+  const px = (i: number, col: number) => {
+    used.add(`${i}_${col >> 2}`);
+    return `r${i}_${col >> 2}.${XYZW[col & 3]}`;
+  };
+  for (let ky = 0; ky < KH; ky++) for (let kx = 0; kx < KW; kx++) {
+    const tap = c.flip ? (KH - 1 - ky) * KW + (KW - 1 - kx) : ky * KW + kx;
+    fma.push(`{`);
+    for (let j = 0; j < (vecW ? ct / 4 : ct); j++) fma.push(`  let w${j} = wt[wb + ${tap} * p.w_tap + ${j}];`);
+    for (let q = 0; q < ct; q++) {
+      const w = vecW ? `w${q >> 2}.${XYZW[q & 3]}` : `w${q}`;
+      for (let a = 0; a < th; a++) {
+        const i = a * SY + ky * DY;
+        const v = [0, 1, 2, 3].map((e) => px(i, kx * DX + e * SX)).join(', ');
+        fma.push(`  a${q}_${a} += ${w} * vec4<f32>(${v});`);
+      }
+    }
+    fma.push(`}`);
+  }
+  const load: string[] = [];
+  for (let i = 0; i < ph; i++) for (let v = 0; v < nv; v++) {
+    if (used.has(`${i}_${v}`)) load.push(`let r${i}_${v} = src[sb + ${i} * p.s_h + ${v}];`);
+  }
+  return {
+    ACC: acc.join(' '),
+    LOAD: load.join('\n    '),
+    FMA: fma.join('\n    '),
+    STORE: store.join('\n  '),
+    WT: vecW ? 'vec4<f32>' : 'f32',
+    WDIV: vecW ? 4 : 1,
+    CT: ct,
+    TH: th,
+  };
+}
+
+/** Runs conv2d_tile.wgsl; returns the [N, OC, OH, OW] view of the tile-padded output. */
+function tileConv(c: TileConv): Tensor {
+  const [N, OC, OH, OW] = c.out;
+  const [KH, KW] = c.kernel;
+  const [SY, SX] = c.stride;
+  const [DY, DX] = c.dilation;
+  const ocg = OC / c.groups;
+  const rc = c.wp.shape[1];
+  const software = c.src.device.info.family === 'software';
+  const maxCt = convTuning.ct || (software ? 8 : 4);
+  const ct = [8, 4, 2, 1].find((t) => t <= maxCt && ocg % t === 0)!;
+  const th = convTuning.th || (software ? 4 : 2);
+  const tilesY = Math.ceil(OH / th);
+  const tilesX = Math.ceil(OW / 4);
+  const ph = (th - 1) * SY + (KH - 1) * DY + 1;
+  const nv = Math.ceil((3 * SX + (KW - 1) * DX + 1) / 4);
+  const Hp = (tilesY - 1) * th * SY + ph;
+  const Wp = (tilesX - 1) * 4 * SX + nv * 4;
+  const OHp = tilesY * th;
+  const OWp = tilesX * 4;
+  const out = Tensor.empty([N, OC, OHp, OWp], c.src.device);
+  const result = () => {
+    if (OHp === OH && OWp === OW) return out;
+    const v = new Tensor(out.storage, c.out, out.strides, 0);
+    out.dispose();
+    return v;
+  };
+  if (numel(c.out) === 0) return result();
+  const xp = spread(c.src, Hp, Wp, c.pad[0], c.pad[1], c.spread[0], c.spread[1]);
+  const C = c.src.shape[1];
+  const b = c.bias;
+  const wdiv = ct % 4 === 0 ? 4 : 1;
+  const u = new Uniforms();
+  for (const v of [
+    tilesX, tilesY, N * tilesY * tilesX, rc,
+    ocg, b ? 1 : 0, b?.offset ?? 0, b?.strides[0] ?? 0,
+    (C * Hp * Wp) / 4, (Hp * Wp) / 4, Wp / 4, SX,
+    th * SY, (OC * OHp * OWp) / 4, (OHp * OWp) / 4, OWp / 4,
+    (rc * KH * KW * ocg) / wdiv, (KH * KW * ocg) / wdiv, ocg / wdiv,
+  ]) u.u32(v);
+  c.src.device.dispatch({
+    kernel: 'conv2d_tile',
+    params: { WG, ...tileCode(ct, th, c, ph, nv) },
+    buffers: [xp.storage.buffer, c.wp.storage.buffer, (b ?? c.wp).storage.buffer, out.storage.buffer],
+    access: 'rrrw',
+    uniforms: u.bytes,
+    workgroups: [...grid(Math.ceil((N * tilesY * tilesX) / WG)), OC / ct],
+    label: c.label,
+  });
+  xp.dispose();
+  return result();
+}
+
+interface ConvAttrs {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+/** The unrolled parts of conv2d_wgrad.wgsl. */
+function wgradCode(ct: number, ci: number, kh: number, kw: number, a: ConvAttrs, nv: number): Record<string, string> {
+  const [SY, SX] = a.stride;
+  const [DY, DX] = a.dilation;
+  const acc: string[] = [];
+  const load: string[] = [];
+  const fma: string[] = [];
+  const store: string[] = [];
+  for (let q = 0; q < ct; q++) load.push(`let g${q} = gy[gb + ${q} * p.g_c];`);
+  for (let c = 0; c < ci; c++) for (let ky = 0; ky < kh; ky++) for (let v = 0; v < nv; v++) {
+    load.push(`let r${c}_${ky}_${v} = x[xb + ${c} * p.x_c + ${ky * DY} * p.x_h + ${v}];`);
+  }
+  for (let q = 0; q < ct; q++) for (let c = 0; c < ci; c++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+    const name = `a${q}_${c}_${ky}_${kx}`;
+    acc.push(`var ${name} = 0.0;`);
+    const cols = [0, 1, 2, 3].map((e) => kx * DX + e * SX).map((col) => `r${c}_${ky}_${col >> 2}.${XYZW[col & 3]}`);
+    fma.push(`${name} += dot(g${q}, vec4<f32>(${cols.join(', ')}));`);
+    store.push(`part[pb + ${q} * p.cols + ${(c * kh + ky) * kw + kx}] = ${name};`);
+  }
+  return { ACC: acc.join(' '), LOAD: load.join('\n    '), FMA: fma.join('\n    '), STORE: store.join('\n  ') };
+}
+
+/** Weight gradient [Cout, Cin/groups, kh, kw] from x and the output gradient gy. */
+function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAttrs): Tensor {
+  const [N, Cout, OH, OW] = gy.shape;
+  const [, RC, KH, KW] = wShape;
+  const [SY, SX] = a.stride;
+  const [DY, DX] = a.dilation;
+  const G = a.groups;
+  const ocg = Cout / G;
+  const software = x.device.info.family === 'software';
+  const ct = [4, 2, 1].find((t) => t <= (convTuning.wgradCt || 4) && ocg % t === 0)!;
+  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || (software ? 4 : 2)) && RC % t === 0)!;
+  const tilesX = Math.ceil(OW / 4);
+  const nv = Math.ceil((3 * SX + (KW - 1) * DX + 1) / 4);
+  const Hp = (OH - 1) * SY + (KH - 1) * DY + 1;
+  const Wp = (tilesX - 1) * 4 * SX + nv * 4;
+  const OWp = tilesX * 4;
+  const cols = RC * KH * KW;
+  const tiles = N * OH * tilesX;
+  const perChunk = G * (ocg / ct) * (RC / ci);
+  // Enough threads to fill the machine, each with a long enough walk.
+  const chunks = Math.max(1, Math.min(Math.ceil((software ? 4096 : 32768) / perChunk), Math.floor(tiles / 16)));
+  const chunk = Math.ceil(tiles / chunks);
+  const S = Math.ceil(tiles / chunk);
+  const xp = spread(x, Hp, Wp, a.padding[0], a.padding[1], 1, 1);
+  const gp = gy.isContiguous && OWp === OW ? gy : spread(gy, OH, OWp, 0, 0, 1, 1);
+  const part = Tensor.empty([S, Cout, cols], x.device);
+  const threads = S * perChunk;
+  const u = new Uniforms();
+  for (const v of [
+    tilesX, OH, tiles, chunk,
+    Cout, ocg, RC, cols,
+    ocg / ct, RC / ci, G, threads,
+    (Cout * OH * OWp) / 4, (OH * OWp) / 4, OWp / 4, (x.shape[1] * Hp * Wp) / 4,
+    (Hp * Wp) / 4, Wp / 4, SX, SY,
+    ct, ci,
+  ]) u.u32(v);
+  x.device.dispatch({
+    kernel: 'conv2d_wgrad',
+    params: { WG, ...wgradCode(ct, ci, KH, KW, a, nv) },
+    buffers: [gp.storage.buffer, xp.storage.buffer, part.storage.buffer],
+    access: 'rrw',
+    uniforms: u.bytes,
+    workgroups: grid(Math.ceil(threads / WG)),
+    label: 'conv2d.backward(weight)',
+  });
+  xp.dispose();
+  if (gp !== gy) gp.dispose();
+  const total = S === 1 ? part : sum(part, 0);
+  const gw = new Tensor(total.storage, wShape, undefined, total.offset);
+  part.dispose();
+  if (total !== part) total.dispose();
+  return gw;
+}
+
+/**
+ * 2-D convolution (cross-correlation, like torch.nn.functional.conv2d): x [N, Cin, H, W],
+ * weight [Cout, Cin/groups, kh, kw], optional bias [Cout] → [N, Cout, OH, OW]. stride, padding
+ * and dilation are a number or [h, w]; groups = Cin gives a depthwise convolution. The result
+ * may be a strided view (of an output rounded up to whole tiles).
+ * @example conv2d(randn([8, 1, 28, 28]), randn([32, 1, 3, 3]), null, { padding: 1 }).shape // [8, 32, 28, 28]
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  x.assertAlive(op);
+  weight.assertAlive(op);
+  bias?.assertAlive(op);
+  if (x.ndim !== 4) throw new Error(`${op}: input must be 4-D [N, Cin, H, W], got shape ${fmt(x.shape)}`);
+  if (weight.ndim !== 4) throw new Error(`${op}: weight must be 4-D [Cout, Cin/groups, kh, kw], got shape ${fmt(weight.shape)}`);
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups}`);
+  const [N, Cin, H, W] = x.shape;
+  const [Cout, cinG, KH, KW] = weight.shape;
+  if (Cin % groups !== 0) throw new Error(`${op}: input channels ${Cin} (input ${fmt(x.shape)}) are not divisible by groups=${groups}`);
+  if (Cout % groups !== 0) throw new Error(`${op}: output channels ${Cout} (weight ${fmt(weight.shape)}) are not divisible by groups=${groups}`);
+  if (cinG * groups !== Cin) {
+    throw new Error(`${op}: channel mismatch: input ${fmt(x.shape)} has ${Cin} channels but weight ${fmt(weight.shape)} expects ${cinG}${groups > 1 ? ` × groups ${groups} = ${cinG * groups}` : ''}`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) throw new Error(`${op}: bias must have shape [${Cout}] for weight ${fmt(weight.shape)}, got ${fmt(bias.shape)}`);
+  const a: ConvAttrs = {
+    stride: pair(op, 'stride', opts.stride, 1, 1),
+    padding: pair(op, 'padding', opts.padding, 0, 0),
+    dilation: pair(op, 'dilation', opts.dilation, 1, 1),
+    groups,
+  };
+  const where = `input ${fmt(x.shape)}, weight ${fmt(weight.shape)}`;
+  const OH = outSize(op, `${where}, height`, H, KH, a.stride[0], a.padding[0], a.dilation[0]);
+  const OW = outSize(op, `${where}, width`, W, KW, a.stride[1], a.padding[1], a.dilation[1]);
+  const G = groups;
+  const coutG = Cout / G;
+  const ws = weight.strides;
+  // Forward weight layout [G, cinG, KH, KW, coutG].
+  const wf = pack(weight, [G, cinG, KH, KW, coutG], [coutG * ws[0], ws[1], ws[2], ws[3], ws[0]]);
+  const out = tileConv({
+    src: x, pad: a.padding, spread: [1, 1], wp: wf, bias: bias ?? null, out: [N, Cout, OH, OW], groups: G,
+    kernel: [KH, KW], stride: a.stride, dilation: a.dilation, flip: false, label: op,
+  });
+  wf.dispose();
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(out, op, inputs, { ...a }, (gy) => {
+    let gx: Tensor | null = null;
+    if (needsGrad(x)) {
+      // Transposed convolution: gy spread out by the stride and padded by dilation·(k − 1) −
+      // padding, convolved with stride 1 and the flipped weight, laid out [G, coutG, KH, KW, cinG].
+      const wb = pack(weight, [G, coutG, KH, KW, cinG], [coutG * ws[0], ws[0], ws[2], ws[3], ws[1]]);
+      const pad = [0, 1].map((i) => a.dilation[i] * ((i ? KW : KH) - 1) - a.padding[i]) as [number, number];
+      gx = tileConv({
+        src: gy, pad, spread: a.stride, wp: wb, bias: null, out: [N, Cin, H, W], groups: G,
+        kernel: [KH, KW], stride: [1, 1], dilation: a.dilation, flip: true, label: 'conv2d.backward(input)',
+      });
+      wb.dispose();
+    }
+    const gw = needsGrad(weight) ? weightGrad(x, gy, weight.shape, a) : null;
+    let gb: Tensor | null = null;
+    if (bias && needsGrad(bias)) {
+      const perPlane = sum(gy, [2, 3]);
+      gb = sum(perPlane, 0);
+      perPlane.dispose();
+    }
+    return [gx, gw, gb];
+  });
+}

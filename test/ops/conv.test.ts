@@ -1,0 +1,148 @@
+// conv2d forward against the float64 reference (src/reference/conv.ts, itself checked against
+// PyTorch) and all three gradients against float64 finite differences, over the cases where an
+// implicit-GEMM convolution goes wrong: stride, padding, dilation, groups / depthwise, 1×1 and
+// non-square kernels, sizes that are not multiples of the 4-pixel tiles, batch 1, strided inputs
+// and strided output gradients. Each case runs with the lavapipe tiling (the default here) and the
+// smaller discrete-GPU tiling, forced through convTuning.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose } from '../helpers.ts';
+import { tensor, zeros, noGrad, type Tensor } from '../../src/index.ts';
+import { conv2d, convTuning, type Conv2dOptions } from '../../src/ops/conv.ts';
+import * as R from '../../src/reference/index.ts';
+
+test.before(setup);
+test.after.each(() => {
+  Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 });
+});
+
+const TILINGS = {
+  lavapipe: { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 },
+  discrete: { ct: 4, th: 2, wgradCt: 4, wgradCi: 2 },
+};
+
+interface Case {
+  name: string;
+  x: number[] | (() => Tensor);
+  w: number[];
+  bias?: boolean;
+  o: Conv2dOptions;
+}
+
+// Total input elements stay at a few hundred per case: gradcheck replays the graph twice per element.
+const cases: Case[] = [
+  { name: 'stride 2, padding 1, groups 2, bias', x: [2, 4, 7, 6], w: [4, 2, 3, 3], bias: true, o: { stride: 2, padding: 1, groups: 2 } },
+  { name: 'dilation 2, padding [2, 1]', x: [1, 3, 9, 8], w: [2, 3, 3, 3], o: { dilation: 2, padding: [2, 1] } },
+  { name: 'depthwise 3×3 (groups = Cin), bias', x: [2, 3, 6, 5], w: [3, 1, 3, 3], bias: true, o: { groups: 3, padding: 1 } },
+  { name: '1×1 kernel, bias', x: [2, 5, 3, 5], w: [6, 5, 1, 1], bias: true, o: {} },
+  { name: 'non-square kernel [2, 3] on a 7×5 input, stride [2, 1]', x: [2, 2, 7, 5], w: [3, 2, 2, 3], o: { stride: [2, 1], padding: [1, 0] } },
+  { name: 'batch 1, 5×5 kernel, stride 3, no padding', x: [1, 2, 11, 10], w: [2, 2, 5, 5], o: { stride: 3 } },
+  { name: 'non-contiguous input (transposed view)', x: () => nonContiguous([2, 3, 5, 6]), w: [4, 3, 3, 3], bias: true, o: { padding: 1 } },
+  { name: 'dilation [1, 2] and stride [1, 2] with groups 2 and 4 outputs per group', x: [1, 4, 6, 9], w: [8, 2, 2, 2], o: { dilation: [1, 2], stride: [1, 2], groups: 2 } },
+];
+
+const inputsOf = (c: Case, seed: number): Tensor[] => {
+  const xs = [typeof c.x === 'function' ? c.x() : randnSeeded(c.x, seed), randnSeeded(c.w, seed + 1)];
+  if (c.bias) xs.push(randnSeeded([c.w[0]], seed + 2));
+  return xs;
+};
+
+for (const [tiling, tune] of Object.entries(TILINGS)) {
+  cases.forEach((c, i) => {
+    test(`conv2d ${c.name} (${tiling} tiling): forward and the gradients of input, weight, bias`, async () => {
+      Object.assign(convTuning, tune);
+      const fn = (x: Tensor, w: Tensor, b?: Tensor) => conv2d(x, w, b, c.o);
+      const inputs = inputsOf(c, 10 * i);
+      await checkForward(fn, inputs, 1e-5, c.name);
+      await checkGrad(fn, inputs, {}, c.name);
+    });
+  });
+}
+
+test('conv2d of a strided conv2d output, with a transposed output gradient', async () => {
+  // The first output is a view of a tile-padded buffer (6 columns → 8); the second conv reads it
+  // through strides, and its output gradient arrives as a transposed (non-contiguous) view.
+  const fn = (x: Tensor, w1: Tensor, w2: Tensor) => conv2d(conv2d(x, w1, null, { padding: 1 }).relu(), w2, null, { padding: [0, 1] }).transpose(2, 3);
+  const inputs = [randnSeeded([1, 2, 5, 6], 71), randnSeeded([3, 2, 3, 3], 72), randnSeeded([2, 3, 2, 2], 73)];
+  await checkForward(fn, inputs);
+  await checkGrad(fn, inputs);
+});
+
+test('conv2d at the MoCo ConvNet layer shape (32 → 32 channels, 3×3, padding 1) matches the reference', async () => {
+  // 32 channels use the widest tiles (8 output channels per thread, 4 input channels in the weight
+  // gradient). Gradients at full size are too slow to finite-difference: check them against the
+  // float64 formulas directly: gx = conv_transpose(gy, w), gw[o, c, i, j] = Σ gy[o] · x[c] shifted.
+  const [x, w, gy] = [randnSeeded([2, 32, 10, 12], 81), randnSeeded([32, 32, 3, 3], 82), randnSeeded([2, 32, 10, 12], 83)];
+  await checkForward((a, b) => conv2d(a, b, null, { padding: 1 }), [x, w]);
+  const xs = x.detach().requiresGrad_();
+  const ws = w.detach().requiresGrad_();
+  conv2d(xs, ws, null, { padding: 1 }).backward(gy);
+  const ref = (t: Tensor) => t.toArray().then((d) => ({ data: Float64Array.from(d), shape: [...t.shape] }));
+  const [X, Wt, GY] = await Promise.all([ref(x), ref(w), ref(gy)]);
+  // gx: convolution of gy with the weight transposed over channels and flipped.
+  const wFlip = R.refFromFn([32, 32, 3, 3], (f) => {
+    const [c, o, i, j] = [Math.floor(f / 288), Math.floor(f / 9) % 32, Math.floor(f / 3) % 3, f % 3];
+    return Wt.data[((o * 32 + c) * 3 + (2 - i)) * 3 + (2 - j)];
+  });
+  assertClose(await xs.grad!.toArray(), R.conv2d(GY, wFlip, undefined, { padding: [1, 1] }).data, 1e-5, 'input gradient');
+  const gw = new Float64Array(32 * 32 * 9);
+  for (let n = 0; n < 2; n++) for (let o = 0; o < 32; o++) for (let c = 0; c < 32; c++) for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
+    let s = 0;
+    for (let y = 0; y < 10; y++) for (let xx = 0; xx < 12; xx++) {
+      const iy = y + i - 1;
+      const ix = xx + j - 1;
+      if (iy >= 0 && iy < 10 && ix >= 0 && ix < 12) s += GY.data[((n * 32 + o) * 10 + y) * 12 + xx] * X.data[((n * 32 + c) * 10 + iy) * 12 + ix];
+    }
+    gw[((o * 32 + c) * 3 + i) * 3 + j] += s;
+  }
+  assertClose(await ws.grad!.toArray(), gw, 1e-5, 'weight gradient');
+});
+
+test('conv2d known values: a 2×2 box filter and PyTorch (stride 2, padding 1, bias)', async () => {
+  const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
+  const box = tensor([1, 1, 1, 1], [1, 1, 2, 2]);
+  assert.equal(Array.from(await conv2d(x, box).toArray()), [12, 16, 24, 28]);
+  // /usr/bin/python3 -c "import torch, torch.nn.functional as F; x = torch.arange(1., 10.).reshape(1, 1, 3, 3);
+  //   print(F.conv2d(x, torch.tensor([[[[1., -1.], [2., 0.5]]]]), torch.tensor([0.25]), stride=2, padding=1).flatten().tolist())"
+  const y = conv2d(x, tensor([1, -1, 2, 0.5], [1, 1, 2, 2]), tensor([0.25], [1]), { stride: 2, padding: 1 });
+  assert.equal(y.shape, [1, 1, 2, 2]);
+  assertClose(await y.toArray(), [0.75, 5.75, -0.25, 19.75], 1e-6, 'PyTorch values');
+});
+
+test('conv2d without grad mode records nothing and gives the same values', async () => {
+  const [x, w] = [randnSeeded([1, 2, 5, 5], 91).requiresGrad_(), randnSeeded([2, 2, 3, 3], 92)];
+  const y = conv2d(x, w, null, { padding: 1 });
+  const z = noGrad(() => conv2d(x, w, null, { padding: 1 }));
+  assert.ok(y.node && !z.node);
+  assert.equal(Array.from(await z.toArray()), Array.from(await y.toArray()));
+});
+
+test('conv2d errors name the op and the shapes', () => {
+  const message = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  assert.is(message(() => conv2d(zeros([3, 8, 8]), zeros([4, 3, 3, 3]))), 'conv2d: input must be 4-D [N, Cin, H, W], got shape [3, 8, 8]');
+  assert.is(message(() => conv2d(zeros([1, 3, 8, 8]), zeros([4, 3, 3]))), 'conv2d: weight must be 4-D [Cout, Cin/groups, kh, kw], got shape [4, 3, 3]');
+  assert.is(message(() => conv2d(zeros([2, 3, 8, 8]), zeros([4, 2, 3, 3]))), 'conv2d: channel mismatch: input [2, 3, 8, 8] has 3 channels but weight [4, 2, 3, 3] expects 2');
+  assert.is(message(() => conv2d(zeros([2, 4, 8, 8]), zeros([4, 1, 3, 3]), null, { groups: 2 })), 'conv2d: channel mismatch: input [2, 4, 8, 8] has 4 channels but weight [4, 1, 3, 3] expects 1 × groups 2 = 2');
+  assert.is(message(() => conv2d(zeros([2, 3, 8, 8]), zeros([4, 1, 3, 3]), null, { groups: 2 })), 'conv2d: input channels 3 (input [2, 3, 8, 8]) are not divisible by groups=2');
+  assert.is(message(() => conv2d(zeros([2, 4, 8, 8]), zeros([3, 2, 3, 3]), null, { groups: 2 })), 'conv2d: output channels 3 (weight [3, 2, 3, 3]) are not divisible by groups=2');
+  assert.is(
+    message(() => conv2d(zeros([1, 1, 4, 8]), zeros([1, 1, 5, 3]), null, { padding: [0, 1] })),
+    'conv2d: input [1, 1, 4, 8], weight [1, 1, 5, 3], height: kernel extent 5 (kernel 5) is larger than the padded input 4 (size 4, padding 0)',
+  );
+  assert.is(
+    message(() => conv2d(zeros([1, 1, 8, 4]), zeros([1, 1, 3, 3]), null, { dilation: [1, 2] })),
+    'conv2d: input [1, 1, 8, 4], weight [1, 1, 3, 3], width: kernel extent 5 (kernel 3, dilation 2) is larger than the padded input 4 (size 4, padding 0)',
+  );
+  assert.is(message(() => conv2d(zeros([1, 2, 4, 4]), zeros([3, 2, 3, 3]), zeros([2]))), 'conv2d: bias must have shape [3] for weight [3, 2, 3, 3], got [2]');
+  assert.is(message(() => conv2d(zeros([1, 2, 4, 4]), zeros([3, 2, 3, 3]), null, { stride: 0 })), 'conv2d: stride must be an integer ≥ 1 or a pair [h, w] of them, got 0');
+});
+
+test.run();

@@ -4,8 +4,9 @@
 //
 //   npm run docs            (= npx tsx scripts/api-docs.ts [out.md])
 //
-// Why not TypeDoc: TypeDoc (0.28) drives the TypeScript 5/6 compiler API, and this project builds
-// with TypeScript 7 (the native compiler), which has no in-process compiler API. So this script
+// Why not TypeDoc: TypeDoc (0.28) drives the TypeScript 5/6 compiler API (its peer dependency is
+// typescript 5.0–6.0, so `npm install -D typedoc` stops with ERESOLVE here), and this project
+// builds with TypeScript 7 (the native compiler), which has no in-process compiler API. So this script
 // lets tsc do the type work — `tsc --emitDeclarationOnly` writes .d.ts files in which every
 // signature is spelled out (inferred return types included) and doc comments are kept — and then
 // reads those .d.ts files with a small scanner: declaration files contain no function bodies, so

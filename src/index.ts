@@ -40,3 +40,9 @@ export {
   saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, encodeTensors, decodeTensors, readTensors,
   checkpointContents, restoreCheckpoint, type CheckpointState, type RestoreTargets, type LoadedCheckpoint,
 } from './io/checkpoint.ts';
+export { KeyQueue } from './moco/queue.ts';
+export { infoNCE, ntXent, dcl, type ContrastiveOutput } from './moco/losses.ts';
+export { MomentumEncoder, cloneModule, momentumAt } from './moco/momentum.ts';
+export { MoCo, type MoCoOptions, type StepOutput, type LossKind } from './moco/moco.ts';
+export { knnAccuracy, type KnnOptions } from './moco/knn.ts';
+export { linearProbe, type ProbeOptions } from './moco/probe.ts';

@@ -8,6 +8,7 @@ import { noGrad } from '../autograd/graph.ts';
 import { fmt } from '../shape.ts';
 import { fromArray } from '../ops/creation-internal.ts';
 
+/** kNN monitor options: k neighbours (200), temperature t (0.1), classes, test rows per GPU chunk. */
 export interface KnnOptions {
   k?: number;
   t?: number;
@@ -53,7 +54,11 @@ function kthLargest(row: Float32Array, k: number, scratch: Float32Array): number
   return scratch[k];
 }
 
-/** Weighted kNN top-1 accuracy (percent) of test features against train features. */
+/**
+ * Weighted kNN top-1 accuracy (percent) of test features against train features.
+ * @example
+ * await knnAccuracy(tensor([[1, 0], [0, 1]]), [0, 1], tensor([[0.9, 0.1]]), [0], { k: 1 }) // 100
+ */
 export async function knnAccuracy(
   trainFeatures: Tensor,
   trainLabels: Int32Array | Tensor | ArrayLike<number>,

@@ -11,6 +11,7 @@ import { logsumexp, argmax } from '../ops/reduce.ts';
 import { eq } from '../ops/elementwise.ts';
 import { fromArray } from '../ops/creation-internal.ts';
 
+/** What infoNCE returns: the loss, the logits and the pretext accuracy. */
 export interface ContrastiveOutput {
   /** Scalar mean loss (differentiable). */
   loss: Tensor;
@@ -34,6 +35,10 @@ function accuracyAtColumn(logits: Tensor, target: number): Tensor {
  * MoCo's InfoNCE. q, k: [N, dim] (L2-normalised); queue: a KeyQueue or a [K, dim] tensor of
  * negatives. k and the queue are treated as constants (no gradient), as in the official code;
  * the queue is copied so that an enqueue before backward() cannot change the gradient.
+ * @example
+ * const q = normalize(randn([4, 8])), k = normalize(randn([4, 8]));
+ * const { loss, accuracy } = infoNCE(q, k, normalize(randn([16, 8])), 0.1);
+ * await loss.item() // about ln(17) for random vectors
  */
 export function infoNCE(q: Tensor, k: Tensor, queue: KeyQueue | Tensor, T: number): ContrastiveOutput {
   const negatives = queue instanceof KeyQueue ? queue.tensor : queue;
@@ -77,7 +82,11 @@ function positiveMask(n: number): Tensor {
   return fromArray(data, [2 * n, 2 * n]);
 }
 
-/** SimCLR's NT-Xent over 2N views: −log exp(s_ij/τ) / Σ_{k≠i} exp(s_ik/τ), averaged. */
+/**
+ * SimCLR's NT-Xent over 2N views: −log exp(s_ij/τ) / Σ_{k≠i} exp(s_ik/τ), averaged.
+ * @example
+ * await ntXent(normalize(randn([4, 8])), normalize(randn([4, 8])), 0.5).loss.item()
+ */
 export function ntXent(z1: Tensor, z2: Tensor, T: number): { loss: Tensor; accuracy: Tensor } {
   const { sim, n } = pairLogits(z1, z2, T);
   const pos = sim.mul(positiveMask(n)).sum(1, true);
@@ -91,7 +100,11 @@ function partnerAccuracy(sim: Tensor, n: number): Tensor {
   return noGrad(() => eq(argmax(sim, 1), fromArray(partner, [2 * n])).mean());
 }
 
-/** DCL (Yeh et al. 2021): NT-Xent with the positive removed from the denominator. */
+/**
+ * DCL (Yeh et al. 2021): NT-Xent with the positive removed from the denominator.
+ * @example
+ * await dcl(normalize(randn([4, 8])), normalize(randn([4, 8])), 0.5).loss.item()
+ */
 export function dcl(z1: Tensor, z2: Tensor, T: number): { loss: Tensor; accuracy: Tensor } {
   const { sim, n } = pairLogits(z1, z2, T);
   const posMask = positiveMask(n);

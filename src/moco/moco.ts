@@ -19,8 +19,10 @@ import { KeyQueue } from './queue.ts';
 import { MomentumEncoder, momentumAt } from './momentum.ts';
 import { infoNCE, ntXent, dcl } from './losses.ts';
 
+/** The contrastive loss MoCo.step uses. */
 export type LossKind = 'infonce' | 'ntxent' | 'dcl';
 
+/** Options of the MoCo model (defaults: dim 128, K 4096, m 0.99, T 0.1, MLP head, shuffle BN). */
 export interface MoCoOptions {
   /** Backbone: maps images to features of size `featureDim`. */
   encoder: Module & { featureDim?: number };
@@ -40,6 +42,7 @@ export interface MoCoOptions {
   generator?: Generator;
 }
 
+/** What MoCo.step returns. */
 export interface StepOutput {
   loss: Tensor;
   /** Pretext accuracy (fraction with the positive ranked first), scalar tensor. */
@@ -57,6 +60,14 @@ class Normalized extends Module {
   }
 }
 
+/**
+ * MoCo v1/v2: query encoder + head, momentum key encoder, queue and InfoNCE, in the official order.
+ * @example
+ * const model = new MoCo({ encoder: new nn.SmallConvNet({ width: 2 }), dim: 8, K: 16 });
+ * const x = rand([4, 1, 12, 12]);
+ * const { loss, accuracy } = model.step(x, x); // normally two augmented views of a batch
+ * loss.backward();
+ */
 export class MoCo {
   readonly opts: Required<Omit<MoCoOptions, 'encoder' | 'featureDim' | 'generator'>>;
   readonly encoderQ: Module;

@@ -10,7 +10,11 @@ import { clone } from '../ops/shape.ts';
 import { mapInto } from '../ops/map.ts';
 import { Module } from '../nn/module.ts';
 
-/** Deep copy of a module tree: same classes and settings, tensors copied on the GPU. */
+/**
+ * Deep copy of a module tree: same classes and settings, tensors copied on the GPU.
+ * @example
+ * const copy = cloneModule(new nn.Linear(4, 2)); // same weights, separate GPU buffers
+ */
 export function cloneModule<M extends Module>(m: M): M {
   const memo = new Map<unknown, unknown>();
   const copy = (v: unknown): unknown => {
@@ -59,12 +63,22 @@ export function momentumUpdate(key: Module, query: Module, m: number): void {
   });
 }
 
-/** Momentum schedule: constant m, or cosine from m to 1 over training (BYOL / MoCo v3). */
+/**
+ * Momentum schedule: constant m, or cosine from m to 1 over training (BYOL / MoCo v3).
+ * @example
+ * momentumAt(0.99, 0.5, 'cosine') // 0.995
+ */
 export function momentumAt(base: number, progress: number, schedule: 'constant' | 'cosine'): number {
   if (schedule === 'constant') return base;
   return 1 - (1 - base) * (Math.cos(Math.PI * Math.min(1, Math.max(0, progress))) + 1) / 2;
 }
 
+/**
+ * The key encoder of MoCo: a copy of the query module that follows it by θ_k ← m·θ_k + (1 − m)·θ_q.
+ * @example
+ * const enc = new MomentumEncoder(new nn.Linear(4, 2));
+ * enc.update(0.99); // enc.key's parameters move 1% towards enc.query's
+ */
 export class MomentumEncoder<M extends Module = Module> {
   readonly query: M;
   readonly key: M;

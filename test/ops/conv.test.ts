@@ -70,8 +70,8 @@ test('conv2d of a strided conv2d output, with a transposed output gradient', asy
 });
 
 test('conv2d at the MoCo ConvNet layer shape (32 → 32 channels, 3×3, padding 1) matches the reference', async () => {
-  // 32 channels use the widest tiles (8 output channels per thread, 4 input channels in the weight
-  // gradient). Gradients at full size are too slow to finite-difference: check them against the
+  // 32 channels use the widest tiles (8 output channels per thread; 8 output × 2 input channels
+  // in the weight gradient). Gradients at full size are too slow to finite-difference: check them against the
   // float64 formulas directly: gx = conv_transpose(gy, w), gw[o, c, i, j] = Σ gy[o] · x[c] shifted.
   const [x, w, gy] = [randnSeeded([2, 32, 10, 12], 81), randnSeeded([32, 32, 3, 3], 82), randnSeeded([2, 32, 10, 12], 83)];
   await checkForward((a, b) => conv2d(a, b, null, { padding: 1 }), [x, w]);

@@ -13,8 +13,7 @@ import { Tensor } from '../tensor.ts';
 import { record, needsGrad } from '../autograd/graph.ts';
 import { fmt, numel } from '../shape.ts';
 import { Uniforms, grid } from './uniforms.ts';
-import { map, mapInto } from './map.ts';
-import { fill } from './creation-internal.ts';
+import { map } from './map.ts';
 import { sum } from './reduce.ts';
 
 /** A size given once for both spatial dims, or as [height, width]. */
@@ -61,26 +60,25 @@ const WG = 64;
 const XYZW = 'xyzw';
 
 /**
- * A zero-filled contiguous [N, C, Hp, Wp] holding x[n, c, i, j] at row top + i·sy, column
- * left + j·sx (entries that land outside are dropped). Two dispatches: fill and strided copy.
+ * A contiguous [N, C, Hp, Wp] (Wp a multiple of 4) holding x[n, c, i, j] at row top + i·sy,
+ * column left + j·sx and zeros elsewhere (entries that land outside are dropped).
  */
 function spread(x: Tensor, Hp: number, Wp: number, top: number, left: number, sy: number, sx: number): Tensor {
   const [N, C, H, W] = x.shape;
-  const out = fill([N, C, Hp, Wp], 0);
-  const range = (size: number, start: number, step: number, limit: number) => {
-    const lo = Math.max(0, Math.ceil(-start / step));
-    const hi = Math.min(size - 1, Math.floor((limit - 1 - start) / step));
-    return [lo, hi - lo + 1];
-  };
-  const [i0, rows] = range(H, top, sy, Hp);
-  const [j0, cols] = range(W, left, sx, Wp);
-  if (rows > 0 && cols > 0 && N * C > 0) {
-    const dst = new Tensor(out.storage, [N, C, rows, cols], [C * Hp * Wp, Hp * Wp, sy * Wp, sx], (top + i0 * sy) * Wp + left + j0 * sx);
-    const src = new Tensor(x.storage, [N, C, rows, cols], x.strides, x.offset + i0 * x.strides[2] + j0 * x.strides[3]);
-    mapInto(dst, [src], 'x0', 'conv2d.pad');
-    dst.dispose();
-    src.dispose();
-  }
+  const out = Tensor.empty([N, C, Hp, Wp], x.device);
+  const rows = N * C * Hp;
+  if (rows === 0 || Wp === 0) return out;
+  const u = new Uniforms();
+  for (const v of [C, H, W, Hp, Wp / 4, top, left, sy, sx, x.offset, ...x.strides, rows]) u.u32(v);
+  x.device.dispatch({
+    kernel: 'conv2d_pad',
+    params: { WG },
+    buffers: [x.storage.buffer, out.storage.buffer],
+    access: 'rw',
+    uniforms: u.bytes,
+    workgroups: grid(Math.ceil(rows / WG)),
+    label: 'conv2d.pad',
+  });
   return out;
 }
 

@@ -6,23 +6,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tensor, noGrad, isGradEnabled, tidy, ones, stats } from '../src/index.ts';
-import { setup, checkForward, checkGrad } from './helpers.ts';
+import { setup, checkForward, checkGrad, throwsWith } from './helpers.ts';
 import { make } from './ops/values.ts';
 
 test.before(setup);
 
 const arr = async (t: Tensor) => Array.from(await t.toArray());
 
-function throwsWith(fn: () => unknown, ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    const msg = (err as Error).message;
-    for (const f of fragments) assert.ok(msg.includes(f), `message "${msg}" should contain "${f}"`);
-    return;
-  }
-  assert.unreachable(`expected an error containing ${JSON.stringify(fragments)}`);
-}
 
 // ---- composite graphs vs finite differences ------------------------------------------------------
 test('diamond: y = f(x); z = g(y) + h(y)', async () => {

@@ -4,22 +4,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, manualSeed, Generator, tidy } from '../src/index.ts';
-import { setup } from './helpers.ts';
+import { setup, throwsWith } from './helpers.ts';
 
 test.before(setup);
 
 const arr = async (t: { toArray(): Promise<Float32Array> }) => Array.from(await t.toArray());
 
-function throwsWith(fn: () => unknown, ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    const msg = (err as Error).message;
-    for (const f of fragments) assert.ok(msg.includes(f), `message "${msg}" should contain "${f}"`);
-    return;
-  }
-  assert.unreachable(`expected an error containing ${JSON.stringify(fragments)}`);
-}
 
 test('tensor(): numbers, nested arrays, flat data with a shape', async () => {
   const s = tensor(2.5);

@@ -5,20 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tensor, zeros, ones, init, shutdown, tidy, concat, stack, matmul } from '../src/index.ts';
-import { setup } from './helpers.ts';
+import { setup, throwsWith } from './helpers.ts';
 
 test.before(setup);
 
-function throwsWith(fn: () => unknown, ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    const msg = (err as Error).message;
-    for (const f of fragments) assert.ok(msg.includes(f), `message "${msg}" should contain "${f}"`);
-    return;
-  }
-  assert.unreachable(`expected an error containing ${JSON.stringify(fragments)}`);
-}
 
 async function rejectsWith(fn: () => Promise<unknown>, ...fragments: string[]): Promise<void> {
   try {

@@ -28,3 +28,13 @@ export function runPython(python: string, script: string, args: string[] = []): 
   if (r.status !== 0) throw new Error(`${python} exited with ${r.status}:\n${r.stderr}`);
   return r.stdout;
 }
+
+let torchCached: string | null | undefined;
+
+/** The Python found by findPythonWithNumpy if it can also `import torch`, or null. */
+export function findPythonWithTorch(): string | null {
+  if (torchCached !== undefined) return torchCached;
+  const python = findPythonWithNumpy();
+  torchCached = python !== null && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 }).status === 0 ? python : null;
+  return torchCached;
+}

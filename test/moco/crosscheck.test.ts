@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { setup, randnSeeded, assertClose } from '../helpers.ts';
-import { findPythonWithNumpy } from '../io/python.ts';
+import { findPythonWithTorch } from '../io/python.ts';
 import { nn, Tensor, noGrad } from '../../src/index.ts';
 import { MoCo } from '../../src/moco/moco.ts';
 import { Generator } from '../../src/random.ts';
@@ -17,17 +17,6 @@ import { mapInto } from '../../src/ops/map.ts';
 import { encodeSafetensors, decodeSafetensors } from '../../src/io/safetensors.ts';
 
 test.before(setup);
-
-function torchPython(): string | null {
-  const py = findPythonWithNumpy();
-  if (!py) return null;
-  try {
-    execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
-    return py;
-  } catch {
-    return null;
-  }
-}
 
 async function host(tensors: Record<string, Tensor>): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
   const out: Record<string, { data: Float32Array; shape: number[] }> = {};
@@ -37,7 +26,7 @@ async function host(tensors: Record<string, Tensor>): Promise<Record<string, { d
 
 for (const splits of [1, 2]) {
   test(`MoCo step matches PyTorch (SplitBatchNorm ${splits}, shuffled keys, queue wrapping)`, async () => {
-    const py = torchPython();
+    const py = findPythonWithTorch();
     if (!py) {
       console.log('skipped: no python3 with torch (apt-get install python3-torch, or bash scripts/setup.sh --with-python)');
       return;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { Tensor, tensor, tidy, manualSeed, nn, batchNorm, randn, Generator } from '../../src/index.ts';
 import { setup, assertClose } from '../helpers.ts';
-import { findPythonWithNumpy, runPython } from '../io/python.ts';
+import { findPythonWithNumpy, runPython, findPythonWithTorch } from '../io/python.ts';
 
 test.before(setup);
 
@@ -245,14 +245,7 @@ test('Dropout: zeros and rescales in training, identity in eval', async () => {
 
 test('state-dict keys, shapes and repr match the PyTorch twins of SmallConvNet and resnet18Cifar', async () => {
   const python = findPythonWithNumpy();
-  const hasTorch = python !== null && (() => {
-    try {
-      runPython(python, 'import torch');
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const hasTorch = findPythonWithTorch() !== null;
   if (!hasTorch) {
     console.log('skipped: PyTorch structure check (no /usr/bin/python3 with torch)');
     return;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { Tensor, tensor, randn, manualSeed, crossEntropy, nn, saveSafetensors, Generator } from '../../src/index.ts';
 import { compareForward } from '../../src/autograd/gradcheck.ts';
 import { setup } from '../helpers.ts';
-import { findPythonWithNumpy, runPython } from '../io/python.ts';
+import { findPythonWithNumpy, runPython, findPythonWithTorch } from '../io/python.ts';
 
 test.before(setup);
 
@@ -45,14 +45,7 @@ test('forward matches the float64 reference replay of the recorded graph', async
 
 test('logits, loss, all gradients and running statistics match PyTorch (float64)', async () => {
   const python = findPythonWithNumpy();
-  const hasTorch = python !== null && (() => {
-    try {
-      runPython(python, 'import torch');
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const hasTorch = findPythonWithTorch() !== null;
   if (!hasTorch) {
     console.log('skipped: PyTorch parity (no /usr/bin/python3 with torch)');
     return;

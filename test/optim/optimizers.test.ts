@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { Tensor, tensor, keep, tidy, stats, optim } from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
 import { setup } from '../helpers.ts';
-import { findPythonWithNumpy, runPython } from '../io/python.ts';
+import { findPythonWithNumpy, runPython, findPythonWithTorch } from '../io/python.ts';
 import { adamwStep, maxRelDiff, sgdStep, type AdamWRef, type SgdRef } from './reference.ts';
 
 test.before(setup);
@@ -110,14 +110,7 @@ test('AdamW: bias correction and decoupled weight decay follow PyTorch formulas 
 
 test('SGD and AdamW agree with torch.optim (float32, torch 1.13) on the same problems', async () => {
   const python = findPythonWithNumpy();
-  const hasTorch = python !== null && (() => {
-    try {
-      runPython(python, 'import torch');
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const hasTorch = findPythonWithTorch() !== null;
   if (!hasTorch) {
     console.log('skipped: torch cross-check (no /usr/bin/python3 with torch)');
     return;

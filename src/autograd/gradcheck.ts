@@ -8,7 +8,6 @@ import { Tensor } from '../tensor.ts';
 import { keep, tidy } from '../scope.ts';
 import { Generator } from '../random.ts';
 import { fmt } from '../shape.ts';
-import { topoSort } from './backward.ts';
 import { referenceOps, type RefTensor } from '../reference/index.ts';
 import { fromArray } from '../ops/creation-internal.ts';
 
@@ -68,7 +67,6 @@ function topoSortAll(root: Tensor): Tensor[] {
     }
   };
   visit(root);
-  void topoSort;
   return order;
 }
 

@@ -4,7 +4,7 @@
 // fuse several pointwise steps into one dispatch.
 
 import { Tensor } from '../tensor.ts';
-import { broadcastShapes, broadcastStrides, collapse, fmt, numel, sameShape, stridesOf } from '../shape.ts';
+import { broadcastShapes, broadcastStrides, collapse, fmt, numel, sameShape } from '../shape.ts';
 import { Uniforms, grid } from './uniforms.ts';
 
 export const ELEMENTWISE_WG = 256;
@@ -121,4 +121,3 @@ export function checkInto(label: string, out: Tensor, inputs: Tensor[]): void {
   if (!sameShape(s, out.shape)) throw new Error(`${label}: inputs of shapes ${inputs.map((x) => fmt(x.shape)).join(', ')} do not fit the output ${fmt(out.shape)}`);
 }
 
-export { stridesOf };

@@ -12,7 +12,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { broadcastShapes, collapse, fmt, numel } from '../shape.ts';
 import { Uniforms } from './uniforms.ts';
-import { expand, reshape, transpose, unsqueeze, squeeze } from './shape.ts';
+import { transpose, unsqueeze, squeeze } from './shape.ts';
 import { sumTo } from './reduce.ts';
 import type { Device } from '../device/device.ts';
 
@@ -352,4 +352,3 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-export { expand, reshape };

@@ -5,7 +5,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
-import { fmt, normalizeDim, numel, stridesOf, broadcastShapes, sameShape } from '../shape.ts';
+import { fmt, normalizeDim, numel, stridesOf, sameShape } from '../shape.ts';
 import { map, mapInto } from './map.ts';
 import { Uniforms, grid } from './uniforms.ts';
 import { fromArray, fill } from './creation-internal.ts';
@@ -276,4 +276,3 @@ export function gather(x: Tensor, dimArg: number, index: Tensor): Tensor {
   return record(out, 'gather', [x, index], { dim }, (g) => [scatterAddLaunch('gather.backward', g, x.shape, dim, index, m, strides), null]);
 }
 
-export { broadcastShapes };

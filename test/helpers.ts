@@ -59,14 +59,6 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   assert.ok(err <= tol * Math.max(scale, 1), `${what}: max abs error ${err} exceeds ${tol} × max(|expected|, 1) = ${tol * Math.max(scale, 1)}`);
 }
 
-/** Asserts that fn throws an Error whose message contains every fragment. */
-export function throwsWith(fn: () => unknown, ...fragments: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    const msg = (err as Error).message;
-    for (const f of fragments) assert.ok(msg.includes(f), `message "${msg}" should contain "${f}"`);
-    return;
-  }
-  assert.unreachable(`expected an error containing ${JSON.stringify(fragments)}`);
-}
+
+/** Asserts that fn throws an Error whose message contains every fragment (shared with the reference tests). */
+export { throwsWith } from './reference/helpers.ts';

@@ -231,8 +231,8 @@ export interface Pool2dOptions {
   padding?: Pair;
 }
 
-/** Max pooling as a layer. @example new nn.MaxPool2d(2).forward(randn([1, 8, 28, 28])).shape // [1, 8, 14, 14] */
-export class MaxPool2d extends Module {
+/** Window, stride (default: the window) and padding shared by the pooling layers. */
+abstract class Pool2dBase extends Module {
   readonly stride: Pair;
   readonly padding: Pair;
   constructor(
@@ -243,33 +243,29 @@ export class MaxPool2d extends Module {
     this.stride = opts.stride ?? kernelSize;
     this.padding = opts.padding ?? 0;
   }
-  forward(x: Tensor): Tensor {
-    return maxPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
-  }
-  override extraRepr(): string {
-    const f = (p: Pair) => (typeof p === 'number' ? String(p) : tuple(p));
-    return `kernel_size=${f(this.kernelSize)}, stride=${f(this.stride)}, padding=${f(this.padding)}, dilation=1, ceil_mode=False`;
-  }
-}
-
-/** Average pooling as a layer (count_include_pad). @example new nn.AvgPool2d(3, { stride: 1, padding: 1 }).forward(randn([1, 8, 7, 7])).shape // [1, 8, 7, 7] */
-export class AvgPool2d extends Module {
-  readonly stride: Pair;
-  readonly padding: Pair;
-  constructor(
-    readonly kernelSize: Pair,
-    opts: Pool2dOptions = {},
-  ) {
-    super();
-    this.stride = opts.stride ?? kernelSize;
-    this.padding = opts.padding ?? 0;
-  }
-  forward(x: Tensor): Tensor {
-    return avgPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
+  protected get window(): { kernelSize: Pair; stride: Pair; padding: Pair } {
+    return { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding };
   }
   override extraRepr(): string {
     const f = (p: Pair) => (typeof p === 'number' ? String(p) : tuple(p));
     return `kernel_size=${f(this.kernelSize)}, stride=${f(this.stride)}, padding=${f(this.padding)}`;
+  }
+}
+
+/** Max pooling as a layer. @example new nn.MaxPool2d(2).forward(randn([1, 8, 28, 28])).shape // [1, 8, 14, 14] */
+export class MaxPool2d extends Pool2dBase {
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.window);
+  }
+  override extraRepr(): string {
+    return `${super.extraRepr()}, dilation=1, ceil_mode=False`;
+  }
+}
+
+/** Average pooling as a layer (count_include_pad). @example new nn.AvgPool2d(3, { stride: 1, padding: 1 }).forward(randn([1, 8, 7, 7])).shape // [1, 8, 7, 7] */
+export class AvgPool2d extends Pool2dBase {
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, this.window);
   }
 }
 

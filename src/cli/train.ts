@@ -38,6 +38,7 @@ export const TRAIN_OPTIONS = {
   dim: { type: 'int', default: 128, min: 1, help: 'embedding dim' },
   mlp: { type: 'bool', default: true, help: 'MLP projection head (MoCo v2); --no-mlp for a linear head (v1)' },
   aug: { type: 'string', default: 'v2', choices: ['v1', 'v2', 'crop-flip', 'none'], help: 'augmentation set' },
+  cropMin: { type: 'float', default: 0.2, min: 0.01, max: 1, help: 'RandomResizedCrop: smallest crop area, as a fraction of the image' },
   lr: { type: 'float', default: 0.06, min: 0, help: 'base learning rate' },
   wd: { type: 'float', default: 5e-4, min: 0, help: 'weight decay' },
   cosine: { type: 'bool', default: true, help: 'per-epoch cosine learning-rate schedule' },
@@ -62,12 +63,13 @@ export type TrainConfig = Parsed<typeof TRAIN_OPTIONS>;
 
 function augmentConfig(cfg: TrainConfig, channels: number): AugmentConfig {
   const color = channels === 3;
+  const crop = { scale: [cfg.cropMin, 1] as [number, number] };
   switch (cfg.aug) {
     case 'none': return IDENTITY_AUGMENT;
-    case 'crop-flip': return { jitter: false, grayscale: false, blur: false };
-    case 'v1': return { jitter: { p: 1 }, grayscale: color ? 0.2 : false, blur: false };
+    case 'crop-flip': return { crop, jitter: false, grayscale: false, blur: false };
+    case 'v1': return { crop, jitter: { p: 1 }, grayscale: color ? 0.2 : false, blur: false };
     // MoCo v2; Gaussian blur only for colour images (the small grayscale sets are 28×28).
-    default: return { jitter: { p: 0.8 }, grayscale: color ? 0.2 : false, blur: color ? { p: 0.5 } : false };
+    default: return { crop, jitter: { p: 0.8 }, grayscale: color ? 0.2 : false, blur: color ? { p: 0.5 } : false };
   }
 }
 

@@ -8,11 +8,12 @@
 // Forward (BACKWARD false): sums of u = x − K and u², with K = the pair's first element, a shift
 // that keeps the variance E[u²] − E[u]² accurate in f32.
 // Backward (BACKWARD true): sums of g and g·(x − mean), with the mean saved by the forward pass
-// in coef[4·pair + 2].
+// in coef[4·pair + 2]. RELU true (batch norm fused with a ReLU): g is first masked by y > 0,
+// y = x·coef[4·pair] + coef[4·pair + 1] recomputed from the forward coefficients.
 //
 // Layout: x and g are [N, C, H, W] views with any strides (a 2-D input has H = W = 1); output
 // partial[2·t], partial[2·t + 1] for thread t = pair·chunks + run, pair = group·C + c.
-// Template parameters: BACKWARD (true / false).
+// Template parameters: BACKWARD, RELU (true / false).
 
 struct Params {
   dims: vec4<u32>,   // N, C, H, W
@@ -34,6 +35,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 
 const BACKWARD = {{BACKWARD}};
+const RELU = {{RELU}};
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -54,13 +56,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let xbase = p.x_offset + c * p.xs.y;
   let gbase = p.g_offset + c * p.gs.y;
   var center = 0.0;
-  if (BACKWARD) { center = coef[4u * pair + 2u]; } else { center = x[xbase + grp * p.xs.x]; }
+  var ya = 0.0;
+  var yb = 0.0;
+  if (BACKWARD) {
+    center = coef[4u * pair + 2u];
+    ya = coef[4u * pair];
+    yb = coef[4u * pair + 1u];
+  } else {
+    center = x[xbase + grp * p.xs.x];
+  }
   var acc = vec2<f32>(0.0);
   for (var j = j0; j < j1; j++) {
     let n = nl * p.groups + grp;
-    let u = x[xbase + n * p.xs.x + h * p.xs.z + w * p.xs.w] - center;
+    let xv = x[xbase + n * p.xs.x + h * p.xs.z + w * p.xs.w];
+    let u = xv - center;
     if (BACKWARD) {
-      let gv = g[gbase + n * p.gs.x + h * p.gs.z + w * p.gs.w];
+      var gv = g[gbase + n * p.gs.x + h * p.gs.z + w * p.gs.w];
+      if (RELU) { gv = select(0.0, gv, xv * ya + yb > 0.0); }
       acc += vec2<f32>(gv, gv * u);
     } else {
       acc += vec2<f32>(u, u * u);

@@ -7,7 +7,13 @@
 // them into coefficients (kernels/batchnorm_finish.wgsl), and one fused pointwise pass
 // (kernels/batchnorm_apply.wgsl). The backward pass has the same shape: partial sums of g and
 // g·(x − mean), coefficients, then gx = g·A + x·B + C in one pass; dL/dweight and dL/dbias fall
-// out of the coefficient pass.
+// out of the coefficient pass. The pointwise pass has a vec4 fast path
+// (kernels/batchnorm_apply_vec4.wgsl) for contiguous x (and g) with H·W % 4 = 0.
+//
+// `activation: 'relu'` fuses a following ReLU: the apply pass writes max(y, 0), and the backward
+// passes mask g by y > 0 (recomputed from x and the forward coefficients), so batch norm + ReLU
+// costs no extra dispatch or tensor either way. The op records as batchNorm with attribute
+// activation 'relu' (the float64 reference applies it too).
 
 import { Tensor } from '../tensor.ts';
 import { isGradEnabled, needsGrad, record } from '../autograd/graph.ts';
@@ -15,7 +21,7 @@ import { fmt, normalizeDim, numel } from '../shape.ts';
 import { Uniforms, grid } from './uniforms.ts';
 import { map, mapInto } from './map.ts';
 import { fill } from './creation-internal.ts';
-import { add, mul } from './elementwise.ts';
+import { add, mul, relu as reluOp } from './elementwise.ts';
 import { reshape } from './shape.ts';
 import { rowwise, type RowKernel } from './softmax.ts';
 
@@ -35,6 +41,8 @@ export interface BatchNormOptions {
    * take the mean over the groups. Default 1.
    */
   groups?: number;
+  /** 'relu': returns relu(batchNorm(x)) in one fused pass (and a fused backward). */
+  activation?: 'relu';
 }
 
 /** x as [N, C, H, W] (a 2-D input has H = W = 1, a 3-D one W = 1): sizes and strides. */
@@ -60,6 +68,7 @@ function coefficients(
   bias: Tensor | null,
   groups: number,
   eps: number,
+  relu = false,
 ): Tensor {
   const { dims, strides } = asNCHW(x);
   const [n, c, h, w] = dims;
@@ -75,7 +84,7 @@ function coefficients(
   const BACKWARD = mode === 'backward' ? 'true' : 'false';
   x.device.dispatch({
     kernel: 'batchnorm_stats',
-    params: { BACKWARD },
+    params: { BACKWARD, RELU: relu && mode === 'backward' ? 'true' : 'false' },
     buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
     access: 'rrrw',
     uniforms: new Uniforms().vec4u(dims).vec4u(strides).vec4u(gv)
@@ -102,21 +111,47 @@ function coefficients(
   return coef;
 }
 
-/** y = x·coef.0 + coef.1 (forward) or gx = g·coef.0 + x·coef.1 + coef.2 (backward), per pair. */
-function applyCoefficients(x: Tensor, g: Tensor | null, coef: Tensor, groups: number): Tensor {
+/** Contiguous with an offset divisible by 4: readable as vec4s (with H·W % 4 = 0, by whole planes). */
+const vec4Ready = (t: Tensor) => t.isContiguous && t.offset % 4 === 0;
+
+/**
+ * y = x·coef.0 + coef.1 (forward) or gx = g'·coef.0 + x·coef.1 + coef.2 (backward), per pair;
+ * relu: y → max(y, 0), g' = g masked by x·saved.0 + saved.1 > 0 (saved: the forward coefficients).
+ * `generic` forces the strided kernel (tests compare it with the vec4 one).
+ */
+export function applyCoefficients(
+  x: Tensor, g: Tensor | null, coef: Tensor, saved: Tensor | null, groups: number, relu: boolean, generic = false,
+): Tensor {
   const { dims, strides } = asNCHW(x);
   const out = Tensor.empty(x.shape, x.device);
   const n = out.size;
   if (n === 0) return out;
+  const hw = dims[2] * dims[3];
+  const params = { BACKWARD: g ? 'true' : 'false', RELU: relu ? 'true' : 'false' };
+  const buffers = [x.storage.buffer, (g ?? x).storage.buffer, coef.storage.buffer, (saved ?? coef).storage.buffer, out.storage.buffer];
+  const label = g ? 'batchNorm.backward' : 'batchNorm';
+  if (!generic && hw % 4 === 0 && vec4Ready(x) && (!g || vec4Ready(g))) {
+    const hw4 = hw / 4;
+    const vecs = hw4 % 4 === 0 ? 4 : hw4 % 2 === 0 ? 2 : 1;
+    const threads = n / 4 / vecs;
+    x.device.dispatch({
+      kernel: 'batchnorm_apply_vec4',
+      params: { ...params, VECS: vecs },
+      buffers, access: 'rrrrw',
+      uniforms: new Uniforms().u32(hw4).u32(dims[1]).u32(groups).u32(threads).u32(x.offset / 4).u32((g?.offset ?? 0) / 4).bytes,
+      workgroups: grid(Math.ceil(threads / 64)),
+      label,
+    });
+    return out;
+  }
   x.device.dispatch({
     kernel: 'batchnorm_apply',
-    params: { BACKWARD: g ? 'true' : 'false' },
-    buffers: [x.storage.buffer, (g ?? x).storage.buffer, coef.storage.buffer, out.storage.buffer],
-    access: 'rrrw',
+    params,
+    buffers, access: 'rrrrw',
     uniforms: new Uniforms().vec4u(dims).vec4u(strides).vec4u(g ? asNCHW(g).strides : [0, 0, 0, 0])
       .u32(x.offset).u32(g?.offset ?? 0).u32(groups).u32(n).bytes,
     workgroups: grid(Math.ceil(n / 256)),
-    label: g ? 'batchNorm.backward' : 'batchNorm',
+    label,
   });
   return out;
 }
@@ -149,7 +184,9 @@ export function batchNorm(
   opts: BatchNormOptions,
 ): Tensor {
   x.assertAlive('batchNorm');
-  const { training, momentum = 0.1, eps = 1e-5, groups = 1 } = opts;
+  const { training, momentum = 0.1, eps = 1e-5, groups = 1, activation } = opts;
+  if (activation !== undefined && activation !== 'relu') throw new Error(`batchNorm: unknown activation '${String(activation)}' (supported: 'relu')`);
+  const relu = activation === 'relu';
   if (x.ndim < 2 || x.ndim > 4) throw new Error(`batchNorm: input must be [N, C], [N, C, L] or [N, C, H, W], got shape ${fmt(x.shape)}`);
   const c = x.shape[1];
   checkChannel('weight', weight, c, x);
@@ -157,7 +194,7 @@ export function batchNorm(
   checkChannel('runningMean', runningMean, c, x);
   checkChannel('runningVar', runningVar, c, x);
   if (!runningMean !== !runningVar) throw new Error('batchNorm: give both runningMean and runningVar, or neither');
-  if (!training && runningMean && runningVar) return batchNormEval(x, runningMean, runningVar, weight, bias, eps);
+  if (!training && runningMean && runningVar) return batchNormEval(x, runningMean, runningVar, weight, bias, eps, relu);
 
   const n = x.shape[0];
   if (!Number.isInteger(groups) || groups < 1 || n % groups !== 0) {
@@ -171,7 +208,7 @@ export function batchNorm(
     );
   }
   const coef = coefficients('forward', x, null, null, weight, bias, groups, eps);
-  const y = applyCoefficients(x, null, coef, groups);
+  const y = applyCoefficients(x, null, coef, null, groups, relu);
   if (runningMean && runningVar) {
     const m = momentum;
     for (const [running, k] of [[runningMean, 0], [runningVar, 1]] as const) {
@@ -183,9 +220,10 @@ export function batchNorm(
   // The reference op takes [x], [x, weight] or [x, weight, bias]: a bias alone gets a constant weight.
   const w = weight ?? (bias ? fill([c], 1) : null);
   const inputs = [x, ...(w ? [w] : []), ...(bias ? [bias] : [])];
-  const out = record(y, 'batchNorm', inputs, { eps, groups }, (g) => {
-    const gcoef = coefficients('backward', x, g, coef, weight, null, groups, eps);
-    const gx = applyCoefficients(x, g, gcoef, groups);
+  const attrs = relu ? { eps, groups, activation } : { eps, groups };
+  const out = record(y, 'batchNorm', inputs, attrs, (g) => {
+    const gcoef = coefficients('backward', x, g, coef, weight, null, groups, eps, relu);
+    const gx = applyCoefficients(x, g, gcoef, coef, groups, relu);
     const grads = [gx, w ? tailColumn(gcoef, c, 0) : null, bias ? tailColumn(gcoef, c, 1) : null];
     gcoef.dispose(); // the views keep the storage
     return grads;
@@ -197,8 +235,8 @@ export function batchNorm(
   return out;
 }
 
-/** Eval mode: y = (x − runningMean)·weight/sqrt(runningVar + eps) + bias, per channel. */
-function batchNormEval(x: Tensor, rm: Tensor, rv: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+/** Eval mode: y = (x − runningMean)·weight/sqrt(runningVar + eps) + bias, per channel (relu: max(y, 0)). */
+function batchNormEval(x: Tensor, rm: Tensor, rv: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number, relu: boolean): Tensor {
   const c = x.shape[1];
   const chan = [c, ...x.shape.slice(2).map(() => 1)];
   const invStd = map([rv], 'inverseSqrt(x0 + p.a)', 'batchNorm (eval)', eps);
@@ -209,12 +247,13 @@ function batchNormEval(x: Tensor, rm: Tensor, rv: Tensor, weight: Tensor | null,
     const shift = map([rm, invStd], '-x0 * x1', 'batchNorm (eval)'); // constant: −mean·istd
     const shiftW = weight ? mul(shift, weight) : shift;
     const shiftB = bias ? add(shiftW, bias) : shiftW;
-    return add(mul(x, reshape(scale, chan)), reshape(shiftB, chan));
+    const y = add(mul(x, reshape(scale, chan)), reshape(shiftB, chan));
+    return relu ? reluOp(y) : y;
   }
   const scale = weight ? map([invStd, weight], 'x0 * x1', 'batchNorm (eval)') : invStd;
   const shift = map([rm, scale, ...(bias ? [bias] : [])], bias ? 'x2 - x0 * x1' : '-x0 * x1', 'batchNorm (eval)');
   const views = [reshape(scale, chan), reshape(shift, chan)];
-  const y = map([x, ...views], 'x0 * x1 + x2', 'batchNorm (eval)');
+  const y = map([x, ...views], relu ? 'max(x0 * x1 + x2, 0.0)' : 'x0 * x1 + x2', 'batchNorm (eval)');
   for (const t of new Set([invStd, scale, shift, ...views])) t.dispose();
   return y;
 }

@@ -18,6 +18,8 @@ export interface BatchNormAttrs {
    * MoCo's SplitBatchNorm, which normalises `x.view(-1, C * groups, H, W)`.
    */
   groups?: number;
+  /** 'relu': the output is max(y, 0) (wgrad's fused batch norm + ReLU). */
+  activation?: 'relu';
 }
 
 export interface BatchStats {
@@ -85,7 +87,7 @@ function checkChannelParam(op: string, p: RefTensor | undefined, name: string, c
 /**
  * y = (x − mean) / sqrt(var + eps) · weight + bias, with mean and biased var
  * from the batch (per channel, and per group n % groups when groups > 1).
- * weight / bias may be omitted (1 / 0).
+ * weight / bias may be omitted (1 / 0). With activation 'relu' the result is max(y, 0).
  */
 export function batchNorm(
   x: RefTensor,
@@ -95,6 +97,8 @@ export function batchNorm(
 ): RefTensor {
   const eps = attrs?.eps ?? 1e-5;
   const groups = attrs?.groups ?? 1;
+  const act = attrs?.activation;
+  if (act !== undefined && act !== 'relu') throw new Error(`batchNorm: unknown activation '${String(act)}' (supported: 'relu')`);
   const { mean, var: v } = statsFor('batchNorm', x, groups);
   const c = x.shape[1];
   checkChannelParam('batchNorm', weight, 'weight', c);
@@ -105,7 +109,8 @@ export function batchNorm(
     const g = Math.floor(i / (spatial * c)) % groups;
     const s = g * c + ch;
     const xhat = (x.data[i] - mean.data[s]) / Math.sqrt(v.data[s] + eps);
-    return xhat * (weight?.data[ch] ?? 1) + (bias?.data[ch] ?? 0);
+    const y = xhat * (weight?.data[ch] ?? 1) + (bias?.data[ch] ?? 0);
+    return act === 'relu' ? Math.max(y, 0) : y;
   });
 }
 

@@ -1,11 +1,13 @@
 // batchNorm and normalize: forward vs the float64 reference, gradients vs finite differences,
 // MoCo's interleaved SplitBatchNorm (groups) and the running statistics vs PyTorch and closed
-// forms, long channels (partial sums), errors; normalize with a zero row.
+// forms, long channels (partial sums), errors; fused batch norm + ReLU vs the eager
+// batchNorm → relu path and the reference; the vec4 apply kernel vs the generic one; normalize.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tensor, zeros, ones, batchNorm, normalize, noGrad } from '../../src/index.ts';
 import * as R from '../../src/reference/index.ts';
+import { applyCoefficients } from '../../src/ops/norm.ts';
 import { setup, checkForward, checkGrad, randnSeeded, assertClose } from '../helpers.ts';
 
 test.before(setup);
@@ -207,4 +209,106 @@ test('normalize: unit rows, a zero row stays zero (eps path), torch values', asy
   assertClose(rows, new Array(6).fill(1), 1e-6, 'unit rows');
 });
 
+
+// ---- fused batch norm + ReLU and the vec4 fast path --------------------------------------------
+
+/** Output and gradients (x, weight, bias) of sum(fn(x, w, b) · r), r fixed random weights. */
+async function outAndGrads(fn: (x: Tensor, w: Tensor, b: Tensor) => Tensor, x0: Tensor, w0: Tensor, b0: Tensor): Promise<number[][]> {
+  const x = x0.detach().requiresGrad_();
+  const w = w0.detach().requiresGrad_();
+  const b = b0.detach().requiresGrad_();
+  const y = fn(x, w, b);
+  y.mul(randnSeeded([...y.shape], 99)).sum().backward();
+  return [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray(), await b.grad!.toArray()].map((a) => [...a]);
+}
+
+// x shapes: H·W % 16 = 0 (4 vec4s per thread), % 8 (2), % 4 (1), not % 4 (generic kernel), 2-D and 3-D.
+const FUSED_SHAPES = [[8, 3, 4, 4], [8, 3, 2, 4], [8, 3, 2, 6], [8, 3, 3, 5], [8, 5], [8, 3, 12]];
+// Views: contiguous; permuted (NHWC strides: generic kernel); a batch slice of a larger tensor (offset).
+const scaled = (s: number[], seed: number) => randnSeeded(s, seed).mul(1.5).add(0.3);
+const VIEWS: [string, (s: number[], seed: number) => Tensor][] = [
+  ['contiguous', (s, seed) => scaled(s, seed)],
+  ['permuted', (s, seed) => scaled([s[0], ...s.slice(2), s[1]], seed).permute(0, s.length - 1, ...s.slice(2).map((_, i) => i + 1))],
+  ['offset', (s, seed) => scaled([s[0] + 1, ...s.slice(1)], seed).slice(0, 1)],
+];
+
+for (const shape of FUSED_SHAPES) {
+  for (const [view, make] of VIEWS) {
+    test(`batchNorm activation 'relu' on ${view} ${JSON.stringify(shape)}: output and gradients of x, weight, bias equal batchNorm → relu`, async () => {
+      const c = shape[1];
+      const x = make(shape, 40);
+      assert.equal([...x.shape], shape);
+      assert.is(x.isContiguous, view !== 'permuted' || shape.length === 2);
+      assert.is(x.offset > 0, view === 'offset');
+      const w = randnSeeded([c], 41);
+      const b = randnSeeded([c], 42).mul(0.5);
+      for (const groups of [1, 4]) {
+        for (const training of [true, false]) {
+          const stats = () => [tensor(Array.from({ length: c }, (_, i) => 0.2 * i - 0.1)), tensor(Array.from({ length: c }, (_, i) => 0.5 + i))];
+          const [rm1, rv1] = stats();
+          const [rm2, rv2] = stats();
+          const opts = { training, groups: training ? groups : 1 };
+          const fused = await outAndGrads((xx, ww, bb) => batchNorm(xx, rm1, rv1, ww, bb, { ...opts, activation: 'relu' }), x, w, b);
+          const eager = await outAndGrads((xx, ww, bb) => batchNorm(xx, rm2, rv2, ww, bb, opts).relu(), x, w, b);
+          const what = `groups=${groups} ${training ? 'training' : 'eval'}`;
+          assert.ok(fused[0].some((v) => v === 0) && fused[0].some((v) => v > 0), `${what}: the ReLU clips some outputs and keeps others`);
+          ['output', 'dx', 'dweight', 'dbias'].forEach((name, k) => assertClose(fused[k], eager[k], 1e-5, `${what} ${name}`));
+          assertClose(await rm1.toArray(), await rm2.toArray(), 1e-6, `${what} running mean`);
+          assertClose(await rv1.toArray(), await rv2.toArray(), 1e-6, `${what} running var`);
+          // Eval without grad takes the fused map path.
+          if (!training) {
+            const y = noGrad(() => batchNorm(x, rm1, rv1, w, b, { ...opts, activation: 'relu' }));
+            assertClose(await y.toArray(), eager[0], 1e-5, `${what} no-grad output`);
+          }
+        }
+      }
+    });
+  }
+}
+
+test("batchNorm activation 'relu': forward vs the float64 reference and gradcheck (groups 1 and 2, vec4 and generic kernels)", async () => {
+  for (const [shape, groups] of [[[4, 3, 2, 2], 1], [[4, 3, 2, 2], 2], [[6, 2, 3, 3], 2], [[6, 4], 3]] as [number[], number][]) {
+    const c = shape[1];
+    const x = randnSeeded(shape, 50).add(0.2);
+    const f = (xx: Tensor, ww: Tensor, bb: Tensor) => batchNorm(xx, null, null, ww, bb, { training: true, groups, activation: 'relu' });
+    await checkForward(f, [x, randnSeeded([c], 51), randnSeeded([c], 52)], 1e-5, `relu ${JSON.stringify(shape)} groups=${groups}`);
+    await checkGrad(f, [x, randnSeeded([c], 51), randnSeeded([c], 52)], {}, `relu ${JSON.stringify(shape)} groups=${groups}`);
+  }
+  // The reference applies the attribute: relu of the plain reference op.
+  const hx = await host(randnSeeded([4, 2, 3], 53));
+  const plain = R.referenceOps.batchNorm([hx], { groups: 2 });
+  const fused = R.referenceOps.batchNorm([hx], { groups: 2, activation: 'relu' });
+  assertClose(fused.data, plain.data.map((v) => Math.max(v, 0)), 0, 'reference relu');
+  assert.throws(() => batchNorm(randnSeeded([4, 2]), null, null, null, null, { training: true, activation: 'gelu' as 'relu' }), /unknown activation 'gelu'/);
+});
+
+test('batchNorm apply: the vec4 kernel equals the generic strided kernel (forward, backward, relu masks)', async () => {
+  for (const [shape, groups] of [[[8, 3, 4, 4], 4], [[8, 3, 2, 6], 2], [[6, 5, 8], 3]] as [number[], number][]) {
+    const n = shape[0], c = shape[1];
+    const x = randnSeeded(shape, 60);
+    const g = randnSeeded(shape, 61);
+    // Coefficients [(groups·C + C), 4]: arbitrary values exercise every pair and column.
+    const coef = randnSeeded([groups * c + c, 4], 62);
+    const saved = randnSeeded([groups * c + c, 4], 63);
+    for (const [gg, relu] of [[null, false], [null, true], [g, false], [g, true]] as [Tensor | null, boolean][]) {
+      const fast = await applyCoefficients(x, gg, coef, saved, groups, relu).toArray();
+      const slow = await applyCoefficients(x, gg, coef, saved, groups, relu, true).toArray();
+      assertClose(fast, slow, 1e-6, `${JSON.stringify(shape)} ${gg ? 'backward' : 'forward'} relu=${relu}`);
+      // Spot-check one element against the formula (pair of sample n − 1, channel c − 1, last position).
+      const hw = x.size / (n * c);
+      const i = x.size - 1, pair = ((n - 1) % groups) * c + (c - 1);
+      const [xa, ga, ca, sa] = [await x.toArray(), await g.toArray(), await coef.toArray(), await saved.toArray()];
+      const k = 4 * pair;
+      let want: number;
+      if (gg) {
+        const gv = relu && !(xa[i] * sa[k] + sa[k + 1] > 0) ? 0 : ga[i];
+        want = gv * ca[k] + xa[i] * ca[k + 1] + ca[k + 2];
+      } else {
+        const y = xa[i] * ca[k] + ca[k + 1];
+        want = relu ? Math.max(y, 0) : y;
+      }
+      assert.ok(Math.abs(fast[i] - want) < 1e-5, `element ${i} (hw ${hw}): ${fast[i]} vs ${want}`);
+    }
+  }
+});
 test.run();

@@ -1,6 +1,7 @@
 // Pooling over NCHW tensors: maxPool2d (gradient routed to the first maximum of each window, as
 // in PyTorch), avgPool2d (count_include_pad either way), adaptiveAvgPool2d to 1×1 (global
-// average pool, composed from mean). kernels/pool2d.wgsl and kernels/pool2d_backward.wgsl.
+// average pool, composed from mean). kernels/pool2d.wgsl; backward kernels/pool2d_backward.wgsl
+// (gather, any geometry) and kernels/pool2d_backward_window.wgsl (disjoint windows, e.g. 2×2).
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
@@ -18,9 +19,9 @@ export interface Pool2dOptions {
   padding?: Pair;
 }
 
-interface Geometry { N: number; C: number; H: number; W: number; OH: number; OW: number; k: [number, number]; s: [number, number]; p: [number, number] }
+export interface Geometry { N: number; C: number; H: number; W: number; OH: number; OW: number; k: [number, number]; s: [number, number]; p: [number, number] }
 
-function geometry(op: string, x: Tensor, o: Pool2dOptions): Geometry {
+export function geometry(op: string, x: Tensor, o: Pool2dOptions): Geometry {
   if (x.ndim !== 4) throw new Error(`${op}: expected an NCHW input of rank 4, got shape ${fmt(x.shape)}`);
   const k = pair(op, 'kernelSize', o.kernelSize, 1, 1);
   const s = pair(op, 'stride', o.stride ?? o.kernelSize, 1, 1);
@@ -39,7 +40,7 @@ function uniforms(g: Geometry, offset: number, total: number, includePad: boolea
     .u32(g.s[0]).u32(g.s[1]).u32(g.p[0]).u32(g.p[1]).u32(offset).u32(total).u32(includePad ? 1 : 0).bytes;
 }
 
-function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, includePad: boolean): { out: Tensor; idx: Tensor } {
+export function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, includePad: boolean): { out: Tensor; idx: Tensor } {
   const xc = contiguous(x);
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], x.device);
   const idx = Tensor.empty(max ? out.shape : [1], x.device);
@@ -55,11 +56,27 @@ function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, includePa
   return { out, idx };
 }
 
-function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Geometry, max: boolean, includePad: boolean): Tensor {
+/** Windows that tile the input without overlap or padding: each input is in at most one window. */
+const disjointWindows = (g: Geometry) => g.k[0] === g.s[0] && g.k[1] === g.s[1] && g.p[0] === 0 && g.p[1] === 0;
+
+/**
+ * Gradient with respect to the input. Disjoint windows (kernel = stride, no padding): one thread
+ * per window writes its inputs (kernels/pool2d_backward_window.wgsl); otherwise one thread per
+ * input gathers from every window covering it (kernels/pool2d_backward.wgsl). `generic` forces
+ * the gather kernel (tests compare the two).
+ */
+export function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Geometry, max: boolean, includePad: boolean, generic = false): Tensor {
   const gc = contiguous(grad);
   const gx = Tensor.empty([g.N, g.C, g.H, g.W], grad.device);
   const total = gx.size;
-  if (total > 0) {
+  if (total > 0 && disjointWindows(g) && !generic) {
+    const windows = gc.size;
+    grad.device.dispatch({
+      kernel: 'pool2d_backward_window', params: { MAX: max ? 'true' : 'false' },
+      buffers: [gc.storage.buffer, (idx ?? gc).storage.buffer, gx.storage.buffer], access: 'rrw',
+      uniforms: uniforms(g, gc.offset, windows, includePad), workgroups: grid(Math.ceil(windows / 64)), label: `${op}.backward`,
+    });
+  } else if (total > 0) {
     grad.device.dispatch({
       kernel: 'pool2d_backward', params: { MAX: max ? 'true' : 'false' },
       buffers: [gc.storage.buffer, (idx ?? gc).storage.buffer, gx.storage.buffer], access: 'rrw',

@@ -1,8 +1,12 @@
+// Pooling: maxPool2d / avgPool2d forward vs the float64 reference and gradients vs finite
+// differences (overlapping, padded, non-square, disjoint windows with odd sizes), the per-window
+// backward kernel vs the gather kernel, ties, adaptiveAvgPool2d, errors.
+
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, checkForward, checkGrad, randnSeeded } from '../helpers.ts';
-import { tensor } from '../../src/index.ts';
-import { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../../src/ops/pool.ts';
+import { setup, checkForward, checkGrad, checkOp, randnSeeded } from '../helpers.ts';
+import { tensor, ones } from '../../src/index.ts';
+import { maxPool2d, avgPool2d, adaptiveAvgPool2d, geometry, poolForward, poolBackward } from '../../src/ops/pool.ts';
 
 test.before(setup);
 
@@ -51,6 +55,52 @@ test('pooling errors name the op and shapes', () => {
   assert.throws(() => maxPool2d(randnSeeded([2, 3, 4]), { kernelSize: 2 }), /maxPool2d: expected an NCHW input of rank 4, got shape \[2, 3, 4\]/);
   assert.throws(() => avgPool2d(randnSeeded([1, 1, 2, 2]), { kernelSize: 3 }), /larger than the input/);
   assert.throws(() => maxPool2d(randnSeeded([1, 1, 4, 4]), { kernelSize: 2, padding: 2 }), /at most half the kernel/);
+});
+
+// ---- disjoint windows (kernel = stride, no padding): the per-window backward kernel ----------------
+
+const DISJOINT: { shape: number[]; k: number | [number, number] }[] = [
+  { shape: [2, 3, 7, 9], k: 2 },       // odd sizes: the last row and column belong to no window
+  { shape: [1, 2, 9, 7], k: 3 },       // 7 = 2·3 + 1
+  { shape: [2, 2, 6, 7], k: [2, 3] },  // non-square, 7 = 2·3 + 1
+  { shape: [1, 1, 2, 2], k: 2 },       // one window
+  { shape: [2, 3, 4, 5], k: 1 },       // 1×1: identity
+];
+
+for (const { shape, k } of DISJOINT) {
+  test(`pooling ${JSON.stringify(shape)} kernel = stride = ${JSON.stringify(k)}: max and avg gradients vs finite differences and the gather kernel`, async () => {
+    const x = randnSeeded(shape, 11);
+    const o = { kernelSize: k };
+    await checkOp((t) => maxPool2d(t, o), [x], 'maxPool2d');
+    await checkOp((t) => avgPool2d(t, o), [x], 'avgPool2d');
+    // The per-window kernel against the gather kernel on the same upstream gradient.
+    const g = geometry('maxPool2d', x, o);
+    const grad = randnSeeded([g.N, g.C, g.OH, g.OW], 12);
+    for (const max of [true, false]) {
+      const { out, idx } = poolForward('pool', x, g, max, true);
+      ones([...x.shape]).dispose(); // leaves non-zero memory in the buffer pool for gx to reuse
+      const fast = await poolBackward('pool', grad, max ? idx : null, g, max, true).toArray();
+      const slow = await poolBackward('pool', grad, max ? idx : null, g, max, true, true).toArray();
+      assert.equal(Array.from(fast), Array.from(slow), `max=${max}: window kernel = gather kernel`);
+      // Uncovered inputs (floor mode) get exactly 0, covered ones the window's share.
+      const [H, W] = [g.H, g.W];
+      for (let h = g.OH * g.k[0]; h < H; h++) for (let w = 0; w < W; w++) assert.is(fast[h * W + w], 0, `row ${h} is outside every window`);
+      if (!max) assert.ok(Math.abs(fast[0] - (await grad.toArray())[0] / (g.k[0] * g.k[1])) < 1e-6, 'avg: g / window size');
+      out.dispose();
+      idx.dispose();
+    }
+  });
+}
+
+test('maxPool2d backward: a non-contiguous upstream gradient and kernel = stride with padding (gather path)', async () => {
+  const x = randnSeeded([2, 3, 6, 6], 13).requiresGrad_();
+  const y = maxPool2d(x, { kernelSize: 2 });
+  y.backward(randnSeeded([3, 2, 3, 3], 14).transpose(0, 1)); // [2, 3, 3, 3] view
+  const gt = randnSeeded([3, 2, 3, 3], 14).transpose(0, 1).contiguous();
+  const x2 = x.detach().requiresGrad_();
+  maxPool2d(x2, { kernelSize: 2 }).backward(gt);
+  assert.equal(Array.from(await x.grad!.toArray()), Array.from(await x2.grad!.toArray()));
+  await checkOp((t) => maxPool2d(t, { kernelSize: 2, padding: 1 }), [randnSeeded([1, 2, 5, 5], 15)], 'padded');
 });
 
 test.run();

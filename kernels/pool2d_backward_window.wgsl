@@ -1,0 +1,51 @@
+// pool2d_backward_window.wgsl — the fast path of kernels/pool2d_backward.wgsl for
+// non-overlapping windows without padding (kernel = stride, padding 0: the usual 2×2 max-pool).
+// Each input element then lies in at most one window, so one thread per OUTPUT element (window)
+// writes all kh·kw inputs of its window: max pooling g to the saved argmax and 0 elsewhere,
+// average pooling g / (kh·kw) everywhere (no padding, so the divisor is always the full window).
+// Inputs that no window covers (the last H mod kh rows, W mod kw columns in floor mode) get 0
+// from the window of the last row / column. No atomics, no scatter, deterministic, and only 3
+// integer divisions per window instead of 7 per input element (lavapipe scalarises them).
+// g is contiguous [N, C, OH, OW] (offset g_offset); gx is [N, C, H, W]; total = N·C·OH·OW.
+// Template parameter MAX as in pool2d.wgsl. Uniforms as in pool2d.wgsl (sh, sw, ph, pw unused).
+
+struct Params {
+  N: u32, C: u32, H: u32, W: u32,
+  OH: u32, OW: u32, kh: u32, kw: u32,
+  sh: u32, sw: u32, ph: u32, pw: u32,
+  g_offset: u32, total: u32, include_pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> idx: array<f32>;
+@group(0) @binding(3) var<storage, read_write> gx: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = gid.x + gid.y * nwg.x * 64u;
+  if (t >= p.total) { return; }
+  let r = t / p.OW;
+  let ow = t - r * p.OW;
+  let plane = r / p.OH;
+  let oh = r - plane * p.OH;
+  let gv = g[p.g_offset + t];
+  var at = -1.0;
+  if ({{MAX}}) { at = idx[t]; }
+  let h0 = oh * p.kh;
+  let w0 = ow * p.kw;
+  let rows = select(p.kh, p.H - h0, oh + 1u == p.OH);
+  let cols = select(p.kw, p.W - w0, ow + 1u == p.OW);
+  let base = plane * p.H * p.W;
+  let avg = gv / f32(p.kh * p.kw);
+  for (var i = 0u; i < rows; i++) {
+    let row = (h0 + i) * p.W;
+    for (var j = 0u; j < cols; j++) {
+      var v = 0.0;
+      if (i < p.kh && j < p.kw) {
+        if ({{MAX}}) { v = select(0.0, gv, f32(row + w0 + j) == at); } else { v = avg; }
+      }
+      gx[base + row + w0 + j] = v;
+    }
+  }
+}

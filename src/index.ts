@@ -41,8 +41,9 @@ export {
   checkpointContents, restoreCheckpoint, type CheckpointState, type RestoreTargets, type LoadedCheckpoint,
 } from './io/checkpoint.ts';
 export { KeyQueue } from './moco/queue.ts';
+export { MemoryBank } from './moco/memory-bank.ts';
 export { infoNCE, ntXent, dcl, type ContrastiveOutput } from './moco/losses.ts';
 export { MomentumEncoder, cloneModule, momentumAt } from './moco/momentum.ts';
-export { MoCo, type MoCoOptions, type StepOutput, type LossKind } from './moco/moco.ts';
+export { MoCo, type MoCoOptions, type StepOutput, type LossKind, type Mechanism } from './moco/moco.ts';
 export { knnAccuracy, type KnnOptions } from './moco/knn.ts';
 export { linearProbe, type ProbeOptions } from './moco/probe.ts';

@@ -1,6 +1,6 @@
 // Contrastive losses. infoNCE is MoCo's (Eq. 1 of the paper): logits [q·k+, q·queue] / T and
 // cross-entropy against index 0, which is mean(logsumexp(logits) − logits[:, 0]). ntXent (SimCLR)
-// and dcl (decoupled contrastive learning) use in-batch negatives instead of a queue.
+// and dcl (decoupled contrastive learning), and inBatchInfoNCE (end-to-end), use in-batch negatives.
 
 import type { Tensor } from '../tensor.ts';
 import { KeyQueue } from './queue.ts';
@@ -112,4 +112,23 @@ export function dcl(z1: Tensor, z2: Tensor, T: number): { loss: Tensor; accuracy
   const negOnly = sim.sub(posMask.mul(1e9));
   const loss = logsumexp(negOnly, 1, true).sub(pos).mean();
   return { loss, accuracy: partnerAccuracy(sim, n) };
+}
+
+/**
+ * The end-to-end mechanism's loss (MoCo §4.1, Fig. 3a): every other key of the batch is a
+ * negative. logits = q·kᵀ / T ([N, N]), cross-entropy against the diagonal (row i's positive is
+ * k_i); gradients flow into q *and* k (both come from the query encoder). Pretext accuracy: the
+ * fraction of rows whose largest logit is on the diagonal.
+ */
+export function inBatchInfoNCE(q: Tensor, k: Tensor, T: number): ContrastiveOutput {
+  if (q.ndim !== 2 || !(k.ndim === 2 && k.shape[0] === q.shape[0] && k.shape[1] === q.shape[1])) {
+    throw new Error(`inBatchInfoNCE: q and k must both be [N, dim] (got ${fmt(q.shape)} and ${fmt(k.shape)})`);
+  }
+  if (!(T > 0)) throw new Error(`inBatchInfoNCE: temperature T must be > 0 (got ${T})`);
+  const n = q.shape[0];
+  const logits = q.matmul(k.transpose(0, 1)).div(T); // [N, N]
+  const pos = logits.mul(noGrad(() => eqIdentity(n))).sum(1, true); // the diagonal, [N, 1]
+  const loss = logsumexp(logits, 1, true).sub(pos).mean();
+  const diag = Float32Array.from({ length: n }, (_, i) => i);
+  return { loss, logits, accuracy: noGrad(() => eq(argmax(logits, 1), fromArray(diag, [n])).mean()) };
 }

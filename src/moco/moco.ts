@@ -5,7 +5,9 @@
 //   loss = InfoNCE(q, k, queue, T)  (or NT-Xent / DCL with in-batch negatives)
 //   enqueue k  (after the logits were computed; infoNCE copies the queue, so backward is unaffected)
 // `step` returns the loss with its graph: the caller runs backward() and the optimizer, as in
-// main_moco.py. Single device: "shuffle BN" shuffles the key batch and un-shuffles the keys;
+// main_moco.py. `mechanism` picks where keys and negatives come from (MoCo §4.1, Fig. 3): 'queue'
+// (MoCo), 'end-to-end' (keys from the query encoder with gradient, in-batch negatives) or
+// 'memory-bank' (Wu et al.: the image's stored row is the positive, K random rows the negatives). Single device: "shuffle BN" shuffles the key batch and un-shuffles the keys;
 // it only matters together with SplitBatchNorm (per-group statistics), as in the CIFAR demo.
 
 import { Tensor } from '../tensor.ts';
@@ -17,10 +19,14 @@ import { Module } from '../nn/module.ts';
 import * as nn from '../nn/index.ts';
 import { KeyQueue } from './queue.ts';
 import { MomentumEncoder, momentumAt } from './momentum.ts';
-import { infoNCE, ntXent, dcl } from './losses.ts';
+import { infoNCE, ntXent, dcl, inBatchInfoNCE } from './losses.ts';
+import { MemoryBank } from './memory-bank.ts';
 
 /** The contrastive loss MoCo.step uses. */
 export type LossKind = 'infonce' | 'ntxent' | 'dcl';
+
+/** Where keys and negatives come from (MoCo §4.1, Fig. 3). */
+export type Mechanism = 'queue' | 'end-to-end' | 'memory-bank';
 
 /** Options of the MoCo model (defaults: dim 128, K 4096, m 0.99, T 0.1, MLP head, shuffle BN). */
 export interface MoCoOptions {
@@ -39,6 +45,16 @@ export interface MoCoOptions {
   shuffleBN?: boolean;
   loss?: LossKind;
   momentumSchedule?: 'constant' | 'cosine';
+  /**
+   * 'queue' (default, MoCo), 'end-to-end' (keys from the query encoder, in-batch negatives) or
+   * 'memory-bank' (K random rows of a bank of `bankSize` image representations; `step` needs the
+   * batch's dataset indices). The last two use neither the key encoder nor the queue.
+   */
+  mechanism?: Mechanism;
+  /** Memory bank: number of training images (bank rows). */
+  bankSize?: number;
+  /** Memory bank: the update's momentum (0.5, as in the paper's reimplementation). */
+  bankMomentum?: number;
   generator?: Generator;
 }
 
@@ -69,10 +85,12 @@ class Normalized extends Module {
  * loss.backward();
  */
 export class MoCo {
-  readonly opts: Required<Omit<MoCoOptions, 'encoder' | 'featureDim' | 'generator'>>;
+  readonly opts: Required<Omit<MoCoOptions, 'encoder' | 'featureDim' | 'generator' | 'bankSize'>>;
   readonly encoderQ: Module;
   readonly momentum: MomentumEncoder;
   readonly queue: KeyQueue;
+  /** The memory bank (mechanism 'memory-bank' only). */
+  readonly memoryBank: MemoryBank | null = null;
   private gen: Generator;
   /** The key-batch permutation of the last shuffled step (for tests and debugging). */
   lastPermutation: Int32Array | null = null;
@@ -81,8 +99,16 @@ export class MoCo {
     this.opts = {
       dim: o.dim ?? 128, K: o.K ?? 4096, m: o.m ?? 0.99, T: o.T ?? 0.1, mlp: o.mlp ?? true,
       symmetric: o.symmetric ?? false, shuffleBN: o.shuffleBN ?? true, loss: o.loss ?? 'infonce',
-      momentumSchedule: o.momentumSchedule ?? 'constant',
+      momentumSchedule: o.momentumSchedule ?? 'constant', mechanism: o.mechanism ?? 'queue', bankMomentum: o.bankMomentum ?? 0.5,
     };
+    const { mechanism } = this.opts;
+    if (!['queue', 'end-to-end', 'memory-bank'].includes(mechanism)) throw new Error(`MoCo: unknown mechanism '${mechanism}' (expected queue, end-to-end or memory-bank)`);
+    if (mechanism !== 'queue' && (this.opts.symmetric || this.opts.loss !== 'infonce')) {
+      throw new Error(`MoCo: mechanism '${mechanism}' supports only the non-symmetric InfoNCE loss (got loss '${this.opts.loss}'${this.opts.symmetric ? ', symmetric' : ''})`);
+    }
+    if (mechanism === 'memory-bank' && !(Number.isInteger(o.bankSize) && o.bankSize! > 0)) {
+      throw new Error(`MoCo: mechanism 'memory-bank' needs bankSize, the number of training images (got ${o.bankSize})`);
+    }
     this.gen = o.generator ?? defaultGenerator;
     const feat = o.featureDim ?? o.encoder.featureDim;
     if (!feat) throw new Error('MoCo: pass featureDim (the backbone output size) or an encoder with a featureDim property');
@@ -93,6 +119,7 @@ export class MoCo {
     this.encoderQ = new Normalized(o.encoder, head);
     this.momentum = new MomentumEncoder(this.encoderQ);
     this.queue = new KeyQueue({ size: this.opts.K, dim, generator: this.gen });
+    if (mechanism === 'memory-bank') this.memoryBank = new MemoryBank({ size: o.bankSize!, dim, generator: this.gen });
   }
 
   /** The query backbone (features for kNN / linear probe). */
@@ -112,17 +139,20 @@ export class MoCo {
 
   /** Keys for a batch: shuffled through the key encoder and un-shuffled (no grad). */
   keys(xk: Tensor): Tensor {
-    return noGrad(() => {
-      if (!this.opts.shuffleBN) return this.momentum.key.forward(xk);
-      const n = xk.shape[0];
-      const perm = this.gen.permutation(n);
-      this.lastPermutation = perm;
-      const inverse = new Int32Array(n);
-      perm.forEach((p, i) => (inverse[p] = i));
-      const shuffled = indexSelect(xk, 0, fromArray(Float32Array.from(perm), [n]));
-      const k = this.momentum.key.forward(shuffled);
-      return indexSelect(k, 0, fromArray(Float32Array.from(inverse), [n]));
-    });
+    return noGrad(() => this.shuffled(this.momentum.key, xk));
+  }
+
+  /** encoder(xk), with the batch shuffled before and un-shuffled after when shuffle BN is on. */
+  private shuffled(encoder: Module, xk: Tensor): Tensor {
+    if (!this.opts.shuffleBN) return encoder.forward(xk);
+    const n = xk.shape[0];
+    const perm = this.gen.permutation(n);
+    this.lastPermutation = perm;
+    const inverse = new Int32Array(n);
+    perm.forEach((p, i) => (inverse[p] = i));
+    const shuffled = indexSelect(xk, 0, fromArray(Float32Array.from(perm), [n]));
+    const k = encoder.forward(shuffled);
+    return indexSelect(k, 0, fromArray(Float32Array.from(inverse), [n]));
   }
 
   private contrast(q: Tensor, k: Tensor): StepOutput {
@@ -135,10 +165,13 @@ export class MoCo {
   /**
    * One MoCo forward: returns the loss (call backward() and the optimizer next) and the pretext
    * accuracy; updates the key encoder before computing keys and the queue after the loss.
-   * `progress` in [0, 1] drives the optional cosine momentum schedule.
+   * `progress` in [0, 1] drives the optional cosine momentum schedule. `indices`: the batch's
+   * dataset indices (needed by the memory bank).
    */
-  step(xq: Tensor, xk: Tensor, progress = 0): StepOutput {
+  step(xq: Tensor, xk: Tensor, progress = 0, indices?: ArrayLike<number>): StepOutput {
     if (xq.shape[0] !== xk.shape[0]) throw new Error(`MoCo.step: the two views have different batch sizes (${xq.shape[0]} and ${xk.shape[0]})`);
+    if (this.opts.mechanism === 'end-to-end') return this.endToEnd(xq, xk);
+    if (this.opts.mechanism === 'memory-bank') return this.memoryBankStep(xq, indices);
     this.momentum.update(momentumAt(this.opts.m, progress, this.opts.momentumSchedule));
     if (this.opts.symmetric) {
       const q1 = this.encoderQ.forward(xq);
@@ -154,6 +187,31 @@ export class MoCo {
     const k = this.keys(xk);
     const out = this.contrast(q, k);
     if (this.opts.loss === 'infonce') this.queue.enqueue(k);
+    return out;
+  }
+
+  /** End-to-end (Fig. 3a): keys from the query encoder with gradient, the batch's other keys as negatives. */
+  private endToEnd(xq: Tensor, xk: Tensor): StepOutput {
+    const q = this.encoderQ.forward(xq);
+    const k = this.shuffled(this.encoderQ, xk);
+    return inBatchInfoNCE(q, k, this.opts.T);
+  }
+
+  /** Memory bank (Fig. 3b): positive = the image's stored row, negatives = K random rows; then update the rows. */
+  private memoryBankStep(xq: Tensor, indices: ArrayLike<number> | undefined): StepOutput {
+    const bank = this.memoryBank!;
+    const n = xq.shape[0];
+    if (!indices) throw new Error(`MoCo.step: mechanism 'memory-bank' needs the batch's dataset indices: step(xq, xk, progress, indices)`);
+    if (indices.length !== n) throw new Error(`MoCo.step: ${indices.length} dataset indices for a batch of ${n} images`);
+    for (let i = 0; i < n; i++) {
+      const v = indices[i];
+      if (!Number.isInteger(v) || v < 0 || v >= bank.size) throw new Error(`MoCo.step: dataset index ${v} is out of range 0..${bank.size - 1} (the memory bank has bankSize ${bank.size} rows)`);
+    }
+    const q = this.encoderQ.forward(xq);
+    const positives = bank.rows(indices);
+    const negatives = bank.sample(this.opts.K);
+    const out = infoNCE(q, positives, negatives, this.opts.T);
+    bank.update(indices, q.detach(), this.opts.bankMomentum);
     return out;
   }
 }

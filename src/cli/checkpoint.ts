@@ -1,7 +1,8 @@
 // The training checkpoint: one safetensors file holding the query encoder (+ head), the key
-// encoder, the queue with its pointer, the optimizer's momentum buffers, and in the metadata the
-// epoch, the log so far, the config and every random generator's state — enough for --resume
-// to continue exactly as if training had not stopped. Written atomically (temp file + rename).
+// encoder, the queue with its pointer, the memory bank (--mechanism memory-bank), the optimizer's
+// momentum buffers, and in the metadata the epoch, the log so far, the config and every random
+// generator's state — enough for --resume to continue exactly as if training had not stopped.
+// Written atomically (temp file + rename).
 //
 // Test hook: WGRAD_TEST_CRASH_BEFORE_RENAME=<epoch> makes the process kill itself (SIGKILL, no
 // cleanup) after the temp file of that epoch's checkpoint is written and before the rename, the
@@ -23,6 +24,7 @@ export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
   for (const [k, t] of Object.entries(model.encoderQ.stateDict())) tensors[`query.${k}`] = t;
   for (const [k, t] of Object.entries(model.momentum.key.stateDict())) tensors[`key.${k}`] = t;
   tensors.queue = model.queue.tensor;
+  if (model.memoryBank) tensors.memoryBank = model.memoryBank.tensor;
   const sd = opt.stateDict();
   const optNumbers: Record<string, Record<string, number>> = {};
   for (const [i, st] of Object.entries(sd.state)) {
@@ -55,13 +57,18 @@ export async function loadMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
   const { tensors, metadata } = await loadSafetensors(path);
   if (metadata.format !== 'wgrad-moco-checkpoint/1') throw new Error(`${path} is not a wgrad-moco checkpoint (format '${metadata.format ?? 'none'}')`);
   const saved = JSON.parse(metadata.config) as Record<string, unknown>;
-  const mismatched = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs']
+  saved.mechanism ??= 'queue'; // checkpoints from before --mechanism
+  const mismatched = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism']
     .filter((k) => saved[k] !== config[k]).map((k) => `--${k}: checkpoint ${JSON.stringify(saved[k])}, now ${JSON.stringify(config[k])}`);
   if (mismatched.length) throw new Error(`--resume: the checkpoint was written with a different configuration:\n  ${mismatched.join('\n  ')}\nResume with the original options or start a new --out directory.`);
   const pick = (prefix: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   model.encoderQ.loadStateDict(pick('query.'));
   model.momentum.key.loadStateDict(pick('key.'));
   model.queue.load(tensors.queue, Number(metadata.queuePtr));
+  if (model.memoryBank) {
+    if (!tensors.memoryBank) throw new Error(`${path} has no memory bank; it was not written by a --mechanism memory-bank run`);
+    model.memoryBank.load(tensors.memoryBank);
+  }
   const numbers = JSON.parse(metadata.optimizerNumbers) as Record<string, Record<string, number>>;
   const state: OptimizerStateDict['state'] = {};
   for (const [k, t] of Object.entries(pick('optimizer.'))) {

@@ -32,7 +32,7 @@ export async function evaluate(argv: string[]): Promise<Record<string, number>> 
   if (opts.testSize >= 0) cfg.testSize = opts.testSize;
   manualSeed(cfg.seed);
   const { trainSet, testSet } = loadData(cfg);
-  const model = buildModel(cfg, buildEncoder(cfg, trainSet.channels));
+  const model = buildModel(cfg, buildEncoder(cfg, trainSet.channels), trainSet.count);
   const query = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith('query.')).map(([k, t]) => [k.slice(6), t]));
   model.encoderQ.loadStateDict(query);
   const results: Record<string, number> = {};

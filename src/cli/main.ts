@@ -2,11 +2,11 @@
 // wgrad-moco: MoCo pre-training and evaluation on the command line.
 //   wgrad-moco train [options]     train (defaults: Fashion-MNIST, small ConvNet, kNN monitor)
 //   wgrad-moco evaluate [options]  kNN monitor + linear probe of a saved run, with baselines
-//   wgrad-moco ablate [options]    momentum ablation m ∈ {0, 0.9, 0.99, 0.999} in miniature
+//   wgrad-moco ablate [options]    momentum ablation and queue / end-to-end / memory-bank comparison in miniature
 //   wgrad-moco help
 
 import { train, TRAIN_OPTIONS } from './train.ts';
-import { ablate } from './ablate.ts';
+import { ablate, ABLATE_DEFAULTS } from './ablate.ts';
 import { evaluate, EVALUATE_OPTIONS } from './evaluate.ts';
 import { helpText } from './args.ts';
 import { shutdown, hasDevice, device } from '../runtime.ts';
@@ -16,7 +16,8 @@ const usage = `usage: wgrad-moco <command> [options]
 commands:
   train     MoCo pre-training with a kNN monitor after every epoch
   evaluate  kNN monitor and linear probe of a trained run's checkpoint, with both baselines
-  ablate    the paper's momentum ablation in miniature (m = 0, 0.9, 0.99, 0.999)
+  ablate    the paper's ablations in miniature: momentum m = 0, 0.9, 0.99, 0.999 and mechanism
+            queue vs end-to-end vs memory bank (§4.1, Fig. 3)
   help      this text
 
 train options:
@@ -25,7 +26,9 @@ ${helpText(TRAIN_OPTIONS)}
 evaluate options:
 ${helpText(EVALUATE_OPTIONS)}
 
-ablate takes the train options; it runs train once per momentum m = 0, 0.9, 0.99, 0.999.
+ablate takes the train options (its defaults: ${ABLATE_DEFAULTS.join(' ')}) and
+  --study momentum|mechanism|both  (default both) which comparison to run
+  --out DIR                        (default runs/ablate) ablation.md, momentum.svg, mechanism.svg, one run per folder
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -40,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
       await evaluate(rest);
       return 0;
     case 'ablate':
+      if (rest.includes('--help')) break;
       await ablate(rest);
       return 0;
     case undefined:

@@ -16,7 +16,7 @@ import { subset, toFloat, type ImageDataset } from '../data/dataset.ts';
 import { twoViews, IDENTITY_AUGMENT, type AugmentConfig } from '../data/augment.ts';
 import * as nn from '../nn/index.ts';
 import { SGD } from '../optim/sgd.ts';
-import { MoCo } from '../moco/moco.ts';
+import { MoCo, type Mechanism } from '../moco/moco.ts';
 import { knnAccuracy } from '../moco/knn.ts';
 import { linearProbe } from '../moco/probe.ts';
 import { Progress, fmtTime } from './progress.ts';
@@ -46,6 +46,7 @@ export const TRAIN_OPTIONS = {
   shuffleBn: { type: 'string', default: 'split', choices: ['split', 'shuffle', 'none'], help: 'single-device shuffle BN: split = SplitBatchNorm + batch shuffle' },
   bnSplits: { type: 'int', default: 4, min: 1, help: 'SplitBatchNorm groups' },
   loss: { type: 'string', default: 'infonce', choices: ['infonce', 'ntxent', 'dcl'], help: 'contrastive loss' },
+  mechanism: { type: 'string', default: 'queue', choices: ['queue', 'end-to-end', 'memory-bank'], help: 'negatives: MoCo queue, in-batch (end-to-end) or memory bank (MoCo §4.1, Fig. 3)' },
   encoder: { type: 'string', default: 'convnet', choices: ['convnet', 'resnet18'], help: 'encoder' },
   width: { type: 'int', default: 16, min: 1, help: 'encoder width' },
   seed: { type: 'int', default: 0, help: 'random seed' },
@@ -89,10 +90,12 @@ export function loadData(cfg: TrainConfig): { trainSet: ImageDataset; testSet: I
   return { trainSet, testSet };
 }
 
-export function buildModel(cfg: TrainConfig, encoder: nn.Module & { featureDim: number }): MoCo {
+/** The MoCo model of the config; `trainCount` (the training set size) sizes the memory bank. */
+export function buildModel(cfg: TrainConfig, encoder: nn.Module & { featureDim: number }, trainCount?: number): MoCo {
   return new MoCo({
     encoder, dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, symmetric: cfg.symmetric,
     shuffleBN: cfg.shuffleBn !== 'none', loss: cfg.loss as 'infonce', momentumSchedule: cfg.momentumSchedule as 'constant',
+    mechanism: cfg.mechanism as Mechanism, bankSize: trainCount,
   });
 }
 
@@ -125,7 +128,8 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   manualSeed(cfg.seed);
   const { trainSet, testSet } = loadData(cfg);
   if (cfg.batch > trainSet.count) throw new Error(`wgrad-moco train: --batch ${cfg.batch} is larger than the ${trainSet.count} training images`);
-  if (cfg.loss === 'infonce' && cfg.K < cfg.batch * (cfg.symmetric ? 2 : 1)) throw new Error(`wgrad-moco train: --K ${cfg.K} must be at least the number of keys enqueued per step (${cfg.batch * (cfg.symmetric ? 2 : 1)})`);
+  if (cfg.mechanism !== 'queue' && (cfg.loss !== 'infonce' || cfg.symmetric)) throw new Error(`wgrad-moco train: --mechanism ${cfg.mechanism} works with --loss infonce and without --symmetric`);
+  if (cfg.mechanism === 'queue' && cfg.loss === 'infonce' && cfg.K < cfg.batch * (cfg.symmetric ? 2 : 1)) throw new Error(`wgrad-moco train: --K ${cfg.K} must be at least the number of keys enqueued per step (${cfg.batch * (cfg.symmetric ? 2 : 1)})`);
   if (cfg.shuffleBn === 'split' && cfg.batch % cfg.bnSplits !== 0) throw new Error(`wgrad-moco train: --batch ${cfg.batch} must be divisible by --bn-splits ${cfg.bnSplits}`);
   console.log(`data: ${trainSet.name} ${trainSet.count} train / ${testSet.name} ${testSet.count} test images, ${trainSet.channels}×${trainSet.height}×${trainSet.width}`);
   fs.mkdirSync(cfg.out, { recursive: true });
@@ -144,7 +148,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
     console.log(`baselines: kNN on raw pixels ${baselines.rawPixels.toFixed(2)}%, on a random encoder ${baselines.randomEncoder.toFixed(2)}%`);
   }
 
-  const model = buildModel(cfg, encoder);
+  const model = buildModel(cfg, encoder, trainSet.count);
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
   const dataGen = new Generator(cfg.seed + 3);
   const augGen = new Generator(cfg.seed + 4);
@@ -194,7 +198,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
       const [l, a] = tidy(() => {
         const x = fromArray(toFloat(trainSet, idx), shape);
         const [xq, xk] = twoViews(x, aug, augGen);
-        const out = model.step(xq, xk, (epoch * stepsPerEpoch + step) / (cfg.epochs * stepsPerEpoch));
+        const out = model.step(xq, xk, (epoch * stepsPerEpoch + step) / (cfg.epochs * stepsPerEpoch), idx);
         out.loss.backward();
         opt.step();
         opt.zeroGrad();

@@ -153,6 +153,15 @@ abstract class BatchNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.normalize(x);
+  }
+
+  /** relu(this.forward(x)) in one fused pass each way (batchNorm's `activation: 'relu'`). */
+  forwardReLU(x: Tensor): Tensor {
+    return this.normalize(x, 'relu');
+  }
+
+  private normalize(x: Tensor, activation?: 'relu'): Tensor {
     if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
       throw new Error(`${this.constructor.name}(${this.numFeatures}): expected input of ${this.ranks.join(' or ')} dims with ${this.numFeatures} channels in dim 1, got shape ${fmt(x.shape)}`);
     }
@@ -161,6 +170,7 @@ abstract class BatchNormBase extends Module {
       momentum: this.momentum,
       eps: this.eps,
       groups: this.training ? this.groupsInTraining() : 1,
+      ...(activation ? { activation } : {}),
     });
   }
 
@@ -222,6 +232,21 @@ export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);
   }
+}
+
+/** True when norm then relu can run as one fused batch norm + ReLU (neither overrides forward). */
+function fusable(norm: Module, relu: Module): norm is BatchNormBase {
+  return norm instanceof BatchNormBase && norm.forward === BatchNormBase.prototype.forward &&
+    relu instanceof ReLU && relu.forward === ReLU.prototype.forward;
+}
+
+/**
+ * relu.forward(norm.forward(x)), fused into one batchNorm pass (`activation: 'relu'`) when norm
+ * is a batch norm layer and relu a ReLU layer; any other pair runs as two modules. Used by the
+ * backbones (src/nn/encoders.ts) and Sequential; parameter and buffer names are unchanged.
+ */
+export function normReLU(norm: Module, relu: Module, x: Tensor): Tensor {
+  return fusable(norm, relu) ? norm.forwardReLU(x) : relu.forward(norm.forward(x));
 }
 
 /** Options of nn.MaxPool2d / nn.AvgPool2d: stride (default: the kernel size) and padding. */
@@ -356,8 +381,13 @@ export class Sequential extends Module {
     return this;
   }
 
+  /** Runs the children in order; a batch norm layer followed by a ReLU layer runs fused (normReLU). */
   forward(x: Tensor): Tensor {
-    for (const m of this.children()) x = m.forward(x);
+    const c = this.children();
+    for (let i = 0; i < c.length; i++) {
+      if (i + 1 < c.length && fusable(c[i], c[i + 1])) x = normReLU(c[i], c[++i], x);
+      else x = c[i].forward(x);
+    }
     return x;
   }
 }

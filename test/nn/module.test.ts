@@ -1,7 +1,8 @@
 // Module mechanics: parameter / buffer discovery and dotted names, train/eval, state dicts (round
 // trip, strict-load errors), repr against PyTorch's, initialisation bounds and statistics,
 // Sequential indexing, replaceable fc, SplitBatchNorm2d modes, Dropout; and the state-dict keys
-// of SmallConvNet / resnet18Cifar against their PyTorch twins (test/nn/torch_models.py).
+// of SmallConvNet / resnet18Cifar against their PyTorch twins (test/nn/torch_models.py); the
+// fused batch norm → ReLU of Sequential and the backbones against the module-by-module path.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -268,6 +269,79 @@ print(json.dumps(out))
   }
   assert.is(small.toString(), ref.small.repr, 'SmallConvNet repr');
   assert.is(resnet.toString(), ref.resnet.repr, 'ResNet repr');
+});
+
+// ---- fused batch norm → ReLU in the backbones --------------------------------------------------
+
+/** SmallConvNet's forward run module by module: no fusion (batchNorm then a separate relu). */
+function smallConvNetUnfused(m: nn.SmallConvNet, x: Tensor): Tensor {
+  for (const layer of m.features.children()) x = layer.forward(x);
+  return m.fc.forward(m.flatten.forward(m.pool.forward(x)));
+}
+
+/** ResNet's forward with every norm → ReLU pair run as two modules. */
+function resnetUnfused(m: nn.ResNet, x: Tensor): Tensor {
+  let h = m.maxpool.forward(m.relu.forward(m.bn1.forward(m.conv1.forward(x))));
+  for (const layer of [m.layer1, m.layer2, m.layer3, m.layer4]) {
+    for (const b of layer.children() as nn.BasicBlock[]) {
+      const out = b.bn2.forward(b.conv2.forward(b.relu.forward(b.bn1.forward(b.conv1.forward(h)))));
+      h = b.relu.forward(out.add(b.downsample ? b.downsample.forward(h) : h));
+    }
+  }
+  return m.fc.forward(m.avgpool.forward(h).flatten(1));
+}
+
+const BACKBONES: [string, () => nn.Module, (m: nn.Module, x: Tensor) => Tensor, number[]][] = [
+  ['SmallConvNet (SplitBatchNorm2d(c, 4))', () => new nn.SmallConvNet({ width: 4, norm: (c) => new nn.SplitBatchNorm2d(c, 4) }), (m, x) => smallConvNetUnfused(m as nn.SmallConvNet, x), [8, 1, 12, 12]],
+  ['SmallConvNet (BatchNorm2d, 14×14: strided conv outputs)', () => new nn.SmallConvNet({ width: 4, numClasses: 3 }), (m, x) => smallConvNetUnfused(m as nn.SmallConvNet, x), [4, 1, 14, 14]],
+  ['resnet18Cifar (SplitBatchNorm2d(c, 2))', () => nn.resnet18Cifar({ width: 4, norm: (c) => new nn.SplitBatchNorm2d(c, 2) }), (m, x) => resnetUnfused(m as nn.ResNet, x), [4, 3, 8, 8]],
+  ['ResNet imagenet stem (BatchNorm2d)', () => new nn.ResNet([1, 1, 1, 1], { stem: 'imagenet', width: 4 }), (m, x) => resnetUnfused(m as nn.ResNet, x), [2, 3, 16, 16]],
+];
+
+for (const [name, make, unfused, shape] of BACKBONES) {
+  test(`${name}: the fused norm → ReLU forward equals the module-by-module one (output, every gradient, running statistics; train and eval)`, async () => {
+    manualSeed(7);
+    const a = make();
+    manualSeed(7);
+    const b = make();
+    const x = randn(shape, { generator: new Generator(8) });
+    for (const training of [true, false]) {
+      a.train(training);
+      b.train(training);
+      const ya = a.forward(x);
+      const yb = unfused(b, x);
+      const r = randn([...ya.shape], { generator: new Generator(9) });
+      ya.mul(r).sum().backward();
+      yb.mul(r).sum().backward();
+      const mode = training ? 'train' : 'eval';
+      assertClose(await ya.toArray(), await yb.toArray(), 1e-5, `${mode} output`);
+      const pb = new Map(b.namedParameters());
+      for (const [k, p] of a.namedParameters()) assertClose(await p.grad!.toArray(), await pb.get(k)!.grad!.toArray(), 1e-5, `${mode} grad ${k}`);
+      const bb = new Map(b.namedBuffers());
+      for (const [k, t] of a.namedBuffers()) assertClose(await t.toArray(), await bb.get(k)!.toArray(), 1e-6, `${mode} ${k}`);
+      for (const m of [a, b]) m.zeroGrad();
+    }
+  });
+}
+
+test('Sequential fuses a batch norm layer followed by a ReLU layer (recorded as batchNorm with activation relu) and nothing else', () => {
+  const x = randn([4, 3, 4, 4], { generator: new Generator(10) }).requiresGrad_();
+  const fused = new nn.Sequential(new nn.BatchNorm2d(3), new nn.ReLU()).forward(x);
+  assert.is(fused.node!.op, 'batchNorm');
+  assert.equal(fused.node!.attrs, { eps: 1e-5, groups: 1, activation: 'relu' });
+  // A ReLU subclass with its own forward, a norm that is not batch norm, a ReLU not right after the norm: not fused.
+  class LeakyReLU extends nn.ReLU {
+    override forward(t: Tensor): Tensor { return t.relu().add(t.mul(0.01)); }
+  }
+  assert.is(new nn.Sequential(new nn.BatchNorm2d(3), new LeakyReLU()).forward(x).node!.op, 'add');
+  assert.is(new nn.Sequential(new nn.Identity(), new nn.ReLU()).forward(x).node!.op, 'relu');
+  const apart = new nn.Sequential(new nn.BatchNorm2d(3), new nn.Identity(), new nn.ReLU()).forward(x);
+  assert.is(apart.node!.op, 'relu');
+  assert.equal(apart.node!.inputs[0].node!.attrs, { eps: 1e-5, groups: 1 });
+  // SmallConvNet's printed structure and state-dict names are those of the unfused PyTorch layout.
+  const net = new nn.SmallConvNet({ width: 2, norm: (c) => new nn.SplitBatchNorm2d(c, 2) });
+  assert.equal(Object.keys(net.stateDict()).slice(0, 6), ['features.0.weight', 'features.1.weight', 'features.1.bias', 'features.1.running_mean', 'features.1.running_var', 'features.3.weight']);
+  assert.match(String(net), /\(2\): ReLU\(\)/);
 });
 
 test.run();

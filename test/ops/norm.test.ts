@@ -222,8 +222,9 @@ async function outAndGrads(fn: (x: Tensor, w: Tensor, b: Tensor) => Tensor, x0: 
   return [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray(), await b.grad!.toArray()].map((a) => [...a]);
 }
 
-// x shapes: H·W % 16 = 0 (4 vec4s per thread), % 8 (2), % 4 (1), not % 4 (generic kernel), 2-D and 3-D.
-const FUSED_SHAPES = [[8, 3, 4, 4], [8, 3, 2, 4], [8, 3, 2, 6], [8, 3, 3, 5], [8, 5], [8, 3, 12]];
+// x shapes: H·W % 16 = 0 (4 vec4s per thread), % 8 (2), % 4 (1), not % 4 (generic kernel), 2-D, 3-D,
+// and planes of ≥ 128 elements (generic kernel with a workgroup per plane when permuted).
+const FUSED_SHAPES = [[8, 3, 4, 4], [8, 3, 2, 4], [8, 3, 2, 6], [8, 3, 3, 5], [8, 5], [8, 3, 12], [4, 3, 8, 20]];
 // Views: contiguous; permuted (NHWC strides: generic kernel); a batch slice of a larger tensor (offset).
 const scaled = (s: number[], seed: number) => randnSeeded(s, seed).mul(1.5).add(0.3);
 const VIEWS: [string, (s: number[], seed: number) => Tensor][] = [
@@ -282,8 +283,9 @@ test("batchNorm activation 'relu': forward vs the float64 reference and gradchec
   assert.throws(() => batchNorm(randnSeeded([4, 2]), null, null, null, null, { training: true, activation: 'gelu' as 'relu' }), /unknown activation 'gelu'/);
 });
 
-test('batchNorm apply: the vec4 kernel equals the generic strided kernel (forward, backward, relu masks)', async () => {
-  for (const [shape, groups] of [[[8, 3, 4, 4], 4], [[8, 3, 2, 6], 2], [[6, 5, 8], 3]] as [number[], number][]) {
+test('batchNorm apply: the vec4 kernel equals the generic strided kernel, per plane and per element (forward, backward, relu masks)', async () => {
+  // [4, 3, 12, 12] and [2, 2, 2, 70] (W > 64) have planes of ≥ 128 elements (a workgroup per plane).
+  for (const [shape, groups] of [[[8, 3, 4, 4], 4], [[8, 3, 2, 6], 2], [[6, 5, 8], 3], [[4, 3, 12, 12], 2], [[2, 2, 2, 70], 2]] as [number[], number][]) {
     const n = shape[0], c = shape[1];
     const x = randnSeeded(shape, 60);
     const g = randnSeeded(shape, 61);
@@ -293,7 +295,9 @@ test('batchNorm apply: the vec4 kernel equals the generic strided kernel (forwar
     for (const [gg, relu] of [[null, false], [null, true], [g, false], [g, true]] as [Tensor | null, boolean][]) {
       const fast = await applyCoefficients(x, gg, coef, saved, groups, relu).toArray();
       const slow = await applyCoefficients(x, gg, coef, saved, groups, relu, true).toArray();
+      const each = await applyCoefficients(x, gg, coef, saved, groups, relu, 'elements').toArray();
       assertClose(fast, slow, 1e-6, `${JSON.stringify(shape)} ${gg ? 'backward' : 'forward'} relu=${relu}`);
+      assertClose(each, slow, 1e-6, `${JSON.stringify(shape)} ${gg ? 'backward' : 'forward'} relu=${relu}, per element`);
       // Spot-check one element against the formula (pair of sample n − 1, channel c − 1, last position).
       const hw = x.size / (n * c);
       const i = x.size - 1, pair = ((n - 1) % groups) * c + (c - 1);

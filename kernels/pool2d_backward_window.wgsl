@@ -6,14 +6,15 @@
 // Inputs that no window covers (the last H mod kh rows, W mod kw columns in floor mode) get 0
 // from the window of the last row / column. No atomics, no scatter, deterministic, and only 3
 // integer divisions per window instead of 7 per input element (lavapipe scalarises them).
-// g is contiguous [N, C, OH, OW] (offset g_offset); gx is [N, C, H, W]; total = N·C·OH·OW.
-// Template parameter MAX as in pool2d.wgsl. Uniforms as in pool2d.wgsl (sh, sw, ph, pw unused).
+// g is [N, C, OH, OW] with any strides (e.g. the padded view conv2d's input gradient is: no
+// contiguous copy needed); idx (max pooling) is contiguous like the forward output; gx is a
+// contiguous [N, C, H, W]; total = N·C·OH·OW. Template parameter MAX as in pool2d.wgsl.
 
 struct Params {
-  N: u32, C: u32, H: u32, W: u32,
-  OH: u32, OW: u32, kh: u32, kw: u32,
-  sh: u32, sw: u32, ph: u32, pw: u32,
-  g_offset: u32, total: u32, include_pad: u32,
+  gs: vec4<u32>,     // strides of g
+  C: u32, H: u32, W: u32, OH: u32,
+  OW: u32, kh: u32, kw: u32, g_offset: u32,
+  total: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,7 +30,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ow = t - r * p.OW;
   let plane = r / p.OH;
   let oh = r - plane * p.OH;
-  let gv = g[p.g_offset + t];
+  let n = plane / p.C;
+  let c = plane - n * p.C;
+  let gv = g[p.g_offset + n * p.gs.x + c * p.gs.y + oh * p.gs.z + ow * p.gs.w];
   var at = -1.0;
   if ({{MAX}}) { at = idx[t]; }
   let h0 = oh * p.kh;

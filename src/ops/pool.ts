@@ -66,17 +66,22 @@ const disjointWindows = (g: Geometry) => g.k[0] === g.s[0] && g.k[1] === g.s[1] 
  * the gather kernel (tests compare the two).
  */
 export function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Geometry, max: boolean, includePad: boolean, generic = false): Tensor {
-  const gc = contiguous(grad);
   const gx = Tensor.empty([g.N, g.C, g.H, g.W], grad.device);
-  const total = gx.size;
-  if (total > 0 && disjointWindows(g) && !generic) {
-    const windows = gc.size;
+  if (gx.size > 0 && disjointWindows(g) && !generic) {
+    // Reads grad through its strides: no contiguous copy.
+    const windows = grad.size;
     grad.device.dispatch({
       kernel: 'pool2d_backward_window', params: { MAX: max ? 'true' : 'false' },
-      buffers: [gc.storage.buffer, (idx ?? gc).storage.buffer, gx.storage.buffer], access: 'rrw',
-      uniforms: uniforms(g, gc.offset, windows, includePad), workgroups: grid(Math.ceil(windows / 64)), label: `${op}.backward`,
+      buffers: [grad.storage.buffer, (idx ?? grad).storage.buffer, gx.storage.buffer], access: 'rrw',
+      uniforms: new Uniforms().vec4u(grad.strides).u32(g.C).u32(g.H).u32(g.W).u32(g.OH)
+        .u32(g.OW).u32(g.k[0]).u32(g.k[1]).u32(grad.offset).u32(windows).bytes,
+      workgroups: grid(Math.ceil(windows / 64)), label: `${op}.backward`,
     });
-  } else if (total > 0) {
+    return gx;
+  }
+  const gc = contiguous(grad);
+  const total = gx.size;
+  if (total > 0) {
     grad.device.dispatch({
       kernel: 'pool2d_backward', params: { MAX: max ? 'true' : 'false' },
       buffers: [gc.storage.buffer, (idx ?? gc).storage.buffer, gx.storage.buffer], access: 'rrw',

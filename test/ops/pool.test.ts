@@ -75,7 +75,9 @@ for (const { shape, k } of DISJOINT) {
     await checkOp((t) => avgPool2d(t, o), [x], 'avgPool2d');
     // The per-window kernel against the gather kernel on the same upstream gradient.
     const g = geometry('maxPool2d', x, o);
-    const grad = randnSeeded([g.N, g.C, g.OH, g.OW], 12);
+    // The upstream gradient as a strided view (as conv2d's input gradient, a crop of a padded tensor).
+    const grad = randnSeeded([g.N, g.C, g.OH + 1, g.OW + 3], 12).slice(2, 0, g.OH).slice(3, 1, g.OW + 1);
+    assert.not.ok(grad.isContiguous && g.OH > 1);
     for (const max of [true, false]) {
       const { out, idx } = poolForward('pool', x, g, max, true);
       ones([...x.shape]).dispose(); // leaves non-zero memory in the buffer pool for gx to reuse
@@ -85,7 +87,12 @@ for (const { shape, k } of DISJOINT) {
       // Uncovered inputs (floor mode) get exactly 0, covered ones the window's share.
       const [H, W] = [g.H, g.W];
       for (let h = g.OH * g.k[0]; h < H; h++) for (let w = 0; w < W; w++) assert.is(fast[h * W + w], 0, `row ${h} is outside every window`);
-      if (!max) assert.ok(Math.abs(fast[0] - (await grad.toArray())[0] / (g.k[0] * g.k[1])) < 1e-6, 'avg: g / window size');
+      const g0 = (await grad.toArray())[0];
+      if (!max) assert.ok(Math.abs(fast[0] - g0 / (g.k[0] * g.k[1])) < 1e-6, 'avg: g / window size');
+      else {
+        const window0 = Array.from({ length: g.k[0] }, (_, i) => Array.from(fast.slice(i * W, i * W + g.k[1]))).flat();
+        assert.equal(window0.filter((v) => v !== 0), [g0], 'max: window 0 passes its g to one input');
+      }
       out.dispose();
       idx.dispose();
     }

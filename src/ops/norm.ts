@@ -7,8 +7,9 @@
 // them into coefficients (kernels/batchnorm_finish.wgsl), and one fused pointwise pass
 // (kernels/batchnorm_apply.wgsl). The backward pass has the same shape: partial sums of g and
 // g·(x − mean), coefficients, then gx = g·A + x·B + C in one pass; dL/dweight and dL/dbias fall
-// out of the coefficient pass. The pointwise pass has a vec4 fast path
-// (kernels/batchnorm_apply_vec4.wgsl) for contiguous x (and g) with H·W % 4 = 0.
+// out of the coefficient pass. The partial sums and the pointwise pass have vec4 fast paths
+// (kernels/batchnorm_stats_vec4.wgsl, kernels/batchnorm_apply_vec4.wgsl) for contiguous x (and
+// g) with H·W % 4 = 0; the strided pointwise kernel gives each large plane its own workgroup.
 //
 // `activation: 'relu'` fuses a following ReLU: the apply pass writes max(y, 0), and the backward
 // passes mask g by y > 0 (recomputed from x and the forward coefficients), so batch norm + ReLU
@@ -58,8 +59,40 @@ function checkChannel(name: string, t: Tensor | null | undefined, c: number, x: 
   if (t.ndim !== 1 || t.shape[0] !== c) throw new Error(`batchNorm: ${name} has shape ${fmt(t.shape)}, expected [${c}] for input ${fmt(x.shape)}`);
 }
 
-/** Partial sums and coefficients (stats + finish kernels); returns the coefficient tensor. */
-function coefficients(
+/** Contiguous with an offset divisible by 4: readable as vec4s (with H·W % 4 = 0, by whole planes). */
+const vec4Ready = (t: Tensor) => t.isContiguous && t.offset % 4 === 0;
+
+/** Partial sums of the strided kernel (kernels/batchnorm_stats.wgsl); returns them and the runs per pair. */
+function stridedStatistics(
+  x: Tensor, g: Tensor | null, saved: Tensor | null, groups: number, count: number, pairs: number,
+  BACKWARD: string, RELU: string, label: string,
+): [Tensor, number] {
+  const { dims, strides } = asNCHW(x);
+  // Enough runs per pair to occupy the device, each at least 64 elements long.
+  const chunks0 = Math.max(1, Math.min(Math.ceil(16384 / pairs), Math.ceil(count / 64)));
+  const chunk = Math.ceil(count / chunks0);
+  const chunks = Math.ceil(count / chunk);
+  const total = pairs * chunks;
+  const partial = Tensor.empty([total * 2], x.device);
+  const gv = g ? asNCHW(g).strides : [0, 0, 0, 0];
+  x.device.dispatch({
+    kernel: 'batchnorm_stats',
+    params: { BACKWARD, RELU },
+    buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
+    access: 'rrrw',
+    uniforms: new Uniforms().vec4u(dims).vec4u(strides).vec4u(gv)
+      .u32(x.offset).u32(g?.offset ?? 0).u32(groups).u32(count).u32(chunk).u32(chunks).u32(total).bytes,
+    workgroups: grid(Math.ceil(total / 64)),
+    label,
+  });
+  return [partial, chunks];
+}
+
+/**
+ * Partial sums (stats kernels: vec4 for contiguous x, g with H·W % 4 = 0, else strided) and
+ * coefficients (finish kernel); returns the coefficient tensor. `generic` forces the strided sums.
+ */
+export function coefficients(
   mode: 'forward' | 'backward',
   x: Tensor,
   g: Tensor | null,
@@ -69,29 +102,38 @@ function coefficients(
   groups: number,
   eps: number,
   relu = false,
+  generic = false,
 ): Tensor {
   const { dims, strides } = asNCHW(x);
   const [n, c, h, w] = dims;
   const count = (n / groups) * h * w;
   const pairs = groups * c;
-  // Enough runs per pair to occupy the device, each at least 64 elements long.
-  const chunks0 = Math.max(1, Math.min(Math.ceil(16384 / pairs), Math.ceil(count / 64)));
-  const chunk = Math.ceil(count / chunks0);
-  const chunks = Math.ceil(count / chunk);
-  const total = pairs * chunks;
-  const partial = Tensor.empty([total * 2], x.device);
-  const gv = g ? asNCHW(g).strides : [0, 0, 0, 0];
   const BACKWARD = mode === 'backward' ? 'true' : 'false';
-  x.device.dispatch({
-    kernel: 'batchnorm_stats',
-    params: { BACKWARD, RELU: relu && mode === 'backward' ? 'true' : 'false' },
-    buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
-    access: 'rrrw',
-    uniforms: new Uniforms().vec4u(dims).vec4u(strides).vec4u(gv)
-      .u32(x.offset).u32(g?.offset ?? 0).u32(groups).u32(count).u32(chunk).u32(chunks).u32(total).bytes,
-    workgroups: grid(Math.ceil(total / 64)),
-    label: `batchNorm${mode === 'backward' ? '.backward' : ''} statistics`,
-  });
+  const RELU = relu && mode === 'backward' ? 'true' : 'false';
+  const label = `batchNorm${mode === 'backward' ? '.backward' : ''} statistics`;
+  let partial: Tensor;
+  let chunks: number;
+  if (!generic && (h * w) % 4 === 0 && vec4Ready(x) && (!g || vec4Ready(g))) {
+    // Runs of vec4s (kernels/batchnorm_stats_vec4.wgsl).
+    const count4 = count / 4;
+    const chunks0 = Math.max(1, Math.min(Math.ceil(16384 / pairs), Math.ceil(count4 / 16)));
+    const chunk = Math.ceil(count4 / chunks0);
+    chunks = Math.ceil(count4 / chunk);
+    const total = pairs * chunks;
+    partial = Tensor.empty([total * 2], x.device);
+    x.device.dispatch({
+      kernel: 'batchnorm_stats_vec4',
+      params: { BACKWARD, RELU },
+      buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
+      access: 'rrrw',
+      uniforms: new Uniforms().u32(c).u32((h * w) / 4).u32(groups).u32(count4).u32(chunk).u32(chunks).u32(total)
+        .u32(x.offset / 4).u32((g?.offset ?? 0) / 4).bytes,
+      workgroups: grid(Math.ceil(total / 64)),
+      label,
+    });
+  } else {
+    [partial, chunks] = stridedStatistics(x, g, saved, groups, count, pairs, BACKWARD, RELU, label);
+  }
   const coef = Tensor.empty([pairs + c, 4], x.device);
   x.device.dispatch({
     kernel: 'batchnorm_finish',
@@ -110,9 +152,6 @@ function coefficients(
   partial.dispose();
   return coef;
 }
-
-/** Contiguous with an offset divisible by 4: readable as vec4s (with H·W % 4 = 0, by whole planes). */
-const vec4Ready = (t: Tensor) => t.isContiguous && t.offset % 4 === 0;
 
 /**
  * y = x·coef.0 + coef.1 (forward) or gx = g'·coef.0 + x·coef.1 + coef.2 (backward), per pair;

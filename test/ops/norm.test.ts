@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tensor, zeros, ones, batchNorm, normalize, noGrad } from '../../src/index.ts';
 import * as R from '../../src/reference/index.ts';
-import { applyCoefficients } from '../../src/ops/norm.ts';
+import { applyCoefficients, coefficients } from '../../src/ops/norm.ts';
 import { setup, checkForward, checkGrad, randnSeeded, assertClose } from '../helpers.ts';
 
 test.before(setup);
@@ -315,4 +315,28 @@ test('batchNorm apply: the vec4 kernel equals the generic strided kernel, per pl
     }
   }
 });
+test('batchNorm statistics: the vec4 kernel equals the strided kernel (forward, backward, relu masks, offsets)', async () => {
+  // [3, 2, 40, 52]: 520 vec4s per (group, channel) with groups 1, in several runs that cross planes.
+  for (const [shape, groups] of [[[8, 3, 4, 4], 4], [[6, 2, 2, 6], 2], [[3, 2, 40, 52], 1], [[6, 5, 8], 3]] as [number[], number][]) {
+    const c = shape[1];
+    const big = randnSeeded([shape[0] + 1, ...shape.slice(1)], 70).mul(2).add(3);
+    const x = big.slice(0, 1); // offset: one sample
+    const g = randnSeeded(shape, 71);
+    const w = randnSeeded([c], 72);
+    const b = randnSeeded([c], 73);
+    const fwdFast = coefficients('forward', x, null, null, w, b, groups, 1e-5);
+    const fwdSlow = coefficients('forward', x, null, null, w, b, groups, 1e-5, false, true);
+    assertClose(await fwdFast.toArray(), await fwdSlow.toArray(), 1e-5, `${JSON.stringify(shape)} forward coefficients`);
+    for (const relu of [false, true]) {
+      const fast = await coefficients('backward', x, g, fwdSlow, w, null, groups, 1e-5, relu).toArray();
+      const slow = await coefficients('backward', x, g, fwdSlow, w, null, groups, 1e-5, relu, true).toArray();
+      assertClose(fast, slow, 1e-5, `${JSON.stringify(shape)} backward coefficients relu=${relu}`);
+    }
+    // The forward means against float64 (column 2 of the per-pair entries).
+    const s = R.batchStats(await host(x), groups);
+    const got = await fwdFast.toArray();
+    assertClose(Array.from(s.mean.data), Array.from({ length: groups * c }, (_, k) => got[4 * k + 2]), 1e-5, `${JSON.stringify(shape)} means`);
+  }
+});
+
 test.run();

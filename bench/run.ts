@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { createRequire } from 'node:module';
-import { init, shutdown, sync, deviceInfo, randn, rand, tidy, keep, noGrad, Tensor, crossEntropy, nn, optim } from '../src/index.ts';
+import { init, shutdown, sync, deviceInfo, randn, rand, tidy, keep, noGrad, Tensor, crossEntropy, nn, optim, capture, stats } from '../src/index.ts';
 import { device } from '../src/runtime.ts';
 import { map } from '../src/ops/map.ts';
 import { matmulRaw, matmulPlan, setMatmulKernel, type MatmulKernel } from '../src/ops/matmul.ts';
@@ -418,12 +418,14 @@ async function benchMlp(): Promise<void> {
   const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
   const x = keep(randn([B, D]));
   const labels = Array.from({ length: B }, (_, i) => i % O);
-  const step = wgrad(() => {
+  const trainStep = () => {
     const loss = crossEntropy(model.forward(x), labels);
     loss.backward();
     opt.step();
     opt.zeroGrad();
-  });
+    return loss;
+  };
+  const step = wgrad(trainStep);
   const row = await compare('mlp', `MLP step, batch ${B}`, 'nn + optim.SGD', 'steps/s', flops, step, (tf) => {
     const v = (shape: number[]) => tf.variable(tf.randomNormal(shape, 0, 0.05));
     const ws = [v([D, H]), v([H]), v([H, H]), v([H]), v([H, O]), v([O])];
@@ -438,6 +440,45 @@ async function benchMlp(): Promise<void> {
     return { step: () => void o.minimize(loss), dispose: () => { tf.dispose([...ws, tx, ty]); o.dispose(); } };
   });
   if (row.ms) console.log(`    wgrad ≈ ${fmtNum(flops / row.ms / 1e6)} GFLOP/s, ${fmtNum((B * 1000) / row.ms)} images/s`);
+  // The same step captured once (src/device/capture.ts) and replayed: one command buffer, one submit.
+  const captured = capture(() => tidy(trainStep), { inputs: [x] });
+  // Timed round-robin with the eager step again, so that their ratio is measured under one load.
+  const [eagerAgain, replayed] = await measureAll([step, { step: () => captured.replay(), settle: sync }]);
+  addRow('mlp', 'MLP step, captured replay', 'capture() + replay()', 'steps/s', flops, replayed);
+  if (typeof eagerAgain !== 'string' && typeof replayed !== 'string') console.log(`    replay/eager = ${(eagerAgain.ms / replayed.ms).toFixed(2)} (steps/s, timed together)`);
+  // JavaScript time per dispatch (median of 30), GPU wait excluded, and time inside queue.submit
+  // excluded too: there Dawn translates the recorded commands to Vulkan, native work both pay alike.
+  const queue = device().gpu.queue;
+  const submit = queue.submit;
+  let inSubmit = 0;
+  queue.submit = (buffers) => {
+    const t0 = performance.now();
+    submit.call(queue, buffers);
+    inSubmit += performance.now() - t0;
+  };
+  // Eager and replayed steps alternate, so that load changes hit both alike.
+  const runs = [() => void tidy(() => void trainStep()), () => captured.replay()];
+  const samples = runs.map(() => ({ js: [] as number[], native: [] as number[], dispatches: 0 }));
+  for (let i = 0; i < 30; i++) {
+    for (const [r, run] of runs.entries()) {
+      await sync();
+      const d0 = stats().dispatches;
+      inSubmit = 0;
+      const t0 = performance.now();
+      run();
+      device().flush(); // the eager step's submit (a no-op after replay)
+      samples[r].js.push(performance.now() - t0 - inSubmit);
+      samples[r].native.push(inSubmit);
+      samples[r].dispatches = stats().dispatches - d0;
+    }
+  }
+  await sync();
+  const [eagerUs, replayUs, eagerSubmitUs, replaySubmitUs] = [...samples.map((s) => s.js), ...samples.map((s) => s.native)].map(
+    (ms, i) => (1000 * median(ms)) / samples[i % 2].dispatches,
+  );
+  queue.submit = submit;
+  console.log(`    JavaScript per dispatch: eager ${eagerUs.toFixed(1)} µs, captured replay ${replayUs.toFixed(1)} µs (queue.submit: ${eagerSubmitUs.toFixed(1)} / ${replaySubmitUs.toFixed(1)} µs; ${captured.dispatches} dispatches per step)`);
+  captured.dispose();
   x.dispose();
 }
 

@@ -155,6 +155,18 @@ export class Tensor {
     return (await this.toArray())[0];
   }
 
+  /**
+   * Overwrites the values in place from the host (row-major; the tensor must be contiguous), ordered
+   * after the work recorded so far: e.g. the next batch into a captured step's input (capture()).
+   */
+  writeData(data: ArrayLike<number>): this {
+    this.assertAlive('writeData');
+    if (!this.isContiguous) throw new Error(`writeData: tensor #${this.id} (shape ${fmt(this.shape)}) is a non-contiguous view; write into a contiguous tensor`);
+    if (data.length !== this.size) throw new Error(`writeData: ${data.length} values for a tensor of shape ${fmt(this.shape)} (needs ${this.size})`);
+    if (this.size > 0) this.device.upload(this.storage.buffer, this.offset * 4, data instanceof Float32Array ? data : Float32Array.from(data));
+    return this;
+  }
+
   // ---- autograd -----------------------------------------------------------------------------
   /** Reverse-mode differentiation from this tensor (a scalar unless `grad` is given). */
   backward(grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {

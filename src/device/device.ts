@@ -3,6 +3,7 @@
 // recorded into one open compute pass and submitted only when a result is read, an upload needs
 // ordering, or a batch limit is reached. Kernel parameters (shapes, strides, scalars) go into one
 // uniform arena per batch, bound with dynamic offsets, so one pipeline serves every shape.
+// capture.ts records a step's commands through the `recorder` hook and replays them.
 
 import { acquireAdapter, type Acquired } from './acquire.ts';
 import { BufferPool, type PoolCounters } from './pool.ts';
@@ -22,6 +23,18 @@ export interface DispatchSpec {
   workgroups: [number, number?, number?];
   /** The op this dispatch belongs to, for error messages and profiles. */
   label: string;
+}
+
+/**
+ * Receives what the device does while a step is being captured (capture.ts): every dispatch with
+ * its compiled pipeline, every copy and upload, and any readback (which cannot be captured).
+ */
+export interface Recorder {
+  dispatch(pipeline: GPUComputePipeline, spec: DispatchSpec, x: number, y: number, z: number): void;
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void;
+  upload(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): void;
+  /** Called before a readback; throws. */
+  readback(label: string): void;
 }
 
 /** Device counters (stats()): dispatches, submits, pipelines and bind groups, readbacks, uploads, and the buffer pool's. */
@@ -86,6 +99,8 @@ export class Device {
   /** Runs before every readback and sync() (anomaly detection); see setReadCheck. */
   private readCheck: (() => Promise<void>) | null = null;
   private readChecking: Promise<void> | null = null;
+  /** Set while capture() runs its function. */
+  recorder: Recorder | null = null;
 
   private constructor(
     private acquired: Acquired | null,
@@ -234,6 +249,7 @@ export class Device {
     pass.setBindGroup(0, bindGroup, [offset]);
     pass.dispatchWorkgroups(x, y, z);
     if (prof) pass.end();
+    this.recorder?.dispatch(pipeline, spec, x, y, z);
     for (const b of spec.buffers) this.pendingBuffers.add(b);
     this.batched++;
     this.counters.dispatches++;
@@ -260,6 +276,7 @@ export class Device {
     if (bytes === 0) return;
     this.closePass();
     this.openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.recorder?.copy(src, srcOffset, dst, dstOffset, bytes);
     this.pendingBuffers.add(src).add(dst);
     this.batched++;
   }
@@ -285,7 +302,33 @@ export class Device {
     this.checkUsable('upload');
     if (this.pendingBuffers.has(buffer)) this.flush();
     this.gpu.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    this.recorder?.upload(buffer, byteOffset, data);
     this.counters.uploads++;
+  }
+
+  /** Capture hook: a bind group like dispatch()'s, with `uniform` instead of the arena at binding 0. */
+  bindGroupWith(uniform: GPUBuffer, access: string, buffers: GPUBuffer[], label: string): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: UNIFORM_BYTES } }];
+    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    this.counters.bindGroupsCreated++;
+    return this.gpu.createBindGroup({ layout: this.layoutFor(access).bindGroup, entries, label });
+  }
+
+  /**
+   * Capture hook (replay): submits pending work, then `encode`'s commands (`dispatches` of them
+   * dispatches) in one command buffer of their own, and checks for validation errors.
+   */
+  submitRecorded(encode: (encoder: GPUCommandEncoder) => void, dispatches: number, label: string): void {
+    this.checkUsable(label);
+    this.flush();
+    const encoder = this.gpu.createCommandEncoder();
+    encode(encoder);
+    this.gpu.queue.submit([encoder.finish()]);
+    this.counters.submits++;
+    this.counters.dispatches += dispatches;
+    this.lastLabels.push(label);
+    if (this.lastLabels.length > 8) this.lastLabels.shift();
+    this.throwPendingErrors();
   }
 
   /**
@@ -311,6 +354,7 @@ export class Device {
   /** Copies `bytes` from a buffer back to the host; submits pending work. */
   async read(buffer: GPUBuffer, byteOffset: number, bytes: number, label: string): Promise<ArrayBuffer> {
     this.checkUsable(label);
+    this.recorder?.readback(label);
     await this.runReadCheck();
     return this.readUnchecked(buffer, byteOffset, bytes, label);
   }
@@ -318,6 +362,7 @@ export class Device {
   /** read() without the read check (the check's own readback uses it). */
   async readUnchecked(buffer: GPUBuffer, byteOffset: number, bytes: number, label: string): Promise<ArrayBuffer> {
     this.checkUsable(label);
+    this.recorder?.readback(label);
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     const staging = this.gpu.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${label}` });
     try {

@@ -182,10 +182,9 @@ export class CapturedStep<T> {
     if (this.disposed) return;
     this.disposed = true;
     live.delete(this as CapturedStep<unknown>);
-    if (!this.device.isLost) {
-      this.device.flush(); // replays still reading the capture's own buffers are submitted first
-      for (const b of this.pinned) this.device.pool.unpin(b);
-    }
+    // Work recorded later that reuses these buffers runs after every replay (one in-order queue);
+    // destroy() frees the capture's own buffers only once submitted replays are done with them.
+    if (!this.device.isLost) for (const b of this.pinned) this.device.pool.unpin(b);
     this.uniformBuffer?.destroy();
     this.constants?.destroy();
   }

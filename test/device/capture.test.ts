@@ -245,7 +245,7 @@ test('replay after dispose, after disposing a parameter or an input, and writing
   x2.dispose();
 });
 
-test('uploads inside fn are replayed with their captured data, in order', async () => {
+test('uploads and copies inside fn are replayed in order, uploads with their captured data', async () => {
   // fn adds s into acc, snapshots it, resets acc from the host mid-step, adds s again: a replay
   // must re-upload the captured reset at that point (not before the step, not skip it).
   const s = keep(tensor([1, 2, 3]));
@@ -253,16 +253,20 @@ test('uploads inside fn are replayed with their captured data, in order', async 
   const step = capture(() => {
     mapInto(acc, [acc, s], 'x0 + x1', 'acc');
     const before = acc.mul(1);
+    const copied = Tensor.empty([3]);
+    device().copy(acc.storage.buffer, 0, copied.storage.buffer, 0, 12); // a buffer-to-buffer copy, replayed in place
     acc.writeData([1, 1, 1]);
     mapInto(acc, [acc, s], 'x0 + x1', 'acc');
-    return [before, acc.mul(1)];
+    return [before, acc.mul(1), copied];
   });
   assert.equal(Array.from(await step.result[0].toArray()), [1, 2, 3]);
   assert.equal(Array.from(await step.result[1].toArray()), [2, 3, 4]);
+  assert.equal(Array.from(await step.result[2].toArray()), [1, 2, 3]);
   s.writeData([100, 200, 300]);
   step.replay();
   assert.equal(Array.from(await step.result[0].toArray()), [102, 203, 304]);
   assert.equal(Array.from(await step.result[1].toArray()), [101, 201, 301]);
+  assert.equal(Array.from(await step.result[2].toArray()), [102, 203, 304]);
   step.dispose();
   for (const t of [s, acc, ...step.result]) t.dispose();
 });

@@ -210,7 +210,8 @@ function tailColumn(coef: Tensor, c: number, k: number): Tensor {
  * when running statistics are given, updates them in place with the batch mean and the unbiased
  * variance. Eval: normalises with the running statistics. Without running statistics the batch
  * statistics are used in both modes (as nn.BatchNorm2d(track_running_stats=False)).
- * weight / bias (affine parameters, [C]) may be null.
+ * weight / bias (affine parameters, [C]) may be null. `activation: 'relu'` returns
+ * relu(batchNorm(x)) with the ReLU fused into the same passes, forward and backward.
  *
  * @example
  * const x = randn([16, 3, 8, 8]);

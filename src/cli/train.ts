@@ -38,7 +38,7 @@ export const TRAIN_OPTIONS = {
   dim: { type: 'int', default: 128, min: 1, help: 'embedding dim' },
   mlp: { type: 'bool', default: true, help: 'MLP projection head (MoCo v2); --no-mlp for a linear head (v1)' },
   aug: { type: 'string', default: 'v2', choices: ['v1', 'v2', 'crop-flip', 'none'], help: 'augmentation set' },
-  cropMin: { type: 'float', default: 0.2, min: 0.01, max: 1, help: 'RandomResizedCrop: smallest crop area, as a fraction of the image' },
+  cropMin: { type: 'float', default: 0.5, min: 0.01, max: 1, help: 'RandomResizedCrop: smallest crop area, as a fraction of the image (MoCo uses 0.2 on 224² ImageNet crops; 0.5 learns faster on 28×28)' },
   lr: { type: 'float', default: 0.06, min: 0, help: 'base learning rate' },
   wd: { type: 'float', default: 5e-4, min: 0, help: 'weight decay' },
   cosine: { type: 'bool', default: true, help: 'per-epoch cosine learning-rate schedule' },

@@ -3,9 +3,12 @@
 // writes the flat index (ih·W + iw) of the first maximum of each window, which the backward
 // kernel uses to route the gradient; padding never wins (it counts as -infinity). Average
 // pooling divides by kh·kw (count_include_pad) or by the number of in-bounds elements.
+// x is [N, C, H, W] with any strides (e.g. the padded views conv2d and batchNorm return; the
+// saved index is ih·W + iw whatever the strides); out and idx are contiguous.
 // Template parameter MAX: true for max pooling, false for average pooling.
 
 struct Params {
+  xs: vec4<u32>,     // strides of x
   N: u32, C: u32, H: u32, W: u32,
   OH: u32, OW: u32, kh: u32, kw: u32,
   sh: u32, sw: u32, ph: u32, pw: u32,
@@ -24,7 +27,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ow = t % p.OW;
   let oh = (t / p.OW) % p.OH;
   let plane = t / (p.OW * p.OH);
-  let base = p.x_offset + plane * p.H * p.W;
+  let n = plane / p.C;
+  let base = p.x_offset + n * p.xs.x + (plane - n * p.C) * p.xs.y;
   let h0 = i32(oh * p.sh) - i32(p.ph);
   let w0 = i32(ow * p.sw) - i32(p.pw);
   var best = 0.0;
@@ -38,7 +42,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let iw = w0 + i32(j);
       if (iw < 0 || iw >= i32(p.W)) { continue; }
       let at = ih * i32(p.W) + iw;
-      let v = x[base + u32(at)];
+      let v = x[base + u32(ih) * p.xs.z + u32(iw) * p.xs.w];
       if ({{MAX}}) {
         if (best_at < 0 || v > best) { best = v; best_at = at; }
       } else {

@@ -62,6 +62,22 @@ function checkChannel(name: string, t: Tensor | null | undefined, c: number, x: 
 /** Contiguous with an offset divisible by 4: readable as vec4s (with H·W % 4 = 0, by whole planes). */
 const vec4Ready = (t: Tensor) => t.isContiguous && t.offset % 4 === 0;
 
+/**
+ * The padded layout of a 4-D view: [Hp, Wp] when t is the top-left [H, W] crop of a contiguous
+ * [N, C, Hp, Wp] block (Wp % 4 = 0, offset % 4 = 0, the whole block inside the storage), as
+ * conv2d returns its outputs and input gradients; else null.
+ */
+const sameLayout = (a: Tensor, b: Tensor) => a.offset % 4 === 0 && a.strides.every((s, i) => s === b.strides[i]) && paddedPlanes(a) !== null;
+
+function paddedPlanes(t: Tensor): [number, number] | null {
+  if (t.ndim !== 4 || t.isContiguous) return null;
+  const [n, c, h, w] = t.shape;
+  const [sn, sc, sh, sw] = t.strides;
+  if (sw !== 1 || sh % 4 !== 0 || sh < w || sc % sh !== 0 || sc / sh < h || sn !== c * sc || t.offset % 4 !== 0) return null;
+  if (t.offset + n * sn > t.storage.numel) return null;
+  return [sc / sh, sh];
+}
+
 /** Partial sums of the strided kernel (kernels/batchnorm_stats.wgsl); returns them and the runs per pair. */
 function stridedStatistics(
   x: Tensor, g: Tensor | null, saved: Tensor | null, groups: number, count: number, pairs: number,
@@ -170,6 +186,28 @@ export function applyCoefficients(
   const params = { BACKWARD: g ? 'true' : 'false', RELU: relu ? 'true' : 'false' };
   const buffers = [x.storage.buffer, (g ?? x).storage.buffer, coef.storage.buffer, (saved ?? coef).storage.buffer, out.storage.buffer];
   const label = g ? 'batchNorm.backward' : 'batchNorm';
+  const padded = generic ? null : paddedPlanes(x);
+  if (padded && (!g || sameLayout(g, x))) {
+    // Padded crop views (conv2d's outputs): run the vec4 kernel over the whole padded block and
+    // return the same crop of a padded output (the padding holds values nobody reads).
+    const full = Tensor.empty([dims[0], dims[1], ...padded], x.device);
+    out.dispose();
+    const hw4 = (padded[0] * padded[1]) / 4;
+    const vecs = hw4 % 4 === 0 ? 4 : hw4 % 2 === 0 ? 2 : 1;
+    const threads = full.size / 4 / vecs;
+    x.device.dispatch({
+      kernel: 'batchnorm_apply_vec4',
+      params: { ...params, VECS: vecs },
+      buffers: [x.storage.buffer, (g ?? x).storage.buffer, coef.storage.buffer, (saved ?? coef).storage.buffer, full.storage.buffer],
+      access: 'rrrrw',
+      uniforms: new Uniforms().u32(hw4).u32(dims[1]).u32(groups).u32(threads).u32(x.offset / 4).u32((g?.offset ?? 0) / 4).bytes,
+      workgroups: grid(Math.ceil(threads / 64)),
+      label,
+    });
+    const view = new Tensor(full.storage, x.shape, full.strides, 0);
+    full.dispose(); // the view keeps the storage
+    return view;
+  }
   if (!generic && hw % 4 === 0 && vec4Ready(x) && (!g || vec4Ready(g))) {
     const hw4 = hw / 4;
     const vecs = hw4 % 4 === 0 ? 4 : hw4 % 2 === 0 ? 2 : 1;

@@ -34,25 +34,25 @@ export function geometry(op: string, x: Tensor, o: Pool2dOptions): Geometry {
   return { N, C, H, W, OH, OW, k, s, p };
 }
 
-function uniforms(g: Geometry, offset: number, total: number, includePad: boolean): ArrayBuffer {
-  return new Uniforms()
+function uniforms(g: Geometry, offset: number, total: number, includePad: boolean, strides?: readonly number[]): ArrayBuffer {
+  const u = new Uniforms();
+  if (strides) u.vec4u([...strides]);
+  return u
     .u32(g.N).u32(g.C).u32(g.H).u32(g.W).u32(g.OH).u32(g.OW).u32(g.k[0]).u32(g.k[1])
     .u32(g.s[0]).u32(g.s[1]).u32(g.p[0]).u32(g.p[1]).u32(offset).u32(total).u32(includePad ? 1 : 0).bytes;
 }
 
 export function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, includePad: boolean): { out: Tensor; idx: Tensor } {
-  const xc = contiguous(x);
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], x.device);
   const idx = Tensor.empty(max ? out.shape : [1], x.device);
   const total = out.size;
   if (total > 0) {
     x.device.dispatch({
       kernel: 'pool2d', params: { MAX: max ? 'true' : 'false' },
-      buffers: [xc.storage.buffer, out.storage.buffer, idx.storage.buffer], access: 'rww',
-      uniforms: uniforms(g, xc.offset, total, includePad), workgroups: grid(Math.ceil(total / 64)), label: op,
+      buffers: [x.storage.buffer, out.storage.buffer, idx.storage.buffer], access: 'rww',
+      uniforms: uniforms(g, x.offset, total, includePad, x.strides), workgroups: grid(Math.ceil(total / 64)), label: op,
     });
   }
-  if (xc !== x) xc.dispose();
   return { out, idx };
 }
 

@@ -34,6 +34,10 @@ for (const c of cases) {
 test('maxPool2d on a non-contiguous input and known values', async () => {
   const x = randnSeeded([2, 5, 6, 3], 6).permute(0, 3, 1, 2); // [2, 3, 5, 6] view
   await checkForward((t) => maxPool2d(t, { kernelSize: 2, stride: 1 }), [x]);
+  // A crop of a padded block (as conv2d and batchNorm return), read in place.
+  const padded = randnSeeded([2, 3, 8, 8], 7).slice(2, 0, 7).slice(3, 0, 6);
+  await checkOp((t) => maxPool2d(t, { kernelSize: 2 }), [padded], 'padded view');
+  await checkOp((t) => avgPool2d(t, { kernelSize: 3, stride: 2, padding: 1 }), [padded], 'padded view');
   const y = tensor([1, 5, 2, 0, 3, 4, 9, 1, 7, 8, 6, 2, 0, 1, 2, 3], [1, 1, 4, 4]);
   assert.equal(Array.from(await maxPool2d(y, { kernelSize: 2 }).toArray()), [5, 9, 8, 6]);
 });

@@ -186,7 +186,9 @@ export function applyCoefficients(
   const params = { BACKWARD: g ? 'true' : 'false', RELU: relu ? 'true' : 'false' };
   const buffers = [x.storage.buffer, (g ?? x).storage.buffer, coef.storage.buffer, (saved ?? coef).storage.buffer, out.storage.buffer];
   const label = g ? 'batchNorm.backward' : 'batchNorm';
-  const padded = generic ? null : paddedPlanes(x);
+  // Only for planes of ≥ 128 elements: small ones pad proportionally more (7×7 in 8×8: +31%), and
+  // a padded output slows consumers that want contiguous data (the global average pool's mean).
+  const padded = generic || hw < 128 ? null : paddedPlanes(x);
   if (padded && (!g || sameLayout(g, x))) {
     // Padded crop views (conv2d's outputs): run the vec4 kernel over the whole padded block and
     // return the same crop of a padded output (the padding holds values nobody reads).

@@ -340,21 +340,24 @@ test('batchNorm statistics: the vec4 kernel equals the strided kernel (forward, 
 });
 
 test('batchNorm on padded crop views (as conv2d returns): vec4 over the padded block, same values as the strided kernel', async () => {
-  // x and g: the [4, 3, 6, 7] top-left crops of contiguous [4, 3, 8, 8] blocks.
-  const crop = (t: Tensor) => t.slice(2, 0, 6).slice(3, 0, 7);
-  const x = crop(randnSeeded([4, 3, 8, 8], 80).mul(2).add(1));
-  const g = crop(randnSeeded([4, 3, 8, 8], 81));
+  // x and g: the [4, 3, 12, 11] top-left crops of contiguous [4, 3, 16, 12] blocks (planes of
+  // ≥ 128 elements take the padded path; smaller ones the strided kernel).
+  const crop = (t: Tensor) => t.slice(2, 0, 12).slice(3, 0, 11);
+  const x = crop(randnSeeded([4, 3, 16, 12], 80).mul(2).add(1));
+  const g = crop(randnSeeded([4, 3, 16, 12], 81));
   const coef = randnSeeded([2 * 3 + 3, 4], 82);
   const saved = randnSeeded([2 * 3 + 3, 4], 83);
   for (const [gg, relu] of [[null, false], [null, true], [g, false], [g, true]] as [Tensor | null, boolean][]) {
     const fast = applyCoefficients(x, gg, coef, saved, 2, relu);
-    assert.equal([...fast.strides], [192, 64, 8, 1], 'the padded path keeps the layout');
+    assert.equal([...fast.strides], [576, 192, 12, 1], 'the padded path keeps the layout');
     const slow = applyCoefficients(x, gg, coef, saved, 2, relu, true);
     assert.ok(slow.isContiguous);
     assertClose(await fast.toArray(), await slow.toArray(), 1e-6, `${gg ? 'backward' : 'forward'} relu=${relu}`);
   }
   // g with another layout (contiguous): the strided kernel, contiguous output.
   assert.ok(applyCoefficients(x, g.contiguous(), coef, saved, 2, true).isContiguous);
+  const small = randnSeeded([4, 3, 8, 8], 85).slice(2, 0, 7).slice(3, 0, 7);
+  assert.ok(applyCoefficients(small, null, coef, saved, 2, true).isContiguous, '7×7 planes: strided kernel');
   // The op on a padded view vs the float64 reference, and its gradients.
   const f = (xx: Tensor, ww: Tensor) => batchNorm(xx, null, null, ww, null, { training: true, groups: 2, activation: 'relu' });
   await checkForward(f, [x, randnSeeded([3], 84)], 1e-5, 'padded view');

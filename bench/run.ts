@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { createRequire } from 'node:module';
-import { init, shutdown, sync, deviceInfo, randn, rand, tidy, keep, noGrad, Tensor, crossEntropy, nn, optim, capture, stats } from '../src/index.ts';
+import { init, shutdown, sync, deviceInfo, randn, rand, tidy, keep, noGrad, Tensor, crossEntropy, nn, optim, capture, stats, fuse } from '../src/index.ts';
 import { device } from '../src/runtime.ts';
 import { map } from '../src/ops/map.ts';
 import { matmulRaw, matmulPlan, setMatmulKernel, type MatmulKernel } from '../src/ops/matmul.ts';
@@ -351,12 +351,15 @@ async function benchElementwise(): Promise<void> {
   console.log(`elementwise (${n >> 20}M floats; GB/s counts one read + one write per element)`);
   const x = keep(randn([n]));
   const bytes = 8 * n;
+  const chain = fuse((v) => v.mul(2).add(1).relu().sqrt());
   const t = await measureAll([
     wgrad(() => map([x], 'x0', 'copy')),
     wgrad(() => map([x], 'sqrt(max(x0 * 2.0 + 1.0, 0.0))', 'chain')),
+    wgrad(() => chain(x)),
   ]);
   addRow('elementwise', 'copy (bandwidth reference)', 'map x0', 'GB/s', bytes, t[0]);
   addRow('elementwise', 'chain of 4 ops, fused', 'one map dispatch', 'GB/s', bytes, t[1]);
+  addRow('elementwise', 'chain of 4 ops, fuse()', 'traced, one map dispatch', 'GB/s', bytes, t[2]);
   // The peers run the same four ops, one kernel each (TensorFlow.js does not fuse them).
   await compare('elementwise', 'chain of 4 ops, one kernel each', 'mul, add, relu, sqrt', 'GB/s', bytes, wgrad(() => x.mul(2).add(1).relu().sqrt()), (tf) => {
     const v = tf.randomNormal([n]);

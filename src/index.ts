@@ -21,6 +21,7 @@ export {
   add, sub, mul, div, pow, maximum, minimum, gt, lt, ge, le, eq, where,
   neg, exp, log, sqrt, abs, relu, sigmoid, tanh, square, reciprocal,
 } from './ops/elementwise.ts';
+export { fuse } from './ops/fuse.ts';
 export { sum, mean, max, min, variance, argmax, argmin, logsumexp } from './ops/reduce.ts';
 export { reshape, permute, transpose, expand, squeeze, unsqueeze, flatten, contiguous, clone, slice, concat, cat, stack, indexSelect, gather } from './ops/shape.ts';
 export { matmul } from './ops/matmul.ts';

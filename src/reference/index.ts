@@ -6,7 +6,7 @@
  * It is deliberately *not* a second engine: plain loops over contiguous
  * Float64Arrays, written to be obviously correct, not fast.
  *
- * Files by op family: tensor.ts (RefTensor + shape helpers), elementwise.ts,
+ * Files by op family: tensor.ts (RefTensor + shape helpers), elementwise.ts (+ fused.ts),
  * reduce.ts, shape.ts, matmul.ts, conv.ts, nn.ts. This folder imports nothing
  * from the rest of wgrad, so anything may import it.
  *
@@ -17,6 +17,7 @@
  */
 import { adaptiveAvgPool2d, avgPool2d, conv2d, maxPool2d } from './conv.ts';
 import * as ew from './elementwise.ts';
+import { fused } from './fused.ts';
 import { linear, matmul } from './matmul.ts';
 import { batchNorm, crossEntropy, dropout, logSoftmax, nllLoss, normalize, softmax } from './nn.ts';
 import { argmax, argmin, logsumexp, max, mean, min, prod, sum, variance } from './reduce.ts';
@@ -25,6 +26,7 @@ import type { RefTensor } from './tensor.ts';
 
 export * from './conv.ts';
 export * from './elementwise.ts';
+export * from './fused.ts';
 export * from './matmul.ts';
 export * from './nn.ts';
 export * from './reduce.ts';
@@ -77,6 +79,7 @@ export const referenceOps: Record<string, RefOp> = {
     Object.entries(twoInputs).map(([name, f]) => [name, withArity(name, 2, 2, ([a, b], attrs) => f(a, b, attrs))]),
   ),
   where: withArity('where', 3, 3, ([c, a, b]) => ew.where(c, a, b)),
+  fused: withArity('fused', 1, Infinity, (inputs, attrs) => fused(inputs, attrs)),
   concat: withArity('concat', 1, Infinity, (inputs, attrs) => concat(inputs, attrs)),
   stack: withArity('stack', 1, Infinity, (inputs, attrs) => stack(inputs, attrs)),
   linear: withArity('linear', 2, 3, ([x, w, b]) => linear(x, w, b)),

@@ -1,0 +1,329 @@
+// fuse(fn): runs a chain of elementwise ops as ONE kernel. On the first call per input-shape
+// signature, fn is traced with symbolic stand-ins (Sym) that record each elementwise method call
+// as a step; the steps become one WGSL expression of x0..x2 run by `map` (broadcasting, strides
+// and the vec4 fast path come from map). With gradients on, the call records ONE autograd node
+// 'fused' whose attrs carry the steps (the float64 reference replays them, src/reference/fused.ts)
+// and whose backward evaluates g · ∂out/∂x_i, derived by reverse mode over the steps, as one more
+// fused expression per input. map's EXPR is a single expression (no `let` statements), so shared
+// subexpressions are inlined; programs whose expressions grow past MAX_EXPR_CHARS are refused.
+
+import { Tensor } from '../tensor.ts';
+import { needsGrad, record } from '../autograd/graph.ts';
+import { broadcastShapes, fmt, type Shape } from '../shape.ts';
+import type { FusedStep } from '../reference/fused.ts';
+import { map, mapInto } from './map.ts';
+import { sumTo } from './reduce.ts';
+
+/** map binds at most 3 inputs (kernels/elementwise.wgsl has offsets and strides for 3). */
+const MAP_MAX_INPUTS = 3;
+/** A bound on each generated WGSL expression (inlined common subexpressions can grow fast). */
+const MAX_EXPR_CHARS = 50_000;
+
+const UNARY_METHODS = ['neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'square', 'reciprocal'] as const;
+const BINARY_METHODS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'gt', 'lt', 'ge', 'le', 'eq'] as const;
+const METHODS = [...BINARY_METHODS, ...UNARY_METHODS].join(', ');
+
+/** A WGSL f32 constant of v rounded to f32 (the value a uniform would hold): valid for -0, integers, tiny and huge values. */
+export function wgslFloat(v: number): string {
+  const f = Math.fround(v);
+  if (!Number.isFinite(f)) throw new Error(`fuse: the constant ${v} is not a finite f32 (WGSL has no literal for it); pass it as an input tensor`);
+  let s = String(Math.abs(f)); // shortest round-trip decimal of the f32 value, e.g. 0.10000000149011612, 1e-7, 1e+21
+  if (!/[.e]/.test(s)) s += '.0';
+  // A constant -0.0 is folded away by shader compilers (x * -0.0 gave +0 on lavapipe); every
+  // fused dispatch passes p.b = 0, so -p.b is a -0 the compiler cannot see.
+  if (Object.is(f, -0)) return '(-p.b)';
+  return f < 0 ? `(-${s})` : s;
+}
+
+// ---- tracing ------------------------------------------------------------------------------------
+
+class Trace {
+  readonly steps: FusedStep[] = [];
+  constructor(readonly nInputs: number) {}
+  push(step: FusedStep, shape: Shape): Sym {
+    this.steps.push(step);
+    return symbol(this, this.nInputs + this.steps.length - 1, shape);
+  }
+}
+
+/** The stand-in a traced fn receives: records each elementwise method as a step. */
+class Sym {
+  constructor(readonly trace: Trace, readonly index: number, readonly shape: Shape) {}
+
+  private other(method: string, o: unknown): Sym | number {
+    if (typeof o === 'number') return o;
+    if (o instanceof Sym) {
+      if (o.trace !== this.trace) throw new Error(`fuse: ${method}() got a value traced by another fuse() call`);
+      return o;
+    }
+    if (o instanceof Tensor) throw new Error(`fuse: ${method}() got a tensor that is not an argument of the fused function; pass every tensor as an argument of f`);
+    throw new Error(`fuse: ${method}() takes a tensor or a number, got ${typeof o}`);
+  }
+  private un(op: string): Sym {
+    return this.trace.push({ op, args: [this.index] }, this.shape);
+  }
+  private sc(op: string, value: number): Sym {
+    return this.trace.push(op === 'powScalar' ? { op, args: [this.index], exponent: value } : { op, args: [this.index], value }, this.shape);
+  }
+  /** Mirrors the eager binary(): numbers become the scalar ops eager wgrad records. */
+  private bin(op: (typeof BINARY_METHODS)[number], o: unknown): Sym {
+    const b = this.other(op, o);
+    if (typeof b === 'number') {
+      switch (op) {
+        case 'add': return this.sc('addScalar', b);
+        case 'sub': return this.sc('addScalar', -b);
+        case 'mul': return this.sc('mulScalar', b);
+        case 'div': return this.sc('mulScalar', 1 / b);
+        case 'pow': return this.sc('powScalar', b);
+        case 'maximum': return this.sc('maximumScalar', b);
+        case 'minimum': return this.sc('minimumScalar', b);
+        case 'gt': return this.sc('gtScalar', b);
+        case 'lt': return this.sc('ltScalar', b);
+        case 'eq': return this.sc('eqScalar', b);
+        case 'ge': return this.sc('ltScalar', b).sc('rsubScalar', 1);
+        case 'le': return this.sc('gtScalar', b).sc('rsubScalar', 1);
+      }
+    }
+    if (op === 'pow') throw new Error('fuse: pow() with a tensor exponent is not supported; use a number exponent');
+    return this.trace.push({ op, args: [this.index, b.index] }, broadcastShapes(`fuse: ${op}`, this.shape, b.shape));
+  }
+  add(o: unknown): Sym { return this.bin('add', o); }
+  sub(o: unknown): Sym { return this.bin('sub', o); }
+  mul(o: unknown): Sym { return this.bin('mul', o); }
+  div(o: unknown): Sym { return this.bin('div', o); }
+  pow(o: unknown): Sym { return this.bin('pow', o); }
+  maximum(o: unknown): Sym { return this.bin('maximum', o); }
+  minimum(o: unknown): Sym { return this.bin('minimum', o); }
+  gt(o: unknown): Sym { return this.bin('gt', o); }
+  lt(o: unknown): Sym { return this.bin('lt', o); }
+  ge(o: unknown): Sym { return this.bin('ge', o); }
+  le(o: unknown): Sym { return this.bin('le', o); }
+  eq(o: unknown): Sym { return this.bin('eq', o); }
+  neg(): Sym { return this.un('neg'); }
+  exp(): Sym { return this.un('exp'); }
+  log(): Sym { return this.un('log'); }
+  sqrt(): Sym { return this.un('sqrt'); }
+  abs(): Sym { return this.un('abs'); }
+  relu(): Sym { return this.un('relu'); }
+  sigmoid(): Sym { return this.un('sigmoid'); }
+  tanh(): Sym { return this.un('tanh'); }
+  square(): Sym { return this.un('square'); }
+  reciprocal(): Sym { return this.un('reciprocal'); }
+  get ndim(): number { return this.shape.length; }
+}
+
+/** A Sym behind a Proxy, so that any other Tensor member used in fn fails with its name. */
+function symbol(trace: Trace, index: number, shape: Shape): Sym {
+  return new Proxy(new Sym(trace, index, shape), {
+    get(target, prop, receiver) {
+      if (typeof prop === 'symbol' || prop in target) return Reflect.get(target, prop, receiver);
+      if (prop === 'then' || prop === 'toJSON') return undefined;
+      throw new Error(`fuse: fn used '${prop}', which fuse() cannot fuse: only elementwise methods are supported (${METHODS}), called as methods (x.relu(), not relu(x))`);
+    },
+  });
+}
+
+// ---- WGSL generation ----------------------------------------------------------------------------
+
+/** WGSL for x^e (e a literal), as the eager powScalar: integer exponents work for negative x. */
+function powExpr(x: string, exponent: number): string {
+  if (exponent === 2) return `(${x} * ${x})`;
+  if (!Number.isInteger(exponent)) return `pow(${x}, ${wgslFloat(exponent)})`;
+  if (exponent === 0) return '1.0';
+  const sign = exponent % 2 === 0 ? '1.0' : '-1.0';
+  return `(select(1.0, ${sign}, ${x} < 0.0) * pow(abs(${x}), ${wgslFloat(exponent)}))`;
+}
+
+const tie = (a: string, b: string, cmp: string) => `select(select(0.0, 0.5, ${a} == ${b}), 1.0, ${a} ${cmp} ${b})`;
+
+/** The value of one step as WGSL of its arguments' expressions (the formulas of elementwise.ts). */
+function forwardOf(s: FusedStep, a: string, b: string): string {
+  const c = s.value === undefined ? '' : wgslFloat(s.value);
+  switch (s.op) {
+    case 'neg': return `(-${a})`;
+    case 'exp': case 'log': case 'sqrt': case 'abs': return `${s.op}(${a})`;
+    case 'relu': return `max(${a}, 0.0)`;
+    case 'sigmoid': return `(1.0 / (1.0 + exp(-${a})))`;
+    case 'tanh': return `tanh(clamp(${a}, -15.0, 15.0))`;
+    case 'square': return `(${a} * ${a})`;
+    case 'reciprocal': return `(1.0 / ${a})`;
+    case 'add': return `(${a} + ${b})`;
+    case 'sub': return `(${a} - ${b})`;
+    case 'mul': return `(${a} * ${b})`;
+    case 'div': return `(${a} / ${b})`;
+    case 'maximum': return `max(${a}, ${b})`;
+    case 'minimum': return `min(${a}, ${b})`;
+    case 'gt': return `select(0.0, 1.0, ${a} > ${b})`;
+    case 'lt': return `select(0.0, 1.0, ${a} < ${b})`;
+    case 'ge': return `select(0.0, 1.0, ${a} >= ${b})`;
+    case 'le': return `select(0.0, 1.0, ${a} <= ${b})`;
+    case 'eq': return `select(0.0, 1.0, ${a} == ${b})`;
+    case 'addScalar': return `(${a} + ${c})`;
+    case 'mulScalar': return `(${a} * ${c})`;
+    case 'rsubScalar': return `(${c} - ${a})`;
+    case 'rdivScalar': return `(${c} / ${a})`;
+    case 'maximumScalar': return `max(${a}, ${c})`;
+    case 'minimumScalar': return `min(${a}, ${c})`;
+    case 'gtScalar': return `select(0.0, 1.0, ${a} > ${c})`;
+    case 'ltScalar': return `select(0.0, 1.0, ${a} < ${c})`;
+    case 'eqScalar': return `select(0.0, 1.0, ${a} == ${c})`;
+    case 'powScalar': return powExpr(a, s.exponent!);
+  }
+  throw new Error(`wgrad internal: fuse has no WGSL for '${s.op}'`);
+}
+
+/**
+ * The adjoint contributions of one step to its arguments, given its adjoint A, its arguments a, b
+ * and its value out (the backward formulas of elementwise.ts; comparisons pass no gradient).
+ */
+function backwardOf(s: FusedStep, A: string, a: string, b: string, out: string): (string | null)[] {
+  const c = s.value === undefined ? '' : wgslFloat(s.value);
+  switch (s.op) {
+    case 'neg': return [`(-${A})`];
+    case 'exp': return [`(${A} * ${out})`];
+    case 'log': return [`(${A} / ${a})`];
+    case 'sqrt': return [`(${A} * 0.5 / ${out})`];
+    case 'abs': return [`(${A} * sign(${a}))`];
+    case 'relu': return [`select(0.0, ${A}, ${a} > 0.0)`];
+    case 'sigmoid': return [`(${A} * ${out} * (1.0 - ${out}))`];
+    case 'tanh': return [`(${A} * (1.0 - ${out} * ${out}))`];
+    case 'square': return [`(2.0 * ${A} * ${a})`];
+    case 'reciprocal': return [`(-${A} * ${out} * ${out})`];
+    case 'add': return [A, A];
+    case 'sub': return [A, `(-${A})`];
+    case 'mul': return [`(${A} * ${b})`, `(${A} * ${a})`];
+    case 'div': return [`(${A} / ${b})`, `(-${A} * ${a} / (${b} * ${b}))`];
+    case 'maximum': return [`(${A} * ${tie(a, b, '>')})`, `(${A} * ${tie(b, a, '>')})`];
+    case 'minimum': return [`(${A} * ${tie(a, b, '<')})`, `(${A} * ${tie(b, a, '<')})`];
+    case 'addScalar': return [A];
+    case 'mulScalar': return [`(${A} * ${c})`];
+    case 'rsubScalar': return [`(-${A})`];
+    case 'rdivScalar': return [`(-${A} * ${c} / (${a} * ${a}))`];
+    case 'maximumScalar': return [`(${A} * ${tie(a, c, '>')})`];
+    case 'minimumScalar': return [`(${A} * ${tie(a, c, '<')})`];
+    case 'powScalar': {
+      const e = s.exponent!;
+      return [e === 2 ? `(2.0 * ${A} * ${a})` : `(${A} * ${wgslFloat(e)} * ${powExpr(a, e - 1)})`];
+    }
+  }
+  return [null, null]; // comparisons: not differentiable
+}
+
+function checkLength(expr: string, what: string): string {
+  if (expr.length > MAX_EXPR_CHARS) {
+    throw new Error(`fuse: the ${what} expression has ${expr.length} characters (limit ${MAX_EXPR_CHARS}): values reused many times are inlined; split fn into smaller fuse() calls`);
+  }
+  return expr;
+}
+
+/** A traced program compiled for one input-shape signature. */
+interface Program {
+  steps: FusedStep[];
+  /** Inputs the output depends on, in argument order; map sees them as x0, x1, ... */
+  used: number[];
+  shape: Shape;
+  /** WGSL value of every input and step (inputs renamed to x<position in used>). */
+  values: string[];
+  forward: string;
+  /** Per argument: WGSL of ∂out/∂x_i times the seed, or null (no path); computed on first backward. */
+  grads?: { seed: string; exprs: (string | null)[] };
+}
+
+function compile(fn: (...xs: Tensor[]) => Tensor, shapes: Shape[]): Program {
+  const trace = new Trace(shapes.length);
+  const syms = shapes.map((s, k) => symbol(trace, k, s));
+  const result = (fn as unknown as (...xs: Sym[]) => unknown)(...syms) as unknown;
+  if (!(result instanceof Sym) || result.trace !== trace) throw new Error('fuse: fn must return a tensor computed from its arguments by elementwise methods');
+  if (result.index < shapes.length) throw new Error('fuse: fn returned one of its arguments unchanged; there is nothing to fuse');
+  const steps = trace.steps.slice(0, result.index - shapes.length + 1);
+  // Which values the output reaches: those inputs are bound, in argument order.
+  const live = new Array(shapes.length + steps.length).fill(false);
+  live[result.index] = true;
+  for (let s = steps.length - 1; s >= 0; s--) if (live[shapes.length + s]) for (const k of steps[s].args) live[k] = true;
+  const used = shapes.map((_, k) => k).filter((k) => live[k]);
+  const values: string[] = shapes.map((_, k) => `x${used.indexOf(k)}`);
+  for (const s of steps) values.push(forwardOf(s, values[s.args[0]], values[s.args[1]]));
+  return { steps, used, shape: result.shape, values, forward: checkLength(values[result.index], 'forward') };
+}
+
+/** Reverse mode over the steps: the adjoint of every input as WGSL, seeded with `seed` at the output. */
+function derive(p: Program, seed: string): (string | null)[] {
+  const n = p.values.length - p.steps.length;
+  const terms: string[][] = p.values.map(() => []);
+  terms[p.values.length - 1].push(seed);
+  const total = (t: string[]) => (t.length === 1 ? t[0] : `(${t.join(' + ')})`);
+  for (let s = p.steps.length - 1; s >= 0; s--) {
+    const t = terms[n + s];
+    if (t.length === 0) continue;
+    const step = p.steps[s];
+    const A = total(t);
+    if (A.length > MAX_EXPR_CHARS) checkLength(A, 'gradient');
+    const contrib = backwardOf(step, A, p.values[step.args[0]], p.values[step.args[1]], p.values[n + s]);
+    step.args.forEach((k, j) => {
+      if (contrib[j]) terms[k].push(contrib[j]!);
+    });
+  }
+  return terms.slice(0, n).map((t) => (t.length ? checkLength(total(t), 'gradient') : null));
+}
+
+/**
+ * Fuses a chain of elementwise ops into one kernel: `fuse(fn)` returns a function of tensors
+ * that computes fn(...xs) with ONE dispatch instead of one per op (and, when an input requires a
+ * gradient, one dispatch per input gradient in backward). fn is traced once per input-shape
+ * signature with stand-ins that support the elementwise Tensor methods, called as methods: add,
+ * sub, mul, div, maximum, minimum, gt, lt, ge, le, eq (tensor or number operand), pow (number
+ * exponent), neg, exp, log, sqrt, abs, relu, sigmoid, tanh, square, reciprocal. Inputs broadcast
+ * as in the eager ops, and the results equal the eager chain's (same formulas, up to f32
+ * rounding). Anything else in fn (sum, matmul, reshape, a tensor captured from outside) throws
+ * an error naming it. At most 3 tensor arguments (the limit of the elementwise kernel, and at
+ * most the adapter's maxStorageBuffersPerShaderStage − 1). Numbers in fn are baked into the
+ * kernel as f32 literals, so a value that changes between calls compiles a new kernel each time:
+ * pass such values as tensors.
+ *
+ * @example
+ * const f = fuse((x, y) => x.mul(y).add(1).relu().sqrt());
+ * const x = tensor([1, 2, 3], undefined, { requiresGrad: true });
+ * const y = f(x, tensor([3, 4, -5])); // [2, 3, 0] in one dispatch
+ * y.sum().backward(); // x.grad: one fused backward dispatch
+ */
+export function fuse(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[]) => Tensor {
+  const cache = new Map<string, Program>();
+  return (...xs: Tensor[]): Tensor => {
+    if (xs.length === 0) throw new Error('fuse: the fused function needs at least one tensor argument');
+    xs.forEach((x, k) => {
+      if (!(x instanceof Tensor)) throw new Error(`fuse: argument ${k} is a ${typeof x}, not a Tensor; pass numbers inside fn`);
+      x.assertAlive('fuse');
+    });
+    const maxBuffers = xs[0].device.info.limits.maxStorageBuffersPerShaderStage;
+    const limit = Math.min(MAP_MAX_INPUTS, maxBuffers - 1);
+    const key = xs.map((x) => fmt(x.shape)).join(';');
+    let p = cache.get(key);
+    if (!p) {
+      p = compile(fn, xs.map((x) => x.shape));
+      cache.set(key, p);
+    }
+    if (p.used.length > limit) {
+      throw new Error(`fuse: fn reads ${p.used.length} tensors, but one fused kernel takes at most ${limit} (the elementwise kernel binds ${MAP_MAX_INPUTS}; the adapter allows ${maxBuffers} storage buffers per stage, one is the output)`);
+    }
+    const prog = p;
+    const inputs = prog.used.map((k) => xs[k]);
+    const out = map(inputs, prog.forward, 'fused', 0, 0, prog.shape);
+    return record(out, 'fused', xs, { steps: prog.steps }, (g) => {
+      // g rides along as one more input when it fits; otherwise the gradient is ∂out/∂x_i
+      // (seed 1) times g in a second, in-place dispatch.
+      const withG = inputs.length < MAP_MAX_INPUTS && inputs.length + 2 <= maxBuffers;
+      prog.grads ??= { seed: withG ? `x${inputs.length}` : '1.0', exprs: derive(prog, withG ? `x${inputs.length}` : '1.0') };
+      return xs.map((x, k) => {
+        const expr = prog.grads!.exprs[k];
+        if (expr === null || !needsGrad(x)) return null;
+        let gx: Tensor;
+        if (withG) gx = map([...inputs, g], expr, 'fused.backward', 0, 0, prog.shape);
+        else {
+          gx = map(inputs, expr, 'fused.backward', 0, 0, prog.shape);
+          mapInto(gx, [g, gx], 'x0 * x1', 'fused.backward');
+        }
+        return sumTo(gx, x.shape);
+      });
+    });
+  };
+}

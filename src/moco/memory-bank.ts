@@ -17,6 +17,7 @@ import { fromArray } from '../ops/creation-internal.ts';
 import { indexSelect, contiguous } from '../ops/shape.ts';
 import { Uniforms, grid } from '../ops/uniforms.ts';
 import { mapInto } from '../ops/map.ts';
+import { normalize } from '../ops/norm.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
 
 /**
@@ -46,10 +47,7 @@ export class MemoryBank {
     this.dim = dim;
     this.gen = opts.generator ?? defaultGenerator;
     // Random unit vectors, as the queue's initialisation (the original code draws uniform ones).
-    this.tensor = keep(tidy(() => {
-      const r = randn([size, dim], { generator: this.gen });
-      return r.div(r.square().sum(1, true).sqrt().maximum(1e-12));
-    }));
+    this.tensor = keep(tidy(() => normalize(randn([size, dim], { generator: this.gen }))));
   }
 
   private check(op: string, indices: ArrayLike<number>): void {

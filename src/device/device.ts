@@ -219,11 +219,8 @@ export class Device {
       return bg;
     }
     if (this.bindGroups.size > 8192) this.bindGroups.clear();
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, size: UNIFORM_BYTES } }];
-    spec.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-    bg = this.gpu.createBindGroup({ layout: this.layoutFor(spec.access).bindGroup, entries, label: spec.label });
+    bg = this.bindGroupWith(this.arena, spec.access, spec.buffers, spec.label);
     this.bindGroups.set(key, bg);
-    this.counters.bindGroupsCreated++;
     return bg;
   }
 
@@ -306,7 +303,7 @@ export class Device {
     this.counters.uploads++;
   }
 
-  /** Capture hook: a bind group like dispatch()'s, with `uniform` instead of the arena at binding 0. */
+  /** A new bind group: `uniform` at binding 0 (the arena for dispatch(), a capture's own buffer for replays), storage buffers after. */
   bindGroupWith(uniform: GPUBuffer, access: string, buffers: GPUBuffer[], label: string): GPUBindGroup {
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: UNIFORM_BYTES } }];
     buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));

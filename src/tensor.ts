@@ -86,6 +86,10 @@ export class Tensor {
     for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`wgrad: invalid shape ${fmt(shape)}: dimensions must be non-negative integers`);
     const n = numel(shape);
     dev.checkUsable('create tensor');
+    const limit = dev.info.limits.maxStorageBufferBindingSize;
+    if (n * 4 > limit) {
+      throw new Error(`wgrad: a tensor of shape ${fmt(shape)} needs ${n * 4} bytes, more than this device binds in one buffer (maxStorageBufferBindingSize ${limit} bytes on ${dev.info.description || dev.info.backend}); split it into blocks along its first dimension (at most ${Math.floor(limit / (4 * (n / shape[0])))} rows each)`);
+    }
     return new Tensor(new Storage(dev, dev.pool.acquire(n * 4), n), shape);
   }
 

@@ -4,7 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, tensor, zeros, ones, init, shutdown, tidy, concat, stack, matmul } from '../src/index.ts';
+import { Tensor, tensor, zeros, ones, init, shutdown, tidy, concat, stack, matmul, deviceInfo } from '../src/index.ts';
 import { setup, throwsWith } from './helpers.ts';
 
 test.before(setup);
@@ -114,6 +114,12 @@ test('item() on a tensor with more than one element', async () => {
 
 test('backward errors: nothing requires grad', () => {
   throwsWith(() => zeros([1]).sum().backward(), 'backward', 'does not require grad');
+});
+
+test('a tensor larger than one GPU buffer binding is refused with its shape, the limit and what to do', () => {
+  const limit = deviceInfo().limits.maxStorageBufferBindingSize;
+  const rows = Math.floor(limit / 4 / 1000) + 1; // one row over the limit
+  throwsWith(() => zeros([rows, 1000]), `[${rows}, 1000]`, String(limit), 'split it into blocks', `at most ${rows - 1} rows`);
 });
 
 test('using tensors after shutdown() throws; init() starts a fresh device', async () => {

@@ -17,7 +17,7 @@ import { twoViews, IDENTITY_AUGMENT, type AugmentConfig } from '../data/augment.
 import * as nn from '../nn/index.ts';
 import { SGD } from '../optim/sgd.ts';
 import { MoCo, type Mechanism } from '../moco/moco.ts';
-import { knnAccuracy } from '../moco/knn.ts';
+import { flattenImages, knnAccuracy } from '../moco/knn.ts';
 import { linearProbe } from '../moco/probe.ts';
 import { Progress, fmtTime } from './progress.ts';
 import { lineChart } from './plot.ts';
@@ -114,8 +114,10 @@ export function extractFeatures(backbone: nn.Module, ds: ImageDataset, batch = 5
   return all;
 }
 
-function pixels(ds: ImageDataset): Tensor {
-  return fromArray(toFloat(ds), [ds.count, ds.channels * ds.height * ds.width]);
+/** Images as [N, C·H·W] features, in row blocks that each fit one GPU buffer. */
+function pixels(ds: ImageDataset): Tensor[] {
+  const rowBytes = 4 * ds.channels * ds.height * ds.width;
+  return flattenImages(toFloat(ds), ds.count, Math.floor(device().info.limits.maxStorageBufferBindingSize / rowBytes));
 }
 
 export interface EpochRecord { epoch: number; loss: number; accuracy: number; knn: number; lr: number; seconds: number; imagesPerSecond: number }
@@ -139,9 +141,9 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   const baselines: Record<string, number> = {};
   const encoder = buildEncoder(cfg, trainSet.channels);
   if (cfg.baselines && !cfg.resume) {
-    const [pTr, pTe] = [pixels(trainSet), pixels(testSet)];
+    const [pTr, pTe] = [pixels(trainSet), flattenImages(toFloat(testSet), testSet.count)];
     baselines.rawPixels = await knnAccuracy(pTr, yTrain, pTe, yTest, { k: cfg.knnK, t: cfg.knnT });
-    pTr.dispose(); pTe.dispose();
+    for (const p of [...pTr, pTe]) p.dispose();
     const [fTr, fTe] = [extractFeatures(encoder, trainSet), extractFeatures(encoder, testSet)];
     baselines.randomEncoder = await knnAccuracy(fTr, yTrain, fTe, yTest, { k: cfg.knnK, t: cfg.knnT });
     fTr.dispose(); fTe.dispose();

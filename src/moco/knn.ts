@@ -55,12 +55,14 @@ function kthLargest(row: Float32Array, k: number, scratch: Float32Array): number
 }
 
 /**
- * Weighted kNN top-1 accuracy (percent) of test features against train features.
+ * Weighted kNN top-1 accuracy (percent) of test features against train features. The train
+ * features may be given as a list of row blocks (concatenated in order) when the bank is larger
+ * than one GPU buffer can hold (the device's maxStorageBufferBindingSize).
  * @example
  * await knnAccuracy(tensor([[1, 0], [0, 1]]), [0, 1], tensor([[0.9, 0.1]]), [0], { k: 1 }) // 100
  */
 export async function knnAccuracy(
-  trainFeatures: Tensor,
+  trainFeatures: Tensor | Tensor[],
   trainLabels: Int32Array | Tensor | ArrayLike<number>,
   testFeatures: Tensor,
   testLabels: Int32Array | Tensor | ArrayLike<number>,
@@ -68,12 +70,14 @@ export async function knnAccuracy(
 ): Promise<number> {
   const k = opts.k ?? 200;
   const t = opts.t ?? 0.1;
-  if (trainFeatures.ndim !== 2 || testFeatures.ndim !== 2 || trainFeatures.shape[1] !== testFeatures.shape[1]) {
-    throw new Error(`knnAccuracy: features must be [N, D] with the same D (got train ${fmt(trainFeatures.shape)}, test ${fmt(testFeatures.shape)})`);
+  const blocks = Array.isArray(trainFeatures) ? trainFeatures : [trainFeatures];
+  const dims = blocks.map((b) => fmt(b.shape)).join(', ');
+  if (blocks.length === 0 || testFeatures.ndim !== 2 || blocks.some((b) => b.ndim !== 2 || b.shape[1] !== testFeatures.shape[1])) {
+    throw new Error(`knnAccuracy: features must be [N, D] with the same D (got train ${dims || 'no blocks'}, test ${fmt(testFeatures.shape)})`);
   }
   const yTrain = await labelsOf(trainLabels);
   const yTest = await labelsOf(testLabels);
-  const nTrain = trainFeatures.shape[0];
+  const nTrain = blocks.reduce((n, b) => n + b.shape[0], 0);
   const nTest = testFeatures.shape[0];
   if (yTrain.length !== nTrain || yTest.length !== nTest) {
     throw new Error(`knnAccuracy: ${nTrain} train features but ${yTrain.length} labels, ${nTest} test features but ${yTest.length} labels`);
@@ -81,16 +85,27 @@ export async function knnAccuracy(
   const kk = Math.min(k, nTrain);
   const classes = opts.classes ?? Math.max(...yTrain, ...yTest) + 1;
   const chunk = opts.chunk ?? Math.max(1, Math.floor(16_000_000 / nTrain));
-  const train = noGrad(() => l2normalize(trainFeatures));
+  const train = blocks.map((b) => noGrad(() => l2normalize(b)));
+  const values = new Float32Array(Math.min(chunk, nTest) * nTrain);
   const scratch = new Float32Array(nTrain);
   const votes = new Float64Array(classes);
   let correct = 0;
   for (let start = 0; start < nTest; start += chunk) {
     const end = Math.min(nTest, start + chunk);
-    const sim = noGrad(() => tidy(() => l2normalize(testFeatures.slice(0, start, end)).matmul(train.transpose(0, 1))));
-    const values = await sim.toArray();
-    sim.dispose();
-    for (let r = 0; r < end - start; r++) {
+    const rows = end - start;
+    const query = noGrad(() => l2normalize(testFeatures.slice(0, start, end)));
+    // Similarities block by block, gathered into rows of nTrain values.
+    let col = 0;
+    for (const block of train) {
+      const n = block.shape[0];
+      const sim = noGrad(() => query.matmul(block.transpose(0, 1)));
+      const part = await sim.toArray();
+      sim.dispose();
+      for (let r = 0; r < rows; r++) values.set(part.subarray(r * n, (r + 1) * n), r * nTrain + col);
+      col += n;
+    }
+    query.dispose();
+    for (let r = 0; r < rows; r++) {
       const row = values.subarray(r * nTrain, (r + 1) * nTrain);
       const threshold = kthLargest(row, kk - 1, scratch);
       votes.fill(0);
@@ -103,11 +118,23 @@ export async function knnAccuracy(
       if (best === yTest[start + r]) correct++;
     }
   }
-  train.dispose();
+  for (const b of train) b.dispose();
   return (100 * correct) / nTest;
 }
 
-/** Raw-pixel baseline helper: images as [N, C·H·W] features. */
-export function flattenImages(data: Float32Array, n: number): Tensor {
-  return fromArray(data, [n, data.length / n]);
+/**
+ * Raw-pixel baseline helper: images as [N, C·H·W] features, in row blocks of at most `maxRows`
+ * rows when given (one GPU buffer cannot hold 60,000 × 3072 floats on every device).
+ */
+export function flattenImages(data: Float32Array, n: number): Tensor;
+export function flattenImages(data: Float32Array, n: number, maxRows: number): Tensor[];
+export function flattenImages(data: Float32Array, n: number, maxRows?: number): Tensor | Tensor[] {
+  const d = data.length / n;
+  if (maxRows === undefined) return fromArray(data, [n, d]);
+  const blocks: Tensor[] = [];
+  for (let r = 0; r < n; r += maxRows) {
+    const rows = Math.min(maxRows, n - r);
+    blocks.push(fromArray(data.subarray(r * d, (r + rows) * d), [rows, d]));
+  }
+  return blocks;
 }

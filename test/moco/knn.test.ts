@@ -43,6 +43,10 @@ test('knnAccuracy equals a float64 reference on random clustered data', async ()
     const got = await knnAccuracy(tensor(tr.x), Int32Array.from(tr.y), tensor(te.x), te.y, { k, t: 0.1, chunk: 7 });
     const want = refKnn(tr.x, tr.y, te.x, te.y, k, 0.1, classes);
     assert.ok(Math.abs(got - want) < 1e-9, `k=${k}: ${got} vs ${want}`);
+    // The same bank given as row blocks (as for banks larger than one GPU buffer).
+    const blocks = [tr.x.slice(0, 40), tr.x.slice(40, 41), tr.x.slice(41)].map((rows) => tensor(rows));
+    const fromBlocks = await knnAccuracy(blocks, tr.y, tensor(te.x), te.y, { k, t: 0.1, chunk: 7 });
+    assert.ok(Math.abs(fromBlocks - want) < 1e-9, `k=${k}, blocks: ${fromBlocks} vs ${want}`);
   }
 });
 

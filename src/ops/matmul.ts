@@ -106,20 +106,28 @@ function stridedUniforms({ M, N, K, a, b, bshape }: Problem): Uniforms {
 
 // ---- tiled (discrete GPUs) --------------------------------------------------------------------
 
+/**
+ * Variants of the discrete-GPU kernel, for benchmarks on a GPU: 'db' is matmul_tiled_db.wgsl
+ * (vec4 shared reads, double-buffered tiles), 'classic' matmul_tiled.wgsl; bk 0 = default.
+ */
+export const matmulTuning: { tiled: 'db' | 'classic'; bk: number } = { tiled: 'db', bk: 0 };
+
 function tiledLaunch(p: Problem): Launch | string {
   const { M, N, bshape } = p;
-  const t = M >= 128 && N >= 128 ? 8 : 4;
-  const tile = 16 * t;
+  const big = M >= 128 && N >= 128;
+  const tile = big ? 128 : 64;
   const gx = Math.ceil(N / tile);
   const gy = Math.ceil(M / tile);
   if (gx > 65535 || gy > 65535) return 'too many tiles';
+  const db = matmulTuning.tiled === 'db';
+  const bk = matmulTuning.bk || (big ? 8 : 16);
   return {
     kernel: 'tiled',
-    detail: `tiled ${tile}x${tile}`,
+    detail: `tiled${db ? '-db' : ''} ${tile}x${tile} bk ${bk}`,
     run: (dev, out, label) => {
       dev.dispatch({
-        kernel: 'matmul_tiled',
-        params: { TM: t, TN: t, BK: t === 8 ? 8 : 16 },
+        kernel: db ? 'matmul_tiled_db' : 'matmul_tiled',
+        params: db ? { R: big ? 2 : 1, BK: bk } : { TM: tile / 16, TN: tile / 16, BK: bk },
         buffers: [p.a.buffer, p.b.buffer, out],
         access: 'rrw',
         uniforms: stridedUniforms(p).bytes,

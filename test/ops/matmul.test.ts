@@ -5,7 +5,7 @@
 import { test, suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tensor, matmul, zeros, deviceInfo } from '../../src/index.ts';
-import { matmulPlan, setMatmulKernel, type MatmulKernel } from '../../src/ops/matmul.ts';
+import { matmulPlan, matmulTuning, setMatmulKernel, type MatmulKernel } from '../../src/ops/matmul.ts';
 import { setup, checkForward, checkGrad } from '../helpers.ts';
 import { make, type Layout } from './values.ts';
 
@@ -180,12 +180,23 @@ for (const kernel of ['generic', 'vec4', 'tiled'] as const) {
   });
 }
 
-kernels('tiled: several K steps and 128×128 tiles', async () => {
+kernels('tiled: every variant over several K steps, 64×64 and 128×128 tiles, transposed and batched operands', async () => {
   setMatmulKernel('tiled');
-  const a = make([130, 40], { seed: 400 });
-  const b = make([40, 129], { seed: 401 });
-  assert.is(matmulPlan(a, b).detail, 'tiled 128x128');
-  await checkForward(mm, [a, b], 1e-5, 'tiled [130,40]@[40,129]');
+  const saved = { ...matmulTuning };
+  try {
+    for (const variant of [{ tiled: 'db', bk: 0 }, { tiled: 'db', bk: 16 }, { tiled: 'db', bk: 4 }, { tiled: 'classic', bk: 0 }] as const) {
+      Object.assign(matmulTuning, variant);
+      const name = `${variant.tiled} bk ${variant.bk}`;
+      const a = make([130, 40], { seed: 400 });
+      const b = make([40, 129], { seed: 401 });
+      assert.match(matmulPlan(a, b).detail, /tiled(-db)? 128x128/);
+      await checkForward(mm, [a, b], 1e-5, `${name} [130,40]@[40,129]`);
+      await checkForward(mm, [make([40, 33], { seed: 402 }), make([33, 70], { seed: 403, layout: 'transposed' })], 1e-5, `${name} 64-tile @ transposed`);
+      await checkForward(mm, [make([3, 37, 21], { seed: 404, layout: 'transposed' }), make([21, 65], { seed: 405 })], 1e-5, `${name} batched transposed @ broadcast`);
+    }
+  } finally {
+    Object.assign(matmulTuning, saved);
+  }
 });
 
 kernels('automatic choice: vec4 on a software adapter, generic where vec4 cannot read the operands', async () => {

@@ -107,27 +107,39 @@ function stridedUniforms({ M, N, K, a, b, bshape }: Problem): Uniforms {
 // ---- tiled (discrete GPUs) --------------------------------------------------------------------
 
 /**
- * Variants of the discrete-GPU kernel, for benchmarks on a GPU: 'db' is matmul_tiled_db.wgsl
+ * Variants of the discrete-GPU kernel, for benchmarks on a GPU: 'db4' is matmul_tiled_db4.wgsl
+ * (vec4 global loads, where the operands' layout allows; else 'db'), 'db' matmul_tiled_db.wgsl
  * (vec4 shared reads, double-buffered tiles), 'classic' matmul_tiled.wgsl; bk 0 = default.
  */
-export const matmulTuning: { tiled: 'db' | 'classic'; bk: number } = { tiled: 'db', bk: 0 };
+export const matmulTuning: { tiled: 'db4' | 'db' | 'classic'; bk: number } = { tiled: 'db4', bk: 0 };
+
+/** Whether an operand (a rows × cols matrix per batch entry) can be read as aligned vec4s along its contiguous axis. */
+function vec4Readable(o: Operand, rows: number, cols: number): boolean {
+  const aligned = o.offset % 4 === 0 && o.bstrides.every((s) => s % 4 === 0);
+  if (o.cs === 1) return aligned && cols % 4 === 0 && o.rs % 4 === 0;
+  if (o.rs === 1) return aligned && rows % 4 === 0 && o.cs % 4 === 0;
+  return false;
+}
 
 function tiledLaunch(p: Problem): Launch | string {
-  const { M, N, bshape } = p;
+  const { M, N, K, bshape } = p;
   const big = M >= 128 && N >= 128;
   const tile = big ? 128 : 64;
   const gx = Math.ceil(N / tile);
   const gy = Math.ceil(M / tile);
   if (gx > 65535 || gy > 65535) return 'too many tiles';
-  const db = matmulTuning.tiled === 'db';
   const bk = matmulTuning.bk || (big ? 8 : 16);
+  const R = big ? 2 : 1;
+  // db4 stages one vec4 per thread and operand or more: needs tile·bk a multiple of 1024.
+  const db4 = matmulTuning.tiled === 'db4' && (tile * bk) % 1024 === 0 && vec4Readable(p.a, M, K) && vec4Readable(p.b, K, N);
+  const variant = db4 ? 'db4' : matmulTuning.tiled === 'classic' ? 'classic' : 'db';
   return {
     kernel: 'tiled',
-    detail: `tiled${db ? '-db' : ''} ${tile}x${tile} bk ${bk}`,
+    detail: `tiled-${variant} ${tile}x${tile} bk ${bk}`,
     run: (dev, out, label) => {
       dev.dispatch({
-        kernel: db ? 'matmul_tiled_db' : 'matmul_tiled',
-        params: db ? { R: big ? 2 : 1, BK: bk } : { TM: tile / 16, TN: tile / 16, BK: bk },
+        kernel: variant === 'db4' ? 'matmul_tiled_db4' : variant === 'db' ? 'matmul_tiled_db' : 'matmul_tiled',
+        params: variant === 'classic' ? { TM: tile / 16, TN: tile / 16, BK: bk } : { R, BK: bk },
         buffers: [p.a.buffer, p.b.buffer, out],
         access: 'rrw',
         uniforms: stridedUniforms(p).bytes,

@@ -2,7 +2,8 @@
 // afterwards), batch dims broadcast. The kernel is chosen per adapter and shape:
 //   vec4    kernels/matmul_vec4.wgsl — software adapters (lavapipe): subgroup-shared vec4 loads,
 //           no barriers; needs K and the operands' strides/offsets to be multiples of 4.
-//   tiled   kernels/matmul_tiled.wgsl — discrete GPUs: shared-memory tiles + register blocking.
+//   tiled   kernels/matmul_tiled_db4.wgsl (vec4 loads) or matmul_tiled_db.wgsl (any strides) —
+//           discrete GPUs: double-buffered shared-memory tiles + register blocking.
 //   generic kernels/matmul.wgsl — any strides, any adapter; the fallback.
 // All three read operands through strides, so transposed operands (x·Wᵀ, the backward's gᵀ) cost
 // no copy. WGRAD_MATMUL=generic|vec4|tiled (or setMatmulKernel) forces one kernel wherever it
@@ -92,7 +93,7 @@ function genericLaunch(p: Problem, why = ''): Launch {
   };
 }
 
-/** The Params struct shared by matmul.wgsl and matmul_tiled.wgsl. */
+/** The Params struct shared by matmul.wgsl and the matmul_tiled_db*.wgsl kernels. */
 function stridedUniforms({ M, N, K, a, b, bshape }: Problem): Uniforms {
   return new Uniforms()
     .vec4u(bshape.length ? bshape : [1])
@@ -109,9 +110,10 @@ function stridedUniforms({ M, N, K, a, b, bshape }: Problem): Uniforms {
 /**
  * Variants of the discrete-GPU kernel, for benchmarks on a GPU: 'db4' is matmul_tiled_db4.wgsl
  * (vec4 global loads, where the operands' layout allows; else 'db'), 'db' matmul_tiled_db.wgsl
- * (vec4 shared reads, double-buffered tiles), 'classic' matmul_tiled.wgsl; bk 0 = default.
+ * (scalar loads, any strides); bk 0 = the default k tile (8 for 128×128 tiles, 16 for 64×64:
+ * on an H200, bk 16 ran 4096² at a third of bk 8's speed).
  */
-export const matmulTuning: { tiled: 'db4' | 'db' | 'classic'; bk: number } = { tiled: 'db4', bk: 0 };
+export const matmulTuning: { tiled: 'db4' | 'db'; bk: number } = { tiled: 'db4', bk: 0 };
 
 /** Whether an operand (a rows × cols matrix per batch entry) can be read as aligned vec4s along its contiguous axis. */
 function vec4Readable(o: Operand, rows: number, cols: number): boolean {
@@ -132,14 +134,14 @@ function tiledLaunch(p: Problem): Launch | string {
   const R = big ? 2 : 1;
   // db4 stages one vec4 per thread and operand or more: needs tile·bk a multiple of 1024.
   const db4 = matmulTuning.tiled === 'db4' && (tile * bk) % 1024 === 0 && vec4Readable(p.a, M, K) && vec4Readable(p.b, K, N);
-  const variant = db4 ? 'db4' : matmulTuning.tiled === 'classic' ? 'classic' : 'db';
+  const variant = db4 ? 'db4' : 'db';
   return {
     kernel: 'tiled',
     detail: `tiled-${variant} ${tile}x${tile} bk ${bk}`,
     run: (dev, out, label) => {
       dev.dispatch({
-        kernel: variant === 'db4' ? 'matmul_tiled_db4' : variant === 'db' ? 'matmul_tiled_db' : 'matmul_tiled',
-        params: variant === 'classic' ? { TM: tile / 16, TN: tile / 16, BK: bk } : { R, BK: bk },
+        kernel: `matmul_tiled_${variant}`,
+        params: { R, BK: bk },
         buffers: [p.a.buffer, p.b.buffer, out],
         access: 'rrw',
         uniforms: stridedUniforms(p).bytes,

@@ -7,10 +7,8 @@ import { init } from '../runtime.ts';
 import { manualSeed } from '../random.ts';
 import { loadSafetensors } from '../io/checkpoint.ts';
 import { knnAccuracy } from '../moco/knn.ts';
-import { fromArray } from '../ops/creation-internal.ts';
-import { toFloat } from '../data/dataset.ts';
 import { parseArgs, type OptionSpec } from './args.ts';
-import { TRAIN_OPTIONS, buildEncoder, buildModel, extractFeatures, loadData, runProbe, type TrainConfig } from './train.ts';
+import { TRAIN_OPTIONS, buildEncoder, buildModel, extractFeatures, loadData, rawPixelKnn, runProbe, type TrainConfig } from './train.ts';
 
 export const EVALUATE_OPTIONS = {
   out: { type: 'string', default: 'runs/moco', help: 'directory of the training run (holds checkpoint.safetensors)' },
@@ -42,8 +40,7 @@ export async function evaluate(argv: string[]): Promise<Record<string, number>> 
     te.dispose();
     return acc;
   };
-  const pixels = (ds: typeof trainSet) => fromArray(toFloat(ds), [ds.count, ds.channels * ds.height * ds.width]);
-  results.rawPixelsKnn = await knn(pixels(trainSet), pixels(testSet));
+  results.rawPixelsKnn = await rawPixelKnn(trainSet, testSet, cfg);
   const random = buildEncoder(cfg, trainSet.channels);
   results.randomEncoderKnn = await knn(extractFeatures(random, trainSet), extractFeatures(random, testSet));
   results.knn = await knn(extractFeatures(model.backbone, trainSet), extractFeatures(model.backbone, testSet));

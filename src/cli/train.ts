@@ -114,10 +114,19 @@ export function extractFeatures(backbone: nn.Module, ds: ImageDataset, batch = 5
   return all;
 }
 
-/** Images as [N, C·H·W] features, in row blocks that each fit one GPU buffer. */
-function pixels(ds: ImageDataset): Tensor[] {
-  const rowBytes = 4 * ds.channels * ds.height * ds.width;
-  return flattenImages(toFloat(ds), ds.count, Math.floor(device().info.limits.maxStorageBufferBindingSize / rowBytes));
+/**
+ * The raw-pixel kNN baseline: images as [N, C·H·W] features, the training bank in row blocks that
+ * each fit one GPU buffer (the full Fashion-MNIST set is 188 MB, lavapipe binds at most 128 MiB).
+ */
+export async function rawPixelKnn(trainSet: ImageDataset, testSet: ImageDataset, cfg: { knnK: number; knnT: number }): Promise<number> {
+  const rowBytes = 4 * trainSet.channels * trainSet.height * trainSet.width;
+  const bank = flattenImages(toFloat(trainSet), trainSet.count, Math.floor(device().info.limits.maxStorageBufferBindingSize / rowBytes));
+  const queries = flattenImages(toFloat(testSet), testSet.count);
+  try {
+    return await knnAccuracy(bank, trainSet.labels, queries, testSet.labels, { k: cfg.knnK, t: cfg.knnT });
+  } finally {
+    for (const t of [...bank, queries]) t.dispose();
+  }
 }
 
 export interface EpochRecord { epoch: number; loss: number; accuracy: number; knn: number; lr: number; seconds: number; imagesPerSecond: number }
@@ -141,9 +150,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   const baselines: Record<string, number> = {};
   const encoder = buildEncoder(cfg, trainSet.channels);
   if (cfg.baselines && !cfg.resume) {
-    const [pTr, pTe] = [pixels(trainSet), flattenImages(toFloat(testSet), testSet.count)];
-    baselines.rawPixels = await knnAccuracy(pTr, yTrain, pTe, yTest, { k: cfg.knnK, t: cfg.knnT });
-    for (const p of [...pTr, pTe]) p.dispose();
+    baselines.rawPixels = await rawPixelKnn(trainSet, testSet, cfg);
     const [fTr, fTe] = [extractFeatures(encoder, trainSet), extractFeatures(encoder, testSet)];
     baselines.randomEncoder = await knnAccuracy(fTr, yTrain, fTe, yTest, { k: cfg.knnK, t: cfg.knnT });
     fTr.dispose(); fTe.dispose();

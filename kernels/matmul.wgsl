@@ -21,6 +21,11 @@ struct Params {
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
+{{EPILOGUE_DECL}}
+// The value stored for output (m, n): v, or v + bias and/or an activation that matmul.ts fuses
+// in (linear's x·Wᵀ + b → ReLU); m, n are this kernel's output coordinates.
+fn epilogue(v: f32, m: u32, n: u32) -> f32 { return {{EPILOGUE}}; }
+
 
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -59,7 +64,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let m = m0 + r;
     if (m >= p.M) { break; }
     for (var c = 0u; c < 4u; c++) {
-      if (n0 + c < p.N) { C[c_base + m * p.N + n0 + c] = acc[r][c]; }
+      if (n0 + c < p.N) { C[c_base + m * p.N + n0 + c] = epilogue(acc[r][c], m, n0 + c); }
     }
   }
 }

@@ -38,6 +38,11 @@ const LOADS: u32 = BM * BK / 256u; // values of each operand a thread stages per
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
+{{EPILOGUE_DECL}}
+// The value stored for output (m, n): v, or v + bias and/or an activation that matmul.ts fuses
+// in (linear's x·Wᵀ + b → ReLU); m, n are this kernel's output coordinates.
+fn epilogue(v: f32, m: u32, n: u32) -> f32 { return {{EPILOGUE}}; }
+
 
 var<workgroup> As: array<vec4<f32>, 2u * BK * V>;  // As[buf][k][m / 4][m % 4]
 var<workgroup> Bs: array<vec4<f32>, 2u * BK * V>;  // Bs[buf][k][n / 4][n % 4]
@@ -138,7 +143,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         let v = acc[(i * 4u + r) * R + j];
         let n = n0 + 4u * lid.x + 64u * j;
         for (var c = 0u; c < 4u; c++) {
-          if (n + c < p.N) { C[c_base + m * p.N + n + c] = v[c]; }
+          if (n + c < p.N) { C[c_base + m * p.N + n + c] = epilogue(v[c], m, n + c); }
         }
       }
     }

@@ -42,11 +42,16 @@ struct Params {
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> Y: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
+{{EPILOGUE_DECL}}
+// The value stored for output (m, n): v, or v + bias and/or an activation that matmul.ts fuses
+// in (linear's x·Wᵀ + b → ReLU); m, n are this kernel's output coordinates.
+fn epilogue(v: f32, m: u32, n: u32) -> f32 { return {{EPILOGUE}}; }
 
-// Writes columns nc .. nc + 3 of one row of C (those inside N); row = offset of the row in C.
-fn store4(row: u32, nc: u32, v: vec4<f32>) {
+
+// Writes columns nc .. nc + 3 of row m of C (those inside N); row = offset of the row in C.
+fn store4(row: u32, m: u32, nc: u32, v: vec4<f32>) {
   for (var c = 0u; c < 4u; c++) {
-    if (nc + c < p.N) { C[row + (nc + c) * p.sc_n] = v[c]; }
+    if (nc + c < p.N) { C[row + (nc + c) * p.sc_n] = epilogue(v[c], m, nc + c); }
   }
 }
 

@@ -5,7 +5,7 @@
 
 import type { Tensor } from '../tensor.ts';
 import { Module, parameter } from './module.ts';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential, normReLU } from './layers.ts';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Identity, Linear, MaxPool2d, ReLU, Sequential, fusedReLU } from './layers.ts';
 import { kaimingNormal } from './init.ts';
 import { flatten } from '../ops/shape.ts';
 
@@ -30,7 +30,7 @@ export interface SmallConvNetOptions {
  *   [conv3×3 → norm → ReLU] × 2 (2·width), max-pool 2,
  *   conv3×3 → norm → ReLU (4·width), global average pool → 4·width features → fc.
  * Convolutions have no bias (the normalisation that follows has one). Each norm → ReLU pair of
- * `features` runs as one fused batch norm + ReLU (Sequential.forward, normReLU in layers.ts).
+ * `features` runs as one fused batch norm + ReLU (Sequential.forward, fusedReLU in layers.ts).
  *
  * @example
  * const backbone = new nn.SmallConvNet({ width: 16, inChannels: 1 });    // fc = Identity
@@ -95,8 +95,8 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // bn1 → relu runs as one fused batch norm + ReLU when bn1 is a batch norm layer (normReLU).
-    const out = this.bn2.forward(this.conv2.forward(normReLU(this.bn1, this.relu, this.conv1.forward(x))));
+    // bn1 → relu runs as one fused batch norm + ReLU when bn1 is a batch norm layer (fusedReLU).
+    const out = this.bn2.forward(this.conv2.forward(fusedReLU(this.bn1, this.relu, this.conv1.forward(x))));
     const shortcut = this.downsample ? this.downsample.forward(x) : x;
     return this.relu.forward(out.add(shortcut));
   }
@@ -169,7 +169,7 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let h = this.maxpool.forward(normReLU(this.bn1, this.relu, this.conv1.forward(x)));
+    let h = this.maxpool.forward(fusedReLU(this.bn1, this.relu, this.conv1.forward(x)));
     for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) h = layer.forward(h);
     return this.fc.forward(flatten(this.avgpool.forward(h), 1));
   }

@@ -42,6 +42,11 @@ export class Linear extends Module {
     return linear(x, this.weight, this.bias ?? undefined);
   }
 
+  /** relu(this.forward(x)) with the bias and ReLU fused into the matmul (linear's `activation: 'relu'`). */
+  forwardReLU(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias ?? undefined, { activation: 'relu' });
+  }
+
   override extraRepr(): string {
     return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? 'True' : 'False'}`;
   }
@@ -234,19 +239,24 @@ export class ReLU extends Module {
   }
 }
 
-/** True when norm then relu can run as one fused batch norm + ReLU (neither overrides forward). */
-function fusable(norm: Module, relu: Module): norm is BatchNormBase {
-  return norm instanceof BatchNormBase && norm.forward === BatchNormBase.prototype.forward &&
-    relu instanceof ReLU && relu.forward === ReLU.prototype.forward;
+/**
+ * True when layer then relu can run as one op with `activation: 'relu'`: a batch norm layer
+ * (one fused pass each way) or a Linear (bias + ReLU in the matmul's store), followed by a
+ * ReLU layer, neither overriding forward.
+ */
+function fusable(layer: Module, relu: Module): layer is BatchNormBase | Linear {
+  const plain = (layer instanceof BatchNormBase && layer.forward === BatchNormBase.prototype.forward) ||
+    (layer instanceof Linear && layer.forward === Linear.prototype.forward);
+  return plain && relu instanceof ReLU && relu.forward === ReLU.prototype.forward;
 }
 
 /**
- * relu.forward(norm.forward(x)), fused into one batchNorm pass (`activation: 'relu'`) when norm
- * is a batch norm layer and relu a ReLU layer; any other pair runs as two modules. Used by the
+ * relu.forward(layer.forward(x)), run as one fused op when layer is a batch norm layer or a
+ * Linear and relu a ReLU layer (see fusable); any other pair runs as two modules. Used by the
  * backbones (src/nn/encoders.ts) and Sequential; parameter and buffer names are unchanged.
  */
-export function normReLU(norm: Module, relu: Module, x: Tensor): Tensor {
-  return fusable(norm, relu) ? norm.forwardReLU(x) : relu.forward(norm.forward(x));
+export function fusedReLU(layer: Module, relu: Module, x: Tensor): Tensor {
+  return fusable(layer, relu) ? layer.forwardReLU(x) : relu.forward(layer.forward(x));
 }
 
 /** Options of nn.MaxPool2d / nn.AvgPool2d: stride (default: the kernel size) and padding. */
@@ -381,11 +391,11 @@ export class Sequential extends Module {
     return this;
   }
 
-  /** Runs the children in order; a batch norm layer followed by a ReLU layer runs fused (normReLU). */
+  /** Runs the children in order; a batch norm layer or Linear followed by a ReLU layer runs fused (fusedReLU). */
   forward(x: Tensor): Tensor {
     const c = this.children();
     for (let i = 0; i < c.length; i++) {
-      if (i + 1 < c.length && fusable(c[i], c[i + 1])) x = normReLU(c[i], c[++i], x);
+      if (i + 1 < c.length && fusable(c[i], c[i + 1])) x = fusedReLU(c[i], c[++i], x);
       else x = c[i].forward(x);
     }
     return x;

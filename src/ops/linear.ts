@@ -9,7 +9,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { fmt, numel } from '../shape.ts';
 import { map, mapInto } from './map.ts';
-import { matmulRaw } from './matmul.ts';
+import { epilogueFits, matmulRaw } from './matmul.ts';
 import { sumTo } from './reduce.ts';
 import { viewAs } from './shape.ts';
 import { fromArray } from './creation-internal.ts';
@@ -28,11 +28,23 @@ function tview(t: Tensor): Tensor {
   return new Tensor(t.storage, [t.shape[1], t.shape[0]], [t.strides[1], t.strides[0]], t.offset);
 }
 
-/** y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out] (optional). @example linear(randn([32, 784]), randn([10, 784]), zeros([10])).shape // [32, 10] */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+/** Options of linear: `activation: 'relu'` returns relu(x·Wᵀ + b), fused into the matmul. */
+export interface LinearOptions {
+  activation?: 'relu';
+}
+
+/**
+ * y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out] (optional). With `activation: 'relu'`
+ * the bias and the ReLU run in the matmul kernel's store (no extra pass), and the backward masks
+ * the gradient by y > 0 (records as linear with attribute activation 'relu').
+ * @example linear(randn([32, 784]), randn([10, 784]), zeros([10])).shape // [32, 10]
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: LinearOptions = {}): Tensor {
   x.assertAlive('linear');
   weight.assertAlive('linear');
   bias?.assertAlive('linear');
+  const { activation } = opts;
+  if (activation !== undefined && activation !== 'relu') throw new Error(`linear: unknown activation '${String(activation)}' (supported: 'relu')`);
   if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new Error(`linear: input ${fmt(x.shape)} and weight ${fmt(weight.shape)} do not fit (need input [..., in], weight [out, in])`);
   }
@@ -40,14 +52,20 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias ${fmt(bias.shape)} must have shape [${outF}] for weight ${fmt(weight.shape)}`);
   const x2 = rows2d(x);
   const wt = tview(weight);
-  const y2 = matmulRaw(x2, wt, 'linear');
+  // Bias and activation in the kernel's epilogue; a bias view it cannot index gets its own pass.
+  const fused = !bias || epilogueFits(bias, outF);
+  const y2 = matmulRaw(x2, wt, 'linear', fused ? { bias, activation } : {});
   wt.dispose();
-  if (bias) mapInto(y2, [y2, bias], 'x0 + x1', 'linear bias');
+  if (!fused) mapInto(y2, [y2, bias!], activation ? 'max(x0 + x1, 0.0)' : 'x0 + x1', 'linear bias');
   const y = viewAs(y2, [...x.shape.slice(0, -1), outF]);
-  y2.dispose();
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  const out = record(y, 'linear', inputs, {}, (g) => {
-    const g2 = rows2d(g);
+  const out = record(y, 'linear', inputs, activation ? { activation } : {}, (gy) => {
+    let g2 = rows2d(gy);
+    if (activation) {
+      const masked = map([g2, y2], 'select(0.0, x0, x1 > 0.0)', 'linear.backward (relu)');
+      g2.dispose();
+      g2 = masked;
+    }
     const gx2 = matmulRaw(g2, weight, 'linear.backward');
     const gx = viewAs(gx2, x.shape);
     gx2.dispose();
@@ -58,6 +76,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     g2.dispose();
     return [gx, gw, gb];
   });
+  // y2 (the output's storage) stays with the backward for the ReLU mask.
+  if (!out.node || !activation) y2.dispose();
   if (!out.node) x2.dispose();
   return out;
 }

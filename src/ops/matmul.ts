@@ -67,7 +67,29 @@ export interface MatmulPlan {
 }
 
 interface Launch extends MatmulPlan {
-  run: (dev: Device, out: GPUBuffer, label: string) => void;
+  run: (dev: Device, out: GPUBuffer, label: string, epilogue?: Epilogue) => void;
+}
+
+/**
+ * Work fused into the store of every output (linear's `x·Wᵀ + b → ReLU`): + bias[n] (a contiguous
+ * [N] tensor at offset 0), then the activation.
+ */
+export interface Epilogue {
+  bias?: Tensor | null;
+  activation?: 'relu';
+}
+
+/** The kernels' {{EPILOGUE_DECL}} / {{EPILOGUE}} and the extra binding; `along` = the kernel's
+ * coordinate that indexes the bias ('m' where vec4 computes Cᵀ). */
+function epilogueCode(e: Epilogue | undefined, along: 'm' | 'n' = 'n'): { params: Record<string, string>; buffers: GPUBuffer[]; access: string } {
+  let expr = 'v';
+  if (e?.bias) expr = `v + bias[${along}]`;
+  if (e?.activation === 'relu') expr = `max(${expr}, 0.0)`;
+  return {
+    params: { EPILOGUE_DECL: e?.bias ? '@group(0) @binding(4) var<storage, read> bias: array<f32>;' : '', EPILOGUE: expr },
+    buffers: e?.bias ? [e.bias.storage.buffer] : [],
+    access: e?.bias ? 'r' : '',
+  };
 }
 
 // ---- generic ----------------------------------------------------------------------------------
@@ -80,11 +102,13 @@ function genericLaunch(p: Problem, why = ''): Launch {
   return {
     kernel: 'generic',
     detail: `generic${why ? ` (${why})` : ''}`,
-    run: (dev, out, label) => {
+    run: (dev, out, label, epilogue) => {
+      const e = epilogueCode(epilogue);
       dev.dispatch({
         kernel: 'matmul',
-        buffers: [a.buffer, b.buffer, out],
-        access: 'rrw',
+        params: e.params,
+        buffers: [a.buffer, b.buffer, out, ...e.buffers],
+        access: 'rrw' + e.access,
         uniforms: stridedUniforms(p).bytes,
         workgroups: [Math.ceil(N / GENERIC_TILE), Math.ceil(M / GENERIC_TILE), nb],
         label,
@@ -138,12 +162,13 @@ function tiledLaunch(p: Problem): Launch | string {
   return {
     kernel: 'tiled',
     detail: `tiled-${variant} ${tile}x${tile} bk ${bk}`,
-    run: (dev, out, label) => {
+    run: (dev, out, label, epilogue) => {
+      const e = epilogueCode(epilogue);
       dev.dispatch({
         kernel: `matmul_tiled_${variant}`,
-        params: { R, BK: bk },
-        buffers: [p.a.buffer, p.b.buffer, out],
-        access: 'rrw',
+        params: { R, BK: bk, ...e.params },
+        buffers: [p.a.buffer, p.b.buffer, out, ...e.buffers],
+        access: 'rrw' + e.access,
         uniforms: stridedUniforms(p).bytes,
         workgroups: [gx, gy, numel(bshape)],
         label,
@@ -210,7 +235,7 @@ function vec4Source(rows: number, xt: boolean, yt: boolean): Record<string, stri
       ? `vec4<f32>(${kk.map((i) => `subgroupBroadcast(x${i}[${r % 4}], ${r >> 2}u)`).join(', ')})`
       : `subgroupBroadcast(x${r >> 3}, ${r % 8}u)`;
     fma.push(`{ let a = ${a}; acc${r} += a.x * y0 + a.y * y1 + a.z * y2 + a.w * y3; }`);
-    store.push(`if (m0 + ${r}u < p.M) { store4(cb + (m0 + ${r}u) * p.sc_m, nc, acc${r}); }`);
+    store.push(`if (m0 + ${r}u < p.M) { store4(cb + (m0 + ${r}u) * p.sc_m, m0 + ${r}u, nc, acc${r}); }`);
   }
   const acc = Array.from({ length: rows }, (_, r) => `var acc${r} = vec4<f32>();`);
   setup.push('let nc = n0 + 4u * lane;');
@@ -254,7 +279,8 @@ function vec4Launch(dev: Device, p: Problem): Launch | string {
   return {
     kernel: 'vec4',
     detail: `vec4 rows=${rows}${xl.t ? ' X_T' : ''}${yl.t ? ' Y_T' : ''}${swap ? ' swapped' : ''}`,
-    run: (d, out, label) => {
+    run: (d, out, label, epilogue) => {
+      const e = epilogueCode(epilogue, swap ? 'm' : 'n');
       const u = new Uniforms()
         .vec4u(bshape.length ? bshape : [1])
         .vec4u(xo.bstrides.map((s) => s / 4))
@@ -266,9 +292,9 @@ function vec4Launch(dev: Device, p: Problem): Launch | string {
         .u32(M * N);
       d.dispatch({
         kernel: 'matmul_vec4',
-        params: params!,
-        buffers: [xo.buffer, yo.buffer, out],
-        access: 'rrw',
+        params: { ...params!, ...e.params },
+        buffers: [xo.buffer, yo.buffer, out, ...e.buffers],
+        access: 'rrw' + e.access,
         uniforms: u.bytes,
         workgroups: [gx, gy, numel(bshape)],
         label,
@@ -318,17 +344,26 @@ export function matmulPlan(a: Tensor, b: Tensor): MatmulPlan {
   return { kernel, detail };
 }
 
-/** C[b] = A[b] · B[b] for 2-D-or-more views with broadcast batch dims; no autograd. */
-export function matmulRaw(a: Tensor, b: Tensor, label = 'matmul'): Tensor {
+/**
+ * C[b] = A[b] · B[b] for 2-D-or-more views with broadcast batch dims; no autograd. `epilogue`
+ * fuses + bias (see epilogueFits) and an activation into the kernel's store.
+ */
+export function matmulRaw(a: Tensor, b: Tensor, label = 'matmul', epilogue?: Epilogue): Tensor {
   const { p, batch } = problem(label, a, b);
+  if (epilogue?.bias && !epilogueFits(epilogue.bias, p.N)) throw new Error(`wgrad internal: ${label}: bias ${fmt(epilogue.bias.shape)} cannot be fused (needs a contiguous [${p.N}] at offset 0)`);
   const out = Tensor.empty([...batch, p.M, p.N], a.device);
   if (p.M * p.N * numel(batch) === 0) return out;
   if (p.K === 0) {
-    genericLaunch(p).run(a.device, out.storage.buffer, label); // writes zeros
+    genericLaunch(p).run(a.device, out.storage.buffer, label, epilogue); // zeros, then the epilogue
     return out;
   }
-  choose(a.device, p).run(a.device, out.storage.buffer, label);
+  choose(a.device, p).run(a.device, out.storage.buffer, label, epilogue);
   return out;
+}
+
+/** Whether `bias` can be added in a matmul epilogue for N output columns. */
+export function epilogueFits(bias: Tensor, N: number): boolean {
+  return bias.ndim === 1 && bias.shape[0] === N && bias.offset === 0 && bias.isContiguous;
 }
 
 /**

@@ -82,7 +82,7 @@ export const referenceOps: Record<string, RefOp> = {
   fused: withArity('fused', 1, Infinity, (inputs, attrs) => fused(inputs, attrs)),
   concat: withArity('concat', 1, Infinity, (inputs, attrs) => concat(inputs, attrs)),
   stack: withArity('stack', 1, Infinity, (inputs, attrs) => stack(inputs, attrs)),
-  linear: withArity('linear', 2, 3, ([x, w, b]) => linear(x, w, b)),
+  linear: withArity('linear', 2, 3, ([x, w, b], attrs) => linear(x, w, b, attrs as { activation?: string })),
   conv2d: withArity('conv2d', 2, 3, ([x, w, b], attrs) => conv2d(x, w, b, attrs)),
   batchNorm: withArity('batchNorm', 1, 3, ([x, w, b], attrs) => batchNorm(x, w, b, attrs)),
 };

@@ -1,7 +1,7 @@
 /**
  * Matrix-product reference ops: matmul (torch.matmul semantics) and linear.
  */
-import { add } from './elementwise.ts';
+import { add, relu } from './elementwise.ts';
 import { permute } from './shape.ts';
 import { type RefTensor, broadcastShapes, broadcastTo, checkTensor, fmt, numel } from './tensor.ts';
 
@@ -42,8 +42,13 @@ export function matmul(a: RefTensor, b: RefTensor): RefTensor {
   return { data: out, shape };
 }
 
-/** x·Wᵀ + b with x [..., in], W [out, in], b [out] (optional). */
-export function linear(x: RefTensor, weight: RefTensor, bias?: RefTensor): RefTensor {
+/** x·Wᵀ + b with x [..., in], W [out, in], b [out] (optional); relu(…) with activation 'relu'. */
+export function linear(x: RefTensor, weight: RefTensor, bias?: RefTensor, attrs: { activation?: string } = {}): RefTensor {
+  const y = affine(x, weight, bias);
+  return attrs.activation === 'relu' ? relu(y) : y;
+}
+
+function affine(x: RefTensor, weight: RefTensor, bias?: RefTensor): RefTensor {
   checkTensor('linear', x, 'x');
   checkTensor('linear', weight, 'weight');
   const w = weight.shape;

@@ -3,7 +3,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, linear, dropout, Generator, manualSeed, stats, sync } from '../../src/index.ts';
+import { tensor, linear, dropout, Generator, manualSeed, stats, sync, nn, deviceInfo, type Tensor } from '../../src/index.ts';
+import { matmulPlan, setMatmulKernel } from '../../src/ops/matmul.ts';
 import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose } from '../helpers.ts';
 
 test.before(setup);
@@ -31,14 +32,67 @@ test('linear matches PyTorch values; shape errors name both shapes', async () =>
   assert.throws(() => linear(randnSeeded([2, 3]), randnSeeded([4, 3]), randnSeeded([3])), /bias \[3\] must have shape \[4\]/);
 });
 
-test('linear: two dispatches forward (matmul + in-place bias)', async () => {
+test('linear: one dispatch forward, bias (and ReLU) in the matmul epilogue; a bias view gets its own pass', async () => {
   const x = randnSeeded([8, 6]);
   const w = randnSeeded([4, 6]);
   const b = randnSeeded([4]);
+  const count = async (f: () => unknown) => {
+    await sync();
+    const before = stats().dispatches;
+    f();
+    return stats().dispatches - before;
+  };
+  assert.is(await count(() => linear(x, w, b)), 1);
+  assert.is(await count(() => linear(x, w, b, { activation: 'relu' })), 1);
+  const bView = randnSeeded([6], 5).slice(0, 2, 6); // offset 2: not indexable by the epilogue
+  assert.is(await count(() => linear(x, w, bView, { activation: 'relu' })), 2);
+  await checkForward((xx, ww, bb) => linear(xx, ww, bb, { activation: 'relu' }), [x, w, bView], 1e-5, 'linear relu, bias view');
+  assert.throws(() => linear(x, w, b, { activation: 'gelu' as 'relu' }), /unknown activation 'gelu'/);
+});
+
+test('linear + ReLU fused: forward and gradients vs float64 on every matmul kernel, vec4 swapped included', async () => {
+  const relu = (xx: Tensor, ww: Tensor, bb?: Tensor) => linear(xx, ww, bb, { activation: 'relu' });
+  try {
+    for (const kernel of ['generic', 'vec4', 'tiled'] as const) {
+      setMatmulKernel(kernel);
+      // [40, 8]·[8, 3]ᵀ: N small, so vec4 computes Cᵀ and indexes the bias by its rows.
+      for (const [rows, inF, outF] of [[6, 8, 5], [40, 8, 3], [3, 12, 70]]) {
+        const x = randnSeeded([rows, inF], rows);
+        const w = randnSeeded([outF, inF], outF);
+        const b = randnSeeded([outF], 7);
+        if (kernel === 'vec4' && outF === 3 && deviceInfo().features.includes('subgroups')) assert.match(matmulPlan(x, w.T).detail, /swapped/);
+        await checkForward(relu, [x, w, b], 1e-5, `${kernel} [${rows},${inF}]→${outF}`);
+        await checkGrad(relu, [x, w, b], {}, `${kernel} [${rows},${inF}]→${outF}`);
+        await checkGrad((xx, ww) => relu(xx, ww), [x, w], {}, `${kernel} no bias`);
+      }
+    }
+  } finally {
+    setMatmulKernel(null);
+  }
+});
+
+test('nn.Sequential runs Linear → ReLU fused: same values and gradients as the two ops, fewer dispatches', async () => {
+  manualSeed(3);
+  const model = new nn.Sequential(new nn.Linear(12, 16), new nn.ReLU(), new nn.Linear(16, 4));
+  const x = randnSeeded([10, 12], 9);
+  const [l0, l2] = [model.at(0) as nn.Linear, model.at(2) as nn.Linear];
+  const unfused = () => linear(linear(x, l0.weight, l0.bias).relu(), l2.weight, l2.bias);
+  const lossOf = (y: Tensor) => y.square().sum();
   await sync();
-  const before = stats().dispatches;
-  linear(x, w, b);
-  assert.is(stats().dispatches - before, 2);
+  let d0 = stats().dispatches;
+  const yFused = model.forward(x);
+  const fusedDispatches = stats().dispatches - d0;
+  d0 = stats().dispatches;
+  const yPlain = unfused();
+  const plainDispatches = stats().dispatches - d0;
+  assert.ok(fusedDispatches < plainDispatches, `${fusedDispatches} vs ${plainDispatches} dispatches`);
+  assertClose(await yFused.toArray(), await yPlain.toArray(), 1e-5, 'forward');
+  lossOf(yFused).backward();
+  const fusedGrads = await Promise.all(model.parameters().map((p) => p.grad!.toArray()));
+  model.zeroGrad();
+  lossOf(unfused()).backward();
+  for (const [i, p] of model.parameters().entries()) assertClose(fusedGrads[i], await p.grad!.toArray(), 1e-5, `grad ${i}`);
+  assert.equal(Object.keys(model.stateDict()), ['0.weight', '0.bias', '2.weight', '2.bias']);
 });
 
 /**

@@ -1,7 +1,7 @@
 // linear (x·Wᵀ + b, as torch.nn.functional.linear) and dropout.
 //
-// linear reads Wᵀ as a transposed view (kernels/matmul.wgsl takes strides, so no copy) and adds
-// the bias in place into the product. dropout draws its keep-mask on the host from a seeded
+// linear reads Wᵀ as a transposed view (the matmul kernels take strides, so no copy) and adds the
+// bias, and with `activation: 'relu'` the ReLU, in the matmul kernel's store (its epilogue). dropout draws its keep-mask on the host from a seeded
 // Generator, so a seed reproduces the mask; the mask is an input of the recorded op, which lets
 // the float64 reference replay exactly the same mask.
 

@@ -1,4 +1,4 @@
-// elementwise.wgsl — out[i] = EXPR(x0, x1, x2) for every element of the output, with NumPy
+// elementwise.wgsl — out[i] = EXPR(x0, x1, …) for every element of the output, with NumPy
 // broadcasting and arbitrary strides on every input and on the output (a view can be written in
 // place, e.g. a slice of a concat result or a parameter updated by an optimizer).
 //
@@ -7,20 +7,27 @@
 // plain contiguous op runs the index loop once. One thread per output element, no barriers
 // (workgroup barriers are expensive on software rasterisers such as lavapipe).
 //
-// Template parameters (filled by src/ops/elementwise.ts):
-//   INPUTS  declarations of the read-only inputs in0..in{n-1} (@binding 1..n)
-//   OUT     binding number of the output (n + 1)
-//   LOADS   `let x0 = in0[o.x];` ... one per input
-//   EXPR    the f32 expression of x0, x1, x2 and the scalars p.a, p.b
-//   WG      workgroup size
+// Operands sit in SLOTS slots of strides and offsets, four per vec4 so that one vec4 multiply-add
+// per dimension advances four operands: up to 3 inputs use slots 0–2 and the output slot 3
+// (rank ≤ 8); more inputs (fuse()) use slots 0..n-1, the output slot n and rank ≤ 4, which keeps
+// the struct inside the 256-byte uniform slot every dispatch gets.
+//
+// Template parameters (filled by src/ops/map.ts):
+//   DIM_VECS  vec4s per shape / stride array (2: rank ≤ 8, 1: rank ≤ 4)
+//   SLOTS     operand slots (a multiple of 4); OFFSET_VECS = SLOTS / 4
+//   INPUTS    declarations of the read-only inputs in0..in{n-1} (@binding 1..n)
+//   OUT       binding number of the output (n + 1)
+//   INDEX_INIT  `var o0 = p.offsets[0];` … one vec4 of offsets per group of 4 slots
+//   INDEX_1D  `o0 += i * vec4<u32>(p.strides[0][0][0], …);` … one per group
+//   INDEX     the same with the coordinate c of dimension (q, r)
+//   LOADS     `let x0 = in0[o0.x];` … one per input;  OUT_INDEX  the output's (`o0.w`)
+//   EXPR      the f32 expression of x0, x1, … and the scalars p.a, p.b
+//   WG        workgroup size
 
 struct Params {
-  shape: array<vec4<u32>, 2>,   // output shape, up to 8 dims, row-major
-  s0: array<vec4<u32>, 2>,      // strides of input 0 (elements)
-  s1: array<vec4<u32>, 2>,
-  s2: array<vec4<u32>, 2>,
-  so: array<vec4<u32>, 2>,      // strides of the output
-  offsets: vec4<u32>,           // element offsets of in0, in1, in2, out
+  shape: array<vec4<u32>, {{DIM_VECS}}>,                    // output shape, row-major
+  strides: array<array<vec4<u32>, {{DIM_VECS}}>, {{SLOTS}}>,  // per slot (elements)
+  offsets: array<vec4<u32>, {{OFFSET_VECS}}>,               // element offset of slot k at [k / 4][k % 4]
   numel: u32,
   rank: u32,
   a: f32,                       // scalar operands (addScalar's value, pow's exponent, ...)
@@ -36,12 +43,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = gid.x + gid.y * nwg.x * {{WG}}u;
   if (i >= p.numel) { return; }
   // Offsets of element i in each operand: decode i into coordinates, innermost dimension first.
-  var o = p.offsets;
+  {{INDEX_INIT}}
   if (p.rank <= 1u) {
     // One (merged) dimension: no integer division, which CPU SIMD (lavapipe) cannot vectorise.
-    o += i * vec4<u32>(p.s0[0][0], p.s1[0][0], p.s2[0][0], p.so[0][0]);
+    {{INDEX_1D}}
     {{LOADS}}
-    out[o.w] = {{EXPR}};
+    out[{{OUT_INDEX}}] = {{EXPR}};
     return;
   }
   var rem = i;
@@ -51,8 +58,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let n = p.shape[q][r];
     let c = rem % n;
     rem = rem / n;
-    o += c * vec4<u32>(p.s0[q][r], p.s1[q][r], p.s2[q][r], p.so[q][r]);
+    {{INDEX}}
   }
   {{LOADS}}
-  out[o.w] = {{EXPR}};
+  out[{{OUT_INDEX}}] = {{EXPR}};
 }

@@ -5,11 +5,13 @@
 // than the strided kernel for a plain relu. Workgroup size 64 (a multiple of every SIMD width).
 //
 // Template parameters (filled by src/ops/map.ts): INPUTS (array<vec4<f32>> bindings), OUT
-// (output binding number), LOADS (`let v0 = in0[p.offsets.x + i];` ...), EXPR_X .. EXPR_W (the
-// expression with x0 → v0.x, ...; scalars p.a, p.b).
+// (output binding number), OFFSET_VECS and OUT_OFFSET (operand slots as in elementwise.wgsl: the
+// output in slot 3, or after the inputs when there are more than 3), LOADS
+// (`let v0 = in0[p.offsets[0].x + i];` ...), EXPR_X .. EXPR_W (the expression with x0 → v0.x,
+// ...; scalars p.a, p.b).
 
 struct Params {
-  offsets: vec4<u32>,   // in vec4 units: in0, in1, in2, out
+  offsets: array<vec4<u32>, {{OFFSET_VECS}}>,  // in vec4 units, slot k at [k / 4][k % 4]
   n4: u32,              // number of vec4s
   a: f32,
   b: f32,
@@ -24,5 +26,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= p.n4) { return; }
   {{LOADS}}
-  out[p.offsets.w + i] = vec4<f32>({{EXPR_X}}, {{EXPR_Y}}, {{EXPR_Z}}, {{EXPR_W}});
+  out[{{OUT_OFFSET}} + i] = vec4<f32>({{EXPR_X}}, {{EXPR_Y}}, {{EXPR_Z}}, {{EXPR_W}});
 }

@@ -1,6 +1,6 @@
 // fuse(fn): runs a chain of elementwise ops as ONE kernel. On the first call per input-shape
 // signature, fn is traced with symbolic stand-ins (Sym) that record each elementwise method call
-// as a step; the steps become one WGSL expression of x0..x2 run by `map` (broadcasting, strides
+// as a step; the steps become one WGSL expression of x0, x1, … run by `map` (broadcasting, strides
 // and the vec4 fast path come from map). With gradients on, the call records ONE autograd node
 // 'fused' whose attrs carry the steps (the float64 reference replays them, src/reference/fused.ts)
 // and whose backward evaluates g · ∂out/∂x_i, derived by reverse mode over the steps, as one more
@@ -11,11 +11,9 @@ import { Tensor } from '../tensor.ts';
 import { needsGrad, record } from '../autograd/graph.ts';
 import { broadcastShapes, fmt, type Shape } from '../shape.ts';
 import type { FusedStep } from '../reference/fused.ts';
-import { map, mapInto } from './map.ts';
+import { MAP_MAX_INPUTS, map, mapInto } from './map.ts';
 import { sumTo } from './reduce.ts';
 
-/** map binds at most 3 inputs (kernels/elementwise.wgsl has offsets and strides for 3). */
-const MAP_MAX_INPUTS = 3;
 /** A bound on each generated WGSL expression (inlined common subexpressions can grow fast). */
 const MAX_EXPR_CHARS = 50_000;
 
@@ -275,8 +273,9 @@ function derive(p: Program, seed: string): (string | null)[] {
  * exponent), neg, exp, log, sqrt, abs, relu, sigmoid, tanh, square, reciprocal. Inputs broadcast
  * as in the eager ops, and the results equal the eager chain's (same formulas, up to f32
  * rounding). Anything else in fn (sum, matmul, reshape, a tensor captured from outside) throws
- * an error naming it. At most 3 tensor arguments (the limit of the elementwise kernel, and at
- * most the adapter's maxStorageBuffersPerShaderStage − 1). Numbers in fn are baked into the
+ * an error naming it. At most 7 tensors read by fn (the elementwise kernel's operand slots, and
+ * at most the adapter's maxStorageBuffersPerShaderStage − 1; with more than 3, the broadcast
+ * shapes must merge to rank ≤ 4). Numbers in fn are baked into the
  * kernel as f32 literals, so a value that changes between calls compiles a new kernel each time:
  * pass such values as tensors.
  *

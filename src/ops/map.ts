@@ -1,4 +1,4 @@
-// The generic elementwise launcher behind every pointwise op: out = EXPR(x0, x1, x2) with
+// The generic elementwise launcher behind every pointwise op: out = EXPR(x0, x1, …) with
 // broadcasting and arbitrary input/output strides (kernels/elementwise.wgsl). Public ops in
 // elementwise.ts add names, autograd and the CPU reference; backward rules call `map` directly to
 // fuse several pointwise steps into one dispatch.
@@ -9,57 +9,86 @@ import { Uniforms, grid } from './uniforms.ts';
 
 export const ELEMENTWISE_WG = 256;
 
+/** Most inputs one map dispatch takes (the operand slots must fit a 256-byte uniform slot). */
+export const MAP_MAX_INPUTS = 7;
+
+/**
+ * Operand slots of kernels/elementwise*.wgsl: up to 3 inputs use slots 0–2 and the output slot 3;
+ * more inputs use slots 0..n-1 and the output slot n, rounded up to a multiple of 4.
+ */
+function slotsFor(inputs: number): { slots: number; out: number } {
+  return inputs <= 3 ? { slots: 4, out: 3 } : { slots: 4 * Math.ceil((inputs + 1) / 4), out: inputs };
+}
+/** Component of the offset vec4s that holds slot k (o0.x is slot 0). */
+const slotRef = (vec: string, k: number) => `${vec}${k >> 2}.${'xyzw'[k & 3]}`;
+
 /**
  * Binding declarations and loads for the inputs. An input that aliases the output buffer (an
  * in-place update such as `p = p - lr * g`) is read through the output binding: WebGPU forbids
- * binding one buffer both read-only and writable in the same dispatch.
+ * binding one buffer both read-only and writable in the same dispatch. `at(k)` indexes input k.
  */
-function loads(aliased: boolean[]): { inputs: string; loads: string } {
+function loads(aliased: boolean[], name: string, at: (k: number) => string): { inputs: string; loads: string } {
   const decl: string[] = [];
   const ld: string[] = [];
   let binding = 1;
   aliased.forEach((alias, k) => {
     if (alias) {
-      ld.push(`let x${k} = out[o[${k}]];`);
+      ld.push(`let ${name}${k} = out[${at(k)}];`);
     } else {
-      decl.push(`@group(0) @binding(${binding++}) var<storage, read> in${k}: array<f32>;`);
-      ld.push(`let x${k} = in${k}[o[${k}]];`);
+      decl.push(`@group(0) @binding(${binding++}) var<storage, read> in${k}: array<${name === 'x' ? 'f32' : 'vec4<f32>'}>;`);
+      ld.push(`let ${name}${k} = in${k}[${at(k)}];`);
     }
   });
   return { inputs: decl.join('\n'), loads: ld.join('\n  ') };
 }
 
+/** `vecs` vec4s of dims (2: rank ≤ 8, 1: rank ≤ 4), padded with `pad`. */
+function dims(u: Uniforms, values: readonly number[], pad: number, vecs: number): void {
+  if (vecs === 2) u.dims8(values, pad);
+  else u.vec4u([0, 1, 2, 3].map((i) => values[i] ?? pad));
+}
+
 /**
  * Writes EXPR(inputs) into `out` (any strided view whose shape the inputs broadcast to).
- * `label` names the op in errors. Scalars a, b are visible to EXPR as p.a and p.b.
+ * `label` names the op in errors. Scalars a, b are visible to EXPR as p.a and p.b. Up to 3 inputs
+ * take any rank; 4 to MAP_MAX_INPUTS inputs need rank ≤ 4 after contiguous dims are merged.
  */
 export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: string, a = 0, b = 0): Tensor {
-  if (inputs.length > 3) throw new Error(`wgrad internal: map takes at most 3 inputs (${label})`);
+  if (inputs.length > MAP_MAX_INPUTS) throw new Error(`wgrad internal: map takes at most ${MAP_MAX_INPUTS} inputs (${label})`);
   out.assertAlive(label);
   for (const x of inputs) x.assertAlive(label);
   const n = numel(out.shape);
   if (n === 0) return out;
-  const strides = inputs.map((x) => broadcastStrides(x.shape, x.strides, out.shape));
-  while (strides.length < 3) strides.push(new Array(out.shape.length).fill(0));
-  const c = collapse(out.shape, [...strides, out.strides]);
-  const u = new Uniforms()
-    .dims8(c.shape, 1)
-    .dims8(c.strides[0])
-    .dims8(c.strides[1])
-    .dims8(c.strides[2])
-    .dims8(c.strides[3])
-    .vec4u([inputs[0]?.offset ?? 0, inputs[1]?.offset ?? 0, inputs[2]?.offset ?? 0, out.offset])
-    .u32(n)
-    .u32(c.shape.length)
-    .f32(a)
-    .f32(b);
   if (tryVec4(out, inputs, expr, label, a, b, n)) return out;
+  const { slots, out: outSlot } = slotsFor(inputs.length);
+  const zeros = new Array(out.shape.length).fill(0);
+  const strides = Array.from({ length: slots }, (_, k) =>
+    k < inputs.length ? broadcastStrides(inputs[k].shape, inputs[k].strides, out.shape) : k === outSlot ? out.strides : zeros);
+  const c = collapse(out.shape, strides);
+  const dimVecs = inputs.length <= 3 ? 2 : 1;
+  if (c.shape.length > 4 * dimVecs) {
+    throw new Error(`${label}: ${inputs.length} inputs broadcast to ${fmt(out.shape)}, which stays rank ${c.shape.length} after merging contiguous dims; one elementwise kernel takes rank ≤ 4 with more than 3 inputs (make the operands contiguous, or use fewer inputs)`);
+  }
+  const u = new Uniforms();
+  dims(u, c.shape, 1, dimVecs);
+  for (const st of c.strides) dims(u, st, 0, dimVecs);
+  const offsets = Array.from({ length: slots }, (_, k) => (k < inputs.length ? inputs[k].offset : k === outSlot ? out.offset : 0));
+  for (let g = 0; g < slots / 4; g++) u.vec4u(offsets.slice(4 * g, 4 * g + 4));
+  u.u32(n).u32(c.shape.length).f32(a).f32(b);
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const bound = inputs.filter((_, k) => !aliased[k]);
-  const { inputs: decl, loads: ld } = loads(aliased);
+  const { inputs: decl, loads: ld } = loads(aliased, 'x', (k) => slotRef('o', k));
+  const groups = Array.from({ length: slots / 4 }, (_, g) => g);
+  const step = (coord: string, q: string, r: string) =>
+    groups.map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => `p.strides[${4 * g + j}][${q}][${r}]`).join(', ')});`).join('\n    ');
   out.device.dispatch({
     kernel: 'elementwise',
-    params: { INPUTS: decl, OUT: bound.length + 1, LOADS: ld, EXPR: expr, WG: ELEMENTWISE_WG },
+    params: {
+      DIM_VECS: dimVecs, SLOTS: slots, OFFSET_VECS: slots / 4, INPUTS: decl, OUT: bound.length + 1,
+      INDEX_INIT: groups.map((g) => `var o${g} = p.offsets[${g}];`).join('\n  '),
+      INDEX_1D: step('i', '0', '0'), INDEX: step('c', 'q', 'r'),
+      LOADS: ld, OUT_INDEX: slotRef('o', outSlot), EXPR: expr, WG: ELEMENTWISE_WG,
+    },
     buffers: [...bound.map((x) => x.storage.buffer), out.storage.buffer],
     access: 'r'.repeat(bound.length) + 'w',
     uniforms: u.bytes,
@@ -76,29 +105,22 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
 function tryVec4(out: Tensor, inputs: Tensor[], expr: string, label: string, a: number, b: number, n: number): boolean {
   if (n % 4 !== 0 || out.offset % 4 !== 0 || !out.isContiguous) return false;
   for (const x of inputs) if (x.offset % 4 !== 0 || !x.isContiguous || !sameShape(x.shape, out.shape)) return false;
-  const decl: string[] = [];
-  const ld: string[] = [];
-  let binding = 1;
-  const bound: Tensor[] = [];
-  inputs.forEach((x, k) => {
-    const field = 'xyzw'[k];
-    if (x.storage.buffer === out.storage.buffer) {
-      ld.push(`let v${k} = out[p.offsets.${field} + i];`);
-    } else {
-      decl.push(`@group(0) @binding(${binding++}) var<storage, read> in${k}: array<vec4<f32>>;`);
-      ld.push(`let v${k} = in${k}[p.offsets.${field} + i];`);
-      bound.push(x);
-    }
-  });
-  const component = (c: string) => expr.replace(/\bx([0-2])\b/g, (_, k: string) => `v${k}.${c}`);
-  const u = new Uniforms()
-    .vec4u([(inputs[0]?.offset ?? 0) / 4, (inputs[1]?.offset ?? 0) / 4, (inputs[2]?.offset ?? 0) / 4, out.offset / 4])
-    .u32(n / 4)
-    .f32(a)
-    .f32(b);
+  const { slots, out: outSlot } = slotsFor(inputs.length);
+  const offset = (k: number) => `p.offsets[${k >> 2}].${'xyzw'[k & 3]}`;
+  const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
+  const bound = inputs.filter((_, k) => !aliased[k]);
+  const { inputs: decl, loads: ld } = loads(aliased, 'v', (k) => `${offset(k)} + i`);
+  const component = (c: string) => expr.replace(/\bx(\d+)\b/g, (_, k: string) => `v${k}.${c}`);
+  const u = new Uniforms();
+  const offsets = Array.from({ length: slots }, (_, k) => (k < inputs.length ? inputs[k].offset : k === outSlot ? out.offset : 0) / 4);
+  for (let g = 0; g < slots / 4; g++) u.vec4u(offsets.slice(4 * g, 4 * g + 4));
+  u.u32(n / 4).f32(a).f32(b);
   out.device.dispatch({
     kernel: 'elementwise_vec4',
-    params: { INPUTS: decl.join('\n'), OUT: bound.length + 1, LOADS: ld.join('\n  '), EXPR_X: component('x'), EXPR_Y: component('y'), EXPR_Z: component('z'), EXPR_W: component('w') },
+    params: {
+      OFFSET_VECS: slots / 4, OUT_OFFSET: offset(outSlot), INPUTS: decl, OUT: bound.length + 1, LOADS: ld,
+      EXPR_X: component('x'), EXPR_Y: component('y'), EXPR_Z: component('z'), EXPR_W: component('w'),
+    },
     buffers: [...bound.map((x) => x.storage.buffer), out.storage.buffer],
     access: 'r'.repeat(bound.length) + 'w',
     uniforms: u.bytes,

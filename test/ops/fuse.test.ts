@@ -74,6 +74,19 @@ test('gradcheck (float64 finite differences) with broadcasting and three inputs'
   await matchesEager((a, b, c) => a.mul(b).add(c.sigmoid()).tanh().mul(c), inputs, 'three inputs');
 });
 
+test('4 to 7 inputs: forward and gradients vs eager and float64, vec4 and strided (broadcast, views) paths', async () => {
+  const fn: Fn = (a, b, c, d, e, f, g) => a.mul(b).add(c.sigmoid()).sub(d.mul(e)).tanh().mul(f.add(2)).add(g.square());
+  for (const n of [4, 5, 7]) {
+    const f = (...xs: Tensor[]) => fn(...xs, ...xs).mul(1); // repeats inputs to fill fn's 7 arguments
+    const same = Array.from({ length: n }, (_, k) => randnSeeded([8, 16], 40 + k));
+    await matchesEager(f, same, `${n} inputs, size 128 (vec4 path)`);
+    const mixed = [nonContiguous([6, 5], 50), randnSeeded([5], 51), randnSeeded([6, 1], 52), ...Array.from({ length: n - 3 }, (_, k) => randnSeeded([2, 6, 5], 53 + k))];
+    await matchesEager(f, mixed, `${n} inputs, broadcast and transposed (strided path)`);
+    await checkForward(fuse(f), mixed, 1e-5, `${n} inputs`);
+    await checkGrad(fuse(f), mixed.map((t) => t.detach()), {}, `${n} inputs`);
+  }
+});
+
 test('repeated input: x·x + x, and the same tensor passed twice', async () => {
   const x = randnSeeded([10], 31);
   await matchesEager((a) => a.mul(a).add(a), [x], 'x*x + x');
@@ -139,7 +152,11 @@ test('errors: non-elementwise ops, free functions, captured tensors, tensor expo
     return y;
   };
   throwsWith(() => fuse(pow65536)(x), 'characters', 'split fn');
-  throwsWith(() => fuse((a, b, c, d) => a.add(b).add(c).add(d))(x, x, x, x), '4 tensors', 'at most 3', 'storage buffers');
+  const eight = fuse((a, b, c, d, e, f, g, h) => a.add(b).add(c).add(d).add(e).add(f).add(g).add(h));
+  throwsWith(() => eight(x, x, x, x, x, x, x, x), '8 tensors', 'at most 7', 'storage buffers');
+  // More than 3 inputs: the broadcast shapes must merge to rank ≤ 4.
+  const r5 = [randnSeeded([2, 1, 2, 1, 2], 1), randnSeeded([1, 2, 1, 2, 1], 2), randnSeeded([2, 2, 2, 2, 2], 3)];
+  throwsWith(() => fuse((a, b, c, d) => a.add(b).mul(c).sub(d))(...r5, r5[0].T), 'rank 5', 'rank ≤ 4');
   throwsWith(() => fuse((a, b) => a.add(b))(x, tensor([1, 2])), 'fuse: add', '[3]', '[2]');
 });
 

@@ -22,6 +22,7 @@ export class Progress {
 }
 
 export function fmtTime(s: number): string {
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(1)}s`;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const whole = Math.round(s); // round first: 1319.7 s is 22m00s, not 21m60s
+  return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
 }

@@ -43,7 +43,6 @@ const LOADS: u32 = BM * BK / 256u; // values of each operand a thread stages per
 // in (linear's x·Wᵀ + b → ReLU); m, n are this kernel's output coordinates.
 fn epilogue(v: f32, m: u32, n: u32) -> f32 { return {{EPILOGUE}}; }
 
-
 var<workgroup> As: array<vec4<f32>, 2u * BK * V>;  // As[buf][k][m / 4][m % 4]
 var<workgroup> Bs: array<vec4<f32>, 2u * BK * V>;  // Bs[buf][k][n / 4][n % 4]
 
@@ -52,6 +51,15 @@ var<workgroup> Bs: array<vec4<f32>, 2u * BK * V>;  // Bs[buf][k][n / 4][n % 4]
 fn stage_pos(i: u32, k_contiguous: bool) -> vec2<u32> {
   if (k_contiguous) { return vec2<u32>(i / BK, i % BK); }
   return vec2<u32>(i % BM, i / BM);
+}
+
+// Global → one value of A (of B when `is_b`) at tile position `pos` of the tile at (x0, k0); zero
+// past the edges (the index is clamped so that the load itself stays in bounds).
+fn load(is_b: bool, base: u32, x0: u32, k0: u32, pos: vec2<u32>) -> f32 {
+  let x = x0 + pos.x;
+  let k = k0 + pos.y;
+  if (is_b) { return select(0.0, B[base + min(k, p.K - 1u) * p.sb_k + min(x, p.N - 1u) * p.sb_n], x < p.N && k < p.K); }
+  return select(0.0, A[base + min(x, p.M - 1u) * p.sa_m + min(k, p.K - 1u) * p.sa_k], x < p.M && k < p.K);
 }
 
 @compute @workgroup_size(16, 16, 1)
@@ -74,17 +82,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 
   var ra: array<f32, LOADS>;
   var rb: array<f32, LOADS>;
-  // Global → registers for the tile starting at k0 (zero past the edges).
   var k0 = 0u;
   for (var l = 0u; l < LOADS; l++) {
-    let pa = stage_pos(tid + 256u * l, a_kc);
-    let m = m0 + pa.x;
-    let ka = k0 + pa.y;
-    ra[l] = select(0.0, A[a_base + min(m, p.M - 1u) * p.sa_m + min(ka, p.K - 1u) * p.sa_k], m < p.M && ka < p.K);
-    let pb = stage_pos(tid + 256u * l, b_kc);
-    let n = n0 + pb.x;
-    let kb = k0 + pb.y;
-    rb[l] = select(0.0, B[b_base + min(kb, p.K - 1u) * p.sb_k + min(n, p.N - 1u) * p.sb_n], n < p.N && kb < p.K);
+    ra[l] = load(false, a_base, m0, k0, stage_pos(tid + 256u * l, a_kc));
+    rb[l] = load(true, b_base, n0, k0, stage_pos(tid + 256u * l, b_kc));
   }
 
   var acc: array<vec4<f32>, 4u * R * R>;  // acc[(i·4 + r)·R + j]: row 4y + 64i + r, columns 4x + 64j + 0..3
@@ -104,14 +105,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     // above.
     if (next < p.K) {
       for (var l = 0u; l < LOADS; l++) {
-        let pa = stage_pos(tid + 256u * l, a_kc);
-        let m = m0 + pa.x;
-        let ka = next + pa.y;
-        ra[l] = select(0.0, A[a_base + min(m, p.M - 1u) * p.sa_m + min(ka, p.K - 1u) * p.sa_k], m < p.M && ka < p.K);
-        let pb = stage_pos(tid + 256u * l, b_kc);
-        let n = n0 + pb.x;
-        let kb = next + pb.y;
-        rb[l] = select(0.0, B[b_base + min(kb, p.K - 1u) * p.sb_k + min(n, p.N - 1u) * p.sb_n], n < p.N && kb < p.K);
+        ra[l] = load(false, a_base, m0, next, stage_pos(tid + 256u * l, a_kc));
+        rb[l] = load(true, b_base, n0, next, stage_pos(tid + 256u * l, b_kc));
       }
     }
     for (var kk = 0u; kk < BK; kk++) {

@@ -30,7 +30,6 @@ const LV: u32 = BM * BK / 1024u; // vec4s of each operand a thread stages per ti
 // in (linear's x·Wᵀ + b → ReLU); m, n are this kernel's output coordinates.
 fn epilogue(v: f32, m: u32, n: u32) -> f32 { return {{EPILOGUE}}; }
 
-
 var<workgroup> As: array<vec4<f32>, 2u * BK * V>;  // As[buf][k][m / 4][m % 4]
 var<workgroup> Bs: array<vec4<f32>, 2u * BK * V>;  // Bs[buf][k][n / 4][n % 4]
 

@@ -131,6 +131,7 @@ export function flattenImages(data: Float32Array, n: number, maxRows: number): T
 export function flattenImages(data: Float32Array, n: number, maxRows?: number): Tensor | Tensor[] {
   const d = data.length / n;
   if (maxRows === undefined) return fromArray(data, [n, d]);
+  if (!Number.isInteger(maxRows) || maxRows < 1) throw new Error(`flattenImages: maxRows must be a positive integer, got ${maxRows} (one image of ${d} values may not fit one GPU buffer)`);
   const blocks: Tensor[] = [];
   for (let r = 0; r < n; r += maxRows) {
     const rows = Math.min(maxRows, n - r);

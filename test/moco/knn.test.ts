@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from '../helpers.ts';
-import { knnAccuracy } from '../../src/moco/knn.ts';
+import { flattenImages, knnAccuracy } from '../../src/moco/knn.ts';
 import { tensor } from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
 
@@ -58,6 +58,11 @@ test('knnAccuracy checks shapes and label counts', async () => {
     msg = (e as Error).message;
   }
   assert.match(msg, /1 train features but 2 labels/);
+  // Row blocks of raw images: the last block takes the rest; a block must hold at least a row.
+  const blocks = flattenImages(Float32Array.from({ length: 12 }, (_, i) => i), 4, 3);
+  assert.equal(blocks.map((b) => b.shape), [[3, 3], [1, 3]]);
+  assert.equal(Array.from(await blocks[1].toArray()), [9, 10, 11]);
+  assert.throws(() => flattenImages(new Float32Array(12), 4, 0), /maxRows must be a positive integer, got 0/);
 });
 
 test.run();

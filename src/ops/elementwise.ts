@@ -11,7 +11,8 @@ type Operand = Tensor | number;
 
 // ---- unary --------------------------------------------------------------------------------
 // Each: WGSL expression of x0, and gradient as an expression of g (x0), x (x1), out (x2).
-const UNARY = {
+// The formula tables (UNARY, BINARY, SCALAR, powExpr) are also what fuse() compiles from.
+export const UNARY = {
   neg: { f: '-x0', df: '-x0' },
   exp: { f: 'exp(x0)', df: 'x0 * x2' },
   log: { f: 'log(x0)', df: 'x0 / x1' },
@@ -63,7 +64,7 @@ function powTensorExpr(x: string, e: string): string {
 }
 
 // Gradients as expressions of g (x0), a (x1), b (x2); null = not differentiable.
-const BINARY = {
+export const BINARY = {
   add: { f: 'x0 + x1', da: 'x0', db: 'x0' },
   sub: { f: 'x0 - x1', da: 'x0', db: '-x0' },
   mul: { f: 'x0 * x1', da: 'x0 * x2', db: 'x0 * x1' },
@@ -97,7 +98,7 @@ function binaryTensor(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 
 // ---- tensor ⊕ scalar ----------------------------------------------------------------------------
 // The scalar is a uniform (p.a), so `x.mul(0.5)` costs no upload. Gradient expressions of g (x0), x (x1).
-const SCALAR = {
+export const SCALAR = {
   addScalar: { f: 'x0 + p.a', df: 'x0' },
   mulScalar: { f: 'x0 * p.a', df: 'x0 * p.a' },
   rsubScalar: { f: 'p.a - x0', df: '-x0' },
@@ -118,7 +119,7 @@ export function scalarOp(op: ScalarOp, x: Tensor, value: number): Tensor {
 }
 
 /** WGSL for x^e with e a uniform; integer exponents work for negative x (WGSL's pow does not). */
-function powExpr(x: string, e: string, exponent: number): string {
+export function powExpr(x: string, e: string, exponent: number): string {
   if (!Number.isInteger(exponent)) return `pow(${x}, ${e})`;
   if (exponent === 0) return '1.0';
   const sign = exponent % 2 === 0 ? '1.0' : '-1.0';

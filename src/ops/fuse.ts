@@ -12,6 +12,7 @@ import { needsGrad, record } from '../autograd/graph.ts';
 import { broadcastShapes, fmt, type Shape } from '../shape.ts';
 import type { FusedStep } from '../reference/fused.ts';
 import { MAP_MAX_INPUTS, map, mapInto } from './map.ts';
+import { BINARY, SCALAR, UNARY, powExpr, type BinaryOp, type ScalarOp, type UnaryOp } from './elementwise.ts';
 import { sumTo } from './reduce.ts';
 
 /** A bound on each generated WGSL expression (inlined common subexpressions can grow fast). */
@@ -122,89 +123,54 @@ function symbol(trace: Trace, index: number, shape: Shape): Sym {
 }
 
 // ---- WGSL generation ----------------------------------------------------------------------------
+// Every formula is the eager op's (elementwise.ts's tables), with its placeholders filled in.
 
-/** WGSL for x^e (e a literal), as the eager powScalar: integer exponents work for negative x. */
-function powExpr(x: string, exponent: number): string {
-  if (exponent === 2) return `(${x} * ${x})`;
-  if (!Number.isInteger(exponent)) return `pow(${x}, ${wgslFloat(exponent)})`;
-  if (exponent === 0) return '1.0';
-  const sign = exponent % 2 === 0 ? '1.0' : '-1.0';
-  return `(select(1.0, ${sign}, ${x} < 0.0) * pow(abs(${x}), ${wgslFloat(exponent)}))`;
+/**
+ * An eager formula with x0, x1, x2 replaced by `xs` and the uniforms p.a, p.b by `a`, `b` (the
+ * step's constants as literals), in parentheses. The substituted expressions are atomic (names,
+ * literals, calls or parenthesised), so they need no parentheses of their own.
+ */
+function fill(formula: string, xs: string[], a = '', b = ''): string {
+  return `(${formula.replace(/\bx([0-2])\b|\bp\.([ab])\b/g, (_, k: string | undefined, u: string | undefined) => (k !== undefined ? xs[Number(k)] : u === 'a' ? a : b))})`;
 }
 
-const tie = (a: string, b: string, cmp: string) => `select(select(0.0, 0.5, ${a} == ${b}), 1.0, ${a} ${cmp} ${b})`;
+const isUnary = (op: string): op is UnaryOp => op in UNARY;
+const isBinary = (op: string): op is BinaryOp => op in BINARY;
+const isScalar = (op: string): op is ScalarOp => op in SCALAR;
 
-/** The value of one step as WGSL of its arguments' expressions (the formulas of elementwise.ts). */
+/** The value of one step as WGSL of its arguments' expressions. */
 function forwardOf(s: FusedStep, a: string, b: string): string {
   const c = s.value === undefined ? '' : wgslFloat(s.value);
-  switch (s.op) {
-    case 'neg': return `(-${a})`;
-    case 'exp': case 'log': case 'sqrt': case 'abs': return `${s.op}(${a})`;
-    case 'relu': return `max(${a}, 0.0)`;
-    case 'sigmoid': return `(1.0 / (1.0 + exp(-${a})))`;
-    case 'tanh': return `tanh(clamp(${a}, -15.0, 15.0))`;
-    case 'square': return `(${a} * ${a})`;
-    case 'reciprocal': return `(1.0 / ${a})`;
-    case 'add': return `(${a} + ${b})`;
-    case 'sub': return `(${a} - ${b})`;
-    case 'mul': return `(${a} * ${b})`;
-    case 'div': return `(${a} / ${b})`;
-    case 'maximum': return `max(${a}, ${b})`;
-    case 'minimum': return `min(${a}, ${b})`;
-    case 'gt': return `select(0.0, 1.0, ${a} > ${b})`;
-    case 'lt': return `select(0.0, 1.0, ${a} < ${b})`;
-    case 'ge': return `select(0.0, 1.0, ${a} >= ${b})`;
-    case 'le': return `select(0.0, 1.0, ${a} <= ${b})`;
-    case 'eq': return `select(0.0, 1.0, ${a} == ${b})`;
-    case 'addScalar': return `(${a} + ${c})`;
-    case 'mulScalar': return `(${a} * ${c})`;
-    case 'rsubScalar': return `(${c} - ${a})`;
-    case 'rdivScalar': return `(${c} / ${a})`;
-    case 'maximumScalar': return `max(${a}, ${c})`;
-    case 'minimumScalar': return `min(${a}, ${c})`;
-    case 'gtScalar': return `select(0.0, 1.0, ${a} > ${c})`;
-    case 'ltScalar': return `select(0.0, 1.0, ${a} < ${c})`;
-    case 'eqScalar': return `select(0.0, 1.0, ${a} == ${c})`;
-    case 'powScalar': return powExpr(a, s.exponent!);
+  if (isUnary(s.op)) return fill(UNARY[s.op].f, [a]);
+  if (isBinary(s.op)) return fill(BINARY[s.op].f, [a, b]);
+  if (isScalar(s.op)) return fill(SCALAR[s.op].f, [a], c);
+  if (s.op === 'powScalar') {
+    const e = s.exponent!;
+    return e === 2 ? fill('x0 * x0', [a]) : fill(powExpr('x0', 'p.a', e), [a], wgslFloat(e));
   }
   throw new Error(`wgrad internal: fuse has no WGSL for '${s.op}'`);
 }
 
 /**
  * The adjoint contributions of one step to its arguments, given its adjoint A, its arguments a, b
- * and its value out (the backward formulas of elementwise.ts; comparisons pass no gradient).
+ * and its value out (null: not differentiable, as the comparisons).
  */
 function backwardOf(s: FusedStep, A: string, a: string, b: string, out: string): (string | null)[] {
   const c = s.value === undefined ? '' : wgslFloat(s.value);
-  switch (s.op) {
-    case 'neg': return [`(-${A})`];
-    case 'exp': return [`(${A} * ${out})`];
-    case 'log': return [`(${A} / ${a})`];
-    case 'sqrt': return [`(${A} * 0.5 / ${out})`];
-    case 'abs': return [`(${A} * sign(${a}))`];
-    case 'relu': return [`select(0.0, ${A}, ${a} > 0.0)`];
-    case 'sigmoid': return [`(${A} * ${out} * (1.0 - ${out}))`];
-    case 'tanh': return [`(${A} * (1.0 - ${out} * ${out}))`];
-    case 'square': return [`(2.0 * ${A} * ${a})`];
-    case 'reciprocal': return [`(-${A} * ${out} * ${out})`];
-    case 'add': return [A, A];
-    case 'sub': return [A, `(-${A})`];
-    case 'mul': return [`(${A} * ${b})`, `(${A} * ${a})`];
-    case 'div': return [`(${A} / ${b})`, `(-${A} * ${a} / (${b} * ${b}))`];
-    case 'maximum': return [`(${A} * ${tie(a, b, '>')})`, `(${A} * ${tie(b, a, '>')})`];
-    case 'minimum': return [`(${A} * ${tie(a, b, '<')})`, `(${A} * ${tie(b, a, '<')})`];
-    case 'addScalar': return [A];
-    case 'mulScalar': return [`(${A} * ${c})`];
-    case 'rsubScalar': return [`(-${A})`];
-    case 'rdivScalar': return [`(-${A} * ${c} / (${a} * ${a}))`];
-    case 'maximumScalar': return [`(${A} * ${tie(a, c, '>')})`];
-    case 'minimumScalar': return [`(${A} * ${tie(a, c, '<')})`];
-    case 'powScalar': {
-      const e = s.exponent!;
-      return [e === 2 ? `(2.0 * ${A} * ${a})` : `(${A} * ${wgslFloat(e)} * ${powExpr(a, e - 1)})`];
-    }
+  if (isUnary(s.op)) return [fill(UNARY[s.op].df, [A, a, out])];
+  if (isBinary(s.op)) {
+    const { da, db } = BINARY[s.op];
+    return [da === null ? null : fill(da, [A, a, b]), db === null ? null : fill(db, [A, a, b])];
   }
-  return [null, null]; // comparisons: not differentiable
+  if (isScalar(s.op)) {
+    const df = SCALAR[s.op].df;
+    return [df === null ? null : fill(df, [A, a], c)];
+  }
+  if (s.op === 'powScalar') {
+    const e = s.exponent!;
+    return [e === 2 ? fill('2.0 * x0 * x1', [A, a]) : fill(`x0 * p.a * ${powExpr('x1', 'p.b', e - 1)}`, [A, a], wgslFloat(e), wgslFloat(e - 1))];
+  }
+  throw new Error(`wgrad internal: fuse has no gradient for '${s.op}'`);
 }
 
 function checkLength(expr: string, what: string): string {

@@ -240,14 +240,16 @@ async function setupPeers(): Promise<void> {
     const gpuDevice = device().gpu;
     tf.registerBackend('webgpu', () => new WebGPUBackend(gpuDevice), 1);
     if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend(webgpu) returned false');
-    // tfjs batches its dispatches in an open compute pass: end it and submit, then wait.
+    // tfjs batches its dispatches in an open compute pass: end it and submit, then wait the way
+    // wgrad waits (device().wait: without Dawn's busy polling on software adapters), so that the
+    // two are timed alike. Waits inside tfjs' own step (if any) poll as tfjs does.
     const b = tf.backend() as unknown as { commandEncoder: unknown; endComputePassEncoder(): void; submitQueue(): void };
     const settle = async () => {
       if (b.commandEncoder) {
         b.endComputePassEncoder();
         b.submitQueue();
       }
-      await gpuDevice.queue.onSubmittedWorkDone();
+      await device().wait(gpuDevice.queue.onSubmittedWorkDone());
     };
     peers.push({ name: 'tfjs-webgpu', tf, backend: 'webgpu', settle });
   } catch (e) {

@@ -8,6 +8,7 @@
 import { acquireAdapter, type Acquired } from './acquire.ts';
 import { BufferPool, type PoolCounters } from './pool.ts';
 import { fillTemplate } from './kernels.ts';
+import { gpuWait, type WaitMode } from './wait.ts';
 
 export interface DispatchSpec {
   /** kernels/<kernel>.wgsl */
@@ -60,6 +61,8 @@ export interface DeviceInfo {
   limits: { maxStorageBuffersPerShaderStage: number; maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupsPerDimension: number };
   /** Adapter family that kernel choice keys on. */
   family: 'software' | 'discrete' | 'browser';
+  /** How wgrad waits for the GPU (InitOptions.wait): 'sleep' on software adapters by default. */
+  wait: WaitMode;
 }
 
 export const UNIFORM_BYTES = 256;
@@ -107,6 +110,7 @@ export class Device {
     readonly gpu: GPUDevice,
     adapter: GPUAdapter,
     backend: string,
+    wait?: WaitMode,
   ) {
     this.pool = new BufferPool(gpu);
     this.arena = gpu.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'wgrad uniform arena' });
@@ -127,6 +131,8 @@ export class Device {
         maxComputeWorkgroupsPerDimension: gpu.limits.maxComputeWorkgroupsPerDimension,
       },
       family: software ? 'software' : backend === 'browser' ? 'browser' : 'discrete',
+      // Only Dawn's Node bindings poll with setImmediate (wait.ts); a browser needs nothing.
+      wait: backend === 'browser' ? 'spin' : (wait ?? (software ? 'sleep' : 'spin')),
     };
     gpu.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.errors.push(ev.error.message);
@@ -136,7 +142,7 @@ export class Device {
     });
   }
 
-  static async create(opts: { backend?: 'vulkan' | 'opengles' } = {}): Promise<Device> {
+  static async create(opts: { backend?: 'vulkan' | 'opengles'; wait?: WaitMode } = {}): Promise<Device> {
     const acquired = await acquireAdapter(opts.backend);
     const { adapter } = acquired;
     const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
@@ -153,7 +159,7 @@ export class Device {
         maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
       },
     });
-    return new Device(acquired, device, adapter, acquired.backend);
+    return new Device(acquired, device, adapter, acquired.backend, opts.wait);
   }
 
   stats(): Counters {
@@ -367,7 +373,7 @@ export class Device {
       this.flush();
       this.counters.readbacks++;
       try {
-        await staging.mapAsync(GPUMapMode.READ);
+        await this.wait(staging.mapAsync(GPUMapMode.READ));
       } catch (e) {
         this.checkUsable(label);
         this.throwPendingErrors();
@@ -386,7 +392,7 @@ export class Device {
       throw new Error(`wgrad.profile: this adapter (${this.info.backend}) has no 'timestamp-query' feature, so kernels cannot be timed on the GPU`);
     }
     this.flush();
-    this.profiler = new Profiler(this.gpu);
+    this.profiler = new Profiler(this.gpu, (p) => this.wait(p));
   }
 
   /** Stops timing and returns nanoseconds and calls per dispatch label. */
@@ -399,12 +405,20 @@ export class Device {
     return prof.totals;
   }
 
+  /**
+   * Awaits a promise of this device (onSubmittedWorkDone, mapAsync) the way info.wait says: in
+   * 'sleep' mode without Dawn's busy polling (wait.ts). Benchmarks use it for peers on the device.
+   */
+  wait<T>(promise: Promise<T>): Promise<T> {
+    return gpuWait(promise, this.info.wait);
+  }
+
   /** Waits for all submitted work (used by benchmarks). */
   async sync(): Promise<void> {
     this.checkUsable('sync');
     await this.runReadCheck();
     this.flush();
-    await this.gpu.queue.onSubmittedWorkDone();
+    await this.wait(this.gpu.queue.onSubmittedWorkDone());
     this.throwPendingErrors();
   }
 
@@ -454,7 +468,10 @@ class Profiler {
   private pending: Promise<void>[] = [];
   readonly totals = new Map<string, { calls: number; ns: number }>();
 
-  constructor(private gpu: GPUDevice) {
+  constructor(
+    private gpu: GPUDevice,
+    private wait: <T>(p: Promise<T>) => Promise<T>,
+  ) {
     this.querySet = gpu.createQuerySet({ type: 'timestamp', count: 2 * Profiler.CAPACITY });
   }
 
@@ -480,7 +497,7 @@ class Profiler {
     encoder.copyBufferToBuffer(resolved, 0, readback, 0, bytes);
     return () => {
       this.pending.push(
-        readback.mapAsync(GPUMapMode.READ).then(() => {
+        this.wait(readback.mapAsync(GPUMapMode.READ)).then(() => {
           const t = new BigUint64Array(readback.getMappedRange());
           labels.forEach((label, i) => {
             const e = this.totals.get(label) ?? { calls: 0, ns: 0 };

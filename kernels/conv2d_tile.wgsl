@@ -26,6 +26,13 @@
 //   STORE  `out[ob + (q·o_c + a·o_h)] = a<q>_<a> + bias;`
 // Template parameters: WG workgroup size, WT the weight element type (vec4<f32> when CT is a
 // multiple of 4, else f32), CT (channels per thread).
+//
+// Shared weights (software adapters with subgroups; ENABLE, SG_ARG, SG_SETUP then non-empty):
+// every lane of a workgroup needs the same weights, but llvmpipe loads them lane by lane, and
+// those loads were half the kernel's time. Instead lane l of each 8-lane subgroup loads weight
+// elements l, l + 8, … of the channel's KH·KW·CT (in LOAD, as `wl<q>`), and the FMA block takes
+// element e from lane e % 8 with subgroupBroadcast (a register extract there).
+{{ENABLE}}
 
 struct Params {
   tiles_x: i32, tiles_y: i32, tiles: i32, RC: i32, // tiles per row / per column of an image, N·tiles_y·tiles_x, reduced channels per group
@@ -44,7 +51,8 @@ struct Params {
 const CT = {{CT}};
 
 @compute @workgroup_size({{WG}})
-fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>{{SG_ARG}}) {
+  {{SG_SETUP}}
   let per_image = p.tiles_y * p.tiles_x;
   let t = i32((wg.x + wg.y * nwg.x) * {{WG}}u + lane);
   let live = t < p.tiles;

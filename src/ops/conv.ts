@@ -55,8 +55,10 @@ export function outSize(op: string, what: string, size: number, k: number, s: nu
  * wgradCi input channels, software 8 × 2, others 4 × 2. Bigger tiles mean fewer loads per FMA
  * (what lavapipe needs) but more registers and longer shader compiles (on lavapipe 8 × 8 ran ~10%
  * faster than 8 × 4 and took twice as long, ~16 s of CPU, to compile). Tests force both tilings.
+ * shareWeights (default: on software adapters with subgroups): forward / input-gradient weights
+ * loaded once per 8-lane subgroup and broadcast, instead of by every lane.
  */
-export const convTuning = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 };
+export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; shareWeights?: boolean } = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 };
 
 const WG = 64;
 const XYZW = 'xyzw';
@@ -112,12 +114,26 @@ interface TileConv {
   label: string;
 }
 
-/** The unrolled parts of conv2d_tile.wgsl. */
-function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number): Record<string, string | number> {
+/** The unrolled parts of conv2d_tile.wgsl; `share`: weights loaded once per 8-lane subgroup (see its header). */
+function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number, share: boolean): Record<string, string | number> {
   const [KH, KW] = c.kernel;
   const [SY, SX] = c.stride;
   const [DY, DX] = c.dilation;
   const vecW = ct % 4 === 0;
+  const perTap = vecW ? ct / 4 : ct; // WT elements of weight per tap
+  const nw = KH * KW * perTap; // per reduced channel
+  // Shared: lane l of each 8 loads weight elements l, l + 8, … of the channel's taps; element e
+  // then comes from lane e % 8 by subgroupBroadcast.
+  const wload: string[] = [];
+  if (share) {
+    for (let q = 0; q < Math.ceil(nw / 8); q++) {
+      wload.push(`let we${q} = min(sg8 + ${8 * q}u, ${nw - 1}u);`, `let wl${q} = wt[wb + i32(we${q} / ${perTap}u) * p.w_tap + i32(we${q} % ${perTap}u)];`);
+    }
+  }
+  const weight = (tap: number, j: number) => {
+    const e = tap * perTap + j;
+    return share ? `subgroupBroadcast(wl${e >> 3}, ${e & 7}u)` : `wt[wb + ${tap} * p.w_tap + ${j}]`;
+  };
   const acc: string[] = [];
   const store: string[] = [];
   for (let q = 0; q < ct; q++) for (let a = 0; a < th; a++) {
@@ -133,7 +149,7 @@ function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number): 
   for (let ky = 0; ky < KH; ky++) for (let kx = 0; kx < KW; kx++) {
     const tap = c.flip ? (KH - 1 - ky) * KW + (KW - 1 - kx) : ky * KW + kx;
     fma.push(`{`);
-    for (let j = 0; j < (vecW ? ct / 4 : ct); j++) fma.push(`  let w${j} = wt[wb + ${tap} * p.w_tap + ${j}];`);
+    for (let j = 0; j < perTap; j++) fma.push(`  let w${j} = ${weight(tap, j)};`);
     for (let q = 0; q < ct; q++) {
       const w = vecW ? `w${q >> 2}.${XYZW[q & 3]}` : `w${q}`;
       for (let a = 0; a < th; a++) {
@@ -149,8 +165,11 @@ function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number): 
     if (used.has(`${i}_${v}`)) load.push(`let r${i}_${v} = src[sb + ${i} * p.s_h + ${v}];`);
   }
   return {
+    ENABLE: share ? 'enable subgroups;' : '',
+    SG_ARG: share ? ', @builtin(subgroup_invocation_id) sg_lane: u32' : '',
+    SG_SETUP: share ? 'let sg8 = sg_lane % 8u;' : '',
     ACC: acc.join(' '),
-    LOAD: load.join('\n    '),
+    LOAD: [...load, ...wload].join('\n    '),
     FMA: fma.join('\n    '),
     STORE: store.join('\n  '),
     WT: vecW ? 'vec4<f32>' : 'f32',
@@ -168,8 +187,12 @@ function tileConv(c: TileConv): Tensor {
   const [DY, DX] = c.dilation;
   const ocg = OC / c.groups;
   const rc = c.wp.shape[1];
-  const software = c.src.device.info.family === 'software';
+  const info = c.src.device.info;
+  const software = info.family === 'software';
   const maxCt = convTuning.ct || (software ? 8 : 4);
+  // lavapipe loads storage one lane at a time, the weights included although every lane of a
+  // workgroup reads the same ones: sharing them by subgroupBroadcast halved the forward's time.
+  const share = convTuning.shareWeights ?? (software && info.features.includes('subgroups') && (info.subgroupMinSize === 0 || info.subgroupMinSize >= 8));
   const ct = [8, 4, 2, 1].find((t) => t <= maxCt && ocg % t === 0)!;
   const th = convTuning.th || (software ? 4 : 2);
   const tilesY = Math.ceil(OH / th);
@@ -202,7 +225,7 @@ function tileConv(c: TileConv): Tensor {
   ]) u.u32(v);
   c.src.device.dispatch({
     kernel: 'conv2d_tile',
-    params: { WG, ...tileCode(ct, th, c, ph, nv) },
+    params: { WG, ...tileCode(ct, th, c, ph, nv, share) },
     buffers: [xp.storage.buffer, c.wp.storage.buffer, (b ?? c.wp).storage.buffer, out.storage.buffer],
     access: 'rrrw',
     uniforms: u.bytes,

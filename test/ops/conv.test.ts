@@ -2,8 +2,9 @@
 // PyTorch) and all three gradients against float64 finite differences, over the cases where an
 // implicit-GEMM convolution goes wrong: stride, padding, dilation, groups / depthwise, 1×1 and
 // non-square kernels, sizes that are not multiples of the 4-pixel tiles, batch 1, strided inputs
-// and strided output gradients. Each case runs with the lavapipe tiling (the default here) and the
-// smaller discrete-GPU tiling, forced through convTuning.
+// and strided output gradients. Each case runs with the lavapipe tiling (the default here, weights
+// shared across each subgroup), the smaller discrete-GPU tiling with shared weights, and that
+// tiling as discrete GPUs run it (every lane loads its weights), forced through convTuning.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,12 +15,13 @@ import * as R from '../../src/reference/index.ts';
 
 test.before(setup);
 test.after.each(() => {
-  Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 });
+  Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, shareWeights: undefined });
 });
 
 const TILINGS = {
-  lavapipe: { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 },
-  discrete: { ct: 4, th: 2, wgradCt: 4, wgradCi: 2 },
+  lavapipe: { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, shareWeights: true },
+  'discrete, shared weights': { ct: 4, th: 2, wgradCt: 4, wgradCi: 2, shareWeights: true },
+  discrete: { ct: 4, th: 2, wgradCt: 4, wgradCi: 2, shareWeights: false },
 };
 
 interface Case {

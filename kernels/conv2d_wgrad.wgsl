@@ -21,6 +21,13 @@
 //   FMA    `a<q>_<c>_<tap> += dot(g<q>, vec4<f32>(r.., r.., r.., r..));`
 //   STORE  `part[pb + q·cols + c·KH·KW + tap] = a<q>_<c>_<tap>;`
 // Template parameters: WG workgroup size.
+//
+// Shared gy (software adapters with subgroups, when the input-channel blocks are a multiple of 8;
+// ENABLE, SG_ARG, SG_SETUP then non-empty): threads run input-channel blocks fastest, so the 8
+// lanes of a subgroup walk the same segments for the same output channels and need the same CT
+// vec4s of gy. Lane q loads the q-th and the others take it by subgroupBroadcast, instead of
+// every lane loading all CT (llvmpipe loads lane by lane; see conv2d_tile.wgsl).
+{{ENABLE}}
 
 struct Params {
   tiles_x: i32, OH: i32, tiles: i32, chunk: i32,  // 4-pixel segments per output row, output rows, N·OH·tiles_x, segments per chunk
@@ -37,7 +44,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> part: array<f32>;
 
 @compute @workgroup_size({{WG}})
-fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>{{SG_ARG}}) {
+  {{SG_SETUP}}
   let tid = i32((wg.x + wg.y * nwg.x) * {{WG}}u + lane);
   let live = tid < p.threads;
   let id = min(tid, p.threads - 1);

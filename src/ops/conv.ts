@@ -55,12 +55,29 @@ export function outSize(op: string, what: string, size: number, k: number, s: nu
  * wgradCi input channels, software 8 × 2, others 4 × 2. Bigger tiles mean fewer loads per FMA
  * (what lavapipe needs) but more registers and longer shader compiles (on lavapipe 8 × 8 ran ~10%
  * faster than 8 × 4 and took twice as long, ~16 s of CPU, to compile). Tests force both tilings.
- * shareWeights (default: on software adapters with subgroups): forward / input-gradient weights
- * loaded once per 8-lane subgroup and broadcast, instead of by every lane.
+ * shareLoads (default: on software adapters with subgroups): what every lane of a subgroup would
+ * load alike (the forward's and input gradient's weights, the weight gradient's output gradient)
+ * is loaded once per 8-lane subgroup and broadcast.
  */
-export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; shareWeights?: boolean } = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 };
+export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; shareLoads?: boolean } = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 };
 
 const WG = 64;
+
+/** Whether loads shared by subgroupBroadcast pay off: on lavapipe, which loads lane by lane. */
+function canShare(info: { family: string; features: string[]; subgroupMinSize: number }): boolean {
+  return info.family === 'software' && info.features.includes('subgroups') && (info.subgroupMinSize === 0 || info.subgroupMinSize >= 8);
+}
+
+/**
+ * The template pieces that declare subgroup use (empty when not sharing). The kernels' loops
+ * depend on the thread index, which WGSL's uniformity analysis cannot see is the same across a
+ * subgroup's lanes (it is, by how the threads are laid out), hence the diagnostic directive.
+ */
+const subgroupParams = (share: boolean) => ({
+  ENABLE: share ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);' : '',
+  SG_ARG: share ? ', @builtin(subgroup_invocation_id) sg_lane: u32' : '',
+  SG_SETUP: share ? 'let sg8 = sg_lane % 8u;' : '',
+});
 const XYZW = 'xyzw';
 
 /**
@@ -165,9 +182,7 @@ function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number, s
     if (used.has(`${i}_${v}`)) load.push(`let r${i}_${v} = src[sb + ${i} * p.s_h + ${v}];`);
   }
   return {
-    ENABLE: share ? 'enable subgroups;' : '',
-    SG_ARG: share ? ', @builtin(subgroup_invocation_id) sg_lane: u32' : '',
-    SG_SETUP: share ? 'let sg8 = sg_lane % 8u;' : '',
+    ...subgroupParams(share),
     ACC: acc.join(' '),
     LOAD: [...load, ...wload].join('\n    '),
     FMA: fma.join('\n    '),
@@ -192,7 +207,7 @@ function tileConv(c: TileConv): Tensor {
   const maxCt = convTuning.ct || (software ? 8 : 4);
   // lavapipe loads storage one lane at a time, the weights included although every lane of a
   // workgroup reads the same ones: sharing them by subgroupBroadcast halved the forward's time.
-  const share = convTuning.shareWeights ?? (software && info.features.includes('subgroups') && (info.subgroupMinSize === 0 || info.subgroupMinSize >= 8));
+  const share = convTuning.shareLoads ?? canShare(info);
   const ct = [8, 4, 2, 1].find((t) => t <= maxCt && ocg % t === 0)!;
   const th = convTuning.th || (software ? 4 : 2);
   const tilesY = Math.ceil(OH / th);
@@ -243,15 +258,20 @@ interface ConvAttrs {
   groups: number;
 }
 
-/** The unrolled parts of conv2d_wgrad.wgsl. */
-function wgradCode(ct: number, ci: number, kh: number, kw: number, a: ConvAttrs, nv: number): Record<string, string> {
+/** The unrolled parts of conv2d_wgrad.wgsl; `share`: gy loaded once per 8-lane subgroup (see its header). */
+function wgradCode(ct: number, ci: number, kh: number, kw: number, a: ConvAttrs, nv: number, share: boolean): Record<string, string> {
   const [SY, SX] = a.stride;
   const [DY, DX] = a.dilation;
   const acc: string[] = [];
   const load: string[] = [];
   const fma: string[] = [];
   const store: string[] = [];
-  for (let q = 0; q < ct; q++) load.push(`let g${q} = gy[gb + ${q} * p.g_c];`);
+  if (share) {
+    load.push(`let gl = gy[gb + i32(min(sg8, ${ct - 1}u)) * p.g_c];`);
+    for (let q = 0; q < ct; q++) load.push(`let g${q} = subgroupBroadcast(gl, ${q}u);`);
+  } else {
+    for (let q = 0; q < ct; q++) load.push(`let g${q} = gy[gb + ${q} * p.g_c];`);
+  }
   for (let c = 0; c < ci; c++) for (let ky = 0; ky < kh; ky++) for (let v = 0; v < nv; v++) {
     load.push(`let r${c}_${ky}_${v} = x[xb + ${c} * p.x_c + ${ky * DY} * p.x_h + ${v}];`);
   }
@@ -262,7 +282,7 @@ function wgradCode(ct: number, ci: number, kh: number, kw: number, a: ConvAttrs,
     fma.push(`${name} += dot(g${q}, vec4<f32>(${cols.join(', ')}));`);
     store.push(`part[pb + ${q} * p.cols + ${(c * kh + ky) * kw + kx}] = ${name};`);
   }
-  return { ACC: acc.join(' '), LOAD: load.join('\n    '), FMA: fma.join('\n    '), STORE: store.join('\n  ') };
+  return { ...subgroupParams(share), ACC: acc.join(' '), LOAD: load.join('\n    '), FMA: fma.join('\n    '), STORE: store.join('\n  ') };
 }
 
 /** Weight gradient [Cout, Cin/groups, kh, kw] from x and the output gradient gy. */
@@ -284,6 +304,9 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const cols = RC * KH * KW;
   const tiles = N * OH * tilesX;
   const perChunk = G * (ocg / ct) * (RC / ci);
+  // Threads run input-channel blocks fastest: with a multiple of 8 of them, the 8 lanes of a
+  // subgroup share chunk and output channels, hence every gy load.
+  const share = (convTuning.shareLoads ?? canShare(x.device.info)) && ct <= 8 && (RC / ci) % 8 === 0;
   // Enough threads to fill the machine, each with a long enough walk.
   const chunks = Math.max(1, Math.min(Math.ceil((software ? 4096 : 32768) / perChunk), Math.floor(tiles / 16)));
   const chunk = Math.ceil(tiles / chunks);
@@ -303,7 +326,7 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   ]) u.u32(v);
   x.device.dispatch({
     kernel: 'conv2d_wgrad',
-    params: { WG, ...wgradCode(ct, ci, KH, KW, a, nv) },
+    params: { WG, ...wgradCode(ct, ci, KH, KW, a, nv, share) },
     buffers: [gp.storage.buffer, xp.storage.buffer, part.storage.buffer],
     access: 'rrw',
     uniforms: u.bytes,

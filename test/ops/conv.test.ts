@@ -11,17 +11,16 @@ import * as assert from 'uvu/assert';
 import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose } from '../helpers.ts';
 import { tensor, zeros, noGrad, type Tensor } from '../../src/index.ts';
 import { conv2d, convTuning, type Conv2dOptions } from '../../src/ops/conv.ts';
-import * as R from '../../src/reference/index.ts';
 
 test.before(setup);
 test.after.each(() => {
-  Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, shareWeights: undefined });
+  Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, shareLoads: undefined });
 });
 
 const TILINGS = {
-  lavapipe: { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, shareWeights: true },
-  'discrete, shared weights': { ct: 4, th: 2, wgradCt: 4, wgradCi: 2, shareWeights: true },
-  discrete: { ct: 4, th: 2, wgradCt: 4, wgradCi: 2, shareWeights: false },
+  lavapipe: { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, shareLoads: true },
+  'discrete, shared weights': { ct: 4, th: 2, wgradCt: 4, wgradCi: 2, shareLoads: true },
+  discrete: { ct: 4, th: 2, wgradCt: 4, wgradCi: 2, shareLoads: false },
 };
 
 interface Case {
@@ -71,35 +70,48 @@ test('conv2d of a strided conv2d output, with a transposed output gradient', asy
   await checkGrad(fn, inputs);
 });
 
-test('conv2d at the MoCo ConvNet layer shape (32 → 32 channels, 3×3, padding 1) matches the reference', async () => {
-  // 32 channels use the widest tiles (8 output channels per thread; 8 output × 2 input channels
-  // in the weight gradient). Gradients at full size are too slow to finite-difference: check them against the
-  // float64 formulas directly: gx = conv_transpose(gy, w), gw[o, c, i, j] = Σ gy[o] · x[c] shifted.
-  const [x, w, gy] = [randnSeeded([2, 32, 10, 12], 81), randnSeeded([32, 32, 3, 3], 82), randnSeeded([2, 32, 10, 12], 83)];
-  await checkForward((a, b) => conv2d(a, b, null, { padding: 1 }), [x, w]);
-  const xs = x.detach().requiresGrad_();
-  const ws = w.detach().requiresGrad_();
-  conv2d(xs, ws, null, { padding: 1 }).backward(gy);
-  const ref = (t: Tensor) => t.toArray().then((d) => ({ data: Float64Array.from(d), shape: [...t.shape] }));
-  const [X, Wt, GY] = await Promise.all([ref(x), ref(w), ref(gy)]);
-  // gx: convolution of gy with the weight transposed over channels and flipped.
-  const wFlip = R.refFromFn([32, 32, 3, 3], (f) => {
-    const [c, o, i, j] = [Math.floor(f / 288), Math.floor(f / 9) % 32, Math.floor(f / 3) % 3, f % 3];
-    return Wt.data[((o * 32 + c) * 3 + (2 - i)) * 3 + (2 - j)];
-  });
-  assertClose(await xs.grad!.toArray(), R.conv2d(GY, wFlip, undefined, { padding: [1, 1] }).data, 1e-5, 'input gradient');
-  const gw = new Float64Array(32 * 32 * 9);
-  for (let n = 0; n < 2; n++) for (let o = 0; o < 32; o++) for (let c = 0; c < 32; c++) for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-    let s = 0;
-    for (let y = 0; y < 10; y++) for (let xx = 0; xx < 12; xx++) {
-      const iy = y + i - 1;
-      const ix = xx + j - 1;
-      if (iy >= 0 && iy < 10 && ix >= 0 && ix < 12) s += GY.data[((n * 32 + o) * 10 + y) * 12 + xx] * X.data[((n * 32 + c) * 10 + iy) * 12 + ix];
+// 32 input channels per group make the input-channel blocks of the weight gradient a multiple of
+// 8, the case where lavapipe shares gy across a subgroup; each runs with and without sharing.
+const WIDE = [
+  { name: 'the MoCo ConvNet layer shape (32 → 32 channels, 3×3, padding 1)', x: [2, 32, 10, 12], w: [32, 32, 3, 3], o: { padding: 1 } },
+  { name: 'stride 2, groups 2 (16 input channels per group), padding 1', x: [2, 32, 9, 12], w: [16, 16, 3, 3], o: { stride: 2, padding: 1, groups: 2 } },
+] as const;
+for (const c of WIDE) for (const shareLoads of [true, false]) {
+  test(`conv2d at ${c.name}, ${shareLoads ? '' : 'un'}shared loads: forward and both gradients match the float64 formulas`, async () => {
+    // 32 channels use the widest tiles (8 output channels per thread; 8 output × 2 input channels
+    // in the weight gradient). Gradients at full size are too slow to finite-difference: check them
+    // against the float64 formulas directly: gx = conv_transpose(gy, w), gw = Σ gy · x shifted.
+    convTuning.shareLoads = shareLoads;
+    const o: Conv2dOptions = c.o;
+    const [N, C, H, W] = c.x;
+    const [OC, RC, KH, KW] = c.w;
+    const [s, pad, G] = [o.stride as number ?? 1, o.padding as number, o.groups ?? 1];
+    const OH = Math.floor((H + 2 * pad - KH) / s) + 1;
+    const OW = Math.floor((W + 2 * pad - KW) / s) + 1;
+    const [x, w, gy] = [randnSeeded([...c.x], 81), randnSeeded([...c.w], 82), randnSeeded([N, OC, OH, OW], 83)];
+    await checkForward((a, b) => conv2d(a, b, null, o), [x, w]);
+    const xs = x.detach().requiresGrad_();
+    const ws = w.detach().requiresGrad_();
+    conv2d(xs, ws, null, o).backward(gy);
+    const [X, Wt, GY] = await Promise.all([x.toArray(), w.toArray(), gy.toArray()]);
+    const gx = new Float64Array(N * C * H * W);
+    const gw = new Float64Array(OC * RC * KH * KW);
+    const ocg = OC / G;
+    for (let n = 0; n < N; n++) for (let oc = 0; oc < OC; oc++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+      const g = GY[((n * OC + oc) * OH + oy) * OW + ox];
+      for (let rc = 0; rc < RC; rc++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+        const [iy, ix] = [oy * s + i - pad, ox * s + j - pad];
+        if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+        const xi = ((n * C + Math.floor(oc / ocg) * RC + rc) * H + iy) * W + ix;
+        const wi = ((oc * RC + rc) * KH + i) * KW + j;
+        gx[xi] += g * Wt[wi];
+        gw[wi] += g * X[xi];
+      }
     }
-    gw[((o * 32 + c) * 3 + i) * 3 + j] += s;
-  }
-  assertClose(await ws.grad!.toArray(), gw, 1e-5, 'weight gradient');
-});
+    assertClose(await xs.grad!.toArray(), gx, 1e-5, 'input gradient');
+    assertClose(await ws.grad!.toArray(), gw, 1e-5, 'weight gradient');
+  });
+}
 
 test('conv2d known values: a 2×2 box filter and PyTorch (stride 2, padding 1, bias)', async () => {
   const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);

@@ -334,11 +334,15 @@ function batchNormEval(x: Tensor, rm: Tensor, rv: Tensor, weight: Tensor | null,
     const y = add(mul(x, reshape(scale, chan)), reshape(shiftB, chan));
     return relu ? reluOp(y) : y;
   }
-  const scale = weight ? map([invStd, weight], 'x0 * x1', 'batchNorm (eval)') : invStd;
-  const shift = map([rm, scale, ...(bias ? [bias] : [])], bias ? 'x2 - x0 * x1' : '-x0 * x1', 'batchNorm (eval)');
-  const views = [reshape(scale, chan), reshape(shift, chan)];
-  const y = map([x, ...views], relu ? 'max(x0 * x1 + x2, 0.0)' : 'x0 * x1 + x2', 'batchNorm (eval)');
-  for (const t of new Set([invStd, scale, shift, ...views])) t.dispose();
+  // Inference: the per-channel scale and shift go into the coefficient rows that training's apply
+  // pass reads (y = x·a + b, its vec4 kernel), instead of a map over broadcast views, whose
+  // per-element index arithmetic and three loads made it 2× slower than the convolutions around it.
+  const coef = Tensor.empty([c, 4], x.device);
+  const [scale, shift] = [0, 1].map((k) => new Tensor(coef.storage, [c], [4], coef.offset + k));
+  mapInto(scale, weight ? [invStd, weight] : [invStd], weight ? 'x0 * x1' : 'x0', 'batchNorm (eval)');
+  mapInto(shift, [rm, scale, ...(bias ? [bias] : [])], bias ? 'x2 - x0 * x1' : '-x0 * x1', 'batchNorm (eval)');
+  const y = applyCoefficients(x, null, coef, null, 1, relu);
+  for (const t of [invStd, scale, shift, coef]) t.dispose();
   return y;
 }
 

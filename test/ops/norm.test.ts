@@ -153,6 +153,27 @@ test('batchNorm eval: running statistics, forward vs the reference and gradients
   assert.equal((await batchNorm(tensor([[1, 2, 3]]), rm, rv, null, null, { training: false }).toArray()).length, 3);
 });
 
+test('batchNorm eval without grad on the vec4 and padded-plane paths (with and without affine) matches the float64 reference', async () => {
+  // [2, 3, 8, 8]: contiguous planes of 64 (vec4 kernel); a conv2d output [1, 3, 12, 14]: a view of
+  // planes padded to 12×16 (the kernel runs over the padded block); [2, 3, 2, 3]: generic.
+  const { conv2d } = await import('../../src/ops/conv.ts');
+  const inputs: [string, Tensor][] = [
+    ['contiguous [2, 3, 8, 8]', randnSeeded([2, 3, 8, 8], 60)],
+    ['conv2d output [1, 3, 12, 14]', noGrad(() => conv2d(randnSeeded([1, 2, 12, 14], 61), randnSeeded([3, 2, 3, 3], 62), null, { padding: 1 }))],
+    ['contiguous [2, 3, 2, 3]', randnSeeded([2, 3, 2, 3], 63)],
+  ];
+  const rm = tensor([0.3, -0.2, 1.5]);
+  const rv = tensor([0.8, 2.5, 0.1]);
+  const w = tensor([1.5, -0.5, 2.0]);
+  const b = tensor([0.25, 0, -1]);
+  for (const [what, x] of inputs) {
+    const y = noGrad(() => batchNorm(x, rm, rv, w, b, { training: false }));
+    assertClose(await y.toArray(), R.batchNormEval(await host(x), await host(rm), await host(rv), await host(w), await host(b), 1e-5).data, 1e-6, `${what} affine`);
+    const y2 = noGrad(() => batchNorm(x, rm, rv, null, null, { training: false }));
+    assertClose(await y2.toArray(), R.batchNormEval(await host(x), await host(rm), await host(rv), undefined, undefined, 1e-5).data, 1e-6, `${what} no affine`);
+  }
+});
+
 // ---- long channels: partial sums -------------------------------------------------------------
 
 test('batchNorm on [3, 2, 250, 300] (225k values per channel, offset mean) matches float64 statistics', async () => {

@@ -31,7 +31,11 @@
 // every lane of a workgroup needs the same weights, but llvmpipe loads them lane by lane, and
 // those loads were half the kernel's time. Instead lane l of each 8-lane subgroup loads weight
 // elements l, l + 8, … of the channel's KH·KW·CT (in LOAD, as `wl<q>`), and the FMA block takes
-// element e from lane e % 8 with subgroupBroadcast (a register extract there).
+// element e from lane e % 8 with subgroupBroadcast (a register extract there). The input patch
+// is shared too: the next lane's tile starts SX vec4s further along the same row, so vec4 v ≥ SX
+// of a row of this lane's patch is the next lane's vec4 v − SX (subgroupShuffleDown); only lanes
+// without such a neighbour (`own`: last lane of the subgroup, last tile of a row) load it. For a
+// 3×3 stride-1 kernel that halves the input loads.
 {{ENABLE}}
 
 struct Params {
@@ -60,6 +64,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wg: v
   let n = tc / per_image;
   let ty = (tc - n * per_image) / p.tiles_x;
   let tx = tc - n * per_image - ty * p.tiles_x;
+  {{NEIGHBOUR}}
   let oc0 = i32(wg.z) * CT;
   let g = oc0 / p.OCG;
   var sb = n * p.s_n + g * p.RC * p.s_c + ty * p.s_y * p.s_h + tx * p.s_x;

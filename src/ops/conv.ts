@@ -75,7 +75,7 @@ function canShare(info: { family: string; features: string[]; subgroupMinSize: n
  */
 const subgroupParams = (share: boolean) => ({
   ENABLE: share ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);' : '',
-  SG_ARG: share ? ', @builtin(subgroup_invocation_id) sg_lane: u32' : '',
+  SG_ARG: share ? ', @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32' : '',
   SG_SETUP: share ? 'let sg8 = sg_lane % 8u;' : '',
 });
 const XYZW = 'xyzw';
@@ -179,12 +179,22 @@ function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number, s
     }
     fma.push(`}`);
   }
+  // Shared: the next lane's tile starts SX vec4s further along the row, so vec4 v ≥ SX of this
+  // lane's patch is the next lane's vec4 v − SX: taken by subgroupShuffleDown, and loaded only
+  // where there is no such neighbour (the subgroup's last lane, the row's last tile).
   const load: string[] = [];
   for (let i = 0; i < ph; i++) for (let v = 0; v < nv; v++) {
-    if (used.has(`${i}_${v}`)) load.push(`let r${i}_${v} = src[sb + ${i} * p.s_h + ${v}];`);
+    if (!used.has(`${i}_${v}`)) continue;
+    const own = `src[sb + ${i} * p.s_h + ${v}]`;
+    if (share && v >= SX && used.has(`${i}_${v - SX}`)) {
+      load.push(`var r${i}_${v} = subgroupShuffleDown(r${i}_${v - SX}, 1u);`, `if (own) { r${i}_${v} = ${own}; }`);
+    } else {
+      load.push(`let r${i}_${v} = ${own};`);
+    }
   }
   return {
     ...subgroupParams(share),
+    NEIGHBOUR: share ? 'let own = sg_lane + 1u >= sg_size || subgroupShuffleDown(t, 1u) != t + 1 || tx == p.tiles_x - 1;' : '',
     ACC: acc.join(' '),
     LOAD: [...load, ...wload].join('\n    '),
     FMA: fma.join('\n    '),

@@ -46,7 +46,18 @@ export function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, in
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], x.device);
   const idx = Tensor.empty(max ? out.shape : [1], x.device);
   const total = out.size;
-  if (total > 0) {
+  if (total > 0 && max && max2Vec4Ready(x, g) && !poolTuning.generic) {
+    // 2×2, stride 2, no padding, vec4-aligned rows: kernels/pool2d_max2_vec4.wgsl.
+    const Q = Math.ceil(g.W / 4);
+    const threads = g.N * g.C * g.OH * Q;
+    const [sn, sc, sh] = x.strides;
+    x.device.dispatch({
+      kernel: 'pool2d_max2_vec4', params: {},
+      buffers: [x.storage.buffer, out.storage.buffer, idx.storage.buffer], access: 'rww',
+      uniforms: new Uniforms().vec4u([sn / 4, sc / 4, sh / 4, 0]).u32(g.C).u32(g.W).u32(g.OH).u32(g.OW).u32(Q).u32(x.offset / 4).u32(threads).bytes,
+      workgroups: grid(Math.ceil(threads / 64)), label: op,
+    });
+  } else if (total > 0) {
     x.device.dispatch({
       kernel: 'pool2d', params: { MAX: max ? 'true' : 'false' },
       buffers: [x.storage.buffer, out.storage.buffer, idx.storage.buffer], access: 'rww',
@@ -54,6 +65,21 @@ export function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, in
     });
   }
   return { out, idx };
+}
+
+/** `generic`: max pooling always on kernels/pool2d.wgsl (tests compare it with the vec4 kernel). */
+export const poolTuning = { generic: false };
+
+/**
+ * Whether pool2d_max2_vec4.wgsl applies: 2×2 windows, stride 2, no padding, columns contiguous,
+ * other strides and offset multiples of 4 (each input row then starts a vec4), and the vec4s a
+ * row spans (ceil(W / 4)) inside the row's stride, so that none reaches into the next row.
+ */
+function max2Vec4Ready(x: Tensor, g: Geometry): boolean {
+  const [sn, sc, sh, sw] = x.strides;
+  const two = g.k[0] === 2 && g.k[1] === 2 && g.s[0] === 2 && g.s[1] === 2 && g.p[0] === 0 && g.p[1] === 0;
+  const aligned = sw === 1 && sh % 4 === 0 && sc % 4 === 0 && sn % 4 === 0 && x.offset % 4 === 0;
+  return two && aligned && Math.ceil(g.W / 4) * 4 <= sh && x.storage.buffer.size % 16 === 0;
 }
 
 /** Windows that tile the input without overlap or padding: each input is in at most one window. */

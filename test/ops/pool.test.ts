@@ -5,8 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, checkForward, checkGrad, checkOp, randnSeeded } from '../helpers.ts';
-import { tensor, ones } from '../../src/index.ts';
-import { maxPool2d, avgPool2d, adaptiveAvgPool2d, geometry, poolForward, poolBackward } from '../../src/ops/pool.ts';
+import { tensor, ones, noGrad, type Tensor } from '../../src/index.ts';
+import { maxPool2d, avgPool2d, adaptiveAvgPool2d, geometry, poolForward, poolBackward, poolTuning } from '../../src/ops/pool.ts';
+import { conv2d } from '../../src/ops/conv.ts';
 
 test.before(setup);
 
@@ -53,6 +54,34 @@ test('adaptiveAvgPool2d(1) is the per-channel mean', async () => {
   await checkForward((t) => adaptiveAvgPool2d(t, 1), [x]);
   assert.equal(adaptiveAvgPool2d(x, 1).shape, [3, 4, 1, 1]);
   assert.throws(() => adaptiveAvgPool2d(x, 2), /only output size 1/);
+});
+
+// 2×2 / stride 2 max pooling of vec4-aligned rows runs kernels/pool2d_max2_vec4.wgsl: contiguous
+// rows of 8, conv2d outputs whose rows of 14 and 7 sit in padded rows of 16 and 8 (odd width: the
+// last column is in no window), an offset batch slice, and ties (the first maximum must win).
+const VEC4_INPUTS: [string, () => Tensor][] = [
+  ['contiguous [2, 3, 6, 8]', () => randnSeeded([2, 3, 6, 8], 21)],
+  ['conv2d output [2, 2, 14, 14] (rows padded to 16)', () => noGrad(() => conv2d(randnSeeded([2, 1, 14, 14], 22), randnSeeded([2, 1, 3, 3], 23), null, { padding: 1 }))],
+  ['conv2d output [1, 3, 7, 7] (rows padded to 8)', () => noGrad(() => conv2d(randnSeeded([1, 2, 7, 7], 24), randnSeeded([3, 2, 3, 3], 25), null, { padding: 1 }))],
+  ['batch slice [1, 2, 4, 12] at offset 96', () => randnSeeded([2, 2, 4, 12], 26).slice(0, 1, 2)],
+  ['ties [1, 1, 4, 8]', () => tensor([1, 1, 0, 2, 5, 5, 3, 3, 1, 1, 2, 2, 5, 5, 3, 3, 4, 0, 0, 0, 7, 7, 7, 7, 0, 4, 0, 0, 7, 7, 7, 7], [1, 1, 4, 8])],
+];
+for (const [name, make] of VEC4_INPUTS) {
+  test(`maxPool2d 2×2 on the vec4 kernel, ${name}: the same values and argmax as the generic kernel, and the reference`, async () => {
+    const x = make();
+    const g = geometry('maxPool2d', x, { kernelSize: 2 });
+    const fast = poolForward('maxPool2d', x, g, true, true);
+    poolTuning.generic = true;
+    const slow = poolForward('maxPool2d', x, g, true, true);
+    poolTuning.generic = false;
+    assert.equal(Array.from(await fast.out.toArray()), Array.from(await slow.out.toArray()), 'values');
+    assert.equal(Array.from(await fast.idx.toArray()), Array.from(await slow.idx.toArray()), 'argmax indices');
+    await checkForward((t) => maxPool2d(t, { kernelSize: 2 }), [x]);
+  });
+}
+
+test('maxPool2d 2×2 on the vec4 kernel: gradient vs finite differences', async () => {
+  await checkGrad((t) => maxPool2d(t, { kernelSize: 2 }), [randnSeeded([1, 2, 4, 8], 27)]);
 });
 
 test('pooling errors name the op and shapes', () => {

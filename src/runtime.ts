@@ -66,14 +66,21 @@ async function installKernelLoader(kernels?: Record<string, string>): Promise<vo
 }
 
 /**
- * Starts the GPU device (idempotent). Must be awaited once before creating tensors.
+ * Starts the GPU device (idempotent: a second call returns the running device's info; of its
+ * options only `wait` takes effect then). Must be awaited once before creating tensors.
  *
  * @example
  * const info = await init();
  * console.log(info.backend, info.family); // e.g. 'software Vulkan: … llvmpipe …', 'software'
  */
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
-  if (current && !current.isLost) return current.info;
+  if (opts.wait !== undefined && opts.wait !== 'spin' && opts.wait !== 'sleep') {
+    throw new Error(`wgrad.init: wait must be 'spin' or 'sleep', got ${JSON.stringify(opts.wait)}`);
+  }
+  if (current && !current.isLost) {
+    if (opts.wait) current.setWaitMode(opts.wait);
+    return current.info;
+  }
   starting ??= (async () => {
     await installKernelLoader(opts.kernels);
     return Device.create(opts);

@@ -405,6 +405,11 @@ export class Device {
     return prof.totals;
   }
 
+  /** Changes how later waits wait (InitOptions.wait); a browser always spins (nothing to change). */
+  setWaitMode(mode: WaitMode): void {
+    if (this.info.family !== 'browser') this.info.wait = mode;
+  }
+
   /**
    * Awaits a promise of this device (onSubmittedWorkDone, mapAsync) the way info.wait says: in
    * 'sleep' mode without Dawn's busy polling (wait.ts). Benchmarks use it for peers on the device.

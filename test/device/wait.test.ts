@@ -7,7 +7,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { deviceInfo, randn, tidy, keep, sync } from '../../src/index.ts';
+import { deviceInfo, init, randn, tidy, keep, sync } from '../../src/index.ts';
 import { gpuWait, pendingWaits } from '../../src/device/wait.ts';
 import { device } from '../../src/runtime.ts';
 import { setup } from '../helpers.ts';
@@ -103,6 +103,20 @@ test('the same numbers whichever way the device waits (a matmul chain read back 
   assert.is(pendingWaits(), 0);
   x.dispose();
   w.dispose();
+});
+
+test("init({ wait }): switches the running device's mode; anything but 'spin' or 'sleep' is refused", async () => {
+  const saved = deviceInfo().wait;
+  try {
+    assert.is((await init({ wait: 'spin' })).wait, 'spin');
+    assert.is(deviceInfo().wait, 'spin');
+    assert.is((await init({ wait: 'sleep' })).wait, 'sleep');
+    const refused = await init({ wait: 'poll' as 'spin' }).then(() => 'accepted', (e: Error) => e.message);
+    assert.is(refused, `wgrad.init: wait must be 'spin' or 'sleep', got "poll"`);
+    assert.is(deviceInfo().wait, 'sleep', 'unchanged by the refused call');
+  } finally {
+    await init({ wait: saved });
+  }
 });
 
 test("with the real Dawn: during a long wait, 'sleep' re-arms Dawn's poll far less often than 'spin'", async () => {

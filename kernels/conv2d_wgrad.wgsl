@@ -26,7 +26,9 @@
 // ENABLE, SG_ARG, SG_SETUP then non-empty): threads run input-channel blocks fastest, so the 8
 // lanes of a subgroup walk the same segments for the same output channels and need the same CT
 // vec4s of gy. Lane q loads the q-th and the others take it by subgroupBroadcast, instead of
-// every lane loading all CT (llvmpipe loads lane by lane; see conv2d_tile.wgsl).
+// every lane loading all CT (llvmpipe loads lane by lane; see conv2d_tile.wgsl). WGSL does not
+// promise which invocations form a subgroup, so `same` checks that all lanes have the same chunk
+// and output channels (id / nci); where they do not, every lane loads its own.
 {{ENABLE}}
 
 struct Params {
@@ -58,6 +60,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wg: v
   let ib = r - cb * p.nci;
   let oc0 = g * p.OCG + cb * p.CT;
   let ic0 = g * p.RC + ib * p.CI;
+  {{SAME_CHECK}}
   // Walk segments start..end of this chunk: segment = (n, oy, tx).
   let start = s * p.chunk;
   let end = min(start + p.chunk, p.tiles);

@@ -279,8 +279,14 @@ function wgradCode(ct: number, ci: number, kh: number, kw: number, a: ConvAttrs,
   const fma: string[] = [];
   const store: string[] = [];
   if (share) {
-    load.push(`let gl = gy[gb + i32(min(sg8, ${ct - 1}u)) * p.g_c];`);
-    for (let q = 0; q < ct; q++) load.push(`let g${q} = subgroupBroadcast(gl, ${q}u);`);
+    // `same` (SAME_CHECK): whether the subgroup's lanes really share chunk and output channels;
+    // WGSL does not promise how invocations map to subgroups, so otherwise each lane loads.
+    for (let q = 0; q < ct; q++) load.push(`var g${q}: vec4<f32>;`);
+    load.push(`if (same) {`, `  let gl = gy[gb + i32(min(sg8, ${ct - 1}u)) * p.g_c];`);
+    for (let q = 0; q < ct; q++) load.push(`  g${q} = subgroupBroadcast(gl, ${q}u);`);
+    load.push(`} else {`);
+    for (let q = 0; q < ct; q++) load.push(`  g${q} = gy[gb + ${q} * p.g_c];`);
+    load.push(`}`);
   } else {
     for (let q = 0; q < ct; q++) load.push(`let g${q} = gy[gb + ${q} * p.g_c];`);
   }
@@ -294,7 +300,11 @@ function wgradCode(ct: number, ci: number, kh: number, kw: number, a: ConvAttrs,
     fma.push(`${name} += dot(g${q}, vec4<f32>(${cols.join(', ')}));`);
     store.push(`part[pb + ${q} * p.cols + ${(c * kh + ky) * kw + kx}] = ${name};`);
   }
-  return { ...subgroupParams(share), ACC: acc.join(' '), LOAD: load.join('\n    '), FMA: fma.join('\n    '), STORE: store.join('\n  ') };
+  return {
+    ...subgroupParams(share),
+    SAME_CHECK: share ? 'let same = subgroupAll(subgroupBroadcast(id / p.nci, 0u) == id / p.nci);' : '',
+    ACC: acc.join(' '), LOAD: load.join('\n    '), FMA: fma.join('\n    '), STORE: store.join('\n  '),
+  };
 }
 
 /** Weight gradient [Cout, Cin/groups, kh, kw] from x and the output gradient gy. */

@@ -69,6 +69,18 @@ export const UNIFORM_BYTES = 256;
 const ARENA_BYTES = 1 << 20;
 const MAX_BATCH = 2048;
 
+/**
+ * Template parameters as a cache key. Generated kernels (conv, matmul) pass tens of KB of unrolled
+ * code; their ops reuse one params object per configuration, so the key is built once per object
+ * (params objects are never mutated after a dispatch).
+ */
+const paramsKeys = new WeakMap<object, string>();
+function paramsKey(params: Record<string, string | number>): string {
+  let k = paramsKeys.get(params);
+  if (k === undefined) paramsKeys.set(params, (k = JSON.stringify(params)));
+  return k;
+}
+
 let bufferIds = new WeakMap<GPUBuffer, number>();
 let nextBufferId = 1;
 function idOf(b: GPUBuffer): number {
@@ -200,7 +212,7 @@ export class Device {
   }
 
   private pipelineFor(spec: DispatchSpec): GPUComputePipeline {
-    const key = `${spec.kernel}|${spec.access}|${spec.params ? JSON.stringify(spec.params) : ''}`;
+    const key = `${spec.kernel}|${spec.access}|${spec.params ? paramsKey(spec.params) : ''}`;
     let p = this.pipelines.get(key);
     if (!p) {
       const code = fillTemplate(spec.kernel, spec.params ?? {});

@@ -80,6 +80,17 @@ const subgroupParams = (share: boolean) => ({
 });
 const XYZW = 'xyzw';
 
+// Generated kernel parameters (tens of KB of unrolled code) per configuration: built once, and
+// the same object each time, which is what lets the device find its pipeline cheaply.
+type Params = Record<string, string | number>;
+const tileParams = new Map<string, Params>();
+const wgradParams = new Map<string, Params>();
+function memo(cache: Map<string, Params>, key: string, make: () => Params): Params {
+  let p = cache.get(key);
+  if (!p) cache.set(key, (p = make()));
+  return p;
+}
+
 /**
  * A contiguous [N, C, Hp, Wp] (Wp a multiple of 4) holding x[n, c, i, j] at row top + i·sy,
  * column left + j·sx and zeros elsewhere (entries that land outside are dropped).
@@ -252,7 +263,7 @@ function tileConv(c: TileConv): Tensor {
   ]) u.u32(v);
   c.src.device.dispatch({
     kernel: 'conv2d_tile',
-    params: { WG, ...tileCode(ct, th, c, ph, nv, share) },
+    params: memo(tileParams, `${ct},${th},${c.kernel},${c.stride},${c.dilation},${c.flip},${ph},${nv},${share}`, () => ({ WG, ...tileCode(ct, th, c, ph, nv, share) })),
     buffers: [xp.storage.buffer, c.wp.storage.buffer, (b ?? c.wp).storage.buffer, out.storage.buffer],
     access: 'rrrw',
     uniforms: u.bytes,
@@ -348,7 +359,7 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   ]) u.u32(v);
   x.device.dispatch({
     kernel: 'conv2d_wgrad',
-    params: { WG, ...wgradCode(ct, ci, KH, KW, a, nv, share) },
+    params: memo(wgradParams, `${ct},${ci},${KH},${KW},${a.stride},${a.dilation},${nv},${share}`, () => ({ WG, ...wgradCode(ct, ci, KH, KW, a, nv, share) })),
     buffers: [gp.storage.buffer, xp.storage.buffer, part.storage.buffer],
     access: 'rrw',
     uniforms: u.bytes,

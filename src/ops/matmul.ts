@@ -253,6 +253,15 @@ function vec4Source(rows: number, xt: boolean, yt: boolean): Record<string, stri
 }
 
 const vec4Sources = new Map<string, Record<string, string | number>>();
+// The vec4 kernel's params with each epilogue, one object per combination (see the device's
+// pipeline cache: it keys a params object once).
+const vec4Params = new Map<string, Record<string, string | number>>();
+function withEpilogue(key: string, params: Record<string, string | number>, e: Record<string, string>): Record<string, string | number> {
+  const k = `${key}|${e.EPILOGUE_DECL}|${e.EPILOGUE}`;
+  let p = vec4Params.get(k);
+  if (!p) vec4Params.set(k, (p = { ...params, ...e }));
+  return p;
+}
 
 function vec4Launch(dev: Device, p: Problem): Launch | string {
   const info = dev.info;
@@ -294,7 +303,7 @@ function vec4Launch(dev: Device, p: Problem): Launch | string {
         .u32(M * N);
       d.dispatch({
         kernel: 'matmul_vec4',
-        params: { ...params!, ...e.params },
+        params: withEpilogue(key, params!, e.params),
         buffers: [xo.buffer, yo.buffer, out, ...e.buffers],
         access: 'rrw' + e.access,
         uniforms: u.bytes,

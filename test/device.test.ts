@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { Tensor, tensor, randn, rand, full, arange, stats, sync, deviceInfo, noGrad, tidy, keep, manualSeed, where, concat, stack } from '../src/index.ts';
 import { mapInto } from '../src/ops/map.ts';
 import { sizeClass } from '../src/device/pool.ts';
+import { isSoftware } from '../src/device/acquire.ts';
 import { setup } from './helpers.ts';
 
 test.before(setup);
@@ -146,6 +147,15 @@ test('dispatches beyond 65535 workgroups are split over a 2-D grid', async () =>
   let bad = -1;
   for (let i = 0; i < n; i++) if (r[i] !== 2 * i) { bad = i; break; }
   assert.is(bad, -1, `output ${bad} is ${r[bad]}`);
+});
+
+test('isSoftware: llvmpipe under Vulkan and under OpenGLES (named only in `device` there), SwiftShader, fallback adapters; not a GPU', () => {
+  const info = (o: Partial<GPUAdapterInfo>) => ({ vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, ...o }) as GPUAdapterInfo;
+  assert.ok(isSoftware(info({ vendor: 'mesa', architecture: 'software', description: 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)' })));
+  assert.ok(isSoftware(info({ device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL version OpenGL ES 3.2 Mesa 25.0.7' })));
+  assert.ok(isSoftware(info({ vendor: 'google', description: 'SwiftShader Device (Subzero)' })));
+  assert.ok(isSoftware(info({ isFallbackAdapter: true })));
+  assert.not.ok(isSoftware(info({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' })));
 });
 
 test('deviceInfo names the adapter', () => {

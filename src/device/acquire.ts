@@ -12,13 +12,18 @@ export interface Acquired {
   attempts: string[];
 }
 
-function isSoftware(info: GPUAdapterInfo): boolean {
-  const s = `${info.vendor} ${info.architecture} ${info.description}`.toLowerCase();
-  return s.includes('llvmpipe') || s.includes('lavapipe') || s.includes('swiftshader') || s.includes('software');
+/**
+ * Whether the adapter is a CPU rasteriser (lavapipe / llvmpipe, SwiftShader): kernel choice and
+ * the way wgrad waits key on it. Dawn's OpenGLES backend names llvmpipe only in `device`
+ * ("llvmpipe-llvm-15-0-6-256-bits-"), its Vulkan backend in `description`.
+ */
+export function isSoftware(info: GPUAdapterInfo): boolean {
+  const s = `${info.vendor} ${info.architecture} ${info.device ?? ''} ${info.description}`.toLowerCase();
+  return info.isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader|software/.test(s);
 }
 
 function describe(info: GPUAdapterInfo): string {
-  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+  return [info.vendor, info.architecture, info.description, info.device].filter(Boolean).join(' ');
 }
 
 export async function acquireAdapter(preferBackend?: 'vulkan' | 'opengles'): Promise<Acquired> {

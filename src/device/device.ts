@@ -5,7 +5,7 @@
 // uniform arena per batch, bound with dynamic offsets, so one pipeline serves every shape.
 // capture.ts records a step's commands through the `recorder` hook and replays them.
 
-import { acquireAdapter, type Acquired } from './acquire.ts';
+import { acquireAdapter, isSoftware, type Acquired } from './acquire.ts';
 import { BufferPool, type PoolCounters } from './pool.ts';
 import { fillTemplate } from './kernels.ts';
 import { gpuWait, type WaitMode } from './wait.ts';
@@ -127,7 +127,7 @@ export class Device {
     this.pool = new BufferPool(gpu);
     this.arena = gpu.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'wgrad uniform arena' });
     const info = adapter.info;
-    const software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+    const software = isSoftware(info);
     this.info = {
       backend,
       vendor: info.vendor,

@@ -10,7 +10,10 @@ let starting: Promise<Device> | null = null;
 
 /** Options of init(): which Dawn backend, and the kernel sources where there is no file system. */
 export interface InitOptions {
-  /** Force a Dawn backend in Node (default: Vulkan, falling back to OpenGLES). */
+  /**
+   * Force a Dawn backend in Node (default: the WGRAD_BACKEND environment variable if set, else
+   * Vulkan, falling back to OpenGLES).
+   */
   backend?: 'vulkan' | 'opengles';
   /**
    * WGSL sources by name (kernels/<name>.wgsl). Not needed in Node (read from the package's
@@ -83,7 +86,11 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   }
   starting ??= (async () => {
     await installKernelLoader(opts.kernels);
-    return Device.create(opts);
+    const env = typeof process !== 'undefined' ? process.env?.WGRAD_BACKEND : undefined;
+    if (env !== undefined && env !== 'vulkan' && env !== 'opengles') {
+      throw new Error(`wgrad.init: WGRAD_BACKEND must be 'vulkan' or 'opengles', got ${JSON.stringify(env)}`);
+    }
+    return Device.create({ ...opts, backend: opts.backend ?? env });
   })();
   try {
     current = await starting;

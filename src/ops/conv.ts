@@ -63,9 +63,16 @@ export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: num
 
 const WG = 64;
 
-/** Whether loads shared by subgroupBroadcast pay off: on lavapipe, which loads lane by lane. */
-function canShare(info: { family: string; features: string[]; subgroupMinSize: number }): boolean {
-  return info.family === 'software' && info.features.includes('subgroups') && (info.subgroupMinSize === 0 || info.subgroupMinSize >= 8);
+/**
+ * Whether to share loads by subgroupBroadcast: convTuning.shareLoads if set, else on lavapipe
+ * (which loads lane by lane) when it has subgroups of at least 8 lanes.
+ */
+function shareLoads(info: { family: string; features: string[]; subgroupMinSize: number }): boolean {
+  const forced = convTuning.shareLoads;
+  if (forced && !info.features.includes('subgroups')) {
+    throw new Error("conv2d: convTuning.shareLoads = true needs the adapter's 'subgroups' feature, which this adapter lacks; leave it undefined to choose per adapter");
+  }
+  return forced ?? (info.family === 'software' && info.features.includes('subgroups') && (info.subgroupMinSize === 0 || info.subgroupMinSize >= 8));
 }
 
 /**
@@ -230,7 +237,7 @@ function tileConv(c: TileConv): Tensor {
   const maxCt = convTuning.ct || (software ? 8 : 4);
   // lavapipe loads storage one lane at a time, the weights included although every lane of a
   // workgroup reads the same ones: sharing them by subgroupBroadcast halved the forward's time.
-  const share = convTuning.shareLoads ?? canShare(info);
+  const share = shareLoads(info);
   const ct = [8, 4, 2, 1].find((t) => t <= maxCt && ocg % t === 0)!;
   const th = convTuning.th || (software ? 4 : 2);
   const tilesY = Math.ceil(OH / th);
@@ -339,7 +346,7 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const perChunk = G * (ocg / ct) * (RC / ci);
   // Threads run input-channel blocks fastest: with a multiple of 8 of them, the 8 lanes of a
   // subgroup share chunk and output channels, hence every gy load.
-  const share = (convTuning.shareLoads ?? canShare(x.device.info)) && ct <= 8 && (RC / ci) % 8 === 0;
+  const share = shareLoads(x.device.info) && ct <= 8 && (RC / ci) % 8 === 0;
   // Enough threads to fill the machine, each with a long enough walk.
   const chunks = Math.max(1, Math.min(Math.ceil((software ? 4096 : 32768) / perChunk), Math.floor(tiles / 16)));
   const chunk = Math.ceil(tiles / chunks);

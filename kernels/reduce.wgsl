@@ -8,9 +8,9 @@
 // barriers are expensive; large single-output reductions are first split into partial sums by
 // the host — see src/ops/reduce.ts).
 //
-// Template parameters: INIT accumulator initialisation, STEP update with `v` (value) and
-// `j` (index along the reduction), FINISH the value written, TWO_PASS true for var
-// (a first pass computes the mean), WG workgroup size.
+// Template parameters: FIRST_PASS statements run before the main pass (var: the mean;
+// logsumexp: the max, as `shift`), INIT accumulator initialisation, STEP update with `v` (value)
+// and `j` (index along the reduction), FINISH the value written, WG workgroup size.
 
 struct Params {
   kshape: array<vec4<u32>, 2>,   // kept (output) shape
@@ -57,11 +57,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     rem = rem / n;
   }
   let count = p.count;
-  var mean = 0.0;
-  if ({{TWO_PASS}}) {
-    for (var j = 0u; j < count; j++) { mean += x[base + reduced_offset(j)]; }
-    mean = mean / f32(count);
-  }
+  {{FIRST_PASS}}
   {{INIT}}
   for (var j = 0u; j < count; j++) {
     let v = x[base + reduced_offset(j)];

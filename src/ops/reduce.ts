@@ -12,17 +12,24 @@ import { expand, reshape, viewAs } from './shape.ts';
 
 const WG = 64;
 
-type Kind = 'sum' | 'mean' | 'max' | 'min' | 'var' | 'argmax' | 'argmin';
+type Kind = 'sum' | 'mean' | 'max' | 'min' | 'var' | 'argmax' | 'argmin' | 'logsumexp';
 
 // Max/min start from the first element (WGSL has no infinity constant).
 const FIRST = 'x[base + reduced_offset(0u)]';
 
-const KERNEL: Record<Kind, { INIT: string; STEP: string; FINISH: string; TWO_PASS?: boolean }> = {
+// Passes over the reduction before the main one (each thread walks its own, in order).
+const MEAN_PASS = 'var mean = 0.0; for (var j = 0u; j < count; j++) { mean += x[base + reduced_offset(j)]; } mean = mean / f32(count);';
+// logsumexp's shift: the max, or 0 where it is ±inf (an all −inf row stays −inf, +inf gives +inf).
+const MAX_PASS = `var shift = ${FIRST}; for (var j = 0u; j < count; j++) { shift = max(shift, x[base + reduced_offset(j)]); } shift = select(0.0, shift, abs(shift) < 3.0e38);`;
+
+const KERNEL: Record<Kind, { INIT: string; STEP: string; FINISH: string; FIRST_PASS?: string }> = {
   sum: { INIT: 'var acc = 0.0;', STEP: 'acc += v;', FINISH: 'acc' },
   mean: { INIT: 'var acc = 0.0;', STEP: 'acc += v;', FINISH: 'acc / f32(count)' },
   max: { INIT: `var acc = ${FIRST};`, STEP: 'acc = max(acc, v);', FINISH: 'acc' },
   min: { INIT: `var acc = ${FIRST};`, STEP: 'acc = min(acc, v);', FINISH: 'acc' },
-  var: { INIT: 'var acc = 0.0;', STEP: 'let dv = v - mean; acc += dv * dv;', FINISH: 'acc / (f32(count) - p.correction)', TWO_PASS: true },
+  var: { INIT: 'var acc = 0.0;', STEP: 'let dv = v - mean; acc += dv * dv;', FINISH: 'acc / (f32(count) - p.correction)', FIRST_PASS: MEAN_PASS },
+  // The same operations, in the same order, as max → exp(x − shift) → sum → log(s) + shift.
+  logsumexp: { INIT: 'var acc = 0.0;', STEP: 'acc += exp(v - shift);', FINISH: 'log(acc) + shift', FIRST_PASS: MAX_PASS },
   argmax: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v > best) { best = v; idx = j; }', FINISH: 'f32(idx)' },
   argmin: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v < best) { best = v; idx = j; }', FINISH: 'f32(idx)' },
 };
@@ -60,7 +67,7 @@ function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correct
   const k = KERNEL[kind];
   x.device.dispatch({
     kernel: 'reduce',
-    params: { INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, TWO_PASS: k.TWO_PASS ? 'true' : 'false', WG },
+    params: { INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, FIRST_PASS: k.FIRST_PASS ?? '', WG },
     buffers: [x.storage.buffer, out.storage.buffer],
     access: 'rw',
     uniforms: u.bytes,
@@ -177,13 +184,8 @@ export const argmin = (x: Tensor, dim: number, keepdim = false) => argOp('argmin
  */
 export function logsumexp(x: Tensor, dimsArg?: number | number[], keepdim = false): Tensor {
   const dims = normalizeDims('logsumexp', dimsArg, x.ndim);
-  const m = launch('max', x, dims, true); // no graph: the result does not depend on m
-  const safeM = map([m], 'select(0.0, x0, abs(x0) < 3.0e38)', 'logsumexp'); // all -inf rows stay -inf
-  const shifted = map([x, safeM], 'exp(x0 - x1)', 'logsumexp');
-  const s = launch('sum', shifted, dims, true);
-  const lse = map([s, safeM], 'log(x0) + x1', 'logsumexp');
-  const out = viewAs(lse, outShape(x.shape, dims, keepdim));
-  for (const t of [m, safeM, shifted, s, lse]) t.dispose(); // unrecorded temporaries (out keeps lse's storage)
+  // One kernel: per output, a max pass then Σ exp(x − max), log + max (stable; see KERNEL).
+  const out = launch('logsumexp', x, dims, keepdim);
   return record(out, 'logsumexp', [x], { dims, keepdim }, (g) => {
     const oe = spread(out, x, dims);
     return [map([spread(g, x, dims), x, oe], 'x0 * exp(x1 - x2)', 'logsumexp.backward')];

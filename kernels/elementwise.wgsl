@@ -51,13 +51,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     out[{{OUT_INDEX}}] = {{EXPR}};
     return;
   }
+  // One division per dimension (the remainder follows by a multiply), and none for the outermost
+  // dimension, whose coordinate is what is left (i < numel): integer division is scalarised, lane
+  // by lane, on lavapipe, and was most of the cost of a broadcasting kernel.
   var rem = i;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+  for (var d = i32(p.rank) - 1; d >= 1; d--) {
     let q = u32(d) >> 2u;
     let r = u32(d) & 3u;
     let n = p.shape[q][r];
-    let c = rem % n;
-    rem = rem / n;
+    let quo = rem / n;
+    let c = rem - quo * n;
+    rem = quo;
+    {{INDEX}}
+  }
+  {
+    let q = 0u;
+    let r = 0u;
+    let c = rem;
     {{INDEX}}
   }
   {{LOADS}}

@@ -31,16 +31,18 @@ struct Params {
 
 fn reduced_offset(j: u32) -> u32 {
   if (p.rrank == 1u) { return j * p.rstrides[0][0]; }
+  // One division per dimension, none for the outermost (see elementwise.wgsl).
   var rem = j;
   var off = 0u;
-  for (var d = i32(p.rrank) - 1; d >= 0; d--) {
+  for (var d = i32(p.rrank) - 1; d >= 1; d--) {
     let q = u32(d) >> 2u;
     let r = u32(d) & 3u;
     let n = p.rshape[q][r];
-    off += (rem % n) * p.rstrides[q][r];
-    rem = rem / n;
+    let quo = rem / n;
+    off += (rem - quo * n) * p.rstrides[q][r];
+    rem = quo;
   }
-  return off;
+  return off + rem * p.rstrides[0][0];
 }
 
 @compute @workgroup_size({{WG}})

@@ -95,7 +95,8 @@ export class Device {
   private readonly counters = {
     dispatches: 0, submits: 0, pipelinesCompiled: 0, bindGroupsCreated: 0, bindGroupsReused: 0, readbacks: 0, uploads: 0,
   };
-  private pipelines = new Map<string, GPUComputePipeline>();
+  /** Compiled pipelines by `kernel|access`, then by the params' key (see paramsKey). */
+  private pipelines = new Map<string, Map<string, GPUComputePipeline>>();
   private layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
   private bindGroups = new Map<string, GPUBindGroup>();
   private arena: GPUBuffer;
@@ -212,8 +213,12 @@ export class Device {
   }
 
   private pipelineFor(spec: DispatchSpec): GPUComputePipeline {
-    const key = `${spec.kernel}|${spec.access}|${spec.params ? paramsKey(spec.params) : ''}`;
-    let p = this.pipelines.get(key);
+    // Two levels, so that a long params key is never concatenated (and re-hashed) per dispatch.
+    const outer = `${spec.kernel}|${spec.access}`;
+    const key = spec.params ? paramsKey(spec.params) : '';
+    let byParams = this.pipelines.get(outer);
+    if (!byParams) this.pipelines.set(outer, (byParams = new Map()));
+    let p = byParams.get(key);
     if (!p) {
       const code = fillTemplate(spec.kernel, spec.params ?? {});
       const module = this.gpu.createShaderModule({ code, label: spec.kernel });
@@ -222,7 +227,7 @@ export class Device {
         compute: { module, entryPoint: 'main' },
         label: `${spec.kernel} (${spec.label})`,
       });
-      this.pipelines.set(key, p);
+      byParams.set(key, p);
       this.counters.pipelinesCompiled++;
     }
     return p;

@@ -42,6 +42,21 @@ function loads(aliased: boolean[], name: string, at: (k: number) => string): { i
   return { inputs: decl.join('\n'), loads: ld.join('\n  ') };
 }
 
+/**
+ * Kernel parameters per (path, layout, aliasing, expression), built once: the same object each
+ * time lets the device find the pipeline without regenerating and re-serialising the WGSL
+ * pieces on every dispatch. The number of inputs is implied by the aliasing pattern.
+ */
+const paramsCache = new Map<string, Record<string, string | number>>();
+function memoParams(key: string, make: () => Record<string, string | number>): Record<string, string | number> {
+  let p = paramsCache.get(key);
+  if (!p) {
+    if (paramsCache.size > 4096) paramsCache.clear(); // expressions with baked-in constants could grow it
+    paramsCache.set(key, (p = make()));
+  }
+  return p;
+}
+
 /** `vecs` vec4s of dims (2: rank ≤ 8, 1: rank ≤ 4), padded with `pad`. */
 function dims(u: Uniforms, values: readonly number[], pad: number, vecs: number): void {
   if (vecs === 2) u.dims8(values, pad);
@@ -77,18 +92,21 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
   u.u32(n).u32(c.shape.length).f32(a).f32(b);
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const bound = inputs.filter((_, k) => !aliased[k]);
-  const { inputs: decl, loads: ld } = loads(aliased, 'x', (k) => slotRef('o', k));
-  const groups = Array.from({ length: slots / 4 }, (_, g) => g);
-  const step = (coord: string, q: string, r: string) =>
-    groups.map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => `p.strides[${4 * g + j}][${q}][${r}]`).join(', ')});`).join('\n    ');
-  out.device.dispatch({
-    kernel: 'elementwise',
-    params: {
+  const params = memoParams(`s|${dimVecs}|${aliased.map(Number).join('')}|${expr}`, () => {
+    const { inputs: decl, loads: ld } = loads(aliased, 'x', (k) => slotRef('o', k));
+    const groups = Array.from({ length: slots / 4 }, (_, g) => g);
+    const step = (coord: string, q: string, r: string) =>
+      groups.map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => `p.strides[${4 * g + j}][${q}][${r}]`).join(', ')});`).join('\n    ');
+    return {
       DIM_VECS: dimVecs, SLOTS: slots, OFFSET_VECS: slots / 4, INPUTS: decl, OUT: bound.length + 1,
       INDEX_INIT: groups.map((g) => `var o${g} = p.offsets[${g}];`).join('\n  '),
       INDEX_1D: step('i', '0', '0'), INDEX: step('c', 'q', 'r'),
       LOADS: ld, OUT_INDEX: slotRef('o', outSlot), EXPR: expr, WG: ELEMENTWISE_WG,
-    },
+    };
+  });
+  out.device.dispatch({
+    kernel: 'elementwise',
+    params,
     buffers: [...bound.map((x) => x.storage.buffer), out.storage.buffer],
     access: 'r'.repeat(bound.length) + 'w',
     uniforms: u.bytes,
@@ -109,18 +127,21 @@ function tryVec4(out: Tensor, inputs: Tensor[], expr: string, label: string, a: 
   const offset = (k: number) => `p.offsets[${k >> 2}].${'xyzw'[k & 3]}`;
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const bound = inputs.filter((_, k) => !aliased[k]);
-  const { inputs: decl, loads: ld } = loads(aliased, 'v', (k) => `${offset(k)} + i`);
-  const component = (c: string) => expr.replace(/\bx(\d+)\b/g, (_, k: string) => `v${k}.${c}`);
+  const params = memoParams(`v|${aliased.map(Number).join('')}|${expr}`, () => {
+    const { inputs: decl, loads: ld } = loads(aliased, 'v', (k) => `${offset(k)} + i`);
+    const component = (c: string) => expr.replace(/\bx(\d+)\b/g, (_, k: string) => `v${k}.${c}`);
+    return {
+      OFFSET_VECS: slots / 4, OUT_OFFSET: offset(outSlot), INPUTS: decl, OUT: bound.length + 1, LOADS: ld,
+      EXPR_X: component('x'), EXPR_Y: component('y'), EXPR_Z: component('z'), EXPR_W: component('w'),
+    };
+  });
   const u = new Uniforms();
   const offsets = Array.from({ length: slots }, (_, k) => (k < inputs.length ? inputs[k].offset : k === outSlot ? out.offset : 0) / 4);
   for (let g = 0; g < slots / 4; g++) u.vec4u(offsets.slice(4 * g, 4 * g + 4));
   u.u32(n / 4).f32(a).f32(b);
   out.device.dispatch({
     kernel: 'elementwise_vec4',
-    params: {
-      OFFSET_VECS: slots / 4, OUT_OFFSET: offset(outSlot), INPUTS: decl, OUT: bound.length + 1, LOADS: ld,
-      EXPR_X: component('x'), EXPR_Y: component('y'), EXPR_Z: component('z'), EXPR_W: component('w'),
-    },
+    params,
     buffers: [...bound.map((x) => x.storage.buffer), out.storage.buffer],
     access: 'r'.repeat(bound.length) + 'w',
     uniforms: u.bytes,

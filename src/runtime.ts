@@ -24,7 +24,7 @@ export interface InitOptions {
   /**
    * How to wait for the GPU in Node (readbacks, sync()). Dawn's bindings poll for finished work
    * in a busy loop on the JS thread; 'sleep' lets that loop sleep 1 ms between polls once a wait
-   * has lasted 0.2 ms, 'spin' leaves it alone. Default: 'sleep' on software adapters (lavapipe),
+   * has lasted 2 ms, 'spin' leaves it alone. Default: 'sleep' on software adapters (lavapipe),
    * where the spinning core is taken from the GPU's own threads (1.5× faster matmuls measured),
    * 'spin' on hardware GPUs, where it gives the lowest latency. See src/device/wait.ts.
    */

@@ -422,9 +422,9 @@ export class Device {
     return prof.totals;
   }
 
-  /** Changes how later waits wait (InitOptions.wait); a browser always spins (nothing to change). */
+  /** Changes how later waits wait (InitOptions.wait); in a browser there is no polling to change. */
   setWaitMode(mode: WaitMode): void {
-    if (this.info.family !== 'browser') this.info.wait = mode;
+    if (this.info.backend !== 'browser') this.info.wait = mode;
   }
 
   /**

@@ -5,8 +5,8 @@
 // that processes Dawn's events, again and again: a busy loop that keeps the JS thread at ~100 %
 // of a core. On a hardware GPU that is a core the GPU does not need. On a software adapter
 // (Mesa lavapipe) the GPU *is* the CPU: the loop takes a core from lavapipe's own worker
-// threads, and on the 2-core machine this project is measured on a 1024² matmul ran 28 GFLOP/s
-// with it and 43 without (medians of 12 interleaved rounds; bench/RESULTS.md, "Waiting for the GPU").
+// threads, and on the 2-core machine this project is measured on a 1024² matmul ran 27.7 GFLOP/s
+// with it and 44.0 without (medians of 10 interleaved rounds; bench/RESULTS.md, "Waiting for the GPU").
 //
 // So in 'sleep' mode, while one of wgrad's waits is pending, global `setImmediate` is swapped for
 // a version that, after the first SPIN_MS of the wait (short waits stay fast), re-arms *native*
@@ -50,7 +50,7 @@ function end(): void {
 
 /**
  * Resolves as `promise` (a Dawn promise) does; in 'sleep' mode Dawn's polling sleeps 1 ms between
- * checks while it is pending (after the first 0.2 ms). Safe to overlap with other waits.
+ * checks while it is pending (after the first 2 ms). Safe to overlap with other waits.
  */
 export function gpuWait<T>(promise: Promise<T>, mode: WaitMode): Promise<T> {
   if (mode === 'spin' || typeof setImmediate !== 'function') return promise;

@@ -234,9 +234,7 @@ function vec4Source(rows: number, xt: boolean, yt: boolean): Record<string, stri
     const a = xt
       ? `vec4<f32>(${kk.map((i) => `subgroupBroadcast(x${i}[${r % 4}], ${r >> 2}u)`).join(', ')})`
       : `subgroupBroadcast(x${r >> 3}, ${r % 8}u)`;
-    if (process.env.V === 'fma') fma.push(`{ let a = ${a}; acc${r} = fma(vec4<f32>(a.w), y3, fma(vec4<f32>(a.z), y2, fma(vec4<f32>(a.y), y1, fma(vec4<f32>(a.x), y0, acc${r})))); }`);
-    else if (process.env.V === 'seq') fma.push(`{ let a = ${a}; acc${r} += a.x * y0; acc${r} += a.y * y1; acc${r} += a.z * y2; acc${r} += a.w * y3; }`);
-    else fma.push(`{ let a = ${a}; acc${r} += a.x * y0 + a.y * y1 + a.z * y2 + a.w * y3; }`);
+    fma.push(`{ let a = ${a}; acc${r} += a.x * y0 + a.y * y1 + a.z * y2 + a.w * y3; }`);
     store.push(`if (m0 + ${r}u < p.M) { store4(cb + (m0 + ${r}u) * p.sc_m, m0 + ${r}u, nc, acc${r}); }`);
   }
   const acc = Array.from({ length: rows }, (_, r) => `var acc${r} = vec4<f32>();`);

@@ -45,3 +45,21 @@ export function fillTemplate(name: string, params: Record<string, string | numbe
   });
   return out;
 }
+
+/** Template parameters of one kernel configuration. */
+export type KernelParams = Record<string, string | number>;
+
+/**
+ * The params object for `key` from `cache`, made once. Ops that generate kernel code (conv,
+ * matmul, map) pass the same object for the same configuration, so the code is not regenerated
+ * per dispatch and the device keys its pipeline cache by the object once (device.ts paramsKey).
+ * A cache past 4096 entries starts over (keys with baked-in constants could grow it).
+ */
+export function cachedParams(cache: Map<string, KernelParams>, key: string, make: () => KernelParams): KernelParams {
+  let p = cache.get(key);
+  if (!p) {
+    if (cache.size > 4096) cache.clear();
+    cache.set(key, (p = make()));
+  }
+  return p;
+}

@@ -15,6 +15,7 @@ import { fmt, numel } from '../shape.ts';
 import { Uniforms, grid } from './uniforms.ts';
 import { map } from './map.ts';
 import { sum } from './reduce.ts';
+import { cachedParams, type KernelParams } from '../device/kernels.ts';
 
 /** A size given once for both spatial dims, or as [height, width]. */
 export type Pair = number | readonly [number, number];
@@ -87,16 +88,9 @@ const subgroupParams = (share: boolean) => ({
 });
 const XYZW = 'xyzw';
 
-// Generated kernel parameters (tens of KB of unrolled code) per configuration: built once, and
-// the same object each time, which is what lets the device find its pipeline cheaply.
-type Params = Record<string, string | number>;
-const tileParams = new Map<string, Params>();
-const wgradParams = new Map<string, Params>();
-function memo(cache: Map<string, Params>, key: string, make: () => Params): Params {
-  let p = cache.get(key);
-  if (!p) cache.set(key, (p = make()));
-  return p;
-}
+// Generated kernel parameters (tens of KB of unrolled code) per configuration (cachedParams).
+const tileParams = new Map<string, KernelParams>();
+const wgradParams = new Map<string, KernelParams>();
 
 /**
  * A contiguous [N, C, Hp, Wp] (Wp a multiple of 4) holding x[n, c, i, j] at row top + i·sy,
@@ -270,7 +264,7 @@ function tileConv(c: TileConv): Tensor {
   ]) u.u32(v);
   c.src.device.dispatch({
     kernel: 'conv2d_tile',
-    params: memo(tileParams, `${ct},${th},${c.kernel},${c.stride},${c.dilation},${c.flip},${ph},${nv},${share}`, () => ({ WG, ...tileCode(ct, th, c, ph, nv, share) })),
+    params: cachedParams(tileParams, `${ct},${th},${c.kernel},${c.stride},${c.dilation},${c.flip},${ph},${nv},${share}`, () => ({ WG, ...tileCode(ct, th, c, ph, nv, share) })),
     buffers: [xp.storage.buffer, c.wp.storage.buffer, (b ?? c.wp).storage.buffer, out.storage.buffer],
     access: 'rrrw',
     uniforms: u.bytes,
@@ -366,7 +360,7 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   ]) u.u32(v);
   x.device.dispatch({
     kernel: 'conv2d_wgrad',
-    params: memo(wgradParams, `${ct},${ci},${KH},${KW},${a.stride},${a.dilation},${nv},${share}`, () => ({ WG, ...wgradCode(ct, ci, KH, KW, a, nv, share) })),
+    params: cachedParams(wgradParams, `${ct},${ci},${KH},${KW},${a.stride},${a.dilation},${nv},${share}`, () => ({ WG, ...wgradCode(ct, ci, KH, KW, a, nv, share) })),
     buffers: [gp.storage.buffer, xp.storage.buffer, part.storage.buffer],
     access: 'rrw',
     uniforms: u.bytes,

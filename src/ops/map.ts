@@ -6,6 +6,7 @@
 import { Tensor } from '../tensor.ts';
 import { broadcastShapes, broadcastStrides, collapse, fmt, numel, sameShape } from '../shape.ts';
 import { Uniforms, grid } from './uniforms.ts';
+import { cachedParams, type KernelParams } from '../device/kernels.ts';
 
 export const ELEMENTWISE_WG = 256;
 
@@ -43,19 +44,11 @@ function loads(aliased: boolean[], name: string, at: (k: number) => string): { i
 }
 
 /**
- * Kernel parameters per (path, layout, aliasing, expression), built once: the same object each
- * time lets the device find the pipeline without regenerating and re-serialising the WGSL
- * pieces on every dispatch. The number of inputs is implied by the aliasing pattern.
+ * Kernel parameters per (path, layout, aliasing, expression), made once (cachedParams). The
+ * number of inputs is implied by the aliasing pattern.
  */
-const paramsCache = new Map<string, Record<string, string | number>>();
-function memoParams(key: string, make: () => Record<string, string | number>): Record<string, string | number> {
-  let p = paramsCache.get(key);
-  if (!p) {
-    if (paramsCache.size > 4096) paramsCache.clear(); // expressions with baked-in constants could grow it
-    paramsCache.set(key, (p = make()));
-  }
-  return p;
-}
+const paramsCache = new Map<string, KernelParams>();
+const memoParams = (key: string, make: () => KernelParams) => cachedParams(paramsCache, key, make);
 
 /** `vecs` vec4s of dims (2: rank ≤ 8, 1: rank ≤ 4), padded with `pad`. */
 function dims(u: Uniforms, values: readonly number[], pad: number, vecs: number): void {

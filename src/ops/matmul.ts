@@ -16,6 +16,7 @@ import { Uniforms } from './uniforms.ts';
 import { transpose, unsqueeze, squeeze } from './shape.ts';
 import { sumTo } from './reduce.ts';
 import type { Device } from '../device/device.ts';
+import { cachedParams, type KernelParams } from '../device/kernels.ts';
 
 /** The matmul kernels (see the header): forced with setMatmulKernel or WGRAD_MATMUL. */
 export type MatmulKernel = 'generic' | 'vec4' | 'tiled';
@@ -250,16 +251,10 @@ function vec4Source(rows: number, xt: boolean, yt: boolean): Record<string, stri
   };
 }
 
-const vec4Sources = new Map<string, Record<string, string | number>>();
-// The vec4 kernel's params with each epilogue, one object per combination (see the device's
-// pipeline cache: it keys a params object once).
-const vec4Params = new Map<string, Record<string, string | number>>();
-function withEpilogue(key: string, params: Record<string, string | number>, e: Record<string, string>): Record<string, string | number> {
-  const k = `${key}|${e.EPILOGUE_DECL}|${e.EPILOGUE}`;
-  let p = vec4Params.get(k);
-  if (!p) vec4Params.set(k, (p = { ...params, ...e }));
-  return p;
-}
+// The vec4 kernel's unrolled pieces per (rows, layouts), and its params with each epilogue
+// (cachedParams: one object per combination).
+const vec4Sources = new Map<string, KernelParams>();
+const vec4Params = new Map<string, KernelParams>();
 
 function vec4Launch(dev: Device, p: Problem): Launch | string {
   const info = dev.info;
@@ -283,8 +278,7 @@ function vec4Launch(dev: Device, p: Problem): Launch | string {
   const gy = Math.ceil(n / 32);
   if (gx > 65535 || gy > 65535) return 'too many tiles';
   const key = `${rows}${xl.t ? 'T' : 'N'}${yl.t ? 'T' : 'N'}`;
-  let params = vec4Sources.get(key);
-  if (!params) vec4Sources.set(key, (params = vec4Source(rows, xl.t, yl.t)));
+  const params = cachedParams(vec4Sources, key, () => vec4Source(rows, xl.t, yl.t));
   return {
     kernel: 'vec4',
     detail: `vec4 rows=${rows}${xl.t ? ' X_T' : ''}${yl.t ? ' Y_T' : ''}${swap ? ' swapped' : ''}`,
@@ -301,7 +295,7 @@ function vec4Launch(dev: Device, p: Problem): Launch | string {
         .u32(M * N);
       d.dispatch({
         kernel: 'matmul_vec4',
-        params: withEpilogue(key, params!, e.params),
+        params: cachedParams(vec4Params, `${key}|${e.params.EPILOGUE_DECL}|${e.params.EPILOGUE}`, () => ({ ...params, ...e.params })),
         buffers: [xo.buffer, yo.buffer, out, ...e.buffers],
         access: 'rrw' + e.access,
         uniforms: u.bytes,

@@ -22,13 +22,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> idx: array<f32>;
 
-// The first maximum of (a, b, c, d) in that order and its position 0..3.
-fn first_max(a: f32, b: f32, c: f32, d: f32) -> vec2<f32> {
+// The first maximum of the window (a, b / c, d) in that order, and its flat offset from a in a
+// row of width w: 0, 1, w, w + 1.
+fn first_max(a: f32, b: f32, c: f32, d: f32, w: f32) -> vec2<f32> {
   var best = a;
   var at = 0.0;
   if (b > best) { best = b; at = 1.0; }
-  if (c > best) { best = c; at = 2.0; }
-  if (d > best) { best = d; at = 3.0; }
+  if (c > best) { best = c; at = w; }
+  if (d > best) { best = d; at = w + 1.0; }
   return vec2<f32>(best, at);
 }
 
@@ -46,14 +47,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let bottom = x[base + p.xs.z];
   let ow0 = 2u * q;
   let o = (plane * p.OH + oh) * p.OW + ow0;
-  let ih = f32(2u * oh * p.W);  // flat index of the window's top-left row start
-  // Window positions 0..3 map to (row, col) offsets (0,0), (0,1), (1,0), (1,1): + row·W + col.
-  let l = first_max(top.x, top.y, bottom.x, bottom.y);
+  let ih = f32(2u * oh * p.W);  // flat index of the window's top row start
+  let w = f32(p.W);
+  let l = first_max(top.x, top.y, bottom.x, bottom.y, w);
   out[o] = l.x;
-  idx[o] = ih + f32(4u * q) + select(select(select(0.0, 1.0, l.y == 1.0), f32(p.W), l.y == 2.0), f32(p.W) + 1.0, l.y == 3.0);
+  idx[o] = ih + f32(4u * q) + l.y;
   if (ow0 + 1u < p.OW) {
-    let r = first_max(top.z, top.w, bottom.z, bottom.w);
+    let r = first_max(top.z, top.w, bottom.z, bottom.w, w);
     out[o + 1u] = r.x;
-    idx[o + 1u] = ih + f32(4u * q + 2u) + select(select(select(0.0, 1.0, r.y == 1.0), f32(p.W), r.y == 2.0), f32(p.W) + 1.0, r.y == 3.0);
+    idx[o + 1u] = ih + f32(4u * q + 2u) + r.y;
   }
 }

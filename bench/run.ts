@@ -406,15 +406,20 @@ async function benchConv(): Promise<void> {
     return [keep(conv2d(xs, ws, null, { padding: 1 })), xs, ws];
   };
   const [yx, yw] = [recorded(0), recorded(1)];
+  const b = keep(randn([Co], { std: 0.1 }));
   const t = await measureAll([
     wgrad(() => noGrad(() => conv2d(x, w, null, { padding: 1 }))),
     wgrad(() => noGrad(() => yx[0].node!.backward!(gy))),
     wgrad(() => noGrad(() => yw[0].node!.backward!(gy))),
+    wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }))),
+    wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1 }).relu())),
   ]);
   addRow('conv', 'conv2d forward', 'src/ops/conv.ts', 'GFLOP/s', flops, t[0]);
   addRow('conv', 'conv2d backward (input grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[1]);
   addRow('conv', 'conv2d backward (weight grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[2]);
-  for (const v of [...yx, ...yw, x, w, gy]) v.dispose();
+  addRow('conv', 'conv2d + bias + ReLU, fused', "activation: 'relu'", 'GFLOP/s', flops, t[3]);
+  addRow('conv', 'conv2d + bias, then relu()', 'two kernels', 'GFLOP/s', flops, t[4]);
+  for (const v of [...yx, ...yw, x, w, b, gy]) v.dispose();
 }
 
 async function benchMlp(): Promise<void> {

@@ -23,7 +23,7 @@
 //   ACC    `var a<q>_<a> = vec4<f32>(0.0);` for each channel q < CT and tile row a < TH
 //   LOAD   `let r<i>_<v> = src[sb + i·s_h + v];` the patch: row i, vec4 v
 //   FMA    per tap: the CT weights w<q> and `a<q>_<a> += w<q> * vec4<f32>(r.., r.., r.., r..);`
-//   STORE  `out[ob + (q·o_c + a·o_h)] = a<q>_<a> + bias;`
+//   STORE  `out[ob + (q·o_c + a·o_h)] = a<q>_<a> + bias;` (max(…, 0) with conv2d's `activation: 'relu'`)
 // Template parameters: WG workgroup size, WT the weight element type (vec4<f32> when CT is a
 // multiple of 4, else f32), CT (channels per thread).
 //

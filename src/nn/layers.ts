@@ -105,6 +105,11 @@ export class Conv2d extends Module {
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
   }
 
+  /** relu(this.forward(x)) with the ReLU in the convolution's store (conv2d's `activation: 'relu'`). */
+  forwardReLU(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups, activation: 'relu' });
+  }
+
   override extraRepr(): string {
     let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${tuple(this.kernelSize)}, stride=${tuple(this.stride)}`;
     if (this.padding.some((p) => p !== 0)) s += `, padding=${tuple(this.padding)}`;
@@ -241,18 +246,19 @@ export class ReLU extends Module {
 
 /**
  * True when layer then relu can run as one op with `activation: 'relu'`: a batch norm layer
- * (one fused pass each way) or a Linear (bias + ReLU in the matmul's store), followed by a
- * ReLU layer, neither overriding forward.
+ * (one fused pass each way), a Linear or a Conv2d (bias + ReLU in the matmul's or convolution's
+ * store), followed by a ReLU layer, neither overriding forward.
  */
-function fusable(layer: Module, relu: Module): layer is BatchNormBase | Linear {
+function fusable(layer: Module, relu: Module): layer is BatchNormBase | Linear | Conv2d {
   const plain = (layer instanceof BatchNormBase && layer.forward === BatchNormBase.prototype.forward) ||
-    (layer instanceof Linear && layer.forward === Linear.prototype.forward);
+    (layer instanceof Linear && layer.forward === Linear.prototype.forward) ||
+    (layer instanceof Conv2d && layer.forward === Conv2d.prototype.forward);
   return plain && relu instanceof ReLU && relu.forward === ReLU.prototype.forward;
 }
 
 /**
- * relu.forward(layer.forward(x)), run as one fused op when layer is a batch norm layer or a
- * Linear and relu a ReLU layer (see fusable); any other pair runs as two modules. Used by the
+ * relu.forward(layer.forward(x)), run as one fused op when layer is a batch norm layer, a Linear
+ * or a Conv2d and relu a ReLU layer (see fusable); any other pair runs as two modules. Used by the
  * backbones (src/nn/encoders.ts) and Sequential; parameter and buffer names are unchanged.
  */
 export function fusedReLU(layer: Module, relu: Module, x: Tensor): Tensor {
@@ -391,7 +397,7 @@ export class Sequential extends Module {
     return this;
   }
 
-  /** Runs the children in order; a batch norm layer or Linear followed by a ReLU layer runs fused (fusedReLU). */
+  /** Runs the children in order; a batch norm layer, Linear or Conv2d followed by a ReLU layer runs fused (fusedReLU). */
   forward(x: Tensor): Tensor {
     const c = this.children();
     for (let i = 0; i < c.length; i++) {

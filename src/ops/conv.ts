@@ -6,6 +6,8 @@
 //   weight gradient  kernels/conv2d_wgrad.wgsl: the long reduction over N·OH·OW split into chunks
 //                    whose partial results the `sum` op adds up
 //   bias gradient    sums of the output gradient over N, H, W
+// With `activation: 'relu'` the forward kernel stores max(·, 0) and the backward first masks the
+// output gradient by the saved output > 0.
 // The kernels read zero-padded copies (made here, one cheap pass) so that they need no bounds
 // tests and can load vec4s; see the kernel headers for why loads dominate on lavapipe.
 
@@ -30,6 +32,11 @@ export interface Conv2dOptions {
   dilation?: Pair;
   /** Channel groups (default 1; Cin for a depthwise convolution). */
   groups?: number;
+  /**
+   * 'relu': returns relu(conv2d(x, weight, bias)) with the ReLU in the kernel's store (no extra
+   * pass over the output); the backward masks the output gradient by y > 0.
+   */
+  activation?: 'relu';
 }
 
 /** Normalises a number-or-pair option to [h, w], checking it is an integer ≥ min. */
@@ -142,6 +149,8 @@ interface TileConv {
   stride: [number, number];
   dilation: [number, number];
   flip: boolean;
+  /** ReLU in the store (the forward's `activation: 'relu'`). */
+  relu: boolean;
   label: string;
 }
 
@@ -169,7 +178,8 @@ function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number, s
   const store: string[] = [];
   for (let q = 0; q < ct; q++) for (let a = 0; a < th; a++) {
     acc.push(`var a${q}_${a} = vec4<f32>(0.0);`);
-    store.push(`out[ob + ${q} * p.o_c + ${a} * p.o_h] = a${q}_${a} + vec4<f32>(b[${q}]);`);
+    const v = `a${q}_${a} + vec4<f32>(b[${q}])`;
+    store.push(`out[ob + ${q} * p.o_c + ${a} * p.o_h] = ${c.relu ? `max(${v}, vec4<f32>(0.0))` : v};`);
   }
   const used = new Set<string>();
   const fma: string[] = [];
@@ -264,7 +274,7 @@ function tileConv(c: TileConv): Tensor {
   ]) u.u32(v);
   c.src.device.dispatch({
     kernel: 'conv2d_tile',
-    params: cachedParams(tileParams, `${ct},${th},${c.kernel},${c.stride},${c.dilation},${c.flip},${ph},${nv},${share}`, () => ({ WG, ...tileCode(ct, th, c, ph, nv, share) })),
+    params: cachedParams(tileParams, `${ct},${th},${c.kernel},${c.stride},${c.dilation},${c.flip},${c.relu},${ph},${nv},${share}`, () => ({ WG, ...tileCode(ct, th, c, ph, nv, share) })),
     buffers: [xp.storage.buffer, c.wp.storage.buffer, (b ?? c.wp).storage.buffer, out.storage.buffer],
     access: 'rrrw',
     uniforms: u.bytes,
@@ -400,6 +410,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     throw new Error(`${op}: channel mismatch: input ${fmt(x.shape)} has ${Cin} channels but weight ${fmt(weight.shape)} expects ${cinG}${groups > 1 ? ` × groups ${groups} = ${cinG * groups}` : ''}`);
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) throw new Error(`${op}: bias must have shape [${Cout}] for weight ${fmt(weight.shape)}, got ${fmt(bias.shape)}`);
+  const { activation } = opts;
+  if (activation !== undefined && activation !== 'relu') throw new Error(`${op}: unknown activation '${String(activation)}' (supported: 'relu')`);
+  const relu = activation === 'relu';
   const a: ConvAttrs = {
     stride: pair(op, 'stride', opts.stride, 1, 1),
     padding: pair(op, 'padding', opts.padding, 0, 0),
@@ -416,11 +429,15 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const wf = pack(weight, [G, cinG, KH, KW, coutG], [coutG * ws[0], ws[1], ws[2], ws[3], ws[0]]);
   const out = tileConv({
     src: x, pad: a.padding, spread: [1, 1], wp: wf, bias: bias ?? null, out: [N, Cout, OH, OW], groups: G,
-    kernel: [KH, KW], stride: a.stride, dilation: a.dilation, flip: false, label: op,
+    kernel: [KH, KW], stride: a.stride, dilation: a.dilation, flip: false, relu, label: op,
   });
   wf.dispose();
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(out, op, inputs, { ...a }, (gy) => {
+  // With the ReLU, the backward needs the output (for its mask): a view of it of its own, which
+  // the caller disposing `out` does not free.
+  const saved = relu ? new Tensor(out.storage, out.shape, out.strides, out.offset) : null;
+  const result = record(out, op, inputs, relu ? { ...a, activation } : { ...a }, (gyIn) => {
+    const gy = saved ? map([gyIn, saved], 'select(0.0, x0, x1 > 0.0)', 'conv2d.backward (relu)') : gyIn;
     let gx: Tensor | null = null;
     if (needsGrad(x)) {
       // Transposed convolution: gy spread out by the stride and padded by dilation·(k − 1) −
@@ -429,7 +446,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
       const pad = [0, 1].map((i) => a.dilation[i] * ((i ? KW : KH) - 1) - a.padding[i]) as [number, number];
       gx = tileConv({
         src: gy, pad, spread: a.stride, wp: wb, bias: null, out: [N, Cin, H, W], groups: G,
-        kernel: [KH, KW], stride: [1, 1], dilation: a.dilation, flip: true, label: 'conv2d.backward(input)',
+        kernel: [KH, KW], stride: [1, 1], dilation: a.dilation, flip: true, relu: false, label: 'conv2d.backward(input)',
       });
       wb.dispose();
     }
@@ -440,6 +457,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
       gb = sum(perPlane, 0);
       perPlane.dispose();
     }
+    if (gy !== gyIn) gy.dispose();
     return [gx, gw, gb];
   });
+  if (!result.node) saved?.dispose();
+  return result;
 }

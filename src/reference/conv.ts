@@ -10,6 +10,8 @@ export interface Conv2dAttrs {
   padding?: readonly number[];
   dilation?: readonly number[];
   groups?: number;
+  /** 'relu': max(conv + bias, 0). */
+  activation?: string;
 }
 export interface Pool2dAttrs {
   kernelSize: readonly number[];
@@ -28,7 +30,7 @@ function outSize(op: string, size: number, k: number, s: number, p: number, d: n
   return out;
 }
 
-/** 2-D cross-correlation: x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw], bias [Cout]. */
+/** 2-D cross-correlation: x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw], bias [Cout]; relu(…) with activation 'relu'. */
 export function conv2d(x: RefTensor, w: RefTensor, bias: RefTensor | undefined, attrs?: Conv2dAttrs): RefTensor {
   checkTensor('conv2d', x, 'x');
   checkTensor('conv2d', w, 'weight');
@@ -53,6 +55,8 @@ export function conv2d(x: RefTensor, w: RefTensor, bias: RefTensor | undefined, 
       throw new Error(`conv2d: bias ${fmt(bias.shape)} must have shape [${cout}]`);
     }
   }
+  const act = attrs?.activation;
+  if (act !== undefined && act !== 'relu') throw new Error(`conv2d: unknown activation '${String(act)}' (supported: 'relu')`);
   const oh = outSize('conv2d', h, kh, sh, ph, dh);
   const ow = outSize('conv2d', wd, kw, sw, pw, dw);
   const coutG = cout / groups;
@@ -74,7 +78,7 @@ export function conv2d(x: RefTensor, w: RefTensor, bias: RefTensor | undefined, 
         }
       }
     }
-    return s;
+    return act === 'relu' ? Math.max(s, 0) : s;
   });
 }
 

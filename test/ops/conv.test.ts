@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose } from '../helpers.ts';
-import { deviceInfo, tensor, zeros, noGrad, type Tensor } from '../../src/index.ts';
+import { deviceInfo, tensor, zeros, noGrad, nn, manualSeed, stats, sync, type Tensor } from '../../src/index.ts';
 import { conv2d, convTuning, type Conv2dOptions } from '../../src/ops/conv.ts';
 
 test.before(setup);
@@ -117,6 +117,54 @@ for (const c of WIDE) for (const shareLoads of [true, false]) {
     assertClose(await ws.grad!.toArray(), gw, 1e-5, 'weight gradient');
   });
 }
+
+// conv2d(…, { activation: 'relu' }): the ReLU in the kernel's store, the backward's mask from the
+// saved output. The float64 reference applies max(·, 0) to its own convolution.
+for (const tiling of ['lavapipe', 'discrete'] as const) {
+  for (const i of [0, 2, 6]) {
+    const c = cases[i];
+    test(`conv2d + ReLU fused, ${c.name} (${tiling} tiling): forward and gradients vs float64`, async () => {
+      if (unsupported(TILINGS[tiling].shareLoads)) return;
+      Object.assign(convTuning, TILINGS[tiling]);
+      const fn = (x: Tensor, w: Tensor, b?: Tensor) => conv2d(x, w, b, { ...c.o, activation: 'relu' });
+      const inputs = inputsOf(c, 10 * i);
+      await checkForward(fn, inputs, 1e-5, c.name);
+      await checkGrad(fn, inputs, {}, c.name);
+    });
+  }
+}
+
+test('conv2d + ReLU fused: the values of relu(conv2d), no extra dispatch; nn.Sequential fuses Conv2d → ReLU with the same gradients', async () => {
+  const [x, w, b] = [randnSeeded([2, 3, 6, 7], 101), randnSeeded([4, 3, 3, 3], 102), randnSeeded([4], 103)];
+  await sync();
+  const count = (fn: () => Tensor) => {
+    const d0 = stats().dispatches;
+    const y = fn();
+    return [y, stats().dispatches - d0] as const;
+  };
+  const [plain, plainCount] = count(() => conv2d(x, w, b, { padding: 1 }));
+  const [fused, fusedCount] = count(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }));
+  assert.is(fusedCount, plainCount, 'the ReLU costs no dispatch');
+  const want = Array.from(await plain.toArray(), (v) => Math.max(v, 0));
+  assert.equal(Array.from(await fused.toArray()), want, 'bitwise relu(conv2d)');
+  assert.ok(want.some((v) => v === 0) && want.some((v) => v > 0), 'both sides of the ReLU are exercised');
+  assert.throws(() => conv2d(x, w, b, { activation: 'gelu' as 'relu' }), /conv2d: unknown activation 'gelu' \(supported: 'relu'\)/);
+
+  manualSeed(5);
+  const model = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(4, 2, 3, { stride: 2 }));
+  const [c0, c2] = [model.at(0) as nn.Conv2d, model.at(2) as nn.Conv2d];
+  const unfused = () => conv2d(conv2d(x, c0.weight, c0.bias, { padding: 1 }).relu(), c2.weight, c2.bias, { stride: 2 });
+  const lossOf = (y: Tensor) => y.square().sum();
+  const [yFused, nFused] = count(() => model.forward(x));
+  const [yPlain, nPlain] = count(unfused);
+  assert.ok(nFused < nPlain, `${nFused} vs ${nPlain} dispatches`);
+  assertClose(await yFused.toArray(), await yPlain.toArray(), 1e-6, 'forward');
+  lossOf(yFused).backward();
+  const fusedGrads = await Promise.all(model.parameters().map((p) => p.grad!.toArray()));
+  model.zeroGrad();
+  lossOf(unfused()).backward();
+  for (const [i, p] of model.parameters().entries()) assertClose(fusedGrads[i], await p.grad!.toArray(), 1e-5, `grad ${i}`);
+});
 
 test('conv2d known values: a 2×2 box filter and PyTorch (stride 2, padding 1, bias)', async () => {
   const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);

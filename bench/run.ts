@@ -8,10 +8,10 @@
 //   npx tsx bench/run.ts [--quick] [--only matmul,elementwise,reduce,conv,mlp,moco] [--big]
 //                        [--peers] [--json FILE] [--md FILE] [--svg FILE] [--no-write]
 //
-// --big adds 4096² matmuls. --peers runs the matmul / elementwise / reduce / MLP workloads through
-// TensorFlow.js too: tfjs-backend-webgpu on wgrad's own GPUDevice (same Dawn device, same queue)
+// --big adds 4096² matmuls. --peers runs the workloads through the JavaScript peers too:
+// tfjs-backend-webgpu and webgpu-torch on wgrad's own GPUDevice (same Dawn device, same queue)
 // and tfjs-backend-wasm (SIMD, CPU), reported as throughput ratios wgrad/peer measured in the
-// same run. Results go to the console, bench/RESULTS.md (this run's section between bench
+// same run (webgpu-torch only where it can: matmul, sum, conv2d forward; see bench/peers/). Results go to the console, bench/RESULTS.md (this run's section between bench
 // markers — one section per --only set; the notes around it are kept), bench/results.svg, and
 // --json FILE.
 
@@ -23,6 +23,7 @@ import { device } from '../src/runtime.ts';
 import { map } from '../src/ops/map.ts';
 import { matmulRaw, matmulPlan, setMatmulKernel, type MatmulKernel } from '../src/ops/matmul.ts';
 import { mocoStepTfjs } from './peers/moco-tfjs.ts';
+import { setupWebgpuTorch, randomTensor, destroy, type WebgpuTorch } from './peers/webgpu-torch.ts';
 
 // ---- options ----------------------------------------------------------------------------------
 
@@ -190,10 +191,11 @@ function addPeer(row: Row, peer: string, work: number, t: Outcome): void {
 const fmtNum = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
 const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms >= 100 ? 0 : 1)} ms` : `${(ms * 1000).toFixed(0)} µs`);
 
-// ---- peers (TensorFlow.js) --------------------------------------------------------------------
+// ---- peers (TensorFlow.js, webgpu-torch) ------------------------------------------------------
 
 type TF = typeof import('@tensorflow/tfjs-core');
-interface Peer { name: string; tf: TF; backend: string; settle: () => Promise<void> }
+/** A peer library on one backend: `tf` (TensorFlow.js, with `backend`) or `torch` (webgpu-torch). */
+interface Peer { name: string; tf?: TF; backend?: string; torch?: WebgpuTorch; settle: () => Promise<void> }
 const peers: Peer[] = [];
 const peerErrors: Record<string, string> = {};
 let navigatorGpu: unknown = null; // the Dawn GPU object tfjs checks for; kept referenced while tfjs lives
@@ -267,27 +269,64 @@ async function setupPeers(): Promise<void> {
   }
 }
 
-interface PeerWork { step: () => void; dispose: () => void }
+async function setupTorchPeer(): Promise<void> {
+  try {
+    const torch = await setupWebgpuTorch(device().gpu);
+    // webgpu-torch submits each kernel itself: waiting for the queue is all its settle needs.
+    peers.push({ name: 'webgpu-torch', torch, settle: () => device().wait(device().gpu.queue.onSubmittedWorkDone()) });
+  } catch (e) {
+    peerErrors['webgpu-torch'] = `not available (npm install): ${firstLine(e)}`;
+  }
+}
 
-/** Candidates running `make(tf)` on every peer (on an empty list without --peers). */
-async function peerCandidates(make: (tf: TF) => PeerWork, estimate?: (peer: string) => number | undefined) {
+interface PeerWork { step: () => void; dispose: () => void }
+/** A workload per peer library; peers without one are not run (their cells stay empty). */
+interface PeerMakers { tf?: (tf: TF) => PeerWork; torch?: (torch: WebgpuTorch) => PeerWork }
+
+/**
+ * webgpu-torch does not throw on WebGPU validation errors (they surface as uncaptured errors on
+ * the shared device): one step inside an error scope says whether the workload really runs.
+ */
+async function validated(w: PeerWork): Promise<void> {
+  const gpu = device().gpu;
+  gpu.pushErrorScope('validation');
+  w.step();
+  const err = await gpu.popErrorScope();
+  if (err) throw new Error(err.message.split('\n')[0]);
+}
+
+/** Candidates running each peer's workload from `make` (an empty list without --peers). */
+async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => number | undefined) {
   const list: { name: string; cand: Candidate | string; dispose: () => Promise<void> }[] = [];
   if (!opts.peers) return list;
   for (const p of peers) {
-    const enter = async () => void (await p.tf.setBackend(p.backend));
-    try {
-      await enter();
-      const w = make(p.tf);
-      list.push({ name: p.name, cand: { step: () => p.tf.tidy(w.step), settle: p.settle, enter, estimateMs: estimate?.(p.name) }, dispose: async () => { await enter(); w.dispose(); } });
-    } catch (e) {
-      list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
+    if (p.tf && make.tf) {
+      const tf = p.tf;
+      const enter = async () => void (await tf.setBackend(p.backend!));
+      try {
+        await enter();
+        const w = make.tf(tf);
+        list.push({ name: p.name, cand: { step: () => tf.tidy(w.step), settle: p.settle, enter, estimateMs: estimate?.(p.name) }, dispose: async () => { await enter(); w.dispose(); } });
+      } catch (e) {
+        list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
+      }
+    } else if (p.torch && make.torch) {
+      let w: PeerWork | null = null;
+      try {
+        w = make.torch(p.torch);
+        await validated(w);
+        list.push({ name: p.name, cand: { step: w.step, settle: p.settle, estimateMs: estimate?.(p.name) }, dispose: async () => w!.dispose() });
+      } catch (e) {
+        w?.dispose();
+        list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
+      }
     }
   }
   return list;
 }
 
 /** Times wgrad's candidate and the peers' together; returns wgrad's row with the peers attached. */
-async function compare(group: Group, name: string, detail: string, unit: Unit, work: number, mine: Candidate, make?: (tf: TF) => PeerWork): Promise<Row> {
+async function compare(group: Group, name: string, detail: string, unit: Unit, work: number, mine: Candidate, make?: PeerMakers): Promise<Row> {
   const ps = make ? await peerCandidates(make) : [];
   const runnable = ps.filter((p) => typeof p.cand !== 'string');
   const t = await measureAll([mine, ...runnable.map((p) => p.cand as Candidate)]);
@@ -317,9 +356,15 @@ async function benchMatmul(): Promise<void> {
       if (v && plan.kernel !== v) continue; // this adapter cannot run it (the auto row says why)
       mine.push({ v, detail: plan.detail, cand: { ...wgrad(() => matmulRaw(a, b), estimate(v ?? 'auto')), enter: async () => void setMatmulKernel(v) } });
     }
-    const ps = await peerCandidates((tf) => {
-      const [x, y] = [tf.randomNormal([S, S]), tf.randomNormal([S, S])];
-      return { step: () => void tf.matMul(x, y), dispose: () => tf.dispose([x, y]) };
+    const ps = await peerCandidates({
+      tf: (tf) => {
+        const [x, y] = [tf.randomNormal([S, S]), tf.randomNormal([S, S])];
+        return { step: () => void tf.matMul(x, y), dispose: () => tf.dispose([x, y]) };
+      },
+      torch: (torch) => {
+        const [x, y] = [randomTensor(torch, [S, S]), randomTensor(torch, [S, S])];
+        return { step: () => destroy(x.mm(y)), dispose: () => destroy(x, y) };
+      },
     }, estimate);
     const runnable = ps.filter((p) => typeof p.cand !== 'string');
     const t = await measureAll([...mine.map((m) => m.cand), ...runnable.map((p) => p.cand as Candidate)]);
@@ -365,9 +410,12 @@ async function benchElementwise(): Promise<void> {
   addRow('elementwise', 'chain of 4 ops, fused', 'one map dispatch', 'GB/s', bytes, t[1]);
   addRow('elementwise', 'chain of 4 ops, fuse()', 'traced, one map dispatch', 'GB/s', bytes, t[2]);
   // The peers run the same four ops, one kernel each (TensorFlow.js does not fuse them).
-  await compare('elementwise', 'chain of 4 ops, one kernel each', 'mul, add, relu, sqrt', 'GB/s', bytes, wgrad(() => x.mul(2).add(1).relu().sqrt()), (tf) => {
-    const v = tf.randomNormal([n]);
-    return { step: () => void tf.sqrt(tf.relu(tf.add(tf.mul(v, 2), 1))), dispose: () => v.dispose() };
+  // (webgpu-torch has no scalar or broadcast operands, so it cannot run this chain as such.)
+  await compare('elementwise', 'chain of 4 ops, one kernel each', 'mul, add, relu, sqrt', 'GB/s', bytes, wgrad(() => x.mul(2).add(1).relu().sqrt()), {
+    tf: (tf) => {
+      const v = tf.randomNormal([n]);
+      return { step: () => void tf.sqrt(tf.relu(tf.add(tf.mul(v, 2), 1))), dispose: () => v.dispose() };
+    },
   });
   x.dispose();
 }
@@ -376,9 +424,15 @@ async function benchReduce(): Promise<void> {
   const n = opts.quick ? 4 << 20 : 16 << 20;
   console.log(`reduce (sum of ${n >> 20}M floats; GB/s counts one read per element)`);
   const x = keep(randn([n]));
-  await compare('reduce', `sum of ${n >> 20}M`, 'partial sums + combine', 'GB/s', 4 * n, wgrad(() => x.sum()), (tf) => {
-    const v = tf.randomNormal([n]);
-    return { step: () => void tf.sum(v), dispose: () => v.dispose() };
+  await compare('reduce', `sum of ${n >> 20}M`, 'partial sums + combine', 'GB/s', 4 * n, wgrad(() => x.sum()), {
+    tf: (tf) => {
+      const v = tf.randomNormal([n]);
+      return { step: () => void tf.sum(v), dispose: () => v.dispose() };
+    },
+    torch: (torch) => {
+      const v = randomTensor(torch, [n]);
+      return { step: () => destroy(v.sum()), dispose: () => destroy(v) };
+    },
   });
   x.dispose();
 }
@@ -407,14 +461,30 @@ async function benchConv(): Promise<void> {
   };
   const [yx, yw] = [recorded(0), recorded(1)];
   const b = keep(randn([Co], { std: 0.1 }));
+  // The peers' forward: tfjs in its NHWC layout; webgpu-torch (no padding option) on an input
+  // padded beforehand, which gives the same output and FLOPs.
+  const ps = await peerCandidates({
+    tf: (tf) => {
+      const [v, f] = [tf.randomNormal([N, H, W, C]), tf.randomNormal([k, k, C, Co], 0, 0.1)];
+      return { step: () => void tf.conv2d(v as import('@tensorflow/tfjs-core').Tensor4D, f as import('@tensorflow/tfjs-core').Tensor4D, 1, 'same'), dispose: () => tf.dispose([v, f]) };
+    },
+    torch: (torch) => {
+      const [v, f] = [randomTensor(torch, [N, C, H + k - 1, W + k - 1]), randomTensor(torch, [Co, C, k, k])];
+      return { step: () => destroy(torch.conv2d(v, f)), dispose: () => destroy(v, f) };
+    },
+  });
+  const runnable = ps.filter((p) => typeof p.cand !== 'string');
   const t = await measureAll([
     wgrad(() => noGrad(() => conv2d(x, w, null, { padding: 1 }))),
     wgrad(() => noGrad(() => yx[0].node!.backward!(gy))),
     wgrad(() => noGrad(() => yw[0].node!.backward!(gy))),
     wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }))),
     wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1 }).relu())),
+    ...runnable.map((p) => p.cand as Candidate),
   ]);
-  addRow('conv', 'conv2d forward', 'src/ops/conv.ts', 'GFLOP/s', flops, t[0]);
+  const forward = addRow('conv', 'conv2d forward', 'src/ops/conv.ts', 'GFLOP/s', flops, t[0]);
+  for (const p of ps) addPeer(forward, p.name, flops, typeof p.cand === 'string' ? p.cand : t[5 + runnable.indexOf(p)]);
+  for (const p of ps) await p.dispose();
   addRow('conv', 'conv2d backward (input grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[1]);
   addRow('conv', 'conv2d backward (weight grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[2]);
   addRow('conv', 'conv2d + bias + ReLU, fused', "activation: 'relu'", 'GFLOP/s', flops, t[3]);
@@ -438,7 +508,8 @@ async function benchMlp(): Promise<void> {
     return loss;
   };
   const step = wgrad(trainStep);
-  const row = await compare('mlp', `MLP step, batch ${B}`, 'nn + optim.SGD', 'steps/s', flops, step, (tf) => {
+  // (webgpu-torch 0.3.5 has no gradient for mm: it cannot train this MLP.)
+  const row = await compare('mlp', `MLP step, batch ${B}`, 'nn + optim.SGD', 'steps/s', flops, step, { tf: (tf) => {
     const v = (shape: number[]) => tf.variable(tf.randomNormal(shape, 0, 0.05));
     const ws = [v([D, H]), v([H]), v([H, H]), v([H]), v([H, O]), v([O])];
     const tx = tf.randomNormal([B, D]);
@@ -450,7 +521,7 @@ async function benchMlp(): Promise<void> {
       return tf.losses.softmaxCrossEntropy(ty, tf.add(tf.matMul(h2, ws[4]), ws[5])) as import('@tensorflow/tfjs-core').Scalar;
     };
     return { step: () => void o.minimize(loss), dispose: () => { tf.dispose([...ws, tx, ty]); o.dispose(); } };
-  });
+  } });
   if (row.ms) console.log(`    wgrad ≈ ${fmtNum(flops / row.ms / 1e6)} GFLOP/s, ${fmtNum((B * 1000) / row.ms)} images/s`);
   // The same step captured once (src/device/capture.ts) and replayed: one command buffer, one submit.
   const captured = capture(() => tidy(trainStep), { inputs: [x] });
@@ -534,7 +605,7 @@ async function benchMoco(): Promise<void> {
   // A tfjs step takes tens of seconds on lavapipe: allow it rather than skip it.
   skipMs = 120_000;
   const peerCfg = { batch: B, width: cfg.width, K: cfg.K, dim: cfg.dim, m: cfg.m, T: cfg.T, lr: cfg.lr, wd: cfg.wd, bnSplits: cfg.bnSplits };
-  const row = await compare('moco', `MoCo step, batch ${B}`, `${cfg.encoder} w${cfg.width}, K ${cfg.K}`, 'steps/s', 0, mine, (tf) => mocoStepTfjs(tf, peerCfg));
+  const row = await compare('moco', `MoCo step, batch ${B}`, `${cfg.encoder} w${cfg.width}, K ${cfg.K}`, 'steps/s', 0, mine, { tf: (tf) => mocoStepTfjs(tf, peerCfg) });
   skipMs = SKIP_MS;
   if (row.ms) console.log(`    ≈ ${fmtNum((B * 1000) / row.ms)} images/s`);
   x.dispose();
@@ -542,7 +613,7 @@ async function benchMoco(): Promise<void> {
 
 // ---- output -----------------------------------------------------------------------------------
 
-const PEER_NAMES = ['tfjs-webgpu', 'tfjs-wasm'];
+const PEER_NAMES = ['tfjs-webgpu', 'webgpu-torch', 'tfjs-wasm'];
 
 function markdown(meta: Record<string, string>): string {
   const L: string[] = [];
@@ -597,7 +668,7 @@ function svgChart(title: string): string {
   const shown = rows.filter((r) => r.value !== null);
   const units = [...new Set(shown.map((r) => r.unit))];
   const [W, labelW, barW, rowH] = [980, 360, 470, 24];
-  const colors: Record<string, string> = { wgrad: '#3b6fd8', 'tfjs-webgpu': '#e08a1e', 'tfjs-wasm': '#5aa469' };
+  const colors: Record<string, string> = { wgrad: '#3b6fd8', 'tfjs-webgpu': '#e08a1e', 'webgpu-torch': '#b04fb0', 'tfjs-wasm': '#5aa469' };
   const parts: string[] = [];
   let y = 48;
   for (const u of units) {
@@ -640,7 +711,10 @@ const meta = {
   machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} at start, Node ${process.version}`,
 };
 console.log(`wgrad bench on ${meta.adapter}\n${meta.machine}`);
-if (opts.peers) await setupPeers();
+if (opts.peers) {
+  await setupPeers();
+  await setupTorchPeer();
+}
 for (const [k, v] of Object.entries(peerErrors)) console.log(`  peer ${k} unavailable: ${v}`);
 const benches: Record<Group, () => Promise<void>> = { matmul: benchMatmul, elementwise: benchElementwise, reduce: benchReduce, conv: benchConv, mlp: benchMlp, moco: benchMoco };
 for (const g of GROUPS) {

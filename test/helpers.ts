@@ -2,7 +2,7 @@
 // forward against the float64 CPU reference, backward against finite differences.
 
 import * as assert from 'uvu/assert';
-import { init, randn, rand, Tensor, gradcheck } from '../src/index.ts';
+import { init, randn, rand, Tensor, gradcheck, stats, sync, type nn } from '../src/index.ts';
 import { compareForward } from '../src/autograd/gradcheck.ts';
 import { Generator } from '../src/random.ts';
 
@@ -62,3 +62,26 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** Asserts that fn throws an Error whose message contains every fragment (shared with the reference tests). */
 export { throwsWith } from './reference/helpers.ts';
+
+/**
+ * A model that runs a layer → ReLU pair fused (nn.Sequential) against the same computation
+ * written unfused: fewer dispatches, the same output, the same gradient for every parameter
+ * (loss Σ y²).
+ */
+export async function checkFusedModel(model: nn.Module, x: Tensor, unfused: () => Tensor): Promise<void> {
+  await sync();
+  const dispatches = (fn: () => Tensor): [Tensor, number] => {
+    const d0 = stats().dispatches;
+    const y = fn();
+    return [y, stats().dispatches - d0];
+  };
+  const [yFused, nFused] = dispatches(() => model.forward(x));
+  const [yPlain, nPlain] = dispatches(unfused);
+  assert.ok(nFused < nPlain, `${nFused} vs ${nPlain} dispatches`);
+  assertClose(await yFused.toArray(), await yPlain.toArray(), 1e-5, 'forward');
+  yFused.square().sum().backward();
+  const fusedGrads = await Promise.all(model.parameters().map((p) => p.grad!.toArray()));
+  model.zeroGrad();
+  unfused().square().sum().backward();
+  for (const [i, p] of model.parameters().entries()) assertClose(fusedGrads[i], await p.grad!.toArray(), 1e-5, `grad ${i}`);
+}

@@ -8,7 +8,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose } from '../helpers.ts';
+import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel } from '../helpers.ts';
 import { deviceInfo, tensor, zeros, noGrad, nn, manualSeed, stats, sync, type Tensor } from '../../src/index.ts';
 import { conv2d, convTuning, type Conv2dOptions } from '../../src/ops/conv.ts';
 
@@ -153,17 +153,7 @@ test('conv2d + ReLU fused: the values of relu(conv2d), no extra dispatch; nn.Seq
   manualSeed(5);
   const model = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(4, 2, 3, { stride: 2 }));
   const [c0, c2] = [model.at(0) as nn.Conv2d, model.at(2) as nn.Conv2d];
-  const unfused = () => conv2d(conv2d(x, c0.weight, c0.bias, { padding: 1 }).relu(), c2.weight, c2.bias, { stride: 2 });
-  const lossOf = (y: Tensor) => y.square().sum();
-  const [yFused, nFused] = count(() => model.forward(x));
-  const [yPlain, nPlain] = count(unfused);
-  assert.ok(nFused < nPlain, `${nFused} vs ${nPlain} dispatches`);
-  assertClose(await yFused.toArray(), await yPlain.toArray(), 1e-6, 'forward');
-  lossOf(yFused).backward();
-  const fusedGrads = await Promise.all(model.parameters().map((p) => p.grad!.toArray()));
-  model.zeroGrad();
-  lossOf(unfused()).backward();
-  for (const [i, p] of model.parameters().entries()) assertClose(fusedGrads[i], await p.grad!.toArray(), 1e-5, `grad ${i}`);
+  await checkFusedModel(model, x, () => conv2d(conv2d(x, c0.weight, c0.bias, { padding: 1 }).relu(), c2.weight, c2.bias, { stride: 2 }));
 });
 
 test('conv2d known values: a 2×2 box filter and PyTorch (stride 2, padding 1, bias)', async () => {

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, linear, dropout, Generator, manualSeed, stats, sync, nn, deviceInfo, type Tensor } from '../../src/index.ts';
 import { matmulPlan, setMatmulKernel } from '../../src/ops/matmul.ts';
-import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose } from '../helpers.ts';
+import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel } from '../helpers.ts';
 
 test.before(setup);
 
@@ -76,22 +76,7 @@ test('nn.Sequential runs Linear → ReLU fused: same values and gradients as the
   const model = new nn.Sequential(new nn.Linear(12, 16), new nn.ReLU(), new nn.Linear(16, 4));
   const x = randnSeeded([10, 12], 9);
   const [l0, l2] = [model.at(0) as nn.Linear, model.at(2) as nn.Linear];
-  const unfused = () => linear(linear(x, l0.weight, l0.bias).relu(), l2.weight, l2.bias);
-  const lossOf = (y: Tensor) => y.square().sum();
-  await sync();
-  let d0 = stats().dispatches;
-  const yFused = model.forward(x);
-  const fusedDispatches = stats().dispatches - d0;
-  d0 = stats().dispatches;
-  const yPlain = unfused();
-  const plainDispatches = stats().dispatches - d0;
-  assert.ok(fusedDispatches < plainDispatches, `${fusedDispatches} vs ${plainDispatches} dispatches`);
-  assertClose(await yFused.toArray(), await yPlain.toArray(), 1e-5, 'forward');
-  lossOf(yFused).backward();
-  const fusedGrads = await Promise.all(model.parameters().map((p) => p.grad!.toArray()));
-  model.zeroGrad();
-  lossOf(unfused()).backward();
-  for (const [i, p] of model.parameters().entries()) assertClose(fusedGrads[i], await p.grad!.toArray(), 1e-5, `grad ${i}`);
+  await checkFusedModel(model, x, () => linear(linear(x, l0.weight, l0.bias).relu(), l2.weight, l2.bias));
   assert.equal(Object.keys(model.stateDict()), ['0.weight', '0.bias', '2.weight', '2.bias']);
 });
 

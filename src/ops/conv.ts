@@ -60,11 +60,14 @@ export function outSize(op: string, what: string, size: number, k: number, s: nu
 /**
  * Register-tile sizes (0 = per adapter). Forward / input gradient: ct output channels × th rows ×
  * 4 columns per thread (ct ≤ 16), software adapters 16 × 4, others 4 × 2. Weight gradient:
- * wgradCt output × wgradCi input channels, software 8 × 2, others 4 × 2. Bigger tiles mean fewer
+ * wgradCt output × wgradCi input channels, software 8 × 1, others 4 × 2. Bigger tiles mean fewer
  * loads per FMA (what lavapipe needs) but more registers and longer shader compiles. On lavapipe
  * 16 × 4 ran 12–18 % faster than 8 × 4 (forward and input gradient, 16 and 32 channels; a 4–5 s
  * compile per variant, once per machine with Mesa's shader cache); 32 × 2, 32 × 4 and 8 × 8 were
- * no faster than 16 × 4. Tests force several tilings.
+ * no faster than 16 × 4. The weight gradient's 8 × 1 ran 11–22 % faster than 8 × 2 at five layer
+ * shapes (half the accumulators per thread; gy still shared), 8 × 4 and 4 × 4 half as fast (too
+ * few input-channel blocks to share gy), 16 × 1 too (16 channels cannot be shared by 8 lanes).
+ * Tests force several tilings.
  * shareLoads (default: on software adapters with subgroups): what every lane of a subgroup would
  * load alike (the forward's and input gradient's weights, the weight gradient's output gradient)
  * is loaded once per 8-lane subgroup and broadcast.
@@ -341,7 +344,7 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const ocg = Cout / G;
   const software = x.device.info.family === 'software';
   const ct = [8, 4, 2, 1].find((t) => t <= (convTuning.wgradCt || (software ? 8 : 4)) && ocg % t === 0)!;
-  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || 2) && RC % t === 0)!;
+  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || (software ? 1 : 2)) && RC % t === 0)!;
   const tilesX = Math.ceil(OW / 4);
   const nv = Math.ceil((3 * SX + (KW - 1) * DX + 1) / 4);
   const Hp = (OH - 1) * SY + (KH - 1) * DY + 1;

@@ -18,8 +18,13 @@
 //   INPUTS    declarations of the read-only inputs in0..in{n-1} (@binding 1..n)
 //   OUT       binding number of the output (n + 1)
 //   INDEX_INIT  `var o0 = p.offsets[0];` … one vec4 of offsets per group of 4 slots
-//   INDEX_1D  `o0 += i * vec4<u32>(p.strides[0][0][0], …);` … one per group
-//   INDEX     the same with the coordinate c of dimension (q, r)
+//   INDEX     decodes i into coordinates, innermost dimension first, and adds coordinate ×
+//             strides to the offsets: unrolled for the (merged) rank at hand, with constant
+//             indices into p.shape / p.strides. A loop over dimensions indexing the uniforms by
+//             its counter ran 3–4× slower on lavapipe (the indexed uniform loads go lane by lane).
+//             One integer division per dimension (the remainder follows by a multiply), none for
+//             the outermost dimension (its coordinate is what is left, as i < numel) and none at
+//             all for rank ≤ 1: lavapipe divides lane by lane too.
 //   LOADS     `let x0 = in0[o0.x];` … one per input;  OUT_INDEX  the output's (`o0.w`)
 //   EXPR      the f32 expression of x0, x1, … and the scalars p.a, p.b
 //   WG        workgroup size
@@ -29,7 +34,6 @@ struct Params {
   strides: array<array<vec4<u32>, {{DIM_VECS}}>, {{SLOTS}}>,  // per slot (elements)
   offsets: array<vec4<u32>, {{OFFSET_VECS}}>,               // element offset of slot k at [k / 4][k % 4]
   numel: u32,
-  rank: u32,
   a: f32,                       // scalar operands (addScalar's value, pow's exponent, ...)
   b: f32,
 }
@@ -42,34 +46,9 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * {{WG}}u;
   if (i >= p.numel) { return; }
-  // Offsets of element i in each operand: decode i into coordinates, innermost dimension first.
+  // Offsets of element i in each operand.
   {{INDEX_INIT}}
-  if (p.rank <= 1u) {
-    // One (merged) dimension: no integer division, which CPU SIMD (lavapipe) cannot vectorise.
-    {{INDEX_1D}}
-    {{LOADS}}
-    out[{{OUT_INDEX}}] = {{EXPR}};
-    return;
-  }
-  // One division per dimension (the remainder follows by a multiply), and none for the outermost
-  // dimension, whose coordinate is what is left (i < numel): integer division is scalarised, lane
-  // by lane, on lavapipe, and was most of the cost of a broadcasting kernel.
-  var rem = i;
-  for (var d = i32(p.rank) - 1; d >= 1; d--) {
-    let q = u32(d) >> 2u;
-    let r = u32(d) & 3u;
-    let n = p.shape[q][r];
-    let quo = rem / n;
-    let c = rem - quo * n;
-    rem = quo;
-    {{INDEX}}
-  }
-  {
-    let q = 0u;
-    let r = 0u;
-    let c = rem;
-    {{INDEX}}
-  }
+  {{INDEX}}
   {{LOADS}}
   out[{{OUT_INDEX}}] = {{EXPR}};
 }

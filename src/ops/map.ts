@@ -57,6 +57,23 @@ function dims(u: Uniforms, values: readonly number[], pad: number, vecs: number)
 }
 
 /**
+ * elementwise.wgsl's INDEX for a (merged) rank: element i decoded into coordinates, innermost
+ * dimension first, each times its strides added to the offset vec4s o<g> (see the kernel header).
+ */
+function indexCode(rank: number, groups: number[]): string {
+  const add = (coord: string, d: number) => groups
+    .map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => `p.strides[${4 * g + j}][${d >> 2}][${d & 3}]`).join(', ')});`)
+    .join(' ');
+  if (rank <= 1) return add('i', 0);
+  const lines = ['var rem = i;'];
+  for (let d = rank - 1; d >= 1; d--) {
+    lines.push(`{ let n = p.shape[${d >> 2}][${d & 3}]; let quo = rem / n; let c = rem - quo * n; rem = quo; ${add('c', d)} }`);
+  }
+  lines.push(add('rem', 0));
+  return lines.join('\n  ');
+}
+
+/**
  * Writes EXPR(inputs) into `out` (any strided view whose shape the inputs broadcast to).
  * `label` names the op in errors. Scalars a, b are visible to EXPR as p.a and p.b. Up to 3 inputs
  * take any rank; 4 to MAP_MAX_INPUTS inputs need rank ≤ 4 after contiguous dims are merged.
@@ -82,18 +99,17 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
   for (const st of c.strides) dims(u, st, 0, dimVecs);
   const offsets = Array.from({ length: slots }, (_, k) => (k < inputs.length ? inputs[k].offset : k === outSlot ? out.offset : 0));
   for (let g = 0; g < slots / 4; g++) u.vec4u(offsets.slice(4 * g, 4 * g + 4));
-  u.u32(n).u32(c.shape.length).f32(a).f32(b);
+  u.u32(n).f32(a).f32(b);
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const bound = inputs.filter((_, k) => !aliased[k]);
-  const params = memoParams(`s|${dimVecs}|${aliased.map(Number).join('')}|${expr}`, () => {
+  const rank = c.shape.length;
+  const params = memoParams(`s|${dimVecs}|${rank}|${aliased.map(Number).join('')}|${expr}`, () => {
     const { inputs: decl, loads: ld } = loads(aliased, 'x', (k) => slotRef('o', k));
     const groups = Array.from({ length: slots / 4 }, (_, g) => g);
-    const step = (coord: string, q: string, r: string) =>
-      groups.map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => `p.strides[${4 * g + j}][${q}][${r}]`).join(', ')});`).join('\n    ');
     return {
       DIM_VECS: dimVecs, SLOTS: slots, OFFSET_VECS: slots / 4, INPUTS: decl, OUT: bound.length + 1,
       INDEX_INIT: groups.map((g) => `var o${g} = p.offsets[${g}];`).join('\n  '),
-      INDEX_1D: step('i', '0', '0'), INDEX: step('c', 'q', 'r'),
+      INDEX: indexCode(rank, groups),
       LOADS: ld, OUT_INDEX: slotRef('o', outSlot), EXPR: expr, WG: ELEMENTWISE_WG,
     };
   });

@@ -65,6 +65,7 @@ const BINARY_CASES: [number[], Layout, number[], Layout][] = [
   [[], 'contiguous', [2, 3], 'contiguous'], // rank 0 on either side
   [[2, 3], 'transposed', [], 'contiguous'],
   [[2, 1, 3, 1, 2], 'contiguous', [1, 2, 1, 3, 1], 'contiguous'], // rank 5, every dim broadcast somewhere
+  [[2, 1, 2, 1, 2, 1, 2, 1], 'contiguous', [1, 3, 1, 2, 1, 3, 1, 2], 'contiguous'], // rank 8: no dims merge
   [[3, 4], 'transposed', [3, 4], 'sliced'],
   [[4, 3], 'expanded', [4, 3], 'transposed'],
   [[6], 'sliced', [4, 1], 'expanded'],

@@ -9,6 +9,7 @@ import { collapse, fmt, normalizeDim, normalizeDims, numel, sameShape } from '..
 import { Uniforms, grid } from './uniforms.ts';
 import { map } from './map.ts';
 import { expand, reshape, viewAs } from './shape.ts';
+import { cachedParams, type KernelParams } from '../device/kernels.ts';
 
 const WG = 64;
 
@@ -38,6 +39,25 @@ function outShape(shape: readonly number[], dims: number[], keepdim: boolean): n
   return keepdim ? shape.map((d, i) => (dims.includes(i) ? 1 : d)) : shape.filter((_, i) => !dims.includes(i));
 }
 
+// Kernel parameters per (kind, kept rank, reduced rank), made once.
+const paramsCache = new Map<string, KernelParams>();
+
+/**
+ * WGSL adding to `acc` the offset of index `idx` over `rank` dims with shape / strides `shape`,
+ * `strides` (uniform arrays of vec4s): innermost dimension first, constant indices, one division
+ * per dimension and none for the outermost (whose coordinate is what is left).
+ */
+function decode(idx: string, rank: number, shape: string, strides: string, acc: string): string {
+  if (rank === 0) return '';
+  const at = (d: number) => `[${d >> 2}][${d & 3}]`;
+  const lines = [`var rem_${idx} = ${idx};`];
+  for (let d = rank - 1; d >= 1; d--) {
+    lines.push(`{ let n = ${shape}${at(d)}; let quo = rem_${idx} / n; ${acc} += (rem_${idx} - quo * n) * ${strides}${at(d)}; rem_${idx} = quo; }`);
+  }
+  lines.push(`${acc} += rem_${idx} * ${strides}${at(0)};`);
+  return lines.join('\n  ');
+}
+
 /** Runs the reduce kernel: no autograd, no splitting. */
 function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correction = 0): Tensor {
   x.assertAlive(kind);
@@ -60,14 +80,17 @@ function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correct
     .dims8(rstrides)
     .u32(x.offset)
     .u32(n)
-    .u32(kept.shape.length)
-    .u32(rshape.length)
     .u32(count)
     .f32(correction);
   const k = KERNEL[kind];
+  const [krank, rrank] = [kept.shape.length, rshape.length];
   x.device.dispatch({
     kernel: 'reduce',
-    params: { INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, FIRST_PASS: k.FIRST_PASS ?? '', WG },
+    params: cachedParams(paramsCache, `${kind}|${krank}|${rrank}`, () => ({
+      INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, FIRST_PASS: k.FIRST_PASS ?? '', WG,
+      KEPT_INDEX: decode('i', krank, 'p.kshape', 'p.kstrides', 'base'),
+      REDUCED_OFFSET: `var off = 0u;\n  ${decode('j', rrank, 'p.rshape', 'p.rstrides', 'off')}\n  return off;`,
+    })),
     buffers: [x.storage.buffer, out.storage.buffer],
     access: 'rw',
     uniforms: u.bytes,

@@ -58,6 +58,21 @@ for (const [name, f] of OPS) {
   });
 }
 
+test('reductions over a rank-6 tensor with reversed strides: kept and reduced dims that do not merge (index code up to 6 dims)', async () => {
+  // permute(5, …, 0) of a contiguous [2, 3, 2, 3, 2, 2]: no two dims merge, so the kernel decodes
+  // up to 6 kept or 3 reduced coordinates.
+  const base = make([2, 2, 3, 2, 3, 2], { seed: 61 });
+  const x = base.permute([5, 4, 3, 2, 1, 0]);
+  for (const [name, f] of OPS) {
+    for (const dims of [[0], [1, 3, 5], [0, 2, 3, 5]]) {
+      const what = `${name} reversed-stride [${x.shape}] dims ${JSON.stringify(dims)}`;
+      const g = (t: Tensor) => f(t, dims, false);
+      await checkForward(g, [x], 1e-5, what);
+      await checkGrad(g, [x], {}, what);
+    }
+  }
+});
+
 test('output shapes follow keepdim', () => {
   const x = make([2, 3, 4], { seed: 1 });
   assert.equal(x.sum().shape, []);

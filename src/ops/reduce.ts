@@ -102,13 +102,29 @@ function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correct
 
 /**
  * sum/mean/max/min with few outputs and a long reduction: reduce chunks of a contiguous copy
- * first (many threads), then the partial results.
+ * first (many threads), then the partial results. Where the reduced dims are not all trailing
+ * (a per-channel sum over (0, 2, 3) of [N, C, H, W]), the trailing ones go first: one thread per
+ * output would leave all but a few lanes idle.
  */
 function reduceSplit(kind: 'sum' | 'mean' | 'max' | 'min', x: Tensor, dims: number[], keepdim: boolean): Tensor {
   const count = numel(dims.map((i) => x.shape[i]));
   const outs = numel(outShape(x.shape, dims, false));
+  if (count < 8192 || outs > 256) return launch(kind, x, dims, keepdim);
   const reducedLast = dims.every((d, i) => d === x.shape.length - dims.length + i);
-  if (count < 8192 || outs > 256 || !reducedLast) return launch(kind, x, dims, keepdim);
+  if (!reducedLast) {
+    let k = dims.length; // dims[k..] are the trailing run of reduced dims
+    while (k > 0 && dims[k - 1] === x.shape.length - dims.length + k - 1) k--;
+    if (k === dims.length) return launch(kind, x, dims, keepdim);
+    const step = kind === 'mean' ? 'sum' : kind;
+    const inner = reduceSplit(step, x, dims.slice(k), true);
+    const total = launch(step, inner, dims.slice(0, k), true);
+    inner.dispose();
+    const result = kind === 'mean' ? map([total], 'x0 * p.a', 'mean', 1 / count) : total;
+    if (result !== total) total.dispose();
+    const shaped = viewAs(result, outShape(x.shape, dims, keepdim));
+    result.dispose();
+    return shaped;
+  }
   let chunk = 256;
   while (count % chunk !== 0 && chunk > 8) chunk /= 2;
   if (count % chunk !== 0) return launch(kind, x, dims, keepdim);

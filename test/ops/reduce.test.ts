@@ -171,6 +171,8 @@ test('long reductions (split into partial results) match the reference', async (
     [[3, 4, 2500], 'contiguous', [1, 2]], // two reduced dims merged
     [[8200, 2], 'transposed', 1], // non-contiguous: copied first
     [[8209], 'contiguous', undefined], // prime: no chunk divides, falls back to one pass
+    [[64, 3, 16, 16], 'contiguous', [0, 2, 3]], // per-channel (batch-norm-like): trailing dims first
+    [[40, 5, 300], 'transposed', [0, 1]], // reduced dims not trailing, no trailing run: one pass
   ];
   let seed = 60;
   for (const [shape, layout, dims] of cases) {
@@ -192,6 +194,11 @@ test('gradient of a long reduction (split path) is the closed form', async () =>
   x.mean().backward();
   const g = await x.grad!.toArray();
   assert.ok(g.every((v) => Math.abs(v - 1 / 16384) < 1e-9), 'mean gradient = 1/n everywhere');
+  // The per-channel path (trailing dims first): mean over (0, 2) of [64, 3, 256].
+  const y = make([64, 3, 256], { seed: 6 }).requiresGrad_();
+  y.mean([0, 2]).sum().backward();
+  const gy = await y.grad!.toArray();
+  assert.ok(gy.every((v) => Math.abs(v - 1 / 16384) < 1e-9), 'per-channel mean gradient = 1/(N·L) everywhere');
 });
 
 test('reductions inside a larger graph (logsumexp-normalised weights)', async () => {

@@ -3,12 +3,17 @@
 //      first checked against a float64 product on an odd shape;
 //   2. a MoCo training step with ResNet-18 (CIFAR form, width 64, 3×32×32, batch 256, K 4096,
 //      MLP head, shuffle BN) on pre-made views: images/s, plus its per-kernel GPU profile;
-//   3. the default Fashion-MNIST MoCo step (SmallConvNet width 16, batch 128) for scale.
+//   3. the default Fashion-MNIST MoCo step (SmallConvNet width 16, batch 128) for scale;
+//   4. conv2d forward / input gradient / weight gradient at ResNet-18's 3×3 layer shapes (batch
+//      256) under tiling variants (convTuning), to choose the discrete-GPU defaults: on the H200
+//      the weight gradient ran at half the forward's speed per FLOP with the default (4 × 2 tiles,
+//      32768 threads); lavapipe preferred fewer input channels per thread.
 // Writes one JSON object to argv[2] (or stdout). Usage: npx tsx bench/gpu/gpu.ts [out.json] [--quick]
 
 import * as fs from 'node:fs';
 import { init, deviceInfo, sync, profile, tidy, keep, manualSeed, rand, nn, optim, shutdown, MoCo } from '../../src/index.ts';
 import { matmulPlan, matmulTuning, setMatmulKernel } from '../../src/ops/matmul.ts';
+import { conv2d, convTuning } from '../../src/ops/conv.ts';
 
 const out = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : '';
 const quick = process.argv.includes('--quick');
@@ -17,7 +22,8 @@ const info = deviceInfo();
 const moco: Record<string, unknown>[] = [];
 const errors: string[] = [];
 const matmul: Record<string, unknown>[] = [];
-const result = { adapter: info, date: new Date().toISOString(), matmul, moco, errors };
+const conv: Record<string, unknown>[] = [];
+const result = { adapter: info, date: new Date().toISOString(), matmul, moco, conv, errors };
 const save = () => (out ? fs.writeFileSync(out, JSON.stringify(result, null, 1)) : undefined);
 console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description} (${info.family}, ${info.backend})`);
 
@@ -115,6 +121,48 @@ for (const [name, run] of [
     errors.push(`${name}: ${String(e)}`);
   }
 }
+save();
+
+// ---- 4. conv tiling sweep ---------------------------------------------------------------------
+const convVariants: [string, Partial<typeof convTuning>][] = [
+  ['default', {}],
+  ['wgrad threads 131072', { wgradThreads: 131072 }],
+  ['wgrad threads 524288', { wgradThreads: 524288 }],
+  ['wgrad 4x1', { wgradCi: 1 }],
+  ['wgrad 4x1, threads 262144', { wgradCi: 1, wgradThreads: 262144 }],
+  ['wgrad 8x2', { wgradCt: 8 }],
+  ['fwd 8x2', { ct: 8 }],
+  ['fwd 4x4', { th: 4 }],
+];
+const NB = quick ? 8 : 256;
+for (const [C, HW] of quick ? [[64, 32]] : [[64, 32], [128, 16], [256, 8], [512, 4]]) {
+  const x = keep(rand([NB, C, HW, HW]));
+  const w = keep(rand([C, C, 3, 3]));
+  const gy = keep(rand([NB, C, HW, HW]));
+  const flops = 2 * NB * C * HW * HW * C * 9;
+  // Backward rules of recorded convs whose other operand needs no gradient.
+  const xs = keep(x.detach().requiresGrad_(true));
+  const ws = keep(w.detach().requiresGrad_(true));
+  const yx = keep(conv2d(xs, w, null, { padding: 1 }));
+  const yw = keep(conv2d(x, ws, null, { padding: 1 }));
+  for (const [name, tune] of convVariants) {
+    Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, wgradThreads: 0 }, tune);
+    try {
+      const iters = Math.max(2, Math.round(2e10 / flops));
+      const fwd = await time(() => tidy(() => void conv2d(x, w, null, { padding: 1 })), iters);
+      const igrad = await time(() => tidy(() => void yx.node!.backward!(gy)), iters);
+      const wgrad = await time(() => tidy(() => void yw.node!.backward!(gy)), iters);
+      const tf = (ms: number) => flops / ms / 1e9;
+      conv.push({ shape: [NB, C, HW, HW], variant: name, forwardTflops: tf(fwd), inputGradTflops: tf(igrad), weightGradTflops: tf(wgrad) });
+      console.log(`conv ${C}ch ${HW}×${HW} ${name.padEnd(26)} forward ${tf(fwd).toFixed(2)}  input grad ${tf(igrad).toFixed(2)}  weight grad ${tf(wgrad).toFixed(2)} TFLOP/s`);
+    } catch (e) {
+      errors.push(`conv ${C} ${HW} ${name}: ${String(e)}`);
+    }
+  }
+  for (const t of [x, w, gy, xs, ws, yx, yw]) t.dispose();
+  save();
+}
+Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, wgradThreads: 0 });
 save();
 if (!out) console.log(JSON.stringify(result));
 shutdown();

@@ -67,12 +67,14 @@ export function outSize(op: string, what: string, size: number, k: number, s: nu
  * no faster than 16 × 4. The weight gradient's 8 × 1 ran 11–22 % faster than 8 × 2 at five layer
  * shapes (half the accumulators per thread; gy still shared), 8 × 4 and 4 × 4 half as fast (too
  * few input-channel blocks to share gy), 16 × 1 too (16 channels cannot be shared by 8 lanes).
+ * wgradThreads: how many threads the weight gradient aims for by splitting its reduction into
+ * chunks (0 = per adapter: 4096 software, 32768 others; bench/gpu/gpu.ts sweeps it on a GPU).
  * Tests force several tilings.
  * shareLoads (default: on software adapters with subgroups): what every lane of a subgroup would
  * load alike (the forward's and input gradient's weights, the weight gradient's output gradient)
  * is loaded once per 8-lane subgroup and broadcast.
  */
-export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; shareLoads?: boolean } = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0 };
+export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; wgradThreads: number; shareLoads?: boolean } = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, wgradThreads: 0 };
 
 const WG = 64;
 
@@ -357,7 +359,8 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   // subgroup share chunk and output channels, hence every gy load.
   const share = shareLoads(x.device.info) && ct <= 8 && (RC / ci) % 8 === 0;
   // Enough threads to fill the machine, each with a long enough walk.
-  const chunks = Math.max(1, Math.min(Math.ceil((software ? 4096 : 32768) / perChunk), Math.floor(tiles / 16)));
+  const target = convTuning.wgradThreads || (software ? 4096 : 32768);
+  const chunks = Math.max(1, Math.min(Math.ceil(target / perChunk), Math.floor(tiles / 16)));
   const chunk = Math.ceil(tiles / chunks);
   const S = Math.ceil(tiles / chunk);
   const xp = spread(x, Hp, Wp, a.padding[0], a.padding[1], 1, 1);

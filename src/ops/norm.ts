@@ -23,7 +23,7 @@ import { Uniforms, grid } from './uniforms.ts';
 import { map, mapInto } from './map.ts';
 import { fill } from './creation-internal.ts';
 import { add, mul, relu as reluOp } from './elementwise.ts';
-import { reshape } from './shape.ts';
+import { paddedPlanes, reshape } from './shape.ts';
 import { rowwise, type RowKernel } from './softmax.ts';
 
 // ---- batch norm ---------------------------------------------------------------------------------
@@ -62,21 +62,8 @@ function checkChannel(name: string, t: Tensor | null | undefined, c: number, x: 
 /** Contiguous with an offset divisible by 4: readable as vec4s (with H·W % 4 = 0, by whole planes). */
 const vec4Ready = (t: Tensor) => t.isContiguous && t.offset % 4 === 0;
 
-/**
- * The padded layout of a 4-D view: [Hp, Wp] when t is the top-left [H, W] crop of a contiguous
- * [N, C, Hp, Wp] block (Wp % 4 = 0, offset % 4 = 0, the whole block inside the storage), as
- * conv2d returns its outputs and input gradients; else null.
- */
+/** Whether a has b's strides and is a padded crop view (see paddedPlanes), aligned for vec4s. */
 const sameLayout = (a: Tensor, b: Tensor) => a.offset % 4 === 0 && a.strides.every((s, i) => s === b.strides[i]) && paddedPlanes(a) !== null;
-
-function paddedPlanes(t: Tensor): [number, number] | null {
-  if (t.ndim !== 4 || t.isContiguous) return null;
-  const [n, c, h, w] = t.shape;
-  const [sn, sc, sh, sw] = t.strides;
-  if (sw !== 1 || sh % 4 !== 0 || sh < w || sc % sh !== 0 || sc / sh < h || sn !== c * sc || t.offset % 4 !== 0) return null;
-  if (t.offset + n * sn > t.storage.numel) return null;
-  return [sc / sh, sh];
-}
 
 /** Partial sums of the strided kernel (kernels/batchnorm_stats.wgsl); returns them and the runs per pair. */
 function stridedStatistics(

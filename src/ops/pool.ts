@@ -7,7 +7,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { fmt } from '../shape.ts';
 import { Uniforms, grid } from './uniforms.ts';
-import { contiguous, reshape } from './shape.ts';
+import { contiguous, paddedPlanes, reshape } from './shape.ts';
 import { mean } from './reduce.ts';
 import { pair, type Pair } from './conv.ts';
 
@@ -87,24 +87,31 @@ const disjointWindows = (g: Geometry) => g.k[0] === g.s[0] && g.k[1] === g.s[1] 
 
 /**
  * Gradient with respect to the input. Disjoint windows (kernel = stride, no padding): one thread
- * per window writes its inputs (kernels/pool2d_backward_window.wgsl); otherwise one thread per
- * input gathers from every window covering it (kernels/pool2d_backward.wgsl). `generic` forces
- * the gather kernel (tests compare the two).
+ * per window writes its inputs (kernels/pool2d_backward_window.wgsl), in the padded layout of the
+ * input `x` where it has one (paddedPlanes: a conv output's crop view, so that the batch norm
+ * before the pool gets its gradient in its input's layout and runs its vec4 kernel); otherwise
+ * one thread per input gathers from every window covering it (kernels/pool2d_backward.wgsl).
+ * `generic` forces the gather kernel (tests compare the two).
  */
-export function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Geometry, max: boolean, includePad: boolean, generic = false): Tensor {
-  const gx = Tensor.empty([g.N, g.C, g.H, g.W], grad.device);
-  if (gx.size > 0 && disjointWindows(g) && !generic) {
+export function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Geometry, max: boolean, includePad: boolean, x: Tensor | null = null, generic = false): Tensor {
+  if (g.N * g.C * g.H * g.W > 0 && disjointWindows(g) && !generic) {
+    const [Hp, Wp] = (x && paddedPlanes(x)) ?? [g.H, g.W];
+    const full = Tensor.empty([g.N, g.C, Hp, Wp], grad.device);
     // Reads grad through its strides: no contiguous copy.
     const windows = grad.size;
     grad.device.dispatch({
       kernel: 'pool2d_backward_window', params: { MAX: max ? 'true' : 'false' },
-      buffers: [grad.storage.buffer, (idx ?? grad).storage.buffer, gx.storage.buffer], access: 'rrw',
+      buffers: [grad.storage.buffer, (idx ?? grad).storage.buffer, full.storage.buffer], access: 'rrw',
       uniforms: new Uniforms().vec4u(grad.strides).u32(g.C).u32(g.H).u32(g.W).u32(g.OH)
-        .u32(g.OW).u32(g.k[0]).u32(g.k[1]).u32(grad.offset).u32(windows).bytes,
+        .u32(g.OW).u32(g.k[0]).u32(g.k[1]).u32(grad.offset).u32(windows).u32(Hp * Wp).u32(Wp).bytes,
       workgroups: grid(Math.ceil(windows / 64)), label: `${op}.backward`,
     });
-    return gx;
+    if (Hp === g.H && Wp === g.W) return full;
+    const view = new Tensor(full.storage, [g.N, g.C, g.H, g.W], full.strides, 0);
+    full.dispose(); // the view keeps the storage
+    return view;
   }
+  const gx = Tensor.empty([g.N, g.C, g.H, g.W], grad.device);
   const gc = contiguous(grad);
   const total = gx.size;
   if (total > 0) {
@@ -124,7 +131,7 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   const g = geometry('maxPool2d', x, opts);
   const { out, idx } = poolForward('maxPool2d', x, g, true, false);
   const attrs = { kernelSize: g.k, stride: g.s, padding: g.p };
-  return record(out, 'maxPool2d', [x], attrs, (grad) => [poolBackward('maxPool2d', grad, idx, g, true, false)]);
+  return record(out, 'maxPool2d', [x], attrs, (grad) => [poolBackward('maxPool2d', grad, idx, g, true, false, x)]);
 }
 
 /** Average pooling of an NCHW tensor; countIncludePad (default true, as PyTorch) divides by the full window. @example avgPool2d(randn([2, 8, 9, 9]), { kernelSize: 3, stride: 2, padding: 1 }).shape // [2, 8, 5, 5] */
@@ -135,7 +142,7 @@ export function avgPool2d(x: Tensor, opts: Pool2dOptions & { countIncludePad?: b
   const { out, idx } = poolForward('avgPool2d', x, g, false, includePad);
   idx.dispose();
   const attrs = { kernelSize: g.k, stride: g.s, padding: g.p, countIncludePad: includePad };
-  return record(out, 'avgPool2d', [x], attrs, (grad) => [poolBackward('avgPool2d', grad, null, g, false, includePad)]);
+  return record(out, 'avgPool2d', [x], attrs, (grad) => [poolBackward('avgPool2d', grad, null, g, false, includePad, x)]);
 }
 
 /** Adaptive average pooling; only output size 1 (global average pool) is supported. @example adaptiveAvgPool2d(randn([4, 64, 7, 7])).shape // [4, 64, 1, 1] */

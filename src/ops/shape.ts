@@ -114,6 +114,22 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   return reshape(x, [...x.shape.slice(0, s), numel(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
 
+/**
+ * The padded layout of a 4-D view: [Hp, Wp] when t is the top-left [H, W] crop of a contiguous
+ * [N, C, Hp, Wp] block (Wp % 4 = 0, offset % 4 = 0, the whole block inside the storage), as
+ * conv2d returns its outputs and input gradients; else null. Kernels that read such a view as
+ * whole vec4 rows (batch norm) or write their result in the same layout (max pooling's backward)
+ * use it.
+ */
+export function paddedPlanes(t: Tensor): [number, number] | null {
+  if (t.ndim !== 4 || t.isContiguous) return null;
+  const [n, c, h, w] = t.shape;
+  const [sn, sc, sh, sw] = t.strides;
+  if (sw !== 1 || sh % 4 !== 0 || sh < w || sc % sh !== 0 || sc / sh < h || sn !== c * sc || t.offset % 4 !== 0) return null;
+  if (t.offset + n * sn > t.storage.numel) return null;
+  return [sc / sh, sh];
+}
+
 /** A contiguous copy (or x itself if already contiguous, unless `force`). @example contiguous(randn([3, 4]).transpose(0, 1)).isContiguous // true */
 export function contiguous(x: Tensor, force = false): Tensor {
   x.assertAlive('contiguous');

@@ -115,7 +115,13 @@ for (const { shape, k } of DISJOINT) {
       const { out, idx } = poolForward('pool', x, g, max, true);
       ones([...x.shape]).dispose(); // leaves non-zero memory in the buffer pool for gx to reuse
       const fast = await poolBackward('pool', grad, max ? idx : null, g, max, true).toArray();
-      const slow = await poolBackward('pool', grad, max ? idx : null, g, max, true, true).toArray();
+      const slow = await poolBackward('pool', grad, max ? idx : null, g, max, true, null, true).toArray();
+      // The input as a padded crop view (as conv2d's output): the window kernel writes gx in that
+      // layout, with the same values.
+      const xp = randnSeeded([g.N, g.C, g.H + 2, 4 * Math.ceil((g.W + 1) / 4)], 13).slice(2, 0, g.H).slice(3, 0, g.W);
+      const padded = poolBackward('pool', grad, max ? idx : null, g, max, true, xp);
+      assert.equal(padded.strides, xp.strides, `max=${max}: gx in the input's padded layout`);
+      assert.equal(Array.from(await padded.toArray()), Array.from(slow), `max=${max}: padded layout, same values`);
       assert.equal(Array.from(fast), Array.from(slow), `max=${max}: window kernel = gather kernel`);
       // Uncovered inputs (floor mode) get exactly 0, covered ones the window's share.
       const [H, W] = [g.H, g.W];

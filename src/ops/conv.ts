@@ -59,14 +59,16 @@ export function outSize(op: string, what: string, size: number, k: number, s: nu
 
 /**
  * Register-tile sizes (0 = per adapter). Forward / input gradient: ct output channels × th rows ×
- * 4 columns per thread (ct ≤ 16), software adapters 16 × 4, others 4 × 2. Weight gradient:
- * wgradCt output × wgradCi input channels, software 8 × 1, others 4 × 2. Bigger tiles mean fewer
- * loads per FMA (what lavapipe needs) but more registers and longer shader compiles. On lavapipe
- * 16 × 4 ran 12–18 % faster than 8 × 4 (forward and input gradient, 16 and 32 channels; a 4–5 s
- * compile per variant, once per machine with Mesa's shader cache); 32 × 2, 32 × 4 and 8 × 8 were
- * no faster than 16 × 4. The weight gradient's 8 × 1 ran 11–22 % faster than 8 × 2 at five layer
- * shapes (half the accumulators per thread; gy still shared), 8 × 4 and 4 × 4 half as fast (too
- * few input-channel blocks to share gy), 16 × 1 too (16 channels cannot be shared by 8 lanes).
+ * 4 columns per thread (ct ≤ 16), software adapters 16 × 4 (8 × 4 without shared loads), others
+ * 4 × 2. Weight gradient: wgradCt output × wgradCi input channels, software 8 × 1 (8 × 2 without
+ * shared loads), others 4 × 2. Bigger tiles mean fewer loads per FMA (what lavapipe needs) but
+ * more registers and longer shader compiles. On lavapipe 16 × 4 ran 12–18 % faster than 8 × 4
+ * (forward and input gradient, 16 and 32 channels; a 4–5 s compile per variant, once per machine
+ * with Mesa's shader cache); 32 × 2, 32 × 4 and 8 × 8 were no faster than 16 × 4. The weight
+ * gradient's 8 × 1 ran 11–22 % faster than 8 × 2 at five layer shapes (half the accumulators per
+ * thread; gy still shared), 8 × 4 and 4 × 4 half as fast (too few input-channel blocks to share
+ * gy), 16 × 1 too (16 channels cannot be shared by 8 lanes). Without shared loads (Dawn's
+ * OpenGLES backend has no subgroups) the smaller tiles were 6–9 % faster.
  * wgradThreads: how many threads the weight gradient aims for by splitting its reduction into
  * chunks (0 = per adapter: 4096 software, 32768 others; bench/gpu/gpu.ts sweeps it on a GPU).
  * Tests force several tilings.
@@ -245,10 +247,12 @@ function tileConv(c: TileConv): Tensor {
   const rc = c.wp.shape[1];
   const info = c.src.device.info;
   const software = info.family === 'software';
-  const maxCt = convTuning.ct || (software ? 16 : 4);
   // lavapipe loads storage one lane at a time, the weights included although every lane of a
   // workgroup reads the same ones: sharing them by subgroupBroadcast halved the forward's time.
   const share = shareLoads(info);
+  // 16 channels per thread pay off where the weights are shared (without subgroups, on Dawn's
+  // OpenGLES backend, 8 were 9 % faster).
+  const maxCt = convTuning.ct || (software ? (share ? 16 : 8) : 4);
   const ct = [16, 8, 4, 2, 1].find((t) => t <= maxCt && ocg % t === 0)!;
   const th = convTuning.th || (software ? 4 : 2);
   const tilesY = Math.ceil(OH / th);
@@ -346,7 +350,9 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const ocg = Cout / G;
   const software = x.device.info.family === 'software';
   const ct = [8, 4, 2, 1].find((t) => t <= (convTuning.wgradCt || (software ? 8 : 4)) && ocg % t === 0)!;
-  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || (software ? 1 : 2)) && RC % t === 0)!;
+  // 1 input channel per thread where gy is shared across the subgroup (2 without subgroups: 6 %
+  // faster on Dawn's OpenGLES backend, which loads more gy per input channel then).
+  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || (software && shareLoads(x.device.info) ? 1 : 2)) && RC % t === 0)!;
   const tilesX = Math.ceil(OW / 4);
   const nv = Math.ceil((3 * SX + (KW - 1) * DX + 1) / 4);
   const Hp = (OH - 1) * SY + (KH - 1) * DY + 1;

@@ -3,8 +3,9 @@
 // x[n, c, h, w] with n % groups = group (MoCo's interleaved SplitBatchNorm; groups = 1 is plain
 // batch norm). They are cut into `chunks` runs of `chunk` elements; one thread sums one run, so
 // a 200k-element channel is reduced by hundreds of threads without barriers (cheap on lavapipe).
-// kernels/batchnorm_finish.wgsl combines the runs. Contiguous inputs with H·W % 4 = 0 take
-// kernels/batchnorm_stats_vec4.wgsl (the same sums with vec4 loads) instead.
+// kernels/batchnorm_finish.wgsl combines the runs. Contiguous inputs with H·W % 4 = 0, and
+// conv2d's padded crop views, take kernels/batchnorm_stats_vec4.wgsl (the same sums with vec4
+// loads) instead.
 //
 // Forward (BACKWARD false): sums of u = x − K and u², with K = the pair's first element, a shift
 // that keeps the variance E[u²] − E[u]² accurate in f32.

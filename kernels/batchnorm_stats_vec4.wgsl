@@ -6,7 +6,11 @@
 // nl·groups + group) and vec4 q of the plane, stepped without divisions.
 //   forward:  Σ u, Σ u², u = x − K (K = the pair's first element)
 //   backward: Σ g, Σ g·(x − mean) (g masked by x·coef.0 + coef.1 > 0 when RELU)
-// Template parameters: BACKWARD, RELU (true / false).
+// PADDED true: x (and g, in the same layout) are the top-left [H, W] crops of planes padded to
+// hw4 vec4s in rows of w4 vec4s (conv2d's outputs and input gradients, src/ops/shape.ts
+// paddedPlanes): the runs walk the whole padded planes and lanes outside the crop count as 0
+// (select, so whatever the padding holds, NaN included, adds nothing).
+// Template parameters: BACKWARD, RELU, PADDED (true / false).
 
 struct Params {
   C: u32,
@@ -18,6 +22,9 @@ struct Params {
   total: u32,        // groups · C · chunks threads
   x_offset: u32,     // in vec4s
   g_offset: u32,     // in vec4s
+  w4: u32,           // PADDED: vec4s per padded row
+  H: u32,            // PADDED: rows and columns of the crop
+  W: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -28,6 +35,7 @@ struct Params {
 
 const BACKWARD = {{BACKWARD}};
 const RELU = {{RELU}};
+const PADDED = {{PADDED}};
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -54,13 +62,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   } else {
     center = x[p.x_offset + (grp * p.C + c) * p.hw4].x;
   }
+  // PADDED: position of vec4 q in its padded plane (one division here, none in the loop).
+  var row = 0u;
+  var col4 = 0u;
+  if (PADDED) {
+    row = q / p.w4;
+    col4 = q - row * p.w4;
+  }
   var s1 = vec4<f32>(0.0);
   var s2 = vec4<f32>(0.0);
   for (var j = j0; j < j1; j++) {
     let xv = x[p.x_offset + at];
-    let u = xv - vec4<f32>(center);
+    var valid = vec4<bool>(true);
+    if (PADDED) {
+      valid = (vec4<u32>(4u * col4) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.W)) & vec4<bool>(row < p.H);
+    }
+    let u = select(vec4<f32>(0.0), xv - vec4<f32>(center), valid);
     if (BACKWARD) {
-      var gv = g[p.g_offset + at];
+      var gv = select(vec4<f32>(0.0), g[p.g_offset + at], valid);
       if (RELU) { gv = select(vec4<f32>(0.0), gv, xv * ya + yb > vec4<f32>(0.0)); }
       s1 += gv;
       s2 += gv * u;
@@ -70,8 +89,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     q++;
     at++;
+    if (PADDED) {
+      col4++;
+      if (col4 == p.w4) {
+        col4 = 0u;
+        row++;
+      }
+    }
     if (q == p.hw4) {
       q = 0u;
+      row = 0u;
+      col4 = 0u;
       at += step - p.hw4;
     }
   }

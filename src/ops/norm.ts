@@ -9,7 +9,9 @@
 // g·(x − mean), coefficients, then gx = g·A + x·B + C in one pass; dL/dweight and dL/dbias fall
 // out of the coefficient pass. The partial sums and the pointwise pass have vec4 fast paths
 // (kernels/batchnorm_stats_vec4.wgsl, kernels/batchnorm_apply_vec4.wgsl) for contiguous x (and
-// g) with H·W % 4 = 0; the strided pointwise kernel gives each large plane its own workgroup.
+// g) with H·W % 4 = 0 and for conv2d's padded crop views (whole padded planes; the statistics
+// mask what lies outside the crop); the strided pointwise kernel gives each large plane its own
+// workgroup.
 //
 // `activation: 'relu'` fuses a following ReLU: the apply pass writes max(y, 0), and the backward
 // passes mask g by y > 0 (recomputed from x and the forward coefficients), so batch norm + ReLU
@@ -116,9 +118,14 @@ export function coefficients(
   const label = `batchNorm${mode === 'backward' ? '.backward' : ''} statistics`;
   let partial: Tensor;
   let chunks: number;
-  if (!generic && (h * w) % 4 === 0 && vec4Ready(x) && (!g || vec4Ready(g))) {
+  // The vec4 kernel on contiguous planes, or on whole padded planes (conv2d's crop views; lanes
+  // outside the crop count 0), where g, if any, has the same layout.
+  const padded = generic ? null : paddedPlanes(x);
+  const planes = padded && (!g || sameLayout(g, x)) ? padded : !generic && (h * w) % 4 === 0 && vec4Ready(x) && (!g || vec4Ready(g)) ? [h, w] : null;
+  if (planes) {
     // Runs of vec4s (kernels/batchnorm_stats_vec4.wgsl).
-    const count4 = count / 4;
+    const hw4 = (planes[0] * planes[1]) / 4;
+    const count4 = (n / groups) * hw4;
     const chunks0 = Math.max(1, Math.min(Math.ceil(16384 / pairs), Math.ceil(count4 / 16)));
     const chunk = Math.ceil(count4 / chunks0);
     chunks = Math.ceil(count4 / chunk);
@@ -126,11 +133,11 @@ export function coefficients(
     partial = Tensor.empty([total * 2], x.device);
     x.device.dispatch({
       kernel: 'batchnorm_stats_vec4',
-      params: { BACKWARD, RELU },
+      params: { BACKWARD, RELU, PADDED: planes === padded ? 'true' : 'false' },
       buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
       access: 'rrrw',
-      uniforms: new Uniforms().u32(c).u32((h * w) / 4).u32(groups).u32(count4).u32(chunk).u32(chunks).u32(total)
-        .u32(x.offset / 4).u32((g?.offset ?? 0) / 4).bytes,
+      uniforms: new Uniforms().u32(c).u32(hw4).u32(groups).u32(count4).u32(chunk).u32(chunks).u32(total)
+        .u32(x.offset / 4).u32((g?.offset ?? 0) / 4).u32(planes[1] / 4).u32(h).u32(w).bytes,
       workgroups: grid(Math.ceil(total / 64)),
       label,
     });

@@ -360,6 +360,30 @@ test('batchNorm statistics: the vec4 kernel equals the strided kernel (forward, 
   }
 });
 
+test('batchNorm statistics on padded crop views: the vec4 kernel over whole padded planes (their padding NaN) equals the strided kernel', async () => {
+  const cases: [number[], [number, number], number][] = [[[4, 3, 12, 11], [16, 12], 2], [[8, 2, 7, 7], [8, 8], 4], [[2, 2, 5, 3], [6, 4], 1]];
+  for (const [[n, c, h, w], [hp, wp], groups] of cases) {
+    // The crop of a block whose padding holds NaN: lanes outside the crop must add nothing.
+    const block = async (seed: number) => {
+      const v = await randnSeeded([n, c, hp, wp], seed).mul(2).add(1).toArray();
+      for (let i = 0; i < v.length; i++) if (Math.floor(i / wp) % hp >= h || i % wp >= w) v[i] = NaN;
+      return tensor(v, [n, c, hp, wp]).slice(2, 0, h).slice(3, 0, w);
+    };
+    const [x, g] = [await block(90), await block(91)];
+    const [wt, b] = [randnSeeded([c], 92), randnSeeded([c], 93)];
+    const what = `[${n}, ${c}, ${h}, ${w}] in ${hp}×${wp}, groups ${groups}`;
+    const fwdFast = coefficients('forward', x, null, null, wt, b, groups, 1e-5);
+    const fwdSlow = coefficients('forward', x, null, null, wt, b, groups, 1e-5, false, true);
+    assertClose(await fwdFast.toArray(), await fwdSlow.toArray(), 1e-5, `${what} forward coefficients`);
+    for (const relu of [false, true]) {
+      const fast = await coefficients('backward', x, g, fwdSlow, wt, null, groups, 1e-5, relu).toArray();
+      const slow = await coefficients('backward', x, g, fwdSlow, wt, null, groups, 1e-5, relu, true).toArray();
+      assert.ok(fast.every(Number.isFinite), `${what}: no NaN from the padding`);
+      assertClose(fast, slow, 1e-5, `${what} backward coefficients relu=${relu}`);
+    }
+  }
+});
+
 test('batchNorm on padded crop views (as conv2d returns): vec4 over the padded block, same values as the strided kernel', async () => {
   // x and g: the [4, 3, 12, 11] top-left crops of contiguous [4, 3, 16, 12] blocks (planes of
   // ≥ 128 elements take the padded path; smaller ones the strided kernel).

@@ -58,12 +58,13 @@ async function maxError(): Promise<number> {
 }
 
 const variants = [
-  { tiled: 'db', bk: 8 }, { tiled: 'db4', bk: 8 }, { tiled: 'db4', bk: 16 },
+  { tiled: 'db', bk: 8, tile: 0 }, { tiled: 'db4', bk: 8, tile: 0 }, { tiled: 'db4', bk: 16, tile: 0 },
+  { tiled: 'db4', bk: 0, tile: 64 }, // 64×64 tiles: 4× the workgroups of 128×128 at 1024²
 ] as const;
 setMatmulKernel('tiled');
 for (const v of variants) {
   Object.assign(matmulTuning, v);
-  const name = `${v.tiled} bk${v.bk}`;
+  const name = `${v.tiled} bk${v.bk}${v.tile ? ` tile${v.tile}` : ''}`;
   let err: number;
   try {
     err = await maxError();
@@ -83,7 +84,7 @@ for (const v of variants) {
   save();
 }
 setMatmulKernel(null);
-Object.assign(matmulTuning, { tiled: 'db4', bk: 0 });
+Object.assign(matmulTuning, { tiled: 'db4', bk: 0, tile: 0 });
 
 // ---- 2./3. MoCo steps -------------------------------------------------------------------------
 async function mocoStep(name: string, encoder: nn.Module & { featureDim: number }, shape: number[], steps: number): Promise<void> {

@@ -136,9 +136,11 @@ function stridedUniforms({ M, N, K, a, b, bshape }: Problem): Uniforms {
  * Variants of the discrete-GPU kernel, for benchmarks on a GPU: 'db4' is matmul_tiled_db4.wgsl
  * (vec4 global loads, where the operands' layout allows; else 'db'), 'db' matmul_tiled_db.wgsl
  * (scalar loads, any strides); bk 0 = the default k tile (8 for 128×128 tiles, 16 for 64×64:
- * on an H200, bk 16 ran 4096² at a third of bk 8's speed).
+ * on an H200, bk 16 ran 4096² at a third of bk 8's speed); tile 0 = 128×128 where M and N are
+ * ≥ 128, else 64×64 — 64 forces the smaller tiles (bench/gpu/gpu.ts measures them at 1024–2048²,
+ * where 128×128 tiles leave part of a large GPU idle).
  */
-export const matmulTuning: { tiled: 'db4' | 'db'; bk: number } = { tiled: 'db4', bk: 0 };
+export const matmulTuning: { tiled: 'db4' | 'db'; bk: number; tile: 0 | 64 } = { tiled: 'db4', bk: 0, tile: 0 };
 
 /** Whether an operand (a rows × cols matrix per batch entry) can be read as aligned vec4s along its contiguous axis. */
 function vec4Readable(o: Operand, rows: number, cols: number): boolean {
@@ -150,7 +152,7 @@ function vec4Readable(o: Operand, rows: number, cols: number): boolean {
 
 function tiledLaunch(p: Problem): Launch | string {
   const { M, N, K, bshape } = p;
-  const big = M >= 128 && N >= 128;
+  const big = M >= 128 && N >= 128 && matmulTuning.tile !== 64;
   const tile = big ? 128 : 64;
   const gx = Math.ceil(N / tile);
   const gy = Math.ceil(M / tile);

@@ -184,12 +184,16 @@ kernels('tiled: every variant over several K steps, 64×64 and 128×128 tiles, t
   setMatmulKernel('tiled');
   const saved = { ...matmulTuning };
   try {
-    for (const variant of [{ tiled: 'db4', bk: 0 }, { tiled: 'db4', bk: 16 }, { tiled: 'db', bk: 0 }, { tiled: 'db', bk: 16 }, { tiled: 'db', bk: 4 }] as const) {
+    const variants = [
+      { tiled: 'db4', bk: 0, tile: 0 }, { tiled: 'db4', bk: 16, tile: 0 }, { tiled: 'db', bk: 0, tile: 0 }, { tiled: 'db', bk: 16, tile: 0 }, { tiled: 'db', bk: 4, tile: 0 },
+      { tiled: 'db4', bk: 0, tile: 64 }, // 64×64 tiles forced on shapes that would take 128×128
+    ] as const;
+    for (const variant of variants) {
       Object.assign(matmulTuning, variant);
-      const name = `${variant.tiled} bk ${variant.bk}`;
+      const name = `${variant.tiled} bk ${variant.bk}${variant.tile ? ' tile 64' : ''}`;
       const a = make([130, 40], { seed: 400 });
       const b = make([40, 129], { seed: 401 });
-      assert.match(matmulPlan(a, b).detail, /tiled-db 128x128/, 'N = 129: no vec4 loads');
+      assert.match(matmulPlan(a, b).detail, variant.tile ? /tiled-db 64x64/ : /tiled-db 128x128/, 'N = 129: no vec4 loads');
       await checkForward(mm, [a, b], 1e-5, `${name} [130,40]@[40,129]`);
       await checkForward(mm, [make([40, 33], { seed: 402 }), make([33, 70], { seed: 403, layout: 'transposed' })], 1e-5, `${name} 64-tile @ transposed`);
       await checkForward(mm, [make([3, 37, 21], { seed: 404, layout: 'transposed' }), make([21, 65], { seed: 405 })], 1e-5, `${name} batched transposed @ broadcast`);

@@ -349,10 +349,11 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const G = a.groups;
   const ocg = Cout / G;
   const software = x.device.info.family === 'software';
+  const sharing = shareLoads(x.device.info);
   const ct = [8, 4, 2, 1].find((t) => t <= (convTuning.wgradCt || (software ? 8 : 4)) && ocg % t === 0)!;
   // 1 input channel per thread where gy is shared across the subgroup (2 without subgroups: 6 %
   // faster on Dawn's OpenGLES backend, which loads more gy per input channel then).
-  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || (software && shareLoads(x.device.info) ? 1 : 2)) && RC % t === 0)!;
+  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || (software && sharing ? 1 : 2)) && RC % t === 0)!;
   const tilesX = Math.ceil(OW / 4);
   const nv = Math.ceil((3 * SX + (KW - 1) * DX + 1) / 4);
   const Hp = (OH - 1) * SY + (KH - 1) * DY + 1;
@@ -363,7 +364,7 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const perChunk = G * (ocg / ct) * (RC / ci);
   // Threads run input-channel blocks fastest: with a multiple of 8 of them, the 8 lanes of a
   // subgroup share chunk and output channels, hence every gy load.
-  const share = shareLoads(x.device.info) && ct <= 8 && (RC / ci) % 8 === 0;
+  const share = sharing && ct <= 8 && (RC / ci) % 8 === 0;
   // Enough threads to fill the machine, each with a long enough walk.
   const target = convTuning.wgradThreads || (software ? 4096 : 32768);
   const chunks = Math.max(1, Math.min(Math.ceil(target / perChunk), Math.floor(tiles / 16)));

@@ -5,7 +5,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { broadcastShapes, broadcastStrides, collapse, fmt, numel, sameShape } from '../shape.ts';
-import { Uniforms, grid } from './uniforms.ts';
+import { Uniforms, decodeIndex, grid } from './uniforms.ts';
 import { cachedParams, type KernelParams } from '../device/kernels.ts';
 
 export const ELEMENTWISE_WG = 256;
@@ -57,23 +57,6 @@ function dims(u: Uniforms, values: readonly number[], pad: number, vecs: number)
 }
 
 /**
- * elementwise.wgsl's INDEX for a (merged) rank: element i decoded into coordinates, innermost
- * dimension first, each times its strides added to the offset vec4s o<g> (see the kernel header).
- */
-function indexCode(rank: number, groups: number[]): string {
-  const add = (coord: string, d: number) => groups
-    .map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => `p.strides[${4 * g + j}][${d >> 2}][${d & 3}]`).join(', ')});`)
-    .join(' ');
-  if (rank <= 1) return add('i', 0);
-  const lines = ['var rem = i;'];
-  for (let d = rank - 1; d >= 1; d--) {
-    lines.push(`{ let n = p.shape[${d >> 2}][${d & 3}]; let quo = rem / n; let c = rem - quo * n; rem = quo; ${add('c', d)} }`);
-  }
-  lines.push(add('rem', 0));
-  return lines.join('\n  ');
-}
-
-/**
  * Writes EXPR(inputs) into `out` (any strided view whose shape the inputs broadcast to).
  * `label` names the op in errors. Scalars a, b are visible to EXPR as p.a and p.b. Up to 3 inputs
  * take any rank; 4 to MAP_MAX_INPUTS inputs need rank ≤ 4 after contiguous dims are merged.
@@ -109,7 +92,10 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
     return {
       DIM_VECS: dimVecs, SLOTS: slots, OFFSET_VECS: slots / 4, INPUTS: decl, OUT: bound.length + 1,
       INDEX_INIT: groups.map((g) => `var o${g} = p.offsets[${g}];`).join('\n  '),
-      INDEX: indexCode(rank, groups),
+      // Element i's coordinates, each times every operand's stride added to the offset vec4s.
+      INDEX: decodeIndex('i', rank, (d) => `p.shape[${d >> 2}][${d & 3}]`, (coord, d) => groups
+        .map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => `p.strides[${4 * g + j}][${d >> 2}][${d & 3}]`).join(', ')});`)
+        .join(' ')),
       LOADS: ld, OUT_INDEX: slotRef('o', outSlot), EXPR: expr, WG: ELEMENTWISE_WG,
     };
   });

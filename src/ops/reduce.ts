@@ -6,7 +6,7 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { collapse, fmt, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
-import { Uniforms, grid } from './uniforms.ts';
+import { Uniforms, decodeIndex, grid } from './uniforms.ts';
 import { map } from './map.ts';
 import { expand, reshape, viewAs } from './shape.ts';
 import { cachedParams, type KernelParams } from '../device/kernels.ts';
@@ -42,21 +42,9 @@ function outShape(shape: readonly number[], dims: number[], keepdim: boolean): n
 // Kernel parameters per (kind, kept rank, reduced rank), made once.
 const paramsCache = new Map<string, KernelParams>();
 
-/**
- * WGSL adding to `acc` the offset of index `idx` over `rank` dims with shape / strides `shape`,
- * `strides` (uniform arrays of vec4s): innermost dimension first, constant indices, one division
- * per dimension and none for the outermost (whose coordinate is what is left).
- */
-function decode(idx: string, rank: number, shape: string, strides: string, acc: string): string {
-  if (rank === 0) return '';
-  const at = (d: number) => `[${d >> 2}][${d & 3}]`;
-  const lines = [`var rem_${idx} = ${idx};`];
-  for (let d = rank - 1; d >= 1; d--) {
-    lines.push(`{ let n = ${shape}${at(d)}; let quo = rem_${idx} / n; ${acc} += (rem_${idx} - quo * n) * ${strides}${at(d)}; rem_${idx} = quo; }`);
-  }
-  lines.push(`${acc} += rem_${idx} * ${strides}${at(0)};`);
-  return lines.join('\n  ');
-}
+/** WGSL adding to `acc` the offset of index `idx` over `rank` dims of the uniform arrays `shape`, `strides`. */
+const offsetCode = (idx: string, rank: number, shape: string, strides: string, acc: string) =>
+  decodeIndex(idx, rank, (d) => `${shape}[${d >> 2}][${d & 3}]`, (coord, d) => `${acc} += ${coord} * ${strides}[${d >> 2}][${d & 3}];`);
 
 /** Runs the reduce kernel: no autograd, no splitting. */
 function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correction = 0): Tensor {
@@ -88,8 +76,8 @@ function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correct
     kernel: 'reduce',
     params: cachedParams(paramsCache, `${kind}|${krank}|${rrank}`, () => ({
       INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, FIRST_PASS: k.FIRST_PASS ?? '', WG,
-      KEPT_INDEX: decode('i', krank, 'p.kshape', 'p.kstrides', 'base'),
-      REDUCED_OFFSET: `var off = 0u;\n  ${decode('j', rrank, 'p.rshape', 'p.rstrides', 'off')}\n  return off;`,
+      KEPT_INDEX: offsetCode('i', krank, 'p.kshape', 'p.kstrides', 'base'),
+      REDUCED_OFFSET: `var off = 0u;\n  ${offsetCode('j', rrank, 'p.rshape', 'p.rstrides', 'off')}\n  return off;`,
     })),
     buffers: [x.storage.buffer, out.storage.buffer],
     access: 'rw',

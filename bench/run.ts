@@ -11,7 +11,8 @@
 // --big adds 4096² matmuls. --peers runs the workloads through the JavaScript peers too:
 // tfjs-backend-webgpu and webgpu-torch on wgrad's own GPUDevice (same Dawn device, same queue)
 // and tfjs-backend-wasm (SIMD, CPU), reported as throughput ratios wgrad/peer measured in the
-// same run (webgpu-torch only where it can: matmul, sum, conv2d forward; see bench/peers/). Results go to the console, bench/RESULTS.md (this run's section between bench
+// same run (webgpu-torch only where it can: matmul, sum, conv2d forward; see bench/peers/).
+// Results go to the console, bench/RESULTS.md (this run's section between bench
 // markers — one section per --only set; the notes around it are kept), bench/results.svg, and
 // --json FILE.
 
@@ -295,9 +296,26 @@ async function validated(w: PeerWork): Promise<void> {
   if (err) throw new Error(err.message.split('\n')[0]);
 }
 
+/** A peer's candidate for one workload, or why it cannot run it. */
+interface PeerCandidate { name: string; cand: Candidate | string; dispose: () => Promise<void> }
+
+/**
+ * Times wgrad's candidates and the runnable peers together (round-robin, measureAll): wgrad's
+ * outcomes in order, and each peer's (its failure where it could not run). Disposes the peers.
+ */
+async function measureWithPeers(mine: Candidate[], ps: PeerCandidate[]): Promise<{ mine: Outcome[]; peers: [string, Outcome][] }> {
+  const runnable = ps.filter((p) => typeof p.cand !== 'string');
+  const t = await measureAll([...mine, ...runnable.map((p) => p.cand as Candidate)]);
+  for (const p of ps) await p.dispose();
+  return {
+    mine: t.slice(0, mine.length),
+    peers: ps.map((p) => [p.name, typeof p.cand === 'string' ? p.cand : t[mine.length + runnable.indexOf(p)]]),
+  };
+}
+
 /** Candidates running each peer's workload from `make` (an empty list without --peers). */
 async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => number | undefined) {
-  const list: { name: string; cand: Candidate | string; dispose: () => Promise<void> }[] = [];
+  const list: PeerCandidate[] = [];
   if (!opts.peers) return list;
   for (const p of peers) {
     if (p.tf && make.tf) {
@@ -327,12 +345,9 @@ async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => num
 
 /** Times wgrad's candidate and the peers' together; returns wgrad's row with the peers attached. */
 async function compare(group: Group, name: string, detail: string, unit: Unit, work: number, mine: Candidate, make?: PeerMakers): Promise<Row> {
-  const ps = make ? await peerCandidates(make) : [];
-  const runnable = ps.filter((p) => typeof p.cand !== 'string');
-  const t = await measureAll([mine, ...runnable.map((p) => p.cand as Candidate)]);
-  const row = addRow(group, name, detail, unit, work, t[0]);
-  for (const p of ps) addPeer(row, p.name, work, typeof p.cand === 'string' ? p.cand : t[1 + runnable.indexOf(p)]);
-  for (const p of ps) await p.dispose();
+  const t = await measureWithPeers([mine], make ? await peerCandidates(make) : []);
+  const row = addRow(group, name, detail, unit, work, t.mine[0]);
+  for (const [peer, outcome] of t.peers) addPeer(row, peer, work, outcome);
   return row;
 }
 
@@ -366,20 +381,17 @@ async function benchMatmul(): Promise<void> {
         return { step: () => destroy(x.mm(y)), dispose: () => destroy(x, y) };
       },
     }, estimate);
-    const runnable = ps.filter((p) => typeof p.cand !== 'string');
-    const t = await measureAll([...mine.map((m) => m.cand), ...runnable.map((p) => p.cand as Candidate)]);
+    const t = await measureWithPeers(mine.map((m) => m.cand), ps);
     setMatmulKernel(null);
     mine.forEach((m, i) => {
-      const row = addRow('matmul', `matmul ${S}² ${m.v ? `(forced ${m.v})` : '(auto)'}`, m.detail, 'GFLOP/s', flops, t[i]);
+      const row = addRow('matmul', `matmul ${S}² ${m.v ? `(forced ${m.v})` : '(auto)'}`, m.detail, 'GFLOP/s', flops, t.mine[i]);
       lastMs.set(m.v ?? 'auto', row.ms ?? Infinity);
       if (m.v) return;
-      for (const p of ps) {
-        const pt = typeof p.cand === 'string' ? p.cand : t[mine.length + runnable.indexOf(p)];
-        addPeer(row, p.name, flops, pt);
-        lastMs.set(p.name, typeof pt === 'string' ? Infinity : pt.ms);
+      for (const [peer, outcome] of t.peers) {
+        addPeer(row, peer, flops, outcome);
+        lastMs.set(peer, typeof outcome === 'string' ? Infinity : outcome.ms);
       }
     });
-    for (const p of ps) await p.dispose();
     a.dispose();
     b.dispose();
   }
@@ -473,18 +485,15 @@ async function benchConv(): Promise<void> {
       return { step: () => destroy(torch.conv2d(v, f)), dispose: () => destroy(v, f) };
     },
   });
-  const runnable = ps.filter((p) => typeof p.cand !== 'string');
-  const t = await measureAll([
+  const { mine: t, peers } = await measureWithPeers([
     wgrad(() => noGrad(() => conv2d(x, w, null, { padding: 1 }))),
     wgrad(() => noGrad(() => yx[0].node!.backward!(gy))),
     wgrad(() => noGrad(() => yw[0].node!.backward!(gy))),
     wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }))),
     wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1 }).relu())),
-    ...runnable.map((p) => p.cand as Candidate),
-  ]);
+  ], ps);
   const forward = addRow('conv', 'conv2d forward', 'src/ops/conv.ts', 'GFLOP/s', flops, t[0]);
-  for (const p of ps) addPeer(forward, p.name, flops, typeof p.cand === 'string' ? p.cand : t[5 + runnable.indexOf(p)]);
-  for (const p of ps) await p.dispose();
+  for (const [peer, outcome] of peers) addPeer(forward, peer, flops, outcome);
   addRow('conv', 'conv2d backward (input grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[1]);
   addRow('conv', 'conv2d backward (weight grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[2]);
   addRow('conv', 'conv2d + bias + ReLU, fused', "activation: 'relu'", 'GFLOP/s', flops, t[3]);

@@ -63,6 +63,13 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 /** Asserts that fn throws an Error whose message contains every fragment (shared with the reference tests). */
 export { throwsWith } from './reference/helpers.ts';
 
+/** fn's result and the number of kernel dispatches it recorded. */
+export function withDispatches<T>(fn: () => T): [T, number] {
+  const d0 = stats().dispatches;
+  const y = fn();
+  return [y, stats().dispatches - d0];
+}
+
 /**
  * A model that runs a layer → ReLU pair fused (nn.Sequential) against the same computation
  * written unfused: fewer dispatches, the same output, the same gradient for every parameter
@@ -70,13 +77,8 @@ export { throwsWith } from './reference/helpers.ts';
  */
 export async function checkFusedModel(model: nn.Module, x: Tensor, unfused: () => Tensor): Promise<void> {
   await sync();
-  const dispatches = (fn: () => Tensor): [Tensor, number] => {
-    const d0 = stats().dispatches;
-    const y = fn();
-    return [y, stats().dispatches - d0];
-  };
-  const [yFused, nFused] = dispatches(() => model.forward(x));
-  const [yPlain, nPlain] = dispatches(unfused);
+  const [yFused, nFused] = withDispatches(() => model.forward(x));
+  const [yPlain, nPlain] = withDispatches(unfused);
   assert.ok(nFused < nPlain, `${nFused} vs ${nPlain} dispatches`);
   assertClose(await yFused.toArray(), await yPlain.toArray(), 1e-5, 'forward');
   yFused.square().sum().backward();

@@ -8,8 +8,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel } from '../helpers.ts';
-import { deviceInfo, tensor, zeros, noGrad, nn, manualSeed, stats, sync, type Tensor } from '../../src/index.ts';
+import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel, withDispatches } from '../helpers.ts';
+import { deviceInfo, tensor, zeros, noGrad, nn, manualSeed, sync, type Tensor } from '../../src/index.ts';
 import { conv2d, convTuning, type Conv2dOptions } from '../../src/ops/conv.ts';
 
 test.before(setup);
@@ -140,13 +140,8 @@ for (const tiling of ['lavapipe', 'discrete'] as const) {
 test('conv2d + ReLU fused: the values of relu(conv2d), no extra dispatch; nn.Sequential fuses Conv2d → ReLU with the same gradients', async () => {
   const [x, w, b] = [randnSeeded([2, 3, 6, 7], 101), randnSeeded([4, 3, 3, 3], 102), randnSeeded([4], 103)];
   await sync();
-  const count = (fn: () => Tensor) => {
-    const d0 = stats().dispatches;
-    const y = fn();
-    return [y, stats().dispatches - d0] as const;
-  };
-  const [plain, plainCount] = count(() => conv2d(x, w, b, { padding: 1 }));
-  const [fused, fusedCount] = count(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }));
+  const [plain, plainCount] = withDispatches(() => conv2d(x, w, b, { padding: 1 }));
+  const [fused, fusedCount] = withDispatches(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }));
   assert.is(fusedCount, plainCount, 'the ReLU costs no dispatch');
   const want = Array.from(await plain.toArray(), (v) => Math.max(v, 0));
   assert.equal(Array.from(await fused.toArray()), want, 'bitwise relu(conv2d)');

@@ -3,9 +3,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, linear, dropout, Generator, manualSeed, stats, sync, nn, deviceInfo, type Tensor } from '../../src/index.ts';
+import { tensor, linear, dropout, Generator, manualSeed, sync, nn, deviceInfo, type Tensor } from '../../src/index.ts';
 import { matmulPlan, setMatmulKernel } from '../../src/ops/matmul.ts';
-import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel } from '../helpers.ts';
+import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel, withDispatches } from '../helpers.ts';
 
 test.before(setup);
 
@@ -38,9 +38,7 @@ test('linear: one dispatch forward, bias (and ReLU) in the matmul epilogue; a bi
   const b = randnSeeded([4]);
   const count = async (f: () => unknown) => {
     await sync();
-    const before = stats().dispatches;
-    f();
-    return stats().dispatches - before;
+    return withDispatches(f)[1];
   };
   assert.is(await count(() => linear(x, w, b)), 1);
   assert.is(await count(() => linear(x, w, b, { activation: 'relu' })), 1);

@@ -125,6 +125,7 @@ for (const [name, run] of [
 save();
 
 // ---- 4. conv tiling sweep ---------------------------------------------------------------------
+const convDefaults = { ...convTuning }; // the per-adapter choice (all 0)
 const convVariants: [string, Partial<typeof convTuning>][] = [
   ['default', {}],
   ['wgrad threads 131072', { wgradThreads: 131072 }],
@@ -147,7 +148,7 @@ for (const [C, HW] of quick ? [[64, 32]] : [[64, 32], [128, 16], [256, 8], [512,
   const yx = keep(conv2d(xs, w, null, { padding: 1 }));
   const yw = keep(conv2d(x, ws, null, { padding: 1 }));
   for (const [name, tune] of convVariants) {
-    Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, wgradThreads: 0 }, tune);
+    Object.assign(convTuning, convDefaults, tune);
     try {
       const iters = Math.max(2, Math.round(2e10 / flops));
       const fwd = await time(() => tidy(() => void conv2d(x, w, null, { padding: 1 })), iters);
@@ -163,7 +164,7 @@ for (const [C, HW] of quick ? [[64, 32]] : [[64, 32], [128, 16], [256, 8], [512,
   for (const t of [x, w, gy, xs, ws, yx, yw]) t.dispose();
   save();
 }
-Object.assign(convTuning, { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, wgradThreads: 0 });
+Object.assign(convTuning, convDefaults);
 save();
 if (!out) console.log(JSON.stringify(result));
 shutdown();

@@ -20,6 +20,7 @@ export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';
 export {
   add, sub, mul, div, pow, maximum, minimum, gt, lt, ge, le, eq, where,
   neg, exp, log, sqrt, abs, relu, sigmoid, tanh, square, reciprocal,
+  gelu, silu, leakyRelu, elu, softplus, clamp,
 } from './ops/elementwise.ts';
 export { fuse } from './ops/fuse.ts';
 export { sum, mean, max, min, variance, argmax, argmin, logsumexp } from './ops/reduce.ts';

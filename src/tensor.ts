@@ -214,6 +214,7 @@ export class Tensor {
   tanh(): Tensor { return ew.tanh(this); }
   square(): Tensor { return ew.square(this); }
   reciprocal(): Tensor { return ew.reciprocal(this); }
+  clamp(min?: number | null, max?: number | null): Tensor { return ew.clamp(this, min, max); }
 
   // ---- reductions -----------------------------------------------------------------------------
   sum(dims?: number | number[], keepdim = false): Tensor { return red.sum(this, dims, keepdim); }

@@ -11,4 +11,5 @@ export {
   type Conv2dOptions, type BatchNormOptions, type Pool2dOptions,
 } from './layers.ts';
 export { SmallConvNet, BasicBlock, ResNet, resnet18Cifar, type SmallConvNetOptions, type ResNetCifarOptions, type NormFactory } from './encoders.ts';
+export { GELU, SiLU, LeakyReLU, ELU, Softplus } from './activations.ts';
 export * as init from './init.ts';

@@ -53,6 +53,95 @@ export const square = (x: Tensor) => unary('square', x);
 /** Elementwise 1 / x. @example reciprocal(tensor([2, 4])) // [0.5, 0.25] */
 export const reciprocal = (x: Tensor) => unary('reciprocal', x);
 
+// ---- unary with constants (PyTorch's keyword arguments as the uniforms p.a, p.b) -------------------
+/**
+ * WGSL for erfc(z), relative error < 1.2e-7 everywhere (Press et al., Numerical Recipes §6.2's
+ * Chebyshev fit): WGSL has no erf, and the exact GELU's left tail needs erfc's relative accuracy.
+ */
+export function erfcExpr(z: string): string {
+  const t = `(1.0 / (1.0 + 0.5 * abs(${z})))`;
+  const c = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+  const poly = c.slice(1).reduceRight((acc, k) => `(${k} + ${t} * ${acc})`, '0.0');
+  const tail = `${t} * exp(-(${z}) * (${z}) + ${c[0]} + ${t} * ${poly})`;
+  return `select(2.0 - ${tail}, ${tail}, (${z}) >= 0.0)`;
+}
+const SQRT1_2 = '0.7071067811865476';
+const INV_SQRT_2PI = '0.3989422804014327';
+const geluTanhInner = (x: string) => `tanh(clamp(0.7978845608028654 * (${x} + 0.044715 * ${x} * ${x} * ${x}), -15.0, 15.0))`;
+const sigmoidOf = (x: string) => `(1.0 / (1.0 + exp(-${x})))`;
+
+// Each: f of x0 and p.a/p.b; df of g (x0), x (x1), out (x2); params: the attrs (PyTorch's argument
+// names) that fill p.a, p.b, recorded on the node for the float64 reference.
+export const PARAM_UNARY = {
+  // x Φ(x) = x/2 · erfc(−x/√2); PyTorch's gelu(approximate='none').
+  gelu: { params: [], f: `0.5 * x0 * ${erfcExpr(`-x0 * ${SQRT1_2}`)}`, df: `x0 * (0.5 * ${erfcExpr(`-x1 * ${SQRT1_2}`)} + x1 * ${INV_SQRT_2PI} * exp(-0.5 * x1 * x1))` },
+  geluTanh: {
+    params: [],
+    f: `0.5 * x0 * (1.0 + ${geluTanhInner('x0')})`,
+    df: `x0 * (0.5 * (1.0 + ${geluTanhInner('x1')}) + 0.5 * x1 * (1.0 - ${geluTanhInner('x1')} * ${geluTanhInner('x1')}) * 0.7978845608028654 * (1.0 + 0.134145 * x1 * x1))`,
+  },
+  silu: { params: [], f: `x0 * ${sigmoidOf('x0')}`, df: `x0 * ${sigmoidOf('x1')} * (1.0 + x1 * (1.0 - ${sigmoidOf('x1')}))` },
+  leakyRelu: { params: ['negativeSlope'], f: 'select(x0 * p.a, x0, x0 > 0.0)', df: 'select(x0 * p.a, x0, x1 > 0.0)' },
+  elu: { params: ['alpha'], f: 'select(p.a * (exp(x0) - 1.0), x0, x0 > 0.0)', df: 'select(x0 * (x2 + p.a), x0, x1 > 0.0)' },
+  // Linear above beta·x > threshold, as PyTorch (also keeps exp from overflowing).
+  softplus: {
+    params: ['beta', 'threshold'],
+    f: 'select(log(1.0 + exp(p.a * x0)) / p.a, x0, p.a * x0 > p.b)',
+    df: `select(x0 * ${sigmoidOf('(p.a * x1)')}, x0, p.a * x1 > p.b)`,
+  },
+  // Gradient passes where min ≤ x ≤ max, bounds included, as PyTorch's clamp.
+  clamp: { params: ['min', 'max'], f: 'min(max(x0, p.a), p.b)', df: 'select(0.0, x0, x1 >= p.a && x1 <= p.b)' },
+} as const;
+export type ParamUnaryOp = keyof typeof PARAM_UNARY;
+
+export function paramUnary(op: ParamUnaryOp, x: Tensor, attrs: Record<string, number> = {}): Tensor {
+  const { params, f, df } = PARAM_UNARY[op];
+  const [a, b] = (params as readonly string[]).map((k) => {
+    if (typeof attrs[k] !== 'number' || Number.isNaN(attrs[k])) throw new Error(`${op}: ${k} must be a number, got ${attrs[k]}`);
+    return attrs[k];
+  });
+  const out = map([x], f, op, a, b);
+  return record(out, op, [x], attrs, (g) => [map([g, x, out], df, `${op}.backward`, a, b)]);
+}
+
+/**
+ * GELU, x·Φ(x) with Φ the standard normal CDF, as torch.nn.functional.gelu: exact (erf) by
+ * default, `approximate: 'tanh'` for 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))).
+ *
+ * @example gelu(tensor([-1, 0, 1])) // [-0.1587, 0, 0.8413]
+ */
+export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  const approximate = opts.approximate ?? 'none';
+  if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${approximate}'`);
+  return paramUnary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
+}
+/** Elementwise x·sigmoid(x) (SiLU, swish). @example silu(tensor([0, 1])) // [0, 0.7311] */
+export const silu = (x: Tensor) => paramUnary('silu', x);
+/** Elementwise x for x > 0, negativeSlope·x otherwise (default 0.01, as PyTorch). @example leakyRelu(tensor([-2, 3]), 0.1) // [-0.2, 3] */
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => paramUnary('leakyRelu', x, { negativeSlope });
+/** Elementwise x for x > 0, alpha·(eˣ − 1) otherwise (default alpha 1). @example elu(tensor([-1, 2])) // [-0.6321, 2] */
+export const elu = (x: Tensor, alpha = 1) => paramUnary('elu', x, { alpha });
+/**
+ * Elementwise log(1 + e^(beta·x)) / beta, and x itself where beta·x > threshold (defaults 1 and
+ * 20, as PyTorch).
+ *
+ * @example softplus(tensor([0, 30])) // [0.6931, 30]
+ */
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  if (beta === 0) throw new Error('softplus: beta must not be 0 (it divides by beta)');
+  return paramUnary('softplus', x, { beta, threshold });
+}
+/**
+ * Elementwise min(max(x, min), max); either bound may be omitted (null/undefined), not both. The
+ * gradient flows where min ≤ x ≤ max, as torch.clamp.
+ *
+ * @example clamp(tensor([-2, 0.5, 3]), 0, 1) // [0, 0.5, 1]
+ */
+export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  if (min == null && max == null) throw new Error('clamp: at least one of min and max must be given');
+  return paramUnary('clamp', x, { min: min ?? -Infinity, max: max ?? Infinity });
+}
+
 // ---- binary (tensor ⊕ tensor, broadcasting) ---------------------------------------------------
 /**
  * WGSL for x^e with both operands per element, as torch.pow: WGSL's pow is undefined for x < 0,

@@ -60,6 +60,54 @@ export const tanh = (x: RefTensor) => mapUnary('tanh', x, Math.tanh);
 export const square = (x: RefTensor) => mapUnary('square', x, (v) => v * v);
 export const reciprocal = (x: RefTensor) => mapUnary('reciprocal', x, (v) => 1 / v);
 
+// ---- unary with constants (attrs named as PyTorch's arguments) ----
+/**
+ * erfc(x) in float64 to ~1e-14 relative: the Maclaurin series of erf for |x| < 2, the Laplace
+ * continued fraction of erfc beyond (JavaScript has no Math.erf).
+ */
+export function erfc(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (x < 0) return 2 - erfc(-x);
+  if (x < 2) {
+    let term = x;
+    let sum = x;
+    for (let n = 1; n < 60; n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let frac = 0;
+  for (let k = 120; k >= 1; k--) frac = (k / 2) / (x + frac);
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / (x + frac);
+}
+
+function attr(op: string, attrs: object | undefined, key: string): number {
+  return scalarAttr(op, attrs, key);
+}
+
+/** x·Φ(x) = x/2 · erfc(−x/√2). */
+export const gelu = (x: RefTensor) => mapUnary('gelu', x, (v) => 0.5 * v * erfc(-v / Math.SQRT2));
+export const geluTanh = (x: RefTensor) =>
+  mapUnary('geluTanh', x, (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+export const silu = (x: RefTensor) => mapUnary('silu', x, (v) => v * sigmoidScalar(v));
+export const leakyRelu = (x: RefTensor, attrs: { negativeSlope: number }) => {
+  const s = attr('leakyRelu', attrs, 'negativeSlope');
+  return mapUnary('leakyRelu', x, (v) => (v > 0 ? v : s * v));
+};
+export const elu = (x: RefTensor, attrs: { alpha: number }) => {
+  const a = attr('elu', attrs, 'alpha');
+  return mapUnary('elu', x, (v) => (v > 0 ? v : a * Math.expm1(v)));
+};
+export const softplus = (x: RefTensor, attrs: { beta: number; threshold: number }) => {
+  const [b, t] = [attr('softplus', attrs, 'beta'), attr('softplus', attrs, 'threshold')];
+  return mapUnary('softplus', x, (v) => (b * v > t ? v : Math.log1p(Math.exp(b * v)) / b));
+};
+export const clamp = (x: RefTensor, attrs: { min: number; max: number }) => {
+  const [lo, hi] = [attr('clamp', attrs, 'min'), attr('clamp', attrs, 'max')];
+  return mapUnary('clamp', x, (v) => Math.min(Math.max(v, lo), hi));
+};
+
 // ---- tensor with scalar ----
 export interface ScalarAttrs { value: number }
 export interface PowScalarAttrs { exponent: number }

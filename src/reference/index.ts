@@ -55,6 +55,8 @@ type TwoInputs = (a: RefTensor, b: RefTensor, attrs: any) => RefTensor;
 const oneInput: Record<string, OneInput> = {
   neg: ew.neg, exp: ew.exp, log: ew.log, sqrt: ew.sqrt, abs: ew.abs, relu: ew.relu,
   sigmoid: ew.sigmoid, tanh: ew.tanh, square: ew.square, reciprocal: ew.reciprocal,
+  gelu: ew.gelu, geluTanh: ew.geluTanh, silu: ew.silu, leakyRelu: ew.leakyRelu, elu: ew.elu, softplus: ew.softplus,
+  clamp: ew.clamp,
   addScalar: ew.addScalar, mulScalar: ew.mulScalar, powScalar: ew.powScalar,
   rsubScalar: ew.rsubScalar, rdivScalar: ew.rdivScalar, maximumScalar: ew.maximumScalar,
   minimumScalar: ew.minimumScalar, gtScalar: ew.gtScalar, ltScalar: ew.ltScalar, eqScalar: ew.eqScalar,

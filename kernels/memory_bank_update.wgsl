@@ -34,7 +34,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let v = p.m * bank[base + d] + p.one_minus_m * q[qb + d];
       ss += v * v;
     }
-    let inv = 1.0 / max(sqrt(ss), p.eps);
+    // A NaN norm stays NaN (WGSL's max may drop it), as PyTorch's normalize.
+    let inv = select(1.0 / max(sqrt(ss), p.eps), ss, (bitcast<u32>(ss) & 0x7fffffffu) > 0x7f800000u);
     for (var d = 0u; d < p.dim; d++) {
       bank[base + d] = (p.m * bank[base + d] + p.one_minus_m * q[qb + d]) * inv;
     }

@@ -23,6 +23,9 @@ import type { Module } from '../nn/module.ts';
 import type { Optimizer, OptimizerStateDict, ParamState } from '../optim/optimizer.ts';
 import type { LRScheduler } from '../optim/schedules.ts';
 
+/** An empty name → value table without a prototype: a tensor named "__proto__" stays an ordinary entry. */
+export const nameTable = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 /** Largest batch of tensors read back in one copy (bytes). */
 const READ_CHUNK_BYTES = 64 << 20;
 
@@ -70,7 +73,7 @@ async function toHost(tensors: Record<string, Tensor>): Promise<Record<string, T
   const names = Object.keys(tensors);
   for (const n of names) if (!(tensors[n] instanceof Tensor)) throw new Error(`saveSafetensors: "${n}" is not a Tensor`);
   const data = await readTensors(names.map((n) => tensors[n]));
-  const out: Record<string, TensorData> = {};
+  const out = nameTable<TensorData>();
   names.forEach((n, k) => (out[n] = { data: data[k], shape: [...tensors[n].shape] }));
   return out;
 }
@@ -93,7 +96,7 @@ export function decodeTensors(bytes: Uint8Array): { tensors: Record<string, Tens
 }
 
 function upload(host: Record<string, { data: Float32Array; shape: readonly number[] }>): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
+  const out = nameTable<Tensor>();
   for (const [n, t] of Object.entries(host)) out[n] = fromArray(t.data, t.shape);
   return out;
 }
@@ -178,8 +181,9 @@ interface OptimizerMeta {
 
 /** The tensors and metadata a checkpoint of `state` consists of (the tensors are not copies). @example const { tensors, metadata } = checkpointContents({ model: new nn.Linear(2, 1), epoch: 1 }) */
 export function checkpointContents(state: CheckpointState): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  const tensors: Record<string, Tensor> = {};
-  const metadata: Record<string, string> = { 'wgrad.format': FORMAT };
+  const tensors = nameTable<Tensor>();
+  const metadata = nameTable<string>();
+  metadata['wgrad.format'] = FORMAT;
   for (const [k, v] of Object.entries(state.metadata ?? {})) {
     if (k.startsWith('wgrad.')) throw new Error(`saveCheckpoint: metadata key "${k}" is reserved (keys starting with "wgrad." are wgrad's own)`);
     metadata[k] = v;
@@ -228,7 +232,7 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
     throw new Error(`loadCheckpoint: not a wgrad checkpoint (metadata "wgrad.format" is ${JSON.stringify(metadata['wgrad.format'])}, expected "${FORMAT}"); use loadSafetensors for plain tensor files`);
   }
   const group = (prefix: string) => {
-    const out: Record<string, Tensor> = {};
+    const out = nameTable<Tensor>();
     for (const [k, t] of Object.entries(tensors)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = t;
     return out;
   };

@@ -12,15 +12,39 @@ import { fromArray } from '../ops/creation-internal.ts';
 export interface KnnOptions {
   k?: number;
   t?: number;
-  /** Number of classes (default: max label + 1). */
+  /** Number of classes: when given, every label must be below it (votes go to the labels present either way). */
   classes?: number;
   /** Test rows per GPU chunk. */
   chunk?: number;
 }
 
-async function labelsOf(l: Int32Array | Tensor | ArrayLike<number>): Promise<Int32Array> {
-  if (l instanceof Tensor) return Int32Array.from(await l.toArray(), (v) => Math.round(v));
-  return Int32Array.from(l as ArrayLike<number>);
+/** Labels as integers ≥ 0 (and < classes when given), or an error naming the first bad one. */
+async function labelsOf(which: string, l: Int32Array | Tensor | ArrayLike<number>, classes: number | undefined): Promise<Int32Array> {
+  const values = l instanceof Tensor ? await l.toArray() : (l as ArrayLike<number>);
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v) || v < 0 || (classes !== undefined && v >= classes) || v > 0x7fffffff) {
+      const range = classes !== undefined ? `integers in 0..${classes - 1} (classes: ${classes})` : 'integers >= 0';
+      throw new Error(`knnAccuracy: ${which} label ${v} at position ${i} is not valid; labels must be ${range}`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+function checkOptions(opts: KnnOptions): { k: number; t: number } {
+  const k = opts.k ?? 200;
+  const t = opts.t ?? 0.1;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`knnAccuracy: k must be an integer >= 1 (got ${k})`);
+  if (!(t > 0) || !Number.isFinite(t)) throw new Error(`knnAccuracy: t (the temperature) must be a finite number > 0 (got ${t})`);
+  if (opts.classes !== undefined && (!Number.isInteger(opts.classes) || opts.classes < 1)) {
+    throw new Error(`knnAccuracy: classes must be an integer >= 1 (got ${opts.classes})`);
+  }
+  if (opts.chunk !== undefined && (!Number.isInteger(opts.chunk) || opts.chunk < 1)) {
+    throw new Error(`knnAccuracy: chunk must be an integer >= 1 (got ${opts.chunk})`);
+  }
+  return { k, t };
 }
 
 function l2normalize(x: Tensor): Tensor {
@@ -68,27 +92,31 @@ export async function knnAccuracy(
   testLabels: Int32Array | Tensor | ArrayLike<number>,
   opts: KnnOptions = {},
 ): Promise<number> {
-  const k = opts.k ?? 200;
-  const t = opts.t ?? 0.1;
+  const { k, t } = checkOptions(opts);
   const blocks = Array.isArray(trainFeatures) ? trainFeatures : [trainFeatures];
   const dims = blocks.map((b) => fmt(b.shape)).join(', ');
   if (blocks.length === 0 || testFeatures.ndim !== 2 || blocks.some((b) => b.ndim !== 2 || b.shape[1] !== testFeatures.shape[1])) {
     throw new Error(`knnAccuracy: features must be [N, D] with the same D (got train ${dims || 'no blocks'}, test ${fmt(testFeatures.shape)})`);
   }
-  const yTrain = await labelsOf(trainLabels);
-  const yTest = await labelsOf(testLabels);
+  const yTrain = await labelsOf('train', trainLabels, opts.classes);
+  const yTest = await labelsOf('test', testLabels, opts.classes);
   const nTrain = blocks.reduce((n, b) => n + b.shape[0], 0);
   const nTest = testFeatures.shape[0];
   if (yTrain.length !== nTrain || yTest.length !== nTest) {
     throw new Error(`knnAccuracy: ${nTrain} train features but ${yTrain.length} labels, ${nTest} test features but ${yTest.length} labels`);
   }
   const kk = Math.min(k, nTrain);
-  const classes = opts.classes ?? Math.max(...yTrain, ...yTest) + 1;
+  // Votes go to the distinct training labels only (ascending, so ties pick the smallest label, as
+  // argmax over all classes would): time and memory do not depend on how large a label is.
+  const distinct = Int32Array.from(new Set(yTrain)).sort();
+  const slot = new Map<number, number>();
+  distinct.forEach((c, i) => slot.set(c, i));
+  const trainSlot = Int32Array.from(yTrain, (c) => slot.get(c)!);
   const chunk = opts.chunk ?? Math.max(1, Math.floor(16_000_000 / nTrain));
   const train = blocks.map((b) => noGrad(() => l2normalize(b)));
   const values = new Float32Array(Math.min(chunk, nTest) * nTrain);
   const scratch = new Float32Array(nTrain);
-  const votes = new Float64Array(classes);
+  const votes = new Float64Array(distinct.length);
   let correct = 0;
   for (let start = 0; start < nTest; start += chunk) {
     const end = Math.min(nTest, start + chunk);
@@ -101,6 +129,12 @@ export async function knnAccuracy(
       const sim = noGrad(() => query.matmul(block.transpose(0, 1)));
       const part = await sim.toArray();
       sim.dispose();
+      const bad = part.findIndex((v) => Number.isNaN(v));
+      if (bad >= 0) {
+        query.dispose();
+        for (const b of train) b.dispose();
+        throw new Error(`knnAccuracy: the features hold NaN or ±Inf (the similarity of test row ${start + Math.floor(bad / n)} and train row ${col + (bad % n)} is NaN); no accuracy can be computed from them`);
+      }
       for (let r = 0; r < rows; r++) values.set(part.subarray(r * n, (r + 1) * n), r * nTrain + col);
       col += n;
     }
@@ -111,11 +145,11 @@ export async function knnAccuracy(
       votes.fill(0);
       let taken = 0;
       // Neighbours strictly above the threshold, then ties at the threshold up to k.
-      for (let j = 0; j < nTrain; j++) if (row[j] > threshold) { votes[yTrain[j]] += Math.exp(row[j] / t); taken++; }
-      for (let j = 0; j < nTrain && taken < kk; j++) if (row[j] === threshold) { votes[yTrain[j]] += Math.exp(row[j] / t); taken++; }
+      for (let j = 0; j < nTrain; j++) if (row[j] > threshold) { votes[trainSlot[j]] += Math.exp(row[j] / t); taken++; }
+      for (let j = 0; j < nTrain && taken < kk; j++) if (row[j] === threshold) { votes[trainSlot[j]] += Math.exp(row[j] / t); taken++; }
       let best = 0;
-      for (let c = 1; c < classes; c++) if (votes[c] > votes[best]) best = c;
-      if (best === yTest[start + r]) correct++;
+      for (let c = 1; c < distinct.length; c++) if (votes[c] > votes[best]) best = c;
+      if (distinct[best] === yTest[start + r]) correct++;
     }
   }
   for (const b of train) b.dispose();

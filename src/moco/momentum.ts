@@ -9,6 +9,7 @@ import { noGrad } from '../autograd/graph.ts';
 import { clone } from '../ops/shape.ts';
 import { mapInto } from '../ops/map.ts';
 import { Module } from '../nn/module.ts';
+import { fmt } from '../shape.ts';
 
 /**
  * Deep copy of a module tree: same classes and settings, tensors copied on the GPU.
@@ -51,6 +52,7 @@ export function cloneModule<M extends Module>(m: M): M {
 
 /** θ_k ← m·θ_k + (1 − m)·θ_q, one in-place kernel per parameter. */
 export function momentumUpdate(key: Module, query: Module, m: number): void {
+  if (!(m >= 0 && m <= 1)) throw new Error(`momentumUpdate: momentum must be in [0, 1] (got ${m})`);
   const kp = [...key.namedParameters()];
   const qp = [...query.namedParameters()];
   if (kp.length !== qp.length) throw new Error(`momentumUpdate: key encoder has ${kp.length} parameters, query encoder ${qp.length}`);
@@ -58,6 +60,9 @@ export function momentumUpdate(key: Module, query: Module, m: number): void {
     kp.forEach(([name, pk], i) => {
       const [qname, pq] = qp[i];
       if (name !== qname) throw new Error(`momentumUpdate: parameter '${name}' of the key encoder pairs with '${qname}' of the query encoder`);
+      if (fmt(pk.shape) !== fmt(pq.shape)) {
+        throw new Error(`momentumUpdate: parameter '${name}' has shape ${fmt(pk.shape)} in the key encoder but ${fmt(pq.shape)} in the query encoder; the key encoder must be a copy of the query encoder (cloneModule)`);
+      }
       mapInto(pk, [pk, pq], 'x0 * p.a + x1 * p.b', 'momentumUpdate', m, 1 - m); // 1 − m in float64, as PyTorch
     });
   });

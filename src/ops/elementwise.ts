@@ -9,6 +9,14 @@ import { sumTo } from './reduce.ts';
 
 type Operand = Tensor | number;
 
+/**
+ * WGSL test for NaN on the bits (a float compare may be folded away by a shader compiler): WGSL's
+ * max/min may return the other operand for a NaN, PyTorch's maximum/minimum/clamp return NaN.
+ */
+export const isNanWgsl = (e: string) => `((bitcast<u32>(${e}) & 0x7fffffffu) > 0x7f800000u)`;
+/** max/min that return NaN when either operand is NaN, as torch.maximum / clamp_min. */
+const nanAware = (f: 'max' | 'min', a: string, b: string) => `select(select(${f}(${a}, ${b}), ${b}, ${isNanWgsl(b)}), ${a}, ${isNanWgsl(a)})`;
+
 // ---- unary --------------------------------------------------------------------------------
 // Each: WGSL expression of x0, and gradient as an expression of g (x0), x (x1), out (x2).
 // The formula tables (UNARY, BINARY, SCALAR, powExpr) are also what fuse() compiles from.
@@ -165,8 +173,8 @@ export const BINARY = {
     db: `select(x0 * ${powTensorExpr('x1', 'x2')} * log(x1), 0.0, x1 == 0.0 && x2 >= 0.0)`,
   },
   // Ties split the gradient evenly, as PyTorch does.
-  maximum: { f: 'max(x0, x1)', da: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x1 > x2)', db: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x2 > x1)' },
-  minimum: { f: 'min(x0, x1)', da: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x1 < x2)', db: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x2 < x1)' },
+  maximum: { f: nanAware('max', 'x0', 'x1'), da: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x1 > x2)', db: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x2 > x1)' },
+  minimum: { f: nanAware('min', 'x0', 'x1'), da: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x1 < x2)', db: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x2 < x1)' },
   gt: { f: 'select(0.0, 1.0, x0 > x1)', da: null, db: null },
   lt: { f: 'select(0.0, 1.0, x0 < x1)', da: null, db: null },
   ge: { f: 'select(0.0, 1.0, x0 >= x1)', da: null, db: null },
@@ -192,8 +200,8 @@ export const SCALAR = {
   mulScalar: { f: 'x0 * p.a', df: 'x0 * p.a' },
   rsubScalar: { f: 'p.a - x0', df: '-x0' },
   rdivScalar: { f: 'p.a / x0', df: '-x0 * p.a / (x1 * x1)' },
-  maximumScalar: { f: 'max(x0, p.a)', df: 'x0 * select(select(0.0, 0.5, x1 == p.a), 1.0, x1 > p.a)' },
-  minimumScalar: { f: 'min(x0, p.a)', df: 'x0 * select(select(0.0, 0.5, x1 == p.a), 1.0, x1 < p.a)' },
+  maximumScalar: { f: nanAware('max', 'x0', 'p.a'), df: 'x0 * select(select(0.0, 0.5, x1 == p.a), 1.0, x1 > p.a)' },
+  minimumScalar: { f: nanAware('min', 'x0', 'p.a'), df: 'x0 * select(select(0.0, 0.5, x1 == p.a), 1.0, x1 < p.a)' },
   gtScalar: { f: 'select(0.0, 1.0, x0 > p.a)', df: null },
   ltScalar: { f: 'select(0.0, 1.0, x0 < p.a)', df: null },
   eqScalar: { f: 'select(0.0, 1.0, x0 == p.a)', df: null },

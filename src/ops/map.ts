@@ -64,7 +64,14 @@ function dims(u: Uniforms, values: readonly number[], pad: number, vecs: number)
 export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: string, a = 0, b = 0): Tensor {
   if (inputs.length > MAP_MAX_INPUTS) throw new Error(`wgrad internal: map takes at most ${MAP_MAX_INPUTS} inputs (${label})`);
   out.assertAlive(label);
-  for (const x of inputs) x.assertAlive(label);
+  for (const x of inputs) {
+    x.assertAlive(label);
+    // In place, as PyTorch's add_: each input must broadcast to the output's shape, never the reverse.
+    const lead = out.shape.length - x.shape.length;
+    if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== out.shape[lead + i])) {
+      throw new Error(`${label}: an input of shape ${fmt(x.shape)} cannot be written into a tensor of shape ${fmt(out.shape)} (in-place updates keep the target's shape; each input must match it or broadcast to it)`);
+    }
+  }
   const n = numel(out.shape);
   if (n === 0) return out;
   if (tryVec4(out, inputs, expr, label, a, b, n)) return out;

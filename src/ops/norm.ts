@@ -24,7 +24,7 @@ import { fmt, normalizeDim, numel } from '../shape.ts';
 import { Uniforms, grid } from './uniforms.ts';
 import { map, mapInto } from './map.ts';
 import { fill } from './creation-internal.ts';
-import { add, mul, relu as reluOp } from './elementwise.ts';
+import { add, isNanWgsl, mul, relu as reluOp } from './elementwise.ts';
 import { paddedPlanes, reshape } from './shape.ts';
 import { rowwise, type RowKernel } from './softmax.ts';
 
@@ -342,7 +342,7 @@ function batchNormEval(x: Tensor, rm: Tensor, rv: Tensor, weight: Tensor | null,
 
 // ---- normalize ----------------------------------------------------------------------------------
 
-const NORMALIZE: RowKernel = { INIT: 'var ss = 0.0;', STEP: 'ss += a * a;', WRITE: 'a / max(sqrt(ss), p.eps)' };
+const NORMALIZE: RowKernel = { INIT: 'var ss = 0.0;', STEP: 'ss += a * a;', WRITE: `a / select(max(sqrt(ss), p.eps), ss, ${isNanWgsl('ss')})` }; // NaN stays NaN, as PyTorch
 // a = x, b = g. With n = ‖x‖ > eps: gx = g/n − x·(g·x)/n³; else (clamped): gx = g/eps.
 const NORMALIZE_BACKWARD: RowKernel = {
   INIT: 'var ss = 0.0; var gx = 0.0;',

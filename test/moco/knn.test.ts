@@ -65,4 +65,55 @@ test('knnAccuracy checks shapes and label counts', async () => {
   assert.throws(() => flattenImages(new Float32Array(12), 4, 0), /maxRows must be a positive integer, got 0/);
 });
 
+async function message(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'no error';
+}
+
+test('knnAccuracy refuses bad options and labels, naming the value', async () => {
+  const x = () => tensor([[1, 0], [0, 1]]);
+  const run = (yTrain: ArrayLike<number>, yTest: ArrayLike<number>, opts: object) => message(knnAccuracy(x(), yTrain, x(), yTest, opts));
+  assert.is(await run([0, 1], [0, 1], { k: 0 }), 'knnAccuracy: k must be an integer >= 1 (got 0)');
+  assert.is(await run([0, 1], [0, 1], { k: -1 }), 'knnAccuracy: k must be an integer >= 1 (got -1)');
+  assert.is(await run([0, 1], [0, 1], { k: 1.5 }), 'knnAccuracy: k must be an integer >= 1 (got 1.5)');
+  assert.is(await run([0, 1], [0, 1], { t: 0 }), 'knnAccuracy: t (the temperature) must be a finite number > 0 (got 0)');
+  assert.is(await run([0, 1], [0, 1], { t: NaN }), 'knnAccuracy: t (the temperature) must be a finite number > 0 (got NaN)');
+  assert.is(await run([0, 1], [0, 1], { classes: 0 }), 'knnAccuracy: classes must be an integer >= 1 (got 0)');
+  assert.is(await run([0, -1], [0, 1], {}), 'knnAccuracy: train label -1 at position 1 is not valid; labels must be integers >= 0');
+  assert.is(await run([0, 1], [0.5, 1], {}), 'knnAccuracy: test label 0.5 at position 0 is not valid; labels must be integers >= 0');
+  assert.is(await run([0, 2], [0, 1], { classes: 2 }), 'knnAccuracy: train label 2 at position 1 is not valid; labels must be integers in 0..1 (classes: 2)');
+  assert.is(await run([0, 1], [0, 1], { k: 1, classes: 2 }), 'no error');
+  // A label tensor is checked too (no silent rounding).
+  assert.match(await message(knnAccuracy(x(), tensor([0, 1.25]), x(), [0, 1])), /train label 1.25 at position 1/);
+});
+
+test('knnAccuracy: huge labels and a 200,000-row bank give the answer of small dense labels', async () => {
+  const g = new Generator(9);
+  const n = 200_000;
+  const xs = Float32Array.from({ length: 2 * n }, () => g.normal());
+  const dense = Int32Array.from({ length: n }, (_, i) => (xs[2 * i] > 0 ? 1 : 0) + (xs[2 * i + 1] > 0 ? 2 : 0));
+  const q = Float32Array.from({ length: 2 * 20 }, () => g.normal());
+  const qy = Int32Array.from({ length: 20 }, (_, i) => (q[2 * i] > 0 ? 1 : 0) + (q[2 * i + 1] > 0 ? 2 : 0));
+  const bank = flattenImages(xs, n);
+  const queries = flattenImages(q, 20);
+  const want = await knnAccuracy(bank, dense, queries, qy, { k: 20 });
+  assert.ok(want > 80, `quadrant labels are easy: ${want}%`);
+  const t0 = Date.now();
+  const big = [0, 1e9, 2 ** 31 - 1, 7];
+  const got = await knnAccuracy(bank, Int32Array.from(dense, (c) => big[c]), queries, Int32Array.from(qy, (c) => big[c]), { k: 20 });
+  assert.is(got, want);
+  assert.ok(Date.now() - t0 < 20_000, `labels up to 2^31 - 1 took ${Date.now() - t0} ms`);
+  bank.dispose();
+  queries.dispose();
+});
+
+test('knnAccuracy of NaN features is an error, not an accuracy', async () => {
+  const msg = await message(knnAccuracy(tensor([[NaN, 0], [0, 1]]), [0, 1], tensor([[1, 0]]), [0], { k: 1 }));
+  assert.is(msg, 'knnAccuracy: the features hold NaN or ±Inf (the similarity of test row 0 and train row 0 is NaN); no accuracy can be computed from them');
+});
+
 test.run();

@@ -98,7 +98,7 @@ export const PARAM_UNARY = {
     df: `select(x0 * ${sigmoidOf('(p.a * x1)')}, x0, p.a * x1 > p.b)`,
   },
   // Gradient passes where min ≤ x ≤ max, bounds included, as PyTorch's clamp.
-  clamp: { params: ['min', 'max'], f: 'min(max(x0, p.a), p.b)', df: 'select(0.0, x0, x1 >= p.a && x1 <= p.b)' },
+  clamp: { params: ['min', 'max'], f: `select(min(max(x0, p.a), p.b), x0, ${isNanWgsl('x0')})`, df: 'select(0.0, x0, x1 >= p.a && x1 <= p.b)' },
 } as const;
 export type ParamUnaryOp = keyof typeof PARAM_UNARY;
 

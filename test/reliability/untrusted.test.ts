@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
-  tensor, normalize, maximum, minimum, nn, saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, ones,
+  tensor, normalize, maximum, minimum, clamp, nn, saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, ones,
 } from '../../src/index.ts';
 import { momentumUpdate, cloneModule } from '../../src/moco/momentum.ts';
 import { mapInto } from '../../src/ops/map.ts';
@@ -30,11 +30,12 @@ test('normalize, maximum, minimum propagate NaN as PyTorch does', async () => {
     clampMax: show(await tensor([NaN, 1, -2]).minimum(0).toArray()),
     maximum: show(await maximum(tensor([NaN, 1, 5]), tensor([0, NaN, 2])).toArray()),
     minimum: show(await minimum(tensor([NaN, 1, 5]), tensor([0, NaN, 2])).toArray()),
+    clamp: show(await clamp(tensor([NaN, -3, 0.5, 3]), 0, 1).toArray()),
   };
   // What PyTorch gives (checked below when python3-torch is present).
   const want = {
     normalize: ['nan', 'nan', 0.6, 0.8], clampMin: ['nan', 1, 0], clampMax: ['nan', 0, -2],
-    maximum: ['nan', 'nan', 5], minimum: ['nan', 'nan', 2],
+    maximum: ['nan', 'nan', 5], minimum: ['nan', 'nan', 2], clamp: ['nan', 0, 0.5, 1],
   };
   assert.equal(got, want);
   const python = findPythonWithTorch();
@@ -48,7 +49,7 @@ nan = float('nan')
 x = torch.tensor([nan, 1., -2.])
 a, b = torch.tensor([nan, 1., 5.]), torch.tensor([0., nan, 2.])
 r = {'normalize': F.normalize(torch.tensor([[nan, 1.], [3., 4.]]), dim=1).flatten(), 'clampMin': x.clamp_min(0),
-     'clampMax': x.clamp_max(0), 'maximum': torch.maximum(a, b), 'minimum': torch.minimum(a, b)}
+     'clampMax': x.clamp_max(0), 'clamp': torch.tensor([nan, -3., .5, 3.]).clamp(0, 1), 'maximum': torch.maximum(a, b), 'minimum': torch.minimum(a, b)}
 print(json.dumps({k: ['nan' if v != v else round(v, 4) for v in t.tolist()] for k, t in r.items()}))
 `);
   assert.equal(JSON.parse(out), want);

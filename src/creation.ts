@@ -7,6 +7,42 @@ import { fill, fromArray } from './ops/creation-internal.ts';
 
 type Nested = number | Nested[];
 
+/** The options every creation function takes. */
+export interface CreationOptions {
+  requiresGrad?: boolean;
+}
+
+/**
+ * A shape as PyTorch takes it: an array (`zeros([2, 3])`) or the sizes as arguments
+ * (`zeros(2, 3)`), optionally followed by an options object.
+ */
+export type ShapeArgs<O> = [shape: readonly number[], opts?: O] | number[] | [...number[], O];
+
+/** Splits ShapeArgs into a validated shape and the options, or says what was expected. */
+export function parseShapeArgs<O extends object>(fn: string, args: readonly unknown[]): [number[], O] {
+  let shape: unknown[];
+  let opts: unknown;
+  if (Array.isArray(args[0])) {
+    shape = args[0];
+    opts = args[1];
+    if (args.length > 2) throw new Error(`${fn}: got ${args.length} arguments after a shape array; call ${fn}([2, 3]) or ${fn}([2, 3], { … })`);
+  } else {
+    const last = args.at(-1);
+    const hasOpts = last !== null && typeof last === 'object';
+    shape = hasOpts ? args.slice(0, -1) : [...args];
+    opts = hasOpts ? last : undefined;
+  }
+  const bad = shape.findIndex((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0);
+  if (bad >= 0) {
+    throw new Error(
+      `${fn}: a shape is non-negative integer sizes, as an array (${fn}([2, 3])) or as arguments (${fn}(2, 3)); ` +
+        `got ${JSON.stringify(args.length && Array.isArray(args[0]) ? args[0] : args)} (size ${bad} is ${String(shape[bad])})`,
+    );
+  }
+  if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new Error(`${fn}: options must be an object, got ${String(opts)}`);
+  return [shape as number[], (opts ?? {}) as O];
+}
+
 function inferShape(data: Nested): number[] {
   const shape: number[] = [];
   let d: Nested = data;
@@ -49,15 +85,23 @@ export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number
 }
 
 /** A tensor of the given shape filled with `value`. @example full([2, 3], 7) // [[7, 7, 7], [7, 7, 7]] */
-export function full(shape: readonly number[], value: number, opts: { requiresGrad?: boolean } = {}): Tensor {
-  const t = fill(shape, value);
+export function full(shape: readonly number[], value: number, opts: CreationOptions = {}): Tensor {
+  if (!Array.isArray(shape)) throw new Error(`full: the shape comes first, as an array: full([2, 3], ${value}); got ${JSON.stringify(shape)}`);
+  if (typeof value !== 'number') throw new Error(`full: the fill value must be a number, got ${JSON.stringify(value)}`);
+  const t = fill(parseShapeArgs('full', [shape])[0], value);
   if (opts.requiresGrad) t.requiresGrad = true;
   return t;
 }
-/** A tensor of zeros. @example const b = zeros([10], { requiresGrad: true }) */
-export const zeros = (shape: readonly number[], opts: { requiresGrad?: boolean } = {}) => full(shape, 0, opts);
-/** A tensor of ones. @example ones([2, 2]) // [[1, 1], [1, 1]] */
-export const ones = (shape: readonly number[], opts: { requiresGrad?: boolean } = {}) => full(shape, 1, opts);
+/** A tensor of zeros; the shape as an array or as arguments. @example const b = zeros([10], { requiresGrad: true }); zeros(2, 3) */
+export function zeros(...args: ShapeArgs<CreationOptions>): Tensor {
+  const [shape, opts] = parseShapeArgs<CreationOptions>('zeros', args);
+  return full(shape, 0, opts);
+}
+/** A tensor of ones; the shape as an array or as arguments. @example ones([2, 2]) // [[1, 1], [1, 1]]; ones(2, 2) too */
+export function ones(...args: ShapeArgs<CreationOptions>): Tensor {
+  const [shape, opts] = parseShapeArgs<CreationOptions>('ones', args);
+  return full(shape, 1, opts);
+}
 /** Zeros with t's shape. @example zerosLike(randn([2, 3])) // shape [2, 3] */
 export const zerosLike = (t: Tensor) => full(t.shape, 0);
 /** Ones with t's shape. @example onesLike(randn([4])) // [1, 1, 1, 1] */
@@ -72,10 +116,11 @@ export interface RandomOptions {
  * Uniform values in [low, high) (default [0, 1)); seeded by manualSeed.
  *
  * @example
- * const u = rand([2, 3]);                       // in [0, 1)
+ * const u = rand([2, 3]);                       // in [0, 1); rand(2, 3) too
  * const v = rand([100], { low: -1, high: 1, generator: new Generator(7) });
  */
-export function rand(shape: readonly number[], opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+export function rand(...args: ShapeArgs<RandomOptions & { low?: number; high?: number }>): Tensor {
+  const [shape, opts] = parseShapeArgs<RandomOptions & { low?: number; high?: number }>('rand', args);
   const g = opts.generator ?? defaultGenerator;
   const lo = opts.low ?? 0;
   const hi = opts.high ?? 1;
@@ -89,9 +134,10 @@ export function rand(shape: readonly number[], opts: RandomOptions & { low?: num
  *
  * @example
  * manualSeed(0);
- * const w = randn([784, 10], { std: 0.01, requiresGrad: true });
+ * const w = randn([784, 10], { std: 0.01, requiresGrad: true }); // or randn(784, 10, { … })
  */
-export function randn(shape: readonly number[], opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+export function randn(...args: ShapeArgs<RandomOptions & { mean?: number; std?: number }>): Tensor {
+  const [shape, opts] = parseShapeArgs<RandomOptions & { mean?: number; std?: number }>('randn', args);
   const g = opts.generator ?? defaultGenerator;
   const mean = opts.mean ?? 0;
   const std = opts.std ?? 1;

@@ -7,6 +7,8 @@ import { registerKernelSource, setKernelLoader } from './device/kernels.ts';
 
 let current: Device | null = null;
 let starting: Promise<Device> | null = null;
+/** Set by shutdown(), so that later calls say the device was shut down rather than never started. */
+let wasShutDown = false;
 
 /** Options of init(): which Dawn backend, and the kernel sources where there is no file system. */
 export interface InitOptions {
@@ -94,6 +96,7 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   })();
   try {
     current = await starting;
+    wasShutDown = false;
   } finally {
     starting = null;
   }
@@ -102,6 +105,7 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
 
 /** The device tensors are created on; throws a helpful error before init(). */
 export function device(): Device {
+  if (!current && wasShutDown) throw new Error('wgrad: the GPU device was shut down (shutdown() was called); call `await init()` again to start a new one before creating tensors');
   if (!current) throw new Error('wgrad: no GPU device yet: call `await init()` (exported by wgrad) once before creating tensors');
   return current;
 }
@@ -157,6 +161,7 @@ export async function sync(): Promise<void> {
  * shutdown();
  */
 export function shutdown(): void {
+  if (current) wasShutDown = true;
   current?.destroy();
   current = null;
 }

@@ -56,8 +56,8 @@ test('tensor(): bad data is refused with a clear error', () => {
   throwsWith(() => tensor([[1, 2], [3]]), 'ragged');
   throwsWith(() => tensor([1, 2, 3], [2, 2]), '3 values', '[2, 2]');
   throwsWith(() => tensor([1, 'a' as unknown as number]), 'index 1', 'string');
-  throwsWith(() => zeros([2, -1]), 'invalid shape', '[2, -1]');
-  throwsWith(() => zeros([1.5]), 'invalid shape');
+  throwsWith(() => zeros([2, -1]), 'zeros: a shape is non-negative integer sizes', '[2,-1]');
+  throwsWith(() => zeros([1.5]), 'zeros: a shape', 'size 0 is 1.5');
 });
 
 test('full, zeros, ones, zerosLike, onesLike', async () => {
@@ -138,6 +138,30 @@ test('uniform bits are unbiased (each of the 32 output bits is set about half th
   }
   // 5 standard deviations of a Binomial(n, 1/2) count.
   for (let b = 0; b < 32; b++) assert.ok(Math.abs(ones[b] - n / 2) < 5 * Math.sqrt(n / 4), `bit ${b} set ${ones[b]} of ${n} times`);
+});
+
+test("PyTorch's varargs shape form: zeros(2, 3), ones(2, 3, opts), rand/randn(2, 3) equal the array form", async () => {
+  assert.equal(zeros(2, 3).shape, [2, 3]);
+  assert.equal(Array.from(await ones(2, 3).toArray()), new Array(6).fill(1));
+  const z = zeros(4, { requiresGrad: true });
+  assert.ok(z.requiresGrad);
+  assert.equal(z.shape, [4]);
+  assert.equal(zeros().shape, [], 'no sizes: a scalar, as torch.zeros(())');
+  const a = await randn(3, 2, { generator: new Generator(5) }).toArray();
+  const b = await randn([3, 2], { generator: new Generator(5) }).toArray();
+  assert.equal(Array.from(a), Array.from(b));
+  const u = await rand(2, 2, { generator: new Generator(1), low: 2, high: 3 }).toArray();
+  assert.equal(Array.from(u), Array.from(await rand([2, 2], { generator: new Generator(1), low: 2, high: 3 }).toArray()));
+});
+
+test('creation functions say what shape they expect', () => {
+  throwsWith(() => zeros(2, 1.5), 'zeros: a shape is non-negative integer sizes', 'zeros([2, 3])', 'zeros(2, 3)', 'size 1 is 1.5');
+  throwsWith(() => randn([2, -1]), 'randn: a shape', 'size 1 is -1');
+  // @ts-expect-error: a string is not a size
+  throwsWith(() => ones('3'), 'ones: a shape', 'size 0 is 3');
+  // @ts-expect-error: full takes its shape as an array, as torch.full(size, fill_value)
+  throwsWith(() => full(2, 3), 'full: the shape comes first, as an array: full([2, 3], 3)');
+  throwsWith(() => (zeros as (...a: unknown[]) => unknown)([2, 3], { requiresGrad: true }, 4), 'zeros: got 3 arguments after a shape array');
 });
 
 test('explicit generators are independent of manualSeed', async () => {

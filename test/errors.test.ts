@@ -130,7 +130,8 @@ test('using tensors after shutdown() throws; init() starts a fresh device', asyn
   throwsWith(() => x.add(1), 'shutdown');
   throwsWith(() => x.sum(), 'shutdown');
   throwsWith(() => x.reshape(2, 1), 'shutdown');
-  throwsWith(() => tensor([1]), 'init()');
+  throwsWith(() => tensor([1]), 'the GPU device was shut down', 'call `await init()` again');
+  throwsWith(() => zeros(2), 'the GPU device was shut down');
   await init();
   const z = tensor([4, 5]).mul(2);
   assert.equal(Array.from(await z.toArray()), [8, 10]);

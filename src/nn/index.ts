@@ -4,7 +4,7 @@
 //
 // Imports point one way: nn → ops/autograd → tensor → device.
 
-export { Module, parameter, stateName, pyFloat, type LoadResult } from './module.ts';
+export { Module, ModuleList, ModuleDict, parameter, stateName, pyFloat, type LoadResult } from './module.ts';
 export {
   Linear, Conv2d, BatchNorm1d, BatchNorm2d, SplitBatchNorm2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
   Flatten, Identity, Dropout, Sequential,

@@ -4,6 +4,10 @@
 //   - a property holding a Module is a child (Sequential's children are the properties 0, 1, 2…);
 //   - a property holding a Tensor is a parameter, unless it was registered with
 //     `registerBuffer` (persistent state without gradient, e.g. BatchNorm running statistics);
+//   - an array or plain object holding modules or tensors is a child too, seen as a ModuleList /
+//     ModuleDict over the live container (PyTorch's habit: `layers.0.weight`, `heads.cls.bias`);
+//   - a Map, Set or other class instance holding modules is refused with an error (the walk
+//     cannot see into it, and silently skipping it would leave those layers untrained);
 //   - anything else (numbers, options, null) is ignored.
 // So a subclass simply assigns `this.weight = parameter(...)` or `this.fc = new Linear(...)`, and a
 // child can be replaced later (`net.fc = new nn.Linear(512, 10)`). Because everything lives in
@@ -79,10 +83,14 @@ export abstract class Module {
   // ---- structure ----------------------------------------------------------------------------
 
   /** Own parts in declaration order: [state name, value, kind]. */
-  private *ownEntries(): Generator<[string, Tensor | Module, 'parameter' | 'buffer' | 'module']> {
+  protected *ownEntries(): Generator<[string, Tensor | Module, 'parameter' | 'buffer' | 'module']> {
     for (const [key, v] of Object.entries(this)) {
       if (v instanceof Module) yield [stateName(key), v, 'module'];
       else if (v instanceof Tensor) yield [stateName(key), v, this.bufferNames.includes(key) ? 'buffer' : 'parameter'];
+      else {
+        const view = containerView(v, `${this.constructor.name}.${key}`);
+        if (view) yield [stateName(key), view, 'module'];
+      }
     }
   }
 
@@ -222,6 +230,163 @@ export abstract class Module {
     if (lines.length === 1 && childLines.length === 0) s += extraLines[0];
     else if (lines.length > 0) s += `\n  ${lines.join('\n  ')}\n`;
     return s + ')';
+  }
+}
+
+/** The ModuleList / ModuleDict views of arrays and plain objects held by modules, one per container. */
+const views = new WeakMap<object, Module>();
+/** Where each view's container sits (`Net.layers`), for error messages. */
+const viewPaths = new WeakMap<Module, string>();
+
+function isPlainObject(v: object): v is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Whether v is, or (through arrays and plain objects) contains, a Module or a Tensor (or a hidden module). */
+function holdsParts(v: unknown, depth = 0): boolean {
+  if (v === null || typeof v !== 'object' || depth > 8) return false;
+  if (v instanceof Module || v instanceof Tensor) return true;
+  if (Array.isArray(v)) return v.some((x) => holdsParts(x, depth + 1));
+  if (isPlainObject(v)) return Object.values(v).some((x) => holdsParts(x, depth + 1));
+  return hiddenModule(v) !== null; // so that the walk reaches it and says why it cannot go in
+}
+
+/** The first module found one level inside a container the walk does not enter (Map, Set, class instance). */
+function hiddenModule(v: object): [string, Module] | null {
+  const entries: [string, unknown][] =
+    v instanceof Map ? [...v].map(([k, x]) => [`.get(${JSON.stringify(k)})`, x])
+    : v instanceof Set ? [...v].map((x, i) => [` (item ${i})`, x])
+    : Object.entries(v).map(([k, x]) => [`.${k}`, x]);
+  for (const [where, x] of entries) {
+    if (x instanceof Module) return [where, x];
+    if (x !== null && typeof x === 'object' && (Array.isArray(x) || isPlainObject(x)) && holdsParts(x)) {
+      const inner = Array.isArray(x) ? x.find((y) => y instanceof Module) : Object.values(x).find((y) => y instanceof Module);
+      if (inner) return [where, inner as Module];
+    }
+  }
+  return null;
+}
+
+/**
+ * The child module standing for an array / plain object of modules and tensors (null if it holds
+ * none); throws for a Map, Set or class instance holding modules, which the walk cannot see.
+ */
+function containerView(v: unknown, where: string): Module | null {
+  if (v === null || typeof v !== 'object' || typeof (v as { then?: unknown }).then === 'function') return null;
+  if (Array.isArray(v) || isPlainObject(v)) {
+    if (!holdsParts(v)) return null;
+    let view = views.get(v);
+    if (!view) {
+      view = Array.isArray(v) ? new ModuleList(v as Module[]) : new ModuleDict(v as Record<string, Module>);
+      views.set(v, view);
+      viewPaths.set(view, where);
+    }
+    return view;
+  }
+  if (v instanceof Tensor || v instanceof Module) return null;
+  const hidden = hiddenModule(v);
+  if (hidden) {
+    const kind = v instanceof Map ? 'a Map' : v instanceof Set ? 'a Set' : `a ${v.constructor?.name ?? 'class'} instance`;
+    throw new Error(
+      `nn.Module: ${where} is ${kind} holding modules (${where}${hidden[0]} is a ${hidden[1].constructor.name}); ` +
+        'parameters(), stateDict() and train()/eval() cannot see inside it, so those layers would silently not train. ' +
+        'Keep modules in properties, arrays or plain objects, or in nn.ModuleList / nn.ModuleDict.',
+    );
+  }
+  return null;
+}
+
+/** What a container holds: modules are children, tensors parameters, nested arrays/objects containers. */
+function* containerEntries(items: [string, unknown][], container: Module, indexed: boolean): Generator<[string, Tensor | Module, 'parameter' | 'module']> {
+  for (const [key, v] of items) {
+    if (v instanceof Module) yield [key, v, 'module'];
+    else if (v instanceof Tensor) yield [key, v, 'parameter'];
+    else {
+      const where = viewPaths.get(container) ?? container.constructor.name;
+      const view = containerView(v, indexed ? `${where}[${key}]` : `${where}.${key}`);
+      if (view) yield [key, view, 'module'];
+    }
+  }
+}
+
+/**
+ * Holds modules in a list, like torch.nn.ModuleList: they are children named 0, 1, 2… so their
+ * parameters are `layers.0.weight`. A plain array of modules held by a module works the same way
+ * (it is seen through a ModuleList over the live array).
+ *
+ * @example
+ * class Mlp extends nn.Module {
+ *   layers = new nn.ModuleList([new nn.Linear(4, 8), new nn.Linear(8, 2)]);
+ *   forward(x: Tensor): Tensor { for (const l of this.layers) x = l.forward(x).relu(); return x; }
+ * }
+ * Object.keys(new Mlp().stateDict()) // ['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias']
+ */
+export class ModuleList extends Module {
+  private readonly items: Module[];
+  constructor(modules: Iterable<Module> = []) {
+    super();
+    this.items = Array.isArray(modules) ? modules : [...modules];
+  }
+  protected override *ownEntries(): Generator<[string, Tensor | Module, 'parameter' | 'buffer' | 'module']> {
+    yield* containerEntries(this.items.map((m, i) => [String(i), m]), this, true);
+  }
+  get length(): number {
+    return this.items.length;
+  }
+  /** The i-th module (negative counts from the end). */
+  at(i: number): Module {
+    const m = this.items.at(i);
+    if (!m) throw new Error(`ModuleList.at: index ${i} is out of range for ${this.items.length} modules`);
+    return m;
+  }
+  append(m: Module): this {
+    if (!(m instanceof Module)) throw new Error(`ModuleList.append: expected a Module, got ${typeof m === 'object' ? (m as object | null)?.constructor?.name : typeof m}`);
+    this.items.push(m);
+    return this;
+  }
+  [Symbol.iterator](): Iterator<Module> {
+    return this.items[Symbol.iterator]();
+  }
+  forward(): Tensor {
+    throw new Error('ModuleList has no forward(): iterate over it (for (const layer of list) x = layer.forward(x)) or use nn.Sequential');
+  }
+}
+
+/**
+ * Holds modules by name, like torch.nn.ModuleDict: `heads.cls.weight`. A plain object of modules
+ * held by a module works the same way.
+ *
+ * @example
+ * const heads = new nn.ModuleDict({ cls: new nn.Linear(8, 10), box: new nn.Linear(8, 4) });
+ * heads.get('cls').forward(x);
+ */
+export class ModuleDict extends Module {
+  private readonly items: Record<string, Module>;
+  constructor(modules: Record<string, Module> = {}) {
+    super();
+    this.items = modules;
+  }
+  protected override *ownEntries(): Generator<[string, Tensor | Module, 'parameter' | 'buffer' | 'module']> {
+    yield* containerEntries(Object.entries(this.items), this, false);
+  }
+  get(key: string): Module {
+    const m = this.items[key];
+    if (!m) throw new Error(`ModuleDict.get: no module '${key}' (keys: ${Object.keys(this.items).join(', ') || 'none'})`);
+    return m;
+  }
+  set(key: string, m: Module): this {
+    this.items[key] = m;
+    return this;
+  }
+  keys(): string[] {
+    return Object.keys(this.items);
+  }
+  entries(): [string, Module][] {
+    return Object.entries(this.items);
+  }
+  forward(): Tensor {
+    throw new Error("ModuleDict has no forward(): call one of its modules (dict.get('name').forward(x))");
   }
 }
 

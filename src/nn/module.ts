@@ -359,7 +359,8 @@ export class ModuleList extends Module {
  *
  * @example
  * const heads = new nn.ModuleDict({ cls: new nn.Linear(8, 10), box: new nn.Linear(8, 4) });
- * heads.get('cls').forward(x);
+ * const logits = heads.get('cls').forward(randn([4, 8])); // [4, 10]
+ * Object.keys(heads.stateDict()) // ['cls.weight', 'cls.bias', 'box.weight', 'box.bias']
  */
 export class ModuleDict extends Module {
   private readonly items: Record<string, Module>;

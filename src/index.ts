@@ -29,6 +29,7 @@ export { matmul } from './ops/matmul.ts';
 export { batchNorm, normalize, type BatchNormOptions } from './ops/norm.ts';
 export { softmax, logSoftmax } from './ops/softmax.ts';
 export { crossEntropy, nllLoss, type Reduction } from './ops/loss.ts';
+export { mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, klDiv } from './ops/regression-loss.ts';
 export { linear, dropout } from './ops/linear.ts';
 export {
   augment, augmentWithParams, twoViews, sampleAugmentParams, resolveAugment, IDENTITY_AUGMENT,

@@ -51,3 +51,8 @@ export { MomentumEncoder, cloneModule, momentumAt } from './moco/momentum.ts';
 export { MoCo, type MoCoOptions, type StepOutput, type LossKind, type Mechanism } from './moco/moco.ts';
 export { knnAccuracy, type KnnOptions } from './moco/knn.ts';
 export { linearProbe, type ProbeOptions } from './moco/probe.ts';
+export { NNCLR, type NNCLROptions } from './moco/nnclr.ts';
+export { SupportSet } from './moco/support-set.ts';
+export { MoCoV3, type MoCoV3Options } from './moco/mocov3.ts';
+export { mlpHead } from './moco/heads.ts';
+export type { ContrastiveMethod, MethodState } from './moco/method.ts';

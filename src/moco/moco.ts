@@ -21,6 +21,7 @@ import { KeyQueue } from './queue.ts';
 import { MomentumEncoder, momentumAt } from './momentum.ts';
 import { infoNCE, ntXent, dcl, inBatchInfoNCE } from './losses.ts';
 import { MemoryBank } from './memory-bank.ts';
+import { withPrefix, type ContrastiveMethod, type MethodState, type StepOutput } from './method.ts';
 
 /** The contrastive loss MoCo.step uses. */
 export type LossKind = 'infonce' | 'ntxent' | 'dcl';
@@ -58,13 +59,7 @@ export interface MoCoOptions {
   generator?: Generator;
 }
 
-/** What MoCo.step returns. */
-export interface StepOutput {
-  loss: Tensor;
-  /** Pretext accuracy (fraction with the positive ranked first), scalar tensor. */
-  accuracy: Tensor;
-  logits?: Tensor;
-}
+export type { StepOutput } from './method.ts';
 
 class Normalized extends Module {
   constructor(readonly backbone: Module, readonly head: Module) {
@@ -84,7 +79,7 @@ class Normalized extends Module {
  * const { loss, accuracy } = model.step(x, x); // normally two augmented views of a batch
  * loss.backward();
  */
-export class MoCo {
+export class MoCo implements ContrastiveMethod {
   readonly opts: Required<Omit<MoCoOptions, 'encoder' | 'featureDim' | 'generator' | 'bankSize'>>;
   readonly encoderQ: Module;
   readonly momentum: MomentumEncoder;
@@ -135,6 +130,25 @@ export class MoCo {
   train(): void {
     this.encoderQ.train();
     this.momentum.key.train();
+  }
+
+  /** Query and key encoders, queue (+ pointer) and memory bank: what --resume restores. */
+  state(): MethodState {
+    const tensors: Record<string, Tensor> = { queue: this.queue.tensor };
+    for (const [k, t] of Object.entries(this.encoderQ.stateDict())) tensors[`query.${k}`] = t;
+    for (const [k, t] of Object.entries(this.momentum.key.stateDict())) tensors[`key.${k}`] = t;
+    if (this.memoryBank) tensors.memoryBank = this.memoryBank.tensor;
+    return { tensors, numbers: { queuePtr: this.queue.ptr } };
+  }
+
+  loadState(s: MethodState): void {
+    this.encoderQ.loadStateDict(withPrefix(s.tensors, 'query.'));
+    this.momentum.key.loadStateDict(withPrefix(s.tensors, 'key.'));
+    this.queue.load(s.tensors.queue, s.numbers.queuePtr);
+    if (this.memoryBank) {
+      if (!s.tensors.memoryBank) throw new Error('MoCo.loadState: the checkpoint has no memory bank; it was not written by a --mechanism memory-bank run');
+      this.memoryBank.load(s.tensors.memoryBank);
+    }
   }
 
   /** Keys for a batch: shuffled through the key encoder and un-shuffled (no grad). */

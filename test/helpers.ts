@@ -16,7 +16,10 @@ export async function checkForward(fn: (...xs: Tensor[]) => Tensor, inputs: Tens
   assert.ok(r.maxRelError < tol, `${what} forward: max relative error ${r.maxRelError} >= ${tol} (shape [${r.shape}])`);
 }
 
-/** Analytic GPU gradients vs float64 central differences. */
+/**
+ * Analytic GPU gradients vs float64 central differences, at gradcheck's float32 tolerance (rtol 1e-5 of
+ * the gradient's scale); a looser opts.rtol must say why next to the call.
+ */
 export async function checkGrad(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: { atol?: number; rtol?: number } = {}, what = ''): Promise<void> {
   const r = await gradcheck(fn, inputs, { ...opts, raise: false });
   assert.ok(r.ok, `${what} gradcheck failed (worst ${r.worst}):\n${r.failures.slice(0, 5).join('\n')}`);

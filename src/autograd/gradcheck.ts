@@ -14,7 +14,13 @@ import { fromArray } from '../ops/creation-internal.ts';
 export interface GradcheckOptions {
   /** Finite-difference step (float64). */
   eps?: number;
+  /** Absolute floor of the allowed error (for gradients that are all but zero). Default 1e-7. */
   atol?: number;
+  /**
+   * Allowed error relative to |numeric element| + largest |numeric| of that input. Default 1e-5:
+   * the float64 central differences are good to ~1e-9, so the bound is the float32 GPU arithmetic,
+   * whose rounding scales with the gradient as a whole, not with each (possibly cancelling) element.
+   */
   rtol?: number;
   /** Throw on mismatch (default true); otherwise only report. */
   raise?: boolean;
@@ -23,7 +29,7 @@ export interface GradcheckOptions {
 /** What gradcheck() found: ok, the worst error ratio (≤ 1 passes) and the failing elements. */
 export interface GradcheckResult {
   ok: boolean;
-  /** Largest |analytic - numeric| / (atol + rtol |numeric|) over all elements (≤ 1 passes). */
+  /** Largest |analytic - numeric| / (atol + rtol (|numeric| + scale)) over all elements (≤ 1 passes). */
   worst: number;
   failures: string[];
 }
@@ -123,8 +129,8 @@ export async function compareForward(fn: (...xs: Tensor[]) => Tensor, inputs: Te
  */
 export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): Promise<GradcheckResult> {
   const eps = opts.eps ?? 1e-6;
-  const atol = opts.atol ?? 1e-3;
-  const rtol = opts.rtol ?? 1e-2;
+  const atol = opts.atol ?? 1e-7;
+  const rtol = opts.rtol ?? 1e-5;
   const leaves = inputs.map((x) => keep(x.detach().requiresGrad_(true)));
   const out = keep(fn(...leaves));
   if (!out.node) throw new Error('gradcheck: fn did not record any op on the inputs');
@@ -145,17 +151,19 @@ export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[
   let worst = 0;
   leaves.forEach((leaf, k) => {
     const data = base[k].data;
-    for (let i = 0; i < data.length; i++) {
-      const orig = data[i];
+    const numeric = data.map((orig, i) => {
       const h = eps * Math.max(1, Math.abs(orig));
       data[i] = orig + h;
       const fp = objective(base);
       data[i] = orig - h;
       const fm = objective(base);
       data[i] = orig;
-      const numeric = (fp - fm) / (2 * h);
-      const err = Math.abs(analytic[k][i] - numeric) / (atol + rtol * Math.abs(numeric));
-      if (!(err <= 1)) failures.push(`input ${k} (shape ${fmt(leaf.shape)}) element ${i}: analytic ${analytic[k][i]} vs numeric ${numeric}`);
+      return (fp - fm) / (2 * h);
+    });
+    const scale = numeric.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    for (let i = 0; i < data.length; i++) {
+      const err = Math.abs(analytic[k][i] - numeric[i]) / (atol + rtol * (Math.abs(numeric[i]) + scale));
+      if (!(err <= 1)) failures.push(`input ${k} (shape ${fmt(leaf.shape)}) element ${i}: analytic ${analytic[k][i]} vs numeric ${numeric[i]}`);
       worst = Math.max(worst, Number.isNaN(err) ? Infinity : err);
     }
   });

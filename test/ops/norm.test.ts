@@ -294,7 +294,10 @@ test("batchNorm activation 'relu': forward vs the float64 reference and gradchec
     const x = randnSeeded(shape, 50).add(0.2);
     const f = (xx: Tensor, ww: Tensor, bb: Tensor) => batchNorm(xx, null, null, ww, bb, { training: true, groups, activation: 'relu' });
     await checkForward(f, [x, randnSeeded([c], 51), randnSeeded([c], 52)], 1e-5, `relu ${JSON.stringify(shape)} groups=${groups}`);
-    await checkGrad(f, [x, randnSeeded([c], 51), randnSeeded([c], 52)], {}, `relu ${JSON.stringify(shape)} groups=${groups}`);
+    // Two samples per group ([6, 4], groups 3) normalise to ±1 whatever x is: the input gradient is the
+    // eps-sized remainder of O(1) terms that cancel, so it carries their float32 rounding (~5e-6) as is.
+    const tol = shape[0] / groups === 2 ? { atol: 5e-5 } : {};
+    await checkGrad(f, [x, randnSeeded([c], 51), randnSeeded([c], 52)], tol, `relu ${JSON.stringify(shape)} groups=${groups}`);
   }
   // The reference applies the attribute: relu of the plain reference op.
   const hx = await host(randnSeeded([4, 2, 3], 53));

@@ -118,7 +118,8 @@ test('logsumexp is stable for large values', async () => {
   assert.ok(Math.abs(r[0] - (1000 + Math.log(2))) < 1e-3, `${r[0]}`);
   assert.ok(Math.abs(r[1] - (-999 + Math.log(1 + Math.exp(-1)))) < 1e-3, `${r[1]}`);
   await checkForward((t) => t.logsumexp(1), [x]);
-  await checkGrad((t) => t.logsumexp(-1), [x]);
+  // Inputs of magnitude 1000: float32 spacing there is 6e-5, so the GPU gradient is that coarse.
+  await checkGrad((t) => t.logsumexp(-1), [x], { rtol: 1e-4 });
 });
 
 // ---- argmax / argmin: not differentiable, compared with the reference directly -------------------

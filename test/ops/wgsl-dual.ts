@@ -26,6 +26,9 @@ function powDual(a: Dual, b: Dual): Dual {
   return num(v, da + db);
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
 const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
   exp: ([x]) => { const a = dual(x, 'exp'); const e = Math.exp(a.v); return num(e, e * a.d); },
   log: ([x]) => { const a = dual(x, 'log'); return num(Math.log(a.v), a.d / a.v); },
@@ -39,6 +42,8 @@ const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
   max: ([x, y]) => { const a = dual(x, 'max'); const b = dual(y, 'max'); return a.v >= b.v ? a : b; },
   min: ([x, y]) => { const a = dual(x, 'min'); const b = dual(y, 'min'); return a.v <= b.v ? a : b; },
   clamp: ([x, lo, hi]) => FUNCTIONS.min([FUNCTIONS.max([x, lo]), hi]),
+  // The bit pattern of the float32 value (the tables test for NaN with it); no derivative.
+  'bitcast<u32>': ([x]) => { f32[0] = dual(x, 'bitcast').v; return num(u32[0]); },
   // WGSL's select(f, t, cond) is cond ? t : f.
   select: ([f, t, c]) => (bool(c, 'select') ? t : f),
 };
@@ -46,21 +51,23 @@ const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
 const BINARY_OPS: Record<string, [number, (a: Value, b: Value) => Value]> = {
   '||': [1, (a, b) => bool(a, '||') || bool(b, '||')],
   '&&': [2, (a, b) => bool(a, '&&') && bool(b, '&&')],
-  '==': [3, (a, b) => dual(a, '==').v === dual(b, '==').v],
-  '!=': [3, (a, b) => dual(a, '!=').v !== dual(b, '!=').v],
-  '<': [3, (a, b) => dual(a, '<').v < dual(b, '<').v],
-  '>': [3, (a, b) => dual(a, '>').v > dual(b, '>').v],
-  '<=': [3, (a, b) => dual(a, '<=').v <= dual(b, '<=').v],
-  '>=': [3, (a, b) => dual(a, '>=').v >= dual(b, '>=').v],
-  '+': [4, (a, b) => { const x = dual(a, '+'); const y = dual(b, '+'); return num(x.v + y.v, x.d + y.d); }],
-  '-': [4, (a, b) => { const x = dual(a, '-'); const y = dual(b, '-'); return num(x.v - y.v, x.d - y.d); }],
-  '*': [5, (a, b) => { const x = dual(a, '*'); const y = dual(b, '*'); return num(x.v * y.v, x.d * y.v + x.v * y.d); }],
-  '/': [5, (a, b) => { const x = dual(a, '/'); const y = dual(b, '/'); return num(x.v / y.v, (x.d * y.v - x.v * y.d) / (y.v * y.v)); }],
+  '&': [3, (a, b) => num((dual(a, '&').v & dual(b, '&').v) >>> 0)],
+  '|': [3, (a, b) => num((dual(a, '|').v | dual(b, '|').v) >>> 0)],
+  '==': [4, (a, b) => dual(a, '==').v === dual(b, '==').v],
+  '!=': [4, (a, b) => dual(a, '!=').v !== dual(b, '!=').v],
+  '<': [4, (a, b) => dual(a, '<').v < dual(b, '<').v],
+  '>': [4, (a, b) => dual(a, '>').v > dual(b, '>').v],
+  '<=': [4, (a, b) => dual(a, '<=').v <= dual(b, '<=').v],
+  '>=': [4, (a, b) => dual(a, '>=').v >= dual(b, '>=').v],
+  '+': [5, (a, b) => { const x = dual(a, '+'); const y = dual(b, '+'); return num(x.v + y.v, x.d + y.d); }],
+  '-': [5, (a, b) => { const x = dual(a, '-'); const y = dual(b, '-'); return num(x.v - y.v, x.d - y.d); }],
+  '*': [6, (a, b) => { const x = dual(a, '*'); const y = dual(b, '*'); return num(x.v * y.v, x.d * y.v + x.v * y.d); }],
+  '/': [6, (a, b) => { const x = dual(a, '/'); const y = dual(b, '/'); return num(x.v / y.v, (x.d * y.v - x.v * y.d) / (y.v * y.v)); }],
   // WGSL's float % truncates like JavaScript's; the tables use it only on exponents (no derivative).
-  '%': [5, (a, b) => num(dual(a, '%').v % dual(b, '%').v)],
+  '%': [6, (a, b) => num(dual(a, '%').v % dual(b, '%').v)],
 };
 
-const TOKEN = /\s*(\d+\.\d*(?:e[+-]?\d+)?|\d+(?:e[+-]?\d+)?|[A-Za-z_][\w.]*|\|\||&&|==|!=|<=|>=|[-+*/%<>(),!])/y;
+const TOKEN = /\s*(0x[0-9a-fA-F]+u?|\d+\.\d*(?:e[+-]?\d+)?|\d+(?:e[+-]?\d+)?[ui]?|bitcast<u32>|[A-Za-z_][\w.]*|\|\||&&|==|!=|<=|>=|[-+*/%<>(),!&|])/y;
 
 function tokenize(src: string): string[] {
   const tokens: string[] = [];
@@ -92,7 +99,7 @@ export function compile(src: string): (env: Env) => Value {
     if (t === '(') { const e = expr(0); expect(')'); return e; }
     if (t === '-') { const e = unaryExpr(); return (env) => { const a = dual(e(env), 'neg'); return num(-a.v, -a.d); }; }
     if (t === '!') { const e = unaryExpr(); return (env) => !bool(e(env), '!'); }
-    if (/^\d/.test(t)) { const v = Number(t); return () => num(v); }
+    if (/^\d/.test(t)) { const v = Number(t.replace(/[ui]$/, '')); return () => num(v); }
     if (peek() === '(') {
       const f = FUNCTIONS[t];
       if (!f) throw new Error(`wgsl-dual: unknown function '${t}' in ${src}; add it to FUNCTIONS in test/ops/wgsl-dual.ts`);

@@ -19,6 +19,7 @@ import { SGD } from '../optim/sgd.ts';
 import { MoCo, type Mechanism } from '../moco/moco.ts';
 import { flattenImages, knnAccuracy } from '../moco/knn.ts';
 import { linearProbe } from '../moco/probe.ts';
+import { retrievalPicture, embeddingPicture, type FeatureSet } from '../moco/pictures.ts';
 import { Progress, fmtTime } from './progress.ts';
 import { lineChart } from './plot.ts';
 import { parseArgs, type OptionSpec, type Parsed } from './args.ts';
@@ -236,6 +237,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
     await saveMocoCheckpoint(ckptPath, model, opt, { dataGen, augGen, defaultGen: defaultGenerator }, { epoch: epoch + 1, records, baselines, config: cfg });
     fs.writeFileSync(path.join(cfg.out, 'curves.svg'), plot(records, baselines));
   }
+  await writePictures(cfg, model.backbone, trainSet, testSet);
   let probe: number | undefined;
   if (cfg.probeEpochs > 0) probe = await runProbe(model.backbone, trainSet, testSet, cfg);
   const wall = (Date.now() - t0) / 1000;
@@ -244,6 +246,26 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   const last = records[records.length - 1];
   console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%` + (probe !== undefined ? `, linear probe top-1 ${probe.toFixed(2)}%` : '') + (baselines.rawPixels !== undefined ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '') + `; outputs in ${cfg.out}/`);
   return { records, baselines };
+}
+
+/**
+ * retrieval.svg (test images and their nearest training images by the trained backbone, raw pixels
+ * and a freshly initialised encoder) and embedding.svg (PCA of the test features), beside curves.svg.
+ */
+export async function writePictures(cfg: TrainConfig, backbone: nn.Module, trainSet: ImageDataset, testSet: ImageDataset): Promise<void> {
+  const rowBytes = 4 * trainSet.channels * trainSet.height * trainSet.width;
+  const random = buildEncoder(cfg, trainSet.channels);
+  const sets: FeatureSet[] = [
+    { name: 'MoCo encoder', train: extractFeatures(backbone, trainSet), test: extractFeatures(backbone, testSet) },
+    { name: 'raw pixels', train: flattenImages(toFloat(trainSet), trainSet.count, Math.floor(device().info.limits.maxStorageBufferBindingSize / rowBytes)), test: flattenImages(toFloat(testSet), testSet.count) },
+    { name: 'random encoder', train: extractFeatures(random, trainSet), test: extractFeatures(random, testSet) },
+  ];
+  try {
+    fs.writeFileSync(path.join(cfg.out, 'retrieval.svg'), await retrievalPicture(trainSet, testSet, sets));
+    fs.writeFileSync(path.join(cfg.out, 'embedding.svg'), (await embeddingPicture(sets[0].test, testSet)).svg);
+  } finally {
+    for (const s of sets) for (const t of [...[s.train].flat(), s.test]) t.dispose();
+  }
 }
 
 /** Linear probe on the frozen backbone (eval mode, features cached). */

@@ -7,6 +7,7 @@
 
 import { acquireAdapter, isSoftware, type Acquired } from './acquire.ts';
 import { BufferPool, type PoolCounters } from './pool.ts';
+import { GrowthWatch, engineCollector } from './collect.ts';
 import { fillTemplate } from './kernels.ts';
 import { gpuWait, type WaitMode } from './wait.ts';
 
@@ -47,6 +48,8 @@ export interface Counters extends PoolCounters {
   bindGroupsReused: number;
   readbacks: number;
   uploads: number;
+  /** Garbage collections wgrad asked for because live GPU memory grew (see src/device/collect.ts). */
+  collections: number;
 }
 
 /** The adapter wgrad runs on (deviceInfo()): backend description, vendor, features, limits, family. */
@@ -117,6 +120,8 @@ export class Device {
   private readChecking: Promise<void> | null = null;
   /** Set while capture() runs its function. */
   recorder: Recorder | null = null;
+  /** Asks for a garbage collection when live GPU memory grows (collect.ts). */
+  readonly growth: GrowthWatch;
 
   private constructor(
     private acquired: Acquired | null,
@@ -124,8 +129,12 @@ export class Device {
     adapter: GPUAdapter,
     backend: string,
     wait?: WaitMode,
+    collect: (() => void) | null = null,
   ) {
     this.pool = new BufferPool(gpu);
+    this.growth = new GrowthWatch(() => this.pool.counters.bytesLive, collect);
+    this.pool.onCreate = () => this.growth.onCreate();
+    this.pool.onRelease = () => this.growth.onRelease();
     this.arena = gpu.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'wgrad uniform arena' });
     const info = adapter.info;
     const software = isSoftware(info);
@@ -172,11 +181,11 @@ export class Device {
         maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
       },
     });
-    return new Device(acquired, device, adapter, acquired.backend, opts.wait);
+    return new Device(acquired, device, adapter, acquired.backend, opts.wait, await engineCollector());
   }
 
   stats(): Counters {
-    return { ...this.counters, ...this.pool.counters };
+    return { ...this.counters, ...this.pool.counters, collections: this.growth.collections };
   }
 
   get isLost(): boolean {

@@ -32,6 +32,9 @@ export class BufferPool {
   /** Capture hooks: told of every buffer handed out, and of every pinned buffer released. */
   onAcquire: ((buffer: GPUBuffer) => void) | null = null;
   onPinnedRelease: ((buffer: GPUBuffer) => void) | null = null;
+  /** Told after a new buffer is created and after a release (collect.ts watches live bytes here). */
+  onCreate: (() => void) | null = null;
+  onRelease: (() => void) | null = null;
   /** Pooled bytes above this are destroyed instead of kept (after the caller has flushed pending work). */
   maxPooledBytes = 1 << 30;
 
@@ -55,12 +58,14 @@ export class BufferPool {
     this.counters.buffersCreated++;
     this.counters.bytesLive += size;
     this.onAcquire?.(buffer);
+    this.onCreate?.();
     return buffer;
   }
 
   release(buffer: GPUBuffer): void {
     const size = buffer.size;
     this.counters.bytesLive -= size;
+    this.onRelease?.();
     if (this.pins.has(buffer)) {
       this.parked.add(buffer);
       this.counters.bytesPinned += size;

@@ -1,0 +1,94 @@
+// Memory without ceremony: a training loop written as in PyTorch (no tidy(), no dispose()) must
+// not grow GPU memory without bound. Unreachable tensors give their buffers back through the
+// FinalizationRegistry in tensor.ts, but the JS engine only collects when its *own* heap is under
+// pressure, and a tensor is a few hundred bytes of JS in front of megabytes of GPU memory: V8 sees
+// no reason to collect, and GPU memory grows by the step. So the pool watches live GPU bytes, and
+// each time they have grown by a step (the larger of 32 MiB and the live bytes after the last
+// collection: a doubling, so a big model is not collected every few batches) since the last
+// collection, it asks the engine for a full collection (Node: v8's gc, exposed at init; nowhere
+// else can a library ask for one). The finalizers then return the buffers to the pool on a later
+// task (in a training loop, while it awaits a value), and the next limit follows the live bytes
+// down. If the live bytes left after a collection grew three periods in a row, the tensors are
+// reachable (e.g. losses kept in an array, with their graphs) and no collector can help: wgrad
+// warns once, naming tidy(). Without a collector (browsers) it warns at the first step of growth.
+
+/** Where the warning points the user. */
+export const MEMORY_DOC = "tidy() in the README's 'Memory' section (and docs/ARCHITECTURE.md, 'Lifetimes')";
+
+const MIB = 1 << 20;
+
+export class GrowthWatch {
+  /** Live bytes above which the next collection is asked for. */
+  private limit: number;
+  /** The fewest live bytes seen since the last collection (what it gave back shows here). */
+  private low: number;
+  /** `low` of the period before, and how many periods in a row ended higher than it began. */
+  private previousLow: number;
+  private grewInARow = 0;
+  /** Collections asked for, and whether the warning was printed (stats(), tests). */
+  collections = 0;
+  warned = false;
+
+  constructor(
+    private readonly liveBytes: () => number,
+    private readonly collect: (() => void) | null,
+    private readonly minStep = 32 * MIB,
+    private readonly warn: (message: string) => void = (m) => console.warn(m),
+  ) {
+    this.low = this.previousLow = liveBytes();
+    this.limit = this.low + minStep;
+  }
+
+  /** Called by the pool when it creates a buffer (never for a reused one, so a steady loop costs nothing). */
+  onCreate(): void {
+    const live = this.liveBytes();
+    if (live < this.limit) return;
+    if (this.low > this.previousLow + this.minStep / 2) this.grewInARow++;
+    else this.grewInARow = 0;
+    this.previousLow = this.low;
+    this.low = live;
+    this.limit = live + Math.max(this.minStep, live);
+    if (!this.collect) {
+      this.warnOnce(live, 'and wgrad cannot ask this JavaScript engine for a garbage collection');
+      return;
+    }
+    if (this.grewInARow >= 2) this.warnOnce(live, 'although unreachable tensors were collected');
+    this.collections++;
+    this.collect(); // the finalizers give the buffers back on a later task: onRelease sees them
+  }
+
+  /** Called by the pool when a buffer is released: lowers the limit to follow what was given back. */
+  onRelease(): void {
+    const live = this.liveBytes();
+    if (live >= this.low) return;
+    this.low = live;
+    this.limit = live + Math.max(this.minStep, live);
+  }
+
+  private warnOnce(live: number, why: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.warn(
+      `wgrad: live GPU memory keeps growing (${(live / MIB).toFixed(1)} MiB now) ${why}. If these tensors are not ` +
+        'meant to stay (e.g. a loss kept in an array holds its whole graph), keep numbers across steps ' +
+        '(await loss.item()), not tensors, or wrap each step in tidy(() => { … }), which frees what the step ' +
+        `created; see ${MEMORY_DOC}. (This warning is printed once.)`,
+    );
+  }
+}
+
+/** The engine's full collection where a library can get it (Node: v8 `gc`, exposed on demand), else null. */
+export async function engineCollector(): Promise<(() => void) | null> {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (typeof exposed === 'function') return exposed;
+  if (typeof process === 'undefined' || !process.versions?.node) return null;
+  try {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
+}

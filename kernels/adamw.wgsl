@@ -1,6 +1,7 @@
-// adamw.wgsl — one AdamW step for one parameter, updating the parameter and both moment
-// estimates in place, in PyTorch's order (torch.optim.AdamW, single-tensor path, amsgrad off):
-//   p = p * (1 - lr * weightDecay)                 decoupled weight decay
+// adamw.wgsl — one AdamW or Adam step for one parameter, updating the parameter and both moment
+// estimates in place, in PyTorch's order (torch.optim.AdamW / Adam, single-tensor path, amsgrad off):
+//   g = g + l2 * p                                 Adam's L2 weight decay (l2 = 0 for AdamW)
+//   p = p * decay                                  AdamW's decoupled decay 1 - lr * weightDecay (1 for Adam)
 //   m = beta1 * m + (1 - beta1) * g
 //   v = beta2 * v + (1 - beta2) * g * g
 //   p = p - stepSize * m / (sqrt(v) / sqrt(bc2) + eps)
@@ -26,6 +27,7 @@ struct Params {
   step_size: f32,      // lr / (1 - beta1^t)
   bc2_sqrt: f32,       // sqrt(1 - beta2^t)
   eps: f32,
+  l2: f32,             // Adam's weightDecay (0 for AdamW)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -38,8 +40,9 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * {{WG}}u;
   if (i >= p.n) { return; }
-  let g = grad[p.off_g + i];
-  let w = param[p.off_p + i] * p.decay;
+  let w0 = param[p.off_p + i];
+  let g = grad[p.off_g + i] + p.l2 * w0;
+  let w = w0 * p.decay;
   let m = p.beta1 * exp_avg[p.off_m + i] + p.one_minus_beta1 * g;
   let v = p.beta2 * exp_avg_sq[p.off_v + i] + p.one_minus_beta2 * (g * g);
   exp_avg[p.off_m + i] = m;

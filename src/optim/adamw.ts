@@ -1,12 +1,13 @@
-// AdamW (decoupled weight decay, Loshchilov & Hutter) with PyTorch's bias correction; each
-// parameter's update is one dispatch of kernels/adamw.wgsl, which updates the parameter and both
-// moment estimates in place. Step counts are per parameter, on the host, as in PyTorch.
+// AdamW (decoupled weight decay, Loshchilov & Hutter) and Adam (L2 weight decay added to the
+// gradient) with PyTorch's bias correction; each parameter's update is one dispatch of
+// kernels/adamw.wgsl, which updates the parameter and both moment estimates in place. Step counts
+// are per parameter, on the host, as in PyTorch.
 
 import type { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
 import { fill } from '../ops/creation-internal.ts';
 import { Uniforms, grid } from '../ops/uniforms.ts';
-import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.ts';
+import { Optimizer, type ParamGroup, type ParamsArg, type ParamState } from './optimizer.ts';
 
 /** Options of optim.AdamW (PyTorch's names and defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2). */
 export interface AdamWOptions {
@@ -42,34 +43,44 @@ export class AdamW extends Optimizer<AdamWHyper> {
 
   protected override checkHyper(g: AdamWHyper, gi: number): void {
     super.checkHyper(g, gi);
-    const [b1, b2] = g.betas ?? [];
-    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`AdamW: invalid betas [${g.betas}] in group ${gi} (each must be in [0, 1))`);
-    if (!(Number.isFinite(g.eps) && g.eps >= 0)) throw new Error(`AdamW: invalid eps ${g.eps} in group ${gi}`);
+    checkAdamHyper('AdamW', g, gi);
   }
 
   protected update(p: Tensor, g: Tensor, h: ParamGroup<AdamWHyper>): void {
-    let s = this.state.get(p);
-    if (!s) this.state.set(p, (s = { step: 0, expAvg: keep(fill(p.shape, 0)), expAvgSq: keep(fill(p.shape, 0)) }));
-    const step = (s.step as number) + 1;
-    s.step = step;
-    const m = s.expAvg as Tensor;
-    const v = s.expAvgSq as Tensor;
-    const [b1, b2] = h.betas;
-    // Python floats in PyTorch: float64 on the host, rounded to f32 once.
-    const stepSize = h.lr / (1 - b1 ** step);
-    const bc2Sqrt = Math.sqrt(1 - b2 ** step);
-    const u = new Uniforms()
-      .u32(p.size).u32(p.offset).u32(g.offset).u32(m.offset).u32(v.offset)
-      .f32(1 - h.lr * h.weightDecay).f32(b1).f32(b2).f32(1 - b1).f32(1 - b2)
-      .f32(stepSize).f32(bc2Sqrt).f32(h.eps);
-    p.device.dispatch({
-      kernel: 'adamw',
-      params: { WG },
-      buffers: [p.storage.buffer, g.storage.buffer, m.storage.buffer, v.storage.buffer],
-      access: 'wrww',
-      uniforms: u.bytes,
-      workgroups: grid(Math.ceil(p.size / WG)),
-      label: 'AdamW.step',
-    });
+    adamUpdate(this.state, p, g, h, 'decoupled');
   }
+}
+
+export function checkAdamHyper(name: string, g: AdamWHyper, gi: number): void {
+  const [b1, b2] = g.betas ?? [];
+  if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`${name}: invalid betas [${g.betas}] in group ${gi} (each must be in [0, 1))`);
+  if (!(Number.isFinite(g.eps) && g.eps >= 0)) throw new Error(`${name}: invalid eps ${g.eps} in group ${gi}`);
+}
+
+/** One Adam(W) step of p: weight decay 'decoupled' (AdamW) or 'l2' (Adam, added to the gradient). */
+export function adamUpdate(state: Map<Tensor, ParamState>, p: Tensor, g: Tensor, h: ParamGroup<AdamWHyper>, decay: 'decoupled' | 'l2'): void {
+  let s = state.get(p);
+  if (!s) state.set(p, (s = { step: 0, expAvg: keep(fill(p.shape, 0)), expAvgSq: keep(fill(p.shape, 0)) }));
+  const step = (s.step as number) + 1;
+  s.step = step;
+  const m = s.expAvg as Tensor;
+  const v = s.expAvgSq as Tensor;
+  const [b1, b2] = h.betas;
+  // Python floats in PyTorch: float64 on the host, rounded to f32 once.
+  const stepSize = h.lr / (1 - b1 ** step);
+  const bc2Sqrt = Math.sqrt(1 - b2 ** step);
+  const decoupled = decay === 'decoupled';
+  const u = new Uniforms()
+    .u32(p.size).u32(p.offset).u32(g.offset).u32(m.offset).u32(v.offset)
+    .f32(decoupled ? 1 - h.lr * h.weightDecay : 1).f32(b1).f32(b2).f32(1 - b1).f32(1 - b2)
+    .f32(stepSize).f32(bc2Sqrt).f32(h.eps).f32(decoupled ? 0 : h.weightDecay);
+  p.device.dispatch({
+    kernel: 'adamw',
+    params: { WG },
+    buffers: [p.storage.buffer, g.storage.buffer, m.storage.buffer, v.storage.buffer],
+    access: 'wrww',
+    uniforms: u.bytes,
+    workgroups: grid(Math.ceil(p.size / WG)),
+    label: decoupled ? 'AdamW.step' : 'Adam.step',
+  });
 }

@@ -53,3 +53,44 @@ export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return err / Math.max(scale, 1e-30);
 }
+
+/** One Adam step on p (in place): L2 weight decay added to the gradient (torch/optim/adam.py). */
+export function adamStep(p: Float64Array, g: ArrayLike<number>, o: AdamWRef, s: { step: number; m: Float64Array; v: Float64Array }): void {
+  const { lr, betas: [b1, b2] = [0.9, 0.999], eps = 1e-8, weightDecay = 0 } = o;
+  s.step++;
+  const bc1 = 1 - b1 ** s.step;
+  const bc2 = 1 - b2 ** s.step;
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i] + weightDecay * p[i];
+    s.m[i] = b1 * s.m[i] + (1 - b1) * gi;
+    s.v[i] = b2 * s.v[i] + (1 - b2) * gi * gi;
+    p[i] -= (lr / bc1) * (s.m[i] / (Math.sqrt(s.v[i]) / Math.sqrt(bc2) + eps));
+  }
+}
+
+export interface RMSpropRef {
+  lr?: number;
+  alpha?: number;
+  eps?: number;
+  weightDecay?: number;
+  momentum?: number;
+  centered?: boolean;
+}
+
+/** One RMSprop step on p (in place), torch/optim/rmsprop.py; state arrays start at zero. */
+export function rmspropStep(p: Float64Array, g: ArrayLike<number>, o: RMSpropRef, s: { sq: Float64Array; ga: Float64Array; buf: Float64Array }): void {
+  const { lr = 0.01, alpha = 0.99, eps = 1e-8, weightDecay = 0, momentum = 0, centered = false } = o;
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i] + weightDecay * p[i];
+    s.sq[i] = alpha * s.sq[i] + (1 - alpha) * gi * gi;
+    let avg: number;
+    if (centered) {
+      s.ga[i] = alpha * s.ga[i] + (1 - alpha) * gi;
+      avg = Math.sqrt(s.sq[i] - s.ga[i] * s.ga[i]) + eps;
+    } else avg = Math.sqrt(s.sq[i]) + eps;
+    if (momentum > 0) {
+      s.buf[i] = momentum * s.buf[i] + gi / avg;
+      p[i] -= lr * s.buf[i];
+    } else p[i] -= (lr * gi) / avg;
+  }
+}

@@ -6,10 +6,11 @@
 //   - relu(x @ w).sum() backward, checked against the float64 closed form;
 //   - three MoCo steps (SmallConvNet, SGD), checked against the same workload in Node on src/.
 // Chromium here gives a SwiftShader adapter (software Vulkan); CI installs Chromium with
-// `scripts/setup.sh --with-browser`. Without /usr/bin/chromium the test says `skipped: ...`.
+// `scripts/setup.sh --with-browser`. Without /usr/bin/chromium the test is skipped (test/skip.ts).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from './skip.ts';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -91,8 +92,7 @@ test.before(setup);
 
 test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoCo steps match Node', async () => {
   if (!existsSync(CHROMIUM)) {
-    console.log(`skipped: ${CHROMIUM} not found (install it with \`bash scripts/setup.sh --with-browser\`)`);
-    return;
+    return skip(`${CHROMIUM} not found (bash scripts/setup.sh --with-browser installs chromium)`);
   }
   const { chromium } = await import('playwright-core');
   const tmp = mkdtempSync(join(tmpdir(), 'wgrad-browser-'));

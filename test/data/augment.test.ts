@@ -5,13 +5,14 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { setup } from '../helpers.ts';
 import { Generator, sync, tensor, type Tensor } from '../../src/index.ts';
 import {
   type AugmentConfig, IDENTITY_AUGMENT, augment, augmentWithParams, resolveAugment, sampleAugmentParams, sampleCrop, twoViews,
 } from '../../src/data/augment.ts';
 import { type AugmentImageParams, augmentRef, gaussianBlur, hue, resizedCrop } from '../../src/reference/augment.ts';
-import { findPythonWithNumpy, runPython } from '../io/python.ts';
+import { findPythonWithTorch, runPython } from '../io/python.ts';
 
 test.before(setup);
 
@@ -110,11 +111,8 @@ test('hand-picked parameters: central crop, flip, extreme jitter factors', async
 });
 
 test('the reference agrees with PyTorch (interpolate, reflect-padded conv2d, torchvision HSV code)', () => {
-  const python = findPythonWithNumpy();
-  if (!python || runPython(python, 'import torch\nprint(1)').trim() !== '1') {
-    console.log('  (skipped: no python3 with torch)');
-    return;
-  }
+  const python = findPythonWithTorch();
+  if (!python) return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   const [c, h, w] = [3, 9, 13];
   const data = Float64Array.from(images([1, c, h, w], 3));
   const x = { c, h, w, data };

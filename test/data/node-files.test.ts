@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { encodeIdx } from '../../src/data/idx.ts';
 import {
   DATASET_NAMES, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadCifar10, loadDataset, loadFashionMnist, loadMnist, readDataFile,
@@ -23,8 +24,7 @@ function writeIdxPair(dir: string, prefix: string, n: number, opts: { gzImages?:
 
 test('real Fashion-MNIST: 60000 train / 10000 test, 1×28×28, labels 0..9', () => {
   if (!existsSync(FASHION_MNIST_DIR)) {
-    console.log(`  (skipped: ${FASHION_MNIST_DIR} absent; bash scripts/setup.sh --with-data installs it)`);
-    return;
+    return skip(`${FASHION_MNIST_DIR} absent (bash scripts/setup.sh --with-data installs dataset-fashion-mnist)`);
   }
   const train = loadFashionMnist({ split: 'train' });
   assert.equal([train.count, train.channels, train.height, train.width], [60000, 1, 28, 28]);

@@ -6,6 +6,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -198,8 +199,7 @@ test('a restore that does not fit changes nothing and names the problem', async 
 test('Python (numpy / torch) reads a checkpoint bit for bit and loads it into torch modules', async () => {
   const python = findPythonWithNumpy();
   if (!python) {
-    console.log('skipped: Python cross-check (no /usr/bin/python3 or python3 with numpy)');
-    return;
+    return skip('no python3 with numpy (bash scripts/setup.sh --with-python installs python3-numpy)');
   }
   const r = startRun('sgd', 11, 12);
   trainStep(r);

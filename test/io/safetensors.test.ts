@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -392,8 +393,7 @@ function withTmpDir(fn: (dir: string) => void): void {
 test('Python (numpy, torch) reads what we write, bit for bit', () => {
   const python = findPythonWithNumpy();
   if (!python) {
-    console.log('skipped: Python cross-check (no /usr/bin/python3 or python3 with numpy)');
-    return;
+    return skip('no python3 with numpy (bash scripts/setup.sh --with-python installs python3-numpy)');
   }
   const rand = rng(42);
   const tensors: Record<string, TensorData> = {
@@ -436,8 +436,7 @@ test('Python (numpy, torch) reads what we write, bit for bit', () => {
 test('we read what Python (numpy) writes, bit for bit', () => {
   const python = findPythonWithNumpy();
   if (!python) {
-    console.log('skipped: Python cross-check (no /usr/bin/python3 or python3 with numpy)');
-    return;
+    return skip('no python3 with numpy (bash scripts/setup.sh --with-python installs python3-numpy)');
   }
   withTmpDir((dir) => {
     const path = join(dir, 'from-py.safetensors');

@@ -4,6 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -28,8 +29,7 @@ for (const splits of [1, 2]) {
   test(`MoCo step matches PyTorch (SplitBatchNorm ${splits}, shuffled keys, queue wrapping)`, async () => {
     const py = findPythonWithTorch();
     if (!py) {
-      console.log('skipped: no python3 with torch (apt-get install python3-torch, or bash scripts/setup.sh --with-python)');
-      return;
+      return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
     }
     const [width, dim, K, B, m, T] = [3, 8, 10, 6, 0.9, 0.2];
     const encoder = new nn.SmallConvNet({ width, inChannels: 1, norm: (c: number) => new nn.SplitBatchNorm2d(c, splits) });

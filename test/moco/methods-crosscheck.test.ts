@@ -5,6 +5,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -33,7 +34,7 @@ async function host(tensors: Record<string, Tensor>): Promise<Host> {
 function torchStep(pre: Host, meta: Record<string, string>): Host | null {
   const py = findPythonWithTorch();
   if (!py) {
-    console.log('skipped: no python3 with torch (apt-get install python3-torch, or bash scripts/setup.sh --with-python)');
+    skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
     return null;
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wgrad-methods-'));

@@ -5,6 +5,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { Tensor, nn, optim, randn, tensor, crossEntropy, manualSeed } from '../../src/index.ts';
 import { setup, throwsWith } from '../helpers.ts';
 import { runPython, findPythonWithTorch } from '../io/python.ts';
@@ -65,8 +66,7 @@ test('arrays and plain objects of modules are children with dotted names (layers
 test('names, module paths and repr match PyTorch (ModuleList / ModuleDict twins)', () => {
   const python = findPythonWithTorch();
   if (!python) {
-    console.log('skipped: PyTorch naming check (no /usr/bin/python3 with torch)');
-    return;
+    return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
   const ref = JSON.parse(runPython(python, TORCH_TWINS)) as Record<string, { keys: string[]; modules: string[]; repr: string }>;
   for (const m of [new ArrayNet(), new ListNet()]) {

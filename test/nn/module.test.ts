@@ -6,6 +6,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { Tensor, tensor, tidy, manualSeed, nn, batchNorm, randn, Generator } from '../../src/index.ts';
@@ -248,8 +249,7 @@ test('state-dict keys, shapes and repr match the PyTorch twins of SmallConvNet a
   const python = findPythonWithNumpy();
   const hasTorch = findPythonWithTorch() !== null;
   if (!hasTorch) {
-    console.log('skipped: PyTorch structure check (no /usr/bin/python3 with torch)');
-    return;
+    return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
   const script = `
 import sys, json

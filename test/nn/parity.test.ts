@@ -5,6 +5,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,8 +48,7 @@ test('logits, loss, all gradients and running statistics match PyTorch (float64)
   const python = findPythonWithNumpy();
   const hasTorch = findPythonWithTorch() !== null;
   if (!hasTorch) {
-    console.log('skipped: PyTorch parity (no /usr/bin/python3 with torch)');
-    return;
+    return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
   const { net, x, y } = makeCase();
   const dir = mkdtempSync(join(tmpdir(), 'wgrad-parity-'));

@@ -9,6 +9,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { Tensor, tensor, tidy, noGrad, manualSeed, crossEntropy, nn, optim, Generator } from '../../src/index.ts';
 import { loadFashionMnist } from '../../src/data/node-files.ts';
 import { subset, toFloat, type ImageDataset } from '../../src/data/dataset.ts';
@@ -40,7 +41,7 @@ function load(): { train: ImageDataset; test: ImageDataset } | null {
       test: subset(loadFashionMnist({ split: 'test' }), TEST, 2),
     };
   } catch (e) {
-    console.log(`skipped: Fashion-MNIST not available (${(e as Error).message.split('\n')[0]})`);
+    skip(`Fashion-MNIST not available (${(e as Error).message.split('\n')[0]}; bash scripts/setup.sh --with-data)`);
     return null;
   }
 }

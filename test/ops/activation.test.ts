@@ -4,6 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { Tensor, tensor, nn, gelu, silu, leakyRelu, elu, softplus, clamp } from '../../src/index.ts';
 import { setup, checkForward, checkGrad, assertClose, throwsWith } from '../helpers.ts';
 import { make, type Layout } from './values.ts';
@@ -68,8 +69,7 @@ test('softplus switches to x above the threshold without overflow; clamp passes 
 test('values and gradients agree with PyTorch', async () => {
   const py = findPythonWithTorch();
   if (!py) {
-    console.log('skipped: no python3 with torch (apt-get install python3-torch)');
-    return;
+    return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
   const xs = [-4, -1.3, -0.2, 0.1, 0.9, 2.5, 25];
   const script = `

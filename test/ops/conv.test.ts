@@ -8,6 +8,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel, withDispatches } from '../helpers.ts';
 import { deviceInfo, tensor, zeros, noGrad, nn, manualSeed, sync, type Tensor } from '../../src/index.ts';
 import { conv2d, convTuning, type Conv2dOptions } from '../../src/ops/conv.ts';
@@ -24,7 +25,11 @@ const TILINGS = {
 };
 // Shared loads need the adapter's subgroups (Dawn's OpenGLES backend, WGRAD_BACKEND=opengles,
 // has none): those variants are skipped there.
-const unsupported = (shareLoads: boolean) => shareLoads && !deviceInfo().features.includes('subgroups');
+const unsupported = (shareLoads: boolean): boolean => {
+  const missing = shareLoads && !deviceInfo().features.includes('subgroups');
+  if (missing) skip(`the adapter (${deviceInfo().backend}) has no 'subgroups' feature, which shared loads need`);
+  return missing;
+};
 
 interface Case {
   name: string;

@@ -4,6 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { Tensor, tensor, mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, klDiv, logSoftmax, softmax } from '../../src/index.ts';
 import { setup, checkForward, checkGrad, assertClose, throwsWith } from '../helpers.ts';
 import { make, type Layout } from './values.ts';
@@ -80,8 +81,7 @@ test('errors name the loss, the shapes and the reductions allowed', () => {
 test('values and gradients agree with PyTorch (every reduction, pos_weight, batchmean, log_target)', async () => {
   const py = findPythonWithTorch();
   if (!py) {
-    console.log('skipped: no python3 with torch (apt-get install python3-torch)');
-    return;
+    return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
   const x = make([3, 4], { seed: 7, scale: 2 });
   const t = make([3, 4], { seed: 8 });

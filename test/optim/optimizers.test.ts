@@ -5,6 +5,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { Tensor, tensor, keep, tidy, stats, optim } from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
 import { setup } from '../helpers.ts';
@@ -112,8 +113,7 @@ test('SGD and AdamW agree with torch.optim (float32, torch 1.13) on the same pro
   const python = findPythonWithNumpy();
   const hasTorch = findPythonWithTorch() !== null;
   if (!hasTorch) {
-    console.log('skipped: torch cross-check (no /usr/bin/python3 with torch)');
-    return;
+    return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
   const cases = [
     ...SGD_CASES.map((o, k) => ({ kind: 'sgd', o, pr: problem(10 + k) })),

@@ -4,6 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skip } from '../skip.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -40,8 +41,7 @@ test('normalize, maximum, minimum propagate NaN as PyTorch does', async () => {
   assert.equal(got, want);
   const python = findPythonWithTorch();
   if (python === null) {
-    console.log('  (skipped the PyTorch cross-check: no python3-torch)');
-    return;
+    return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
   const out = runPython(python, `
 import json, torch, torch.nn.functional as F

@@ -102,6 +102,47 @@ export class BasicBlock extends Module {
   }
 }
 
+/**
+ * ResNet's bottleneck block (torchvision's, ResNet-50/101/152): 1×1 reduce, 3×3 (carrying the
+ * stride, as torchvision's "v1.5"), 1×1 expand to 4 × `planes`, and a shortcut (1×1 conv + norm
+ * when the shape changes).
+ *
+ * @example
+ * const block = new nn.Bottleneck(64, 16, 2, (c) => new nn.BatchNorm2d(c));
+ * block.forward(randn([2, 64, 8, 8])).shape; // [2, 64, 4, 4] (planes 16 × expansion 4)
+ */
+export class Bottleneck extends Module {
+  static readonly expansion = 4;
+  conv1: Conv2d;
+  bn1: Module;
+  conv2: Conv2d;
+  bn2: Module;
+  conv3: Conv2d;
+  bn3: Module;
+  relu: ReLU;
+  downsample: Module | null;
+
+  constructor(cin: number, planes: number, stride: number, norm: NormFactory) {
+    super();
+    const cout = planes * Bottleneck.expansion;
+    this.conv1 = new Conv2d(cin, planes, 1, { bias: false });
+    this.bn1 = norm(planes);
+    this.conv2 = new Conv2d(planes, planes, 3, { stride, padding: 1, bias: false });
+    this.bn2 = norm(planes);
+    this.conv3 = new Conv2d(planes, cout, 1, { bias: false });
+    this.bn3 = norm(cout);
+    this.relu = new ReLU();
+    this.downsample = stride !== 1 || cin !== cout ? new Sequential(new Conv2d(cin, cout, 1, { stride, bias: false }), norm(cout)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = fusedReLU(this.bn2, this.relu, this.conv2.forward(fusedReLU(this.bn1, this.relu, this.conv1.forward(x))));
+    const out = this.bn3.forward(this.conv3.forward(h));
+    const shortcut = this.downsample ? this.downsample.forward(x) : x;
+    return this.relu.forward(out.add(shortcut));
+  }
+}
+
 /** Options of the ResNets: classifier size, width of the first stage, input channels, normalisation layer. */
 export interface ResNetCifarOptions {
   numClasses?: number;
@@ -112,7 +153,8 @@ export interface ResNetCifarOptions {
 }
 
 /**
- * torchvision's ResNet layout (conv1, bn1, relu, maxpool, layer1..4, avgpool, fc), any block counts.
+ * torchvision's ResNet layout (conv1, bn1, relu, maxpool, layer1..4, avgpool, fc), any block counts,
+ * basic blocks (ResNet-18/34) or bottlenecks (ResNet-50/101/152, `block: 'bottleneck'`).
  *
  * @example
  * const resnet10 = new nn.ResNet([1, 1, 1, 1], { stem: 'cifar', width: 16, numClasses: 10 });
@@ -131,7 +173,7 @@ export class ResNet extends Module {
   fc: Module;
   readonly featureDim: number;
 
-  constructor(blocks: [number, number, number, number], opts: ResNetCifarOptions & { stem: 'cifar' | 'imagenet' }) {
+  constructor(blocks: [number, number, number, number], opts: ResNetCifarOptions & { stem: 'cifar' | 'imagenet'; block?: 'basic' | 'bottleneck' }) {
     super();
     const w = opts.width ?? 64;
     const norm = opts.norm ?? batchNorm2d;
@@ -143,11 +185,14 @@ export class ResNet extends Module {
     this.relu = new ReLU();
     this.maxpool = cifar ? new Identity() : new MaxPool2d(3, { stride: 2, padding: 1 });
     let cin = w;
-    const stage = (cout: number, n: number, stride: number) => {
+    const bottleneck = opts.block === 'bottleneck';
+    const expansion = bottleneck ? Bottleneck.expansion : 1;
+    const stage = (planes: number, n: number, stride: number) => {
       const s = new Sequential();
       for (let i = 0; i < n; i++) {
-        s.append(new BasicBlock(cin, cout, i === 0 ? stride : 1, norm));
-        cin = cout;
+        const st = i === 0 ? stride : 1;
+        s.append(bottleneck ? new Bottleneck(cin, planes, st, norm) : new BasicBlock(cin, planes, st, norm));
+        cin = planes * expansion;
       }
       return s;
     };
@@ -156,7 +201,7 @@ export class ResNet extends Module {
     this.layer3 = stage(4 * w, blocks[2], 2);
     this.layer4 = stage(8 * w, blocks[3], 2);
     this.avgpool = new AdaptiveAvgPool2d(1);
-    this.featureDim = 8 * w;
+    this.featureDim = 8 * w * expansion;
     this.fc = opts.numClasses ? new Linear(this.featureDim, opts.numClasses) : new Identity();
     // torchvision's initialisation: convolutions kaiming-normal (fan_out, relu); norms 1 / 0.
     for (const m of this.modules()) {
@@ -185,4 +230,17 @@ export class ResNet extends Module {
  */
 export function resnet18Cifar(opts: ResNetCifarOptions = {}): ResNet {
   return new ResNet([2, 2, 2, 2], { ...opts, stem: 'cifar' });
+}
+
+/**
+ * ResNet-50 in torchvision's layout (7×7 stem with stride 2 and max-pool, Bottleneck blocks
+ * [3, 4, 6, 3], 2048 features → fc): its state dict has torchvision's names, so the official MoCo
+ * v1/v2 ImageNet checkpoints load once converted (scripts/torch/convert.py backbone).
+ *
+ * @example
+ * const backbone = nn.resnet50();                        // fc = Identity: 2048 features
+ * backbone.eval().forward(rand([1, 3, 32, 32])).shape;   // [1, 2048]
+ */
+export function resnet50(opts: ResNetCifarOptions & { stem?: 'cifar' | 'imagenet' } = {}): ResNet {
+  return new ResNet([3, 4, 6, 3], { ...opts, stem: opts.stem ?? 'imagenet', block: 'bottleneck' });
 }

@@ -1,0 +1,167 @@
+// A wgrad MoCo run handed to PyTorch and back (scripts/torch/convert.py, scripts/torch/main_moco.py):
+//   - exported to the official main_moco.py layout, loaded by the PyTorch script into its model and
+//     optimizer, saved and imported back: every tensor bit-identical (both encoders, the queue, its
+//     pointer, the SGD momentum buffers);
+//   - one PyTorch step from that state on a fixed batch (one process, no shuffle) equals wgrad's next
+//     step to 1e-4 (loss, query parameters, key parameters, momentum buffers, queue);
+//   - `torchrun --nproc_per_node 2` (gloo) continues the run, and its checkpoint resumes in
+//     `wgrad-moco train --resume` and evaluates with `wgrad-moco evaluate`.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { setup, randnSeeded, assertClose } from '../helpers.ts';
+import { findPythonWithTorch } from '../io/python.ts';
+import { runCli, tinyTrainArgs, ROOT } from '../reliability/cli.ts';
+import { Tensor, tidy } from '../../src/index.ts';
+import { MoCo } from '../../src/moco/moco.ts';
+import { SGD } from '../../src/optim/sgd.ts';
+import { Generator } from '../../src/random.ts';
+import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
+import { FASHION_MNIST_DIR } from '../../src/data/node-files.ts';
+import { buildEncoder, type TrainConfig } from '../../src/cli/train.ts';
+import { loadMocoCheckpoint } from '../../src/cli/checkpoint.ts';
+
+test.before(setup);
+
+const SCRIPTS = path.join(ROOT, 'scripts/torch');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wgrad-handoff-'));
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function skipReason(): string | null {
+  if (!findPythonWithTorch()) return 'no python3 with torch (apt-get install python3-torch)';
+  if (!fs.existsSync(FASHION_MNIST_DIR)) return `no Fashion-MNIST in ${FASHION_MNIST_DIR} (bash scripts/setup.sh --with-data)`;
+  return null;
+}
+
+function python(script: string, args: string[], env: Record<string, string> = {}): string {
+  const r = spawnSync(findPythonWithTorch()!, [path.join(SCRIPTS, script), ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env } });
+  assert.ok(r.status === 0, `${script} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+function readFile(file: string) {
+  return decodeSafetensors(new Uint8Array(fs.readFileSync(file)));
+}
+
+/** A wgrad run of 3 epochs stopped after epoch 1 (the crash hook kills it before epoch 2's checkpoint). */
+const run = path.join(tmp, 'wgrad');
+/** K 80 does not divide the 128 keys of an epoch, so the queue pointer is not back at 0. */
+const extra = ['--bn-splits', '2', '--K', '80'];
+const args = [...tinyTrainArgs(run, 3), ...extra];
+let ready: string | null | undefined;
+async function wgradRun(): Promise<string | null> {
+  if (ready !== undefined) return ready;
+  ready = skipReason();
+  if (ready) return ready;
+  const r = await runCli(args, { WGRAD_TEST_CRASH_BEFORE_RENAME: '2' });
+  assert.is(r.signal, 'SIGKILL', `the run should stop at epoch 2's checkpoint:\n${r.stdout}\n${r.stderr}`);
+  assert.is(readFile(path.join(run, 'checkpoint.safetensors')).metadata.epoch, '1');
+  python('convert.py', ['export', path.join(run, 'checkpoint.safetensors'), path.join(tmp, 'run.pth.tar')]);
+  return null;
+}
+
+test('export → PyTorch script → import: every tensor bit-identical', async () => {
+  const skip = await wgradRun();
+  if (skip) return console.log(`skipped: ${skip}`);
+  // --epochs 1 = the run's epoch: main_moco.py loads model and optimizer, trains nothing, saves.
+  python('main_moco.py', ['--resume', path.join(tmp, 'run.pth.tar'), '--out', path.join(tmp, 'noop'), '--epochs', '1']);
+  const back = path.join(tmp, 'back.safetensors');
+  python('convert.py', ['import', path.join(tmp, 'noop/checkpoint.pth.tar'), back]);
+  const a = readFile(path.join(run, 'checkpoint.safetensors'));
+  const b = readFile(back);
+  assert.equal(Object.keys(b.tensors).sort(), Object.keys(a.tensors).sort(), 'same tensor names');
+  const kinds = { query: 0, key: 0, queue: 0, optimizer: 0 };
+  for (const [name, t] of Object.entries(a.tensors)) {
+    assert.equal(b.tensors[name].shape, t.shape, `${name}: shape`);
+    const [x, y] = [new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length), new Uint32Array(b.tensors[name].data.buffer, b.tensors[name].data.byteOffset, t.data.length)];
+    const diff = x.findIndex((v, i) => v !== y[i]);
+    assert.is(diff, -1, `${name}: element ${diff} differs (${t.data[diff]} vs ${b.tensors[name].data[diff]})`);
+    kinds[name.split('.')[0] as keyof typeof kinds]++;
+  }
+  assert.ok(kinds.query > 10 && kinds.key === kinds.query && kinds.queue === 1 && kinds.optimizer > 10, JSON.stringify(kinds));
+  for (const k of ['epoch', 'queuePtr', 'config', 'rng', 'records', 'baselines', 'optimizerGroups']) assert.is(b.metadata[k], a.metadata[k], `metadata ${k}`);
+  assert.ok(Number(a.metadata.queuePtr) > 0, 'the queue pointer has moved');
+});
+
+async function host(t: Tensor): Promise<Float32Array> {
+  return t.toArray();
+}
+
+test('one PyTorch step on a fixed batch (no shuffle) equals wgrad’s next step to 1e-4', async () => {
+  const skip = await wgradRun();
+  if (skip) return console.log(`skipped: ${skip}`);
+  const file = path.join(run, 'checkpoint.safetensors');
+  const cfg = JSON.parse(readFile(file).metadata.config) as TrainConfig;
+  const model = new MoCo({ encoder: buildEncoder(cfg, 1), dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, shuffleBN: false });
+  const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
+  await loadMocoCheckpoint(file, model, opt, { dataGen: new Generator(1), augGen: new Generator(2), defaultGen: new Generator(3) }, cfg);
+  const xq = randnSeeded([cfg.batch, 1, 28, 28], 5).mul(0.3).add(0.5);
+  const xk = randnSeeded([cfg.batch, 1, 28, 28], 6).mul(0.3).add(0.5);
+  const views = path.join(tmp, 'views.safetensors');
+  fs.writeFileSync(views, encodeSafetensors({ xq: { data: await xq.toArray(), shape: xq.shape }, xk: { data: await xk.toArray(), shape: xk.shape } }));
+
+  model.train();
+  const loss = tidy(() => {
+    const out = model.step(xq, xk);
+    out.loss.backward();
+    opt.step();
+    opt.zeroGrad();
+    return out.loss.detach();
+  });
+  const wgradLoss = await loss.item();
+
+  const stdout = python('main_moco.py', ['--resume', path.join(tmp, 'run.pth.tar'), '--out', path.join(tmp, 'step'), '--fixed-batch', views]);
+  const torchLoss = JSON.parse(stdout.trim().split('\n').pop()!).loss as number;
+  python('convert.py', ['import', path.join(tmp, 'step/checkpoint.pth.tar'), path.join(tmp, 'step.safetensors')]);
+  const ref = readFile(path.join(tmp, 'step.safetensors'));
+  console.log(`  loss wgrad ${wgradLoss.toFixed(6)}, PyTorch ${torchLoss.toFixed(6)}`);
+  assertClose([wgradLoss], [torchLoss], 1e-4, 'loss');
+  let n = 0;
+  for (const [name, t] of Object.entries(model.encoderQ.stateDict())) assertClose(await host(t), ref.tensors[`query.${name}`].data, 1e-4, `query.${name}`), n++;
+  for (const [name, t] of Object.entries(model.momentum.key.stateDict())) assertClose(await host(t), ref.tensors[`key.${name}`].data, 1e-4, `key.${name}`);
+  const state = opt.stateDict().state;
+  for (const [i, s] of Object.entries(state)) assertClose(await host(s.momentumBuffer as Tensor), ref.tensors[`optimizer.${i}.momentumBuffer`].data, 1e-4, `momentum buffer ${i}`);
+  assertClose(await model.queue.snapshot(), ref.tensors.queue.data, 1e-4, 'queue');
+  assert.is(Number(ref.metadata.queuePtr), model.queue.ptr, 'queue pointer');
+  assert.ok(n > 10);
+});
+
+test('torchrun --nproc_per_node 2 (gloo) continues the run; wgrad resumes and evaluates its checkpoint', async () => {
+  const skip = await wgradRun();
+  if (skip) return console.log(`skipped: ${skip}`);
+  const torchrun = path.join(path.dirname(findPythonWithTorch()!), 'torchrun');
+  if (!fs.existsSync(torchrun)) return console.log(`skipped: ${torchrun} not found`);
+  const ddp = path.join(tmp, 'ddp');
+  // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse torchrun's default "0".
+  const r = spawnSync(torchrun, ['--redirects', '1', '--tee', '1', '--nproc_per_node', '2', path.join(SCRIPTS, 'main_moco.py'),
+    '--resume', path.join(tmp, 'run.pth.tar'), '--out', ddp, '--epochs', '2', '--max-steps', '2', '--threads', '1'],
+  { encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  assert.ok(r.status === 0, `torchrun failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /2 process\(es\).*shuffle ddp/);
+  assert.match(r.stdout, /epoch 2: loss \d/);
+  const out = path.join(tmp, 'imported');
+  python('convert.py', ['import', path.join(ddp, 'checkpoint.pth.tar'), path.join(out, 'checkpoint.safetensors')]);
+  const imported = readFile(path.join(out, 'checkpoint.safetensors'));
+  assert.is(imported.metadata.epoch, '2');
+  const records = JSON.parse(imported.metadata.records);
+  assert.is(records.length, 2);
+  assert.is(records[1].engine, 'pytorch-ddp-2');
+  assert.ok(Number.isFinite(records[1].loss) && Number.isFinite(records[1].knn), JSON.stringify(records[1]));
+
+  const resumed = await runCli([...tinyTrainArgs(out, 3), ...extra, '--resume']);
+  assert.is(resumed.code, 0, `wgrad-moco train --resume failed:\n${resumed.stdout}\n${resumed.stderr}`);
+  assert.match(resumed.stdout, /resumed from .* after epoch 2/);
+  assert.match(resumed.stdout, /epoch 3: loss \d/);
+  const evaluated = await runCli(['evaluate', '--out', out, '--probe-epochs', '0']);
+  assert.is(evaluated.code, 0, `wgrad-moco evaluate failed:\n${evaluated.stdout}\n${evaluated.stderr}`);
+  const ev = JSON.parse(fs.readFileSync(path.join(out, 'evaluation.json'), 'utf8'));
+  assert.is(ev.checkpointEpoch, 3);
+  const last = JSON.parse(readFile(path.join(out, 'checkpoint.safetensors')).metadata.records).pop();
+  assert.is(ev.knn, last.knn, 'evaluate reproduces the kNN monitor of the last epoch');
+});
+
+test.run();

@@ -238,8 +238,9 @@ export function resnet18Cifar(opts: ResNetCifarOptions = {}): ResNet {
  * v1/v2 ImageNet checkpoints load once converted (scripts/torch/convert.py backbone).
  *
  * @example
- * const backbone = nn.resnet50();                        // fc = Identity: 2048 features
- * backbone.eval().forward(rand([1, 3, 32, 32])).shape;   // [1, 2048]
+ * const backbone = nn.resnet50();                        // fc = Identity: 2048 features (width 64)
+ * const narrow = nn.resnet50({ width: 8 });               // the same layout, 256 features
+ * narrow.eval().forward(rand([1, 3, 32, 32])).shape;     // [1, 256]
  */
 export function resnet50(opts: ResNetCifarOptions & { stem?: 'cifar' | 'imagenet' } = {}): ResNet {
   return new ResNet([3, 4, 6, 3], { ...opts, stem: opts.stem ?? 'imagenet', block: 'bottleneck' });

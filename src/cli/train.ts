@@ -48,7 +48,7 @@ export const TRAIN_OPTIONS = {
   bnSplits: { type: 'int', default: 4, min: 1, help: 'SplitBatchNorm groups' },
   loss: { type: 'string', default: 'infonce', choices: ['infonce', 'ntxent', 'dcl'], help: 'contrastive loss' },
   mechanism: { type: 'string', default: 'queue', choices: ['queue', 'end-to-end', 'memory-bank'], help: 'negatives: MoCo queue, in-batch (end-to-end) or memory bank (MoCo §4.1, Fig. 3)' },
-  encoder: { type: 'string', default: 'convnet', choices: ['convnet', 'resnet18'], help: 'encoder' },
+  encoder: { type: 'string', default: 'convnet', choices: ['convnet', 'resnet18', 'resnet50'], help: 'encoder (resnet50: torchvision layout, width 64 = the real one)' },
   width: { type: 'int', default: 16, min: 1, help: 'encoder width' },
   seed: { type: 'int', default: 0, help: 'random seed' },
   knnK: { type: 'int', default: 200, min: 1, help: 'kNN monitor k' },
@@ -78,6 +78,7 @@ function augmentConfig(cfg: TrainConfig, channels: number): AugmentConfig {
 export function buildEncoder(cfg: TrainConfig, channels: number): nn.Module & { featureDim: number } {
   const norm = cfg.shuffleBn === 'split' && cfg.bnSplits > 1 ? (c: number) => new nn.SplitBatchNorm2d(c, cfg.bnSplits) : undefined;
   if (cfg.encoder === 'resnet18') return nn.resnet18Cifar({ width: cfg.width, inChannels: channels, norm });
+  if (cfg.encoder === 'resnet50') return nn.resnet50({ width: cfg.width, inChannels: channels, norm });
   return new nn.SmallConvNet({ width: cfg.width, inChannels: channels, norm });
 }
 

@@ -13,6 +13,7 @@ import * as red from './ops/reduce.ts';
 import * as sh from './ops/shape.ts';
 import { matmul } from './ops/matmul.ts';
 import { backward } from './autograd/backward.ts';
+import { formatTensor, nestValues } from './format.ts';
 
 /** A GPU buffer shared by a tensor and its views; returned to the pool when the last one goes. */
 export class Storage {
@@ -140,8 +141,37 @@ export class Tensor {
     return isPersistent(this);
   }
 
+  /** Shape, dtype, device and autograd state, without reading values (print() shows those). */
   toString(): string {
-    return `Tensor(shape=${fmt(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''}${this.node ? `, op=${this.node.op}` : ''})`;
+    const state = this.disposed || this.storage.freed ? ', disposed' : '';
+    const dev = this.device.isUsable ? 'webgpu' : 'webgpu, shut down or lost';
+    return `Tensor(shape=${fmt(this.shape)}, dtype=float32, device='${dev}'${this.requiresGrad ? ', requiresGrad=true' : ''}${this.node ? `, op=${this.node.op}` : ''}${state})`;
+  }
+
+  /** What console.log and util.inspect show in Node: toString(), not the device object behind it. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  /**
+   * The values as PyTorch prints them: `tensor([[1., 2.],\n        [3., 4.]])`, summarised to the
+   * first and last 3 entries per dimension above 1,000 elements; `requires_grad=True` on leaves
+   * that require grad, `grad_fn=<op>` on results of recorded ops.
+   * @example
+   * console.log(await tensor([[1, 2], [3, 4.5]]).format()); // tensor([[1.0000, 2.0000],\n        [3.0000, 4.5000]])
+   */
+  async format(): Promise<string> {
+    return formatTensor(await this.toArray(), this.shape, { requiresGrad: this.requiresGrad, gradFn: this.node?.op ?? null });
+  }
+
+  /** Prints format() with console.log. @example await randn([2, 3]).print(); */
+  async print(): Promise<void> {
+    console.log(await this.format());
+  }
+
+  /** The values as nested arrays of numbers (a number for a rank-0 tensor), like torch's tolist(). @example await tensor([[1, 2], [3, 4]]).tolist() // [[1, 2], [3, 4]] */
+  async tolist(): Promise<number | unknown[]> {
+    return nestValues(await this.toArray(), this.shape);
   }
 
   // ---- readback ---------------------------------------------------------------------------

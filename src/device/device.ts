@@ -192,6 +192,11 @@ export class Device {
     return this.lostReason !== null;
   }
 
+  /** Neither destroyed by shutdown() nor lost. */
+  get isUsable(): boolean {
+    return !this.destroyed && this.lostReason === null;
+  }
+
   /** Throws if the device can no longer run work, naming why. */
   checkUsable(op: string): void {
     if (this.destroyed) throw new Error(`wgrad: ${op}: the GPU device was destroyed (wgrad.shutdown()); tensors from it can no longer be used. Call await wgrad.init() to start a new one.`);

@@ -1,5 +1,6 @@
-// The training checkpoint: one safetensors file holding the query encoder (+ head), the key
-// encoder, the queue with its pointer, the memory bank (--mechanism memory-bank), the optimizer's
+// The training checkpoint: one safetensors file holding the method's state (MoCo: query encoder
+// (+ head), key encoder, queue with its pointer, memory bank with --mechanism memory-bank; NNCLR:
+// network and support set with pointer and fill count; MoCo v3: both encoders), the optimizer's
 // momentum buffers, and in the metadata the epoch, the log so far, the config and every random
 // generator's state — enough for --resume to continue exactly as if training had not stopped.
 // Written atomically (temp file + rename).
@@ -16,16 +17,13 @@ import { basename, dirname, join } from 'node:path';
 import { Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
-import type { MoCo } from '../moco/moco.ts';
+import type { ContrastiveMethod, MethodState } from '../moco/method.ts';
 
 export interface Generators { dataGen: Generator; augGen: Generator; defaultGen: Generator }
 
-export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimizer<any>, gens: Generators, meta: { epoch: number; records: unknown[]; baselines: Record<string, number>; config: unknown }): Promise<void> {
-  const tensors: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(model.encoderQ.stateDict())) tensors[`query.${k}`] = t;
-  for (const [k, t] of Object.entries(model.momentum.key.stateDict())) tensors[`key.${k}`] = t;
-  tensors.queue = model.queue.tensor;
-  if (model.memoryBank) tensors.memoryBank = model.memoryBank.tensor;
+export async function saveMocoCheckpoint(path: string, model: ContrastiveMethod, opt: Optimizer<any>, gens: Generators, meta: { epoch: number; records: unknown[]; baselines: Record<string, number>; config: unknown }): Promise<void> {
+  const state = model.state();
+  const tensors: Record<string, Tensor> = { ...state.tensors };
   const sd = opt.stateDict();
   const optNumbers: Record<string, Record<string, number>> = {};
   for (const [i, st] of Object.entries(sd.state)) {
@@ -37,7 +35,7 @@ export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
   const bytes = await encodeTensors(tensors, {
     format: 'wgrad-moco-checkpoint/1',
     epoch: String(meta.epoch),
-    queuePtr: String(model.queue.ptr),
+    methodNumbers: JSON.stringify(state.numbers),
     records: JSON.stringify(meta.records),
     baselines: JSON.stringify(meta.baselines),
     config: JSON.stringify(meta.config),
@@ -54,23 +52,21 @@ export async function saveMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
   for (const f of readdirSync(dirname(path))) if (f.startsWith(stale)) unlinkSync(join(dirname(path), f));
 }
 
-export async function loadMocoCheckpoint(path: string, model: MoCo, opt: Optimizer<any>, gens: Generators, config: Record<string, unknown>): Promise<{ epoch: number; records: any[]; baselines: Record<string, number> }> {
+export async function loadMocoCheckpoint(path: string, model: ContrastiveMethod, opt: Optimizer<any>, gens: Generators, config: Record<string, unknown>): Promise<{ epoch: number; records: any[]; baselines: Record<string, number> }> {
   const { tensors, metadata } = await loadSafetensors(path);
   if (metadata.format !== 'wgrad-moco-checkpoint/1') throw new Error(`${path} is not a wgrad-moco checkpoint (format '${metadata.format ?? 'none'}')`);
   const saved = JSON.parse(metadata.config) as Record<string, unknown>;
   saved.mechanism ??= 'queue'; // checkpoints from before --mechanism
+  saved.method ??= 'moco'; // checkpoints from before --method and its options
+  saved.supportSetSize ??= 4096;
+  saved.predictionHeadWidth ??= 0;
+  saved.mlpDim ??= 0;
   saved.cropMin ??= 0.2; // checkpoints from before --crop-min (crops were 20–100%)
-  const mismatched = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug', 'cropMin']
+  const mismatched = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug', 'cropMin', 'method', 'supportSetSize', 'predictionHeadWidth', 'mlpDim']
     .filter((k) => saved[k] !== config[k]).map((k) => `--${kebab(k)}: checkpoint ${JSON.stringify(saved[k])}, now ${JSON.stringify(config[k])}`);
   if (mismatched.length) throw new Error(`--resume: the checkpoint was written with a different configuration:\n  ${mismatched.join('\n  ')}\nResume with the original options or start a new --out directory.`);
   const pick = (prefix: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
-  model.encoderQ.loadStateDict(pick('query.'));
-  model.momentum.key.loadStateDict(pick('key.'));
-  model.queue.load(tensors.queue, Number(metadata.queuePtr));
-  if (model.memoryBank) {
-    if (!tensors.memoryBank) throw new Error(`${path} has no memory bank; it was not written by a --mechanism memory-bank run`);
-    model.memoryBank.load(tensors.memoryBank);
-  }
+  model.loadState(methodState(tensors, metadata));
   const numbers = JSON.parse(metadata.optimizerNumbers) as Record<string, Record<string, number>>;
   const state: OptimizerStateDict['state'] = {};
   for (const [k, t] of Object.entries(pick('optimizer.'))) {
@@ -84,4 +80,11 @@ export async function loadMocoCheckpoint(path: string, model: MoCo, opt: Optimiz
   gens.augGen.setState(rng.aug);
   gens.defaultGen.setState(rng.default);
   return { epoch: Number(metadata.epoch), records: JSON.parse(metadata.records), baselines: JSON.parse(metadata.baselines) };
+}
+
+/** The method state of a checkpoint's tensors and metadata (checkpoints from before --method kept only the queue pointer). */
+export function methodState(tensors: Record<string, Tensor>, metadata: Record<string, string>): MethodState {
+  const numbers = metadata.methodNumbers ? JSON.parse(metadata.methodNumbers) : { queuePtr: Number(metadata.queuePtr) };
+  const own = Object.fromEntries(Object.entries(tensors).filter(([k]) => !k.startsWith('optimizer.')));
+  return { tensors: own, numbers };
 }

@@ -8,6 +8,7 @@ import { manualSeed } from '../random.ts';
 import { loadSafetensors } from '../io/checkpoint.ts';
 import { knnAccuracy } from '../moco/knn.ts';
 import { parseArgs, type OptionSpec } from './args.ts';
+import { methodState } from './checkpoint.ts';
 import { TRAIN_OPTIONS, buildEncoder, buildModel, extractFeatures, loadData, rawPixelKnn, runProbe, type TrainConfig } from './train.ts';
 
 export const EVALUATE_OPTIONS = {
@@ -31,8 +32,7 @@ export async function evaluate(argv: string[]): Promise<Record<string, number>> 
   manualSeed(cfg.seed);
   const { trainSet, testSet } = loadData(cfg);
   const model = buildModel(cfg, buildEncoder(cfg, trainSet.channels), trainSet.count);
-  const query = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith('query.')).map(([k, t]) => [k.slice(6), t]));
-  model.encoderQ.loadStateDict(query);
+  model.loadState(methodState(tensors, metadata));
   const results: Record<string, number> = {};
   const knn = async (tr: ReturnType<typeof extractFeatures>, te: ReturnType<typeof extractFeatures>) => {
     const acc = await knnAccuracy(tr, trainSet.labels, te, testSet.labels, { k: cfg.knnK, t: cfg.knnT });

@@ -16,7 +16,10 @@ import { subset, toFloat, type ImageDataset } from '../data/dataset.ts';
 import { twoViews, IDENTITY_AUGMENT, type AugmentConfig } from '../data/augment.ts';
 import * as nn from '../nn/index.ts';
 import { SGD } from '../optim/sgd.ts';
-import { MoCo, type Mechanism } from '../moco/moco.ts';
+import { MoCo, type Mechanism, type LossKind } from '../moco/moco.ts';
+import { NNCLR } from '../moco/nnclr.ts';
+import { MoCoV3 } from '../moco/mocov3.ts';
+import type { ContrastiveMethod } from '../moco/method.ts';
 import { flattenImages, knnAccuracy } from '../moco/knn.ts';
 import { linearProbe } from '../moco/probe.ts';
 import { retrievalPicture, embeddingPicture, type FeatureSet } from '../moco/pictures.ts';
@@ -34,7 +37,7 @@ export const TRAIN_OPTIONS = {
   batch: { type: 'int', default: 128, min: 2, help: 'batch size' },
   K: { type: 'int', default: 4096, min: 1, help: 'queue size K' },
   m: { type: 'float', default: 0.99, min: 0, max: 1, help: 'key encoder momentum' },
-  momentumSchedule: { type: 'string', default: 'constant', choices: ['constant', 'cosine'], help: 'momentum schedule' },
+  momentumSchedule: { type: 'string', default: 'auto', choices: ['auto', 'constant', 'cosine'], help: 'momentum schedule (auto: cosine from m to 1 for --method mocov3, as the paper; constant otherwise)' },
   T: { type: 'float', default: 0.1, min: 1e-6, help: 'softmax temperature' },
   dim: { type: 'int', default: 128, min: 1, help: 'embedding dim' },
   mlp: { type: 'bool', default: true, help: 'MLP projection head (MoCo v2); --no-mlp for a linear head (v1)' },
@@ -47,6 +50,10 @@ export const TRAIN_OPTIONS = {
   shuffleBn: { type: 'string', default: 'split', choices: ['split', 'shuffle', 'none'], help: 'single-device shuffle BN: split = SplitBatchNorm + batch shuffle' },
   bnSplits: { type: 'int', default: 4, min: 1, help: 'SplitBatchNorm groups' },
   loss: { type: 'string', default: 'infonce', choices: ['infonce', 'ntxent', 'dcl'], help: 'contrastive loss' },
+  method: { type: 'string', default: 'moco', choices: ['moco', 'nnclr', 'mocov3', 'simclr'], help: 'method: MoCo v1/v2 (with --mechanism, --loss), NNCLR, MoCo v3, or SimCLR (end-to-end with --loss ntxent|dcl; infonce means ntxent)' },
+  supportSetSize: { type: 'int', default: 4096, min: 1, help: 'NNCLR: support-set size (the temperature is --T)' },
+  predictionHeadWidth: { type: 'int', default: 0, min: 0, help: 'NNCLR: prediction-head hidden width (0 = 4 × dim)' },
+  mlpDim: { type: 'int', default: 0, min: 0, help: 'MoCo v3: hidden width of projector and predictor (0 = 4 × dim; the momentum schedule is --momentum-schedule, cosine for v3)' },
   mechanism: { type: 'string', default: 'queue', choices: ['queue', 'end-to-end', 'memory-bank'], help: 'negatives: MoCo queue, in-batch (end-to-end) or memory bank (MoCo §4.1, Fig. 3)' },
   encoder: { type: 'string', default: 'convnet', choices: ['convnet', 'resnet18', 'resnet50'], help: 'encoder (resnet50: torchvision layout, width 64 = the real one)' },
   width: { type: 'int', default: 16, min: 1, help: 'encoder width' },
@@ -92,13 +99,32 @@ export function loadData(cfg: TrainConfig): { trainSet: ImageDataset; testSet: I
   return { trainSet, testSet };
 }
 
-/** The MoCo model of the config; `trainCount` (the training set size) sizes the memory bank. */
-export function buildModel(cfg: TrainConfig, encoder: nn.Module & { featureDim: number }, trainCount?: number): MoCo {
+/**
+ * The method of the config; `trainCount` (the training set size) sizes the memory bank. SimCLR is
+ * MoCo's end-to-end mechanism with NT-Xent (or DCL) over the 2N views.
+ */
+export function buildModel(cfg: TrainConfig, encoder: nn.Module & { featureDim: number }, trainCount?: number): ContrastiveMethod {
+  if (cfg.method === 'nnclr') {
+    return new NNCLR({ encoder, dim: cfg.dim, supportSetSize: cfg.supportSetSize, temperature: cfg.T, predictionHeadWidth: cfg.predictionHeadWidth || undefined });
+  }
+  if (cfg.method === 'mocov3') {
+    return new MoCoV3({ encoder, dim: cfg.dim, mlpDim: cfg.mlpDim || undefined, m: cfg.m, T: cfg.T, momentumSchedule: cfg.momentumSchedule === 'constant' ? 'constant' : 'cosine' });
+  }
+  const simclr = cfg.method === 'simclr';
   return new MoCo({
     encoder, dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, symmetric: cfg.symmetric,
-    shuffleBN: cfg.shuffleBn !== 'none', loss: cfg.loss as 'infonce', momentumSchedule: cfg.momentumSchedule as 'constant',
-    mechanism: cfg.mechanism as Mechanism, bankSize: trainCount,
+    shuffleBN: cfg.shuffleBn !== 'none', loss: (simclr && cfg.loss === 'infonce' ? 'ntxent' : cfg.loss) as LossKind,
+    momentumSchedule: cfg.momentumSchedule === 'cosine' ? 'cosine' : 'constant', mechanism: (simclr ? 'end-to-end' : cfg.mechanism) as Mechanism, bankSize: trainCount,
   });
+}
+
+/** Options that only some methods use, refused with the others so that no option is silently ignored. */
+function checkMethodOptions(cfg: TrainConfig): void {
+  const bad = (what: string) => { throw new Error(`wgrad-moco train: ${what} (see --help)`); };
+  if (cfg.method !== 'moco' && cfg.mechanism !== 'queue') bad(`--mechanism applies to --method moco only (got --method ${cfg.method} --mechanism ${cfg.mechanism}); --method simclr is the end-to-end mechanism`);
+  if ((cfg.method === 'nnclr' || cfg.method === 'mocov3') && cfg.loss !== 'infonce') bad(`--loss ${cfg.loss} does not apply to --method ${cfg.method}, which has its own loss`);
+  if (cfg.method !== 'moco' && cfg.symmetric) bad(`--symmetric applies to --method moco only (NNCLR and MoCo v3 are symmetric by definition)`);
+  if (cfg.method === 'nnclr' && cfg.supportSetSize < cfg.batch) bad(`--support-set-size ${cfg.supportSetSize} must be at least --batch ${cfg.batch}`);
 }
 
 /** Backbone features of every image (eval mode, no augmentation), [N, featureDim]. */
@@ -141,8 +167,9 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   manualSeed(cfg.seed);
   const { trainSet, testSet } = loadData(cfg);
   if (cfg.batch > trainSet.count) throw new Error(`wgrad-moco train: --batch ${cfg.batch} is larger than the ${trainSet.count} training images`);
-  if (cfg.mechanism !== 'queue' && (cfg.loss !== 'infonce' || cfg.symmetric)) throw new Error(`wgrad-moco train: --mechanism ${cfg.mechanism} works with --loss infonce and without --symmetric`);
-  if (cfg.mechanism === 'queue' && cfg.loss === 'infonce' && cfg.K < cfg.batch * (cfg.symmetric ? 2 : 1)) throw new Error(`wgrad-moco train: --K ${cfg.K} must be at least the number of keys enqueued per step (${cfg.batch * (cfg.symmetric ? 2 : 1)})`);
+  checkMethodOptions(cfg);
+  if (cfg.method === 'moco' && cfg.mechanism !== 'queue' && (cfg.loss !== 'infonce' || cfg.symmetric)) throw new Error(`wgrad-moco train: --mechanism ${cfg.mechanism} works with --loss infonce and without --symmetric`);
+  if (cfg.method === 'moco' && cfg.mechanism === 'queue' && cfg.loss === 'infonce' && cfg.K < cfg.batch * (cfg.symmetric ? 2 : 1)) throw new Error(`wgrad-moco train: --K ${cfg.K} must be at least the number of keys enqueued per step (${cfg.batch * (cfg.symmetric ? 2 : 1)})`);
   if (cfg.shuffleBn === 'split' && cfg.batch % cfg.bnSplits !== 0) throw new Error(`wgrad-moco train: --batch ${cfg.batch} must be divisible by --bn-splits ${cfg.bnSplits}`);
   console.log(`data: ${trainSet.name} ${trainSet.count} train / ${testSet.name} ${testSet.count} test images, ${trainSet.channels}×${trainSet.height}×${trainSet.width}`);
   fs.mkdirSync(cfg.out, { recursive: true });
@@ -236,7 +263,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
     console.log(`epoch ${epoch + 1}: loss ${rec.loss.toFixed(4)}  pretext acc ${(100 * rec.accuracy).toFixed(1)}%  kNN top-1 ${knn.toFixed(2)}%  (${fmtTime(seconds)}, ${rec.imagesPerSecond.toFixed(0)} img/s)`);
     fs.appendFileSync(logPath, JSON.stringify(rec) + '\n');
     await saveMocoCheckpoint(ckptPath, model, opt, { dataGen, augGen, defaultGen: defaultGenerator }, { epoch: epoch + 1, records, baselines, config: cfg });
-    fs.writeFileSync(path.join(cfg.out, 'curves.svg'), plot(records, baselines));
+    fs.writeFileSync(path.join(cfg.out, 'curves.svg'), plot(records, baselines, METHOD_NAMES[cfg.method]));
   }
   await writePictures(cfg, model.backbone, trainSet, testSet);
   let probe: number | undefined;
@@ -281,13 +308,15 @@ export async function runProbe(backbone: nn.Module, trainSet: ImageDataset, test
   return acc;
 }
 
-function plot(records: EpochRecord[], baselines: Record<string, number>): string {
+const METHOD_NAMES: Record<string, string> = { moco: 'MoCo', nnclr: 'NNCLR', mocov3: 'MoCo v3', simclr: 'SimCLR' };
+
+function plot(records: EpochRecord[], baselines: Record<string, number>, name: string): string {
   const xs = records.map((r) => r.epoch);
   const flat = (v: number | undefined, color: string, name: string) => (v === undefined ? [] : [{ name, color, points: xs.map((x) => [x, v] as [number, number]) }]);
-  return lineChart('MoCo training', 'epoch', [
-    { yLabel: 'InfoNCE loss', series: [{ name: 'loss', color: '#1f77b4', points: records.map((r) => [r.epoch, r.loss]) }] },
+  return lineChart(`${name} training`, 'epoch', [
+    { yLabel: 'loss', series: [{ name: 'loss', color: '#1f77b4', points: records.map((r) => [r.epoch, r.loss]) }] },
     { yLabel: 'kNN top-1 (%)', series: [
-      { name: 'MoCo', color: '#d62728', points: records.map((r) => [r.epoch, r.knn]) },
+      { name, color: '#d62728', points: records.map((r) => [r.epoch, r.knn]) },
       ...flat(baselines.rawPixels, '#7f7f7f', 'raw pixels'),
       ...flat(baselines.randomEncoder, '#2ca02c', 'random encoder'),
     ] },

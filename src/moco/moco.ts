@@ -98,8 +98,10 @@ export class MoCo implements ContrastiveMethod {
     };
     const { mechanism } = this.opts;
     if (!['queue', 'end-to-end', 'memory-bank'].includes(mechanism)) throw new Error(`MoCo: unknown mechanism '${mechanism}' (expected queue, end-to-end or memory-bank)`);
-    if (mechanism !== 'queue' && (this.opts.symmetric || this.opts.loss !== 'infonce')) {
-      throw new Error(`MoCo: mechanism '${mechanism}' supports only the non-symmetric InfoNCE loss (got loss '${this.opts.loss}'${this.opts.symmetric ? ', symmetric' : ''})`);
+    // End-to-end with NT-Xent or DCL over the 2N views is SimCLR; the memory bank has only InfoNCE.
+    const lossOk = mechanism === 'queue' || this.opts.loss === 'infonce' || mechanism === 'end-to-end';
+    if (mechanism !== 'queue' && (this.opts.symmetric || !lossOk)) {
+      throw new Error(`MoCo: mechanism '${mechanism}' supports only the non-symmetric ${mechanism === 'end-to-end' ? 'InfoNCE, NT-Xent or DCL' : 'InfoNCE'} loss (got loss '${this.opts.loss}'${this.opts.symmetric ? ', symmetric' : ''})`);
     }
     if (mechanism === 'memory-bank' && !(Number.isInteger(o.bankSize) && o.bankSize! > 0)) {
       throw new Error(`MoCo: mechanism 'memory-bank' needs bankSize, the number of training images (got ${o.bankSize})`);
@@ -204,10 +206,12 @@ export class MoCo implements ContrastiveMethod {
     return out;
   }
 
-  /** End-to-end (Fig. 3a): keys from the query encoder with gradient, the batch's other keys as negatives. */
+  /** End-to-end (Fig. 3a): keys from the query encoder with gradient, the batch's other keys as negatives (SimCLR with NT-Xent). */
   private endToEnd(xq: Tensor, xk: Tensor): StepOutput {
     const q = this.encoderQ.forward(xq);
     const k = this.shuffled(this.encoderQ, xk);
+    if (this.opts.loss === 'ntxent') return ntXent(q, k, this.opts.T); // SimCLR
+    if (this.opts.loss === 'dcl') return dcl(q, k, this.opts.T);
     return inBatchInfoNCE(q, k, this.opts.T);
   }
 

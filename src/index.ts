@@ -31,6 +31,7 @@ export { softmax, logSoftmax } from './ops/softmax.ts';
 export { crossEntropy, nllLoss, type Reduction } from './ops/loss.ts';
 export { mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, klDiv } from './ops/regression-loss.ts';
 export { linear, dropout } from './ops/linear.ts';
+export { layerNorm, std, scaledDotProductAttention, type AttentionOptions } from './ops/attention.ts';
 export {
   augment, augmentWithParams, twoViews, sampleAugmentParams, resolveAugment, IDENTITY_AUGMENT,
   type AugmentConfig, type AugmentImageParams, type ResolvedAugment,

@@ -12,4 +12,5 @@ export {
 } from './layers.ts';
 export { SmallConvNet, BasicBlock, Bottleneck, ResNet, resnet18Cifar, resnet50, type SmallConvNetOptions, type ResNetCifarOptions, type NormFactory } from './encoders.ts';
 export { GELU, SiLU, LeakyReLU, ELU, Softplus } from './activations.ts';
+export { LayerNorm, MultiheadAttention, type MultiheadAttentionOptions } from './transformer.ts';
 export * as init from './init.ts';

@@ -2,7 +2,8 @@
 // (defaultGenerator unless one is given), so `manualSeed(n)` makes every model repeatable.
 
 import type { Tensor } from '../tensor.ts';
-import { rand, randn } from '../creation.ts';
+import { rand, randn, tensor } from '../creation.ts';
+import { erfc } from '../reference/elementwise.ts';
 import { fmt, numel } from '../shape.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
 
@@ -49,4 +50,39 @@ export function kaimingNormal(shape: readonly number[], o: KaimingOptions = {}):
 /** U(low, high) values (torch.nn.init.uniform_). @example nn.init.uniform([10], -0.1, 0.1) */
 export function uniform(shape: readonly number[], low: number, high: number, generator: Generator = defaultGenerator): Tensor {
   return rand(shape, { low, high, generator });
+}
+
+/** U(±gain·√(6 / (fanIn + fanOut))) (torch.nn.init.xavier_uniform_). @example nn.init.xavierUniform([96, 32]) // an attention in-projection's init */
+export function xavierUniform(shape: readonly number[], opts: { gain?: number; generator?: Generator } = {}): Tensor {
+  const { fanIn, fanOut } = fans(shape);
+  const bound = (opts.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
+  return uniform(shape, -bound, bound, opts.generator);
+}
+
+/** N(0, (gain·√(2 / (fanIn + fanOut)))²) (torch.nn.init.xavier_normal_). @example nn.init.xavierNormal([10, 20], { gain: 2 }) */
+export function xavierNormal(shape: readonly number[], opts: { gain?: number; generator?: Generator } = {}): Tensor {
+  const { fanIn, fanOut } = fans(shape);
+  return randn(shape, { std: (opts.gain ?? 1) * Math.sqrt(2 / (fanIn + fanOut)), generator: opts.generator ?? defaultGenerator });
+}
+
+/**
+ * N(mean, std²) restricted to [a, b] (torch.nn.init.trunc_normal_; defaults mean 0, std 1, a −2,
+ * b 2: the bounds are absolute values, not multiples of std, as in PyTorch). Drawn by rejection,
+ * so the distribution is exact; an interval holding less than 0.1 % of the mass is refused.
+ *
+ * @example nn.init.truncNormal([1, 17, 64], { std: 0.02 }) // a ViT's position embedding
+ */
+export function truncNormal(shape: readonly number[], opts: { mean?: number; std?: number; a?: number; b?: number; generator?: Generator } = {}): Tensor {
+  const { mean = 0, std = 1, a = -2, b = 2, generator = defaultGenerator } = opts;
+  if (!(std > 0) || !(a < b)) throw new Error(`truncNormal: need std > 0 and a < b, got std ${std}, a ${a}, b ${b}`);
+  const mass = 0.5 * (erfc((mean - b) / std / Math.SQRT2) - erfc((mean - a) / std / Math.SQRT2));
+  if (!(mass >= 1e-3)) throw new Error(`truncNormal: [${a}, ${b}] holds only ${mass.toExponential(2)} of N(${mean}, ${std}²); choose bounds nearer the mean`);
+  const out = new Float32Array(numel(shape));
+  for (let i = 0; i < out.length; i++) {
+    let v: number;
+    do v = mean + std * generator.normal();
+    while (v < a || v > b);
+    out[i] = v;
+  }
+  return tensor(out, shape);
 }

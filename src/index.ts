@@ -37,6 +37,10 @@ export {
   type AugmentConfig, type AugmentImageParams, type ResolvedAugment,
 } from './data/augment.ts';
 export { BatchLoader, type BatchLoaderOptions, type Batch } from './data/loader.ts';
+export { TensorDataset, DataLoader, type DataLoaderOptions, type Column, type HostArray } from './data/dataloader.ts';
+export { subset, toFloat, type ImageDataset } from './data/dataset.ts';
+export { parseIdx, encodeIdx, type IdxArray } from './data/idx.ts';
+export { parseCifar10Batch, type Cifar10Batch } from './data/cifar.ts';
 export { conv2d, type Conv2dOptions, type Pair } from './ops/conv.ts';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type Pool2dOptions } from './ops/pool.ts';
 export * as nn from './nn/index.ts';

@@ -14,13 +14,20 @@ export const CIFAR10_CLASSES = [
   'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck',
 ];
 
+/** Images and labels of one CIFAR-10 binary batch. */
 export interface Cifar10Batch {
   /** N×3×32×32, CHW per image, values 0..255. */
   images: Uint8Array;
   labels: Uint8Array;
 }
 
-/** Parses one CIFAR-10 binary batch. `source` names the file in error messages. */
+/**
+ * Parses one CIFAR-10 binary batch (records of a label byte and 3×32×32 pixels). `source` names
+ * the file in error messages.
+ * @example
+ * const { images, labels } = parseCifar10Batch(new Uint8Array(2 * 3073)); // two all-zero records
+ * console.log(images.length, labels.length); // 6144 2
+ */
 export function parseCifar10Batch(bytes: Uint8Array, source = 'CIFAR-10 batch'): Cifar10Batch {
   if (bytes.length % CIFAR10_RECORD_BYTES !== 0) {
     const n = Math.floor(bytes.length / CIFAR10_RECORD_BYTES);

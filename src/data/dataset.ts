@@ -5,6 +5,7 @@
  * chosen images into float32 in [0, 1]. Fashion-MNIST train as float would be 188 MB.
  */
 
+/** Images (uint8 NCHW) and labels in memory: what loadFashionMnist, loadMnist and loadCifar10 (wgrad/data) return. */
 export interface ImageDataset {
   name: string;
   /** count×channels×height×width, NCHW, values 0..255. */
@@ -63,6 +64,10 @@ function mulberry32(seed: number): () => number {
 /**
  * A copy holding n images: the first n, or with a seed, n distinct images drawn at random
  * (same seed, same images), kept in their original order.
+ * @example
+ * const ds = { name: 'toy', images: new Uint8Array(10 * 4), labels: new Uint8Array(10), count: 10,
+ *   channels: 1, height: 2, width: 2, classes: ['a'] };
+ * console.log(subset(ds, 3, 1).count); // 3 images drawn with seed 1
  */
 export function subset(ds: ImageDataset, n: number, seed?: number): ImageDataset {
   if (!Number.isInteger(n) || n < 0 || n > ds.count) {
@@ -91,7 +96,13 @@ export function subset(ds: ImageDataset, n: number, seed?: number): ImageDataset
   return { ...ds, images, labels, count: n, classes: [...ds.classes] };
 }
 
-/** Images as float32 in [0, 1], NCHW: all of them, or those at `indices`, in that order. */
+/**
+ * Images as float32 in [0, 1], NCHW: all of them, or those at `indices`, in that order.
+ * @example
+ * const ds = { name: 'toy', images: new Uint8Array([0, 255, 51, 102]), labels: new Uint8Array(4), count: 4,
+ *   channels: 1, height: 1, width: 1, classes: ['a'] };
+ * console.log(toFloat(ds, [1, 2])); // Float32Array [1, 0.2]
+ */
 export function toFloat(ds: ImageDataset, indices?: ArrayLike<number>): Float32Array {
   const size = imageSize(ds);
   if (indices === undefined) {

@@ -11,6 +11,7 @@
  * 0x00000801 with dims [N].
  */
 
+/** A parsed IDX file: its dimensions and its uint8 values, row-major. */
 export interface IdxArray {
   dims: number[];
   /** Row-major values, a view into the input bytes (no copy). */
@@ -24,7 +25,12 @@ const TYPE_NAMES: Record<number, string> = {
 
 const hex = (n: number, width = 2) => '0x' + n.toString(16).padStart(width, '0');
 
-/** Parses an (uncompressed) IDX file. `source` names the file in error messages. */
+/**
+ * Parses an (uncompressed) IDX file (MNIST's format). `source` names the file in error messages.
+ * @example
+ * const { dims, data } = parseIdx(encodeIdx([2, 3], new Uint8Array([1, 2, 3, 4, 5, 6])));
+ * console.log(dims, data.length); // [2, 3] 6
+ */
 export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
   if (bytes.length < 4) {
     throw new Error(`${source}: truncated IDX file: expected at least 4 header bytes, got ${bytes.length}`);
@@ -57,7 +63,7 @@ export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
   return { dims, data: bytes.subarray(headerBytes) };
 }
 
-/** Builds an unsigned-byte IDX file: the inverse of parseIdx (for tests and exporting subsets). */
+/** Builds an unsigned-byte IDX file: the inverse of parseIdx (for tests and exporting subsets). @example const bytes = encodeIdx([2], new Uint8Array([7, 9])); // 4-byte magic, 4-byte size, 2 values */
 export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
   const size = dims.reduce((a, b) => a * b, 1);
   if (data.length !== size) {

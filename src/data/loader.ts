@@ -75,7 +75,7 @@ export interface Batch {
 }
 
 /** 32-bit mix of a few integers (murmur3 finaliser per step), for per-epoch / per-batch seeds. */
-function hashSeed(...parts: number[]): number {
+export function hashSeed(...parts: number[]): number {
   let h = 0x2f6b1d3a;
   for (const p of parts) {
     h = Math.imul(h ^ (p >>> 0), 0x9e3779b1);
@@ -88,7 +88,7 @@ function hashSeed(...parts: number[]): number {
   return h >>> 0;
 }
 
-const later: (fn: () => void) => () => void =
+export const later: (fn: () => void) => () => void =
   typeof setImmediate === 'function'
     ? (fn) => { const id = setImmediate(fn); return () => clearImmediate(id); }
     : (fn) => { const id = setTimeout(fn, 0); return () => clearTimeout(id); };
@@ -100,7 +100,7 @@ const later: (fn: () => void) => () => void =
  *
  * @example
  * const ds = { name: 'toy', images: new Uint8Array(256 * 28 * 28), labels: new Uint8Array(256), count: 256,
- *   channels: 1, height: 28, width: 28, classes: ['a', 'b'] }; // e.g. loadFashionMnist({ split: 'train' })
+ *   channels: 1, height: 28, width: 28, classes: ['a', 'b'] }; // or loadFashionMnist({ split: 'train' }) from 'wgrad/data'
  * const loader = new BatchLoader(ds, { batchSize: 64, seed: 1, labels: true, augment: {} });
  * for (const batch of loader.epoch()) {
  *   const [xq, xk] = batch.views;          // two augmented views [64, 1, 28, 28]

@@ -106,4 +106,31 @@ test('ntXent and dcl equal float64 references', async () => {
   assert.ok(Math.abs(dc - refPairLoss(h1, h2, T, true)) < 1e-4, `dcl ${dc}`);
 });
 
+/** float64: fraction of the 2N views whose most similar other view is their partner. */
+function refPartnerAccuracy(z1: number[][], z2: number[][]): number {
+  const z = [...z1, ...z2];
+  const n = z1.length;
+  const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
+  let hits = 0;
+  for (let i = 0; i < 2 * n; i++) {
+    let best = -1;
+    for (let m = 0; m < 2 * n; m++) if (m !== i && (best < 0 || dot(z[i], z[m]) > dot(z[i], z[best]))) best = m;
+    if (best === (i + n) % (2 * n)) hits++;
+  }
+  return hits / (2 * n);
+}
+
+test('ntXent and dcl: gradients w.r.t. both views match finite differences, accuracy matches float64', async () => {
+  const [N, D, T] = [4, 5, 0.5];
+  for (const [name, loss] of [['ntXent', ntXent], ['dcl', dcl]] as const) {
+    await checkGrad((a, b) => loss(a, b, T).loss, [randnSeeded([N, D], 31), randnSeeded([N, D], 32)], {}, name);
+    // Second views partly aligned with the first: an accuracy strictly between 0 and 1.
+    const z1 = unit(randnSeeded([N, D], 33));
+    const z2 = unit(z1.mul(tensor([[1], [1], [0.05], [0.05]])).add(randnSeeded([N, D], 34).mul(0.6)));
+    const want = refPartnerAccuracy(host2d(await z1.toArray(), N, D), host2d(await z2.toArray(), N, D));
+    assert.ok(want > 0 && want < 1, `${name}: test data should give a partial accuracy (got ${want})`);
+    assert.is(await loss(z1, z2, T).accuracy.item(), want, `${name} accuracy`);
+  }
+});
+
 test.run();

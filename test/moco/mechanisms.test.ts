@@ -4,7 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randnSeeded, checkGrad, assertClose, throwsWith } from '../helpers.ts';
+import { setup, randnSeeded, checkGrad, checkForward, assertClose, throwsWith } from '../helpers.ts';
 import { MemoryBank } from '../../src/moco/memory-bank.ts';
 import { inBatchInfoNCE } from '../../src/moco/losses.ts';
 import { MoCo } from '../../src/moco/moco.ts';
@@ -218,5 +218,15 @@ test('mechanism errors: missing or out-of-range indices, no bankSize, unsupporte
   throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'end-to-end', loss: 'ntxent' }), "got loss 'ntxent'");
   throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'bank' as 'queue' }), "unknown mechanism 'bank'");
 });
+
+for (const [loss, symmetric] of [['ntxent', false], ['dcl', false], ['infonce', true], ['ntxent', true]] as const) {
+  test(`queue MoCo, loss '${loss}'${symmetric ? ', symmetric' : ''}: the step's loss and gradient vs the float64 replay`, async () => {
+    const model = new MoCo({ encoder: tinyEncoder(), dim: 4, K: 8, T: 0.5, mlp: false, loss, symmetric, generator: new Generator(9) });
+    model.train();
+    const [xq, xk] = [randnSeeded([4, 1, 4, 4], 91), randnSeeded([4, 1, 4, 4], 92)];
+    await checkForward((a, b) => model.step(a, b).loss, [xq, xk], 1e-5, `${loss} symmetric=${symmetric}`);
+    await checkGrad((a, b) => model.step(a, b).loss, [xq, xk], {}, `${loss} symmetric=${symmetric}`);
+  });
+}
 
 test.run();

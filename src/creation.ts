@@ -161,3 +161,25 @@ export function arange(start: number, end?: number, step = 1): Tensor {
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return tensor(data, [n]);
 }
+
+/** An n × m matrix (m = n by default) with ones on the diagonal, as torch.eye. @example eye(2) // [[1, 0], [0, 1]] */
+export function eye(n: number, m = n, opts: { requiresGrad?: boolean } = {}): Tensor {
+  if (!Number.isInteger(n) || !Number.isInteger(m) || n < 0 || m < 0) throw new Error(`eye: sizes must be non-negative integers, got ${n} and ${m}`);
+  const data = new Float32Array(n * m);
+  for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
+  return tensor(data, [n, m], opts);
+}
+
+/**
+ * `steps` evenly spaced values from start to end inclusive, as torch.linspace (the first half
+ * counted from start, the second from end, so both ends are exact).
+ *
+ * @example linspace(0, 1, 5) // [0, 0.25, 0.5, 0.75, 1]
+ */
+export function linspace(start: number, end: number, steps: number, opts: { requiresGrad?: boolean } = {}): Tensor {
+  if (!Number.isInteger(steps) || steps < 0) throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`);
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  const half = Math.floor(steps / 2);
+  const data = Float32Array.from({ length: steps }, (_, i) => (i < half ? start + i * step : end - (steps - 1 - i) * step));
+  return tensor(data, [steps], opts);
+}

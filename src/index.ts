@@ -13,7 +13,7 @@ export { capture, CapturedStep, type CaptureOptions } from './device/capture.ts'
 export { Tensor } from './tensor.ts';
 export { tidy, keep } from './scope.ts';
 export { manualSeed, Generator, defaultGenerator } from './random.ts';
-export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange } from './creation.ts';
+export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, eye, linspace } from './creation.ts';
 export { noGrad, isGradEnabled } from './autograd/graph.ts';
 export { setAnomalyDetection, isAnomalyDetectionEnabled } from './autograd/anomaly.ts';
 export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';
@@ -32,6 +32,7 @@ export { crossEntropy, nllLoss, type Reduction } from './ops/loss.ts';
 export { mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, klDiv } from './ops/regression-loss.ts';
 export { linear, dropout } from './ops/linear.ts';
 export { layerNorm, std, scaledDotProductAttention, type AttentionOptions } from './ops/attention.ts';
+export { flip, repeat, split, chunk, pad, cumsum } from './ops/rearrange.ts';
 export {
   augment, augmentWithParams, twoViews, sampleAugmentParams, resolveAugment, IDENTITY_AUGMENT,
   type AugmentConfig, type AugmentImageParams, type ResolvedAugment,

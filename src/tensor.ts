@@ -11,6 +11,7 @@ import type { GradNode } from './autograd/graph.ts';
 import * as ew from './ops/elementwise.ts';
 import * as red from './ops/reduce.ts';
 import * as sh from './ops/shape.ts';
+import * as ra from './ops/rearrange.ts';
 import { matmul } from './ops/matmul.ts';
 import { backward } from './autograd/backward.ts';
 import { formatTensor, nestValues } from './format.ts';
@@ -272,6 +273,11 @@ export class Tensor {
   flatten(startDim = 0, endDim = -1): Tensor { return sh.flatten(this, startDim, endDim); }
   indexSelect(dim: number, index: Tensor | ArrayLike<number>): Tensor { return sh.indexSelect(this, dim, index); }
   gather(dim: number, index: Tensor): Tensor { return sh.gather(this, dim, index); }
+  flip(...dims: (number | number[])[]): Tensor { return ra.flip(this, dims.flat()); }
+  repeat(...sizes: (number | number[])[]): Tensor { return ra.repeat(this, sizes.flat()); }
+  split(splitSize: number | number[], dim = 0): Tensor[] { return ra.split(this, splitSize, dim); }
+  chunk(chunks: number, dim = 0): Tensor[] { return ra.chunk(this, chunks, dim); }
+  cumsum(dim: number): Tensor { return ra.cumsum(this, dim); }
 
   // ---- linear algebra ---------------------------------------------------------------------------
   matmul(o: Tensor): Tensor { return matmul(this, o); }

@@ -122,15 +122,19 @@ test('noGrad records nothing and restores grad mode, also after an exception', (
   assert.ok(isGradEnabled());
   assert.is(y.node, null);
   throwsWith(() => y.backward(), 'does not require grad');
-  try {
-    noGrad(() => {
-      throw new Error('boom');
-    });
-  } catch {
-    /* expected */
-  }
+  const boom = new Error('boom');
+  assert.throws(() => noGrad(() => { throw boom; }), (e: unknown) => e === boom, 'noGrad rethrows the very error fn threw');
   assert.ok(isGradEnabled(), 'grad mode restored after a throw');
   assert.ok(x.mul(2).node !== null);
+});
+
+test('relu and abs at exactly 0 pass gradient 0, as PyTorch', async () => {
+  const x = tensor([-1, 0, 2], undefined, { requiresGrad: true });
+  x.relu().sum().backward();
+  assert.equal(await arr(x.grad!), [0, 0, 1]);
+  const y = tensor([-1, 0, 2], undefined, { requiresGrad: true });
+  y.abs().sum().backward();
+  assert.equal(await arr(y.grad!), [-1, 0, 1]);
 });
 
 test('non-differentiable ops pass no gradient (mask from a comparison)', async () => {

@@ -3,10 +3,29 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randnSeeded, checkForward } from '../helpers.ts';
-import { stats, noGrad } from '../../src/index.ts';
+import { noGrad, sync } from '../../src/index.ts';
 import { map, mapInto } from '../../src/ops/map.ts';
+import { device } from '../../src/runtime.ts';
 
 test.before(setup);
+
+/** The kernels that fn dispatches (fn's own ops only: pending work is flushed first). */
+async function kernelsOf(fn: () => unknown): Promise<string[]> {
+  await sync();
+  const dev = device() as unknown as { dispatch: (spec: { kernel: string }) => void };
+  const original = dev.dispatch;
+  const seen: string[] = [];
+  dev.dispatch = function (this: unknown, spec: { kernel: string }) {
+    seen.push(spec.kernel);
+    return original.call(this, spec);
+  };
+  try {
+    fn();
+  } finally {
+    dev.dispatch = original;
+  }
+  return seen;
+}
 
 async function host(expr: string, ...xs: Float32Array[]): Promise<Float64Array> {
   const f = new Function('x0', 'x1', 'x2', `const max = Math.max, exp = Math.exp; return ${expr.replace(/select\(([^,]+), ([^,]+), ([^)]+)\)/g, '($3 ? $2 : $1)')};`);
@@ -17,14 +36,15 @@ test('vec4 path: 3 inputs, aligned slices, matches a host computation', async ()
   const a = randnSeeded([6, 20], 1);
   const b = randnSeeded([6, 20], 2);
   const c = randnSeeded([6, 20], 3);
-  const before = stats().pipelinesCompiled;
-  const out = map([a, b, c], 'x0 * x1 + max(x2, 0.0)', 'test.vec4');
+  let out = a;
+  assert.equal(await kernelsOf(() => (out = map([a, b, c], 'x0 * x1 + max(x2, 0.0)', 'test.vec4'))), ['elementwise_vec4']);
   const want = await host('x0 * x1 + max(x2, 0.0)', await a.toArray(), await b.toArray(), await c.toArray());
   const got = await out.toArray();
   got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-5, `${i}: ${v} vs ${want[i]}`));
-  assert.ok(stats().pipelinesCompiled >= before);
+
   // A slice starting at an offset divisible by 4 (rows of 20) also takes the vec4 path.
   const rows = a.slice(0, 2, 5);
+  assert.equal(await kernelsOf(() => map([rows], 'x0 * 3.0 + 1.0', 'test.slice')), ['elementwise_vec4']);
   await checkForward((x) => x.mul(3).add(1), [rows]);
 });
 
@@ -33,13 +53,15 @@ test('strided path for offsets or sizes not divisible by 4 gives the same values
   await checkForward((x) => x.sigmoid(), [a]);
   const odd = a.slice(0, 1, 5); // offset 9
   await checkForward((x) => x.exp(), [odd]);
+  assert.equal(await kernelsOf(() => map([a], 'exp(x0)', 'test.odd')), ['elementwise']);
+  assert.equal(await kernelsOf(() => map([odd], 'exp(x0)', 'test.offset')), ['elementwise']);
 });
 
 test('in-place update through the vec4 path (input aliases the output)', async () => {
   const p = randnSeeded([8, 16], 5);
   const g = randnSeeded([8, 16], 6);
   const [p0, g0] = [await p.toArray(), await g.toArray()];
-  noGrad(() => mapInto(p, [p, g], 'x0 - p.a * x1', 'sgd', 0.5));
+  assert.equal(await kernelsOf(() => noGrad(() => mapInto(p, [p, g], 'x0 - p.a * x1', 'sgd', 0.5))), ['elementwise_vec4']);
   const got = await p.toArray();
   got.forEach((v, i) => assert.ok(Math.abs(v - (p0[i] - 0.5 * g0[i])) < 1e-6));
 });

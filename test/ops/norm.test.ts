@@ -339,6 +339,44 @@ test('batchNorm apply: the vec4 kernel equals the generic strided kernel, per pl
     }
   }
 });
+/**
+ * float64 coefficients in kernels/batchnorm_finish.wgsl's layout (sample s in group s mod groups): per (group, channel) pair
+ * forward (w·istd, b − mean·w·istd, mean, istd) and backward (A, B, −A/R·Σg − mean·B, 0) with
+ * A = w·istd, B = −A/R·istd²·Σg(x − mean); then per channel forward (mean of the group means, mean
+ * of the unbiased variances, 0, 0) and backward (Σ istd·Σg(x − mean), Σg, 0, 0).
+ */
+async function float64Coefficients(x: Tensor, g: Tensor, w: Tensor, b: Tensor, groups: number): Promise<{ forward: number[]; backward: number[] }> {
+  const [hx, hg, hw, hb] = await Promise.all([x, g, w, b].map(async (t) => Array.from(await t.toArray())));
+  const [n, c] = x.shape;
+  const spatial = x.size / (n * c);
+  const forward: number[] = [];
+  const backward: number[] = [];
+  const channel = Array.from({ length: c }, () => [0, 0, 0, 0]);
+  for (let grp = 0; grp < groups; grp++) {
+    for (let ch = 0; ch < c; ch++) {
+      const idx: number[] = [];
+      for (let s = grp; s < n; s += groups) for (let k = 0; k < spatial; k++) idx.push((s * c + ch) * spatial + k);
+      const R = idx.length;
+      const mean = idx.reduce((a, i) => a + hx[i], 0) / R;
+      const ss = idx.reduce((a, i) => a + (hx[i] - mean) ** 2, 0);
+      const istd = 1 / Math.sqrt(ss / R + 1e-5);
+      const sg = idx.reduce((a, i) => a + hg[i], 0);
+      const sgx = idx.reduce((a, i) => a + hg[i] * (hx[i] - mean), 0);
+      const A = hw[ch] * istd;
+      const B = (-A / R) * istd * istd * sgx;
+      forward.push(A, hb[ch] - mean * A, mean, istd);
+      backward.push(A, B, (-A / R) * sg - mean * B, 0);
+      channel[ch][0] += mean / groups;
+      channel[ch][1] += ss / (R - 1) / groups;
+      channel[ch][2] += istd * sgx;
+      channel[ch][3] += sg;
+    }
+  }
+  for (const [m, v] of channel) forward.push(m, v, 0, 0);
+  for (const [, , gw, gb] of channel) backward.push(gw, gb, 0, 0);
+  return { forward, backward };
+}
+
 test('batchNorm statistics: the vec4 kernel equals the strided kernel (forward, backward, relu masks, offsets)', async () => {
   // [3, 2, 40, 52]: 520 vec4s per (group, channel) with groups 1, in several runs that cross planes.
   for (const [shape, groups] of [[[8, 3, 4, 4], 4], [[6, 2, 2, 6], 2], [[3, 2, 40, 52], 1], [[6, 5, 8], 3]] as [number[], number][]) {
@@ -356,10 +394,11 @@ test('batchNorm statistics: the vec4 kernel equals the strided kernel (forward, 
       const slow = await coefficients('backward', x, g, fwdSlow, w, null, groups, 1e-5, relu, true).toArray();
       assertClose(fast, slow, 1e-5, `${JSON.stringify(shape)} backward coefficients relu=${relu}`);
     }
-    // The forward means against float64 (column 2 of the per-pair entries).
-    const s = R.batchStats(await host(x), groups);
-    const got = await fwdFast.toArray();
-    assertClose(Array.from(s.mean.data), Array.from({ length: groups * c }, (_, k) => got[4 * k + 2]), 1e-5, `${JSON.stringify(shape)} means`);
+    // Every forward and backward coefficient of the fast kernels against float64.
+    const want = await float64Coefficients(x, g, w, b, groups);
+    assertClose(await fwdFast.toArray(), want.forward, 1e-5, `${JSON.stringify(shape)} forward coefficients vs float64`);
+    const bwdFast = await coefficients('backward', x, g, fwdFast, w, null, groups, 1e-5).toArray();
+    assertClose(bwdFast, want.backward, 1e-5, `${JSON.stringify(shape)} backward coefficients vs float64`);
   }
 });
 

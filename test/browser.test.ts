@@ -22,8 +22,9 @@ import { setup } from './helpers.ts';
 import * as wg from '../src/index.ts';
 import * as nn from '../src/nn/index.ts';
 import { MoCo } from '../src/moco/moco.ts';
+import { CHROMIUM, launchChromium } from './browser/chromium.ts';
+import type { Browser } from 'playwright-core';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const workloadUrl = new URL('./browser/workload.mjs', import.meta.url).href; // plain JS, shared with the page
 
@@ -94,13 +95,12 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
   if (!existsSync(CHROMIUM)) {
     return skip(`${CHROMIUM} not found (bash scripts/setup.sh --with-browser installs chromium)`);
   }
-  const { chromium } = await import('playwright-core');
   const tmp = mkdtempSync(join(tmpdir(), 'wgrad-browser-'));
   const dist = join(tmp, 'dist');
   const missing: string[] = [];
   const log: string[] = [];
   let server: Server | undefined;
-  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+  let browser: Browser | undefined;
   try {
     const t0 = Date.now();
     const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), dist], { cwd: root, encoding: 'utf8', timeout: 300_000 });
@@ -109,12 +109,7 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
 
     server = await serve(dist, missing);
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/test/browser/index.html`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
-      timeout: 120_000,
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     page.on('console', (m) => log.push(`console.${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => log.push(`page error: ${e.message}`));

@@ -283,9 +283,11 @@ export function embeddingSvg(title: string, projection: Projection, labels: Arra
     minX = Math.min(minX, p[2 * i]); maxX = Math.max(maxX, p[2 * i]);
     minY = Math.min(minY, p[2 * i + 1]); maxY = Math.max(maxY, p[2 * i + 1]);
   }
+  // One scale for both axes (distances stay true), each axis centred in the square.
   const span = Math.max(maxX - minX, maxY - minY, 1e-9);
-  const sx = (v: number) => pad + ((v - minX) / span) * (size - 2 * pad);
-  const sy = (v: number) => 30 + size - pad - ((v - minY) / span) * (size - 2 * pad);
+  const [cx, cy] = [(minX + maxX) / 2, (minY + maxY) / 2];
+  const sx = (v: number) => size / 2 + ((v - cx) / span) * (size - 2 * pad);
+  const sy = (v: number) => 30 + size / 2 - ((v - cy) / span) * (size - 2 * pad);
   const explained = projection.variances.map((v) => (100 * v) / (projection.total || 1));
   const parts = [`<text x="${(size + 130) / 2}" y="16" font-size="13" text-anchor="middle">${esc(title)}</text>`,
     `<text x="${size / 2}" y="${size + 46}" font-size="11" text-anchor="middle">PC1 (${explained[0].toFixed(0)}% of variance) · PC2 (${explained[1].toFixed(0)}%)</text>`];

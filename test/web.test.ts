@@ -22,6 +22,7 @@ import { TRAIN_OPTIONS, buildEncoder, buildModel, type TrainConfig } from '../sr
 import { parseArgs } from '../src/cli/args.ts';
 import { loadMocoCheckpoint } from '../src/cli/checkpoint.ts';
 import { SGD } from '../src/optim/sgd.ts';
+import type { MoCo } from '../src/moco/moco.ts';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { Generator, defaultGenerator } from '../src/random.ts';
 
@@ -136,7 +137,7 @@ test('the training page: trains in Chromium, draws every panel, saves a run the 
     const { metadata } = decodeSafetensors(saved);
     const cfg = { ...parseArgs([], TRAIN_OPTIONS, 'test'), ...JSON.parse(metadata.config) } as TrainConfig;
     assert.equal([cfg.trainSize, cfg.K, cfg.batch, cfg.width, cfg.dim, cfg.epochs], [128, 64, 32, 4, 16, 1]);
-    const model = buildModel(cfg, buildEncoder(cfg, 1), cfg.trainSize);
+    const model = buildModel(cfg, buildEncoder(cfg, 1), cfg.trainSize) as MoCo;
     const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
     const meta = await loadMocoCheckpoint(join(out, 'checkpoint.safetensors'), model, opt, { dataGen: new Generator(0), augGen: new Generator(0), defaultGen: defaultGenerator }, cfg as unknown as Record<string, unknown>);
     assert.is(meta.epoch, 1);

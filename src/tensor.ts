@@ -12,6 +12,7 @@ import * as ew from './ops/elementwise.ts';
 import * as red from './ops/reduce.ts';
 import * as sh from './ops/shape.ts';
 import * as ra from './ops/rearrange.ts';
+import * as att from './ops/attention.ts';
 import { matmul } from './ops/matmul.ts';
 import { backward } from './autograd/backward.ts';
 import { formatTensor, nestValues } from './format.ts';
@@ -253,6 +254,7 @@ export class Tensor {
   max(dims?: number | number[], keepdim = false): Tensor { return red.max(this, dims, keepdim); }
   min(dims?: number | number[], keepdim = false): Tensor { return red.min(this, dims, keepdim); }
   var(dims?: number | number[], opts: { keepdim?: boolean; correction?: number } = {}): Tensor { return red.variance(this, dims, opts); }
+  std(dims?: number | number[], opts: { keepdim?: boolean; correction?: number; unbiased?: boolean } = {}): Tensor { return att.std(this, dims, opts); }
   argmax(dim: number, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
   argmin(dim: number, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
   logsumexp(dims?: number | number[], keepdim = false): Tensor { return red.logsumexp(this, dims, keepdim); }

@@ -53,6 +53,7 @@ test('std: correction 1 (default) and 0, dims, keepdim, rank 0 and strided input
   assertClose(await std(tensor([1, 2, 3, 4])).toArray(), [Math.sqrt(5 / 3)], 1e-6, 'unbiased');
   assertClose(await std(tensor([1, 2, 3, 4]), undefined, { unbiased: false }).toArray(), [Math.sqrt(1.25)], 1e-6, 'biased');
   assertClose(await std(tensor(2), undefined, { correction: 0 }).toArray(), [0], 0, 'rank 0');
+  assertClose(await tensor([[1, 3], [2, 6]]).std(1, { keepdim: true }).toArray(), [Math.SQRT2, 2 * Math.SQRT2], 1e-6, 'method');
 });
 
 /** softmax(q kᵀ · scale + mask) v in float64 for [B, L, E] arrays (mask [L, S] additive or null). */

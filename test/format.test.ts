@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import { tensor, randn, arange, Generator, zeros, type Tensor } from '../src/index.ts';
 import { formatTensor } from '../src/format.ts';
 import { setup } from './helpers.ts';
+import { skip } from './skip.ts';
 import { findPythonWithTorch, runPython } from './io/python.ts';
 
 test.before(setup);
@@ -62,8 +63,7 @@ print(json.dumps(out))
 test('format() prints what torch prints for the same float32 values', async () => {
   const ref = torchReprs();
   if (!ref) {
-    console.log('skipped: PyTorch print format check (no /usr/bin/python3 with torch)');
-    return;
+    return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
   for (let i = 0; i < CASES.length; i++) {
     const [name, values, shape, requiresGrad] = CASES[i];

@@ -36,6 +36,9 @@ export function parseArgs<S extends Record<string, OptionSpec>>(argv: string[], 
     if (!key) throw new Error(`${command}: unknown option --${flag}. Known: ${[...byFlag.keys()].map((f) => '--' + f).join(', ')}`);
     const s = spec[key];
     if (s.type === 'bool') {
+      // One syntax for booleans: --x, --no-x, --x=false, --x false.
+      if (negate && value !== undefined) throw new Error(`${command}: --no-${flag}=${value}: --no-${flag} takes no value (write --no-${flag}, or --${flag}=false)`);
+      if (value === undefined && BOOL_WORDS.has(argv[i + 1] ?? '')) value = argv[++i];
       out[key] = negate ? false : value === undefined ? true : parseBool(command, flag, value);
       continue;
     }
@@ -48,10 +51,12 @@ export function parseArgs<S extends Record<string, OptionSpec>>(argv: string[], 
   return out as Parsed<S>;
 }
 
+const BOOL_WORDS = new Set(['true', 'false', '1', '0', 'yes', 'no']);
+
 function parseBool(command: string, flag: string, v: string): boolean {
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new Error(`${command}: --${flag}=${v}: expected true or false`);
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  throw new Error(`${command}: --${flag}=${v}: expected true or false (or --${flag} / --no-${flag})`);
 }
 
 function parseValue(command: string, flag: string, s: OptionSpec, v: string): number | string {
@@ -70,6 +75,10 @@ function parseValue(command: string, flag: string, s: OptionSpec, v: string): nu
 
 export function helpText(spec: Record<string, OptionSpec>): string {
   return Object.entries(spec)
-    .map(([k, s]) => `  --${kebab(k).padEnd(18)} ${s.help} (default: ${s.default}${s.choices ? `; one of ${s.choices.join('|')}` : ''})`)
+    .map(([k, s]) => {
+      // A help text that describes its own default says it once.
+      const notes = [...(s.help.includes('(default') ? [] : [`default: ${s.default}`]), ...(s.choices ? [`one of ${s.choices.join('|')}`] : [])];
+      return `  --${kebab(k).padEnd(18)} ${s.help}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+    })
     .join('\n');
 }

@@ -31,6 +31,8 @@ export async function evaluate(argv: string[]): Promise<Record<string, number>> 
   if (opts.testSize >= 0) cfg.testSize = opts.testSize;
   manualSeed(cfg.seed);
   const { trainSet, testSet } = loadData(cfg);
+  // The random encoder is the first draw after the seed, as in train, so the baseline is the same.
+  const random = buildEncoder(cfg, trainSet.channels);
   const model = buildModel(cfg, buildEncoder(cfg, trainSet.channels), trainSet.count);
   model.loadState(methodState(tensors, metadata));
   const results: Record<string, number> = {};
@@ -41,11 +43,12 @@ export async function evaluate(argv: string[]): Promise<Record<string, number>> 
     return acc;
   };
   results.rawPixelsKnn = await rawPixelKnn(trainSet, testSet, cfg);
-  const random = buildEncoder(cfg, trainSet.channels);
   results.randomEncoderKnn = await knn(extractFeatures(random, trainSet), extractFeatures(random, testSet));
   results.knn = await knn(extractFeatures(model.backbone, trainSet), extractFeatures(model.backbone, testSet));
   console.log(`kNN top-1 (k=${cfg.knnK}, t=${cfg.knnT}): MoCo ${results.knn.toFixed(2)}%   raw pixels ${results.rawPixelsKnn.toFixed(2)}%   random encoder ${results.randomEncoderKnn.toFixed(2)}%`);
   if (opts.probeEpochs > 0) results.linearProbe = await runProbe(model.backbone, trainSet, testSet, { probeEpochs: opts.probeEpochs, probeLr: opts.probeLr, seed: cfg.seed });
-  fs.writeFileSync(path.join(opts.out, 'evaluation.json'), JSON.stringify({ checkpointEpoch: Number(metadata.epoch), ...results }, null, 2));
+  const written = path.join(opts.out, 'evaluation.json');
+  fs.writeFileSync(written, JSON.stringify({ checkpointEpoch: Number(metadata.epoch), ...results }, null, 2));
+  console.log(`results written to ${written}`);
   return results;
 }

@@ -66,7 +66,8 @@ main(process.argv.slice(2))
     process.exitCode = code;
   })
   .catch((e: Error) => {
-    console.error(`\nwgrad-moco: ${e.message}`);
+    // Errors of the commands already name where they come from ('wgrad-moco train: …', 'wgrad: …').
+    console.error(`\n${/^wgrad/.test(e.message) ? e.message : `wgrad-moco: ${e.message}`}`);
     if (hasDevice() && device().isLost) {
       console.error('wgrad-moco: training stopped because the GPU device was lost. Checkpoints written so far are intact: run the same command with --resume to continue from the last one.');
     }

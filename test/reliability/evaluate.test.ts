@@ -59,6 +59,9 @@ test('train prints the raw-pixel baseline of a float64 kNN; evaluate reproduces 
   assert.ok(Math.abs(results.rawPixelsKnn - want) < 1e-9, `evaluate raw pixels ${results.rawPixelsKnn} vs ${want}`);
   assert.ok(Math.abs(results.knn - metrics.epochs[0].knn) < 1e-9, `evaluate kNN ${results.knn} vs train's ${metrics.epochs[0].knn}`);
   assert.ok(results.linearProbe > 10 && results.linearProbe <= 100, `linear probe ${results.linearProbe}% (10 classes: above chance)`);
+  // The same random encoder (same seed, same draw) as train's baseline, and evaluate says where it wrote.
+  assert.is(results.randomEncoderKnn, metrics.baselines.randomEncoder, "evaluate's random-encoder baseline is train's");
+  assert.match(evaluated.stdout, `results written to ${path.join(out, 'evaluation.json')}`);
 });
 
 test.run();

@@ -368,6 +368,16 @@ export function renderMarkdown(entries: ApiEntry[]): string {
     'doc comment and where it is defined. Start with [README.md](../README.md) and',
     '[ARCHITECTURE.md](ARCHITECTURE.md); [MOCO.md](MOCO.md) walks through the MoCo code.',
     '',
+    "The dataset readers import `node:fs`, so they have their own entry, `wgrad/data`",
+    '([src/data/index.ts](../src/data/index.ts)), which also re-exports the data part of this list:',
+    '',
+    '```ts',
+    "import { loadFashionMnist, loadMnist, loadCifar10, loadDataset, readDataFile, parseIdx, encodeIdx, parseCifar10Batch,",
+    "  subset, toFloat, TensorDataset, DataLoader, BatchLoader, FASHION_MNIST_CLASSES, CIFAR10_CLASSES } from 'wgrad/data';",
+    "const train = loadFashionMnist({ split: 'train' }); // { images: Uint8Array (N×1×28×28), labels, count, … }; or { dir, split }",
+    "for (const [x, y] of new DataLoader(train, { batchSize: 128, shuffle: true })) { /* x [128, 1, 28, 28] in [0, 1] */ }",
+    '```',
+    '',
   ];
   for (const [ns, list] of sections) {
     const kinds: [string, (e: ApiEntry) => boolean][] = [

@@ -6,7 +6,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, manualSeed } from '../../src/index.ts';
@@ -93,6 +93,14 @@ test('clear errors: mismatched columns, a wrong value count, a bad batch size, n
 });
 
 test('wgrad/data exports the readers, parsers and helpers; loadFashionMnist reads an IDX folder', async () => {
+  // What docs/API.md and the README import from 'wgrad/data' is what it exports.
+  const root = new URL('../../', import.meta.url);
+  for (const doc of ['docs/API.md', 'README.md']) {
+    const text = readFileSync(new URL(doc, root), 'utf8');
+    const imports = [...text.matchAll(/import \{([^}]*)\} from 'wgrad\/data'/g)].flatMap((m) => m[1].split(',').map((s) => s.trim()).filter(Boolean));
+    assert.ok(imports.length > 0, `${doc} shows an import from wgrad/data`);
+    for (const name of imports) assert.ok(name in data, `${doc} imports ${name} from wgrad/data, which does not export it`);
+  }
   for (const name of ['loadFashionMnist', 'loadMnist', 'loadCifar10', 'loadDataset', 'parseIdx', 'encodeIdx', 'parseCifar10Batch', 'subset', 'toFloat', 'TensorDataset', 'DataLoader', 'BatchLoader']) {
     assert.ok(name in data, `wgrad/data should export ${name}`);
   }

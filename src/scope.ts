@@ -1,7 +1,7 @@
-// Tensor lifetimes. GPU memory can't wait for JavaScript's garbage collector, so wgrad frees
-// tensors deterministically: `tidy(fn)` disposes every tensor created inside fn except those it
-// returns (and those made persistent with `keep`, such as parameters and gradients). A
-// FinalizationRegistry in tensor.ts is only a backstop for tensors created outside any scope.
+// Tensor lifetimes. `tidy(fn)` frees deterministically: it disposes every tensor created inside fn
+// except those it returns (and those made persistent with `keep`, such as parameters and
+// gradients). Tensors outside any scope (a PyTorch-style loop) are freed by the FinalizationRegistry
+// in tensor.ts once unreachable; src/device/collect.ts asks for collections as GPU memory grows.
 
 export interface Disposable {
   dispose(): void;

@@ -40,7 +40,7 @@ export class Storage {
   }
 }
 
-/** Backstop for tensors nobody disposed: release their storage when JS collects them. */
+/** Tensors nobody disposed release their storage when JS collects them (collections: device/collect.ts). */
 const finalizer = new FinalizationRegistry<Storage>((storage) => storage.release());
 
 let nextId = 1;

@@ -14,7 +14,7 @@ import { train, type EpochRecord } from './train.ts';
 import { lineChart, type Series } from './plot.ts';
 
 /** Train options the ablation uses unless the command line sets them (K < train size: no stale self-keys). */
-export const ABLATE_DEFAULTS = ['--train-size', '4000', '--test-size', '1000', '--epochs', '5', '--K', '2048', '--probe-epochs', '0'];
+export const ABLATE_DEFAULTS = ['--train-size', '4000', '--test-size', '1000', '--epochs', '5', '--K', '2048', '--probe-epochs', '0', '--no-final-eval'];
 
 const MOMENTA = [0, 0.9, 0.99, 0.999];
 const MECHANISMS = ['queue', 'end-to-end', 'memory-bank'] as const;

@@ -9,6 +9,7 @@ import { loadSafetensors } from '../io/checkpoint.ts';
 import { knnAccuracy } from '../moco/knn.ts';
 import { parseArgs, type OptionSpec } from './args.ts';
 import { methodState } from './checkpoint.ts';
+import { fullSetEvaluation } from './full-eval.ts';
 import { TRAIN_OPTIONS, buildEncoder, buildModel, extractFeatures, loadData, rawPixelKnn, runProbe, type TrainConfig } from './train.ts';
 
 export const EVALUATE_OPTIONS = {
@@ -16,6 +17,7 @@ export const EVALUATE_OPTIONS = {
   probeEpochs: { type: 'int', default: 100, min: 0, help: 'linear-probe epochs (0 = kNN only)' },
   probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
   testSize: { type: 'int', default: -1, min: -1, help: 'test images (-1 = as in training, 0 = all)' },
+  fullSets: { type: 'bool', default: false, help: "also the final full-set evaluation of train (all training images as the kNN bank, all test images as queries), both baselines the same way" },
 } satisfies Record<string, OptionSpec>;
 
 export async function evaluate(argv: string[]): Promise<Record<string, number>> {
@@ -45,8 +47,12 @@ export async function evaluate(argv: string[]): Promise<Record<string, number>> 
   results.rawPixelsKnn = await rawPixelKnn(trainSet, testSet, cfg);
   results.randomEncoderKnn = await knn(extractFeatures(random, trainSet), extractFeatures(random, testSet));
   results.knn = await knn(extractFeatures(model.backbone, trainSet), extractFeatures(model.backbone, testSet));
-  console.log(`kNN top-1 (k=${cfg.knnK}, t=${cfg.knnT}): MoCo ${results.knn.toFixed(2)}%   raw pixels ${results.rawPixelsKnn.toFixed(2)}%   random encoder ${results.randomEncoderKnn.toFixed(2)}%`);
+  console.log(`kNN top-1 (k=${cfg.knnK}, t=${cfg.knnT}): ${cfg.method ?? 'moco'} ${results.knn.toFixed(2)}%   raw pixels ${results.rawPixelsKnn.toFixed(2)}%   random encoder ${results.randomEncoderKnn.toFixed(2)}%`);
   if (opts.probeEpochs > 0) results.linearProbe = await runProbe(model.backbone, trainSet, testSet, { probeEpochs: opts.probeEpochs, probeLr: opts.probeLr, seed: cfg.seed });
+  if (opts.fullSets) {
+    const full = await fullSetEvaluation(model.backbone, random, { ...cfg, probeEpochs: opts.probeEpochs, probeLr: opts.probeLr });
+    for (const [k, v] of Object.entries(full)) results[`fullSets.${k}`] = v;
+  }
   const written = path.join(opts.out, 'evaluation.json');
   fs.writeFileSync(written, JSON.stringify({ checkpointEpoch: Number(metadata.epoch), ...results }, null, 2));
   console.log(`results written to ${written}`);

@@ -27,6 +27,8 @@ import { Progress, fmtTime } from './progress.ts';
 import { lineChart } from './plot.ts';
 import { parseArgs, type OptionSpec, type Parsed } from './args.ts';
 import { saveMocoCheckpoint, loadMocoCheckpoint } from './checkpoint.ts';
+import { fullSetEvaluation, type FullSetResult } from './full-eval.ts';
+import { cloneModule } from '../moco/momentum.ts';
 
 export const TRAIN_OPTIONS = {
   dataset: { type: 'string', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10'], help: 'dataset' },
@@ -66,6 +68,7 @@ export const TRAIN_OPTIONS = {
   baselines: { type: 'bool', default: true, help: 'kNN on raw pixels and on a random encoder' },
   probeEpochs: { type: 'int', default: 10, min: 0, help: 'linear-probe epochs on frozen features after training (0 = skip)' },
   probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
+  finalEval: { type: 'bool', default: true, help: 'after training, kNN and linear probe on the full sets (every training image in the bank, every test image a query), both baselines the same way' },
 } satisfies Record<string, OptionSpec>;
 
 export type TrainConfig = Parsed<typeof TRAIN_OPTIONS>;
@@ -178,6 +181,9 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   const yTest = Int32Array.from(testSet.labels);
   const baselines: Record<string, number> = {};
   const encoder = buildEncoder(cfg, trainSet.channels);
+  // The initial weights, for the random-encoder baseline of the final full-set evaluation (a
+  // resumed run rebuilds the same ones from the seed).
+  const randomEncoder = cfg.finalEval ? cloneModule(encoder) : null;
   if (cfg.baselines && !cfg.resume) {
     baselines.rawPixels = await rawPixelKnn(trainSet, testSet, cfg);
     const [fTr, fTe] = [extractFeatures(encoder, trainSet), extractFeatures(encoder, testSet)];
@@ -268,8 +274,10 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   await writePictures(cfg, model.backbone, trainSet, testSet);
   let probe: number | undefined;
   if (cfg.probeEpochs > 0) probe = await runProbe(model.backbone, trainSet, testSet, cfg);
+  let fullSets: FullSetResult | undefined;
+  if (randomEncoder) fullSets = await fullSetEvaluation(model.backbone, randomEncoder, cfg);
   const wall = (Date.now() - t0) / 1000;
-  const summary = { config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, linearProbeTop1: probe, wallSeconds: wall, imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats() };
+  const summary = { config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, linearProbeTop1: probe, fullSets, wallSeconds: wall, imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats() };
   if (cfg.json) fs.writeFileSync(cfg.json, JSON.stringify(summary, null, 2));
   const last = records[records.length - 1];
   console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%` + (probe !== undefined ? `, linear probe top-1 ${probe.toFixed(2)}%` : '') + (baselines.rawPixels !== undefined ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '') + `; outputs in ${cfg.out}/`);

@@ -11,6 +11,8 @@ import { runCli, tinyTrainArgs, type CliResult } from './cli.ts';
 import { TRAIN_OPTIONS, loadData } from '../../src/cli/train.ts';
 import { parseArgs } from '../../src/cli/args.ts';
 import { toFloat, type ImageDataset } from '../../src/data/dataset.ts';
+import { encodeIdx } from '../../src/data/idx.ts';
+import { loadDataset } from '../../src/data/node-files.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wgrad-evaluate-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -62,6 +64,39 @@ test('train prints the raw-pixel baseline of a float64 kNN; evaluate reproduces 
   // The same random encoder (same seed, same draw) as train's baseline, and evaluate says where it wrote.
   assert.is(results.randomEncoderKnn, metrics.baselines.randomEncoder, "evaluate's random-encoder baseline is train's");
   assert.match(evaluated.stdout, `results written to ${path.join(out, 'evaluation.json')}`);
+});
+
+test('train ends with the full-set evaluation: all images in the bank and as queries, baselines the same way; evaluate --full-sets reproduces it', async () => {
+  // A small "full" dataset: the first 300 training and 100 test images of Fashion-MNIST in IDX files.
+  const dir = path.join(tmp, 'small-fashion');
+  fs.mkdirSync(dir);
+  for (const [split, prefix, n] of [['train', 'train', 300], ['test', 't10k', 100]] as const) {
+    const ds = loadDataset('fashion-mnist', { split });
+    fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), encodeIdx([n, 28, 28], ds.images.subarray(0, n * 784)));
+    fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), encodeIdx([n], ds.labels.subarray(0, n)));
+  }
+  const out = path.join(tmp, 'full');
+  const json = path.join(tmp, 'full.json');
+  const args = [...tinyTrainArgs(out, 1).filter((a) => a !== '--no-final-eval'), '--data-dir', dir, '--probe-epochs', '2', '--json', json];
+  const trained = await runCli(args);
+  assert.is(trained.code, 0, explain(trained));
+  const full = JSON.parse(fs.readFileSync(json, 'utf8')).fullSets;
+  assert.is(full.trainImages, 300);
+  assert.is(full.testImages, 100);
+  const cfg = parseArgs(args.slice(1).filter((a) => a !== '--no-baselines'), TRAIN_OPTIONS, 'test');
+  const all = { ...cfg, trainSize: 0, testSize: 0 };
+  const { trainSet, testSet } = loadData(all);
+  const want = referenceKnn(trainSet, testSet, cfg.knnK, cfg.knnT);
+  assert.ok(Math.abs(full.rawPixels - want) < 1e-9, `full-set raw pixels: ${full.rawPixels} vs float64 ${want}`);
+  assert.match(trained.stdout, `full sets (300 train / 100 test images`);
+  for (const k of ['linearProbe', 'randomEncoderProbe']) assert.ok(full[k] > 10 && full[k] <= 100, `${k} ${full[k]}% (10 classes: above chance)`);
+
+  const evaluated = await runCli(['evaluate', '--out', out, '--probe-epochs', '2', '--full-sets']);
+  assert.is(evaluated.code, 0, explain(evaluated));
+  const results = JSON.parse(fs.readFileSync(path.join(out, 'evaluation.json'), 'utf8'));
+  for (const k of ['knn', 'rawPixels', 'randomEncoder', 'linearProbe', 'randomEncoderProbe']) {
+    assert.ok(Math.abs(results[`fullSets.${k}`] - full[k]) < 1e-9, `evaluate --full-sets ${k} ${results[`fullSets.${k}`]} vs train's ${full[k]}`);
+  }
 });
 
 test.run();

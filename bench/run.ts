@@ -5,7 +5,7 @@
 // process (the lavapipe worker threads run inside it) is recorded too: cpu/wall shows how much
 // of the machine the run actually got.
 //
-//   npx tsx bench/run.ts [--quick] [--only matmul,elementwise,reduce,conv,mlp,moco] [--big]
+//   npx tsx bench/run.ts [--quick] [--only matmul,elementwise,reduce,conv,mlp,moco,resnet50] [--big]
 //                        [--peers] [--json FILE] [--md FILE] [--svg FILE] [--no-write]
 //
 // --big adds 4096² matmuls. --peers runs the workloads through the JavaScript peers too:
@@ -24,11 +24,12 @@ import { device } from '../src/runtime.ts';
 import { map } from '../src/ops/map.ts';
 import { matmulRaw, matmulPlan, setMatmulKernel, type MatmulKernel } from '../src/ops/matmul.ts';
 import { mocoStepTfjs } from './peers/moco-tfjs.ts';
+import { resnet50Tfjs } from './peers/resnet50-tfjs.ts';
 import { setupWebgpuTorch, randomTensor, destroy, type WebgpuTorch } from './peers/webgpu-torch.ts';
 
 // ---- options ----------------------------------------------------------------------------------
 
-const GROUPS = ['matmul', 'elementwise', 'reduce', 'conv', 'mlp', 'moco'] as const;
+const GROUPS = ['matmul', 'elementwise', 'reduce', 'conv', 'mlp', 'moco', 'resnet50'] as const;
 type Group = (typeof GROUPS)[number];
 
 function parseOptions(argv: string[]) {
@@ -620,6 +621,25 @@ async function benchMoco(): Promise<void> {
   x.dispose();
 }
 
+/** nn.resnet50 (torchvision layout, batch-statistics BN) forward + backward on a small batch. */
+async function benchResnet50(): Promise<void> {
+  const [B, side] = opts.quick ? [2, 32] : [4, 64];
+  console.log(`ResNet-50 forward + backward (torchvision layout, training-mode BN, batch ${B}, 3×${side}×${side}; loss = sum of the 2048 features)`);
+  const net = nn.resnet50();
+  net.train();
+  const x = keep(rand([B, 3, side, side]));
+  const mine = wgrad(() => {
+    net.forward(x).sum().backward();
+    net.zeroGrad();
+  });
+  skipMs = 120_000;
+  const row = await compare('resnet50', `ResNet-50 fwd+bwd, batch ${B}`, `3×${side}×${side}`, 'steps/s', 0, mine, { tf: (tf) => resnet50Tfjs(tf, B, side) });
+  skipMs = SKIP_MS;
+  if (row.ms) console.log(`    ≈ ${fmtNum((B * 1000) / row.ms)} images/s`);
+  x.dispose();
+  for (const p of net.parameters()) p.dispose();
+}
+
 // ---- output -----------------------------------------------------------------------------------
 
 const PEER_NAMES = ['tfjs-webgpu', 'webgpu-torch', 'tfjs-wasm'];
@@ -725,7 +745,7 @@ if (opts.peers) {
   await setupTorchPeer();
 }
 for (const [k, v] of Object.entries(peerErrors)) console.log(`  peer ${k} unavailable: ${v}`);
-const benches: Record<Group, () => Promise<void>> = { matmul: benchMatmul, elementwise: benchElementwise, reduce: benchReduce, conv: benchConv, mlp: benchMlp, moco: benchMoco };
+const benches: Record<Group, () => Promise<void>> = { matmul: benchMatmul, elementwise: benchElementwise, reduce: benchReduce, conv: benchConv, mlp: benchMlp, moco: benchMoco, resnet50: benchResnet50 };
 for (const g of GROUPS) {
   if (!opts.only.includes(g)) continue;
   try {

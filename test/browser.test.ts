@@ -4,7 +4,9 @@
 // The page imports dist/index.js as plain ES modules (so nothing Node-only may be on that path),
 // init() loads the kernels from dist/kernels.js, and test/browser/workload.mjs runs
 //   - relu(x @ w).sum() backward, checked against the float64 closed form;
-//   - three MoCo steps (SmallConvNet, SGD), checked against the same workload in Node on src/.
+//   - three MoCo steps (SmallConvNet, SGD), checked against the same workload in Node on src/;
+//   - nn.resnet50 loaded from a converted official-layout MoCo v2 checkpoint (random weights by
+//     PyTorch): its eval features of one 32×32 image against PyTorch's.
 // Chromium here gives a SwiftShader adapter (software Vulkan); CI installs Chromium with
 // `scripts/setup.sh --with-browser`. Without /usr/bin/chromium the test is skipped (test/skip.ts).
 
@@ -13,7 +15,7 @@ import * as assert from 'uvu/assert';
 import { skip } from './skip.ts';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
@@ -24,6 +26,8 @@ import * as nn from '../src/nn/index.ts';
 import { MoCo } from '../src/moco/moco.ts';
 import { CHROMIUM, launchChromium } from './browser/chromium.ts';
 import type { Browser } from 'playwright-core';
+import { decodeSafetensors } from '../src/io/safetensors.ts';
+import { findPythonWithTorch } from './io/python.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const workloadUrl = new URL('./browser/workload.mjs', import.meta.url).href; // plain JS, shared with the page
@@ -37,13 +41,15 @@ interface PageResult {
   mocoMs?: number;
   gradient?: { loss: number; gx: number[]; gw: number[] };
   moco?: { losses: number[]; accuracies: number[]; firstWeights: number[]; firstShape: number[] };
+  resnet50Ms?: number;
+  resnet50?: { shape: number[]; features: number[] };
 }
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json', '.wgsl': 'text/plain', '.map': 'application/json' };
 
 /** Serves /dist/* from `dist` and /test/browser/* from the repository; records what it could not serve. */
-function serve(dist: string, missing: string[]): Promise<Server> {
-  const mounts: [string, string][] = [['/dist/', dist], ['/test/browser/', join(root, 'test/browser')]];
+function serve(dist: string, missing: string[], data?: string): Promise<Server> {
+  const mounts: [string, string][] = [['/dist/', dist], ['/test/browser/', join(root, 'test/browser')], ...(data ? [['/data/', data] as [string, string]] : [])];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     const mount = mounts.find(([prefix]) => path.startsWith(prefix));
@@ -89,6 +95,20 @@ function assertAllClose(got: number[], want: number[], atol: number, rtol: numbe
   }
 }
 
+/** Writes data/resnet50.safetensors and data/features.safetensors; returns why it could not, or null. */
+function resnet50Files(data: string): string | null {
+  const py = findPythonWithTorch();
+  if (!py) return 'no python3 with torch (apt-get install python3-torch)';
+  mkdirSync(data, { recursive: true });
+  const ckpt = join(data, 'moco_v2_random.pth.tar');
+  for (const args of [[join(root, 'test/nn/torch_moco_resnet50.py'), ckpt, join(data, 'features.safetensors'), '1', '32'],
+    [join(root, 'scripts/torch/convert.py'), 'backbone', ckpt, join(data, 'resnet50.safetensors')]]) {
+    const r = spawnSync(py, args, { encoding: 'utf8', timeout: 300_000 });
+    assert.ok(r.status === 0, `${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  }
+  return null;
+}
+
 test.before(setup);
 
 test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoCo steps match Node', async () => {
@@ -107,8 +127,12 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
     assert.ok(build.status === 0, `scripts/build.mjs failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stdout}\n${build.stderr}`);
     const tBuild = Date.now();
 
-    server = await serve(dist, missing);
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/test/browser/index.html`;
+    // A random official-layout MoCo v2 ResNet-50 (PyTorch) converted by scripts/torch/convert.py
+    // backbone: the page loads it into nn.resnet50 and returns its eval features of one image.
+    const data = join(tmp, 'data');
+    const r50 = resnet50Files(data);
+    server = await serve(dist, missing, data);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/test/browser/index.html${r50 ? '' : '?resnet50=1'}`;
     browser = await launchChromium();
     const page = await browser.newPage();
     page.on('console', (m) => log.push(`console.${m.type()}: ${m.text()}`));
@@ -150,6 +174,18 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
     assertAllClose(b.accuracies, node.accuracies, 1e-6, 0, 'MoCo pretext accuracy, browser vs Node');
     assert.equal(b.firstShape, node.firstShape);
     assertAllClose(b.firstWeights, node.firstWeights, 1e-4, 1e-3, 'first conv weights after 3 steps, browser vs Node');
+
+    if (r50) {
+      skip(`ResNet-50 in the browser: ${r50}`);
+    } else {
+      const ref = decodeSafetensors(new Uint8Array(readFileSync(join(data, 'features.safetensors')))).tensors.features;
+      const got = r.resnet50!;
+      assert.equal(got.shape, ref.shape);
+      const err = Math.max(...got.features.map((v, i) => Math.abs(v - ref.data[i])));
+      const scale = Math.max(1, ...Array.from(ref.data, Math.abs));
+      console.log(`  ResNet-50 (official MoCo v2 layout, random weights) in the browser: ${got.shape.join('×')} features in ${(r.resnet50Ms! / 1000).toFixed(1)} s, max |Δ| vs PyTorch ${err.toExponential(1)}`);
+      assert.ok(err <= 1e-4 * scale, `ResNet-50 features, browser vs PyTorch: max |error| ${err} > 1e-4 × ${scale}`);
+    }
   } finally {
     await browser?.close().catch(() => {});
     server?.close();

@@ -59,3 +59,17 @@ export async function mocoCase(wg, nn, MoCo, steps = 3) {
   const weights = Array.from(await first.toArray());
   return { losses, accuracies, firstWeights: weights.slice(0, 8), firstShape: first.shape };
 }
+
+/** nn.resnet50 with weights from safetensors bytes (convert.py backbone), eval features of `images` from the second file. */
+export async function resnet50Case(wg, nn, weightBytes, inputBytes) {
+  const net = nn.resnet50();
+  const { tensors } = wg.decodeTensors(weightBytes);
+  net.loadStateDict(tensors);
+  for (const t of Object.values(tensors)) t.dispose();
+  net.eval();
+  const inputs = wg.decodeTensors(inputBytes).tensors;
+  const f = wg.noGrad(() => net.forward(inputs.images));
+  const out = { shape: f.shape, features: Array.from(await f.toArray()) };
+  for (const t of [f, ...Object.values(inputs), ...net.parameters()]) t.dispose();
+  return out;
+}

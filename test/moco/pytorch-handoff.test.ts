@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { setup, randnSeeded, assertClose } from '../helpers.ts';
 import { findPythonWithTorch } from '../io/python.ts';
+import { skip } from '../skip.ts';
 import { runCli, tinyTrainArgs, ROOT } from '../reliability/cli.ts';
 import { Tensor, tidy } from '../../src/index.ts';
 import { MoCo } from '../../src/moco/moco.ts';
@@ -65,8 +66,8 @@ async function wgradRun(): Promise<string | null> {
 }
 
 test('export → PyTorch script → import: every tensor bit-identical', async () => {
-  const skip = await wgradRun();
-  if (skip) return console.log(`skipped: ${skip}`);
+  const missing = await wgradRun();
+  if (missing) return skip(missing);
   // --epochs 1 = the run's epoch: main_moco.py loads model and optimizer, trains nothing, saves.
   python('main_moco.py', ['--resume', path.join(tmp, 'run.pth.tar'), '--out', path.join(tmp, 'noop'), '--epochs', '1']);
   const back = path.join(tmp, 'back.safetensors');
@@ -92,8 +93,8 @@ async function host(t: Tensor): Promise<Float32Array> {
 }
 
 test('one PyTorch step on a fixed batch (no shuffle) equals wgrad’s next step to 1e-4', async () => {
-  const skip = await wgradRun();
-  if (skip) return console.log(`skipped: ${skip}`);
+  const missing = await wgradRun();
+  if (missing) return skip(missing);
   const file = path.join(run, 'checkpoint.safetensors');
   const cfg = JSON.parse(readFile(file).metadata.config) as TrainConfig;
   const model = new MoCo({ encoder: buildEncoder(cfg, 1), dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, shuffleBN: false });
@@ -131,10 +132,10 @@ test('one PyTorch step on a fixed batch (no shuffle) equals wgrad’s next step 
 });
 
 test('torchrun --nproc_per_node 2 (gloo) continues the run; wgrad resumes and evaluates its checkpoint', async () => {
-  const skip = await wgradRun();
-  if (skip) return console.log(`skipped: ${skip}`);
+  const missing = await wgradRun();
+  if (missing) return skip(missing);
   const torchrun = path.join(path.dirname(findPythonWithTorch()!), 'torchrun');
-  if (!fs.existsSync(torchrun)) return console.log(`skipped: ${torchrun} not found`);
+  if (!fs.existsSync(torchrun)) return skip(`${torchrun} not found`);
   const ddp = path.join(tmp, 'ddp');
   // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse torchrun's default "0".
   const r = spawnSync(torchrun, ['--redirects', '1', '--tee', '1', '--nproc_per_node', '2', path.join(SCRIPTS, 'main_moco.py'),

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { setup, assertClose } from '../helpers.ts';
 import { findPythonWithTorch } from '../io/python.ts';
+import { skip } from '../skip.ts';
 import { nn, noGrad, loadSafetensors } from '../../src/index.ts';
 import { decodeSafetensors } from '../../src/io/safetensors.ts';
 import { fromArray } from '../../src/ops/creation-internal.ts';
@@ -29,7 +30,7 @@ test('nn.resnet50: structure and feature size', () => {
 
 test('official-layout MoCo v2 ResNet-50 (random weights) → convert.py backbone → same features as PyTorch', async () => {
   const py = findPythonWithTorch();
-  if (!py) return console.log('skipped: no python3 with torch (apt-get install python3-torch)');
+  if (!py) return skip('no python3 with torch (apt-get install python3-torch)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wgrad-r50-'));
   try {
     const [ckpt, feats, weights] = ['moco_v2_random.pth.tar', 'features.safetensors', 'resnet50.safetensors'].map((f) => path.join(dir, f));

@@ -24,7 +24,7 @@ import wgrad_torch as wt
 def export(src, dst):
     tensors, meta = wt.load_wgrad_checkpoint(src)
     cfg, sd, buffers, extras = wt.wgrad_to_torch_state(tensors, meta)
-    if cfg.get("mechanism", "queue") != "queue" or cfg.get("symmetric") or cfg.get("loss", "infonce") != "infonce":
+    if cfg.get("method", "moco") != "moco" or cfg.get("mechanism", "queue") != "queue" or cfg.get("symmetric") or cfg.get("loss", "infonce") != "infonce":
         raise SystemExit("only MoCo runs with the queue, InfoNCE and the non-symmetric loss have an official layout")
     model = wt.build_moco(cfg, wt.in_channels_of(cfg), 1)
     wt.add_num_batches_tracked(model, sd, 0)

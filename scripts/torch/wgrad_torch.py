@@ -348,7 +348,8 @@ def wgrad_to_torch_state(tensors, meta):
         if name.startswith(("query.", "key.")):
             sd[wgrad_to_official(name)[len("module."):]] = t
     sd["queue"] = tensors["queue"].T.contiguous()
-    sd["queue_ptr"] = torch.tensor([int(meta["queuePtr"])], dtype=torch.long)
+    numbers = json.loads(meta.get("methodNumbers", "{}"))
+    sd["queue_ptr"] = torch.tensor([int(numbers.get("queuePtr", meta.get("queuePtr", 0)))], dtype=torch.long)
     buffers = {}
     for name, t in tensors.items():
         if name.startswith("optimizer."):
@@ -396,7 +397,7 @@ def torch_to_wgrad(model_sd, optimizer_sd, epoch, wgrad_meta):
     meta = {
         "format": WGRAD_FORMAT,
         "epoch": str(epoch),
-        "queuePtr": str(ptr),
+        "methodNumbers": json.dumps({"queuePtr": ptr}, separators=(",", ":")),
         "records": wgrad_meta.get("records", "[]"),
         "baselines": wgrad_meta.get("baselines", "{}"),
         "config": wgrad_meta["config"],

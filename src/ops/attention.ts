@@ -1,12 +1,16 @@
-// layerNorm, std and scaledDotProductAttention, composed from recorded ops (mean, square, matmul,
-// softmax, …): their gradients and float64 replays come from those ops, so each is a few lines.
-// They run several dispatches where a fused kernel would run one; see docs/STATUS.md.
+// layerNorm, std and scaledDotProductAttention. layerNorm over the last dim is one op (a row pass
+// of kernels/rowwise.wgsl for x̂, one map for the affine; one row pass back); over several trailing
+// dims, and std and attention, are composed from recorded ops (mean, matmul, softmax, …), whose
+// gradients and float64 replays they inherit.
 
 import { Tensor } from '../tensor.ts';
 import { fmt } from '../shape.ts';
 import { fromArray } from './creation-internal.ts';
 import { mean, variance } from './reduce.ts';
-import { softmax } from './softmax.ts';
+import { rowwise, softmax, type RowKernel } from './softmax.ts';
+import { map } from './map.ts';
+import { record } from '../autograd/graph.ts';
+import { sumTo } from './reduce.ts';
 import { dropout } from './linear.ts';
 import type { Generator } from '../random.ts';
 
@@ -26,12 +30,47 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
     if (t && fmt(t.shape) !== fmt(shape)) throw new Error(`layerNorm: ${name} has shape ${fmt(t.shape)}, expected normalizedShape ${fmt(shape)}`);
   }
+  if (k === 1) return layerNormLastDim(x, weight ?? null, bias ?? null, eps);
   const dims = shape.map((_, i) => x.ndim - k + i);
   const centred = x.sub(mean(x, dims, true));
   let y = centred.mul(centred.square().mean(dims, true).add(eps).pow(-0.5));
   if (weight) y = y.mul(weight);
   if (bias) y = y.add(bias);
   return y;
+}
+
+// Row statistics by Welford's update on a − a₀ (a₀ the row's first element, so rows far from 0
+// lose no digits): shifted mean m, Σ(a − a₀ − m)² in s. The backward adds Σg and Σg·(a − a₀).
+const WELFORD = 'var k = 0.0; var m = 0.0; var s = 0.0;';
+const WELFORD_STEP = 'k += 1.0; let d = (a - first_a) - m; m += d / k; s += d * ((a - first_a) - m);';
+const RSTD = 'inverseSqrt(s / k + p.eps)';
+const LAYER_NORM: RowKernel = { INIT: WELFORD, STEP: WELFORD_STEP, WRITE: `((a - first_a) - m) * ${RSTD}` };
+// a = x, b = the gradient of x̂: rstd · (b − mean(b) − x̂ · mean(b · x̂)).
+const LAYER_NORM_BACKWARD: RowKernel = {
+  INIT: `${WELFORD} var sg = 0.0; var sga = 0.0;`,
+  STEP: `${WELFORD_STEP} sg += b; sga += b * (a - first_a);`,
+  WRITE: `${RSTD} * (b - sg / k - ((a - first_a) - m) * ${RSTD} * ${RSTD} * (sga - m * sg) / k)`,
+};
+
+/** layerNorm over the last dim: x̂ in one row pass, the affine in one map; backward one row pass. */
+function layerNormLastDim(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  const d = x.ndim - 1;
+  const xhat = rowwise('layerNorm', LAYER_NORM, d, x, null, eps);
+  let y = xhat;
+  if (weight && bias) y = map([xhat, weight, bias], 'x0 * x1 + x2', 'layerNorm (affine)');
+  else if (weight) y = map([xhat, weight], 'x0 * x1', 'layerNorm (affine)');
+  else if (bias) y = map([xhat, bias], 'x0 + x1', 'layerNorm (affine)');
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const out = record(y, 'layerNorm', inputs, { eps, hasWeight: !!weight, hasBias: !!bias }, (g) => {
+    const gxhat = weight ? map([g, weight], 'x0 * x1', 'layerNorm.backward') : g;
+    const gx = rowwise('layerNorm.backward', LAYER_NORM_BACKWARD, d, x, gxhat, eps);
+    const grads: (Tensor | null)[] = [gx];
+    if (weight) grads.push(sumTo(map([g, xhat], 'x0 * x1', 'layerNorm.backward'), weight.shape));
+    if (bias) grads.push(sumTo(g, bias.shape));
+    return grads;
+  });
+  if (y !== xhat && !out.node) xhat.dispose();
+  return out;
 }
 
 /**

@@ -19,7 +19,7 @@ import { adaptiveAvgPool2d, avgPool2d, conv2d, maxPool2d } from './conv.ts';
 import * as ew from './elementwise.ts';
 import { fused } from './fused.ts';
 import { linear, matmul } from './matmul.ts';
-import { batchNorm, crossEntropy, dropout, logSoftmax, nllLoss, normalize, softmax } from './nn.ts';
+import { batchNorm, crossEntropy, dropout, layerNorm, logSoftmax, nllLoss, normalize, softmax } from './nn.ts';
 import { argmax, argmin, logsumexp, max, mean, min, prod, sum, variance } from './reduce.ts';
 import { concat, contiguous, expand, gather, indexSelect, pad2d, permute, reshape, slice, stack } from './shape.ts';
 import type { RefTensor } from './tensor.ts';
@@ -87,4 +87,7 @@ export const referenceOps: Record<string, RefOp> = {
   linear: withArity('linear', 2, 3, ([x, w, b], attrs) => linear(x, w, b, attrs as { activation?: string })),
   conv2d: withArity('conv2d', 2, 3, ([x, w, b], attrs) => conv2d(x, w, b, attrs)),
   batchNorm: withArity('batchNorm', 1, 3, ([x, w, b], attrs) => batchNorm(x, w, b, attrs)),
+  // Inputs [x, weight?, bias?]: attrs.hasWeight / hasBias say which of the optional ones are there.
+  layerNorm: withArity('layerNorm', 1, 3, ([x, ...rest], attrs) =>
+    layerNorm(x, attrs.hasWeight ? rest[0] : undefined, attrs.hasBias ? rest[attrs.hasWeight ? 1 : 0] : undefined, attrs)),
 };

@@ -218,3 +218,22 @@ export function dropout(x: RefTensor, mask: RefTensor, attrs: { p: number }): Re
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${JSON.stringify(p)}`);
   return refFromFn(x.shape, (i) => (p === 1 ? 0 : (x.data[i] * mask.data[i]) / (1 - p)));
 }
+
+/** (x − mean) / sqrt(var + eps) over the last dim (biased variance), then · weight + bias. */
+export function layerNorm(x: RefTensor, weight: RefTensor | undefined, bias: RefTensor | undefined, attrs: { eps: number }): RefTensor {
+  checkTensor('layerNorm', x);
+  if (x.shape.length === 0) throw new Error('layerNorm: input must have rank >= 1');
+  const n = x.shape[x.shape.length - 1];
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && fmt(t.shape) !== fmt([n])) throw new Error(`layerNorm: ${name} ${fmt(t.shape)} must have shape [${n}]`);
+  }
+  const eps = attrs?.eps ?? 1e-5;
+  const out = new Float64Array(x.data.length);
+  for (let r = 0; r < x.data.length / Math.max(n, 1); r++) {
+    const row = x.data.subarray(r * n, (r + 1) * n);
+    const mean = row.reduce((a, b) => a + b, 0) / n;
+    const v = row.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
+    for (let j = 0; j < n; j++) out[r * n + j] = ((row[j] - mean) / Math.sqrt(v + eps)) * (weight ? weight.data[j] : 1) + (bias ? bias.data[j] : 0);
+  }
+  return { data: out, shape: [...x.shape] };
+}

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tensor, layerNorm, std, scaledDotProductAttention, nn } from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
-import { setup, checkForward, checkGrad, assertClose, throwsWith } from '../helpers.ts';
+import { setup, checkForward, checkGrad, assertClose, throwsWith, withDispatches } from '../helpers.ts';
 import { make } from './values.ts';
 
 test.before(setup);
@@ -42,6 +42,21 @@ test('layerNorm: forward and gradient over trailing dims, with and without affin
     assertClose(await layerNorm(x, ns, w, b).toArray(), want, 1e-5, `${what} closed form`);
   }
   throwsWith(() => layerNorm(tensor([[1, 2]]), [3]), 'layerNorm', '[3]', '[1, 2]');
+});
+
+test('layerNorm over the last dim: one row pass and one affine map; weight or bias alone; rows far from 0', async () => {
+  const x = make([6, 10], { seed: 31 }).add(1000); // Welford keeps the variance exact here
+  const w = make([10], { seed: 32 });
+  const b = make([10], { seed: 33 });
+  await checkForward((a, c) => layerNorm(a, [10], c), [x, w], 1e-5, 'weight only, offset 1000');
+  await checkGrad((a, c) => layerNorm(a, [10], c), [x, w], {}, 'weight only, offset 1000');
+  await checkForward((a, c) => layerNorm(a, 10, null, c), [x, b], 1e-5, 'bias only');
+  await checkGrad((a, c) => layerNorm(a, 10, null, c), [x, b], {}, 'bias only');
+  const x0 = make([6, 10], { seed: 34 });
+  const [y, n] = withDispatches(() => layerNorm(x0, [10], w, b));
+  assert.is(n, 2, 'dispatches');
+  // The composed path (several trailing dims; its f32 mean is not shifted, so rows near 0 here) agrees.
+  assertClose(await y.toArray(), await layerNorm(x0.reshape(6, 2, 5), [2, 5], w.reshape(2, 5), b.reshape(2, 5)).reshape(6, 10).toArray(), 1e-5, 'fused vs composed');
 });
 
 test('std: correction 1 (default) and 0, dims, keepdim, rank 0 and strided inputs', async () => {

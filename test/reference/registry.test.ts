@@ -10,7 +10,7 @@ const names = `add sub mul div pow maximum minimum gt lt ge le eq
   addScalar mulScalar powScalar rsubScalar rdivScalar maximumScalar minimumScalar gtScalar ltScalar eqScalar
   where fused sum mean max min prod var argmax argmin logsumexp
   reshape permute expand slice contiguous pad2d concat stack indexSelect gather
-  matmul linear conv2d maxPool2d avgPool2d adaptiveAvgPool2d batchNorm
+  matmul linear conv2d maxPool2d avgPool2d adaptiveAvgPool2d batchNorm layerNorm
   softmax logSoftmax crossEntropy nllLoss normalize dropout`.split(/\s+/);
 
 test('every op is registered', () => {

@@ -301,6 +301,7 @@ export async function writePictures(cfg: TrainConfig, backbone: nn.Module, train
     fs.writeFileSync(path.join(cfg.out, 'embedding.svg'), (await embeddingPicture(sets[0].test, testSet)).svg);
   } finally {
     for (const s of sets) for (const t of [...[s.train].flat(), s.test]) t.dispose();
+    for (const t of Object.values(random.stateDict())) t.dispose();
   }
 }
 

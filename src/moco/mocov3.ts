@@ -57,6 +57,7 @@ export class MoCoV3Network extends Module {
  * MoCo v3: predictor on the query side, in-batch keys from the momentum encoder, symmetric loss.
  * @example
  * const model = new MoCoV3({ encoder: new nn.SmallConvNet({ width: 2 }), dim: 8 });
+ * const [x1, x2] = [rand([4, 1, 12, 12]), rand([4, 1, 12, 12])]; // two augmented views of a batch
  * const { loss } = model.step(x1, x2, 0.5); // progress 0.5: m halfway from 0.99 to 1
  * loss.backward();
  */

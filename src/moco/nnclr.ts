@@ -59,7 +59,8 @@ export class NNCLRNetwork extends Module {
  * NNCLR: nearest-neighbour positives from a FIFO support set, in-batch negatives.
  * @example
  * const model = new NNCLR({ encoder: new nn.SmallConvNet({ width: 2 }), dim: 8, supportSetSize: 16 });
- * const { loss } = model.step(x1, x2); // two augmented views of a batch
+ * const [x1, x2] = [rand([4, 1, 12, 12]), rand([4, 1, 12, 12])]; // two augmented views of a batch
+ * const { loss } = model.step(x1, x2);
  * loss.backward();
  */
 export class NNCLR implements ContrastiveMethod {

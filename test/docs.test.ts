@@ -108,10 +108,47 @@ function examplesModule(entries: ApiEntry[]): { source: string; names: string[] 
   const names: string[] = [];
   entries.forEach((e) => examplesOf(e).forEach((code, k) => {
     names.push(`${e.name}#${k + 1}`);
-    lines.push(`// ${e.name} (${e.source})`, `export async function example${names.length - 1}(): Promise<void> {`, code, '}');
+    const checked = code.split('\n').map((line) => withResultCheck(line, `${e.name}#${k + 1}`)).join('\n');
+    lines.push(`// ${e.name} (${e.source})`, `export async function example${names.length - 1}(): Promise<void> {`, checked, '}');
   }));
   lines.push(`export const examples = [${names.map((_, i) => `example${i}`).join(', ')}];`);
   return { source: lines.join('\n') + '\n', names };
+}
+
+/**
+ * `expr // 0.995` or `console.log(expr); // [1, 2.71828]`: an expression statement whose comment is
+ * only a number or a nested array of numbers states its result. Such a line becomes a call that
+ * records the value next to the stated one (compared after the examples ran, to the comment's
+ * precision); other lines are left as they are.
+ */
+const STATED = /^(\s*)(?:console\.log\((.+)\)|([^=]+?|.*\(.*\).*?));?\s*\/\/\s*(-?[\d.]+(?:e-?\d+)?|\[[-\d.,\s[\]e]+\])\s*$/;
+function withResultCheck(line: string, name: string): string {
+  const m = STATED.exec(line);
+  if (!m) return line;
+  const expr = (m[2] ?? m[3]).trim();
+  if (/^(const|let|var|await|return|import|if|for)\b/.test(expr) || /[^=!<>]=[^=>]/.test(expr.replace(/\(.*\)/g, '()'))) return line;
+  return `${m[1]}await (globalThis as any).__stated(${JSON.stringify(name)}, ${expr}, ${JSON.stringify(m[4])});`;
+}
+
+interface Stated { name: string; got: number[] | null; stated: number[] }
+const statedResults: Stated[] = [];
+const flat = (v: unknown): number[] | null => {
+  if (typeof v === 'number') return [v];
+  if (typeof v === 'boolean') return [v ? 1 : 0];
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return Array.from(v as ArrayLike<unknown>).flatMap((x) => flat(x) ?? [NaN]);
+  return null;
+};
+(globalThis as any).__stated = async (name: string, value: unknown, stated: string) => {
+  const v = value as { toArray?: () => Promise<Float32Array> };
+  const got = v && typeof v === 'object' && typeof v.toArray === 'function' && 'shape' in v ? Array.from(await v.toArray()) : flat(value);
+  statedResults.push({ name, got, stated: flat(JSON.parse(stated)) ?? [] });
+};
+
+/** A stated value with d decimals is right to half a unit of its last digit; an integer exactly (float32 aside). */
+function agrees(got: number, stated: string | number): boolean {
+  const text = String(stated);
+  const decimals = text.includes('.') && !text.includes('e') ? text.split('.')[1].length : 0;
+  return Math.abs(got - Number(stated)) <= (decimals === 0 ? 0 : 0.5 * 10 ** -decimals) + 1e-6 * Math.abs(Number(stated)) + 1e-6;
 }
 
 test('every @example type-checks and runs', async () => {
@@ -156,6 +193,11 @@ test('every @example type-checks and runs', async () => {
       defaultGenerator.setState(rng);
     }
     assert.equal(failures, [], `doc examples that throw:\n  ${failures.join('\n  ')}`);
+    // The results the examples state in their comments.
+    const wrong = statedResults.filter((r) => r.got !== null && (r.got.length !== r.stated.length || r.got.some((g, i) => !agrees(g, r.stated[i]))))
+      .map((r) => `${r.name}: got [${r.got}], the comment says [${r.stated}]`);
+    assert.ok(statedResults.filter((r) => r.got !== null).length >= 20, `only ${statedResults.length} stated results found`);
+    assert.equal(wrong, [], `doc examples whose result differs from their comment:\n  ${wrong.join('\n  ')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

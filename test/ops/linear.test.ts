@@ -80,8 +80,8 @@ test('nn.Sequential runs Linear → ReLU fused: same values and gradients as the
 
 /**
  * Equidistributed uniforms (the Weyl sequence frac(i·φ)) for the drop-fraction check, so the check
- * measures dropout's thresholding and not the generator. (src/random.ts's Generator.nextU32
- * currently mis-computes the PCG output and its uniform() averages about 0.53.)
+ * measures dropout's thresholding exactly, without the sampling noise of random draws (the
+ * generator itself is checked for uniformity in test/random.test.ts).
  */
 class WeylGenerator extends Generator {
   private i = 0;

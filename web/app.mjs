@@ -260,7 +260,12 @@ async function loadBytes(bytes) {
   if (loop) throw new Error('stop: reload the page to load a run (one run per page)');
   const { tensors, metadata } = wg.decodeTensors(bytes);
   if (!metadata.config) throw new Error('this file has no run config; it is not a wgrad-moco checkpoint');
-  Object.assign(cfg, JSON.parse(metadata.config), { probeEpochs: 0 });
+  const saved = JSON.parse(metadata.config);
+  const unsupported = [['method', 'moco'], ['encoder', 'convnet'], ['mechanism', 'queue'], ['aug', 'v2']].filter(([k, v]) => (saved[k] ?? v) !== v);
+  if (unsupported.length) {
+    throw new Error(`this page trains MoCo with the ConvNet, the queue and v2 augmentation; the file was written with ${unsupported.map(([k]) => `${k} ${saved[k]}`).join(', ')}: use the CLI for it`);
+  }
+  Object.assign(cfg, saved, { probeEpochs: 0 });
   showControls();
   await prepare({ tensors, metadata });
   setStatus(`loaded a run after epoch ${state.epoch}; Start continues it`);

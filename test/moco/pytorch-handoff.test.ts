@@ -165,4 +165,28 @@ test('torchrun --nproc_per_node 2 (gloo) continues the run; wgrad resumes and ev
   assert.is(ev.knn, last.knn, 'evaluate reproduces the kNN monitor of the last epoch');
 });
 
+test('scripts/torch reads F16 and BF16 safetensors (converted PyTorch checkpoints) as float32', () => {
+  const py = findPythonWithTorch();
+  if (!py) return skip('no python3 with torch (apt-get install python3-torch)');
+  // 1.5, -2, 65504 (largest f16), 2^-24 (smallest f16 subnormal) in F16; 1.5, -2, 3.0e38 in BF16.
+  const f16 = new Uint16Array([0x3e00, 0xc000, 0x7bff, 0x0001]);
+  const bf16 = new Uint16Array([0x3fc0, 0xc000, 0x7f61]);
+  const header = JSON.stringify({ h: { dtype: 'F16', shape: [4], data_offsets: [0, 8] }, b: { dtype: 'BF16', shape: [3], data_offsets: [8, 14] } });
+  const head = new TextEncoder().encode(header);
+  const bytes = new Uint8Array(8 + head.length + 14);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(head.length), true);
+  bytes.set(head, 8);
+  bytes.set(new Uint8Array(f16.buffer), 8 + head.length);
+  bytes.set(new Uint8Array(bf16.buffer), 16 + head.length);
+  const file = path.join(tmp, 'half.safetensors');
+  fs.writeFileSync(file, bytes);
+  const code = `import sys, json; sys.path.insert(0, ${JSON.stringify(SCRIPTS)}); import wgrad_torch as wt
+t, _ = wt.read_safetensors(${JSON.stringify(file)}); print(json.dumps({k: [float(x) for x in v] for k, v in t.items()}))`;
+  const r = spawnSync(py, ['-c', code], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  assert.equal(got.h, [1.5, -2, 65504, 2 ** -24]);
+  assert.equal(got.b, [1.5, -2, new Float32Array(new Uint32Array([0x7f610000]).buffer)[0]]);
+});
+
 test.run();

@@ -1,5 +1,5 @@
 // cross_entropy.wgsl — per-row loss of a classifier, one thread per row of scores x [N, C]
-// (any strides) with integer-valued f32 targets t [N]:
+// (any strides) with int32 targets t [N]:
 //   loss[i] = soft·lse_i − pick·x[i, t_i] − uni·Σ_c x[i, c],   lse_i = log Σ_c exp(x[i, c])
 // crossEntropy with label smoothing ε: soft = 1, pick = 1 − ε, uni = ε/C
 // (= (1 − ε)·(−log p_t) + (ε/C)·Σ_c (−log p_c)); nllLoss on log-probabilities: soft = 0,
@@ -24,7 +24,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(64)
@@ -50,7 +50,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var c = 0u; c < p.C; c++) { total += x[base + c * p.x_col]; }
   }
   var loss = p.nan;
-  if (t >= 0.0 && t < f32(p.C) && t == floor(t)) {
+  if (t >= 0 && u32(t) < p.C) {
     // The large terms first (x ≈ m), log Σ last: keeps f32 accuracy for logits in the 1000s.
     loss = (p.soft * m - p.pick * x[base + u32(t) * p.x_col] - p.uni * total) + p.soft * log_s;
   }

@@ -22,7 +22,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -36,6 +36,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let gs = p.scale * g[p.g_offset + i * p.g_stride];
   var soft = 0.0;
   if (p.soft != 0.0) { soft = p.soft * exp((x[p.x_offset + i * p.x_row + c * p.x_col] - stats[p.N + i]) - stats[2u * p.N + i]); }
-  let hit = select(0.0, p.pick, labels[p.t_offset + i * p.t_stride] == f32(c));
+  let hit = select(0.0, p.pick, labels[p.t_offset + i * p.t_stride] == i32(c));
   out[k] = gs * (soft - hit - p.uni);
 }

@@ -26,7 +26,9 @@
 //             the outermost dimension (its coordinate is what is left, as i < numel) and none at
 //             all for rank ≤ 1: lavapipe divides lane by lane too.
 //   LOADS     `let x0 = in0[o0.x];` … one per input;  OUT_INDEX  the output's (`o0.w`)
-//   EXPR      the f32 expression of x0, x1, … and the scalars p.a, p.b
+//   EXPR      the expression of x0, x1, … and the scalars p.a, p.b, in SCALAR_T (f32 or i32: each
+//             input is converted to it on load); the result is converted to OUT_T, the output's
+//             element type (src/dtype.ts)
 //   WG        workgroup size
 
 struct Params {
@@ -34,13 +36,13 @@ struct Params {
   strides: array<array<vec4<u32>, {{DIM_VECS}}>, {{SLOTS}}>,  // per slot (elements)
   offsets: array<vec4<u32>, {{OFFSET_VECS}}>,               // element offset of slot k at [k / 4][k % 4]
   numel: u32,
-  a: f32,                       // scalar operands (addScalar's value, pow's exponent, ...)
-  b: f32,
+  a: {{SCALAR_T}},                       // scalar operands (addScalar's value, pow's exponent, ...)
+  b: {{SCALAR_T}},
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 {{INPUTS}}
-@group(0) @binding({{OUT}}) var<storage, read_write> out: array<f32>;
+@group(0) @binding({{OUT}}) var<storage, read_write> out: array<{{OUT_T}}>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -50,5 +52,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   {{INDEX_INIT}}
   {{INDEX}}
   {{LOADS}}
-  out[{{OUT_INDEX}}] = {{EXPR}};
+  out[{{OUT_INDEX}}] = {{OUT_T}}({{EXPR}});
 }

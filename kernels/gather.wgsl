@@ -1,6 +1,6 @@
 // gather.wgsl — out[o, j, i] = x[o, index(o, j, i), i] for indexSelect and gather.
 // x is contiguous and seen as [outer, n, inner] around the gathered dim; the index buffer holds
-// integer-valued f32 and is read at offset + o*so + j*sj + i*si (indexSelect: so = si = 0).
+// int32 and is read at offset + o*so + j*sj + i*si (indexSelect: so = si = 0).
 // Out-of-range indices produce 0 rather than reading another row. One thread per output element.
 
 struct Params {
@@ -11,7 +11,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> idx: array<f32>;
+@group(0) @binding(2) var<storage, read> idx: array<i32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size({{WG}})
@@ -21,7 +21,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = t % p.inner;
   let j = (t / p.inner) % p.m;
   let o = t / (p.inner * p.m);
-  let k = i32(round(idx[p.idx_offset + o * p.so + j * p.sj + i * p.si]));
+  let k = idx[p.idx_offset + o * p.so + j * p.sj + i * p.si];
   if (k < 0 || u32(k) >= p.n) { out[t] = 0.0; return; }
   out[t] = x[p.x_offset + (o * p.n + u32(k)) * p.inner + i];
 }

@@ -26,7 +26,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{OUT_T}}>;  // i32 for argmax / argmin
 
 // The input offset of the j-th reduced element (REDUCED_OFFSET) and the base offset of output i
 // (KEPT_INDEX) decode an index into coordinates, innermost dimension first: code generated for

@@ -11,7 +11,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> idx: array<f32>;
+@group(0) @binding(2) var<storage, read> idx: array<i32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size({{WG}})
@@ -23,7 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let o = t / (p.inner * p.n);
   var acc = 0.0;
   for (var j = 0u; j < p.m; j++) {
-    if (u32(round(idx[p.idx_offset + o * p.so + j * p.sj + i * p.si])) == k) {
+    if (idx[p.idx_offset + o * p.so + j * p.sj + i * p.si] == i32(k)) {
       acc += g[p.g_offset + (o * p.m + j) * p.inner + i];
     }
   }

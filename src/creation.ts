@@ -4,13 +4,24 @@ import type { Tensor } from './tensor.ts';
 import { fmt, numel } from './shape.ts';
 import { defaultGenerator, type Generator } from './random.ts';
 import { fill, fromArray } from './ops/creation-internal.ts';
-
-type Nested = number | Nested[];
+import type { DType } from './dtype.ts';
 
 /** The options every creation function takes. */
 export interface CreationOptions {
   requiresGrad?: boolean;
+  /** 'float32' (default) or 'int32'. */
+  dtype?: DType;
 }
+
+function leaf(t: Tensor, opts: CreationOptions, op: string): Tensor {
+  if (opts.requiresGrad) {
+    if (t.dtype !== 'float32') throw new Error(`${op}: only float32 tensors can require gradients (this one is ${t.dtype}), as in PyTorch`);
+    t.requiresGrad = true;
+  }
+  return t;
+}
+
+type Nested = number | Nested[];
 
 /**
  * A shape as PyTorch takes it: an array (`zeros([2, 3])`) or the sizes as arguments
@@ -55,15 +66,18 @@ function inferShape(data: Nested): number[] {
 
 /**
  * A tensor from host data: a number (rank 0), nested arrays, or a flat array/Float32Array with
- * an explicit shape. `requiresGrad` makes it a leaf whose gradient backward() computes.
+ * an explicit shape. `requiresGrad` makes it a leaf whose gradient backward() computes. The dtype
+ * is float32 unless `dtype` says otherwise or the data is an Int32Array (unlike PyTorch, integer
+ * JS numbers do not make an integer tensor: JS has one number type).
  *
  * @example
  * const a = tensor([[1, 2], [3, 4]]);                        // shape [2, 2]
  * const b = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
  * const w = tensor([0.5, -1], undefined, { requiresGrad: true });
  * const s = tensor(3);                                        // rank 0
+ * const labels = tensor([3, 1, 4], undefined, { dtype: 'int32' });
  */
-export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number[], opts: { requiresGrad?: boolean } = {}): Tensor {
+export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number[], opts: CreationOptions = {}): Tensor {
   let flat: ArrayLike<number>;
   let s: readonly number[];
   if (typeof data === 'number') {
@@ -79,18 +93,15 @@ export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number
     s = shape ?? [data.length];
   }
   for (let i = 0; i < flat.length; i++) if (typeof flat[i] !== 'number') throw new Error(`tensor: value at flat index ${i} is ${typeof flat[i]}, not a number`);
-  const t = fromArray(flat, s);
-  if (opts.requiresGrad) t.requiresGrad = true;
-  return t;
+  const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
+  return leaf(fromArray(flat, s, dtype), opts, 'tensor');
 }
 
 /** A tensor of the given shape filled with `value`. @example full([2, 3], 7) // [[7, 7, 7], [7, 7, 7]] */
 export function full(shape: readonly number[], value: number, opts: CreationOptions = {}): Tensor {
   if (!Array.isArray(shape)) throw new Error(`full: the shape comes first, as an array: full([2, 3], ${value}); got ${JSON.stringify(shape)}`);
   if (typeof value !== 'number') throw new Error(`full: the fill value must be a number, got ${JSON.stringify(value)}`);
-  const t = fill(parseShapeArgs('full', [shape])[0], value);
-  if (opts.requiresGrad) t.requiresGrad = true;
-  return t;
+  return leaf(fill(parseShapeArgs('full', [shape])[0], value, opts.dtype), opts, 'full');
 }
 /** A tensor of zeros; the shape as an array or as arguments. @example const b = zeros([10], { requiresGrad: true }); zeros(2, 3) */
 export function zeros(...args: ShapeArgs<CreationOptions>): Tensor {
@@ -102,10 +113,10 @@ export function ones(...args: ShapeArgs<CreationOptions>): Tensor {
   const [shape, opts] = parseShapeArgs<CreationOptions>('ones', args);
   return full(shape, 1, opts);
 }
-/** Zeros with t's shape. @example zerosLike(randn([2, 3])) // shape [2, 3] */
-export const zerosLike = (t: Tensor) => full(t.shape, 0);
-/** Ones with t's shape. @example onesLike(randn([4])) // [1, 1, 1, 1] */
-export const onesLike = (t: Tensor) => full(t.shape, 1);
+/** Zeros with t's shape and dtype. @example zerosLike(randn([2, 3])) // shape [2, 3] */
+export const zerosLike = (t: Tensor) => full(t.shape, 0, { dtype: t.dtype });
+/** Ones with t's shape and dtype. @example onesLike(randn([4])) // [1, 1, 1, 1] */
+export const onesLike = (t: Tensor) => full(t.shape, 1, { dtype: t.dtype });
 
 export interface RandomOptions {
   requiresGrad?: boolean;
@@ -126,7 +137,7 @@ export function rand(...args: ShapeArgs<RandomOptions & { low?: number; high?: n
   const hi = opts.high ?? 1;
   const data = new Float32Array(numel(shape));
   for (let i = 0; i < data.length; i++) data[i] = lo + (hi - lo) * g.uniform();
-  return tensor(data, shape, opts);
+  return tensor(data, shape, { requiresGrad: opts.requiresGrad });
 }
 
 /**
@@ -143,23 +154,54 @@ export function randn(...args: ShapeArgs<RandomOptions & { mean?: number; std?: 
   const std = opts.std ?? 1;
   const data = new Float32Array(numel(shape));
   for (let i = 0; i < data.length; i++) data[i] = mean + std * g.normal();
-  return tensor(data, shape, opts);
+  return tensor(data, shape, { requiresGrad: opts.requiresGrad });
 }
 
 /**
- * start, start+step, ... < end, as torch.arange.
+ * start, start+step, ... < end, as torch.arange: int32 when start, end and step are all integers
+ * (PyTorch: int64), float32 otherwise; `opts.dtype` overrides.
  *
  * @example
- * arange(4);          // [0, 1, 2, 3]
+ * arange(4);          // Int32Array [0, 1, 2, 3]
  * arange(1, 2, 0.25); // [1, 1.25, 1.5, 1.75]
+ * arange(4, undefined, 1, { dtype: 'float32' }); // [0, 1, 2, 3] as float32
  */
-export function arange(start: number, end?: number, step = 1): Tensor {
+export function arange(start: number, end?: number, step = 1, opts: { dtype?: DType } = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new Error('arange: step must be non-zero');
   const n = Math.max(0, Math.ceil((end - start) / step));
-  const data = new Float32Array(n);
+  const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
+  const data = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
-  return tensor(data, [n]);
+  return tensor(data, [n], { dtype });
+}
+
+/**
+ * Integers drawn uniformly from [low, high), int32, as torch.randint(low, high, size); seeded by
+ * manualSeed or `generator`.
+ *
+ * @example
+ * const labels = randint(0, 10, [128]); // int32 class labels
+ */
+export function randint(low: number, high: number, size: readonly number[], opts: { generator?: Generator } = {}): Tensor {
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low || low < -(2 ** 31) || high > 2 ** 31) {
+    throw new Error(`randint: needs integers low < high within int32, got low ${low}, high ${high}`);
+  }
+  const g = opts.generator ?? defaultGenerator;
+  const data = new Int32Array(numel(size));
+  for (let i = 0; i < data.length; i++) data[i] = low + g.int(high - low);
+  return tensor(data, size, { dtype: 'int32' });
+}
+
+/**
+ * A random permutation of 0 … n−1, int32, as torch.randperm(n); seeded by manualSeed or `generator`.
+ *
+ * @example
+ * const order = randperm(5); // e.g. Int32Array [3, 0, 4, 1, 2]
+ */
+export function randperm(n: number, opts: { generator?: Generator } = {}): Tensor {
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 31) throw new Error(`randperm: n must be a non-negative int32, got ${n}`);
+  return tensor((opts.generator ?? defaultGenerator).permutation(n), [n], { dtype: 'int32' });
 }
 
 /** An n × m matrix (m = n by default) with ones on the diagonal, as torch.eye. @example eye(2) // [[1, 0], [0, 1]] */

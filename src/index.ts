@@ -13,7 +13,8 @@ export { capture, CapturedStep, type CaptureOptions } from './device/capture.ts'
 export { Tensor } from './tensor.ts';
 export { tidy, keep } from './scope.ts';
 export { manualSeed, Generator, defaultGenerator } from './random.ts';
-export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, eye, linspace } from './creation.ts';
+export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, eye, linspace, randint, randperm } from './creation.ts';
+export type { DType } from './dtype.ts';
 export { noGrad, isGradEnabled } from './autograd/graph.ts';
 export { setAnomalyDetection, isAnomalyDetectionEnabled } from './autograd/anomaly.ts';
 export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';

@@ -16,6 +16,7 @@ import * as att from './ops/attention.ts';
 import { matmul } from './ops/matmul.ts';
 import { backward } from './autograd/backward.ts';
 import { formatTensor, nestValues } from './format.ts';
+import { checkDType, type DType } from './dtype.ts';
 
 /** A GPU buffer shared by a tensor and its views; returned to the pool when the last one goes. */
 export class Storage {
@@ -25,7 +26,12 @@ export class Storage {
     readonly device: Device,
     readonly buffer: GPUBuffer,
     readonly numel: number,
-  ) {}
+    readonly dtype: DType = 'float32',
+  ) {
+    // The device refuses int32 buffers in kernels written for f32 (DispatchSpec.ints).
+    if (dtype === 'int32') device.intBuffers.add(buffer);
+    else device.intBuffers.delete(buffer);
+  }
   retain(): void {
     this.refs++;
   }
@@ -36,6 +42,7 @@ export class Storage {
   release(): void {
     if (--this.refs > 0 || this.freed) return;
     this.freed = true;
+    this.device.intBuffers.delete(this.buffer);
     if (!this.device.isLost) this.device.pool.release(this.buffer);
   }
 }
@@ -84,7 +91,7 @@ export class Tensor {
   }
 
   /** A new contiguous tensor with uninitialised contents (ops fill it). */
-  static empty(shape: Shape, dev: Device = currentDevice()): Tensor {
+  static empty(shape: Shape, dev: Device = currentDevice(), dtype: DType = 'float32'): Tensor {
     if (shape.length > MAX_RANK) throw new Error(`wgrad: rank ${shape.length} (shape ${fmt(shape)}) exceeds the maximum rank ${MAX_RANK}`);
     for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`wgrad: invalid shape ${fmt(shape)}: dimensions must be non-negative integers`);
     const n = numel(shape);
@@ -93,11 +100,15 @@ export class Tensor {
     if (n * 4 > limit) {
       throw new Error(`wgrad: a tensor of shape ${fmt(shape)} needs ${n * 4} bytes, more than this device binds in one buffer (maxStorageBufferBindingSize ${limit} bytes on ${dev.info.description || dev.info.backend}); split it into blocks along its first dimension (at most ${Math.floor(limit / (4 * (n / shape[0])))} rows each)`);
     }
-    return new Tensor(new Storage(dev, dev.pool.acquire(n * 4), n), shape);
+    return new Tensor(new Storage(dev, dev.pool.acquire(n * 4), n, checkDType('empty', dtype)), shape);
   }
 
   get device(): Device {
     return this.storage.device;
+  }
+  /** Element type: 'float32' (default) or 'int32' (indices, labels, comparison results). */
+  get dtype(): DType {
+    return this.storage.dtype;
   }
   get ndim(): number {
     return this.shape.length;
@@ -147,7 +158,7 @@ export class Tensor {
   toString(): string {
     const state = this.disposed || this.storage.freed ? ', disposed' : '';
     const dev = this.device.isUsable ? 'webgpu' : 'webgpu, shut down or lost';
-    return `Tensor(shape=${fmt(this.shape)}, dtype=float32, device='${dev}'${this.requiresGrad ? ', requiresGrad=true' : ''}${this.node ? `, op=${this.node.op}` : ''}${state})`;
+    return `Tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, device='${dev}'${this.requiresGrad ? ', requiresGrad=true' : ''}${this.node ? `, op=${this.node.op}` : ''}${state})`;
   }
 
   /** What console.log and util.inspect show in Node: toString(), not the device object behind it. */
@@ -177,13 +188,16 @@ export class Tensor {
   }
 
   // ---- readback ---------------------------------------------------------------------------
-  /** Copies the values to the host, row-major. */
-  async toArray(): Promise<Float32Array> {
+  /**
+   * Copies the values to the host, row-major: a Float32Array, or an Int32Array for an int32
+   * tensor (typed as Float32Array unless asked, as tfjs's dataSync: `await idx.toArray<Int32Array>()`).
+   */
+  async toArray<T extends Float32Array | Int32Array = Float32Array>(): Promise<T> {
     this.assertAlive('toArray');
     const src = this.isContiguous ? this : sh.contiguous(this);
     const bytes = await this.device.read(src.storage.buffer, src.offset * 4, this.size * 4, 'toArray');
     if (src !== this) src.dispose();
-    return new Float32Array(bytes);
+    return (this.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes)) as T;
   }
   /** The value of a one-element tensor. */
   async item(): Promise<number> {
@@ -199,9 +213,18 @@ export class Tensor {
     this.assertAlive('writeData');
     if (!this.isContiguous) throw new Error(`writeData: tensor #${this.id} (shape ${fmt(this.shape)}) is a non-contiguous view; write into a contiguous tensor`);
     if (data.length !== this.size) throw new Error(`writeData: ${data.length} values for a tensor of shape ${fmt(this.shape)} (needs ${this.size})`);
-    if (this.size > 0) this.device.upload(this.storage.buffer, this.offset * 4, data instanceof Float32Array ? data : Float32Array.from(data));
+    const typed = this.dtype === 'int32' ? toInt32('writeData', data) : data instanceof Float32Array ? data : Float32Array.from(data);
+    if (this.size > 0) this.device.upload(this.storage.buffer, this.offset * 4, typed);
     return this;
   }
+
+  // ---- dtype ----------------------------------------------------------------------------------
+  /** This tensor as `dtype` (itself if it already is; float → int truncates toward zero, as PyTorch). */
+  to(dtype: DType): Tensor { return ew.toDType(this, dtype); }
+  /** As float32. @example arange(3).float().div(2) // [0, 0.5, 1] */
+  float(): Tensor { return ew.toDType(this, 'float32'); }
+  /** As int32 (truncating toward zero). @example tensor([1.7, -1.7]).int() // Int32Array [1, -1] */
+  int(): Tensor { return ew.toDType(this, 'int32'); }
 
   // ---- autograd -----------------------------------------------------------------------------
   /** Reverse-mode differentiation from this tensor (a scalar unless `grad` is given). */
@@ -214,6 +237,7 @@ export class Tensor {
     return new Tensor(this.storage, this.shape, this.strides, this.offset);
   }
   requiresGrad_(flag = true): this {
+    if (flag && this.dtype !== 'float32') throw new Error(`requiresGrad_: only float32 tensors can require gradients (this one is ${this.dtype}), as in PyTorch`);
     if (this.node && flag) throw new Error(`requiresGrad_: tensor is the result of '${this.node.op}', not a leaf; call .detach().requiresGrad_() to make a new leaf`);
     this.requiresGrad = flag;
     return this;
@@ -283,4 +307,18 @@ export class Tensor {
 
   // ---- linear algebra ---------------------------------------------------------------------------
   matmul(o: Tensor): Tensor { return matmul(this, o); }
+}
+
+/** `data` as an Int32Array, refusing values that are not integers in the int32 range. */
+export function toInt32(op: string, data: ArrayLike<number>): Int32Array {
+  if (data instanceof Int32Array) return data;
+  const out = new Int32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {
+      throw new Error(`${op}: value ${v} at flat index ${i} is not an int32 (integers in [-2147483648, 2147483647]); round it first or use dtype 'float32'`);
+    }
+    out[i] = v;
+  }
+  return out;
 }

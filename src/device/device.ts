@@ -25,6 +25,8 @@ export interface DispatchSpec {
   workgroups: [number, number?, number?];
   /** The op this dispatch belongs to, for error messages and profiles. */
   label: string;
+  /** The kernel reads and writes int32 buffers as such (all others are f32 and refuse them). */
+  ints?: boolean;
 }
 
 /**
@@ -94,6 +96,8 @@ function idOf(b: GPUBuffer): number {
 
 export class Device {
   readonly pool: BufferPool;
+  /** Buffers that hold int32 tensors now (set by Storage), refused by f32-only kernels. */
+  readonly intBuffers = new WeakSet<GPUBuffer>();
   readonly info: DeviceInfo;
   private readonly counters = {
     dispatches: 0, submits: 0, pipelinesCompiled: 0, bindGroupsCreated: 0, bindGroupsReused: 0, readbacks: 0, uploads: 0,
@@ -264,6 +268,11 @@ export class Device {
   /** Records one compute dispatch. Nothing runs until the batch is submitted. */
   dispatch(spec: DispatchSpec): void {
     this.checkUsable(spec.label);
+    if (!spec.ints) {
+      for (const b of spec.buffers) {
+        if (this.intBuffers.has(b)) throw new Error(`${spec.label}: takes float32 tensors but was given an int32 tensor; convert it with .float() (or .to('float32')) first`);
+      }
+    }
     if (spec.buffers.length !== spec.access.length) throw new Error(`wgrad internal: ${spec.label}: ${spec.buffers.length} buffers but access '${spec.access}'`);
     if (spec.uniforms.byteLength > UNIFORM_BYTES) throw new Error(`wgrad internal: ${spec.label}: uniforms of ${spec.uniforms.byteLength} B exceed ${UNIFORM_BYTES} B`);
     const [x, y = 1, z = 1] = spec.workgroups;

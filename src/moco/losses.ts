@@ -28,7 +28,7 @@ function crossEntropyAtColumn(logits: Tensor, target: number): Tensor {
 }
 
 function accuracyAtColumn(logits: Tensor, target: number): Tensor {
-  return noGrad(() => eq(argmax(logits, 1), target).mean());
+  return noGrad(() => eq(argmax(logits, 1), target).float().mean());
 }
 
 /**
@@ -97,7 +97,7 @@ export function ntXent(z1: Tensor, z2: Tensor, T: number): { loss: Tensor; accur
 /** Fraction of views whose most similar other view is their partner. */
 function partnerAccuracy(sim: Tensor, n: number): Tensor {
   const partner = Float32Array.from({ length: 2 * n }, (_, i) => (i + n) % (2 * n));
-  return noGrad(() => eq(argmax(sim, 1), fromArray(partner, [2 * n])).mean());
+  return noGrad(() => eq(argmax(sim, 1), fromArray(partner, [2 * n])).float().mean());
 }
 
 /**
@@ -130,5 +130,5 @@ export function inBatchInfoNCE(q: Tensor, k: Tensor, T: number): ContrastiveOutp
   const pos = logits.mul(noGrad(() => eqIdentity(n))).sum(1, true); // the diagonal, [N, 1]
   const loss = logsumexp(logits, 1, true).sub(pos).mean();
   const diag = Float32Array.from({ length: n }, (_, i) => i);
-  return { loss, logits, accuracy: noGrad(() => eq(argmax(logits, 1), fromArray(diag, [n])).mean()) };
+  return { loss, logits, accuracy: noGrad(() => eq(argmax(logits, 1), fromArray(diag, [n])).float().mean()) };
 }

@@ -76,7 +76,7 @@ export class MemoryBank {
   /** A detached copy of the given rows, [indices.length, dim]. */
   rows(indices: ArrayLike<number>): Tensor {
     this.check('rows', indices);
-    return noGrad(() => indexSelect(this.tensor, 0, fromArray(Array.from(indices), [indices.length])));
+    return noGrad(() => indexSelect(this.tensor, 0, fromArray(indices, [indices.length], 'int32')));
   }
 
   /**

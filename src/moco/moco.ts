@@ -166,9 +166,9 @@ export class MoCo implements ContrastiveMethod {
     this.lastPermutation = perm;
     const inverse = new Int32Array(n);
     perm.forEach((p, i) => (inverse[p] = i));
-    const shuffled = indexSelect(xk, 0, fromArray(Float32Array.from(perm), [n]));
+    const shuffled = indexSelect(xk, 0, fromArray(perm, [n], 'int32'));
     const k = encoder.forward(shuffled);
-    return indexSelect(k, 0, fromArray(Float32Array.from(inverse), [n]));
+    return indexSelect(k, 0, fromArray(inverse, [n], 'int32'));
   }
 
   private contrast(q: Tensor, k: Tensor): StepOutput {

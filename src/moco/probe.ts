@@ -76,10 +76,10 @@ export async function linearProbe(
     const order = gen.permutation(N);
     const lossSum = zeros([]); // accumulated on the GPU: one readback per epoch
     for (let s = 0; s < steps; s++) {
-      const idx = fromArray(Float32Array.from(order.subarray(s * batch, (s + 1) * batch)), [batch]);
+      const idx = fromArray(order.subarray(s * batch, (s + 1) * batch), [batch], 'int32');
       tidy(() => {
         const x = indexSelect(train, 0, idx);
-        const l = crossEntropy(linear(x, weight, bias), indexSelect(yTrain, 0, idx));
+        const l = crossEntropy(linear(x, weight, bias), indexSelect(yTrain, 0, idx).int());
         l.backward();
         opt.step();
         opt.zeroGrad();
@@ -90,7 +90,7 @@ export async function linearProbe(
     if (opts.onEpoch) opts.onEpoch(epoch + 1, (await lossSum.item()) / steps);
     lossSum.dispose();
   }
-  const correct = noGrad(() => tidy(() => eq(argmax(linear(test, weight, bias), 1), fromArray(Float32Array.from(testLabels), [testLabels.length])).sum()));
+  const correct = noGrad(() => tidy(() => eq(argmax(linear(test, weight, bias), 1), fromArray(testLabels, [testLabels.length], 'int32')).float().sum()));
   const acc = (100 * (await correct.item())) / testLabels.length;
   for (const t of [correct, weight, bias, yTrain, train, test]) {
     t.grad?.dispose();

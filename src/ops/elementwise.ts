@@ -6,6 +6,33 @@ import type { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { map } from './map.ts';
 import { sumTo } from './reduce.ts';
+import { checkDType, promote, scalarDType, type DType } from '../dtype.ts';
+
+/**
+ * The int32 form of a formula: its float literals made integers (`max(x0, 0.0)` → `max(x0, 0)`).
+ * Only the ops in INT_OPS have one; the others compute in float32 (PyTorch: exp of an integer
+ * tensor is float) or refuse int32 (intOnlyError).
+ */
+const intForm = (expr: string) => expr.replace(/\b(\d+)\.0\b/g, '$1');
+const INT_OPS = new Set(['neg', 'abs', 'relu', 'square', 'add', 'sub', 'mul', 'maximum', 'minimum', 'gt', 'lt', 'ge', 'le', 'eq',
+  'addScalar', 'mulScalar', 'rsubScalar', 'maximumScalar', 'minimumScalar', 'gtScalar', 'ltScalar', 'eqScalar', 'where']);
+const COMPARISONS = new Set(['gt', 'lt', 'ge', 'le', 'eq', 'gtScalar', 'ltScalar', 'eqScalar']);
+/** Ops whose result is float32 even for int32 inputs (true division, transcendental functions). */
+const FLOAT_RESULT = new Set(['div', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'reciprocal', 'rdivScalar', 'divScalar']);
+
+/** The compute and output dtypes of `op` on operands of `dtypes`, as PyTorch promotes them. */
+function typesOf(op: string, dtypes: DType[]): { compute: DType; out: DType } {
+  let compute = promote(...dtypes);
+  if (compute === 'int32' && FLOAT_RESULT.has(op)) compute = 'float32';
+  if (compute === 'int32' && !INT_OPS.has(op)) {
+    throw new Error(`${op}: not supported for int32 operands (dtypes ${dtypes.join(', ')}); convert with .float() first`);
+  }
+  return { compute, out: COMPARISONS.has(op) ? 'int32' : compute };
+}
+/** The formula in the compute type. */
+const formula = (expr: string, compute: DType) => (compute === 'int32' ? intForm(expr) : expr);
+/** Gradient of an input: none for an int32 input (integer tensors are not differentiable). */
+const gradFor = (x: Tensor, grad: () => Tensor) => (x.dtype === 'int32' ? null : grad());
 
 type Operand = Tensor | number;
 
@@ -36,7 +63,9 @@ export const UNARY = {
 export type UnaryOp = keyof typeof UNARY;
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
-  const out = map([x], UNARY[op].f, op);
+  const types = typesOf(op, [x.dtype]);
+  const out = map([x], formula(UNARY[op].f, types.compute), op, 0, 0, undefined, types);
+  if (types.out === 'int32') return out;
   return record(out, op, [x], {}, (g) => [map([g, x, out], UNARY[op].df, `${op}.backward`)]);
 }
 
@@ -185,11 +214,12 @@ export type BinaryOp = keyof typeof BINARY;
 
 function binaryTensor(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const { f, da, db } = BINARY[op];
-  const out = map([a, b], f, op);
-  if (da === null || db === null) return out;
+  const types = typesOf(op, [a.dtype, b.dtype]);
+  const out = map([a, b], formula(f, types.compute), op, 0, 0, undefined, types);
+  if (da === null || db === null || types.out === 'int32') return out;
   return record(out, op, [a, b], {}, (g) => [
-    sumTo(map([g, a, b], da, `${op}.backward`), a.shape),
-    sumTo(map([g, a, b], db, `${op}.backward`), b.shape),
+    gradFor(a, () => sumTo(map([g, a, b], da, `${op}.backward`), a.shape)),
+    gradFor(b, () => sumTo(map([g, a, b], db, `${op}.backward`), b.shape)),
   ]);
 }
 
@@ -198,6 +228,7 @@ function binaryTensor(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 export const SCALAR = {
   addScalar: { f: 'x0 + p.a', df: 'x0' },
   mulScalar: { f: 'x0 * p.a', df: 'x0 * p.a' },
+  divScalar: { f: 'x0 / p.a', df: 'x0 / p.a' },
   rsubScalar: { f: 'p.a - x0', df: '-x0' },
   rdivScalar: { f: 'p.a / x0', df: '-x0 * p.a / (x1 * x1)' },
   maximumScalar: { f: nanAware('max', 'x0', 'p.a'), df: 'x0 * select(select(0.0, 0.5, x1 == p.a), 1.0, x1 > p.a)' },
@@ -210,8 +241,9 @@ export type ScalarOp = keyof typeof SCALAR;
 
 export function scalarOp(op: ScalarOp, x: Tensor, value: number): Tensor {
   const { f, df } = SCALAR[op];
-  const out = map([x], f, op, value);
-  if (df === null) return out;
+  const types = typesOf(op, [x.dtype, scalarDType(value)]);
+  const out = map([x], formula(f, types.compute), op, value, 0, undefined, types);
+  if (df === null || types.out === 'int32') return out;
   return record(out, op, [x], { value }, (g) => [map([g, x], df, `${op}.backward`, value)]);
 }
 
@@ -225,6 +257,7 @@ export function powExpr(x: string, e: string, exponent: number): string {
 
 /** x^e for a constant exponent e. */
 export function powScalar(x: Tensor, exponent: number): Tensor {
+  typesOf('pow', [x.dtype]);
   const out = exponent === 2 ? map([x], 'x0 * x0', 'powScalar') : map([x], powExpr('x0', 'p.a', exponent), 'powScalar', exponent);
   return record(out, 'powScalar', [x], { exponent }, (g) => [
     exponent === 2
@@ -246,7 +279,7 @@ function binary(op: BinaryOp, a: Tensor, b: Operand): Tensor {
     case 'add': return scalarOp('addScalar', a, b);
     case 'sub': return scalarOp('addScalar', a, -b);
     case 'mul': return scalarOp('mulScalar', a, b);
-    case 'div': return scalarOp('mulScalar', a, 1 / b);
+    case 'div': return a.dtype === 'int32' ? scalarOp('divScalar', a, b) : scalarOp('mulScalar', a, 1 / b);
     case 'pow': return powScalar(a, b);
     case 'maximum': return scalarOp('maximumScalar', a, b);
     case 'minimum': return scalarOp('minimumScalar', a, b);
@@ -272,15 +305,15 @@ export const pow = (a: Tensor, b: Operand) => binary('pow', a, b);
 export const maximum = (a: Tensor, b: Operand) => binary('maximum', a, b);
 /** Elementwise min(a, b) (gradient split evenly on ties), broadcasting; b may be a number. @example minimum(tensor([1, 5]), 3) // [1, 3] */
 export const minimum = (a: Tensor, b: Operand) => binary('minimum', a, b);
-/** Elementwise a > b as 1/0 (no gradient), broadcasting; b may be a number. @example gt(tensor([1, 5]), 3) // [0, 1] */
+/** Elementwise a > b as int32 1/0 (PyTorch: bool; no gradient), broadcasting; b may be a number. @example gt(tensor([1, 5]), 3) // [0, 1] */
 export const gt = (a: Tensor, b: Operand) => binary('gt', a, b);
-/** Elementwise a < b as 1/0 (no gradient), broadcasting; b may be a number. @example lt(tensor([1, 5]), 3) // [1, 0] */
+/** Elementwise a < b as int32 1/0 (PyTorch: bool; no gradient), broadcasting; b may be a number. @example lt(tensor([1, 5]), 3) // [1, 0] */
 export const lt = (a: Tensor, b: Operand) => binary('lt', a, b);
-/** Elementwise a ≥ b as 1/0 (no gradient), broadcasting; b may be a number. @example ge(tensor([3, 5]), 5) // [0, 1] */
+/** Elementwise a ≥ b as int32 1/0 (PyTorch: bool; no gradient), broadcasting; b may be a number. @example ge(tensor([3, 5]), 5) // [0, 1] */
 export const ge = (a: Tensor, b: Operand) => binary('ge', a, b);
-/** Elementwise a ≤ b as 1/0 (no gradient), broadcasting; b may be a number. @example le(tensor([3, 5]), 3) // [1, 0] */
+/** Elementwise a ≤ b as int32 1/0 (PyTorch: bool; no gradient), broadcasting; b may be a number. @example le(tensor([3, 5]), 3) // [1, 0] */
 export const le = (a: Tensor, b: Operand) => binary('le', a, b);
-/** Elementwise a == b as 1/0 (no gradient), broadcasting; b may be a number. @example eq(argmax(tensor([[1, 9], [8, 2]]), 1), tensor([1, 1])) // [1, 0] */
+/** Elementwise a == b as int32 1/0 (PyTorch: bool; no gradient), broadcasting; b may be a number. @example eq(argmax(tensor([[1, 9], [8, 2]]), 1), tensor([1, 1])) // [1, 0] */
 export const eq = (a: Tensor, b: Operand) => binary('eq', a, b);
 
 /**
@@ -291,10 +324,26 @@ export const eq = (a: Tensor, b: Operand) => binary('eq', a, b);
  * where(x.gt(0), x, zerosLike(x)); // [0, 3], like relu
  */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
-  const out = map([cond, a, b], 'select(x2, x1, x0 != 0.0)', 'where');
+  const types = typesOf('where', [a.dtype, b.dtype]);
+  const out = map([cond, a, b], formula('select(x2, x1, x0 != 0.0)', types.compute), 'where', 0, 0, undefined, types);
+  if (types.out === 'int32') return out;
   return record(out, 'where', [cond, a, b], {}, (g) => [
     null,
-    sumTo(map([g, cond], 'select(0.0, x0, x1 != 0.0)', 'where.backward'), a.shape),
-    sumTo(map([g, cond], 'select(x0, 0.0, x1 != 0.0)', 'where.backward'), b.shape),
+    gradFor(a, () => sumTo(map([g, cond], 'select(0.0, x0, x1 != 0.0)', 'where.backward'), a.shape)),
+    gradFor(b, () => sumTo(map([g, cond], 'select(x0, 0.0, x1 != 0.0)', 'where.backward'), b.shape)),
   ]);
+}
+
+/**
+ * x as `dtype` (x itself when it already has it). float32 → int32 truncates toward zero, as
+ * PyTorch's `.to(torch.int32)`; the conversion has no gradient.
+ *
+ * @example
+ * toDType(tensor([2.9, -2.9]), 'int32'); // Int32Array [2, -2]
+ */
+export function toDType(x: Tensor, dtype: DType): Tensor {
+  checkDType('to', dtype);
+  x.assertAlive('to');
+  if (x.dtype === dtype) return x;
+  return map([x], 'x0', `to(${dtype})`, 0, 0, undefined, { compute: dtype, out: dtype });
 }

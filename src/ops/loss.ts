@@ -18,12 +18,13 @@ import { logSoftmax } from './softmax.ts';
 /** How a loss combines its per-sample values: their mean, their sum, or none (one value per sample). */
 export type Reduction = 'mean' | 'sum' | 'none';
 
-/** Class indices as an f32 tensor [N]; host values are checked against the number of classes. */
+/** Class indices as an int32 tensor [N]; host values are checked against the number of classes. */
 function targetTensor(op: string, targets: Tensor | ArrayLike<number>, scores: Tensor): Tensor {
   const [n, c] = scores.shape;
   if (targets instanceof Tensor) {
     targets.assertAlive(op);
     if (targets.ndim !== 1 || targets.shape[0] !== n) throw new Error(`${op}: targets have shape ${fmt(targets.shape)}, expected [${n}] for input ${fmt(scores.shape)}`);
+    if (targets.dtype !== 'int32') throw new Error(`${op}: target tensors must be int32 class indices, got ${targets.dtype}; convert with .int() or build them with { dtype: 'int32' }`);
     return targets;
   }
   if (targets.length !== n) throw new Error(`${op}: ${targets.length} targets for input ${fmt(scores.shape)} (expected ${n})`);
@@ -31,7 +32,7 @@ function targetTensor(op: string, targets: Tensor | ArrayLike<number>, scores: T
     const v = targets[i];
     if (!Number.isInteger(v) || v < 0 || v >= c) throw new Error(`${op}: target ${v} at position ${i} is out of range for ${c} classes (input ${fmt(scores.shape)}); targets must be integers in 0..${c - 1}`);
   }
-  return fromArray(Float32Array.from(targets), [n]);
+  return fromArray(targets, [n], 'int32');
 }
 
 interface Weights {
@@ -52,6 +53,7 @@ function rowLosses(label: string, x: Tensor, t: Tensor, k: Weights): Tensor {
       .f32(k.soft).f32(k.pick).f32(k.uni).f32(NaN).bytes,
     workgroups: grid(Math.ceil(n / 64)),
     label,
+    ints: true,
   });
   return out;
 }
@@ -68,6 +70,7 @@ function lossBackward(label: string, x: Tensor, t: Tensor, stats: Tensor, g: Ten
       .u32(g.offset).u32(g.ndim === 0 ? 0 : g.strides[0]).f32(scale).f32(k.soft).f32(k.pick).f32(k.uni).bytes,
     workgroups: grid(Math.ceil((n * c) / 256)),
     label,
+    ints: true,
   });
   return out;
 }
@@ -93,6 +96,7 @@ function classLoss(op: 'crossEntropy' | 'nllLoss', x: Tensor, targets: Tensor | 
 
 function checkScores(op: string, x: Tensor, reduction: Reduction): void {
   x.assertAlive(op);
+  if (x.dtype !== 'float32') throw new Error(`${op}: input scores must be float32, got ${x.dtype}`);
   if (x.ndim !== 2) throw new Error(`${op}: input must be [N, C] (got shape ${fmt(x.shape)})`);
   if (x.shape[0] === 0 || x.shape[1] === 0) throw new Error(`${op}: input ${fmt(x.shape)} is empty`);
   if (!['mean', 'sum', 'none'].includes(reduction)) throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none' (got ${JSON.stringify(reduction)})`);
@@ -106,8 +110,8 @@ function pickedNegLogp(op: string, logp: Tensor, targets: Tensor | ArrayLike<num
 }
 
 /**
- * Cross-entropy of logits [N, C] against class indices [N] (an Int32Array / number[] or an
- * integer-valued tensor), as torch.nn.functional.cross_entropy: with label smoothing ε the
+ * Cross-entropy of logits [N, C] against class indices [N] (an Int32Array / number[], checked,
+ * or an int32 tensor; an out-of-range value there gives a NaN loss, which anomaly detection names), as torch.nn.functional.cross_entropy: with label smoothing ε the
  * target distribution is (1 − ε)·onehot + ε/C. reduction: 'mean' (default), 'sum' or 'none' ([N]).
  *
  * @example

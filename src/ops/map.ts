@@ -7,6 +7,16 @@ import { Tensor } from '../tensor.ts';
 import { broadcastShapes, broadcastStrides, collapse, fmt, numel, sameShape } from '../shape.ts';
 import { Uniforms, decodeIndex, grid } from './uniforms.ts';
 import { cachedParams, type KernelParams } from '../device/kernels.ts';
+import { wgslType, type DType } from '../dtype.ts';
+
+/**
+ * Element types of one map: EXPR computes in `compute` (every input is converted to it on load,
+ * and the scalars p.a, p.b have it), and the result is converted to the output tensor's dtype.
+ */
+export interface MapTypes {
+  compute?: DType;
+  out?: DType;
+}
 
 export const ELEMENTWISE_WG = 256;
 
@@ -28,16 +38,18 @@ const slotRef = (vec: string, k: number) => `${vec}${k >> 2}.${'xyzw'[k & 3]}`;
  * in-place update such as `p = p - lr * g`) is read through the output binding: WebGPU forbids
  * binding one buffer both read-only and writable in the same dispatch. `at(k)` indexes input k.
  */
-function loads(aliased: boolean[], name: string, at: (k: number) => string): { inputs: string; loads: string } {
+function loads(inputs: Tensor[], aliased: boolean[], compute: DType, name: string, at: (k: number) => string): { inputs: string; loads: string } {
   const decl: string[] = [];
   const ld: string[] = [];
+  const typeOf = (t: string) => (name === 'x' ? t : `vec4<${t}>`);
+  const conv = typeOf(wgslType(compute));
   let binding = 1;
   aliased.forEach((alias, k) => {
     if (alias) {
-      ld.push(`let ${name}${k} = out[${at(k)}];`);
+      ld.push(`let ${name}${k} = ${conv}(out[${at(k)}]);`);
     } else {
-      decl.push(`@group(0) @binding(${binding++}) var<storage, read> in${k}: array<${name === 'x' ? 'f32' : 'vec4<f32>'}>;`);
-      ld.push(`let ${name}${k} = in${k}[${at(k)}];`);
+      decl.push(`@group(0) @binding(${binding++}) var<storage, read> in${k}: array<${typeOf(wgslType(inputs[k].dtype))}>;`);
+      ld.push(`let ${name}${k} = ${conv}(in${k}[${at(k)}]);`);
     }
   });
   return { inputs: decl.join('\n'), loads: ld.join('\n  ') };
@@ -61,7 +73,7 @@ function dims(u: Uniforms, values: readonly number[], pad: number, vecs: number)
  * `label` names the op in errors. Scalars a, b are visible to EXPR as p.a and p.b. Up to 3 inputs
  * take any rank; 4 to MAP_MAX_INPUTS inputs need rank ≤ 4 after contiguous dims are merged.
  */
-export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: string, a = 0, b = 0): Tensor {
+export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: string, a = 0, b = 0, compute: DType = 'float32'): Tensor {
   if (inputs.length > MAP_MAX_INPUTS) throw new Error(`wgrad internal: map takes at most ${MAP_MAX_INPUTS} inputs (${label})`);
   out.assertAlive(label);
   for (const x of inputs) {
@@ -74,7 +86,8 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
   }
   const n = numel(out.shape);
   if (n === 0) return out;
-  if (tryVec4(out, inputs, expr, label, a, b, n)) return out;
+  if (tryVec4(out, inputs, expr, label, a, b, n, compute)) return out;
+  const types = `${inputs.map((x) => x.dtype[0]).join('')}>${compute[0]}>${out.dtype[0]}`;
   const { slots, out: outSlot } = slotsFor(inputs.length);
   const zeros = new Array(out.shape.length).fill(0);
   const strides = Array.from({ length: slots }, (_, k) =>
@@ -89,12 +102,13 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
   for (const st of c.strides) dims(u, st, 0, dimVecs);
   const offsets = Array.from({ length: slots }, (_, k) => (k < inputs.length ? inputs[k].offset : k === outSlot ? out.offset : 0));
   for (let g = 0; g < slots / 4; g++) u.vec4u(offsets.slice(4 * g, 4 * g + 4));
-  u.u32(n).f32(a).f32(b);
+  u.u32(n);
+  scalars(u, compute, a, b);
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const bound = inputs.filter((_, k) => !aliased[k]);
   const rank = c.shape.length;
-  const params = memoParams(`s|${dimVecs}|${rank}|${aliased.map(Number).join('')}|${expr}`, () => {
-    const { inputs: decl, loads: ld } = loads(aliased, 'x', (k) => slotRef('o', k));
+  const params = memoParams(`s|${dimVecs}|${rank}|${aliased.map(Number).join('')}|${types}|${expr}`, () => {
+    const { inputs: decl, loads: ld } = loads(inputs, aliased, compute, 'x', (k) => slotRef('o', k));
     const groups = Array.from({ length: slots / 4 }, (_, g) => g);
     return {
       DIM_VECS: dimVecs, SLOTS: slots, OFFSET_VECS: slots / 4, INPUTS: decl, OUT: bound.length + 1,
@@ -104,6 +118,7 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
         .map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => `p.strides[${4 * g + j}][${d >> 2}][${d & 3}]`).join(', ')});`)
         .join(' ')),
       LOADS: ld, OUT_INDEX: slotRef('o', outSlot), EXPR: expr, WG: ELEMENTWISE_WG,
+      SCALAR_T: wgslType(compute), OUT_T: wgslType(out.dtype),
     };
   });
   out.device.dispatch({
@@ -114,6 +129,7 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
     uniforms: u.bytes,
     workgroups: grid(Math.ceil(n / ELEMENTWISE_WG)),
     label,
+    ints: true,
   });
   return out;
 }
@@ -122,25 +138,28 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
  * The vec4 fast path (kernels/elementwise_vec4.wgsl): taken when every operand is contiguous with
  * the output's shape and all offsets and the size are multiples of 4.
  */
-function tryVec4(out: Tensor, inputs: Tensor[], expr: string, label: string, a: number, b: number, n: number): boolean {
+function tryVec4(out: Tensor, inputs: Tensor[], expr: string, label: string, a: number, b: number, n: number, compute: DType): boolean {
   if (n % 4 !== 0 || out.offset % 4 !== 0 || !out.isContiguous) return false;
   for (const x of inputs) if (x.offset % 4 !== 0 || !x.isContiguous || !sameShape(x.shape, out.shape)) return false;
   const { slots, out: outSlot } = slotsFor(inputs.length);
   const offset = (k: number) => `p.offsets[${k >> 2}].${'xyzw'[k & 3]}`;
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const bound = inputs.filter((_, k) => !aliased[k]);
-  const params = memoParams(`v|${aliased.map(Number).join('')}|${expr}`, () => {
-    const { inputs: decl, loads: ld } = loads(aliased, 'v', (k) => `${offset(k)} + i`);
+  const types = `${inputs.map((x) => x.dtype[0]).join('')}>${compute[0]}>${out.dtype[0]}`;
+  const params = memoParams(`v|${aliased.map(Number).join('')}|${types}|${expr}`, () => {
+    const { inputs: decl, loads: ld } = loads(inputs, aliased, compute, 'v', (k) => `${offset(k)} + i`);
     const component = (c: string) => expr.replace(/\bx(\d+)\b/g, (_, k: string) => `v${k}.${c}`);
     return {
       OFFSET_VECS: slots / 4, OUT_OFFSET: offset(outSlot), INPUTS: decl, OUT: bound.length + 1, LOADS: ld,
       EXPR_X: component('x'), EXPR_Y: component('y'), EXPR_Z: component('z'), EXPR_W: component('w'),
+      SCALAR_T: wgslType(compute), COMPUTE_T: wgslType(compute), OUT_T: wgslType(out.dtype),
     };
   });
   const u = new Uniforms();
   const offsets = Array.from({ length: slots }, (_, k) => (k < inputs.length ? inputs[k].offset : k === outSlot ? out.offset : 0) / 4);
   for (let g = 0; g < slots / 4; g++) u.vec4u(offsets.slice(4 * g, 4 * g + 4));
-  u.u32(n / 4).f32(a).f32(b);
+  u.u32(n / 4);
+  scalars(u, compute, a, b);
   out.device.dispatch({
     kernel: 'elementwise_vec4',
     params,
@@ -149,15 +168,23 @@ function tryVec4(out: Tensor, inputs: Tensor[], expr: string, label: string, a: 
     uniforms: u.bytes,
     workgroups: grid(Math.ceil(n / 4 / 64)),
     label,
+    ints: true,
   });
   return true;
 }
 
+/** The scalars p.a, p.b in the compute type (int32 scalars travel exactly, beyond 2^24). */
+function scalars(u: Uniforms, compute: DType, a: number, b: number): void {
+  if (compute === 'int32') u.i32(a).i32(b);
+  else u.f32(a).f32(b);
+}
+
 /** A new contiguous tensor of the broadcast shape of the inputs (or `shape`), filled with EXPR. */
-export function map(inputs: Tensor[], expr: string, label: string, a = 0, b = 0, shape?: readonly number[]): Tensor {
+export function map(inputs: Tensor[], expr: string, label: string, a = 0, b = 0, shape?: readonly number[], types: MapTypes = {}): Tensor {
   const outShape = shape ?? broadcastShapes(label, ...inputs.map((x) => x.shape));
-  const out = Tensor.empty(outShape, inputs[0]?.device);
-  return mapInto(out, inputs, expr, label, a, b);
+  const compute = types.compute ?? 'float32';
+  const out = Tensor.empty(outShape, inputs[0]?.device, types.out ?? compute);
+  return mapInto(out, inputs, expr, label, a, b, compute);
 }
 
 /** Checks that `out` has exactly the shape the inputs broadcast to (for in-place writes). */

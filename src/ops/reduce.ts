@@ -31,8 +31,8 @@ const KERNEL: Record<Kind, { INIT: string; STEP: string; FINISH: string; FIRST_P
   var: { INIT: 'var acc = 0.0;', STEP: 'let dv = v - mean; acc += dv * dv;', FINISH: 'acc / (f32(count) - p.correction)', FIRST_PASS: MEAN_PASS },
   // The same operations, in the same order, as max → exp(x − shift) → sum → log(s) + shift.
   logsumexp: { INIT: 'var acc = 0.0;', STEP: 'acc += exp(v - shift);', FINISH: 'log(acc) + shift', FIRST_PASS: MAX_PASS },
-  argmax: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v > best) { best = v; idx = j; }', FINISH: 'f32(idx)' },
-  argmin: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v < best) { best = v; idx = j; }', FINISH: 'f32(idx)' },
+  argmax: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v > best) { best = v; idx = j; }', FINISH: 'i32(idx)' },
+  argmin: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v < best) { best = v; idx = j; }', FINISH: 'i32(idx)' },
 };
 
 function outShape(shape: readonly number[], dims: number[], keepdim: boolean): number[] {
@@ -49,8 +49,10 @@ const offsetCode = (idx: string, rank: number, shape: string, strides: string, a
 /** Runs the reduce kernel: no autograd, no splitting. */
 function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correction = 0): Tensor {
   x.assertAlive(kind);
+  if (x.dtype !== 'float32') throw new Error(`${kind}: takes a float32 tensor but was given ${x.dtype} (shape ${fmt(x.shape)}); convert it with .float() first`);
   const shape = outShape(x.shape, dims, keepdim);
-  const out = Tensor.empty(shape, x.device);
+  const isArg = kind === 'argmax' || kind === 'argmin';
+  const out = Tensor.empty(shape, x.device, isArg ? 'int32' : 'float32');
   const keptAxes = x.shape.map((_, i) => i).filter((i) => !dims.includes(i));
   const kept = collapse(keptAxes.map((i) => x.shape[i]), [keptAxes.map((i) => x.strides[i])]);
   const red = collapse(dims.map((i) => x.shape[i]), [dims.map((i) => x.strides[i])]);
@@ -75,7 +77,7 @@ function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correct
   x.device.dispatch({
     kernel: 'reduce',
     params: cachedParams(paramsCache, `${kind}|${krank}|${rrank}`, () => ({
-      INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, FIRST_PASS: k.FIRST_PASS ?? '', WG,
+      INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, FIRST_PASS: k.FIRST_PASS ?? '', WG, OUT_T: isArg ? 'i32' : 'f32',
       KEPT_INDEX: offsetCode('i', krank, 'p.kshape', 'p.kstrides', 'base'),
       REDUCED_OFFSET: `var off = 0u;\n  ${offsetCode('j', rrank, 'p.rshape', 'p.rstrides', 'off')}\n  return off;`,
     })),
@@ -84,6 +86,7 @@ function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correct
     uniforms: u.bytes,
     workgroups: grid(Math.ceil(n / WG)),
     label: kind,
+    ints: isArg,
   });
   return out;
 }
@@ -198,9 +201,9 @@ function argOp(kind: 'argmax' | 'argmin', x: Tensor, dim: number, keepdim: boole
   const d = normalizeDim(kind, dim, x.ndim);
   return launch(kind, x, x.ndim === 0 ? [] : [d], keepdim);
 }
-/** Index of the largest value along dim (first one on ties), as f32 values. @example argmax(tensor([[1, 9, 9], [4, 0, 2]]), 1) // [1, 0] */
+/** Index of the largest value along dim (first one on ties), as int32. @example argmax(tensor([[1, 9, 9], [4, 0, 2]]), 1) // [1, 0] */
 export const argmax = (x: Tensor, dim: number, keepdim = false) => argOp('argmax', x, dim, keepdim);
-/** Index of the smallest value along dim (first one on ties), as f32 values. @example argmin(tensor([3, 1, 1]), 0) // 1 */
+/** Index of the smallest value along dim (first one on ties), as int32. @example argmin(tensor([3, 1, 1]), 0) // 1 */
 export const argmin = (x: Tensor, dim: number, keepdim = false) => argOp('argmin', x, dim, keepdim);
 
 /**

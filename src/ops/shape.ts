@@ -3,6 +3,7 @@
 // read strided views directly, so a transposed operand costs no copy. `contiguous`, `concat`,
 // `indexSelect` and `gather` copy, through kernels/elementwise.wgsl and kernels/gather.wgsl.
 
+import { promote } from '../dtype.ts';
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { fmt, normalizeDim, numel, stridesOf, sameShape } from '../shape.ts';
@@ -46,7 +47,7 @@ function resolveShape(op: string, x: Tensor, shape: readonly number[]): number[]
 export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
   const shape = resolveShape('reshape', x, shapeArg);
   if (sameShape(shape, x.shape)) return x;
-  const src = x.isContiguous ? x : map([x], 'x0', 'contiguous');
+  const src = x.isContiguous ? x : map([x], 'x0', 'contiguous', 0, 0, undefined, { compute: x.dtype });
   const out = view(src, shape, stridesOf(shape), src.offset);
   if (src !== x) src.dispose();
   return record(out, 'reshape', [x], { shape }, (g) => [reshape(g, x.shape)]);
@@ -134,7 +135,7 @@ export function paddedPlanes(t: Tensor): [number, number] | null {
 export function contiguous(x: Tensor, force = false): Tensor {
   x.assertAlive('contiguous');
   if (x.isContiguous && !force) return x;
-  const out = map([x], 'x0', 'contiguous');
+  const out = map([x], 'x0', 'contiguous', 0, 0, undefined, { compute: x.dtype });
   return record(out, 'contiguous', [x], {}, (g) => [g]);
 }
 
@@ -177,13 +178,13 @@ export function concat(tensors: Tensor[], dimArg = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[dim] = tensors.reduce((s, t) => s + t.shape[dim], 0);
-  const out = Tensor.empty(shape, first.device);
+  const out = Tensor.empty(shape, first.device, promote(...tensors.map((t) => t.dtype)));
   let at = 0;
   const starts: number[] = [];
   for (const t of tensors) {
     starts.push(at);
     const target = slice(out, dim, at, at + t.shape[dim]);
-    mapInto(target, [t], 'x0', 'concat');
+    mapInto(target, [t], 'x0', 'concat', 0, 0, out.dtype);
     target.dispose();
     at += t.shape[dim];
   }
@@ -204,13 +205,28 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 // Both see x as [outer, n, inner] around `dim` and an index with strides (so, sj, si) over
 // [outer, m, inner]: indexSelect uses (0, 1, 0), gather the index's own layout.
 
-function asIndex(op: string, index: Tensor | ArrayLike<number>): Tensor {
-  return index instanceof Tensor ? index : fromArray(Array.from(index), [index.length]);
+/**
+ * An int32 index tensor: host arrays are checked (integers in 0..size−1) and uploaded; tensors
+ * must be int32 already (a float index could hold 2.5 or lose integers above 2^24). The values of
+ * an index tensor are not read back (that would wait for the GPU): out-of-range ones read 0.
+ */
+export function asIndex(op: string, index: Tensor | ArrayLike<number>, size: number): Tensor {
+  if (index instanceof Tensor) {
+    index.assertAlive(`${op} (index)`);
+    if (index.dtype !== 'int32') throw new Error(`${op}: index tensors must be int32, got ${index.dtype} (shape ${fmt(index.shape)}); convert with .int() or build it with { dtype: 'int32' }`);
+    return index;
+  }
+  for (let i = 0; i < index.length; i++) {
+    const v = index[i];
+    if (!Number.isInteger(v) || v < 0 || v >= size) throw new Error(`${op}: index ${v} at position ${i} is out of range; valid indices are integers in 0..${size - 1}`);
+  }
+  return fromArray(index, [index.length], 'int32');
 }
 
 function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: number, idxStrides: [number, number, number], outShape: number[]): Tensor {
   x.assertAlive(label);
   index.assertAlive(`${label} (index)`);
+  if (x.dtype !== 'float32') throw new Error(`${label}: gathers from float32 tensors, got ${x.dtype} (shape ${fmt(x.shape)}); convert with .float() first`);
   const xc = contiguous(x);
   const ic = contiguous(index);
   const outer = numel(x.shape.slice(0, dim));
@@ -220,7 +236,7 @@ function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: n
   if (total > 0) {
     const u = new Uniforms().u32(outer).u32(x.shape[dim]).u32(inner).u32(m).u32(idxStrides[0]).u32(idxStrides[1]).u32(idxStrides[2]).u32(xc.offset).u32(ic.offset).u32(total);
     x.device.dispatch({
-      kernel: 'gather', buffers: [xc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw',
+      kernel: 'gather', buffers: [xc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw', ints: true,
       uniforms: u.bytes, workgroups: grid(Math.ceil(total / 64)), label, params: { WG: 64 },
     });
   }
@@ -241,7 +257,7 @@ function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], d
   if (total > 0) {
     const u = new Uniforms().u32(outer).u32(xShape[dim]).u32(inner).u32(m).u32(idxStrides[0]).u32(idxStrides[1]).u32(idxStrides[2]).u32(gc.offset).u32(ic.offset).u32(total);
     g.device.dispatch({
-      kernel: 'scatter_add', buffers: [gc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw',
+      kernel: 'scatter_add', buffers: [gc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw', ints: true,
       uniforms: u.bytes, workgroups: grid(Math.ceil(total / 64)), label, params: { WG: 64 },
     });
   }
@@ -251,18 +267,15 @@ function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], d
 }
 
 /**
- * Rows (or slices along dim) of x picked by a 1-D index; out-of-range indices read 0 (checked on the host for arrays).
+ * Rows (or slices along dim) of x picked by a 1-D int32 index (a tensor or a host array, checked on the host); out-of-range values in an index tensor read 0.
  *
  * @example
- * indexSelect(tensor([[1, 2], [3, 4], [5, 6]]), 0, tensor([2, 0])); // [[5, 6], [1, 2]]
+ * indexSelect(tensor([[1, 2], [3, 4], [5, 6]]), 0, [2, 0]); // [[5, 6], [1, 2]]
  */
 export function indexSelect(x: Tensor, dimArg: number, indexArg: Tensor | ArrayLike<number>): Tensor {
   needsRank1('indexSelect', x);
   const dim = normalizeDim('indexSelect', dimArg, x.ndim);
-  if (!(indexArg instanceof Tensor)) {
-    for (const v of Array.from(indexArg)) if (!Number.isInteger(v) || v < 0 || v >= x.shape[dim]) throw new Error(`indexSelect: index ${v} is out of range for dim ${dim} of size ${x.shape[dim]}`);
-  }
-  const index = asIndex('indexSelect', indexArg);
+  const index = asIndex('indexSelect', indexArg, x.shape[dim]);
   if (index.ndim !== 1) throw new Error(`indexSelect: index must be 1-D (got shape ${fmt(index.shape)})`);
   const m = index.shape[0];
   const shape = [...x.shape];
@@ -277,11 +290,12 @@ export function indexSelect(x: Tensor, dimArg: number, indexArg: Tensor | ArrayL
  * torch.gather: out[..i..] = x[..index[..i..].. along dim]; index has x's shape except along dim.
  *
  * @example
- * gather(tensor([[1, 2], [3, 4]]), 1, tensor([[1], [0]])); // [[2], [3]]
+ * gather(tensor([[1, 2], [3, 4]]), 1, tensor([[1], [0]], undefined, { dtype: 'int32' })); // [[2], [3]]
  */
 export function gather(x: Tensor, dimArg: number, index: Tensor): Tensor {
   needsRank1('gather', x);
   const dim = normalizeDim('gather', dimArg, x.ndim);
+  asIndex('gather', index, x.shape[dim]);
   if (index.ndim !== x.ndim || index.shape.some((d, i) => i !== dim && d !== x.shape[i])) {
     throw new Error(`gather: index shape ${fmt(index.shape)} must equal x's shape ${fmt(x.shape)} except along dim ${dim}`);
   }

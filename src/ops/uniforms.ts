@@ -13,6 +13,11 @@ export class Uniforms {
     this.off += 4;
     return this;
   }
+  i32(v: number): this {
+    this.view.setInt32(this.off, v, true);
+    this.off += 4;
+    return this;
+  }
   f32(v: number): this {
     this.view.setFloat32(this.off, v, true);
     this.off += 4;

@@ -61,7 +61,7 @@ test('crossEntropy vs the reference and finite differences: host targets, tensor
     await checkForward(f, [x], 1e-5, `crossEntropy ε=${labelSmoothing}`);
     await checkGrad(f, [x], {}, `crossEntropy ε=${labelSmoothing}`);
   }
-  const tt = tensor(t);
+  const tt = tensor(t, undefined, { dtype: 'int32' });
   await checkForward((a) => crossEntropy(a, tt, { labelSmoothing: 0.3 }), [x], 1e-5, 'tensor targets');
   await checkGrad((a) => crossEntropy(a.mul(a), tt), [x], {}, 'tensor targets, composed');
   const xt = nonContiguous([6, 9], 51); // [6, 9] view of a [9, 6] tensor
@@ -104,10 +104,14 @@ test('out-of-range, non-integer or misshaped targets are rejected; tensor target
   assert.throws(() => crossEntropy(x, [0, -1, 1]), /target -1 at position 1/);
   assert.throws(() => nllLoss(x, [0, 1.5, 1]), /nllLoss: target 1.5/);
   assert.throws(() => crossEntropy(x, [0, 1]), /2 targets for input \[3, 4\]/);
-  assert.throws(() => crossEntropy(x, tensor([[0, 1, 2]])), /targets have shape \[1, 3\], expected \[3\]/);
+  assert.throws(() => crossEntropy(x, tensor([[0, 1, 2]], undefined, { dtype: 'int32' })), /targets have shape \[1, 3\], expected \[3\]/);
   assert.throws(() => crossEntropy(randnSeeded([3]), [0]), /input must be \[N, C\]/);
   assert.throws(() => crossEntropy(x, [0, 1, 2], { labelSmoothing: 1.5 }), /labelSmoothing must be in \[0, 1\]/);
-  assert.ok(Number.isNaN(await crossEntropy(x, tensor([0, 7, 1])).item()), 'device-side out-of-range target → NaN');
+  assert.ok(Number.isNaN(await crossEntropy(x, tensor([0, 7, 1], undefined, { dtype: 'int32' })).item()), 'device-side out-of-range target → NaN');
+  // Float target tensors are refused (a float label could be 1.5, or lose integers above 2^24).
+  assert.throws(() => crossEntropy(x, tensor([0, 1, 2])), /crossEntropy: target tensors must be int32 class indices, got float32/);
+  assert.throws(() => nllLoss(x, tensor([0, 1, 2])), /nllLoss: target tensors must be int32/);
+  assert.throws(() => crossEntropy(tensor([[1, 2]], undefined, { dtype: 'int32' }), [0]), /crossEntropy: input scores must be float32, got int32/);
 });
 
 test.run();

@@ -168,14 +168,14 @@ test('indexSelect: repeated indices accumulate gradients; array or tensor index'
     const n = x.shape[dim < 0 ? dim + 3 : dim];
     const index = idx.map((v) => v % n);
     await checkBoth((t) => t.indexSelect(dim, index), [x], `indexSelect dim ${dim} (array)`);
-    await checkBoth((t) => t.indexSelect(dim, tensor(index)), [x], `indexSelect dim ${dim} (tensor)`);
+    await checkBoth((t) => t.indexSelect(dim, tensor(index, undefined, { dtype: 'int32' })), [x], `indexSelect dim ${dim} (tensor)`);
     await expectRef(x.indexSelect(dim, index), R.indexSelect(await host(x), R.refTensor(index, [index.length]), { dim }), 0, `indexSelect values dim ${dim}`);
   }
   for (const layout of ['transposed', 'sliced', 'expanded'] as const) {
     await checkBoth((t) => t.indexSelect(0, [2, 1, 2]), [make([3, 4], { seed: 41, layout })], `indexSelect ${layout}`);
   }
   // Index given as a strided view of a tensor.
-  const strided = tensor([2, 9, 0, 9, 2, 9]).slice(0, 0, undefined, 2);
+  const strided = tensor([2, 9, 0, 9, 2, 9], undefined, { dtype: 'int32' }).slice(0, 0, undefined, 2);
   await checkBoth((t) => t.indexSelect(0, strided), [make([3, 2], { seed: 42 })], 'indexSelect strided index');
   // Closed-form gradient: row 4 picked three times gets 3.
   const leaf = make([5, 2], { seed: 43 }).requiresGrad_();
@@ -190,17 +190,17 @@ test('gather along each dim, with repeated indices and an index longer than the 
     const ishape = [...x.shape];
     ishape[d] = 5;
     const n = x.shape[d];
-    const index = tensor(Array.from({ length: ishape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7 + 3) % n), ishape);
+    const index = tensor(Array.from({ length: ishape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7 + 3) % n), ishape, { dtype: 'int32' });
     await checkBoth((t) => t.gather(dim, index), [x], `gather dim ${dim}`);
     await expectRef(x.gather(dim, index), R.gather(await host(x), await host(index), { dim }), 0, `gather values dim ${dim}`);
   }
   const m = make([3, 4], { seed: 51, layout: 'transposed' });
-  const index = tensor([[0, 3], [2, 2], [1, 0]]);
+  const index = tensor([[0, 3], [2, 2], [1, 0]], undefined, { dtype: 'int32' });
   await checkBoth((t) => t.gather(1, index), [m], 'gather from a transposed input');
   await checkBoth((t) => t.gather(1, index.T.contiguous().T), [m], 'gather with a transposed index');
   // Picking the target class of each row (cross-entropy style): closed form.
   const leaf = tensor([[1, 2, 3], [4, 5, 6]], undefined, { requiresGrad: true });
-  const picked = leaf.gather(1, tensor([[2], [0]]));
+  const picked = leaf.gather(1, tensor([[2], [0]], undefined, { dtype: 'int32' }));
   assert.equal(Array.from(await picked.toArray()), [3, 4]);
   picked.sum().backward();
   assert.equal(Array.from(await leaf.grad!.toArray()), [0, 0, 1, 1, 0, 0]);

@@ -1,6 +1,7 @@
 // Element types. float32 is the default everywhere; int32 holds indices, labels, counts and
 // comparison results exactly (every integer of |v| < 2^31, where f32 stops at 2^24).
 
+/** A tensor's element type (PyTorch's torch.float32 / torch.int32). @example tensor([1, 2], undefined, { dtype: 'int32' }).dtype // 'int32' */
 export type DType = 'float32' | 'int32';
 export const DTYPES: readonly DType[] = ['float32', 'int32'];
 

@@ -14,6 +14,7 @@ import * as sh from './ops/shape.ts';
 import * as ra from './ops/rearrange.ts';
 import * as att from './ops/attention.ts';
 import { matmul } from './ops/matmul.ts';
+import * as srt from './ops/sort.ts';
 import { backward } from './autograd/backward.ts';
 import { formatTensor, nestValues } from './format.ts';
 import { checkDType, type DType } from './dtype.ts';
@@ -282,6 +283,11 @@ export class Tensor {
   argmax(dim: number, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
   argmin(dim: number, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
   logsumexp(dims?: number | number[], keepdim = false): Tensor { return red.logsumexp(this, dims, keepdim); }
+
+  // ---- sorting --------------------------------------------------------------------------------
+  sort(dim = -1, descending = false): { values: Tensor; indices: Tensor } { return srt.sort(this, dim, descending); }
+  argsort(dim = -1, descending = false): Tensor { return srt.argsort(this, dim, descending); }
+  topk(k: number, dim = -1, largest = true): { values: Tensor; indices: Tensor } { return srt.topk(this, k, dim, largest); }
 
   // ---- shape ------------------------------------------------------------------------------------
   reshape(...shape: (number | number[])[]): Tensor { return sh.reshape(this, shape.flat()); }

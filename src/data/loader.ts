@@ -69,7 +69,7 @@ export interface Batch {
   views: Tensor[];
   /** Labels (with `labels: true`). */
   labels?: Int32Array;
-  /** Labels as f32 [B] on the GPU (with `labels: true`). */
+  /** Labels as int32 [B] on the GPU (with `labels: true`). */
   labelTensor?: Tensor;
   dispose(): void;
 }
@@ -104,7 +104,7 @@ export const later: (fn: () => void) => () => void =
  * const loader = new BatchLoader(ds, { batchSize: 64, seed: 1, labels: true, augment: {} });
  * for (const batch of loader.epoch()) {
  *   const [xq, xk] = batch.views;          // two augmented views [64, 1, 28, 28]
- *   await batch.labelTensor!.sum().item(); // yield to the event loop: the next batch is prepared
+ *   await batch.labelTensor!.float().sum().item(); // yield to the event loop: the next batch is prepared
  * }
  * loader.close();
  */
@@ -260,7 +260,7 @@ export class BatchLoader {
       let labelTensor: Tensor | undefined;
       if (labels) {
         labelArr = Int32Array.from(indices, (i) => ds.labels[i]);
-        labelTensor = keep(tensor(Float32Array.from(labelArr), [labelArr.length]));
+        labelTensor = keep(tensor(labelArr, [labelArr.length], { dtype: 'int32' }));
         owned.push(labelTensor);
       }
       return {

@@ -201,7 +201,7 @@ export class CapturedStep<T> {
  * @example
  * const model = new nn.Linear(4, 3);
  * const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
- * const x = keep(randn([8, 4])), y = keep(tensor([0, 1, 2, 0, 1, 2, 0, 1]));
+ * const x = keep(randn([8, 4])), y = keep(tensor([0, 1, 2, 0, 1, 2, 0, 1], undefined, { dtype: 'int32' }));
  * const trainStep = () => {
  *   const loss = crossEntropy(model.forward(x), y);
  *   loss.backward();

@@ -36,8 +36,8 @@ const READ_CHUNK_BYTES = 64 << 20;
  * @example
  * const [a, b] = await readTensors([ones([2]), zeros([3])]); // Float32Array [1, 1], [0, 0, 0]
  */
-export async function readTensors(tensors: Tensor[]): Promise<Float32Array[]> {
-  const out: Float32Array[] = new Array(tensors.length);
+export async function readTensors(tensors: Tensor[]): Promise<(Float32Array | Int32Array)[]> {
+  const out: (Float32Array | Int32Array)[] = new Array(tensors.length);
   let i = 0;
   while (i < tensors.length) {
     let j = i;
@@ -60,7 +60,8 @@ export async function readTensors(tensors: Tensor[]): Promise<Float32Array[]> {
       staging.dispose();
       at = 0;
       batch.forEach((t, k) => {
-        out[i + k] = flat.subarray(at, at + t.size);
+        // The staging copy is bytes: an int32 tensor's are read back as int32.
+        out[i + k] = t.dtype === 'int32' ? new Int32Array(flat.buffer, flat.byteOffset + at * 4, t.size) : flat.subarray(at, at + t.size);
         at += t.size;
       });
     }
@@ -95,9 +96,9 @@ export function decodeTensors(bytes: Uint8Array): { tensors: Record<string, Tens
   return { tensors: upload(decoded.tensors), metadata: decoded.metadata };
 }
 
-function upload(host: Record<string, { data: Float32Array; shape: readonly number[] }>): Record<string, Tensor> {
+function upload(host: Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }>): Record<string, Tensor> {
   const out = nameTable<Tensor>();
-  for (const [n, t] of Object.entries(host)) out[n] = fromArray(t.data, t.shape);
+  for (const [n, t] of Object.entries(host)) out[n] = fromArray(t.data, t.shape, t.data instanceof Int32Array ? 'int32' : 'float32');
   return out;
 }
 

@@ -21,22 +21,23 @@
  * or trailing bytes), as the reference reader does. Tensor data is copied
  * out, so the input may be any Uint8Array view at any alignment.
  *
- * Only F32 is supported for now. Pure TypeScript, no Node imports: this file
+ * Writes F32 and I32; reads F32, I32, and F16 / BF16 (widened to float32 on load, as PyTorch
+ * checkpoints saved in half precision are). Pure TypeScript, no Node imports: this file
  * also runs in browsers. File helpers live in `node-files.ts`.
  */
 
-/** A tensor to write: row-major float32 data and its shape. */
+/** A tensor to write: row-major data (float32 → F32, int32 → I32) and its shape. */
 export interface TensorData {
-  data: Float32Array;
+  data: Float32Array | Int32Array;
   shape: readonly number[];
 }
 
-/** The dtypes this module reads and writes. */
-export type SafetensorsDtype = 'F32';
+/** The dtypes this module reads (F16 and BF16 are widened to float32; only F32 and I32 are written). */
+export type SafetensorsDtype = 'F32' | 'I32' | 'F16' | 'BF16';
 
-/** A tensor read back from a file. */
+/** A tensor read back from a file: `dtype` is the file's, `data` an Int32Array for I32, else float32. */
 export interface DecodedTensor {
-  data: Float32Array;
+  data: Float32Array | Int32Array;
   shape: number[];
   dtype: SafetensorsDtype;
 }
@@ -46,7 +47,9 @@ export interface DecodedSafetensors {
   metadata: Record<string, string>;
 }
 
-const SUPPORTED_DTYPES: readonly string[] = ['F32'];
+/** Bytes per element of each dtype read. */
+const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, I32: 4, F16: 2, BF16: 2 };
+const SUPPORTED_DTYPES: readonly string[] = Object.keys(DTYPE_BYTES);
 const F32_BYTES = 4;
 /** The reference implementation refuses headers above 100 MB; so do we. */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -79,13 +82,13 @@ export function encodeSafetensors(
   }
 
   let offset = 0;
-  const placed: { data: Float32Array; begin: number }[] = [];
+  const placed: { data: Float32Array | Int32Array; begin: number }[] = [];
   for (const name of names) {
     const t = tensors[name];
     const shape = checkTensor(name, t);
     const end = offset + t.data.length * F32_BYTES;
     parts.push(
-      `${JSON.stringify(name)}:{"dtype":"F32","shape":${JSON.stringify(shape)},"data_offsets":[${offset},${end}]}`,
+      `${JSON.stringify(name)}:{"dtype":"${t.data instanceof Int32Array ? 'I32' : 'F32'}","shape":${JSON.stringify(shape)},"data_offsets":[${offset},${end}]}`,
     );
     placed.push({ data: t.data, begin: offset });
     offset = end;
@@ -113,10 +116,10 @@ function checkTensor(name: string, t: TensorData): number[] {
     throw new Error(`encodeSafetensors: "${METADATA_KEY}" is reserved for metadata and cannot name a tensor`);
   }
   if (t === null || typeof t !== 'object') {
-    throw new Error(`encodeSafetensors: tensor "${name}" must be { data: Float32Array, shape }, got ${describe(t)}`);
+    throw new Error(`encodeSafetensors: tensor "${name}" must be { data: Float32Array | Int32Array, shape }, got ${describe(t)}`);
   }
-  if (!(t.data instanceof Float32Array)) {
-    throw new Error(`encodeSafetensors: tensor "${name}" data must be a Float32Array (only F32 is supported), got ${describe(t.data)}`);
+  if (!(t.data instanceof Float32Array) && !(t.data instanceof Int32Array)) {
+    throw new Error(`encodeSafetensors: tensor "${name}" data must be a Float32Array (F32) or an Int32Array (I32), got ${describe(t.data)}`);
   }
   if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new Error(`encodeSafetensors: tensor "${name}" shape must be an array of non-negative integers, got ${describe(t.shape)}`);
@@ -146,10 +149,12 @@ function encodeMetadata(metadata: Record<string, string>): string {
   return `{${entries.join(',')}}`;
 }
 
-function writeF32(out: Uint8Array, view: DataView, at: number, data: Float32Array): void {
+function writeF32(out: Uint8Array, view: DataView, at: number, data: Float32Array | Int32Array): void {
   if (LITTLE_ENDIAN_HOST) {
     // Byte copy keeps every bit, NaN payloads included.
     out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+  } else if (data instanceof Int32Array) {
+    for (let i = 0; i < data.length; i++) view.setInt32(at + i * F32_BYTES, data[i], true);
   } else {
     for (let i = 0; i < data.length; i++) view.setFloat32(at + i * F32_BYTES, data[i], true);
   }
@@ -159,8 +164,9 @@ function writeF32(out: Uint8Array, view: DataView, at: number, data: Float32Arra
 
 /**
  * Parse safetensors bytes. Every tensor's data is copied into a fresh
- * Float32Array. Throws a descriptive Error if the file is truncated or
- * corrupt, or holds a dtype other than F32.
+ * Float32Array (F32; F16 and BF16 widened exactly) or Int32Array (I32).
+ * Throws a descriptive Error if the file is truncated or corrupt, or holds
+ * another dtype.
  */
 export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   if (!(bytes instanceof Uint8Array)) {
@@ -202,7 +208,7 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; shape: number[]; begin: number; end: number }[] = [];
+  const entries: { name: string; shape: number[]; begin: number; end: number; dtype: SafetensorsDtype }[] = [];
 
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
@@ -232,10 +238,10 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
 
   const tensors: Record<string, DecodedTensor> = {};
   for (const e of entries) {
-    const data = readF32(bytes, view, dataStart + e.begin, (e.end - e.begin) / F32_BYTES);
+    const data = readData(e.dtype, bytes, view, dataStart + e.begin, (e.end - e.begin) / DTYPE_BYTES[e.dtype]);
     // defineProperty: a tensor literally named "__proto__" stays an own key.
     Object.defineProperty(tensors, e.name, {
-      value: { data, shape: e.shape, dtype: 'F32' },
+      value: { data, shape: e.shape, dtype: e.dtype },
       enumerable: true,
       writable: true,
       configurable: true,
@@ -256,7 +262,7 @@ function readMetadata(info: unknown, into: Record<string, string>): void {
   }
 }
 
-function readEntry(name: string, info: unknown, dataLen: number): { name: string; shape: number[]; begin: number; end: number } {
+function readEntry(name: string, info: unknown, dataLen: number): { name: string; shape: number[]; begin: number; end: number; dtype: SafetensorsDtype } {
   if (info === null || typeof info !== 'object' || Array.isArray(info)) {
     corrupt(`expected tensor "${name}" to be an object with dtype, shape and data_offsets, found ${describe(info)}`);
   }
@@ -281,16 +287,45 @@ function readEntry(name: string, info: unknown, dataLen: number): { name: string
   let numel = 1;
   for (const d of shape as number[]) numel *= d;
   const [begin, end] = offsets as number[];
-  if (!Number.isSafeInteger(numel * F32_BYTES) || end - begin !== numel * F32_BYTES) {
+  const size = DTYPE_BYTES[dtype as SafetensorsDtype];
+  if (!Number.isSafeInteger(numel * size) || end - begin !== numel * size) {
     corrupt(
-      `tensor "${name}" has shape [${(shape as number[]).join(', ')}] ${dtype}, so expected ${numel * F32_BYTES} bytes, ` +
+      `tensor "${name}" has shape [${(shape as number[]).join(', ')}] ${dtype}, so expected ${numel * size} bytes, ` +
         `but data_offsets [${begin}, ${end}] span ${end - begin} bytes`,
     );
   }
   if (end > dataLen) {
     corrupt(`tensor "${name}" data_offsets [${begin}, ${end}] run past the end of the data section, which has only ${dataLen} bytes`);
   }
-  return { name, shape: [...(shape as number[])], begin, end };
+  return { name, shape: [...(shape as number[])], begin, end, dtype: dtype as SafetensorsDtype };
+}
+
+function readData(dtype: SafetensorsDtype, bytes: Uint8Array, view: DataView, at: number, count: number): Float32Array | Int32Array {
+  if (dtype === 'F32') return readF32(bytes, view, at, count);
+  if (dtype === 'I32') {
+    const out = new Int32Array(count);
+    for (let i = 0; i < count; i++) out[i] = view.getInt32(at + i * 4, true);
+    return out;
+  }
+  const out = new Float32Array(count);
+  if (dtype === 'BF16') {
+    // bfloat16 is the top half of a float32: widening is a shift.
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < count; i++) bits[i] = view.getUint16(at + i * 2, true) << 16;
+  } else {
+    for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(at + i * 2, true));
+  }
+  return out;
+}
+
+/** IEEE 754 binary16 bits → number (exact: every half value is a float32). */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24; // zero and subnormals
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 function readF32(bytes: Uint8Array, view: DataView, at: number, count: number): Float32Array {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
 import type { TensorData } from '../../src/io/safetensors.ts';
-import { findPythonWithNumpy, runPython } from './python.ts';
+import { findPythonWithNumpy, findPythonWithTorch, runPython } from './python.ts';
 
 // ---------------------------------------------------------------- helpers
 
@@ -40,11 +40,11 @@ function specialValues(): Float32Array {
   return new Float32Array(bits.buffer);
 }
 
-function hex(data: Float32Array): string {
+function hex(data: Float32Array | Int32Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex');
 }
 
-function sha256(data: Float32Array): string {
+function sha256(data: Float32Array | Int32Array): string {
   return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
 }
 
@@ -307,13 +307,79 @@ test('offsets out of range, overlapping, with gaps or trailing bytes are rejecte
 
 test('unsupported dtypes say which dtypes are supported', () => {
   assert.throws(
-    () => decodeSafetensors(craft({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4))),
-    /tensor "h" has dtype F16, which wgrad cannot read; supported dtypes: F32/,
+    () => decodeSafetensors(craft({ h: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8))),
+    /tensor "h" has dtype F64, which wgrad cannot read; supported dtypes: F32, I32, F16, BF16/,
   );
   assert.throws(
     () => decodeSafetensors(craft({ h: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8))),
-    /dtype I64.*supported dtypes: F32/,
+    /dtype I64.*supported dtypes: F32, I32, F16, BF16/,
   );
+  // A half-precision tensor's byte count is checked at 2 bytes per element.
+  assert.throws(
+    () => decodeSafetensors(craft({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8))),
+    /tensor "h" has shape \[2\] F16, so expected 4 bytes/,
+  );
+});
+
+test('I32 round-trips exactly (beyond 2^24); F32 and I32 side by side', () => {
+  const ints = Int32Array.from([16777217, -2147483648, 2147483647, 0, -1]);
+  const out = decodeSafetensors(encodeSafetensors({ i: { data: ints, shape: [5] }, f: { data: Float32Array.from([1.5]), shape: [1] } }));
+  assert.is(out.tensors.i.dtype, 'I32');
+  assert.ok(out.tensors.i.data instanceof Int32Array);
+  assert.equal(Array.from(out.tensors.i.data), Array.from(ints));
+  assert.is(out.tensors.f.dtype, 'F32');
+  assert.throws(() => encodeSafetensors({ u: { data: new Uint8Array(2) as never, shape: [2] } }), /data must be a Float32Array \(F32\) or an Int32Array \(I32\)/);
+});
+
+// torch writes the half-precision tensors (by hand: Debian has no safetensors module), an I32 one,
+// and the float32 bytes each should widen to; Python also reads our I32 file back.
+const PY_HALF = String.raw`
+import json, struct, sys, torch
+path, expect_path, ours = sys.argv[1], sys.argv[2], sys.argv[3]
+torch.manual_seed(0)
+special = [0.0, -0.0, 1.0, -2.5, 65504.0, 6e-08, 1e-05, float('inf'), float('-inf'), float('nan')]
+f16 = torch.cat([torch.tensor(special), torch.randn(13) * 100]).to(torch.float16).reshape(23)
+bf16 = torch.cat([torch.tensor(special), torch.tensor([3e38, -1e-38]), torch.randn(7) * 1e4]).to(torch.bfloat16).reshape(19)
+i32 = torch.tensor([16777217, -2**31, 2**31 - 1, 7], dtype=torch.int32)
+tensors = {'h': (f16, 'F16'), 'b': (bf16, 'BF16'), 'i': (i32, 'I32')}
+header, data, expected = {}, b'', {}
+for name, (t, dt) in tensors.items():
+    raw = (t.view(torch.int16) if dt in ('F16', 'BF16') else t).numpy().tobytes()
+    header[name] = {'dtype': dt, 'shape': list(t.shape), 'data_offsets': [len(data), len(data) + len(raw)]}
+    data += raw
+    widened = t if dt == 'I32' else t.float()
+    expected[name] = widened.numpy().tobytes().hex()
+h = json.dumps(header).encode()
+h += b' ' * (-len(h) % 8)
+open(path, 'wb').write(struct.pack('<Q', len(h)) + h + data)
+hl = struct.unpack('<Q', open(ours, 'rb').read(8))[0]
+raw = open(ours, 'rb').read()
+hdr = json.loads(raw[8:8 + hl])
+b0, b1 = hdr['n']['data_offsets']
+import numpy
+back = numpy.frombuffer(raw[8 + hl + b0:8 + hl + b1], dtype='<i4').tolist()
+json.dump({'expected': expected, 'dtype_of_ours': hdr['n']['dtype'], 'ours': back}, open(expect_path, 'w'))
+`;
+
+test('F16 and BF16 checkpoints written by torch widen to float32 exactly; I32 both ways', () => {
+  const python = findPythonWithTorch();
+  if (!python) {
+    console.log('skipped: F16/BF16 cross-check (no Python with torch: apt install python3-torch)');
+    return;
+  }
+  withTmpDir((dir) => {
+    const [path, expectPath, ours] = ['half.safetensors', 'expected.json', 'ours.safetensors'].map((f) => join(dir, f));
+    const mine = Int32Array.from([16777217, -5, 2147483647]);
+    writeFileSync(ours, encodeSafetensors({ n: { data: mine, shape: [3] } }));
+    runPython(python, PY_HALF, [path, expectPath, ours]);
+    const report = JSON.parse(readFileSync(expectPath, 'utf8')) as { expected: Record<string, string>; dtype_of_ours: string; ours: number[] };
+    const { tensors } = decodeSafetensors(readFileSync(path));
+    assert.equal([tensors.h.dtype, tensors.b.dtype, tensors.i.dtype], ['F16', 'BF16', 'I32']);
+    assert.ok(tensors.h.data instanceof Float32Array && tensors.b.data instanceof Float32Array && tensors.i.data instanceof Int32Array);
+    for (const name of ['h', 'b', 'i']) assert.is(hex(tensors[name].data), report.expected[name], `bits of ${name} (${tensors[name].dtype})`);
+    assert.is(report.dtype_of_ours, 'I32');
+    assert.equal(report.ours, Array.from(mine));
+  });
 });
 
 // ---------------------------------------------------------------- Python cross-checks

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { setup, assertClose, randnSeeded } from '../helpers.ts';
 import { tensor, arange, randint, randperm, full, zerosLike, where, argmax, argmin, sum, type Tensor } from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
+import { encodeTensors, decodeTensors, readTensors } from '../../src/io/checkpoint.ts';
 
 test.before(setup);
 
@@ -141,6 +142,18 @@ test('unsupported int32 combinations are clear errors naming the op and the dtyp
   assert.throws(() => tensor([[1, 2]]).indexSelect(1, [2]), /indexSelect: index 2 at position 0 is out of range; valid indices are integers in 0\.\.1/);
   assert.throws(() => tensor([[1, 2]]).indexSelect(1, [0.5]), /indexSelect: index 0\.5 at position 0 is out of range/);
   assert.throws(() => i.indexSelect(0, [0]), /indexSelect: gathers from float32 tensors, got int32/);
+});
+
+test('int32 tensors save as I32 and load back int32, exactly', async () => {
+  const labels = int([16777217, -2147483648, 2147483647]);
+  const w = tensor([0.5, -1]);
+  const [hl, hw] = await readTensors([labels, w]);
+  assert.ok(hl instanceof Int32Array && hw instanceof Float32Array, 'readTensors keeps each dtype');
+  const { tensors } = decodeTensors(await encodeTensors({ labels, w }));
+  assert.is(tensors.labels.dtype, 'int32');
+  assert.is(tensors.w.dtype, 'float32');
+  assert.equal(await ints(tensors.labels), [16777217, -2147483648, 2147483647]);
+  assert.equal(Array.from(await tensors.w.toArray()), [0.5, -1]);
 });
 
 test.run();

@@ -25,7 +25,7 @@ let refused: Promise<CliResult>;
 
 const explain = (r: CliResult) => `exit ${r.code} signal ${r.signal}\nstdout:\n${r.stdout.slice(-2000)}\nstderr:\n${r.stderr.slice(-2000)}`;
 const untimed = (records: Record<string, unknown>[]) => records.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
-const bytes = (t: { data: Float32Array }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+const bytes = (t: { data: Float32Array | Int32Array }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 
 test.before(() => {
   runA = runCli(bankArgs(dirA));

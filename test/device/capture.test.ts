@@ -42,7 +42,7 @@ function makeMlp(seed: number) {
   const model = new nn.Sequential(new nn.Linear(D, H), new nn.ReLU(), new nn.Linear(H, H), new nn.ReLU(), new nn.Linear(H, C));
   const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 });
   const x = keep(Tensor.empty([N, D]));
-  const y = keep(Tensor.empty([N]));
+  const y = keep(Tensor.empty([N], undefined, 'int32'));
   const step = () =>
     tidy(() => {
       const loss = crossEntropy(model.forward(x), y);

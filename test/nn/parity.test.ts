@@ -33,7 +33,7 @@ function makeCase() {
   manualSeed(21);
   const net = new nn.SmallConvNet({ width: 4, numClasses: 10 });
   const x = randn([4, 1, 28, 28], { generator: new Generator(5) });
-  const y = tensor([3, 0, 9, 3]);
+  const y = tensor([3, 0, 9, 3], undefined, { dtype: 'int32' });
   return { net, x, y };
 }
 
@@ -69,7 +69,7 @@ import torch_models as tm
 raw = open(sys.argv[2], 'rb').read()
 n = struct.unpack('<Q', raw[:8])[0]
 header = json.loads(raw[8:8 + n]); header.pop('__metadata__', None)
-t = {k: torch.from_numpy(np.frombuffer(raw[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], dtype='<f4').reshape(v['shape']).astype(np.float64)) for k, v in header.items()}
+t = {k: torch.from_numpy(np.frombuffer(raw[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], dtype='<i4' if v['dtype'] == 'I32' else '<f4').reshape(v['shape']).astype(np.float64)) for k, v in header.items()}
 net = tm.SmallConvNet(width=4, num_classes=10).double()
 net.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')}, strict=False)
 net.train()

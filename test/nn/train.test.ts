@@ -30,7 +30,7 @@ function batchOf(ds: ImageDataset, idx: ArrayLike<number>) {
   const px = toFloat(ds, idx);
   for (let i = 0; i < px.length; i++) px[i] = (px[i] - MEAN) / STD;
   const x = tensor(px, [idx.length, 1, 28, 28]);
-  const y = tensor(Float32Array.from(idx, (i) => ds.labels[i]), [idx.length]);
+  const y = tensor(Int32Array.from(idx, (i) => ds.labels[i]), [idx.length]);
   return { x, y };
 }
 

@@ -82,7 +82,7 @@ test('without anomaly detection NaN propagates silently; a GPU target out of ran
   const y = tensor([1, NaN, 3]).mul(2).sum();
   assert.ok(Number.isNaN(await y.item()));
   // Targets in a GPU tensor are not range-checked on the host (that needs a readback).
-  assert.ok(Number.isNaN(await crossEntropy(zeros([2, 3]), tensor([0, 7])).item()));
+  assert.ok(Number.isNaN(await crossEntropy(zeros([2, 3]), tensor([0, 7], undefined, { dtype: 'int32' })).item()));
 });
 
 test('anomaly detection names the first op producing NaN/Inf, forward and backward', async () => {
@@ -110,7 +110,7 @@ test('anomaly detection names the first op producing NaN/Inf, forward and backwa
     opt.step();
     assert.is(await rejection(() => sync()), `${ANOMALY}'SGD.step' (updating a parameter of shape [2] with a gradient of shape [2]) produced a non-finite value (NaN or ±Inf); it is the first of the 5 ops checked since the previous readback to do so`);
     // Out-of-range GPU targets: crossEntropy is named.
-    const ce = crossEntropy(zeros([2, 3]), tensor([0, 7]));
+    const ce = crossEntropy(zeros([2, 3]), tensor([0, 7], undefined, { dtype: 'int32' }));
     const ceError = await rejection(() => ce.item());
     assert.is(ceError, `${ANOMALY}op 'mean' (inputs [2]; output []), inside 'crossEntropy', produced a non-finite value (NaN or ±Inf); it is the first of the 2 ops checked since the previous readback to do so`);
   } finally {

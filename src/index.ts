@@ -26,6 +26,7 @@ export {
 export { fuse } from './ops/fuse.ts';
 export { sum, mean, max, min, variance, argmax, argmin, logsumexp } from './ops/reduce.ts';
 export { sort, argsort, topk } from './ops/sort.ts';
+export { scatterAdd, embedding, oneHot } from './ops/indexing.ts';
 export { reshape, permute, transpose, expand, squeeze, unsqueeze, flatten, contiguous, clone, slice, concat, cat, stack, indexSelect, gather } from './ops/shape.ts';
 export { matmul } from './ops/matmul.ts';
 export { batchNorm, normalize, type BatchNormOptions } from './ops/norm.ts';

@@ -10,6 +10,7 @@ export {
   Flatten, Identity, Dropout, Sequential,
   type Conv2dOptions, type BatchNormOptions, type Pool2dOptions,
 } from './layers.ts';
+export { Embedding } from './embedding.ts';
 export { SmallConvNet, BasicBlock, Bottleneck, ResNet, resnet18Cifar, resnet50, type SmallConvNetOptions, type ResNetCifarOptions, type NormFactory } from './encoders.ts';
 export { GELU, SiLU, LeakyReLU, ELU, Softplus } from './activations.ts';
 export { LayerNorm, MultiheadAttention, type MultiheadAttentionOptions } from './transformer.ts';

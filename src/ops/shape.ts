@@ -245,7 +245,7 @@ function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: n
   return out;
 }
 
-function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], dim: number, index: Tensor, m: number, idxStrides: [number, number, number]): Tensor {
+export function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], dim: number, index: Tensor, m: number, idxStrides: [number, number, number]): Tensor {
   g.assertAlive(label);
   index.assertAlive(`${label} (index)`);
   const gc = contiguous(g);

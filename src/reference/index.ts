@@ -21,7 +21,7 @@ import { fused } from './fused.ts';
 import { linear, matmul } from './matmul.ts';
 import { batchNorm, crossEntropy, dropout, layerNorm, logSoftmax, nllLoss, normalize, softmax } from './nn.ts';
 import { argmax, argmin, logsumexp, max, mean, min, prod, sum, variance } from './reduce.ts';
-import { concat, contiguous, expand, gather, indexSelect, pad2d, permute, reshape, slice, stack } from './shape.ts';
+import { concat, contiguous, expand, gather, indexSelect, pad2d, permute, reshape, scatterAdd, slice, stack } from './shape.ts';
 import type { RefTensor } from './tensor.ts';
 
 export * from './conv.ts';
@@ -81,6 +81,7 @@ export const referenceOps: Record<string, RefOp> = {
     Object.entries(twoInputs).map(([name, f]) => [name, withArity(name, 2, 2, ([a, b], attrs) => f(a, b, attrs))]),
   ),
   where: withArity('where', 3, 3, ([c, a, b]) => ew.where(c, a, b)),
+  scatterAdd: withArity('scatterAdd', 3, 3, ([x, index, src], attrs) => scatterAdd(x, index, src, attrs as { dim: number })),
   fused: withArity('fused', 1, Infinity, (inputs, attrs) => fused(inputs, attrs)),
   concat: withArity('concat', 1, Infinity, (inputs, attrs) => concat(inputs, attrs)),
   stack: withArity('stack', 1, Infinity, (inputs, attrs) => stack(inputs, attrs)),

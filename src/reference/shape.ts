@@ -181,6 +181,26 @@ export function indexSelect(x: RefTensor, index: RefTensor, attrs: { dim: number
   });
 }
 
+/** torch.Tensor.scatter_add: x with src[..j..] added at x[..index[..j..]..] along dim; index has src's shape. */
+export function scatterAdd(x: RefTensor, index: RefTensor, src: RefTensor, attrs: { dim: number }): RefTensor {
+  checkTensor('scatterAdd', x);
+  checkTensor('scatterAdd', index, 'index');
+  checkTensor('scatterAdd', src, 'src');
+  const rank = x.shape.length;
+  const dim = normDim('scatterAdd', attrs?.dim, Math.max(rank, 1));
+  if (index.shape.length !== rank || index.shape.some((d, i) => d !== src.shape[i] || (i !== dim && d > x.shape[i]))) {
+    throw new Error(`scatterAdd: index ${fmt(index.shape)} must have src's shape ${fmt(src.shape)} and fit ${fmt(x.shape)} outside dim ${dim}`);
+  }
+  const data = Float64Array.from(x.data);
+  const xStrides = stridesOf(x.shape);
+  for (let i = 0; i < index.data.length; i++) {
+    const idx = unravel(i, index.shape);
+    idx[dim] = checkIndex('scatterAdd', index.data[i], x.shape[dim], `index position ${fmt(unravel(i, index.shape))}`);
+    data[offsetOf(idx, xStrides)] += src.data[i];
+  }
+  return { data, shape: [...x.shape] };
+}
+
 /** torch.gather: out[i][j] = x[index[i][j]][j] for dim 0 (etc.); out.shape = index.shape. */
 export function gather(x: RefTensor, index: RefTensor, attrs: { dim: number }): RefTensor {
   checkTensor('gather', x);

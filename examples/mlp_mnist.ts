@@ -44,7 +44,7 @@ const model = new nn.Sequential(
 console.log(String(model));
 const opt = new optim.SGD(model.parameters(), { lr, momentum: 0.9 });
 
-// Shuffled batches on the GPU, with labels as an f32 tensor (what crossEntropy takes as targets).
+// Shuffled batches on the GPU, with labels as an int32 tensor (what crossEntropy takes as targets).
 const loader = new BatchLoader(train, { batchSize, seed: 1, labels: true });
 for (let epoch = 1; epoch <= epochs; epoch++) {
   const t0 = Date.now();
@@ -74,7 +74,7 @@ async function accuracy(): Promise<number> {
     const hits = noGrad(() => tidy(() => {
       const x = tensor(toFloat(test, idx), [idx.length, 1, 28, 28]);
       const y = tensor(Float32Array.from(idx, (i) => test.labels[i]));
-      return eq(argmax(model.forward(x), 1), y).sum();
+      return eq(argmax(model.forward(x), 1), y).float().sum();
     }));
     correct += await hits.item();
     hits.dispose();

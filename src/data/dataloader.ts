@@ -43,7 +43,9 @@ function rows(c: Column, indices: Int32Array): Tensor {
   const shape = shapeOf(c);
   const data = isHostArray(c) ? c.data : c;
   const size = shape.slice(1).reduce((a, b) => a * b, 1);
-  const out = new Float32Array(indices.length * size);
+  // Integer typed arrays (labels, indices) batch as int32, what crossEntropy and gather take.
+  const integral = ArrayBuffer.isView(data) && !(data instanceof Float32Array || data instanceof Float64Array);
+  const out = integral ? new Int32Array(indices.length * size) : new Float32Array(indices.length * size);
   for (let k = 0; k < indices.length; k++) {
     const from = indices[k] * size;
     for (let i = 0; i < size; i++) out[k * size + i] = data[from + i];
@@ -54,7 +56,8 @@ function rows(c: Column, indices: Int32Array): Tensor {
 /**
  * Samples held in memory, like torch.utils.data.TensorDataset: inputs and targets indexed along
  * their first dimension. Each may be a GPU tensor, host data with a shape (`{ data, shape }`,
- * e.g. a Float32Array), or a flat array with one number per sample (class labels).
+ * e.g. a Float32Array), or a flat array with one number per sample. Integer typed arrays
+ * (Int32Array, Uint8Array, …) batch as int32 tensors (class labels for crossEntropy), others as float32.
  *
  * @example
  * const x = new Float32Array(100 * 4).map((_, i) => Math.sin(i));
@@ -118,11 +121,11 @@ export interface DataLoaderOptions {
 
 /**
  * Batches of a TensorDataset (one tensor per column) or of an ImageDataset (`[images, labels]`:
- * images [B, C, H, W] f32 in [0, 1], labels f32 [B]), like torch.utils.data.DataLoader. Iterating
+ * images [B, C, H, W] f32 in [0, 1], labels int32 [B]), like torch.utils.data.DataLoader. Iterating
  * runs one epoch; `length` is the number of batches per epoch.
  *
  * @example
- * const ds = new TensorDataset(randn(10, 3), tensor([0, 1, 0, 1, 0, 1, 0, 1, 0, 1]));
+ * const ds = new TensorDataset(randn(10, 3), tensor([0, 1, 0, 1, 0, 1, 0, 1, 0, 1], undefined, { dtype: 'int32' }));
  * const loader = new DataLoader(ds, { batchSize: 4 });
  * console.log(loader.length); // 3 (4 + 4 + 2)
  * for (const [x, y] of loader) console.log(x.shape, await y.tolist());
@@ -163,7 +166,7 @@ export class DataLoader implements Iterable<Tensor[]> {
     const ds = this.dataset;
     if (ds instanceof TensorDataset) return ds.batch(indices);
     const images = tensor(toFloat(ds, indices), [indices.length, ds.channels, ds.height, ds.width]);
-    return [images, tensor(Float32Array.from(indices, (i) => ds.labels[i]), [indices.length])];
+    return [images, tensor(Int32Array.from(indices, (i) => ds.labels[i]), [indices.length])];
   }
 
   /** One epoch of batches; the next epoch starts with the next iteration. */

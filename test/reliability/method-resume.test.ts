@@ -16,7 +16,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wgrad-methods-'));
 const ckpt = (dir: string) => path.join(dir, 'checkpoint.safetensors');
 const explain = (r: CliResult) => `exit ${r.code} signal ${r.signal}\nstdout:\n${r.stdout.slice(-2000)}\nstderr:\n${r.stderr.slice(-2000)}`;
 const untimed = (records: Record<string, unknown>[]) => records.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
-const bytes = (t: { data: Float32Array }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+const bytes = (t: { data: Float32Array | Int32Array }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 const methodArgs = (method: string, dir: string, epochs = 2) => [...tinyTrainArgs(dir, epochs), '--method', method, '--support-set-size', '64'];
 
 test.after(() => {

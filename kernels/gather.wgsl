@@ -1,12 +1,15 @@
 // gather.wgsl — out[o, j, i] = x[o, index(o, j, i), i] for indexSelect and gather.
 // x is contiguous and seen as [outer, n, inner] around the gathered dim; the index buffer holds
 // int32 and is read at offset + o*so + j*sj + i*si (indexSelect: so = si = 0).
-// Out-of-range indices produce 0 rather than reading another row. One thread per output element.
+// An out-of-range index (not checked on the host for index tensors: that needs a readback)
+// produces NaN rather than reading another row, so that anomaly detection names the op. One
+// thread per output element.
 
 struct Params {
   outer: u32, n: u32, inner: u32, m: u32,
   so: u32, sj: u32, si: u32,
   x_offset: u32, idx_offset: u32, total: u32,
+  nan: f32,  // NaN from the host (WGSL has no NaN constant)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -22,6 +25,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let j = (t / p.inner) % p.m;
   let o = t / (p.inner * p.m);
   let k = idx[p.idx_offset + o * p.so + j * p.sj + i * p.si];
-  if (k < 0 || u32(k) >= p.n) { out[t] = 0.0; return; }
+  if (k < 0 || u32(k) >= p.n) { out[t] = p.nan; return; }
   out[t] = x[p.x_offset + (o * p.n + u32(k)) * p.inner + i];
 }

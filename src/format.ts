@@ -37,7 +37,12 @@ class Formatter {
   private sciMode = false;
   private maxWidth = 1;
 
-  constructor(values: ArrayLike<number>) {
+  /** `integers`: an int32 tensor's values, printed without a decimal point (as PyTorch). */
+  constructor(values: ArrayLike<number>, private readonly integers = false) {
+    if (integers) {
+      for (let i = 0; i < values.length; i++) this.maxWidth = Math.max(this.maxWidth, String(values[i]).length);
+      return;
+    }
     const finite: number[] = [];
     for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]) && values[i] !== 0) finite.push(values[i]);
     if (finite.length === 0) return;
@@ -64,7 +69,8 @@ class Formatter {
 
   format(v: number): string {
     let s: string;
-    if (this.sciMode) s = pyExp(v, PRECISION);
+    if (this.integers) s = String(v);
+    else if (this.sciMode) s = pyExp(v, PRECISION);
     else if (this.intMode) s = pyFixed(v, 0) + (Number.isFinite(v) ? '.' : '');
     else s = pyFixed(v, PRECISION);
     return s.padStart(this.maxWidth);
@@ -152,9 +158,10 @@ export function formatTensor(values: ArrayLike<number>, shape: readonly number[]
     if (shape.length !== 1) extra.push(`size=(${shape.join(', ')})`);
   } else {
     const summarize = n > THRESHOLD;
-    const f = new Formatter(summarize ? shownValues(values, shape, true) : values);
+    const f = new Formatter(summarize ? shownValues(values, shape, true) : values, values instanceof Int32Array);
     text = shape.length === 0 ? f.format(values[0]) : body(values, shape, f, summarize);
   }
+  if (values instanceof Int32Array) extra.push('dtype=torch.int32');
   if (suffixes.gradFn) extra.push(`grad_fn=<${suffixes.gradFn}>`);
   else if (suffixes.requiresGrad) extra.push('requires_grad=True');
   const indent = 'tensor('.length;

@@ -75,7 +75,8 @@ test('format() prints what torch prints for the same float32 values', async () =
 test('format() without torch: a small tensor, fixed widths, the summary marks', async () => {
   assert.is(await tensor([[1, 2], [3, 4]]).format(), 'tensor([[1., 2.],\n        [3., 4.]])');
   assert.is(await tensor([1.5, -2]).format(), 'tensor([ 1.5000, -2.0000])');
-  assert.is(await arange(500, 2000).format(), 'tensor([ 500.,  501.,  502.,  ..., 1997., 1998., 1999.])');
+  assert.is(await arange(500, 2000).float().format(), 'tensor([ 500.,  501.,  502.,  ..., 1997., 1998., 1999.])');
+  assert.is(await arange(500, 2000).format(), 'tensor([ 500,  501,  502,  ..., 1997, 1998, 1999], dtype=torch.int32)'); // int32 (PyTorch: int64, printed without a dtype)
   assert.is(formatTensor([NaN, 1e-7], [2]), 'tensor([       nan, 1.0000e-07])');
 });
 

@@ -29,8 +29,12 @@ function typesOf(op: string, dtypes: DType[]): { compute: DType; out: DType } {
   }
   return { compute, out: COMPARISONS.has(op) ? 'int32' : compute };
 }
-/** The formula in the compute type. */
-const formula = (expr: string, compute: DType) => (compute === 'int32' ? intForm(expr) : expr);
+/** Integer formulas that differ by more than their literals (integers have no NaN to propagate). */
+const INT_FORMULAS: Record<string, string> = {
+  maximum: 'max(x0, x1)', minimum: 'min(x0, x1)', maximumScalar: 'max(x0, p.a)', minimumScalar: 'min(x0, p.a)',
+};
+/** The formula of `op` in the compute type. */
+const formula = (op: string, expr: string, compute: DType) => (compute === 'int32' ? INT_FORMULAS[op] ?? intForm(expr) : expr);
 /** Gradient of an input: none for an int32 input (integer tensors are not differentiable). */
 const gradFor = (x: Tensor, grad: () => Tensor) => (x.dtype === 'int32' ? null : grad());
 
@@ -64,7 +68,7 @@ export type UnaryOp = keyof typeof UNARY;
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
   const types = typesOf(op, [x.dtype]);
-  const out = map([x], formula(UNARY[op].f, types.compute), op, 0, 0, undefined, types);
+  const out = map([x], formula(op, UNARY[op].f, types.compute), op, 0, 0, undefined, types);
   if (types.out === 'int32') return out;
   return record(out, op, [x], {}, (g) => [map([g, x, out], UNARY[op].df, `${op}.backward`)]);
 }
@@ -215,7 +219,7 @@ export type BinaryOp = keyof typeof BINARY;
 function binaryTensor(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const { f, da, db } = BINARY[op];
   const types = typesOf(op, [a.dtype, b.dtype]);
-  const out = map([a, b], formula(f, types.compute), op, 0, 0, undefined, types);
+  const out = map([a, b], formula(op, f, types.compute), op, 0, 0, undefined, types);
   if (da === null || db === null || types.out === 'int32') return out;
   return record(out, op, [a, b], {}, (g) => [
     gradFor(a, () => sumTo(map([g, a, b], da, `${op}.backward`), a.shape)),
@@ -242,7 +246,7 @@ export type ScalarOp = keyof typeof SCALAR;
 export function scalarOp(op: ScalarOp, x: Tensor, value: number): Tensor {
   const { f, df } = SCALAR[op];
   const types = typesOf(op, [x.dtype, scalarDType(value)]);
-  const out = map([x], formula(f, types.compute), op, value, 0, undefined, types);
+  const out = map([x], formula(op, f, types.compute), op, value, 0, undefined, types);
   if (df === null || types.out === 'int32') return out;
   return record(out, op, [x], { value }, (g) => [map([g, x], df, `${op}.backward`, value)]);
 }
@@ -325,7 +329,7 @@ export const eq = (a: Tensor, b: Operand) => binary('eq', a, b);
  */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const types = typesOf('where', [a.dtype, b.dtype]);
-  const out = map([cond, a, b], formula('select(x2, x1, x0 != 0.0)', types.compute), 'where', 0, 0, undefined, types);
+  const out = map([cond, a, b], formula('where', 'select(x2, x1, x0 != 0.0)', types.compute), 'where', 0, 0, undefined, types);
   if (types.out === 'int32') return out;
   return record(out, 'where', [cond, a, b], {}, (g) => [
     null,

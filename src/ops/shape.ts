@@ -208,7 +208,7 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 /**
  * An int32 index tensor: host arrays are checked (integers in 0..size−1) and uploaded; tensors
  * must be int32 already (a float index could hold 2.5 or lose integers above 2^24). The values of
- * an index tensor are not read back (that would wait for the GPU): out-of-range ones read 0.
+ * an index tensor are not read back (that would wait for the GPU): out-of-range ones read NaN.
  */
 export function asIndex(op: string, index: Tensor | ArrayLike<number>, size: number): Tensor {
   if (index instanceof Tensor) {
@@ -234,7 +234,7 @@ function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: n
   const out = Tensor.empty(outShape, x.device);
   const total = outer * m * inner;
   if (total > 0) {
-    const u = new Uniforms().u32(outer).u32(x.shape[dim]).u32(inner).u32(m).u32(idxStrides[0]).u32(idxStrides[1]).u32(idxStrides[2]).u32(xc.offset).u32(ic.offset).u32(total);
+    const u = new Uniforms().u32(outer).u32(x.shape[dim]).u32(inner).u32(m).u32(idxStrides[0]).u32(idxStrides[1]).u32(idxStrides[2]).u32(xc.offset).u32(ic.offset).u32(total).f32(NaN);
     x.device.dispatch({
       kernel: 'gather', buffers: [xc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw', ints: true,
       uniforms: u.bytes, workgroups: grid(Math.ceil(total / 64)), label, params: { WG: 64 },
@@ -267,7 +267,7 @@ export function scatterAddLaunch(label: string, g: Tensor, xShape: readonly numb
 }
 
 /**
- * Rows (or slices along dim) of x picked by a 1-D int32 index (a tensor or a host array, checked on the host); out-of-range values in an index tensor read 0.
+ * Rows (or slices along dim) of x picked by a 1-D int32 index (a tensor or a host array, checked on the host); out-of-range values in an index tensor read NaN (which anomaly detection reports).
  *
  * @example
  * indexSelect(tensor([[1, 2], [3, 4], [5, 6]]), 0, [2, 0]); // [[5, 6], [1, 2]]

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, assertClose, randnSeeded } from '../helpers.ts';
-import { tensor, arange, randint, randperm, full, zerosLike, where, argmax, argmin, sum, type Tensor } from '../../src/index.ts';
+import { tensor, arange, randint, randperm, full, zerosLike, where, argmax, argmin, sum, crossEntropy, setAnomalyDetection, type Tensor } from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
 import { encodeTensors, decodeTensors, readTensors } from '../../src/io/checkpoint.ts';
 
@@ -32,6 +32,9 @@ test('int32 values round-trip exactly, beyond 2^24 and at the int32 limits', asy
   // writeData into an int32 tensor keeps integers exact.
   const w = int([0, 0]).writeData([16777217, -3]);
   assert.equal(await ints(w), [16777217, -3]);
+  // Printed as PyTorch prints torch.int32 (torch.tensor([[16777217, -3], [0, 12]], dtype=torch.int32)).
+  assert.is(await int([[16777217, -3], [0, 12]]).format(), 'tensor([[16777217,       -3],\n        [       0,       12]], dtype=torch.int32)');
+  assert.is(String(int([1])), "Tensor(shape=[1], dtype=int32, device='webgpu')");
 });
 
 test('int32 arithmetic stays int32 and exact; broadcasting, rank 0 and strided views', async () => {
@@ -137,11 +140,30 @@ test('unsupported int32 combinations are clear errors naming the op and the dtyp
   assert.throws(() => i.pow(int([1, 2])), /pow: not supported for int32 operands \(dtypes int32, int32\)/);
   assert.throws(() => sum(i), /sum: takes a float32 tensor but was given int32/);
   assert.throws(() => argmax(i, 0), /argmax: takes a float32 tensor but was given int32/);
-  assert.throws(() => int([[1, 2]]).matmul(int([[1], [2]])), /takes float32 tensors but was given an int32 tensor/);
+  assert.throws(() => int([[1, 2]]).matmul(int([[1], [2]])), /^matmul: takes float32 tensors but was given an int32 tensor; convert it with \.float\(\) \(or \.to\('float32'\)\) first$/);
   assert.throws(() => tensor([[1, 2]]).gather(1, tensor([[0]])), /gather: index tensors must be int32, got float32/);
   assert.throws(() => tensor([[1, 2]]).indexSelect(1, [2]), /indexSelect: index 2 at position 0 is out of range; valid indices are integers in 0\.\.1/);
   assert.throws(() => tensor([[1, 2]]).indexSelect(1, [0.5]), /indexSelect: index 0\.5 at position 0 is out of range/);
   assert.throws(() => i.indexSelect(0, [0]), /indexSelect: gathers from float32 tensors, got int32/);
+});
+
+test('labels and indices: float tensors refused, host values checked, GPU values out of range give NaN (anomaly mode names the op)', async () => {
+  const logits = tensor([[1, 2, 3], [0, 0, 1]]);
+  // Fractional labels cannot reach the kernel any more: float label tensors are refused.
+  assert.throws(() => crossEntropy(logits, tensor([0, 1.5])), /crossEntropy: target tensors must be int32 class indices, got float32/);
+  assert.throws(() => crossEntropy(logits, [0, 1.5]), /crossEntropy: target 1.5 at position 1 is out of range for 3 classes/);
+  assert.throws(() => crossEntropy(logits, [0, 3]), /crossEntropy: target 3 at position 1 is out of range for 3 classes \(input \[2, 3\]\); targets must be integers in 0\.\.2/);
+  // Values inside an int32 tensor are not read back (that would wait for the GPU): out of range → NaN.
+  assert.ok(Number.isNaN(await crossEntropy(logits, int([0, 3])).item()));
+  assert.ok(Number.isNaN((await logits.gather(1, int([[0], [-1]])).toArray())[1]), 'gather: NaN for an out-of-range index tensor value');
+  setAnomalyDetection(true);
+  try {
+    await logits.gather(1, int([[0], [7]])).sum().item().then(() => assert.unreachable('anomaly mode should reject'), (e: Error) => {
+      assert.match(e.message, /wgrad anomaly detection: op 'gather' \(inputs \[2, 3\], \[2, 1\]; output \[2, 1\]\) produced a non-finite value/);
+    });
+  } finally {
+    setAnomalyDetection(false);
+  }
 });
 
 test('int32 tensors save as I32 and load back int32, exactly', async () => {

@@ -108,7 +108,7 @@ test('leak detector: outside tidy(), disposing an op\'s result frees everything 
   const x = randn([4, 6]);
   const xt = x.T;
   const v = randn([6]);
-  const idx = tensor([[0], [1], [2], [3]]);
+  const idx = tensor([[0], [1], [2], [3]], undefined, { dtype: 'int32' });
   const cond = x.gt(0);
   const long = randn([2, 9000]);
   const ops: [string, () => Tensor][] = [
@@ -142,7 +142,7 @@ test('an upload into a recycled buffer waits for recorded work that read the old
 test('dispatches beyond 65535 workgroups are split over a 2-D grid', async () => {
   // 65537 × 64 outputs of the reduce kernel (64 threads per workgroup) need 65537 workgroups.
   const n = 65537 * 64;
-  const x = arange(n).reshape(n, 1).expand(n, 2);
+  const x = arange(n, undefined, 1, { dtype: 'float32' }).reshape(n, 1).expand(n, 2);
   const r = await x.sum(1).toArray(); // each output = 2 × its index
   let bad = -1;
   for (let i = 0; i < n; i++) if (r[i] !== 2 * i) { bad = i; break; }

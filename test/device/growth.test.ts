@@ -28,7 +28,7 @@ async function pytorchStyleLoop(steps: number, keepLosses: boolean, batch = 64):
   const model = new Mlp();
   const opt = new optim.SGD(model.parameters(), { lr: 0.01 });
   const x = randn(batch, 256);
-  const y = tensor(Array.from({ length: batch }, (_, i) => i % 10));
+  const y = tensor(Array.from({ length: batch }, (_, i) => i % 10), undefined, { dtype: 'int32' });
   const kept: Tensor[] = [];
   const live: number[] = [];
   try {

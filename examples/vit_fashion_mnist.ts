@@ -107,7 +107,7 @@ async function accuracy(): Promise<number> {
     const hits = noGrad(() => tidy(() => {
       const x = tensor(toFloat(test, idx), [idx.length, 1, 28, 28]);
       const y = tensor(Float32Array.from(idx, (i) => test.labels[i]));
-      return eq(argmax(model.forward(x), 1), y).sum();
+      return eq(argmax(model.forward(x), 1), y).float().sum();
     }));
     correct += await hits.item();
     hits.dispose();

@@ -127,6 +127,7 @@ function scalarOp(op: string, f: Binary) {
 
 export const addScalar = scalarOp('addScalar', (x, s) => x + s);
 export const mulScalar = scalarOp('mulScalar', (x, s) => x * s);
+export const divScalar = scalarOp('divScalar', (x, s) => x / s);
 /** value − x */
 export const rsubScalar = scalarOp('rsubScalar', (x, s) => s - x);
 /** value / x */

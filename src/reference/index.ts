@@ -57,7 +57,7 @@ const oneInput: Record<string, OneInput> = {
   sigmoid: ew.sigmoid, tanh: ew.tanh, square: ew.square, reciprocal: ew.reciprocal,
   gelu: ew.gelu, geluTanh: ew.geluTanh, silu: ew.silu, leakyRelu: ew.leakyRelu, elu: ew.elu, softplus: ew.softplus,
   clamp: ew.clamp,
-  addScalar: ew.addScalar, mulScalar: ew.mulScalar, powScalar: ew.powScalar,
+  addScalar: ew.addScalar, mulScalar: ew.mulScalar, divScalar: ew.divScalar, powScalar: ew.powScalar,
   rsubScalar: ew.rsubScalar, rdivScalar: ew.rdivScalar, maximumScalar: ew.maximumScalar,
   minimumScalar: ew.minimumScalar, gtScalar: ew.gtScalar, ltScalar: ew.ltScalar, eqScalar: ew.eqScalar,
   sum, mean, max, min, prod, var: variance, argmax, argmin, logsumexp,

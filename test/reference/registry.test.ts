@@ -7,7 +7,7 @@ import { close, scalar, seq, t, throwsWith } from './helpers.ts';
 const names = `add sub mul div pow maximum minimum gt lt ge le eq
   neg exp log sqrt abs relu sigmoid tanh square reciprocal
   gelu geluTanh silu leakyRelu elu softplus clamp
-  addScalar mulScalar powScalar rsubScalar rdivScalar maximumScalar minimumScalar gtScalar ltScalar eqScalar
+  addScalar mulScalar divScalar powScalar rsubScalar rdivScalar maximumScalar minimumScalar gtScalar ltScalar eqScalar
   where fused sum mean max min prod var argmax argmin logsumexp
   reshape permute expand slice contiguous pad2d concat stack indexSelect gather scatterAdd
   matmul linear conv2d maxPool2d avgPool2d adaptiveAvgPool2d batchNorm layerNorm

@@ -82,6 +82,8 @@ const ADAMW_CASES: AdamWRef[] = [
   { lr: 0.01 },
   { lr: 0.05, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.1 },
   { lr: 0.02, weightDecay: 0 },
+  // eps of the gradients' size: the denominator's eps term is then visible in float32.
+  { lr: 0.05, eps: 0.3, weightDecay: 0 },
 ];
 
 test('SGD: momentum, dampening, nesterov, weight decay follow PyTorch formulas over 6 steps (float64 reference)', async () => {

@@ -15,6 +15,7 @@ import { xavierUniform } from './init.ts';
 /** Layer normalisation over the trailing dims normalizedShape, with learnable weight (1) and bias (0) unless elementwiseAffine is false. @example new nn.LayerNorm(64).forward(randn([8, 17, 64])).shape // [8, 17, 64] */
 export class LayerNorm extends Module {
   readonly normalizedShape: number[];
+  readonly eps: number;
   weight: Tensor | null;
   bias: Tensor | null;
 
@@ -26,13 +27,13 @@ export class LayerNorm extends Module {
     this.weight = affine ? parameter(fill(this.normalizedShape, 1)) : null;
     this.bias = affine && (opts.bias ?? true) ? parameter(fill(this.normalizedShape, 0)) : null;
   }
-  readonly eps: number;
 
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
   }
   override extraRepr(): string {
-    return `(${this.normalizedShape.join(', ')},), eps=${pyFloat(this.eps)}, elementwise_affine=${this.weight ? 'True' : 'False'}`;
+    const shape = this.normalizedShape.length === 1 ? `(${this.normalizedShape[0]},)` : `(${this.normalizedShape.join(', ')})`;
+    return `${shape}, eps=${pyFloat(this.eps)}, elementwise_affine=${this.weight ? 'True' : 'False'}`;
   }
 }
 

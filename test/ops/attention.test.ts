@@ -129,6 +129,9 @@ test('MultiheadAttention: batchFirst and [L, N, E] layouts agree; causal attend;
   const y2 = await mha.attend(x2, x2, x2, { isCausal: true }).slice(1, 0, 1).contiguous().toArray();
   assertClose(y2, y1, 1e-6, 'causal first token');
   throwsWith(() => new nn.MultiheadAttention(10, 3), 'divisible');
+  // print(nn.LayerNorm(64), nn.LayerNorm([2, 3], elementwise_affine=False))
+  assert.is(String(new nn.LayerNorm(64)), 'LayerNorm((64,), eps=1e-05, elementwise_affine=True)');
+  assert.is(String(new nn.LayerNorm([2, 3], { elementwiseAffine: false })), 'LayerNorm((2, 3), eps=1e-05, elementwise_affine=False)');
 });
 
 test('initialisers: xavier bounds and variance, truncNormal inside [a, b] with the truncated moments', async () => {

@@ -226,6 +226,7 @@ async function prepare(restore) {
   for (const k of CONTROLS) $(k).disabled = true;
   $('dataset').disabled = true;
   run = await buildRun();
+  state.timings.data = performance.now();
   if (restore) {
     const r = restoreMocoRun(restore.tensors, restore.metadata, 'the loaded file', run.model, run.opt, run.gens);
     run.startEpoch = r.epoch;
@@ -235,6 +236,7 @@ async function prepare(restore) {
   }
   setStatus('kNN baselines…');
   if (state.baselines.rawPixels === undefined) await baselines();
+  state.timings.baselines = performance.now();
   drawCurves();
   drawQueue();
   await drawViews();

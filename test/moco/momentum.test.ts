@@ -3,8 +3,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randnSeeded } from '../helpers.ts';
-import { cloneModule, momentumAt, MomentumEncoder } from '../../src/moco/momentum.ts';
+import { setup, randnSeeded, throwsWith } from '../helpers.ts';
+import { cloneModule, momentumAt, momentumUpdate, MomentumEncoder } from '../../src/moco/momentum.ts';
 import { MoCo } from '../../src/moco/moco.ts';
 import { mapInto } from '../../src/ops/map.ts';
 import { Generator } from '../../src/random.ts';
@@ -97,6 +97,55 @@ test("MoCo with momentumSchedule 'cosine': the step's key update uses momentumAt
   const m = 0.9 + 0.1 * Math.sin((Math.PI * progress) / 2) ** 2;
   const got = await key.toArray();
   got.forEach((v, i) => assert.ok(Math.abs(v - (m * k0[i] + (1 - m) * q0[i])) < 1e-6, `[${i}] ${v} vs ${m * k0[i] + (1 - m) * q0[i]}`));
+});
+
+test('cloneModule: tensors in arrays, Maps and plain objects are copied; a tensor held twice stays one tensor; other objects are shared', async () => {
+  const gen = new Generator(3);
+  class Holder extends nn.Module {
+    shared = randnSeeded([3], 11);
+    list = [randnSeeded([2], 12), 5];
+    byName = new Map([['a', randnSeeded([2], 13)]]);
+    plain = { inner: { t: randnSeeded([2], 14) }, n: 7 };
+    again = this.shared;
+    gen = gen;
+    override forward(x: Tensor): Tensor {
+      return x;
+    }
+  }
+  const h = new Holder();
+  const c = cloneModule(h);
+  for (const [a, b] of [[h.shared, c.shared], [h.list[0], c.list[0]], [h.byName.get('a'), c.byName.get('a')], [h.plain.inner.t, c.plain.inner.t]] as Tensor[][]) {
+    assert.is.not(b, a);
+    assert.is.not(b.storage, a.storage);
+    assert.equal(await bits(b), await bits(a));
+  }
+  assert.is(c.again, c.shared, 'a tensor referenced twice is copied once');
+  assert.is(c.list[1], 5);
+  assert.is(c.plain.n, 7);
+  assert.is.not(c.plain, h.plain);
+  assert.ok(c.byName instanceof Map && c.byName !== h.byName);
+  assert.is(c.gen, gen, 'a generator is shared, not copied');
+  assert.ok(c instanceof Holder);
+});
+
+test('momentumUpdate: m = 0 copies the query, m = 1 keeps the key; bad momentum or mismatched encoders are refused', async () => {
+  const q = new nn.Linear(3, 2);
+  const k = cloneModule(q);
+  const [wq] = q.parameters();
+  const [wk] = k.parameters();
+  noGrad(() => mapInto(wq, [wq], 'x0 + 1.0', 'test.move'));
+  const moved = await bits(wq);
+  const before = await bits(wk);
+  momentumUpdate(k, q, 1);
+  assert.equal(await bits(wk), before, 'm = 1');
+  momentumUpdate(k, q, 0);
+  assert.equal(await bits(wk), moved, 'm = 0');
+  for (const m of [-0.1, 1.5, NaN]) throwsWith(() => momentumUpdate(k, q, m), 'momentum must be in [0, 1]', `got ${m}`);
+  for (const m of [-0.1, 1.5]) throwsWith(() => new MomentumEncoder(new nn.Linear(2, 2)).update(m), 'momentum must be in [0, 1]');
+  throwsWith(() => momentumUpdate(new nn.Linear(3, 2, { bias: false }), q, 0.9), 'key encoder has 1 parameters, query encoder 2');
+  throwsWith(() => momentumUpdate(new nn.Linear(4, 2), q, 0.9), "parameter 'weight' has shape [2, 4] in the key encoder but [2, 3]");
+  const renamed = new nn.Sequential(new nn.Linear(3, 2));
+  throwsWith(() => momentumUpdate(renamed, q, 0.9), "parameter '0.weight' of the key encoder pairs with 'weight'");
 });
 
 test.run();

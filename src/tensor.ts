@@ -1,5 +1,5 @@
-// Tensor: an f32, row-major view (shape, strides, offset) onto a GPU buffer. Views such as
-// transpose, slice and expand share the buffer ("storage") and only change shape/strides/offset;
+// Tensor: a float32 or int32 row-major view (shape, strides, offset) onto a GPU buffer. Views
+// such as transpose, slice and expand share the buffer ("storage") and only change shape/strides/offset;
 // kernels read any strided view directly, so most views never copy. Methods are thin: the work
 // happens in src/ops/*, gradients in src/autograd/.
 
@@ -54,8 +54,10 @@ const finalizer = new FinalizationRegistry<Storage>((storage) => storage.release
 let nextId = 1;
 
 /**
- * An f32 tensor on the GPU: a strided view (shape, strides, offset) of a Storage buffer, so
- * transpose/permute/expand/slice share memory. Methods mirror the functional ops (`a.add(b)` is
+ * A float32 (default) or int32 tensor on the GPU: a strided view (shape, strides, offset) of a
+ * Storage buffer, so transpose/permute/expand/slice share memory. int32 holds labels, indices and
+ * comparison results exactly; index ops check host arrays always, the values of int32 index
+ * tensors only through anomaly detection (out of range, they give NaN). Methods mirror the functional ops (`a.add(b)` is
  * `add(a, b)`); values are read asynchronously (toArray(), item()), which submits the recorded
  * work. Gradients: requiresGrad, backward(), grad, detach(). Memory: dispose(), tidy(), keep().
  *

@@ -17,7 +17,7 @@ export const EVALUATE_OPTIONS = {
   probeEpochs: { type: 'int', default: 100, min: 0, help: 'linear-probe epochs (0 = kNN only)' },
   probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
   testSize: { type: 'int', default: -1, min: -1, help: 'test images (-1 = as in training, 0 = all)' },
-  fullSets: { type: 'bool', default: false, help: "also the final full-set evaluation of train (all training images as the kNN bank, all test images as queries), both baselines the same way" },
+  fullSets: { type: 'bool', default: false, help: "also the final full-set evaluation of train (all training images as the kNN bank, all test images as queries; the linear probe on them unless --probe-epochs 0), both baselines the same way" },
 } satisfies Record<string, OptionSpec>;
 
 export async function evaluate(argv: string[]): Promise<Record<string, number>> {
@@ -50,7 +50,7 @@ export async function evaluate(argv: string[]): Promise<Record<string, number>> 
   console.log(`kNN top-1 (k=${cfg.knnK}, t=${cfg.knnT}): ${cfg.method ?? 'moco'} ${results.knn.toFixed(2)}%   raw pixels ${results.rawPixelsKnn.toFixed(2)}%   random encoder ${results.randomEncoderKnn.toFixed(2)}%`);
   if (opts.probeEpochs > 0) results.linearProbe = await runProbe(model.backbone, trainSet, testSet, { probeEpochs: opts.probeEpochs, probeLr: opts.probeLr, seed: cfg.seed });
   if (opts.fullSets) {
-    const full = await fullSetEvaluation(model.backbone, random, { ...cfg, probeEpochs: opts.probeEpochs, probeLr: opts.probeLr });
+    const full = await fullSetEvaluation(model.backbone, random, { ...cfg, probeEpochs: opts.probeEpochs, probeLr: opts.probeLr, finalProbe: true });
     for (const [k, v] of Object.entries(full)) results[`fullSets.${k}`] = v;
   }
   const written = path.join(opts.out, 'evaluation.json');

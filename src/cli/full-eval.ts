@@ -19,7 +19,7 @@ export interface FullSetResult {
   knn: number;
   rawPixels: number;
   randomEncoder: number;
-  /** Linear probe of the trained backbone on the full sets (absent with --probe-epochs 0). */
+  /** Linear probe of the trained backbone on the full sets (with --final-probe). */
   linearProbe?: number;
   /** Linear probe of the random encoder on the full sets, the probe's baseline. */
   randomEncoderProbe?: number;
@@ -43,7 +43,7 @@ async function backboneKnn(backbone: Module, trainSet: ImageDataset, testSet: Im
 }
 
 /**
- * kNN (and, unless --probe-epochs 0, the linear probe) of the trained backbone and of the random
+ * kNN (and with --final-probe the linear probe) of the trained backbone and of the random
  * encoder on the full sets, with the raw-pixel kNN beside them.
  */
 export async function fullSetEvaluation(backbone: Module, randomEncoder: Module, cfg: TrainConfig): Promise<FullSetResult> {
@@ -57,7 +57,7 @@ export async function fullSetEvaluation(backbone: Module, randomEncoder: Module,
     randomEncoder: await backboneKnn(randomEncoder, trainSet, testSet, cfg),
     seconds: 0,
   };
-  if (cfg.probeEpochs > 0) {
+  if (cfg.finalProbe && cfg.probeEpochs > 0) {
     r.linearProbe = await runProbe(backbone, trainSet, testSet, probeCfg);
     r.randomEncoderProbe = await runProbe(randomEncoder, trainSet, testSet, probeCfg);
   }

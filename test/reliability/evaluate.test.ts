@@ -77,7 +77,7 @@ test('train ends with the full-set evaluation: all images in the bank and as que
   }
   const out = path.join(tmp, 'full');
   const json = path.join(tmp, 'full.json');
-  const args = [...tinyTrainArgs(out, 1).filter((a) => a !== '--no-final-eval'), '--data-dir', dir, '--probe-epochs', '2', '--json', json];
+  const args = [...tinyTrainArgs(out, 1).filter((a) => a !== '--no-final-eval'), '--data-dir', dir, '--probe-epochs', '2', '--final-probe', '--json', json];
   const trained = await runCli(args);
   assert.is(trained.code, 0, explain(trained));
   const full = JSON.parse(fs.readFileSync(json, 'utf8')).fullSets;

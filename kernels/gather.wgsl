@@ -13,9 +13,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<{{T}}>;  // T: f32 or i32 (x's dtype)
 @group(0) @binding(2) var<storage, read> idx: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<{{T}}>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -25,6 +25,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let j = (t / p.inner) % p.m;
   let o = t / (p.inner * p.m);
   let k = idx[p.idx_offset + o * p.so + j * p.sj + i * p.si];
-  if (k < 0 || u32(k) >= p.n) { out[t] = p.nan; return; }
+  if (k < 0 || u32(k) >= p.n) { out[t] = {{OUT_OF_RANGE}}; return; }  // NaN (f32), 0 (i32)
   out[t] = x[p.x_offset + (o * p.n + u32(k)) * p.inner + i];
 }

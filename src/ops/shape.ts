@@ -226,18 +226,18 @@ export function asIndex(op: string, index: Tensor | ArrayLike<number>, size: num
 function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: number, idxStrides: [number, number, number], outShape: number[]): Tensor {
   x.assertAlive(label);
   index.assertAlive(`${label} (index)`);
-  if (x.dtype !== 'float32') throw new Error(`${label}: gathers from float32 tensors, got ${x.dtype} (shape ${fmt(x.shape)}); convert with .float() first`);
   const xc = contiguous(x);
   const ic = contiguous(index);
   const outer = numel(x.shape.slice(0, dim));
   const inner = numel(x.shape.slice(dim + 1));
-  const out = Tensor.empty(outShape, x.device);
+  const out = Tensor.empty(outShape, x.device, x.dtype);
   const total = outer * m * inner;
   if (total > 0) {
     const u = new Uniforms().u32(outer).u32(x.shape[dim]).u32(inner).u32(m).u32(idxStrides[0]).u32(idxStrides[1]).u32(idxStrides[2]).u32(xc.offset).u32(ic.offset).u32(total).f32(NaN);
     x.device.dispatch({
       kernel: 'gather', buffers: [xc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw', ints: true,
-      uniforms: u.bytes, workgroups: grid(Math.ceil(total / 64)), label, params: { WG: 64 },
+      uniforms: u.bytes, workgroups: grid(Math.ceil(total / 64)), label,
+      params: x.dtype === 'int32' ? { WG: 64, T: 'i32', OUT_OF_RANGE: '0' } : { WG: 64, T: 'f32', OUT_OF_RANGE: 'p.nan' },
     });
   }
   if (xc !== x) xc.dispose();

@@ -134,7 +134,7 @@ test('creation: arange of integers, full, randint, randperm', async () => {
   assert.throws(() => int([1]).requiresGrad_(), /only float32 tensors can require gradients/);
 });
 
-test('unsupported int32 combinations are clear errors naming the op and the dtypes', () => {
+test('unsupported int32 combinations are clear errors naming the op and the dtypes', async () => {
   const i = int([1, 2]);
   assert.throws(() => i.pow(2), /pow: not supported for int32 operands \(dtypes int32\); convert with \.float\(\) first/);
   assert.throws(() => i.pow(int([1, 2])), /pow: not supported for int32 operands \(dtypes int32, int32\)/);
@@ -144,7 +144,9 @@ test('unsupported int32 combinations are clear errors naming the op and the dtyp
   assert.throws(() => tensor([[1, 2]]).gather(1, tensor([[0]])), /gather: index tensors must be int32, got float32/);
   assert.throws(() => tensor([[1, 2]]).indexSelect(1, [2]), /indexSelect: index 2 at position 0 is out of range; valid indices are integers in 0\.\.1/);
   assert.throws(() => tensor([[1, 2]]).indexSelect(1, [0.5]), /indexSelect: index 0\.5 at position 0 is out of range/);
-  assert.throws(() => i.indexSelect(0, [0]), /indexSelect: gathers from float32 tensors, got int32/);
+  // Gathering from int32 keeps int32, exactly.
+  assert.equal(await ints(int([16777217, 5, -3]).indexSelect(0, [2, 0, 0])), [-3, 16777217, 16777217]);
+  assert.equal(await ints(int([[1, 16777217]]).gather(1, int([[1, 0, 1]]))), [16777217, 1, 16777217]);
 });
 
 test('labels and indices: float tensors refused, host values checked, GPU values out of range give NaN (anomaly mode names the op)', async () => {

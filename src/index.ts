@@ -65,3 +65,29 @@ export { SupportSet } from './moco/support-set.ts';
 export { MoCoV3, type MoCoV3Options } from './moco/mocov3.ts';
 export { mlpHead } from './moco/heads.ts';
 export type { ContrastiveMethod, MethodState } from './moco/method.ts';
+
+// MoCo runs of `wgrad-moco train` (Node only: imported when called, so browsers never load them).
+export type { MoCoRun } from './cli/run.ts';
+/**
+ * Trains as `wgrad-moco train` does, in this process (same options as the command line; Node only).
+ * @example
+ * await trainMoCo(['--train-size', '128', '--test-size', '50', '--epochs', '1', '--batch', '32', '--K', '64',
+ *   '--width', '4', '--dim', '16', '--no-baselines', '--probe-epochs', '0', '--out', '/tmp/wgrad-moco-example']);
+ */
+export async function trainMoCo(argv: string[]): Promise<{ records: import('./cli/train.ts').EpochRecord[]; baselines: Record<string, number> }> {
+  return (await import('./cli/train.ts')).train(argv);
+}
+/**
+ * A trained MoCo backbone back from a `wgrad-moco train` run, in one call: `dir` is the run's --out
+ * (its checkpoint is checked first: config, tensor names, shapes, finite values). Returns the
+ * backbone (eval mode), the config, the input layout and scaling (pixels / 255) and embed(images).
+ * Node only.
+ * @example
+ * await trainMoCo(['--train-size', '128', '--test-size', '50', '--epochs', '1', '--batch', '32', '--K', '64',
+ *   '--width', '4', '--dim', '16', '--no-baselines', '--probe-epochs', '0', '--out', '/tmp/wgrad-moco-example']);
+ * const run = await loadMoCoRun('/tmp/wgrad-moco-example');
+ * const features = run.embed(new Uint8Array(2 * 28 * 28)); // two blank 28×28 images → [2, run.backbone.featureDim]
+ */
+export async function loadMoCoRun(dir: string): Promise<import('./cli/run.ts').MoCoRun> {
+  return (await import('./cli/run.ts')).loadMoCoRun(dir);
+}

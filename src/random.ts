@@ -39,6 +39,9 @@ export class Generator {
   }
 
   setState(state: readonly number[]): void {
+    const ok = Array.isArray(state) && (state.length === 2 || state.length === 3) &&
+      state.slice(0, 2).every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) && (state.length === 2 || Number.isFinite(state[2]));
+    if (!ok) throw new Error(`Generator.setState: expected [hi, lo] (integers in 0..2^32-1) and an optional finite spare normal, as getState() returns; got ${JSON.stringify(state)}`);
     [this.hi, this.lo] = [state[0] >>> 0, state[1] >>> 0];
     this.spare = state.length > 2 ? state[2] : null;
   }

@@ -331,8 +331,27 @@ def official_to_wgrad(name):
     return f"{side}.backbone.{rest}"
 
 
+RUN_FORMAT = "wgrad-moco-run/2"
+
+
+def from_run_format(tensors, meta):
+    """A checkpoint in wgrad's library format (`moco.format` wgrad-moco-run/2: method state under
+    extra.*, counters in moco.numbers) as the first format's names and keys, which this code reads."""
+    opt = json.loads(meta["wgrad.optimizer"])
+    numbers = json.loads(meta["moco.numbers"])
+    old = {"format": WGRAD_FORMAT, "epoch": meta["wgrad.epoch"], "config": meta["wgrad.config"], "rng": meta["wgrad.rng"],
+           "records": meta["moco.records"], "baselines": meta["moco.baselines"], "methodNumbers": meta["moco.numbers"],
+           "optimizerGroups": json.dumps(opt["paramGroups"], separators=(",", ":")),
+           "optimizerNumbers": json.dumps({i: s for i, s in opt["scalars"].items() if s}, separators=(",", ":"))}
+    if "queuePtr" in numbers:
+        old["queuePtr"] = str(numbers["queuePtr"])
+    return {(k[len("extra."):] if k.startswith("extra.") else k): t for k, t in tensors.items()}, old
+
+
 def load_wgrad_checkpoint(path):
     tensors, meta = read_safetensors(path)
+    if meta.get("moco.format") == RUN_FORMAT:
+        tensors, meta = from_run_format(tensors, meta)
     if meta.get("format") != WGRAD_FORMAT:
         raise SystemExit(f"{path}: not a wgrad-moco checkpoint (metadata format {meta.get('format')!r}, "
                          f"expected {WGRAD_FORMAT!r}); write one with `wgrad-moco train --out DIR`")

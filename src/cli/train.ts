@@ -25,8 +25,10 @@ import { linearProbe } from '../moco/probe.ts';
 import { retrievalPicture, embeddingPicture, type FeatureSet } from '../moco/pictures.ts';
 import { Progress, fmtTime } from './progress.ts';
 import { lineChart } from './plot.ts';
-import { parseArgs, type OptionSpec, type Parsed } from './args.ts';
-import { saveMocoCheckpoint, loadMocoCheckpoint } from './checkpoint.ts';
+import { kebab, parseArgs, type OptionSpec, type Parsed } from './args.ts';
+import { saveMocoCheckpoint, readMocoCheckpoint, checkMocoTensors, restoreMoco, type MocoCheckpoint } from './checkpoint.ts';
+import { acquireRunLock, checkRunPaths } from './run-lock.ts';
+import { setAnomalyDetection } from '../autograd/anomaly.ts';
 import { fullSetEvaluation, type FullSetResult } from './full-eval.ts';
 import { cloneModule } from '../moco/momentum.ts';
 
@@ -41,7 +43,7 @@ export const TRAIN_OPTIONS = {
   m: { type: 'float', default: 0.99, min: 0, max: 1, help: 'key encoder momentum' },
   momentumSchedule: { type: 'string', default: 'auto', choices: ['auto', 'constant', 'cosine'], help: 'momentum schedule (auto: cosine from m to 1 for --method mocov3, as the paper; constant otherwise)' },
   T: { type: 'float', default: 0.1, min: 1e-6, help: 'softmax temperature' },
-  dim: { type: 'int', default: 128, min: 1, help: 'embedding dim' },
+  dim: { type: 'int', default: 128, min: 1, max: 8192, help: 'embedding dim' },
   mlp: { type: 'bool', default: true, help: 'MLP projection head (MoCo v2); --no-mlp for a linear head (v1)' },
   aug: { type: 'string', default: 'v2', choices: ['v1', 'v2', 'crop-flip', 'none'], help: 'augmentation set' },
   cropMin: { type: 'float', default: 0.5, min: 0.01, max: 1, help: 'RandomResizedCrop: smallest crop area, as a fraction of the image (MoCo uses 0.2 on 224² ImageNet crops; 0.5 learns faster on 28×28)' },
@@ -58,7 +60,7 @@ export const TRAIN_OPTIONS = {
   mlpDim: { type: 'int', default: 0, min: 0, help: 'MoCo v3: hidden width of projector and predictor (0 = 4 × dim; the momentum schedule is --momentum-schedule, cosine for v3)' },
   mechanism: { type: 'string', default: 'queue', choices: ['queue', 'end-to-end', 'memory-bank'], help: 'negatives: MoCo queue, in-batch (end-to-end) or memory bank (MoCo §4.1, Fig. 3)' },
   encoder: { type: 'string', default: 'convnet', choices: ['convnet', 'resnet18', 'resnet50'], help: 'encoder (resnet50: torchvision layout, width 64 = the real one)' },
-  width: { type: 'int', default: 16, min: 1, help: 'encoder width' },
+  width: { type: 'int', default: 16, min: 1, max: 1024, help: 'encoder width' },
   seed: { type: 'int', default: 0, help: 'random seed' },
   knnK: { type: 'int', default: 200, min: 1, help: 'kNN monitor k' },
   knnT: { type: 'float', default: 0.1, min: 1e-6, help: 'kNN monitor temperature' },
@@ -70,6 +72,7 @@ export const TRAIN_OPTIONS = {
   probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
   finalEval: { type: 'bool', default: true, help: 'after training, kNN on the full sets (every training image in the bank, every test image a query), both baselines the same way' },
   finalProbe: { type: 'bool', default: false as boolean, help: 'with --final-eval, also the linear probe (--probe-epochs) on the full sets, for the trained and the random encoder (minutes on a CPU adapter)' },
+  detectAnomaly: { type: 'bool', default: false, help: 'anomaly detection: name the first op that produces NaN/Inf (slower)' },
 } satisfies Record<string, OptionSpec>;
 
 export type TrainConfig = Parsed<typeof TRAIN_OPTIONS>;
@@ -163,11 +166,38 @@ export async function rawPixelKnn(trainSet: ImageDataset, testSet: ImageDataset,
 
 export interface EpochRecord { epoch: number; loss: number; accuracy: number; knn: number; lr: number; seconds: number; imagesPerSecond: number }
 
+/** The learning rate of an epoch (0-based): cosine-decayed per epoch, or constant. */
+export const epochLr = (cfg: TrainConfig, epoch: number) => (cfg.cosine ? cfg.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / cfg.epochs)) : cfg.lr);
+
+/** Config keys whose change makes a checkpoint another run (--resume refuses it). */
+const RUN_DEFINING = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug', 'cropMin', 'method', 'supportSetSize', 'predictionHeadWidth', 'mlpDim'];
+
 export async function train(argv: string[]): Promise<{ records: EpochRecord[]; baselines: Record<string, number> }> {
   const cfg = parseArgs(argv, TRAIN_OPTIONS, 'wgrad-moco train');
+  // Impossible paths fail before any work; then this process is the run directory's only writer.
+  checkRunPaths('wgrad-moco train', cfg);
+  const lock = acquireRunLock(cfg.out, `wgrad-moco train${cfg.resume ? ' --resume' : ''}`);
+  try {
+    return await trainLocked(cfg);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(cfg: TrainConfig): Promise<{ records: EpochRecord[]; baselines: Record<string, number> }> {
   const t0 = Date.now();
+  const ckptPath = path.join(cfg.out, 'checkpoint.safetensors');
+  let saved: MocoCheckpoint | undefined;
+  if (cfg.resume) {
+    if (!fs.existsSync(ckptPath)) throw new Error(`wgrad-moco train --resume: no checkpoint at ${ckptPath}`);
+    saved = await readMocoCheckpoint(ckptPath, TRAIN_OPTIONS); // checked before the data loads
+    const now = cfg as Record<string, unknown>;
+    const mismatched = RUN_DEFINING.filter((k) => saved!.config[k] !== now[k]).map((k) => `--${kebab(k)}: checkpoint ${JSON.stringify(saved!.config[k])}, now ${JSON.stringify(now[k])}`);
+    if (mismatched.length) throw new Error(`--resume: the checkpoint ${ckptPath} was written with a different configuration:\n  ${mismatched.join('\n  ')}\nResume with the original options or start a new --out directory.`);
+  }
   const info = await init();
   console.log(`wgrad-moco train on ${info.backend}`);
+  if (cfg.detectAnomaly) setAnomalyDetection(true);
   manualSeed(cfg.seed);
   const { trainSet, testSet } = loadData(cfg);
   if (cfg.batch > trainSet.count) throw new Error(`wgrad-moco train: --batch ${cfg.batch} is larger than the ${trainSet.count} training images`);
@@ -176,7 +206,6 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   if (cfg.method === 'moco' && cfg.mechanism === 'queue' && cfg.loss === 'infonce' && cfg.K < cfg.batch * (cfg.symmetric ? 2 : 1)) throw new Error(`wgrad-moco train: --K ${cfg.K} must be at least the number of keys enqueued per step (${cfg.batch * (cfg.symmetric ? 2 : 1)})`);
   if (cfg.shuffleBn === 'split' && cfg.batch % cfg.bnSplits !== 0) throw new Error(`wgrad-moco train: --batch ${cfg.batch} must be divisible by --bn-splits ${cfg.bnSplits}`);
   console.log(`data: ${trainSet.name} ${trainSet.count} train / ${testSet.name} ${testSet.count} test images, ${trainSet.channels}×${trainSet.height}×${trainSet.width}`);
-  fs.mkdirSync(cfg.out, { recursive: true });
 
   const yTrain = Int32Array.from(trainSet.labels);
   const yTest = Int32Array.from(testSet.labels);
@@ -199,14 +228,15 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   const augGen = new Generator(cfg.seed + 4);
   const aug = augmentConfig(cfg, trainSet.channels);
   const logPath = path.join(cfg.out, 'log.jsonl');
-  const ckptPath = path.join(cfg.out, 'checkpoint.safetensors');
   const records: EpochRecord[] = [];
   let startEpoch = 0;
-  if (cfg.resume) {
-    if (!fs.existsSync(ckptPath)) throw new Error(`wgrad-moco train --resume: no checkpoint at ${ckptPath}`);
-    const meta = await loadMocoCheckpoint(ckptPath, model, opt, { dataGen, augGen, defaultGen: defaultGenerator }, cfg);
+  const stepsPerEpoch = Math.floor(trainSet.count / cfg.batch);
+  if (saved) {
+    checkMocoTensors(saved, model, opt, { lr: epochLr(cfg, saved.epoch - 1), numbers: expectedNumbers(cfg, saved.epoch, stepsPerEpoch) });
+    restoreMoco(saved, model, opt, { dataGen, augGen, defaultGen: defaultGenerator });
+    const meta = saved;
     startEpoch = meta.epoch;
-    records.push(...meta.records);
+    records.push(...(meta.records as EpochRecord[]));
     Object.assign(baselines, meta.baselines);
     // The log may hold epochs the checkpoint does not (a crash between the two writes): the
     // checkpoint's records are the truth, so the resumed log matches an uninterrupted run's.
@@ -216,10 +246,9 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
     fs.writeFileSync(logPath, '');
   }
 
-  const stepsPerEpoch = Math.floor(trainSet.count / cfg.batch);
   const shape = [cfg.batch, trainSet.channels, trainSet.height, trainSet.width];
   for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
-    const lr = cfg.cosine ? cfg.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / cfg.epochs)) : cfg.lr;
+    const lr = epochLr(cfg, epoch);
     for (const g of opt.paramGroups) g.lr = lr;
     model.train();
     const order = dataGen.permutation(trainSet.count);
@@ -228,13 +257,19 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
     let lossSum = 0;
     let accSum = 0;
     let pending: Tensor[] = [];
+    let pendingFrom = 0; // the step of pending[0]
     const drain = async () => {
-      for (let i = 0; i < pending.length; i += 2) {
-        lossSum += await pending[i].item();
-        accSum += await pending[i + 1].item();
+      try {
+        for (let i = 0; i < pending.length; i += 2) {
+          const loss = await pending[i].item();
+          if (!Number.isFinite(loss)) throw nonFiniteLoss(cfg, loss, epoch, pendingFrom + i / 2, stepsPerEpoch, ckptPath, records.length);
+          lossSum += loss;
+          accSum += await pending[i + 1].item();
+        }
+      } finally {
+        for (const t of pending) t.dispose();
+        pending = [];
       }
-      for (const t of pending) t.dispose();
-      pending = [];
     };
     for (let step = 0; step < stepsPerEpoch; step++) {
       // Test hook (test/reliability/device-loss.test.ts): lose the GPU before this global step.
@@ -249,6 +284,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
         opt.zeroGrad();
         return [keep(out.loss.detach()), keep(out.accuracy)];
       });
+      if (pending.length === 0) pendingFrom = step;
       pending.push(l, a);
       if (pending.length >= 8 || step === stepsPerEpoch - 1) {
         await drain(); // reading back lets the GPU run a few steps ahead of the host
@@ -304,6 +340,20 @@ export async function writePictures(cfg: TrainConfig, backbone: nn.Module, train
     for (const s of sets) for (const t of [...[s.train].flat(), s.test]) t.dispose();
     for (const t of Object.values(random.stateDict())) t.dispose();
   }
+}
+
+/** Where an uninterrupted run leaves the method's counters after `epoch` epochs, where that is known (MoCo's queue with InfoNCE enqueues every key). */
+function expectedNumbers(cfg: TrainConfig, epoch: number, stepsPerEpoch: number): Record<string, number> | null {
+  if (cfg.method !== 'moco' || cfg.mechanism !== 'queue') return null;
+  if (cfg.loss !== 'infonce') return { queuePtr: 0 };
+  return { queuePtr: (epoch * stepsPerEpoch * cfg.batch * (cfg.symmetric ? 2 : 1)) % cfg.K };
+}
+
+/** The error of the first non-finite loss: where it happened, and what is left to resume from. */
+function nonFiniteLoss(cfg: TrainConfig, loss: number, epoch: number, step: number, stepsPerEpoch: number, ckptPath: string, savedEpochs: number): Error {
+  const last = savedEpochs > 0 ? `the last good checkpoint is ${ckptPath} (after epoch ${savedEpochs})` : 'no checkpoint was written yet';
+  const hint = cfg.detectAnomaly ? '' : ' Run again with --detect-anomaly to name the op that first produced a non-finite value.';
+  return new Error(`wgrad-moco train: the loss is ${loss} at step ${step + 1} of epoch ${epoch + 1} (global step ${epoch * stepsPerEpoch + step + 1}); training stopped, nothing of epoch ${epoch + 1} was saved and ${last}.${hint} A smaller --lr usually helps.`);
 }
 
 /** Linear probe on the frozen backbone (eval mode, features cached). */

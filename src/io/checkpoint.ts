@@ -232,11 +232,30 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
   if (metadata['wgrad.format'] !== FORMAT) {
     throw new Error(`loadCheckpoint: not a wgrad checkpoint (metadata "wgrad.format" is ${JSON.stringify(metadata['wgrad.format'])}, expected "${FORMAT}"); use loadSafetensors for plain tensor files`);
   }
+  const parse = (key: string): unknown => {
+    try {
+      return JSON.parse(metadata[key]);
+    } catch (e) {
+      throw new Error(`loadCheckpoint: metadata "${key}" is not valid JSON (${(e as Error).message})`);
+    }
+  };
   const group = (prefix: string) => {
     const out = nameTable<Tensor>();
     for (const [k, t] of Object.entries(tensors)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = t;
     return out;
   };
+  const num = (k: string) => {
+    if (metadata[k] === undefined) return undefined;
+    const n = parse(k);
+    if (!Number.isSafeInteger(n) || (n as number) < 0) throw new Error(`loadCheckpoint: metadata "${k}" is ${metadata[k]}; expected an integer >= 0`);
+    return n as number;
+  };  let counters: { step?: number; epoch?: number; config?: unknown };
+  try {
+    counters = { step: num('wgrad.step'), epoch: num('wgrad.epoch'), config: metadata['wgrad.config'] === undefined ? undefined : parse('wgrad.config') };
+  } catch (e) {
+    for (const t of Object.values(tensors)) t.dispose();
+    throw e;
+  }
   const model = group('model.');
   const opt = group('optimizer.');
   const extra = group('extra.');
@@ -248,7 +267,8 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
     if (into.optimizer) {
       const raw = metadata['wgrad.optimizer'];
       if (!raw) throw new Error('loadCheckpoint: the checkpoint holds no optimizer state');
-      const meta = JSON.parse(raw) as OptimizerMeta;
+      const meta = parse('wgrad.optimizer') as OptimizerMeta;
+      if (meta === null || typeof meta !== 'object' || typeof meta.tensorNames !== 'object' || meta.tensorNames === null) throw new Error(`loadCheckpoint: metadata "wgrad.optimizer" is ${raw.slice(0, 80)}; expected { type, paramGroups, scalars, tensorNames }`);
       if (meta.type !== into.optimizer.name) throw new Error(`loadCheckpoint: the checkpoint's optimizer is ${meta.type}, not ${into.optimizer.name}`);
       const state: Record<number, ParamState> = {};
       for (const i of Object.keys(meta.tensorNames)) {
@@ -265,11 +285,11 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
     if (into.scheduler) {
       const raw = metadata['wgrad.scheduler'];
       if (!raw) throw new Error('loadCheckpoint: the checkpoint holds no scheduler state');
-      into.scheduler.loadStateDict(JSON.parse(raw));
+      into.scheduler.loadStateDict(parse('wgrad.scheduler') as never);
     }
-    const rng = JSON.parse(metadata['wgrad.rng'] ?? '{}') as Record<string, number[]>;
+    const rng = (metadata['wgrad.rng'] === undefined ? {} : parse('wgrad.rng')) as Record<string, number[]>;
     for (const [name, g] of Object.entries(into.generators ?? { default: defaultGenerator })) {
-      if (!rng[name]) throw new Error(`loadCheckpoint: no state for generator "${name}" in the checkpoint (it has: ${Object.keys(rng).join(', ') || 'none'})`);
+      if (rng === null || typeof rng !== 'object' || !Object.hasOwn(rng, name)) throw new Error(`loadCheckpoint: no state for generator "${name}" in the checkpoint (it has: ${Object.keys(rng).join(', ') || 'none'})`);
       g.setState(rng[name]);
     }
   } catch (e) {
@@ -277,12 +297,10 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
     throw e;
   }
   for (const [k, t] of Object.entries(tensors)) if (!k.startsWith('extra.')) t.dispose();
-  const num = (k: string) => (metadata[k] === undefined ? undefined : (JSON.parse(metadata[k]) as number));
+
   const user = Object.fromEntries(Object.entries(metadata).filter(([k]) => !k.startsWith('wgrad.')));
   return {
-    step: num('wgrad.step'),
-    epoch: num('wgrad.epoch'),
-    config: metadata['wgrad.config'] === undefined ? undefined : JSON.parse(metadata['wgrad.config']),
+    ...counters,
     tensors: extra,
     metadata: user,
   };

@@ -28,7 +28,8 @@ function crossEntropyAtColumn(logits: Tensor, target: number): Tensor {
 }
 
 function accuracyAtColumn(logits: Tensor, target: number): Tensor {
-  return noGrad(() => eq(argmax(logits, 1), target).float().mean());
+  // + 0·Σ logits: NaN logits make argmax pick column 0 (the positive); the accuracy must be NaN then.
+  return noGrad(() => eq(argmax(logits, 1), target).float().mean().add(logits.sum().mul(0)));
 }
 
 /**

@@ -23,8 +23,8 @@ import { SGD } from '../../src/optim/sgd.ts';
 import { Generator } from '../../src/random.ts';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
 import { FASHION_MNIST_DIR } from '../../src/data/node-files.ts';
-import { buildEncoder, type TrainConfig } from '../../src/cli/train.ts';
-import { loadMocoCheckpoint } from '../../src/cli/checkpoint.ts';
+import { TRAIN_OPTIONS, buildEncoder, epochLr, type TrainConfig } from '../../src/cli/train.ts';
+import { readMocoCheckpoint, checkMocoTensors, restoreMoco } from '../../src/cli/checkpoint.ts';
 
 test.before(setup);
 
@@ -44,8 +44,16 @@ function python(script: string, args: string[], env: Record<string, string> = {}
   return r.stdout;
 }
 
+/** A checkpoint's tensors and metadata under the first format's names (what scripts/torch writes). */
 function readFile(file: string) {
-  return decodeSafetensors(new Uint8Array(fs.readFileSync(file)));
+  const { tensors, metadata: m } = decodeSafetensors(new Uint8Array(fs.readFileSync(file)));
+  if (m['moco.format'] !== 'wgrad-moco-run/2') return { tensors, metadata: m };
+  const opt = JSON.parse(m['wgrad.optimizer']);
+  const metadata: Record<string, string> = {
+    epoch: m['wgrad.epoch'], config: m['wgrad.config'], rng: m['wgrad.rng'], records: m['moco.records'], baselines: m['moco.baselines'],
+    queuePtr: String(JSON.parse(m['moco.numbers']).queuePtr), optimizerGroups: JSON.stringify(opt.paramGroups),
+  };
+  return { tensors: Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k.replace(/^extra\./, ''), t])), metadata };
 }
 
 /** A wgrad run of 3 epochs stopped after epoch 1 (the crash hook kills it before epoch 2's checkpoint). */
@@ -96,10 +104,12 @@ test('one PyTorch step on a fixed batch (no shuffle) equals wgrad’s next step 
   const missing = await wgradRun();
   if (missing) return skip(missing);
   const file = path.join(run, 'checkpoint.safetensors');
-  const cfg = JSON.parse(readFile(file).metadata.config) as TrainConfig;
+  const saved = await readMocoCheckpoint(file, TRAIN_OPTIONS);
+  const cfg = saved.config as TrainConfig;
   const model = new MoCo({ encoder: buildEncoder(cfg, 1), dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, shuffleBN: false });
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
-  await loadMocoCheckpoint(file, model, opt, { dataGen: new Generator(1), augGen: new Generator(2), defaultGen: new Generator(3) }, cfg);
+  checkMocoTensors(saved, model, opt, { lr: epochLr(cfg, saved.epoch - 1), numbers: null });
+  restoreMoco(saved, model, opt, { dataGen: new Generator(1), augGen: new Generator(2), defaultGen: new Generator(3) });
   const xq = randnSeeded([cfg.batch, 1, 28, 28], 5).mul(0.3).add(0.5);
   const xk = randnSeeded([cfg.batch, 1, 28, 28], 6).mul(0.3).add(0.5);
   const views = path.join(tmp, 'views.safetensors');

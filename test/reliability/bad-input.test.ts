@@ -191,13 +191,13 @@ test('resuming from a checkpoint of another configuration, or truncated on disk'
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
   const gens = { dataGen: new Generator(3), augGen: new Generator(4), defaultGen: defaultGenerator };
   const file = path.join(out, 'checkpoint.safetensors');
-  await saveMocoCheckpoint(file, model, opt, gens, { epoch: 1, records: [], baselines: {}, config: cfg });
+  await saveMocoCheckpoint(file, model, opt, gens, { epoch: 1, records: [{ epoch: 1, loss: 5, accuracy: 0.5, knn: 50, lr: cfg.lr, seconds: 1, imagesPerSecond: 100 }], baselines: {}, config: cfg });
 
   const other = await trainError([...argv, '--resume', '--width', '8']);
-  assert.is(other, '--resume: the checkpoint was written with a different configuration:\n  --width: checkpoint 4, now 8\nResume with the original options or start a new --out directory.');
+  assert.is(other, `--resume: the checkpoint ${file} was written with a different configuration:\n  --width: checkpoint 4, now 8\nResume with the original options or start a new --out directory.`);
   // Augmentation is part of the run: a different crop would silently change the resumed epochs.
   const crop = await trainError([...argv, '--resume', '--crop-min', '0.3', '--train-size', '256']);
-  assert.is(crop, '--resume: the checkpoint was written with a different configuration:\n  --train-size: checkpoint 128, now 256\n  --crop-min: checkpoint 0.5, now 0.3\nResume with the original options or start a new --out directory.');
+  assert.is(crop, `--resume: the checkpoint ${file} was written with a different configuration:\n  --train-size: checkpoint 128, now 256\n  --crop-min: checkpoint 0.5, now 0.3\nResume with the original options or start a new --out directory.`);
 
   const bytes = fs.readFileSync(file);
   fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));

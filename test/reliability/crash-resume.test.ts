@@ -48,8 +48,8 @@ test('device lost mid-run: training stops non-zero naming the lost device; the l
   assert.ok(r.stderr.includes('the GPU device was lost (simulated device loss (test hook))'), explain(r));
   assert.ok(r.stderr.includes('run the same command with --resume'), explain(r));
   const saved = await loadSafetensorsFile(ckpt(dirB));
-  assert.is(saved.metadata.epoch, '1');
-  assert.is(JSON.parse(saved.metadata.records).length, 1);
+  assert.is(saved.metadata['wgrad.epoch'], '1');
+  assert.is(JSON.parse(saved.metadata['moco.records']).length, 1);
   for (const [name, t] of Object.entries(saved.tensors)) assert.ok(t.data.every(Number.isFinite), `${name} is finite`);
   assert.is(logRecords(dirB).length, 1);
   afterLoss = fs.readFileSync(ckpt(dirB));
@@ -66,7 +66,7 @@ test('SIGKILL between writing the temp file and the rename leaves the previous c
   assert.ok(fs.statSync(path.join(dirB, temp[0])).size > 0);
   assert.ok(fs.readFileSync(ckpt(dirB)).equals(afterLoss), 'the epoch-1 checkpoint is byte-for-byte unchanged');
   const saved = await loadSafetensorsFile(ckpt(dirB)); // and still decodes
-  assert.is(saved.metadata.epoch, '1');
+  assert.is(saved.metadata['wgrad.epoch'], '1');
   // The crash came after the epoch-2 log line was appended: the log is ahead of the checkpoint.
   assert.is(logRecords(dirB).length, 2);
 });
@@ -82,15 +82,15 @@ test('resuming reproduces the uninterrupted run bit for bit (tensors, RNG, queue
   const A = await loadSafetensorsFile(ckpt(dirA));
   const B = await loadSafetensorsFile(ckpt(dirB));
   assert.equal(Object.keys(B.tensors).sort(), Object.keys(A.tensors).sort());
-  assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('key.') && k.endsWith('running_var')), 'key encoder BN statistics are saved');
+  assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('extra.key.') && k.endsWith('running_var')), 'key encoder BN statistics are saved');
   assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('optimizer.')), 'optimizer momentum is saved');
   const differing = Object.keys(A.tensors).filter((k) => !Buffer.from(A.tensors[k].data.buffer, A.tensors[k].data.byteOffset, A.tensors[k].data.byteLength)
     .equals(Buffer.from(B.tensors[k].data.buffer, B.tensors[k].data.byteOffset, B.tensors[k].data.byteLength)));
   assert.equal(differing, [], `tensors differing from the uninterrupted run: ${differing.join(', ')}`);
-  for (const key of ['epoch', 'queuePtr', 'rng', 'optimizerGroups', 'optimizerNumbers']) assert.is(B.metadata[key], A.metadata[key], key);
-  const recA = untimed(JSON.parse(A.metadata.records));
+  for (const key of ['wgrad.epoch', 'moco.queuePtr', 'wgrad.rng', 'wgrad.optimizer']) assert.is(B.metadata[key], A.metadata[key], key);
+  const recA = untimed(JSON.parse(A.metadata['moco.records']));
   assert.is(recA.length, 2);
-  assert.equal(untimed(JSON.parse(B.metadata.records)), recA);
+  assert.equal(untimed(JSON.parse(B.metadata['moco.records'])), recA);
   assert.equal(untimed(logRecords(dirB)), untimed(logRecords(dirA)), 'log.jsonl');
   assert.equal(untimed(logRecords(dirA)), recA);
 });

@@ -42,8 +42,8 @@ test('train --mechanism memory-bank: the epoch-1 checkpoint holds the bank; --re
   assert.is(stopped.code, 1, explain(stopped));
   assert.ok(stopped.stdout.includes('epoch 1: loss'), explain(stopped));
   const e1 = await loadSafetensorsFile(ckpt(dirB));
-  assert.is(e1.metadata.epoch, '1');
-  const bank = e1.tensors.memoryBank;
+  assert.is(e1.metadata['wgrad.epoch'], '1');
+  const bank = e1.tensors['extra.memoryBank'];
   assert.ok(bank, 'the checkpoint has the memory bank');
   assert.equal(bank.shape, [128, 16], 'one row per training image, dim 16');
   for (let r = 0; r < 128; r++) {
@@ -52,8 +52,10 @@ test('train --mechanism memory-bank: the epoch-1 checkpoint holds the bank; --re
     assert.ok(Math.abs(Math.sqrt(s) - 1) < 1e-4, `row ${r} has norm ${Math.sqrt(s)}`);
   }
 
-  // Resuming with another mechanism fails before anything is written (run alongside the resume).
+  // Resuming with another mechanism fails before anything is written (and before the resume: one
+  // writer per run directory, so the two cannot run side by side).
   refused = runCli([...tinyTrainArgs(dirB, 2), '--mechanism', 'queue', '--resume']);
+  await refused;
   const resumed = await runCli([...bankArgs(dirB), '--resume']);
   assert.is(resumed.code, 0, explain(resumed));
   assert.ok(resumed.stdout.includes('after epoch 1'), explain(resumed));
@@ -62,12 +64,12 @@ test('train --mechanism memory-bank: the epoch-1 checkpoint holds the bank; --re
   const A = await loadSafetensorsFile(ckpt(dirA));
   const B = await loadSafetensorsFile(ckpt(dirB));
   assert.equal(Object.keys(B.tensors).sort(), Object.keys(A.tensors).sort());
-  assert.not.ok(bytes(A.tensors.memoryBank).equals(bytes(bank)), 'epoch 2 changed the bank');
+  assert.not.ok(bytes(A.tensors['extra.memoryBank']).equals(bytes(bank)), 'epoch 2 changed the bank');
   const differing = Object.keys(A.tensors).filter((k) => !bytes(A.tensors[k]).equals(bytes(B.tensors[k])));
   assert.equal(differing, [], `tensors differing from the uninterrupted run: ${differing.join(', ')}`);
-  for (const key of ['epoch', 'rng', 'optimizerNumbers']) assert.is(B.metadata[key], A.metadata[key], key);
-  assert.equal(untimed(JSON.parse(B.metadata.records)), untimed(JSON.parse(A.metadata.records)));
-  assert.is(JSON.parse(A.metadata.config).mechanism, 'memory-bank');
+  for (const key of ['wgrad.epoch', 'wgrad.rng', 'wgrad.optimizer']) assert.is(B.metadata[key], A.metadata[key], key);
+  assert.equal(untimed(JSON.parse(B.metadata['moco.records'])), untimed(JSON.parse(A.metadata['moco.records'])));
+  assert.is(JSON.parse(A.metadata['wgrad.config']).mechanism, 'memory-bank');
 });
 
 test('--resume with another --mechanism is refused; --mechanism end-to-end trains', async () => {

@@ -31,7 +31,7 @@ for (const method of ['nnclr', 'mocov3']) {
     const stopped = await runCli(methodArgs(method, dirB), { WGRAD_TEST_LOSE_DEVICE_AT_STEP: '4' });
     assert.is(stopped.code, 1, explain(stopped));
     const e1 = await loadSafetensorsFile(ckpt(dirB));
-    assert.is(e1.metadata.epoch, '1');
+    assert.is(e1.metadata['wgrad.epoch'], '1');
     const resumed = await runCli([...methodArgs(method, dirB), '--resume']);
     assert.is(resumed.code, 0, explain(resumed));
     assert.ok(resumed.stdout.includes('after epoch 1'), explain(resumed));
@@ -41,18 +41,18 @@ for (const method of ['nnclr', 'mocov3']) {
     const B = await loadSafetensorsFile(ckpt(dirB));
     assert.equal(Object.keys(B.tensors).sort(), Object.keys(A.tensors).sort());
     if (method === 'nnclr') {
-      assert.equal(A.tensors.supportSet.shape, [64, 16], 'the checkpoint holds the support set');
-      assert.equal(JSON.parse(A.metadata.methodNumbers), { supportSetPtr: 0, supportSetFilled: 64 }, '8 steps of 32 filled the set of 64');
-      assert.not.ok(bytes(A.tensors.supportSet).equals(bytes(e1.tensors.supportSet)), 'epoch 2 changed the support set');
+      assert.equal(A.tensors['extra.supportSet'].shape, [64, 16], 'the checkpoint holds the support set');
+      assert.equal(JSON.parse(A.metadata['moco.numbers']), { supportSetPtr: 0, supportSetFilled: 64 }, '8 steps of 32 filled the set of 64');
+      assert.not.ok(bytes(A.tensors['extra.supportSet']).equals(bytes(e1.tensors['extra.supportSet'])), 'epoch 2 changed the support set');
     } else {
-      assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('key.projector.')), 'the checkpoint holds the momentum encoder');
-      assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('query.predictor.')), 'and the predictor');
+      assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('extra.key.projector.')), 'the checkpoint holds the momentum encoder');
+      assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('extra.query.predictor.')), 'and the predictor');
     }
     const differing = Object.keys(A.tensors).filter((k) => !bytes(A.tensors[k]).equals(bytes(B.tensors[k])));
     assert.equal(differing, [], `tensors differing from the uninterrupted run: ${differing.join(', ')}`);
-    for (const key of ['epoch', 'rng', 'optimizerNumbers', 'methodNumbers']) assert.is(B.metadata[key], A.metadata[key], key);
-    assert.equal(untimed(JSON.parse(B.metadata.records)), untimed(JSON.parse(A.metadata.records)));
-    assert.is(JSON.parse(A.metadata.config).method, method);
+    for (const key of ['wgrad.epoch', 'wgrad.rng', 'wgrad.optimizer', 'moco.numbers']) assert.is(B.metadata[key], A.metadata[key], key);
+    assert.equal(untimed(JSON.parse(B.metadata['moco.records'])), untimed(JSON.parse(A.metadata['moco.records'])));
+    assert.is(JSON.parse(A.metadata['wgrad.config']).method, method);
   });
 }
 

@@ -5,7 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skip } from '../skip.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
@@ -95,6 +96,32 @@ test('a tensor named "__proto__" survives saveSafetensors / loadSafetensors and 
   const loaded = await loadCheckpoint(ckpt);
   assert.equal(Object.keys(loaded.tensors).sort(), ['__proto__', 'constructor']);
   assert.equal(Array.from(await loaded.tensors['__proto__'].toArray()), [1, 2]);
+});
+
+test('loadCheckpoint names the file and the key of bad metadata; Generator.setState refuses a wrong state', async () => {
+  const file = join(dir, 'meta.safetensors');
+  const model = new nn.Linear(2, 1);
+  await saveCheckpoint(file, { model, epoch: 3, config: { lr: 0.1 } });
+  const good = readFileSync(file);
+  const broken = async (key: string, value: string | undefined) => {
+    const { tensors, metadata } = decodeSafetensors(good);
+    if (value === undefined) delete metadata[key];
+    else metadata[key] = value;
+    writeFileSync(file, encodeSafetensors(tensors, metadata));
+    try {
+      await loadCheckpoint(file, { model });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  // (JSON.parse's own wording differs between Node versions.)
+  assert.match(await broken('wgrad.epoch', 'abc'), /^loadCheckpoint: metadata "wgrad\.epoch" is not valid JSON \(.+\) \(in ".+meta\.safetensors"\)$/);
+  assert.is(await broken('wgrad.epoch', '-5'), `loadCheckpoint: metadata "wgrad.epoch" is -5; expected an integer >= 0 (in "${file}")`);
+  assert.is(await broken('wgrad.epoch', '1.5'), `loadCheckpoint: metadata "wgrad.epoch" is 1.5; expected an integer >= 0 (in "${file}")`);
+  assert.is(await broken('wgrad.rng', '{"default":[]}'), `Generator.setState: expected [hi, lo] (integers in 0..2^32-1) and an optional finite spare normal, as getState() returns; got [] (in "${file}")`);
+  assert.is(await broken('wgrad.rng', undefined), `loadCheckpoint: no state for generator "default" in the checkpoint (it has: none) (in "${file}")`);
+  assert.match(await broken('wgrad.config', '{'), /^loadCheckpoint: metadata "wgrad\.config" is not valid JSON \(.+\) \(in ".+meta\.safetensors"\)$/);
 });
 
 test.run();

@@ -48,8 +48,25 @@ export function methodState(tensors: Record<string, Tensor>, metadata: Record<st
   return { tensors: own, numbers };
 }
 
+/**
+ * A checkpoint of `wgrad-moco train` (the library's format, src/cli/checkpoint.ts: the method's
+ * state under extra.*, counters in moco.numbers) under this page's names and keys.
+ */
+function fromRunFormat(tensors: Record<string, Tensor>, m: Record<string, string>): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  const opt = JSON.parse(m['wgrad.optimizer']) as { paramGroups: unknown; scalars: Record<string, Record<string, number>> };
+  const metadata: Record<string, string> = {
+    format: MOCO_RUN_FORMAT, epoch: m['wgrad.epoch'], config: m['wgrad.config'], rng: m['wgrad.rng'], records: m['moco.records'],
+    baselines: m['moco.baselines'], methodNumbers: m['moco.numbers'], optimizerGroups: JSON.stringify(opt.paramGroups),
+    optimizerNumbers: JSON.stringify(Object.fromEntries(Object.entries(opt.scalars).filter(([, v]) => Object.keys(v).length > 0))),
+  };
+  const renamed: Record<string, Tensor> = Object.create(null);
+  for (const [k, t] of Object.entries(tensors)) renamed[k.startsWith('extra.') ? k.slice(6) : k] = t;
+  return { tensors: renamed, metadata };
+}
+
 /** Loads decoded run tensors and metadata into a model and optimizer built with the run's config. */
 export function restoreMocoRun(tensors: Record<string, Tensor>, metadata: Record<string, string>, source: string, model: ContrastiveMethod, opt: Optimizer<any>, gens: Generators): { epoch: number; records: any[]; baselines: Record<string, number> } {
+  if (metadata['moco.format'] === 'wgrad-moco-run/2') ({ tensors, metadata } = fromRunFormat(tensors, metadata));
   if (metadata.format !== MOCO_RUN_FORMAT) throw new Error(`${source} is not a wgrad-moco checkpoint (format '${metadata.format ?? 'none'}')`);
   const pick = (prefix: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   model.loadState(methodState(tensors, metadata));

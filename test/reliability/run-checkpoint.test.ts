@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import { runCli, tinyTrainArgs, type CliResult } from './cli.ts';
 import { setup } from '../helpers.ts';
 import { decodeSafetensors, encodeSafetensors, type TensorData } from '../../src/io/safetensors.ts';
-import { loadCheckpoint, loadMoCoRun, knnAccuracy, noGrad, tidy } from '../../src/index.ts';
+import { loadCheckpoint, loadSafetensors, loadMoCoRun, knnAccuracy, noGrad, tidy, Generator } from '../../src/index.ts';
+import { restoreMocoRun } from '../../src/moco/run-file.ts';
+import { SGD } from '../../src/optim/sgd.ts';
 import { train, TRAIN_OPTIONS, buildEncoder, buildModel, loadData } from '../../src/cli/train.ts';
 import { evaluate } from '../../src/cli/evaluate.ts';
 import { parseArgs } from '../../src/cli/args.ts';
@@ -254,6 +256,15 @@ test('loadMoCoRun: a run trained by the CLI code gives the backbone, config and 
   const viaRun = await run.embed(testSet.images.subarray(0, n * 28 * 28)).toArray();
   assert.is(viaRun.length, n * run.backbone.featureDim);
   assert.equal(Array.from(viaRun), Array.from(direct), 'embed() equals the directly computed features bit for bit');
+  // The browser page's loader (src/moco/run-file.ts) reads the same file.
+  const { tensors, metadata } = await loadSafetensors(ckpt(dir));
+  const paged = buildModel(cfg, buildEncoder(cfg, 1), trainSet.count);
+  const gens = { dataGen: new Generator(0), augGen: new Generator(0), defaultGen: new Generator(0) };
+  const back = restoreMocoRun(tensors, metadata, ckpt(dir), paged, new SGD(paged.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd }), gens);
+  assert.is(back.epoch, 1);
+  paged.backbone.eval();
+  const viaPage = await noGrad(() => tidy(() => paged.backbone.forward(fromArray(toFloat(testSet, Array.from({ length: n }, (_, i) => i)), [n, 1, 28, 28])))).toArray();
+  assert.equal(Array.from(viaPage), Array.from(direct), 'the page loads the same weights');
   // And the embeddings are the trained ones: their kNN is the accuracy train logged.
   const knn = await knnAccuracy(run.embed(trainSet.images), trainSet.labels, run.embed(testSet.images), testSet.labels, { k: cfg.knnK, t: cfg.knnT });
   assert.is(knn, records[0].knn);

@@ -108,6 +108,8 @@ test('cloneModule: tensors in arrays, Maps and plain objects are copied; a tenso
     plain = { inner: { t: randnSeeded([2], 14) }, n: 7 };
     again = this.shared;
     gen = gen;
+    none = null;
+    missing = undefined;
     override forward(x: Tensor): Tensor {
       return x;
     }
@@ -125,6 +127,8 @@ test('cloneModule: tensors in arrays, Maps and plain objects are copied; a tenso
   assert.is.not(c.plain, h.plain);
   assert.ok(c.byName instanceof Map && c.byName !== h.byName);
   assert.is(c.gen, gen, 'a generator is shared, not copied');
+  assert.is(c.none, null);
+  assert.ok('missing' in c && c.missing === undefined);
   assert.ok(c instanceof Holder);
 });
 
@@ -141,7 +145,10 @@ test('momentumUpdate: m = 0 copies the query, m = 1 keeps the key; bad momentum 
   momentumUpdate(k, q, 0);
   assert.equal(await bits(wk), moved, 'm = 0');
   for (const m of [-0.1, 1.5, NaN]) throwsWith(() => momentumUpdate(k, q, m), 'momentum must be in [0, 1]', `got ${m}`);
-  for (const m of [-0.1, 1.5]) throwsWith(() => new MomentumEncoder(new nn.Linear(2, 2)).update(m), 'momentum must be in [0, 1]');
+  const enc = new MomentumEncoder(new nn.Linear(2, 2));
+  for (const m of [-0.1, 1.5]) throwsWith(() => enc.update(m), 'momentum must be in [0, 1]');
+  enc.update(0);
+  enc.update(1); // both ends of [0, 1] are allowed
   throwsWith(() => momentumUpdate(new nn.Linear(3, 2, { bias: false }), q, 0.9), 'key encoder has 1 parameters, query encoder 2');
   throwsWith(() => momentumUpdate(new nn.Linear(4, 2), q, 0.9), "parameter 'weight' has shape [2, 4] in the key encoder but [2, 3]");
   const renamed = new nn.Sequential(new nn.Linear(3, 2));

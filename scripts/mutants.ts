@@ -23,6 +23,11 @@ export const MUTANTS: Mutant[] = [
   { id: 'variance-backward-x1.005', file: 'src/ops/reduce.ts', find: "'x0 * 2.0 * (x1 - x2) * p.a', 'var.backward'", replace: "'x0 * 2.0 * (x1 - x2) * p.a * 1.005', 'var.backward'", tests: OPS('reduce') },
   { id: 'avg-pool-backward-x1.005 (window kernel)', file: 'kernels/pool2d_backward_window.wgsl', find: 'let avg = gv / f32(p.kh * p.kw);', replace: 'let avg = gv * 1.005 / f32(p.kh * p.kw);', tests: OPS('pool') },
   { id: 'max-pool-backward-x1.005 (gather kernel)', file: 'kernels/pool2d_backward.wgsl', find: 'acc += g[o]; }', replace: 'acc += g[o] * 1.005; }', tests: OPS('pool') },
+  // The contrastive losses and mechanisms against their float64 PyTorch step (test/moco/losses-crosscheck.test.ts).
+  { id: 'dcl: positive kept in the denominator', file: 'src/moco/losses.ts', find: 'const negOnly = sim.sub(posMask.mul(1e9));', replace: 'const negOnly = sim;', tests: ['test/moco', '^losses-crosscheck\\.test\\.ts$'] },
+  { id: 'ntxent: positive term x1.01', file: 'src/moco/losses.ts', find: 'const loss = logsumexp(sim, 1, true).sub(pos).mean();', replace: 'const loss = logsumexp(sim, 1, true).sub(pos.mul(1.01)).mean();', tests: ['test/moco', '^losses-crosscheck\\.test\\.ts$'] },
+  { id: 'symmetric moco: key batches enqueued in swapped order', file: 'src/moco/moco.ts', find: 'concat([k1, k2], 0)', replace: 'concat([k2, k1], 0)', tests: ['test/moco', '^losses-crosscheck\\.test\\.ts$'] },
+  { id: 'end-to-end: keys detached (no gradient through the key view)', file: 'src/moco/moco.ts', find: 'const k = this.shuffled(this.encoderQ, xk);', replace: 'const k = this.shuffled(this.encoderQ, xk).detach();', tests: ['test/moco', '^losses-crosscheck\\.test\\.ts$'] },
   // WGSL: constants, index offsets, swapped operands.
   { id: 'sgd: update sign', file: 'kernels/sgd.wgsl', find: 'param[p.off_p + i] = w - p.lr * d;', replace: 'param[p.off_p + i] = w + p.lr * d;', tests: ['test/optim', '^optimizers\\.test\\.ts$'] },
   { id: 'sgd: dampening sign', file: 'kernels/sgd.wgsl', find: '(1.0 - p.dampening) * d', replace: '(1.0 + p.dampening) * d', tests: ['test/optim', '^optimizers\\.test\\.ts$'] },

@@ -73,11 +73,18 @@ function inferShape(data: Nested): number[] {
  * @example
  * const a = tensor([[1, 2], [3, 4]]);                        // shape [2, 2]
  * const b = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
- * const w = tensor([0.5, -1], undefined, { requiresGrad: true });
+ * const w = tensor([0.5, -1], { requiresGrad: true });          // options second, as in PyTorch
  * const s = tensor(3);                                        // rank 0
- * const labels = tensor([3, 1, 4], undefined, { dtype: 'int32' });
+ * const labels = tensor([3, 1, 4], { dtype: 'int32' });
  */
-export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number[], opts: CreationOptions = {}): Tensor {
+export function tensor(data: Nested | ArrayLike<number>, opts?: CreationOptions): Tensor;
+export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number[], opts?: CreationOptions): Tensor;
+export function tensor(data: Nested | ArrayLike<number>, shapeOrOpts?: readonly number[] | CreationOptions, opts: CreationOptions = {}): Tensor {
+  let shape: readonly number[] | undefined;
+  if (shapeOrOpts !== undefined && !Array.isArray(shapeOrOpts)) {
+    if (typeof shapeOrOpts !== 'object' || shapeOrOpts === null) throw new Error(`tensor: the second argument must be a shape array or an options object ({ dtype, requiresGrad }), got ${String(shapeOrOpts)}`);
+    opts = shapeOrOpts as CreationOptions;
+  } else shape = shapeOrOpts as readonly number[] | undefined;
   let flat: ArrayLike<number>;
   let s: readonly number[];
   if (typeof data === 'number') {

@@ -4,7 +4,9 @@
 //       computes a gradient, checked against the closed form in float64;
 //   (b) a .ts file is type-checked against the installed .d.ts files (strict, no skipLibCheck,
 //       no @types/node), with a @ts-expect-error line that fails if the types were `any`;
-//   (c) `npx wgrad-moco help` runs the CLI from dist/.
+//   (c) `npx wgrad-moco help` runs the CLI from dist/;
+//   (f) a tiny `npx wgrad-moco train` run is loaded with loadMoCoRun and its embeddings give the
+//       kNN accuracy the run logged.
 // Takes about a minute (the build, and installing `webgpu`, which is large). Set WGRAD_KEEP_TMP=1
 // to keep the temporary folder for a look.
 
@@ -135,7 +137,9 @@ shutdown();
 test.before(() => {
   // Pack a copy of the sources that the build needs, so that this test neither rewrites the
   // shared dist/ nor races another `npm test` in the same tree doing the same.
-  for (const f of ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'src', 'kernels', 'bench/moco-20-epochs/curves.svg', 'bench/reference/parity.svg']) {
+  const shipped = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] }).files.filter((f) => f !== 'dist');
+  for (const f of new Set(['tsconfig.json', 'tsconfig.build.json', 'scripts', 'src', ...shipped, 'package.json'])) {
+    mkdirSync(join(stage, f, '..'), { recursive: true });
     cpSync(join(root, f), join(stage, f), { recursive: true });
   }
   symlinkSync(join(root, 'node_modules'), join(stage, 'node_modules'), 'dir');
@@ -330,6 +334,53 @@ test("(e) the packaged README's library example runs and prints the right, non-z
   assert.ok(g.flat().every((v) => v !== 0), `a visibly non-zero gradient: ${JSON.stringify(g)}`);
   g.flat().forEach((v, i) => assert.ok(Math.abs(v - expected.flat()[i]) < 1e-4 * Math.max(1, Math.abs(expected.flat()[i])), `grad ${v} vs ${expected.flat()[i]}`));
   assert.ok(lines.some((l) => l.startsWith('tensor([[')), 'print() output is there');
+});
+
+const EMBED_PROGRAM = `
+// A finished wgrad-moco run as a library user meets it: loadMoCoRun, embed(), knnAccuracy.
+import { loadMoCoRun, knnAccuracy, shutdown } from 'wgrad';
+import { loadFashionMnist } from 'wgrad/data';
+
+const [runDir, dataDir] = process.argv.slice(2);
+const run = await loadMoCoRun(runDir);
+const train = loadFashionMnist({ dir: dataDir, split: 'train' });
+const test = loadFashionMnist({ dir: dataDir, split: 'test' });
+const bank = run.embed(train.images);
+const queries = run.embed(test.images);
+const knn = await knnAccuracy(bank, Int32Array.from(train.labels), queries, Int32Array.from(test.labels), { k: run.config.knnK, t: run.config.knnT });
+console.log(JSON.stringify({ knn, logged: run.records.at(-1).knn, epoch: run.epoch, shape: bank.shape, input: run.input, testCount: test.count }));
+shutdown();
+`;
+
+test('(f) a MoCo run from `npx wgrad-moco train`, loaded with loadMoCoRun: its embeddings give the kNN the run logged', () => {
+  // The first 256 training and 64 test images of the (stand-in or real) Fashion-MNIST as IDX files.
+  const src = existsSync(join(tmp, 'fmnist')) ? join(tmp, 'fmnist') : '/usr/share/datasets/fashion-mnist';
+  const dir = join(tmp, 'small');
+  mkdirSync(dir);
+  writeFileSync(join(app, 'cut.mjs'), `
+import { loadFashionMnist, encodeIdx } from 'wgrad/data';
+import { writeFileSync } from 'node:fs';
+for (const [split, prefix, n] of [['train', 'train', 256], ['test', 't10k', 64]]) {
+  const ds = loadFashionMnist({ dir: process.argv[2], split });
+  writeFileSync(process.argv[3] + '/' + prefix + '-images-idx3-ubyte', encodeIdx([n, 28, 28], ds.images.subarray(0, n * 784)));
+  writeFileSync(process.argv[3] + '/' + prefix + '-labels-idx1-ubyte', encodeIdx([n], ds.labels.subarray(0, n)));
+}
+`);
+  run('node', ['cut.mjs', src, dir], app, 120);
+  const out = join(tmp, 'run');
+  run('npx', ['--no', '--', 'wgrad-moco', 'train', '--data-dir', dir, '--train-size', '0', '--test-size', '0', '--epochs', '1',
+    '--batch', '32', '--K', '64', '--width', '8', '--probe-epochs', '0', '--no-final-eval', '--no-baselines', '--out', out], app, 600);
+  writeFileSync(join(app, 'embed.mjs'), EMBED_PROGRAM);
+  const r = JSON.parse(run('node', ['embed.mjs', out, dir], app, 300).trim().split('\n').at(-1)!) as {
+    knn: number; logged: number; epoch: number; shape: number[]; input: { channels: number; height: number; width: number; scale: number }; testCount: number;
+  };
+  assert.is(r.epoch, 1);
+  assert.is(r.testCount, 64);
+  assert.is(r.shape[0], 256);
+  assert.equal(r.input, { channels: 1, height: 28, width: 28, scale: 255 });
+  // The same backbone, scaling and kNN as the trainer's monitor: equal up to one query's tie.
+  assert.ok(Math.abs(r.knn - r.logged) <= 100 / 64 + 1e-9, `kNN from loadMoCoRun embeddings ${r.knn}% vs the run's logged ${r.logged}%`);
+  console.log(`  loadMoCoRun: kNN of the embeddings ${r.knn.toFixed(2)}% vs the run's log ${r.logged.toFixed(2)}%`);
 });
 
 test('(c) the CLI: npx wgrad-moco help', () => {

@@ -215,7 +215,7 @@ test('mechanism errors: missing or out-of-range indices, no bankSize, unsupporte
   throwsWith(() => model.step(x, x, 0, [0]), '1 dataset indices for a batch of 2 images');
   throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'memory-bank' }), 'needs bankSize');
   throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'end-to-end', symmetric: true }), 'supports only the non-symmetric', "got loss 'infonce', symmetric");
-  throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'end-to-end', loss: 'ntxent' }), "got loss 'ntxent'");
+  throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'memory-bank', bankSize: 8, loss: 'ntxent' }), "supports only the non-symmetric InfoNCE loss (got loss 'ntxent')");
   throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'bank' as 'queue' }), "unknown mechanism 'bank'");
 });
 

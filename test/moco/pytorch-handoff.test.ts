@@ -51,7 +51,7 @@ function readFile(file: string) {
   const opt = JSON.parse(m['wgrad.optimizer']);
   const metadata: Record<string, string> = {
     epoch: m['wgrad.epoch'], config: m['wgrad.config'], rng: m['wgrad.rng'], records: m['moco.records'], baselines: m['moco.baselines'],
-    queuePtr: String(JSON.parse(m['moco.numbers']).queuePtr), optimizerGroups: JSON.stringify(opt.paramGroups),
+    queuePtr: String(JSON.parse(m['moco.numbers']).queuePtr), methodNumbers: m['moco.numbers'], optimizerGroups: JSON.stringify(opt.paramGroups),
   };
   return { tensors: Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k.replace(/^extra\./, ''), t])), metadata };
 }

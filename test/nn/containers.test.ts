@@ -82,7 +82,7 @@ test('layers in a list train: an SGD step moves every weight, and the state dict
   const m = new ListNet();
   const opt = new optim.SGD(m.parameters(), { lr: 0.5 });
   const before = await Promise.all(m.parameters().map((p) => p.toArray()));
-  const loss = crossEntropy(m.forward(randn([8, 4])), tensor([0, 1, 0, 1, 1, 0, 1, 0]));
+  const loss = crossEntropy(m.forward(randn([8, 4])), tensor([0, 1, 0, 1, 1, 0, 1, 0], { dtype: 'int32' }));
   opt.zeroGrad();
   loss.backward();
   opt.step();

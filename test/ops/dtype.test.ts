@@ -26,6 +26,11 @@ test('int32 values round-trip exactly, beyond 2^24 and at the int32 limits', asy
   assert.is(await int(16777217, []).item(), 16777217);
   assert.equal(await ints(tensor(Int32Array.from([5, -7]))), [5, -7], 'an Int32Array makes an int32 tensor');
   assert.is(tensor([1, 2]).dtype, 'float32', 'JS numbers default to float32');
+  // Options as the second argument, as PyTorch users write torch.tensor(data, dtype=...).
+  const second = tensor([[16777217, -3]], { dtype: 'int32' });
+  assert.equal([second.dtype, second.shape, await ints(second)], ['int32', [1, 2], [16777217, -3]]);
+  assert.is(tensor([1.5], { requiresGrad: true }).requiresGrad, true);
+  assert.throws(() => tensor([1], 'int32' as never), /second argument must be a shape array or an options object/);
   assert.throws(() => int([1.5]), /tensor: value 1.5 at flat index 0 is not an int32/);
   assert.throws(() => int([2 ** 31]), /is not an int32/);
   assert.throws(() => tensor([1], undefined, { dtype: 'float64' as never }), /unknown dtype "float64"/);

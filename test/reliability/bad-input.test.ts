@@ -133,7 +133,7 @@ test('a tensor used after dispose() says so', async () => {
 test('wgrad-moco train --batch -3 exits 1 with the option, the value and the rule', async () => {
   const r = await runCli(['train', '--batch', '-3']);
   assert.is(r.code, 1);
-  assert.is(r.stderr.trim(), 'wgrad-moco: wgrad-moco train: --batch -3: must be >= 2');
+  assert.is(r.stderr.trim(), 'wgrad-moco train: --batch -3: must be >= 2');
 });
 
 test('invalid CLI options and values', async () => {
@@ -143,7 +143,7 @@ test('invalid CLI options and values', async () => {
   assert.is(await trainError(['--loss', 'foo']), 'wgrad-moco train: --loss foo: expected one of infonce, ntxent, dcl');
   assert.is(await trainError(['--m', '1.5']), 'wgrad-moco train: --m 1.5: must be <= 1');
   assert.is(await trainError(['--epochs']), 'wgrad-moco train: --epochs needs a value (epochs)');
-  assert.is(await trainError(['--cosine=maybe']), 'wgrad-moco train: --cosine=maybe: expected true or false');
+  assert.is(await trainError(['--cosine=maybe']), 'wgrad-moco train: --cosine=maybe: expected true or false (or --cosine / --no-cosine)');
   const out = path.join(tmp, 'opts');
   assert.is(await trainError(['--batch', '30', '--bn-splits', '4', '--train-size', '128', '--out', out]), 'wgrad-moco train: --batch 30 must be divisible by --bn-splits 4');
   assert.is(await trainError(['--batch', '32', '--K', '16', '--train-size', '128', '--out', out]), 'wgrad-moco train: --K 16 must be at least the number of keys enqueued per step (32)');

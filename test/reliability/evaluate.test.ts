@@ -91,7 +91,7 @@ test('train ends with the full-set evaluation: all images in the bank and as que
   assert.match(trained.stdout, `full sets (300 train / 100 test images`);
   for (const k of ['linearProbe', 'randomEncoderProbe']) assert.ok(full[k] > 10 && full[k] <= 100, `${k} ${full[k]}% (10 classes: above chance)`);
 
-  const evaluated = await runCli(['evaluate', '--out', out, '--probe-epochs', '2', '--full-sets']);
+  const evaluated = await runCli(['evaluate', '--out', out, '--probe-epochs', '2', '--full-sets', '--data-dir', dir]);
   assert.is(evaluated.code, 0, explain(evaluated));
   const results = JSON.parse(fs.readFileSync(path.join(out, 'evaluation.json'), 'utf8'));
   for (const k of ['knn', 'rawPixels', 'randomEncoder', 'linearProbe', 'randomEncoderProbe']) {

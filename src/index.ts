@@ -74,7 +74,7 @@ export type { MoCoRun } from './cli/run.ts';
  * await trainMoCo(['--train-size', '128', '--test-size', '50', '--epochs', '1', '--batch', '32', '--K', '64',
  *   '--width', '4', '--dim', '16', '--no-baselines', '--probe-epochs', '0', '--out', '/tmp/wgrad-moco-example']);
  */
-export async function trainMoCo(argv: string[]): Promise<{ records: import('./cli/train.ts').EpochRecord[]; baselines: Record<string, number> }> {
+export async function trainMoCo(argv: string[]): Promise<import('./cli/train.ts').TrainResult> {
   return (await import('./cli/train.ts')).train(argv);
 }
 /**

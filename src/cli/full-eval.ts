@@ -3,7 +3,8 @@
 // epoch but flatters small gains, so every run ends with the same protocol on all the images —
 // every training image in the kNN bank, every test image a query, the linear probe trained on all
 // training features — for the trained backbone and for both baselines (raw pixels, the randomly
-// initialised encoder the run started from), computed the same way.
+// initialised encoder the run started from), computed the same way. With --no-baselines only the
+// trained backbone is measured (the baselines of one seed are the same for every method).
 
 import { loadDataset } from '../data/node-files.ts';
 import type { ImageDataset } from '../data/dataset.ts';
@@ -17,8 +18,9 @@ export interface FullSetResult {
   trainImages: number;
   testImages: number;
   knn: number;
-  rawPixels: number;
-  randomEncoder: number;
+  /** Baselines, absent when the evaluation ran without them (--no-baselines). */
+  rawPixels?: number;
+  randomEncoder?: number;
   /** Linear probe of the trained backbone on the full sets (with --final-probe). */
   linearProbe?: number;
   /** Linear probe of the random encoder on the full sets, the probe's baseline. */
@@ -44,26 +46,30 @@ async function backboneKnn(backbone: Module, trainSet: ImageDataset, testSet: Im
 
 /**
  * kNN (and with --final-probe the linear probe) of the trained backbone and of the random
- * encoder on the full sets, with the raw-pixel kNN beside them.
+ * encoder on the full sets, with the raw-pixel kNN beside them; `randomEncoder` null: the trained
+ * backbone only, no baselines.
  */
-export async function fullSetEvaluation(backbone: Module, randomEncoder: Module, cfg: TrainConfig): Promise<FullSetResult> {
+export async function fullSetEvaluation(backbone: Module, randomEncoder: Module | null, cfg: TrainConfig): Promise<FullSetResult> {
   const t0 = Date.now();
   const { trainSet, testSet } = loadFullData(cfg);
   const probeCfg = { probeEpochs: cfg.probeEpochs, probeLr: cfg.probeLr, seed: cfg.seed };
   const r: FullSetResult = {
     trainImages: trainSet.count, testImages: testSet.count,
     knn: await backboneKnn(backbone, trainSet, testSet, cfg),
-    rawPixels: await rawPixelKnn(trainSet, testSet, cfg),
-    randomEncoder: await backboneKnn(randomEncoder, trainSet, testSet, cfg),
     seconds: 0,
   };
+  if (randomEncoder) {
+    r.rawPixels = await rawPixelKnn(trainSet, testSet, cfg);
+    r.randomEncoder = await backboneKnn(randomEncoder, trainSet, testSet, cfg);
+  }
   if (cfg.finalProbe && cfg.probeEpochs > 0) {
     r.linearProbe = await runProbe(backbone, trainSet, testSet, probeCfg);
-    r.randomEncoderProbe = await runProbe(randomEncoder, trainSet, testSet, probeCfg);
+    if (randomEncoder) r.randomEncoderProbe = await runProbe(randomEncoder, trainSet, testSet, probeCfg);
   }
   r.seconds = (Date.now() - t0) / 1000;
-  console.log(`full sets (${r.trainImages} train / ${r.testImages} test images, ${fmtTime(r.seconds)}): kNN top-1 ${r.knn.toFixed(2)}% ` +
-    `(raw pixels ${r.rawPixels.toFixed(2)}%, random encoder ${r.randomEncoder.toFixed(2)}%)` +
-    (r.linearProbe !== undefined ? `, linear probe ${r.linearProbe.toFixed(2)}% (random encoder ${r.randomEncoderProbe!.toFixed(2)}%)` : ''));
+  const beside = (v: number | undefined, what: string) => (v === undefined ? '' : ` (${what} ${v.toFixed(2)}%)`);
+  const baselines = randomEncoder ? ` (raw pixels ${r.rawPixels!.toFixed(2)}%, random encoder ${r.randomEncoder!.toFixed(2)}%)` : '';
+  console.log(`full sets (${r.trainImages} train / ${r.testImages} test images, ${fmtTime(r.seconds)}): kNN top-1 ${r.knn.toFixed(2)}%${baselines}` +
+    (r.linearProbe !== undefined ? `, linear probe ${r.linearProbe.toFixed(2)}%${beside(r.randomEncoderProbe, 'random encoder')}` : ''));
   return r;
 }

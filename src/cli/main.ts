@@ -2,7 +2,7 @@
 // wgrad-moco: MoCo pre-training and evaluation on the command line.
 //   wgrad-moco train [options]     train (defaults: Fashion-MNIST, small ConvNet, kNN monitor)
 //   wgrad-moco evaluate [options]  kNN monitor + linear probe of a saved run, with baselines
-//   wgrad-moco ablate [options]    momentum ablation and queue / end-to-end / memory-bank comparison in miniature
+//   wgrad-moco ablate [options]    momentum ablation, queue / end-to-end / memory-bank and a methods comparison in miniature
 //   wgrad-moco help
 
 import { train, TRAIN_OPTIONS } from './train.ts';
@@ -17,7 +17,8 @@ commands:
   train     MoCo pre-training with a kNN monitor after every epoch
   evaluate  kNN monitor and linear probe of a trained run's checkpoint, with both baselines
   ablate    the paper's ablations in miniature: momentum m = 0, 0.9, 0.99, 0.999 and mechanism
-            queue vs end-to-end vs memory bank (§4.1, Fig. 3)
+            queue vs end-to-end vs memory bank (§4.1, Fig. 3); MoCo v1/v2/v3, SimCLR, memory bank,
+            DCL and NNCLR on one budget
   help      this text
 
 train options:
@@ -27,8 +28,9 @@ evaluate options:
 ${helpText(EVALUATE_OPTIONS)}
 
 ablate takes the train options (its defaults: ${ABLATE_DEFAULTS.join(' ')}) and
-  --study momentum|mechanism|both  (default both) which comparison to run
-  --out DIR                        (default runs/ablate) ablation.md, momentum.svg, mechanism.svg, one run per folder
+  --study momentum|mechanism|both|methods|all  (default both = momentum + mechanism; all = both + methods)
+  --out DIR                        (default runs/ablate) ablation.md, momentum.svg, mechanism.svg, one run per folder;
+                                   methods: methods.md, methods.svg, runs in methods/ (full-set kNN on)
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -67,7 +67,7 @@ export const TRAIN_OPTIONS = {
   out: { type: 'string', default: 'runs/moco', help: 'output directory (log, checkpoints, plot)' },
   resume: { type: 'bool', default: false, help: 'continue from the last checkpoint in --out' },
   json: { type: 'string', default: '', help: 'write final metrics to this JSON file' },
-  baselines: { type: 'bool', default: true, help: 'kNN on raw pixels and on a random encoder' },
+  baselines: { type: 'bool', default: true, help: 'kNN on raw pixels and on a random encoder (on the subsets and, with --final-eval, on the full sets)' },
   probeEpochs: { type: 'int', default: 10, min: 0, help: 'linear-probe epochs on frozen features after training (0 = skip)' },
   probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
   finalEval: { type: 'bool', default: true, help: 'after training, kNN on the full sets (every training image in the bank, every test image a query), both baselines the same way' },
@@ -172,7 +172,21 @@ export const epochLr = (cfg: TrainConfig, epoch: number) => (cfg.cosine ? cfg.lr
 /** Config keys whose change makes a checkpoint another run (--resume refuses it). */
 const RUN_DEFINING = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug', 'cropMin', 'method', 'supportSetSize', 'predictionHeadWidth', 'mlpDim'];
 
-export async function train(argv: string[]): Promise<{ records: EpochRecord[]; baselines: Record<string, number> }> {
+/** What a training run returns (the --json summary without config and device counters). */
+export interface TrainResult {
+  records: EpochRecord[];
+  /** Subset baselines (empty with --no-baselines). */
+  baselines: Record<string, number>;
+  /** The final full-set evaluation (with --final-eval). */
+  fullSets?: FullSetResult;
+  /** The subset linear probe (with --probe-epochs > 0). */
+  linearProbeTop1?: number;
+  /** The whole command, baselines and evaluations included. */
+  wallSeconds: number;
+  adapter: string;
+}
+
+export async function train(argv: string[]): Promise<TrainResult> {
   const cfg = parseArgs(argv, TRAIN_OPTIONS, 'wgrad-moco train');
   // Impossible paths fail before any work; then this process is the run directory's only writer.
   checkRunPaths('wgrad-moco train', cfg);
@@ -184,7 +198,7 @@ export async function train(argv: string[]): Promise<{ records: EpochRecord[]; b
   }
 }
 
-async function trainLocked(cfg: TrainConfig): Promise<{ records: EpochRecord[]; baselines: Record<string, number> }> {
+async function trainLocked(cfg: TrainConfig): Promise<TrainResult> {
   const t0 = Date.now();
   const ckptPath = path.join(cfg.out, 'checkpoint.safetensors');
   let saved: MocoCheckpoint | undefined;
@@ -213,7 +227,7 @@ async function trainLocked(cfg: TrainConfig): Promise<{ records: EpochRecord[]; 
   const encoder = buildEncoder(cfg, trainSet.channels);
   // The initial weights, for the random-encoder baseline of the final full-set evaluation (a
   // resumed run rebuilds the same ones from the seed).
-  const randomEncoder = cfg.finalEval ? cloneModule(encoder) : null;
+  const randomEncoder = cfg.finalEval && cfg.baselines ? cloneModule(encoder) : null;
   if (cfg.baselines && !cfg.resume) {
     baselines.rawPixels = await rawPixelKnn(trainSet, testSet, cfg);
     const [fTr, fTe] = [extractFeatures(encoder, trainSet), extractFeatures(encoder, testSet)];
@@ -312,13 +326,13 @@ async function trainLocked(cfg: TrainConfig): Promise<{ records: EpochRecord[]; 
   let probe: number | undefined;
   if (cfg.probeEpochs > 0) probe = await runProbe(model.backbone, trainSet, testSet, cfg);
   let fullSets: FullSetResult | undefined;
-  if (randomEncoder) fullSets = await fullSetEvaluation(model.backbone, randomEncoder, cfg);
+  if (cfg.finalEval) fullSets = await fullSetEvaluation(model.backbone, randomEncoder, cfg);
   const wall = (Date.now() - t0) / 1000;
   const summary = { config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, linearProbeTop1: probe, fullSets, wallSeconds: wall, imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats() };
   if (cfg.json) fs.writeFileSync(cfg.json, JSON.stringify(summary, null, 2));
   const last = records[records.length - 1];
   console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%` + (probe !== undefined ? `, linear probe top-1 ${probe.toFixed(2)}%` : '') + (baselines.rawPixels !== undefined ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '') + `; outputs in ${cfg.out}/`);
-  return { records, baselines };
+  return { records, baselines, fullSets, linearProbeTop1: probe, wallSeconds: wall, adapter: summary.adapter };
 }
 
 /**

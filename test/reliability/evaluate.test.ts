@@ -10,36 +10,12 @@ import * as path from 'node:path';
 import { runCli, tinyTrainArgs, type CliResult } from './cli.ts';
 import { TRAIN_OPTIONS, loadData } from '../../src/cli/train.ts';
 import { parseArgs } from '../../src/cli/args.ts';
-import { toFloat, type ImageDataset } from '../../src/data/dataset.ts';
-import { encodeIdx } from '../../src/data/idx.ts';
-import { loadDataset } from '../../src/data/node-files.ts';
+import { referenceKnn, smallFashionMnist } from './knn-reference.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wgrad-evaluate-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const explain = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout.slice(-2000)}\nstderr:\n${r.stderr.slice(-2000)}`;
-
-/** Float64 weighted kNN (cosine similarity, top k, weights exp(sim / t)), top-1 in percent. */
-function referenceKnn(train: ImageDataset, test: ImageDataset, k: number, t: number): number {
-  const d = train.channels * train.height * train.width;
-  const unit = (x: Float32Array, i: number) => {
-    const v = Array.from(x.subarray(i * d, (i + 1) * d));
-    const n = Math.max(Math.hypot(...v), 1e-12);
-    return v.map((e) => e / n);
-  };
-  const [xTr, xTe] = [toFloat(train), toFloat(test)];
-  const bank = Array.from({ length: train.count }, (_, i) => unit(xTr, i));
-  let correct = 0;
-  for (let i = 0; i < test.count; i++) {
-    const q = unit(xTe, i);
-    const sims = bank.map((b, j) => ({ s: b.reduce((a, v, e) => a + v * q[e], 0), y: train.labels[j] }));
-    sims.sort((a, b) => b.s - a.s);
-    const votes = new Array(10).fill(0);
-    for (const { s, y } of sims.slice(0, k)) votes[y] += Math.exp(s / t);
-    if (votes.indexOf(Math.max(...votes)) === test.labels[i]) correct++;
-  }
-  return (100 * correct) / test.count;
-}
 
 test('train prints the raw-pixel baseline of a float64 kNN; evaluate reproduces the final kNN from the checkpoint', async () => {
   const out = path.join(tmp, 'run');
@@ -67,17 +43,10 @@ test('train prints the raw-pixel baseline of a float64 kNN; evaluate reproduces 
 });
 
 test('train ends with the full-set evaluation: all images in the bank and as queries, baselines the same way; evaluate --full-sets reproduces it', async () => {
-  // A small "full" dataset: the first 300 training and 100 test images of Fashion-MNIST in IDX files.
-  const dir = path.join(tmp, 'small-fashion');
-  fs.mkdirSync(dir);
-  for (const [split, prefix, n] of [['train', 'train', 300], ['test', 't10k', 100]] as const) {
-    const ds = loadDataset('fashion-mnist', { split });
-    fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), encodeIdx([n, 28, 28], ds.images.subarray(0, n * 784)));
-    fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), encodeIdx([n], ds.labels.subarray(0, n)));
-  }
+  const dir = smallFashionMnist(path.join(tmp, 'small-fashion'), 300, 100);
   const out = path.join(tmp, 'full');
   const json = path.join(tmp, 'full.json');
-  const args = [...tinyTrainArgs(out, 1).filter((a) => a !== '--no-final-eval'), '--data-dir', dir, '--probe-epochs', '2', '--final-probe', '--json', json];
+  const args = [...tinyTrainArgs(out, 1).filter((a) => a !== '--no-final-eval' && a !== '--no-baselines'), '--data-dir', dir, '--probe-epochs', '2', '--final-probe', '--json', json];
   const trained = await runCli(args);
   assert.is(trained.code, 0, explain(trained));
   const full = JSON.parse(fs.readFileSync(json, 'utf8')).fullSets;

@@ -261,8 +261,9 @@ async function toggle() {
 async function loadBytes(bytes) {
   if (loop) throw new Error('stop: reload the page to load a run (one run per page)');
   const { tensors, metadata } = wg.decodeTensors(bytes);
-  if (!metadata.config) throw new Error('this file has no run config; it is not a wgrad-moco checkpoint');
-  const saved = JSON.parse(metadata.config);
+  const config = metadata['wgrad.config'] ?? metadata.config; // the run format, or the first one
+  if (!config) throw new Error('this file has no run config; it is not a wgrad-moco checkpoint');
+  const saved = JSON.parse(config);
   const unsupported = [['method', 'moco'], ['encoder', 'convnet'], ['mechanism', 'queue'], ['aug', 'v2']].filter(([k, v]) => (saved[k] ?? v) !== v);
   if (unsupported.length) {
     throw new Error(`this page trains MoCo with the ConvNet, the queue and v2 augmentation; the file was written with ${unsupported.map(([k]) => `${k} ${saved[k]}`).join(', ')}: use the CLI for it`);

@@ -20,9 +20,7 @@
 // cleanup) after the temp file of that epoch's checkpoint is written and before the rename, the
 // worst moment for a crash; test/reliability/crash.test.ts checks the previous checkpoint survives.
 
-import { createHash } from 'node:crypto';
-import { checkpointContents, nameTable, readTensors } from '../io/checkpoint.ts';
-import { encodeSafetensors, type TensorData } from '../io/safetensors.ts';
+import { nameTable } from '../io/checkpoint.ts';
 import { loadSafetensorsFile, writeFileAtomic } from '../io/node-files.ts';
 import type { DecodedTensor } from '../io/safetensors.ts';
 import { fromArray } from '../ops/creation-internal.ts';
@@ -33,17 +31,16 @@ import type { Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
 import type { ContrastiveMethod } from '../moco/method.ts';
-import { loadSafetensors } from '../io/checkpoint.ts';
-import { restoreMocoRun } from '../moco/run-file.ts';
+import { MOCO_RUN_FORMAT, RUN_FORMAT, encodeMocoRun, runDigest } from '../moco/run-file.ts';
+export { RUN_FORMAT };
 
 export { methodState } from '../moco/run-file.ts';
 
 export interface Generators { dataGen: Generator; augGen: Generator; defaultGen: Generator }
 
 /** The value of `moco.format` in a run checkpoint. */
-export const RUN_FORMAT = 'wgrad-moco-run/2';
 const LIBRARY_FORMAT = 'wgrad-checkpoint-1';
-const LEGACY_FORMAT = 'wgrad-moco-checkpoint/1';
+const LEGACY_FORMAT = MOCO_RUN_FORMAT;
 
 /** Config keys added after checkpoints were first written, with the value older runs had. */
 const ADDED_LATER: Record<string, unknown> = { mechanism: 'queue', cropMin: 0.2, method: 'moco', supportSetSize: 4096, predictionHeadWidth: 0, mlpDim: 0, finalEval: true, finalProbe: false, detectAnomaly: false };
@@ -78,50 +75,18 @@ export interface MocoCheckpoint {
   legacy: boolean;
 }
 
-/**
- * SHA-256 of a checkpoint's contents (tensor names, shapes, bytes; metadata but the digest): the
- * last check, so that a value that passes every other rule but was changed after the write (a
- * loss in the log, a pointer, a weight) is refused instead of resumed from.
- */
-function contentDigest(tensors: Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }>, metadata: Record<string, string>): string {
-  const h = createHash('sha256');
-  for (const name of Object.keys(tensors).sort()) {
-    const t = tensors[name];
-    h.update(JSON.stringify([name, t.shape]));
-    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
-  for (const key of Object.keys(metadata).sort()) if (key !== 'moco.digest') h.update(JSON.stringify([key, metadata[key]]));
-  return h.digest('hex');
-}
-
 /** Compares the file's digest with its contents (after every other check, so those name the key). */
 export function checkDigest(c: MocoCheckpoint): void {
   if (c.legacy) return;
   const want = c.metadata['moco.digest'];
   if (want === undefined) throw new CheckpointError(c.file, 'metadata "moco.digest"', 'is missing');
-  if (contentDigest(c.tensors, c.metadata) !== want) {
+  if (runDigest(c.tensors, c.metadata) !== want) {
     throw new CheckpointError(c.file, 'metadata "moco.digest"', 'does not match the contents: the file was changed after wgrad-moco wrote it (its other keys pass their checks, so the change is in a value: a log record, the pointer, a weight)');
   }
 }
 
 export async function saveMocoCheckpoint(path: string, model: ContrastiveMethod, opt: Optimizer<any>, gens: Generators, meta: { epoch: number; records: unknown[]; baselines: Record<string, number>; config: unknown }): Promise<void> {
-  const state = model.state();
-  const extra = nameTable<Tensor>();
-  for (const [k, t] of Object.entries(state.tensors)) extra[k] = t;
-  const { tensors, metadata } = checkpointContents({
-    optimizer: opt, tensors: extra, epoch: meta.epoch, config: meta.config,
-    generators: { data: gens.dataGen, aug: gens.augGen, default: gens.defaultGen },
-    metadata: {
-      'moco.format': RUN_FORMAT, 'moco.numbers': JSON.stringify(state.numbers),
-      'moco.records': JSON.stringify(meta.records), 'moco.baselines': JSON.stringify(meta.baselines),
-    },
-  });
-  const names = Object.keys(tensors);
-  const data = await readTensors(names.map((n) => tensors[n]));
-  const host = nameTable<TensorData>();
-  names.forEach((n, i) => (host[n] = { data: data[i], shape: [...tensors[n].shape] }));
-  metadata['moco.digest'] = contentDigest(host, metadata);
-  const bytes = encodeSafetensors(host, metadata);
+  const bytes = await encodeMocoRun(model, opt, gens, meta);
   const crashAt = process.env.WGRAD_TEST_CRASH_BEFORE_RENAME;
   await writeFileAtomic(path, bytes, {
     beforeRename: crashAt === String(meta.epoch) ? () => { process.kill(process.pid, 'SIGKILL'); return new Promise<void>(() => {}); } : undefined,
@@ -367,20 +332,4 @@ export function restoreMoco(c: MocoCheckpoint, model: ContrastiveMethod, opt: Op
   gens.dataGen.setState(c.rng.data);
   gens.augGen.setState(c.rng.aug);
   gens.defaultGen.setState(c.rng.default);
-}
-
-/**
- * Loads a first-format run as the browser page (src/moco/run-file.ts) saves it, without the checks
- * above (its config is the page's, not the command line's): for that page's files only; the
- * command line reads every checkpoint through readMocoCheckpoint.
- */
-export async function loadMocoCheckpoint(path: string, model: ContrastiveMethod, opt: Optimizer<any>, gens: Generators, config: Record<string, unknown>): Promise<{ epoch: number; records: any[]; baselines: Record<string, number> }> {
-  const { tensors, metadata } = await loadSafetensors(path);
-  if (metadata.format !== LEGACY_FORMAT) throw new Error(`${path} is not a first-format wgrad-moco checkpoint (format '${metadata.format ?? 'none'}'); the command line reads the current format`);
-  const saved = JSON.parse(metadata.config) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(ADDED_LATER)) saved[k] ??= v;
-  const mismatched = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug', 'cropMin', 'method', 'supportSetSize', 'predictionHeadWidth', 'mlpDim']
-    .filter((k) => saved[k] !== config[k]).map((k) => `--${kebab(k)}: checkpoint ${JSON.stringify(saved[k])}, now ${JSON.stringify(config[k])}`);
-  if (mismatched.length) throw new Error(`--resume: the checkpoint was written with a different configuration:\n  ${mismatched.join('\n  ')}\nResume with the original options or start a new --out directory.`);
-  return restoreMocoRun(tensors, metadata, path, model, opt, gens);
 }

@@ -4,6 +4,7 @@
 
 import { Device, type Counters, type DeviceInfo } from './device/device.ts';
 import { registerKernelSource, setKernelLoader } from './device/kernels.ts';
+import { lifetimesManaged } from './scope.ts';
 
 let current: Device | null = null;
 let starting: Promise<Device> | null = null;
@@ -96,6 +97,7 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   })();
   try {
     current = await starting;
+    current.growth.managed = lifetimesManaged;
     wasShutDown = false;
   } finally {
     starting = null;

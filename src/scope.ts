@@ -51,6 +51,22 @@ function collect(value: unknown, into: Set<Disposable>, depth = 0): void {
  * console.log(await y.toArray());
  */
 export function tidy<T>(fn: () => T): T {
+  managed = true;
+  return scoped(fn);
+}
+
+let managed = false;
+
+/**
+ * Whether the program has called tidy() itself: it then manages its tensors' lifetimes, memory it
+ * keeps is meant to stay, and the growth warning (device/collect.ts) is not for it.
+ */
+export function lifetimesManaged(): boolean {
+  return managed;
+}
+
+/** tidy() for the library's own use: it does not mark the program as managing lifetimes. */
+export function scoped<T>(fn: () => T): T {
   const scope = new Set<Disposable>();
   stack.push(scope);
   let result: T;

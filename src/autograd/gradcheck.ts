@@ -5,7 +5,7 @@
 // `compareForward`, the forward check used by the op tests.
 
 import { Tensor } from '../tensor.ts';
-import { keep, tidy } from '../scope.ts';
+import { keep, scoped } from '../scope.ts';
 import { Generator } from '../random.ts';
 import { fmt } from '../shape.ts';
 import { referenceOps, type RefTensor } from '../reference/index.ts';
@@ -138,7 +138,7 @@ export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[
   const wData = new Float64Array(out.size).map(() => rng.uniform() * 2 - 1);
   const w = keep(fromArray(Float32Array.from(wData), out.shape));
   const tape = await captureTape(out, leaves);
-  tidy(() => out.backward(w, { retainGraph: false }));
+  scoped(() => out.backward(w, { retainGraph: false }));
   const analytic = await Promise.all(leaves.map(async (l) => (l.grad ? l.grad.toArray() : new Float32Array(l.size))));
   const base = await Promise.all(leaves.map(hostValue));
   const objective = (vals: RefTensor[]) => {

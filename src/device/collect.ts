@@ -11,6 +11,8 @@
 // down. If the live bytes left after a collection grew three periods in a row, the tensors are
 // reachable (e.g. losses kept in an array, with their graphs) and no collector can help: wgrad
 // warns once, naming tidy(). Without a collector (browsers) it warns at the first step of growth.
+// A program that calls tidy() itself is not warned: it manages lifetimes, and what it keeps (a
+// dataset's features, a memory bank) is meant to stay.
 
 /** Where the warning points the user. */
 export const MEMORY_DOC = "tidy() in the README's 'Memory' section (and docs/ARCHITECTURE.md, 'Lifetimes')";
@@ -28,6 +30,8 @@ export class GrowthWatch {
   /** Collections asked for, and whether the warning was printed (stats(), tests). */
   collections = 0;
   warned = false;
+  /** Whether the program manages lifetimes itself (scope.ts's lifetimesManaged, set by runtime.ts). */
+  managed: () => boolean = () => false;
 
   constructor(
     private readonly liveBytes: () => number,
@@ -66,7 +70,7 @@ export class GrowthWatch {
   }
 
   private warnOnce(live: number, why: string): void {
-    if (this.warned) return;
+    if (this.warned || this.managed()) return;
     this.warned = true;
     this.warn(
       `wgrad: live GPU memory keeps growing (${(live / MIB).toFixed(1)} MiB now) ${why}. If these tensors are not ` +

@@ -3,7 +3,7 @@
 // neighbours vote for their class with weight exp(sim / t). Returns top-1 accuracy in percent.
 
 import { Tensor } from '../tensor.ts';
-import { tidy } from '../scope.ts';
+import { scoped } from '../scope.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { fmt } from '../shape.ts';
 import { fromArray } from '../ops/creation-internal.ts';

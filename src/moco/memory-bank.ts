@@ -9,7 +9,7 @@
 // inconsistency MoCo's momentum encoder removes.
 
 import { Tensor } from '../tensor.ts';
-import { keep, tidy } from '../scope.ts';
+import { keep, scoped } from '../scope.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { randn } from '../creation.ts';
 import { fmt } from '../shape.ts';
@@ -47,7 +47,7 @@ export class MemoryBank {
     this.dim = dim;
     this.gen = opts.generator ?? defaultGenerator;
     // Random unit vectors, as the queue's initialisation (the original code draws uniform ones).
-    this.tensor = keep(tidy(() => normalize(randn([size, dim], { generator: this.gen }))));
+    this.tensor = keep(scoped(() => normalize(randn([size, dim], { generator: this.gen }))));
   }
 
   private check(op: string, indices: ArrayLike<number>): void {

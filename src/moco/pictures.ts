@@ -6,7 +6,7 @@
 
 import type { Tensor } from '../tensor.ts';
 import { noGrad } from '../autograd/graph.ts';
-import { tidy } from '../scope.ts';
+import { scoped } from '../scope.ts';
 import { fromArray } from '../ops/creation-internal.ts';
 import { indexSelect } from '../ops/shape.ts';
 import { imageSize, toFloat, type ImageDataset } from '../data/dataset.ts';
@@ -143,7 +143,7 @@ export async function nearestNeighbours(bank: Tensor | Tensor[], queries: Tensor
     if (b.ndim !== 2 || queries.ndim !== 2 || b.shape[1] !== queries.shape[1]) {
       throw new Error(`nearestNeighbours: bank [${b.shape}] and queries [${queries.shape}] must be [N, D] with the same D`);
     }
-    const s = noGrad(() => tidy(() => l2normalize(queries).matmul(l2normalize(b).transpose(0, 1))));
+    const s = noGrad(() => scoped(() => l2normalize(queries).matmul(l2normalize(b).transpose(0, 1))));
     sims.push(await s.toArray());
     s.dispose();
   }
@@ -204,7 +204,7 @@ function topEigen(c: Float64Array, d: number, iterations: number): { value: numb
 export async function pca2d(features: Tensor, iterations = 300): Promise<Projection> {
   if (features.ndim !== 2 || features.shape[0] < 2) throw new Error(`pca2d: features must be [N, D] with N >= 2 (got [${features.shape}])`);
   const [n, d] = features.shape;
-  const [centered, cov] = noGrad(() => tidy(() => {
+  const [centered, cov] = noGrad(() => scoped(() => {
     const x = l2normalize(features);
     const xc = x.sub(x.mean(0, true));
     return [xc, xc.transpose(0, 1).matmul(xc).div(n)];
@@ -220,7 +220,7 @@ export async function pca2d(features: Tensor, iterations = 300): Promise<Project
     axes[i * 2] = first.vector[i];
     axes[i * 2 + 1] = second.vector[i];
   }
-  const projected = noGrad(() => tidy(() => centered.matmul(fromArray(axes, [d, 2]))));
+  const projected = noGrad(() => scoped(() => centered.matmul(fromArray(axes, [d, 2]))));
   centered.dispose();
   const points = await projected.toArray();
   projected.dispose();

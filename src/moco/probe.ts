@@ -8,7 +8,7 @@
 // (default 0.1) work for any backbone.
 
 import { Tensor } from '../tensor.ts';
-import { tidy, keep } from '../scope.ts';
+import { scoped, keep } from '../scope.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { fmt } from '../shape.ts';
 import { Generator } from '../random.ts';
@@ -77,7 +77,7 @@ export async function linearProbe(
     const lossSum = zeros([]); // accumulated on the GPU: one readback per epoch
     for (let s = 0; s < steps; s++) {
       const idx = fromArray(order.subarray(s * batch, (s + 1) * batch), [batch], 'int32');
-      tidy(() => {
+      scoped(() => {
         const x = indexSelect(train, 0, idx);
         const l = crossEntropy(linear(x, weight, bias), indexSelect(yTrain, 0, idx).int());
         l.backward();
@@ -90,7 +90,7 @@ export async function linearProbe(
     if (opts.onEpoch) opts.onEpoch(epoch + 1, (await lossSum.item()) / steps);
     lossSum.dispose();
   }
-  const correct = noGrad(() => tidy(() => eq(argmax(linear(test, weight, bias), 1), fromArray(testLabels, [testLabels.length], 'int32')).float().sum()));
+  const correct = noGrad(() => scoped(() => eq(argmax(linear(test, weight, bias), 1), fromArray(testLabels, [testLabels.length], 'int32')).float().sum()));
   const acc = (100 * (await correct.item())) / testLabels.length;
   for (const t of [correct, weight, bias, yTrain, train, test]) {
     t.grad?.dispose();

@@ -4,7 +4,7 @@
 // divide K wraps around to row 0, so the queue always holds the K most recent keys.
 
 import { Tensor } from '../tensor.ts';
-import { keep, tidy } from '../scope.ts';
+import { keep, scoped } from '../scope.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { randn } from '../creation.ts';
 import { fmt } from '../shape.ts';
@@ -36,7 +36,7 @@ export class KeyQueue {
     this.dim = dim;
     // Official init: random normal, normalised along the feature dim.
     this.tensor = keep(
-      tidy(() => {
+      scoped(() => {
         const r = randn([size, dim], { generator: opts.generator });
         return r.div(r.square().sum(1, true).sqrt().maximum(1e-12));
       }),

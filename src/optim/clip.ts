@@ -3,7 +3,7 @@
 // costs no readback; the returned norm can be read with `await norm.item()` when wanted.
 
 import type { Tensor } from '../tensor.ts';
-import { tidy } from '../scope.ts';
+import { scoped } from '../scope.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { map, mapInto } from '../ops/map.ts';
 import { sum } from '../ops/reduce.ts';
@@ -24,12 +24,12 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, opts: { 
   const grads = [...params].map((p) => p.grad).filter((g): g is Tensor => g !== null);
   return noGrad(() => {
     if (grads.length === 0) return fill([], 0);
-    const norm = tidy(() => {
+    const norm = scoped(() => {
       const squares = grads.map((g) => sum(map([g], 'x0 * x0', 'clipGradNorm')));
       const total = squares.length === 1 ? squares[0] : sum(stack(squares, 0));
       return map([total], 'sqrt(x0)', 'clipGradNorm');
     });
-    tidy(() => {
+    scoped(() => {
       const coef = map([norm], 'min(p.a / (x0 + p.b), 1.0)', 'clipGradNorm', maxNorm, opts.eps ?? 1e-6);
       for (const g of grads) mapInto(g, [g, coef], 'x0 * x1', 'clipGradNorm');
     });

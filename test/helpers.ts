@@ -90,3 +90,10 @@ export async function checkFusedModel(model: nn.Module, x: Tensor, unfused: () =
   unfused().square().sum().backward();
   for (const [i, p] of model.parameters().entries()) assertClose(fusedGrads[i], await p.grad!.toArray(), 1e-5, `grad ${i}`);
 }
+
+/** Host copies of named tensors (values and shapes), e.g. to write them for a PyTorch script. */
+export async function hostTensors(tensors: Record<string, Tensor>): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
+  const out: Record<string, { data: Float32Array; shape: number[] }> = {};
+  for (const [k, t] of Object.entries(tensors)) out[k] = { data: await t.toArray(), shape: [...t.shape] };
+  return out;
+}

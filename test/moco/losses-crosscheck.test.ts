@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { setup, randnSeeded } from '../helpers.ts';
+import { setup, randnSeeded, hostTensors } from '../helpers.ts';
 import { findPythonWithTorch } from '../io/python.ts';
 import { nn, Tensor, noGrad } from '../../src/index.ts';
 import { MoCo, type LossKind, type Mechanism } from '../../src/moco/moco.ts';
@@ -27,11 +27,7 @@ test.before(setup);
 
 type Host = Record<string, { data: Float32Array; shape: number[] }>;
 
-async function host(tensors: Record<string, Tensor>): Promise<Host> {
-  const out: Host = {};
-  for (const [k, t] of Object.entries(tensors)) out[k] = { data: await t.toArray(), shape: [...t.shape] };
-  return out;
-}
+const host = (tensors: Record<string, Tensor>): Promise<Host> => hostTensors(tensors);
 
 /** Per case, the largest difference of each kind of comparison relative to its scale: printed at the end. */
 const worst = new Map<string, Map<string, number>>();

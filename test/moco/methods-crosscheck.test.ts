@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { setup, randnSeeded, assertClose } from '../helpers.ts';
+import { setup, randnSeeded, assertClose, hostTensors } from '../helpers.ts';
 import { findPythonWithTorch } from '../io/python.ts';
 import { nn, Tensor, noGrad } from '../../src/index.ts';
 import { NNCLR } from '../../src/moco/nnclr.ts';
@@ -24,11 +24,7 @@ test.before(setup);
 
 type Host = Record<string, { data: Float32Array; shape: number[] }>;
 
-async function host(tensors: Record<string, Tensor>): Promise<Host> {
-  const out: Host = {};
-  for (const [k, t] of Object.entries(tensors)) out[k] = { data: await t.toArray(), shape: [...t.shape] };
-  return out;
-}
+const host = (tensors: Record<string, Tensor>): Promise<Host> => hostTensors(tensors);
 
 /** Runs the PyTorch step on `pre` and returns its outputs, or null (visibly skipped) without torch. */
 function torchStep(pre: Host, meta: Record<string, string>): Host | null {

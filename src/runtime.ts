@@ -4,7 +4,7 @@
 
 import { Device, type Counters, type DeviceInfo } from './device/device.ts';
 import { registerKernelSource, setKernelLoader } from './device/kernels.ts';
-import { lifetimesManaged } from './scope.ts';
+import { userTidyCount } from './scope.ts';
 
 let current: Device | null = null;
 let starting: Promise<Device> | null = null;
@@ -97,7 +97,8 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   })();
   try {
     current = await starting;
-    current.growth.managed = lifetimesManaged;
+    const tidiesBefore = userTidyCount(); // counted from this device's start: a new device, a fresh watch
+    current.growth.managed = () => userTidyCount() > tidiesBefore;
     wasShutDown = false;
   } finally {
     starting = null;

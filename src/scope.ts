@@ -51,18 +51,18 @@ function collect(value: unknown, into: Set<Disposable>, depth = 0): void {
  * console.log(await y.toArray());
  */
 export function tidy<T>(fn: () => T): T {
-  managed = true;
+  userTidies++;
   return scoped(fn);
 }
 
-let managed = false;
+let userTidies = 0;
 
 /**
- * Whether the program has called tidy() itself: it then manages its tensors' lifetimes, memory it
- * keeps is meant to stay, and the growth warning (device/collect.ts) is not for it.
+ * How many times the program has called tidy() itself. One that does manages its tensors'
+ * lifetimes: memory it keeps is meant to stay, and the growth warning (device/collect.ts) is not for it.
  */
-export function lifetimesManaged(): boolean {
-  return managed;
+export function userTidyCount(): number {
+  return userTidies;
 }
 
 /** tidy() for the library's own use: it does not mark the program as managing lifetimes. */

@@ -30,7 +30,7 @@ export class GrowthWatch {
   /** Collections asked for, and whether the warning was printed (stats(), tests). */
   collections = 0;
   warned = false;
-  /** Whether the program manages lifetimes itself (scope.ts's lifetimesManaged, set by runtime.ts). */
+  /** Whether the program has called tidy() since this device started (set by runtime.ts). */
   managed: () => boolean = () => false;
 
   constructor(

@@ -114,7 +114,7 @@ test('a program that calls tidy() itself is not warned for what it keeps (featur
   // The device's watch follows the public tidy(); the library's own scopes do not count.
   shutdown();
   await init();
-  assert.is(device().growth.managed(), false, 'a fresh process has not called tidy()');
+  assert.is(device().growth.managed(), false, 'no tidy() since this device started');
   noGrad(() => normalize(randn(4, 3), 1).dispose()); // library code that uses scoped() inside
   assert.is(device().growth.managed(), false);
   tidy(() => randn(2).add(1));

@@ -18,7 +18,7 @@
 //
 // Test hook: WGRAD_TEST_CRASH_BEFORE_RENAME=<epoch> makes the process kill itself (SIGKILL, no
 // cleanup) after the temp file of that epoch's checkpoint is written and before the rename, the
-// worst moment for a crash; test/reliability/crash.test.ts checks the previous checkpoint survives.
+// worst moment for a crash; test/reliability/crash-resume.test.ts checks the previous checkpoint survives.
 
 import { nameTable } from '../io/checkpoint.ts';
 import { loadSafetensorsFile, writeFileAtomic } from '../io/node-files.ts';

@@ -286,7 +286,7 @@ async function trainLocked(cfg: TrainConfig): Promise<TrainResult> {
       }
     };
     for (let step = 0; step < stepsPerEpoch; step++) {
-      // Test hook (test/reliability/device-loss.test.ts): lose the GPU before this global step.
+      // Test hook (test/reliability/crash-resume.test.ts): lose the GPU before this global step.
       if (process.env.WGRAD_TEST_LOSE_DEVICE_AT_STEP === String(epoch * stepsPerEpoch + step)) device().simulateLoss();
       const idx = order.subarray(step * cfg.batch, (step + 1) * cfg.batch);
       const [l, a] = tidy(() => {

@@ -2,7 +2,7 @@
 // forward against the float64 CPU reference, backward against finite differences.
 
 import * as assert from 'uvu/assert';
-import { init, randn, rand, Tensor, gradcheck, stats, sync, type nn } from '../src/index.ts';
+import { init, randn, Tensor, gradcheck, stats, sync, type nn } from '../src/index.ts';
 import { compareForward } from '../src/autograd/gradcheck.ts';
 import { Generator } from '../src/random.ts';
 
@@ -29,12 +29,6 @@ export async function checkGrad(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[
 export async function checkOp(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], what = '', tol = 1e-5): Promise<void> {
   await checkForward(fn, inputs, tol, what);
   await checkGrad(fn, inputs, {}, what);
-}
-
-/** Values bounded away from 0 (for log/sqrt/div) with random signs unless positive. */
-export function randAway(shape: number[], opts: { positive?: boolean; seed?: number } = {}): Tensor {
-  const g = new Generator(opts.seed ?? 7);
-  return rand(shape, { generator: g, low: 0.5, high: 1.5 }).mul(opts.positive ? 1 : 1).add(0);
 }
 
 export function randnSeeded(shape: number[], seed = 1): Tensor {

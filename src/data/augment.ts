@@ -41,9 +41,18 @@ import { defaultGenerator, type Generator } from '../random.ts';
 import { Uniforms } from '../ops/uniforms.ts';
 import { contiguous } from '../ops/shape.ts';
 import { fmt } from '../shape.ts';
-import type { AugmentImageParams } from '../reference/augment.ts';
 
-export type { AugmentImageParams } from '../reference/augment.ts';
+/** The random parameters of one image, drawn on the host (src/reference/augment.ts replays them). */
+export interface AugmentImageParams {
+  /** Crop box in input pixels: top row i, left column j, height h, width w (torchvision's order). */
+  crop: [number, number, number, number];
+  flip: boolean;
+  /** ColorJitter factors (applied brightness → contrast → saturation → hue), or null if not applied. */
+  jitter: { brightness: number; contrast: number; saturation: number; hue: number } | null;
+  grayscale: boolean;
+  /** Gaussian blur sigma; 0 = no blur. */
+  sigma: number;
+}
 
 /** A jitter strength: s means factors in [max(0, 1 − s), 1 + s] (hue: [−s, s]), or an explicit [lo, hi]. */
 export type JitterRange = number | [number, number];

@@ -10,10 +10,19 @@
 import { Tensor } from '../tensor.ts';
 import { needsGrad, record } from '../autograd/graph.ts';
 import { broadcastShapes, fmt, type Shape } from '../shape.ts';
-import type { FusedStep } from '../reference/fused.ts';
 import { MAP_MAX_INPUTS, map, mapInto } from './map.ts';
 import { BINARY, SCALAR, UNARY, powExpr, type BinaryOp, type ScalarOp, type UnaryOp } from './elementwise.ts';
 import { sumTo } from './reduce.ts';
+
+/**
+ * One traced step: `op` names an elementwise op (its float64 reference replays it by that name),
+ * `args` index into the value list (the n inputs first, then the result of each earlier step),
+ * `value`/`exponent` are the scalar of the scalar ops (addScalar, powScalar, ...).
+ */
+export interface FusedStep { op: string; args: number[]; value?: number; exponent?: number }
+
+/** attrs of a 'fused' node: the steps; the output is the last step's value. */
+export interface FusedAttrs { steps: FusedStep[] }
 
 /** A bound on each generated WGSL expression (inlined common subexpressions can grow fast). */
 const MAX_EXPR_CHARS = 50_000;

@@ -18,8 +18,10 @@
  * pipeline used; torchvision's tensor path rounds the red weight to 0.2989).
  *
  * Images here are one image [C, H, W] as { c, h, w, data }; `augmentRef` runs the whole pipeline
- * over a batch [B, C, H, W]. Like the rest of src/reference this file imports nothing from wgrad.
+ * over a batch [B, C, H, W]. Like the rest of src/reference this file imports nothing from wgrad
+ * but a type: the parameter record of src/data/augment.ts.
  */
+import type { AugmentImageParams } from '../data/augment.ts';
 
 export const GRAY_WEIGHTS = [0.299, 0.587, 0.114] as const;
 
@@ -29,18 +31,6 @@ export interface RefImage {
   h: number;
   w: number;
   data: Float64Array;
-}
-
-/** The random parameters of one image (drawn on the host by src/data/augment.ts). */
-export interface AugmentImageParams {
-  /** Crop box in input pixels: top row i, left column j, height h, width w (torchvision's order). */
-  crop: [number, number, number, number];
-  flip: boolean;
-  /** ColorJitter factors (applied brightness → contrast → saturation → hue), or null if not applied. */
-  jitter: { brightness: number; contrast: number; saturation: number; hue: number } | null;
-  grayscale: boolean;
-  /** Gaussian blur sigma; 0 = no blur. */
-  sigma: number;
 }
 
 /** Settings shared by the batch (not random). */

@@ -6,16 +6,8 @@
  */
 import * as ew from './elementwise.ts';
 import type { RefTensor } from './tensor.ts';
-
-/**
- * One traced step: `op` names an elementwise reference op, `args` index into the value list
- * (the n inputs first, then the result of each earlier step), `value`/`exponent` are the
- * scalar of the scalar ops (addScalar, powScalar, ...).
- */
-export interface FusedStep { op: string; args: number[]; value?: number; exponent?: number }
-
-/** attrs of a 'fused' node: the steps; the output is the last step's value. */
-export interface FusedAttrs { steps: FusedStep[] }
+// The step record is fuse()'s (a type only: the oracle runs none of the GPU code).
+import type { FusedAttrs } from '../ops/fuse.ts';
 
 const UNARY: Record<string, (x: RefTensor) => RefTensor> = {
   neg: ew.neg, exp: ew.exp, log: ew.log, sqrt: ew.sqrt, abs: ew.abs, relu: ew.relu,

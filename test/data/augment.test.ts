@@ -9,9 +9,9 @@ import { skip } from '../skip.ts';
 import { setup } from '../helpers.ts';
 import { Generator, sync, tensor, type Tensor } from '../../src/index.ts';
 import {
-  type AugmentConfig, IDENTITY_AUGMENT, augment, augmentWithParams, resolveAugment, sampleAugmentParams, sampleCrop, twoViews,
+  type AugmentConfig, type AugmentImageParams, IDENTITY_AUGMENT, augment, augmentWithParams, resolveAugment, sampleAugmentParams, sampleCrop, twoViews,
 } from '../../src/data/augment.ts';
-import { type AugmentImageParams, augmentRef, gaussianBlur, hue, resizedCrop } from '../../src/reference/augment.ts';
+import { augmentRef, gaussianBlur, hue, resizedCrop } from '../../src/reference/augment.ts';
 import { findPythonWithTorch, runPython } from '../io/python.ts';
 
 test.before(setup);

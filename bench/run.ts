@@ -11,7 +11,9 @@
 // --big adds 4096² matmuls. --peers runs the workloads through the JavaScript peers too:
 // tfjs-backend-webgpu and webgpu-torch on wgrad's own GPUDevice (same Dawn device, same queue)
 // and tfjs-backend-wasm (SIMD, CPU), reported as throughput ratios wgrad/peer measured in the
-// same run (webgpu-torch only where it can: matmul, sum, conv2d forward; see bench/peers/).
+// same run (webgpu-torch only where it can: matmul, sum, conv2d forward; see bench/peers/), and
+// PyTorch on the CPU (torch-cpu: one python process, bench/peers/torch_cpu.py) on matmul, conv,
+// the MLP and the MoCo step, reported as wgrad time / PyTorch time (> 1: PyTorch is faster).
 // Results go to the console, bench/RESULTS.md (this run's section between bench
 // markers — one section per --only set; the notes around it are kept), bench/results.svg, and
 // --json FILE.
@@ -26,6 +28,7 @@ import { matmulRaw, matmulPlan, setMatmulKernel, type MatmulKernel } from '../sr
 import { mocoStepTfjs } from './peers/moco-tfjs.ts';
 import { resnet50Tfjs } from './peers/resnet50-tfjs.ts';
 import { setupWebgpuTorch, randomTensor, destroy, type WebgpuTorch } from './peers/webgpu-torch.ts';
+import { TorchCpu } from './peers/torch-cpu.ts';
 
 // ---- options ----------------------------------------------------------------------------------
 
@@ -87,10 +90,16 @@ interface Candidate {
   enter?: () => Promise<void>;
   /** Expected time per iteration, if known: a candidate expected to be too slow is skipped. */
   estimateMs?: number;
+  /** CPU time so far in ms, where the work runs in another process (PyTorch); else this process's. */
+  cpuMs?: () => number;
 }
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 const median = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1];
+const processCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 /**
  * Median time per iteration of each candidate. All are warmed up first (pipeline compilation,
@@ -125,14 +134,14 @@ async function measureAll(cands: Candidate[]): Promise<Outcome[]> {
       if (!p || s >= p.samples) continue;
       try {
         await c.enter?.();
-        const c0 = process.cpuUsage();
+        const cpuMs = c.cpuMs ?? processCpuMs;
+        const c0 = cpuMs();
         const t0 = performance.now();
         for (let k = 0; k < p.iters; k++) c.step();
         await c.settle();
         const w = performance.now() - t0;
-        const cu = process.cpuUsage(c0);
         p.wall.push(w / p.iters);
-        p.cpu.push((cu.user + cu.system) / 1000 / w);
+        p.cpu.push((cpuMs() - c0) / w);
       } catch (e) {
         out[i] = `failed: ${firstLine(e)}`;
         plans[i] = null;
@@ -186,7 +195,7 @@ function addRow(group: Group, name: string, detail: string, unit: Unit, work: nu
 function addPeer(row: Row, peer: string, work: number, t: Outcome): void {
   const r = typeof t === 'string' ? t : toResult(row.unit, work, t);
   row.peers[peer] = r;
-  const ratio = typeof r !== 'string' && row.value ? `; wgrad/${peer} = ${(row.value / r.value).toFixed(2)}` : '';
+  const ratio = typeof r === 'string' || !row.value ? '' : peer === TORCH ? `; wgrad time / ${peer} time = ${(r.value / row.value).toFixed(2)}` : `; wgrad/${peer} = ${(row.value / r.value).toFixed(2)}`;
   console.log(`    ${peer.padEnd(32)} ${typeof r === 'string' ? r : `${fmtNum(r.value)} ${row.unit}  (${fmtMs(r.ms)}, cpu/wall ${r.cpu.toFixed(2)})${ratio}`}`);
 }
 
@@ -196,9 +205,10 @@ const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >
 // ---- peers (TensorFlow.js, webgpu-torch) ------------------------------------------------------
 
 type TF = typeof import('@tensorflow/tfjs-core');
-/** A peer library on one backend: `tf` (TensorFlow.js, with `backend`) or `torch` (webgpu-torch). */
-interface Peer { name: string; tf?: TF; backend?: string; torch?: WebgpuTorch; settle: () => Promise<void> }
+/** A peer library on one backend: `tf` (TensorFlow.js, with `backend`), `torch` (webgpu-torch) or `py` (PyTorch CPU). */
+interface Peer { name: string; tf?: TF; backend?: string; torch?: WebgpuTorch; py?: TorchCpu; settle: () => Promise<void> }
 const peers: Peer[] = [];
+const TORCH = 'torch-cpu';
 const peerErrors: Record<string, string> = {};
 let navigatorGpu: unknown = null; // the Dawn GPU object tfjs checks for; kept referenced while tfjs lives
 
@@ -281,9 +291,21 @@ async function setupTorchPeer(): Promise<void> {
   }
 }
 
+async function setupTorchCpuPeer(): Promise<void> {
+  const py = await TorchCpu.start();
+  if (typeof py === 'string') peerErrors[TORCH] = `skipped: ${py}`;
+  else {
+    peers.push({ name: TORCH, py, settle: async () => {} });
+    console.log(`  ${TORCH}: PyTorch ${py.version}, ${py.threads} thread(s) (torch's default)`);
+  }
+}
+
 interface PeerWork { step: () => void; dispose: () => void }
-/** A workload per peer library; peers without one are not run (their cells stay empty). */
-interface PeerMakers { tf?: (tf: TF) => PeerWork; torch?: (torch: WebgpuTorch) => PeerWork }
+/**
+ * A workload per peer library; peers without one are not run (their cells stay empty). `py` names
+ * a workload of bench/peers/torch_cpu.py and its arguments.
+ */
+interface PeerMakers { tf?: (tf: TF) => PeerWork; torch?: (torch: WebgpuTorch) => PeerWork; py?: [string, Record<string, unknown>] }
 
 /**
  * webgpu-torch does not throw on WebGPU validation errors (they surface as uncaptured errors on
@@ -339,6 +361,13 @@ async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => num
         w?.dispose();
         list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
       }
+    } else if (p.py && make.py) {
+      try {
+        const w = await p.py.work(...make.py);
+        list.push({ name: p.name, cand: { step: w.step, settle: w.settle, cpuMs: w.cpuMs, estimateMs: estimate?.(p.name) }, dispose: w.dispose });
+      } catch (e) {
+        list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
+      }
     }
   }
   return list;
@@ -381,6 +410,7 @@ async function benchMatmul(): Promise<void> {
         const [x, y] = [randomTensor(torch, [S, S]), randomTensor(torch, [S, S])];
         return { step: () => destroy(x.mm(y)), dispose: () => destroy(x, y) };
       },
+      py: ['matmul', { S }],
     }, estimate);
     const t = await measureWithPeers(mine.map((m) => m.cand), ps);
     setMatmulKernel(null);
@@ -461,6 +491,7 @@ async function benchConv(): Promise<void> {
   }
   // The MoCo ConvNet's (width 16) second layer at batch 128: 16 → 16 channels, 28×28, 3×3, padding 1.
   const [N, C, H, W, Co, k] = opts.quick ? [32, 16, 28, 28, 16, 3] : [128, 16, 28, 28, 16, 3];
+  const shape = { N, C, H, W, Co, k };
   const flops = 2 * N * Co * H * W * C * k * k;
   console.log(`conv2d (x [${N}, ${C}, ${H}, ${W}], w [${Co}, ${C}, ${k}, ${k}], padding 1; backward = one gradient)`);
   const x = keep(randn([N, C, H, W]));
@@ -485,7 +516,15 @@ async function benchConv(): Promise<void> {
       const [v, f] = [randomTensor(torch, [N, C, H + k - 1, W + k - 1]), randomTensor(torch, [Co, C, k, k])];
       return { step: () => destroy(torch.conv2d(v, f)), dispose: () => destroy(v, f) };
     },
+    py: ['conv', { ...shape, which: 'forward' }],
   });
+  // PyTorch also runs the backward rows (autograd's convolution_backward, one gradient each) and the fused one.
+  const owner: string[] = ps.map(() => 'forward'); // the row each peer candidate belongs to
+  for (const which of ['input_grad', 'weight_grad', 'bias_relu']) {
+    const more = await peerCandidates({ py: ['conv', { ...shape, which }] });
+    ps.push(...more);
+    owner.push(...more.map(() => which));
+  }
   const { mine: t, peers } = await measureWithPeers([
     wgrad(() => noGrad(() => conv2d(x, w, null, { padding: 1 }))),
     wgrad(() => noGrad(() => yx[0].node!.backward!(gy))),
@@ -493,11 +532,11 @@ async function benchConv(): Promise<void> {
     wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }))),
     wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1 }).relu())),
   ], ps);
-  const forward = addRow('conv', 'conv2d forward', 'src/ops/conv.ts', 'GFLOP/s', flops, t[0]);
-  for (const [peer, outcome] of peers) addPeer(forward, peer, flops, outcome);
-  addRow('conv', 'conv2d backward (input grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[1]);
-  addRow('conv', 'conv2d backward (weight grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[2]);
-  addRow('conv', 'conv2d + bias + ReLU, fused', "activation: 'relu'", 'GFLOP/s', flops, t[3]);
+  const withPeers = (row: Row, which = 'forward') => peers.forEach(([peer, o], i) => owner[i] === which && addPeer(row, peer, flops, o));
+  withPeers(addRow('conv', 'conv2d forward', 'src/ops/conv.ts', 'GFLOP/s', flops, t[0]));
+  withPeers(addRow('conv', 'conv2d backward (input grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[1]), 'input_grad');
+  withPeers(addRow('conv', 'conv2d backward (weight grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[2]), 'weight_grad');
+  withPeers(addRow('conv', 'conv2d + bias + ReLU, fused', "activation: 'relu'", 'GFLOP/s', flops, t[3]), 'bias_relu');
   addRow('conv', 'conv2d + bias, then relu()', 'two kernels', 'GFLOP/s', flops, t[4]);
   for (const v of [...yx, ...yw, x, w, b, gy]) v.dispose();
 }
@@ -531,7 +570,7 @@ async function benchMlp(): Promise<void> {
       return tf.losses.softmaxCrossEntropy(ty, tf.add(tf.matMul(h2, ws[4]), ws[5])) as import('@tensorflow/tfjs-core').Scalar;
     };
     return { step: () => void o.minimize(loss), dispose: () => { tf.dispose([...ws, tx, ty]); o.dispose(); } };
-  } });
+  }, py: ['mlp', { B, D, H, O }] });
   if (row.ms) console.log(`    wgrad ≈ ${fmtNum(flops / row.ms / 1e6)} GFLOP/s, ${fmtNum((B * 1000) / row.ms)} images/s`);
   // The same step captured once (src/device/capture.ts) and replayed: one command buffer, one submit.
   const captured = capture(() => tidy(trainStep), { inputs: [x] });
@@ -615,7 +654,9 @@ async function benchMoco(): Promise<void> {
   // A tfjs step takes tens of seconds on lavapipe: allow it rather than skip it.
   skipMs = 120_000;
   const peerCfg = { batch: B, width: cfg.width, K: cfg.K, dim: cfg.dim, m: cfg.m, T: cfg.T, lr: cfg.lr, wd: cfg.wd, bnSplits: cfg.bnSplits };
-  const row = await compare('moco', `MoCo step, batch ${B}`, `${cfg.encoder} w${cfg.width}, K ${cfg.K}`, 'steps/s', 0, mine, { tf: (tf) => mocoStepTfjs(tf, peerCfg) });
+  // PyTorch augments both views too (crop + flip + brightness/contrast, batched; bench/peers/torch_cpu.py).
+  const py: [string, Record<string, unknown>] = ['moco', { ...peerCfg, mlp: cfg.mlp, augment: true, jitter_p: aug.jitter.p }];
+  const row = await compare('moco', `MoCo step, batch ${B}`, `${cfg.encoder} w${cfg.width}, K ${cfg.K}`, 'steps/s', 0, mine, { tf: (tf) => mocoStepTfjs(tf, peerCfg), py });
   skipMs = SKIP_MS;
   if (row.ms) console.log(`    ≈ ${fmtNum((B * 1000) / row.ms)} images/s`);
   x.dispose();
@@ -642,7 +683,7 @@ async function benchResnet50(): Promise<void> {
 
 // ---- output -----------------------------------------------------------------------------------
 
-const PEER_NAMES = ['tfjs-webgpu', 'webgpu-torch', 'tfjs-wasm'];
+const PEER_NAMES = ['tfjs-webgpu', 'webgpu-torch', 'tfjs-wasm', TORCH];
 
 function markdown(meta: Record<string, string>): string {
   const L: string[] = [];
@@ -653,7 +694,8 @@ function markdown(meta: Record<string, string>): string {
   L.push('');
   const withPeers = rows.some((r) => Object.keys(r.peers).length > 0);
   const head = ['Benchmark', 'Kernel / variant', 'Time', 'Throughput', 'cpu/wall', 'per busy core'];
-  if (withPeers) for (const p of PEER_NAMES) head.push(p, `wgrad/${p}`);
+  // PyTorch's ratio is of times, as issue 19 asks for it (> 1: PyTorch is faster); the others' of throughputs.
+  if (withPeers) for (const p of PEER_NAMES) head.push(p, p === TORCH ? `wgrad time / ${p} time` : `wgrad/${p}`);
   L.push(`| ${head.join(' | ')} |`);
   L.push(`|${head.map((_, i) => (i >= 2 ? '---:' : '---')).join('|')}|`);
   for (const r of rows) {
@@ -663,6 +705,7 @@ function markdown(meta: Record<string, string>): string {
         const pr = r.peers[p];
         if (pr === undefined) cells.push('', '');
         else if (typeof pr === 'string') cells.push(pr, '');
+        else if (p === TORCH) cells.push(fmtMs(pr.ms), r.ms ? `**${(r.ms / pr.ms).toFixed(2)}**` : '-');
         else cells.push(`${fmtNum(pr.value)} ${r.unit}`, r.value ? `**${(r.value / pr.value).toFixed(2)}**` : '-');
       }
     }
@@ -697,7 +740,7 @@ function svgChart(title: string): string {
   const shown = rows.filter((r) => r.value !== null);
   const units = [...new Set(shown.map((r) => r.unit))];
   const [W, labelW, barW, rowH] = [980, 360, 470, 24];
-  const colors: Record<string, string> = { wgrad: '#3b6fd8', 'tfjs-webgpu': '#e08a1e', 'webgpu-torch': '#b04fb0', 'tfjs-wasm': '#5aa469' };
+  const colors: Record<string, string> = { wgrad: '#3b6fd8', 'tfjs-webgpu': '#e08a1e', 'webgpu-torch': '#b04fb0', 'tfjs-wasm': '#5aa469', [TORCH]: '#c0392b' };
   const parts: string[] = [];
   let y = 48;
   for (const u of units) {
@@ -743,6 +786,7 @@ console.log(`wgrad bench on ${meta.adapter}\n${meta.machine}`);
 if (opts.peers) {
   await setupPeers();
   await setupTorchPeer();
+  await setupTorchCpuPeer();
 }
 for (const [k, v] of Object.entries(peerErrors)) console.log(`  peer ${k} unavailable: ${v}`);
 const benches: Record<Group, () => Promise<void>> = { matmul: benchMatmul, elementwise: benchElementwise, reduce: benchReduce, conv: benchConv, mlp: benchMlp, moco: benchMoco, resnet50: benchResnet50 };
@@ -764,5 +808,6 @@ if (opts.write) {
   if (svg) fs.writeFileSync(svg, svgChart(`wgrad on ${info.description.split(':')[0]} — ${meta.date.slice(0, 10)}`));
   console.log(`wrote ${[opts.md, svg, opts.json].filter(Boolean).join(', ')}`);
 }
+for (const p of peers) p.py?.close();
 shutdown();
 void navigatorGpu;

@@ -6,7 +6,7 @@
 // of the machine the run actually got.
 //
 //   npx tsx bench/run.ts [--quick] [--only matmul,elementwise,reduce,conv,mlp,moco,resnet50] [--big]
-//                        [--peers] [--json FILE] [--md FILE] [--svg FILE] [--no-write]
+//                        [--peers[=NAME,...]] [--json FILE] [--md FILE] [--svg FILE] [--no-write]
 //
 // --big adds 4096² matmuls. --peers runs the workloads through the JavaScript peers too:
 // tfjs-backend-webgpu and webgpu-torch on wgrad's own GPUDevice (same Dawn device, same queue)
@@ -34,16 +34,24 @@ import { TorchCpu } from './peers/torch-cpu.ts';
 
 const GROUPS = ['matmul', 'elementwise', 'reduce', 'conv', 'mlp', 'moco', 'resnet50'] as const;
 type Group = (typeof GROUPS)[number];
+const TORCH = 'torch-cpu';
+const PEER_NAMES = ['tfjs-webgpu', 'webgpu-torch', 'tfjs-wasm', TORCH];
 
 function parseOptions(argv: string[]) {
-  const o = { quick: false, big: false, peers: false, write: true, only: [...GROUPS] as Group[], json: '', md: 'bench/RESULTS.md', svg: '' };
+  const o = { quick: false, big: false, peers: false, peerList: [] as string[], write: true, only: [...GROUPS] as Group[], json: '', md: 'bench/RESULTS.md', svg: '' };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i] ?? '';
     switch (flag) {
       case '--quick': o.quick = true; break;
       case '--big': case '--4096': o.big = true; break;
-      case '--peers': o.peers = true; break;
+      // --peers=torch-cpu,tfjs-wasm runs only those peers (a short run against one of them).
+      case '--peers': {
+        o.peers = true;
+        o.peerList = inline ? inline.split(',') : [];
+        for (const p of o.peerList) if (!PEER_NAMES.includes(p)) throw new Error(`bench: --peers=${p}: unknown peer (peers: ${PEER_NAMES.join(', ')})`);
+        break;
+      }
       case '--no-write': o.write = false; break;
       case '--json': o.json = value(); break;
       case '--md': o.md = value(); break;
@@ -55,7 +63,7 @@ function parseOptions(argv: string[]) {
         break;
       }
       case '--help': case '-h':
-        console.log('usage: npx tsx bench/run.ts [--quick] [--only ' + GROUPS.join(',') + '] [--big] [--peers] [--json FILE] [--md FILE] [--svg FILE] [--no-write]');
+        console.log('usage: npx tsx bench/run.ts [--quick] [--only ' + GROUPS.join(',') + '] [--big] [--peers[=' + PEER_NAMES.join(',') + ']] [--json FILE] [--md FILE] [--svg FILE] [--no-write]');
         process.exit(0);
       // falls through (process.exit does not return)
       default: throw new Error(`bench: unknown option ${argv[i]} (see --help)`);
@@ -208,7 +216,6 @@ type TF = typeof import('@tensorflow/tfjs-core');
 /** A peer library on one backend: `tf` (TensorFlow.js, with `backend`), `torch` (webgpu-torch) or `py` (PyTorch CPU). */
 interface Peer { name: string; tf?: TF; backend?: string; torch?: WebgpuTorch; py?: TorchCpu; settle: () => Promise<void> }
 const peers: Peer[] = [];
-const TORCH = 'torch-cpu';
 const peerErrors: Record<string, string> = {};
 let navigatorGpu: unknown = null; // the Dawn GPU object tfjs checks for; kept referenced while tfjs lives
 
@@ -341,6 +348,7 @@ async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => num
   const list: PeerCandidate[] = [];
   if (!opts.peers) return list;
   for (const p of peers) {
+    if (opts.peerList.length && !opts.peerList.includes(p.name)) continue;
     if (p.tf && make.tf) {
       const tf = p.tf;
       const enter = async () => void (await tf.setBackend(p.backend!));
@@ -683,8 +691,6 @@ async function benchResnet50(): Promise<void> {
 
 // ---- output -----------------------------------------------------------------------------------
 
-const PEER_NAMES = ['tfjs-webgpu', 'webgpu-torch', 'tfjs-wasm', TORCH];
-
 function markdown(meta: Record<string, string>): string {
   const L: string[] = [];
   L.push(`Command: \`${meta.command}\`  `);
@@ -784,9 +790,10 @@ const meta = {
 };
 console.log(`wgrad bench on ${meta.adapter}\n${meta.machine}`);
 if (opts.peers) {
-  await setupPeers();
-  await setupTorchPeer();
-  await setupTorchCpuPeer();
+  const wanted = (...names: string[]) => !opts.peerList.length || names.some((n) => opts.peerList.includes(n));
+  if (wanted('tfjs-webgpu', 'tfjs-wasm')) await setupPeers();
+  if (wanted('webgpu-torch')) await setupTorchPeer();
+  if (wanted(TORCH)) await setupTorchCpuPeer();
 }
 for (const [k, v] of Object.entries(peerErrors)) console.log(`  peer ${k} unavailable: ${v}`);
 const benches: Record<Group, () => Promise<void>> = { matmul: benchMatmul, elementwise: benchElementwise, reduce: benchReduce, conv: benchConv, mlp: benchMlp, moco: benchMoco, resnet50: benchResnet50 };

@@ -18,7 +18,7 @@ interface Reply { id?: number; error?: string; handle?: number; info?: Record<st
 export interface TorchWork {
   step: () => void;
   settle: () => Promise<void>;
-  /** Python's CPU time so far, in ms, as of the last settle(). */
+  /** Python's CPU time so far, in ms, as of its last reply (to any workload: they share the process). */
   cpuMs: () => number;
   info: Record<string, number>;
   /** The value (loss or sum) of the last iteration run. */
@@ -30,6 +30,7 @@ export class TorchCpu {
   private constructor(private proc: ChildProcess, private lines: AsyncIterator<string>, readonly version: string, readonly threads: number) {}
   private nextId = 1;
   private queue: Promise<unknown> = Promise.resolve();
+  private cpuMs = 0;
 
   /** Starts the python process, or says why there is no PyTorch peer (never throws). */
   static async start(): Promise<TorchCpu | string> {
@@ -61,6 +62,7 @@ export class TorchCpu {
       if (r.done) throw new Error(`torch peer: python exited (code ${this.proc.exitCode}) before answering ${JSON.stringify(msg)}`);
       const reply = JSON.parse(r.value) as Reply;
       if (reply.id !== id) throw new Error(`torch peer: reply ${r.value} does not answer request ${id}`);
+      this.cpuMs = reply.cpu_ms ?? this.cpuMs;
       if (reply.error) throw new Error(`torch peer: ${msg.op} ${msg.workload ?? ''}: ${reply.error}`);
       return reply;
     });
@@ -72,7 +74,6 @@ export class TorchCpu {
   async work(workload: string, args: Record<string, unknown>): Promise<TorchWork> {
     const { handle, info } = await this.request({ op: 'setup', workload, args });
     let pending = 0;
-    let cpu = 0;
     let value: number | null = null;
     return {
       step: () => void pending++,
@@ -81,10 +82,9 @@ export class TorchCpu {
         pending = 0;
         if (n === 0) return;
         const r = await this.request({ op: 'run', handle, iters: n });
-        cpu = r.cpu_ms ?? 0;
         value = r.value ?? null;
       },
-      cpuMs: () => cpu,
+      cpuMs: () => this.cpuMs,
       info: info ?? {},
       value: () => value,
       dispose: async () => void (await this.request({ op: 'dispose', handle })),

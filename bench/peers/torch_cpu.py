@@ -3,10 +3,10 @@
 One process serves every workload over JSON lines, so that the TypeScript side times it round-robin
 with wgrad's candidates (the same load hits both). Requests on stdin, one reply line each on stdout:
   {"id": 1, "op": "setup", "workload": "matmul", "args": {"S": 1024}}  -> {"id": 1, "handle": 1, "info": {...}}
-  {"id": 2, "op": "run", "handle": 1, "iters": 20}                    -> {"id": 2, "cpu_ms": ..., "value": ...}
-  {"id": 3, "op": "dispose", "handle": 1}                              -> {"id": 3}
+  {"id": 2, "op": "run", "handle": 1, "iters": 20}                    -> {"id": 2, "value": ..., "cpu_ms": ...}
+  {"id": 3, "op": "dispose", "handle": 1}                              -> {"id": 3, "cpu_ms": ...}
 A failed request answers {"id": ..., "error": "..."}. The first line says whether torch loaded.
-cpu_ms is this process's CPU time so far (the caller takes differences); value is a number from the
+cpu_ms (in every reply) is this process's CPU time so far (the caller takes differences); value is a number from the
 last iteration (a loss or a sum), for sanity checks. torch.set_num_threads is left at its default.
 """
 import json
@@ -142,13 +142,14 @@ def main():
                 with torch.no_grad() if no_grad else torch.enable_grad():
                     for _ in range(max(1, int(req.get("iters", 1)))):
                         value = step()
-                out.update(value=value, cpu_ms=time.process_time() * 1000)
+                out.update(value=value)
             elif op == "dispose":
                 steps.pop(req["handle"], None)
             else:
                 raise ValueError(f"unknown op {op!r} (setup, run, dispose)")
         except Exception as e:
             out["error"] = f"{type(e).__name__}: {e}"
+        out["cpu_ms"] = time.process_time() * 1000
         print(json.dumps(out), flush=True)
 
 

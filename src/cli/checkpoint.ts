@@ -20,7 +20,7 @@
 // cleanup) after the temp file of that epoch's checkpoint is written and before the rename, the
 // worst moment for a crash; test/reliability/crash-resume.test.ts checks the previous checkpoint survives.
 
-import { nameTable } from '../io/checkpoint.ts';
+import { CHECKPOINT_FORMAT as LIBRARY_FORMAT, nameTable } from '../io/checkpoint.ts';
 import { loadSafetensorsFile, writeFileAtomic } from '../io/node-files.ts';
 import type { DecodedTensor } from '../io/safetensors.ts';
 import { fromArray } from '../ops/creation-internal.ts';
@@ -31,16 +31,12 @@ import type { Tensor } from '../tensor.ts';
 import type { Generator } from '../random.ts';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
 import type { ContrastiveMethod } from '../moco/method.ts';
-import { MOCO_RUN_FORMAT, RUN_FORMAT, encodeMocoRun, runDigest } from '../moco/run-file.ts';
-export { RUN_FORMAT };
+import { MOCO_RUN_FORMAT as LEGACY_FORMAT, RUN_FORMAT, encodeMocoRun, runDigest } from '../moco/run-file.ts';
 
 export { methodState } from '../moco/run-file.ts';
 
 export interface Generators { dataGen: Generator; augGen: Generator; defaultGen: Generator }
 
-/** The value of `moco.format` in a run checkpoint. */
-const LIBRARY_FORMAT = 'wgrad-checkpoint-1';
-const LEGACY_FORMAT = MOCO_RUN_FORMAT;
 
 /** Config keys added after checkpoints were first written, with the value older runs had. */
 const ADDED_LATER: Record<string, unknown> = { mechanism: 'queue', cropMin: 0.2, method: 'moco', supportSetSize: 4096, predictionHeadWidth: 0, mlpDim: 0, finalEval: true, finalProbe: false, detectAnomaly: false };

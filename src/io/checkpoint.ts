@@ -169,7 +169,8 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
 }
 
-const FORMAT = 'wgrad-checkpoint-1';
+/** The value of `wgrad.format` in every checkpoint saveCheckpoint writes. */
+export const CHECKPOINT_FORMAT = 'wgrad-checkpoint-1';
 
 interface OptimizerMeta {
   type: string;
@@ -184,7 +185,7 @@ interface OptimizerMeta {
 export function checkpointContents(state: CheckpointState): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const tensors = nameTable<Tensor>();
   const metadata = nameTable<string>();
-  metadata['wgrad.format'] = FORMAT;
+  metadata['wgrad.format'] = CHECKPOINT_FORMAT;
   for (const [k, v] of Object.entries(state.metadata ?? {})) {
     if (k.startsWith('wgrad.')) throw new Error(`saveCheckpoint: metadata key "${k}" is reserved (keys starting with "wgrad." are wgrad's own)`);
     metadata[k] = v;
@@ -229,8 +230,8 @@ export function checkpointContents(state: CheckpointState): { tensors: Record<st
  * const { step } = restoreCheckpoint(tensors, metadata, { model }); // step === 10
  */
 export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Record<string, string>, into: RestoreTargets): LoadedCheckpoint {
-  if (metadata['wgrad.format'] !== FORMAT) {
-    throw new Error(`loadCheckpoint: not a wgrad checkpoint (metadata "wgrad.format" is ${JSON.stringify(metadata['wgrad.format'])}, expected "${FORMAT}"); use loadSafetensors for plain tensor files`);
+  if (metadata['wgrad.format'] !== CHECKPOINT_FORMAT) {
+    throw new Error(`loadCheckpoint: not a wgrad checkpoint (metadata "wgrad.format" is ${JSON.stringify(metadata['wgrad.format'])}, expected "${CHECKPOINT_FORMAT}"); use loadSafetensors for plain tensor files`);
   }
   const parse = (key: string): unknown => {
     try {

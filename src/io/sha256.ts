@@ -13,6 +13,7 @@ const K = new Uint32Array([
 ]);
 
 const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n));
+const utf8 = new TextEncoder();
 
 /** Incremental SHA-256: update() with bytes or text (UTF-8), then hex(). */
 export class Sha256 {
@@ -23,7 +24,7 @@ export class Sha256 {
   private w = new Uint32Array(64);
 
   update(data: Uint8Array | string): this {
-    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    const bytes = typeof data === 'string' ? utf8.encode(data) : data;
     let i = 0;
     this.length += bytes.length;
     while (i < bytes.length) {

@@ -19,6 +19,7 @@
 // them changes (e.g. the learning rate once per epoch), and capture after a warm-up step when the
 // first step differs (SGD's momentum buffer starts as the first gradient).
 
+import { uniformBytes } from './uniform-layout.ts';
 import type { Device, DispatchSpec, Recorder } from './device.ts';
 import { UNIFORM_BYTES } from './device.ts';
 import type { Tensor } from '../tensor.ts';
@@ -241,7 +242,7 @@ export function capture<T>(fn: () => T, opts: CaptureOptions = {}): CapturedStep
   const recorder: Recorder = {
     dispatch(pipeline: GPUComputePipeline, spec: DispatchSpec, x: number, y: number, z: number) {
       const slot = new Uint8Array(UNIFORM_BYTES);
-      slot.set(new Uint8Array(spec.uniforms));
+      slot.set(new Uint8Array(uniformBytes(spec.uniforms)));
       cmds.push({ pipeline, access: spec.access, buffers: [...spec.buffers], label: spec.label, x, y, z, slot: uniformChunks.length });
       uniformChunks.push(slot);
       for (const b of spec.buffers) used.add(b);

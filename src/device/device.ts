@@ -9,6 +9,7 @@ import { acquireAdapter, isSoftware, type Acquired } from './acquire.ts';
 import { BufferPool, type PoolCounters } from './pool.ts';
 import { GrowthWatch, engineCollector } from './collect.ts';
 import { fillTemplate } from './kernels.ts';
+import { PackedUniforms, uniformBytes } from './uniform-layout.ts';
 import { gpuWait, type WaitMode } from './wait.ts';
 
 export interface DispatchSpec {
@@ -20,8 +21,11 @@ export interface DispatchSpec {
   buffers: GPUBuffer[];
   /** One letter per buffer: 'r' = var<storage, read>, 'w' = var<storage, read_write>. */
   access: string;
-  /** Contents of the uniform struct at @binding(0) (at most UNIFORM_BYTES). */
-  uniforms: ArrayBuffer;
+  /**
+   * Contents of the uniform struct at @binding(0) (at most UNIFORM_BYTES): a layout's packing
+   * (checked against the kernel's struct when it compiles) or plain bytes.
+   */
+  uniforms: ArrayBuffer | PackedUniforms;
   workgroups: [number, number?, number?];
   /** The op this dispatch belongs to, for error messages and profiles. */
   label: string;
@@ -239,6 +243,10 @@ export class Device {
     let p = byParams.get(key);
     if (!p) {
       const code = fillTemplate(spec.kernel, spec.params ?? {});
+      if (spec.uniforms instanceof PackedUniforms) {
+        const differs = spec.uniforms.layout.mismatch(code);
+        if (differs) throw new Error(`wgrad internal: ${spec.label}: the uniform layout does not match kernel '${spec.kernel}': ${differs}`);
+      }
       const module = this.gpu.createShaderModule({ code, label: spec.kernel });
       p = this.gpu.createComputePipeline({
         layout: this.layoutFor(spec.access).pipeline,
@@ -274,7 +282,8 @@ export class Device {
       }
     }
     if (spec.buffers.length !== spec.access.length) throw new Error(`wgrad internal: ${spec.label}: ${spec.buffers.length} buffers but access '${spec.access}'`);
-    if (spec.uniforms.byteLength > UNIFORM_BYTES) throw new Error(`wgrad internal: ${spec.label}: uniforms of ${spec.uniforms.byteLength} B exceed ${UNIFORM_BYTES} B`);
+    const uniforms = uniformBytes(spec.uniforms);
+    if (uniforms.byteLength > UNIFORM_BYTES) throw new Error(`wgrad internal: ${spec.label}: uniforms of ${uniforms.byteLength} B exceed ${UNIFORM_BYTES} B`);
     const [x, y = 1, z = 1] = spec.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     const maxWg = this.info.limits.maxComputeWorkgroupsPerDimension;
@@ -283,7 +292,7 @@ export class Device {
     const pipeline = this.pipelineFor(spec);
     const bindGroup = this.bindGroupFor(spec);
     const offset = this.arenaUsed;
-    this.arenaCpu.set(new Uint8Array(spec.uniforms), offset);
+    this.arenaCpu.set(new Uint8Array(uniforms), offset);
     this.arenaUsed += UNIFORM_BYTES;
     const prof = this.profiler;
     if (prof) this.closePass();

@@ -14,7 +14,8 @@
 import { Tensor } from '../tensor.ts';
 import { record, needsGrad } from '../autograd/graph.ts';
 import { fmt, numel } from '../shape.ts';
-import { Uniforms, grid } from './uniforms.ts';
+import { grid } from './uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { map } from './map.ts';
 import { sum } from './reduce.ts';
 import { cachedParams, type KernelParams } from '../device/kernels.ts';
@@ -80,6 +81,22 @@ export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: num
 
 const WG = 64;
 
+const i32 = 'i32' as const;
+const padLayout = new UniformLayout(['conv2d_pad', 'conv2d_pad4'], {
+  C: i32, H: i32, W: i32, Hp: i32, Wp4: i32, top: i32, left: i32, sy: i32,
+  sx: i32, s_off: i32, s_n: i32, s_c: i32, s_h: i32, s_w: i32, rows: i32,
+});
+const tileLayout = new UniformLayout(['conv2d_tile'], {
+  tiles_x: i32, tiles_y: i32, tiles: i32, RC: i32, OCG: i32, has_bias: i32, b_off: i32, b_s: i32,
+  s_n: i32, s_c: i32, s_h: i32, s_x: i32, s_y: i32, o_n: i32, o_c: i32, o_h: i32,
+  w_g: i32, w_rc: i32, w_tap: i32,
+});
+const wgradLayout = new UniformLayout(['conv2d_wgrad'], {
+  tiles_x: i32, OH: i32, tiles: i32, chunk: i32, OC: i32, OCG: i32, RC: i32, cols: i32,
+  nct: i32, nci: i32, G: i32, threads: i32, g_n: i32, g_c: i32, g_h: i32, x_n: i32,
+  x_c: i32, x_h: i32, x_sx: i32, x_sy: i32, CT: i32, CI: i32,
+});
+
 /**
  * Whether to share loads by subgroupBroadcast: convTuning.shareLoads if set, else on lavapipe
  * (which loads lane by lane) when it has subgroups of at least 8 lanes.
@@ -117,8 +134,8 @@ function spread(x: Tensor, Hp: number, Wp: number, top: number, left: number, sy
   const out = Tensor.empty([N, C, Hp, Wp], x.device);
   const rows = N * C * Hp;
   if (rows === 0 || Wp === 0) return out;
-  const u = new Uniforms();
-  for (const v of [C, H, W, Hp, Wp / 4, top, left, sy, sx, x.offset, ...x.strides, rows]) u.u32(v);
+  const [s_n, s_c, s_h, s_w] = x.strides;
+  const u = padLayout.pack({ C, H, W, Hp, Wp4: Wp / 4, top, left, sy, sx, s_off: x.offset, s_n, s_c, s_h, s_w, rows });
   // The vec4 variant (conv2d_pad4.wgsl) where it applies: 1–4 fewer loads per element on lavapipe.
   const vec4 = sy === 1 && sx === 1 && x.strides[3] === 1 && x.storage.buffer.size % 16 === 0;
   x.device.dispatch({
@@ -126,7 +143,7 @@ function spread(x: Tensor, Hp: number, Wp: number, top: number, left: number, sy
     params: { WG },
     buffers: [x.storage.buffer, out.storage.buffer],
     access: 'rw',
-    uniforms: u.bytes,
+    uniforms: u,
     workgroups: grid(Math.ceil(rows / WG)),
     label: 'conv2d.pad',
   });
@@ -275,20 +292,19 @@ function tileConv(c: TileConv): Tensor {
   const C = c.src.shape[1];
   const b = c.bias;
   const wdiv = ct % 4 === 0 ? 4 : 1;
-  const u = new Uniforms();
-  for (const v of [
-    tilesX, tilesY, N * tilesY * tilesX, rc,
-    ocg, b ? 1 : 0, b?.offset ?? 0, b?.strides[0] ?? 0,
-    (C * Hp * Wp) / 4, (Hp * Wp) / 4, Wp / 4, SX,
-    th * SY, (OC * OHp * OWp) / 4, (OHp * OWp) / 4, OWp / 4,
-    (rc * KH * KW * ocg) / wdiv, (KH * KW * ocg) / wdiv, ocg / wdiv,
-  ]) u.u32(v);
+  const u = tileLayout.pack({
+    tiles_x: tilesX, tiles_y: tilesY, tiles: N * tilesY * tilesX, RC: rc,
+    OCG: ocg, has_bias: b ? 1 : 0, b_off: b?.offset ?? 0, b_s: b?.strides[0] ?? 0,
+    s_n: (C * Hp * Wp) / 4, s_c: (Hp * Wp) / 4, s_h: Wp / 4, s_x: SX,
+    s_y: th * SY, o_n: (OC * OHp * OWp) / 4, o_c: (OHp * OWp) / 4, o_h: OWp / 4,
+    w_g: (rc * KH * KW * ocg) / wdiv, w_rc: (KH * KW * ocg) / wdiv, w_tap: ocg / wdiv,
+  });
   c.src.device.dispatch({
     kernel: 'conv2d_tile',
     params: cachedParams(tileParams, `${ct},${th},${c.kernel},${c.stride},${c.dilation},${c.flip},${c.relu},${ph},${nv},${share}`, () => ({ WG, ...tileCode(ct, th, c, ph, nv, share) })),
     buffers: [xp.storage.buffer, c.wp.storage.buffer, (b ?? c.wp).storage.buffer, out.storage.buffer],
     access: 'rrrw',
-    uniforms: u.bytes,
+    uniforms: u,
     workgroups: [...grid(Math.ceil((N * tilesY * tilesX) / WG)), OC / ct],
     label: c.label,
   });
@@ -374,21 +390,18 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const gp = gy.isContiguous && OWp === OW ? gy : spread(gy, OH, OWp, 0, 0, 1, 1);
   const part = Tensor.empty([S, Cout, cols], x.device);
   const threads = S * perChunk;
-  const u = new Uniforms();
-  for (const v of [
-    tilesX, OH, tiles, chunk,
-    Cout, ocg, RC, cols,
-    ocg / ct, RC / ci, G, threads,
-    (Cout * OH * OWp) / 4, (OH * OWp) / 4, OWp / 4, (x.shape[1] * Hp * Wp) / 4,
-    (Hp * Wp) / 4, Wp / 4, SX, SY,
-    ct, ci,
-  ]) u.u32(v);
+  const u = wgradLayout.pack({
+    tiles_x: tilesX, OH, tiles, chunk, OC: Cout, OCG: ocg, RC, cols,
+    nct: ocg / ct, nci: RC / ci, G, threads,
+    g_n: (Cout * OH * OWp) / 4, g_c: (OH * OWp) / 4, g_h: OWp / 4, x_n: (x.shape[1] * Hp * Wp) / 4,
+    x_c: (Hp * Wp) / 4, x_h: Wp / 4, x_sx: SX, x_sy: SY, CT: ct, CI: ci,
+  });
   x.device.dispatch({
     kernel: 'conv2d_wgrad',
     params: cachedParams(wgradParams, `${ct},${ci},${KH},${KW},${a.stride},${a.dilation},${nv},${share}`, () => ({ WG, ...wgradCode(ct, ci, KH, KW, a, nv, share) })),
     buffers: [gp.storage.buffer, xp.storage.buffer, part.storage.buffer],
     access: 'rrw',
-    uniforms: u.bytes,
+    uniforms: u,
     workgroups: grid(Math.ceil(threads / WG)),
     label: 'conv2d.backward(weight)',
   });

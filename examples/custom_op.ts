@@ -27,7 +27,8 @@ import { init, deviceInfo, manualSeed, tensor, randn, tidy, gradcheck, registerK
 import { device } from '../src/runtime.ts';
 import { record } from '../src/autograd/graph.ts';
 import { contiguous } from '../src/ops/shape.ts';
-import { Uniforms, grid } from '../src/ops/uniforms.ts';
+import { Uniforms } from '../src/ops/uniforms.ts';
+import { grid } from '../src/ops/grid.ts';
 import { referenceOps, type RefTensor } from '../src/reference/index.ts';
 
 // 1. The kernel. The name is what `kernel:` refers to in dispatch.

@@ -30,7 +30,7 @@ struct Params {
 
 // The input offset of the j-th reduced element (REDUCED_OFFSET) and the base offset of output i
 // (KEPT_INDEX) decode an index into coordinates, innermost dimension first: code generated for
-// the ranks at hand (decodeIndex in src/ops/uniforms.ts), with constant indices into the uniforms
+// the ranks at hand (decodeIndex in src/ops/index-decode.ts), with constant indices into the uniforms
 // (a loop indexing them by its counter ran several times slower on lavapipe), one integer
 // division per dimension and none for the outermost (see elementwise.wgsl).
 fn reduced_offset(j: u32) -> u32 {

@@ -3,7 +3,7 @@
 // it and lets go of the Dawn instance, so a Node script exits on its own.
 
 import { Device, type Counters, type DeviceInfo } from './device/device.ts';
-import { registerKernelSource, setKernelLoader } from './device/kernels.ts';
+import { registerKernelSource, setKernelLoader } from './device/kernel-sources.ts';
 import { userTidyCount } from './scope.ts';
 
 let current: Device | null = null;

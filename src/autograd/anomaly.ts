@@ -24,7 +24,8 @@
 import type { Tensor } from '../tensor.ts';
 import type { Device } from '../device/device.ts';
 import { collapse, fmt } from '../shape.ts';
-import { Uniforms, grid } from '../ops/uniforms.ts';
+import { Uniforms } from '../ops/uniforms.ts';
+import { grid } from '../ops/grid.ts';
 
 const ALL_FINITE = 0xffffffff;
 

@@ -8,7 +8,7 @@
 import { acquireAdapter, isSoftware, type Acquired } from './acquire.ts';
 import { BufferPool, type PoolCounters } from './pool.ts';
 import { GrowthWatch, engineCollector } from './collect.ts';
-import { fillTemplate } from './kernels.ts';
+import { fillTemplate } from './kernel-sources.ts';
 import { PackedUniforms, uniformBytes } from './uniform-layout.ts';
 import { gpuWait, type WaitMode } from './wait.ts';
 

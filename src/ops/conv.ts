@@ -14,11 +14,11 @@
 import { Tensor } from '../tensor.ts';
 import { record, needsGrad } from '../autograd/graph.ts';
 import { fmt, numel } from '../shape.ts';
-import { grid } from './uniforms.ts';
+import { grid } from './grid.ts';
 import { UniformLayout } from '../device/uniform-layout.ts';
 import { map } from './map.ts';
 import { sum } from './reduce.ts';
-import { cachedParams, type KernelParams } from '../device/kernels.ts';
+import { cachedParams, type KernelParams } from '../device/kernel-sources.ts';
 
 /** A size given once for both spatial dims, or as [height, width]. */
 export type Pair = number | readonly [number, number];

@@ -5,8 +5,10 @@
 
 import { Tensor } from '../tensor.ts';
 import { broadcastShapes, broadcastStrides, collapse, fmt, numel, sameShape } from '../shape.ts';
-import { Uniforms, decodeIndex, grid } from './uniforms.ts';
-import { cachedParams, type KernelParams } from '../device/kernels.ts';
+import { Uniforms } from './uniforms.ts';
+import { decodeIndex } from './index-decode.ts';
+import { grid } from './grid.ts';
+import { cachedParams, type KernelParams } from '../device/kernel-sources.ts';
 import { wgslType, type DType } from '../dtype.ts';
 
 /**

@@ -16,7 +16,7 @@ import { Uniforms } from './uniforms.ts';
 import { transpose, unsqueeze, squeeze } from './shape.ts';
 import { sumTo } from './reduce.ts';
 import type { Device } from '../device/device.ts';
-import { cachedParams, type KernelParams } from '../device/kernels.ts';
+import { cachedParams, type KernelParams } from '../device/kernel-sources.ts';
 
 /** The matmul kernels (see the header): forced with setMatmulKernel or WGRAD_MATMUL. */
 export type MatmulKernel = 'generic' | 'vec4' | 'tiled';

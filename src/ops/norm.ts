@@ -21,7 +21,8 @@
 import { Tensor } from '../tensor.ts';
 import { isGradEnabled, needsGrad, record } from '../autograd/graph.ts';
 import { fmt, normalizeDim, numel } from '../shape.ts';
-import { Uniforms, grid } from './uniforms.ts';
+import { Uniforms } from './uniforms.ts';
+import { grid } from './grid.ts';
 import { map, mapInto } from './map.ts';
 import { fill } from './creation-internal.ts';
 import { add, isNanWgsl, mul, relu as reluOp } from './elementwise.ts';

@@ -6,7 +6,8 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { fmt } from '../shape.ts';
-import { Uniforms, grid } from './uniforms.ts';
+import { Uniforms } from './uniforms.ts';
+import { grid } from './grid.ts';
 import { contiguous, paddedPlanes, reshape } from './shape.ts';
 import { mean } from './reduce.ts';
 import { pair, type Pair } from './conv.ts';

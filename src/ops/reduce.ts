@@ -6,10 +6,12 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { collapse, fmt, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
-import { Uniforms, decodeIndex, grid } from './uniforms.ts';
+import { Uniforms } from './uniforms.ts';
+import { decodeIndex } from './index-decode.ts';
+import { grid } from './grid.ts';
 import { map } from './map.ts';
 import { expand, reshape, viewAs } from './shape.ts';
-import { cachedParams, type KernelParams } from '../device/kernels.ts';
+import { cachedParams, type KernelParams } from '../device/kernel-sources.ts';
 
 const WG = 64;
 

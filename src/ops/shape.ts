@@ -8,7 +8,8 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { fmt, normalizeDim, numel, stridesOf, sameShape } from '../shape.ts';
 import { map, mapInto } from './map.ts';
-import { Uniforms, grid } from './uniforms.ts';
+import { Uniforms } from './uniforms.ts';
+import { grid } from './grid.ts';
 import { fromArray, fill } from './creation-internal.ts';
 import { sumTo } from './reduce.ts';
 

@@ -5,7 +5,8 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { fmt, normalizeDim, numel, stridesOf } from '../shape.ts';
-import { Uniforms, grid } from './uniforms.ts';
+import { Uniforms } from './uniforms.ts';
+import { grid } from './grid.ts';
 
 /** The statistics and formula of one row op; see kernels/rowwise.wgsl. */
 export interface RowKernel {

@@ -7,7 +7,8 @@
 
 import { Tensor } from '../tensor.ts';
 import { fmt, normalizeDim, numel } from '../shape.ts';
-import { Uniforms, grid } from './uniforms.ts';
+import { Uniforms } from './uniforms.ts';
+import { grid } from './grid.ts';
 import { contiguous, gather, permute, reshape, slice } from './shape.ts';
 
 const WG = 256;

@@ -6,7 +6,8 @@
 import type { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
 import { fill } from '../ops/creation-internal.ts';
-import { Uniforms, grid } from '../ops/uniforms.ts';
+import { Uniforms } from '../ops/uniforms.ts';
+import { grid } from '../ops/grid.ts';
 import { Optimizer, type ParamGroup, type ParamsArg, type ParamState } from './optimizer.ts';
 
 /** Options of optim.AdamW (PyTorch's names and defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2). */

@@ -5,7 +5,8 @@
 import type { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
 import { fill } from '../ops/creation-internal.ts';
-import { Uniforms, grid } from '../ops/uniforms.ts';
+import { Uniforms } from '../ops/uniforms.ts';
+import { grid } from '../ops/grid.ts';
 import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.ts';
 
 /** Options of optim.RMSprop (PyTorch's names and defaults: lr 1e-2, alpha 0.99, eps 1e-8, weightDecay 0, momentum 0, centered false). */

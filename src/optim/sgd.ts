@@ -4,7 +4,8 @@
 
 import { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
-import { Uniforms, grid } from '../ops/uniforms.ts';
+import { Uniforms } from '../ops/uniforms.ts';
+import { grid } from '../ops/grid.ts';
 import { mapInto } from '../ops/map.ts';
 import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.ts';
 

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import { setup } from '../helpers.ts';
 import { UniformLayout, uniformStruct, uniformLayouts } from '../../src/device/uniform-layout.ts';
-import { kernelSource, registerKernelSource } from '../../src/device/kernels.ts';
+import { kernelSource, registerKernelSource } from '../../src/device/kernel-sources.ts';
 import { tensor } from '../../src/index.ts';
 import { device as currentDevice } from '../../src/runtime.ts';
 

@@ -12,8 +12,9 @@
 
 import * as fs from 'node:fs';
 import { init, deviceInfo, sync, profile, tidy, keep, manualSeed, rand, nn, optim, shutdown, MoCo } from '../../src/index.ts';
-import { matmulPlan, matmulTuning, setMatmulKernel } from '../../src/ops/matmul.ts';
-import { conv2d, convTuning } from '../../src/ops/conv.ts';
+import { matmulPlan, setMatmulKernel } from '../../src/ops/matmul.ts';
+import { matmulTuning, convTuning } from '../../src/ops/tuning.ts';
+import { conv2d } from '../../src/ops/conv.ts';
 
 const out = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : '';
 const quick = process.argv.includes('--quick');

@@ -15,6 +15,7 @@ import { Tensor } from '../tensor.ts';
 import { record, needsGrad } from '../autograd/graph.ts';
 import { fmt, numel } from '../shape.ts';
 import { grid } from './grid.ts';
+import { convTuning, shareLoads } from './tuning.ts';
 import { UniformLayout } from '../device/uniform-layout.ts';
 import { map } from './map.ts';
 import { sum } from './reduce.ts';
@@ -58,27 +59,6 @@ export function outSize(op: string, what: string, size: number, k: number, s: nu
   return Math.floor((size + 2 * p - span) / s) + 1;
 }
 
-/**
- * Register-tile sizes (0 = per adapter). Forward / input gradient: ct output channels × th rows ×
- * 4 columns per thread (ct ≤ 16), software adapters 16 × 4 (8 × 4 without shared loads), others
- * 4 × 2. Weight gradient: wgradCt output × wgradCi input channels, software 8 × 1 (8 × 2 without
- * shared loads), others 4 × 2. Bigger tiles mean fewer loads per FMA (what lavapipe needs) but
- * more registers and longer shader compiles. On lavapipe 16 × 4 ran 12–18 % faster than 8 × 4
- * (forward and input gradient, 16 and 32 channels; a 4–5 s compile per variant, once per machine
- * with Mesa's shader cache); 32 × 2, 32 × 4 and 8 × 8 were no faster than 16 × 4. The weight
- * gradient's 8 × 1 ran 11–22 % faster than 8 × 2 at five layer shapes (half the accumulators per
- * thread; gy still shared), 8 × 4 and 4 × 4 half as fast (too few input-channel blocks to share
- * gy), 16 × 1 too (16 channels cannot be shared by 8 lanes). Without shared loads (Dawn's
- * OpenGLES backend has no subgroups) the smaller tiles were 6–9 % faster.
- * wgradThreads: how many threads the weight gradient aims for by splitting its reduction into
- * chunks (0 = per adapter: 4096 software, 32768 others; bench/gpu/gpu.ts sweeps it on a GPU).
- * Tests force several tilings.
- * shareLoads (default: on software adapters with subgroups): what every lane of a subgroup would
- * load alike (the forward's and input gradient's weights, the weight gradient's output gradient)
- * is loaded once per 8-lane subgroup and broadcast.
- */
-export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; wgradThreads: number; shareLoads?: boolean } = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, wgradThreads: 0 };
-
 const WG = 64;
 
 const i32 = 'i32' as const;
@@ -96,18 +76,6 @@ const wgradLayout = new UniformLayout(['conv2d_wgrad'], {
   nct: i32, nci: i32, G: i32, threads: i32, g_n: i32, g_c: i32, g_h: i32, x_n: i32,
   x_c: i32, x_h: i32, x_sx: i32, x_sy: i32, CT: i32, CI: i32,
 });
-
-/**
- * Whether to share loads by subgroupBroadcast: convTuning.shareLoads if set, else on lavapipe
- * (which loads lane by lane) when it has subgroups of at least 8 lanes.
- */
-function shareLoads(info: { family: string; features: string[]; subgroupMinSize: number }): boolean {
-  const forced = convTuning.shareLoads;
-  if (forced && !info.features.includes('subgroups')) {
-    throw new Error("conv2d: convTuning.shareLoads = true needs the adapter's 'subgroups' feature, which this adapter lacks; leave it undefined to choose per adapter");
-  }
-  return forced ?? (info.family === 'software' && info.features.includes('subgroups') && (info.subgroupMinSize === 0 || info.subgroupMinSize >= 8));
-}
 
 /**
  * The template pieces that declare subgroup use (empty when not sharing). The kernels' loops

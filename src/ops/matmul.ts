@@ -13,6 +13,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { broadcastShapes, collapse, fmt, numel } from '../shape.ts';
 import { Uniforms } from './uniforms.ts';
+import { matmulTuning, hasSubgroupsOf8 } from './tuning.ts';
 import { transpose, unsqueeze, squeeze } from './shape.ts';
 import { sumTo } from './reduce.ts';
 import type { Device } from '../device/device.ts';
@@ -132,16 +133,6 @@ function stridedUniforms({ M, N, K, a, b, bshape }: Problem): Uniforms {
 
 // ---- tiled (discrete GPUs) --------------------------------------------------------------------
 
-/**
- * Variants of the discrete-GPU kernel, for benchmarks on a GPU: 'db4' is matmul_tiled_db4.wgsl
- * (vec4 global loads, where the operands' layout allows; else 'db'), 'db' matmul_tiled_db.wgsl
- * (scalar loads, any strides); bk 0 = the default k tile (8 for 128×128 tiles, 16 for 64×64:
- * on an H200, bk 16 ran 4096² at a third of bk 8's speed); tile 0 = 128×128 where M and N are
- * ≥ 128, else 64×64 — 64 forces the smaller tiles (bench/gpu/gpu.ts measures them at 1024–2048²,
- * where 128×128 tiles leave part of a large GPU idle).
- */
-export const matmulTuning: { tiled: 'db4' | 'db'; bk: number; tile: 0 | 64 } = { tiled: 'db4', bk: 0, tile: 0 };
-
 /** Whether an operand (a rows × cols matrix per batch entry) can be read as aligned vec4s along its contiguous axis. */
 function vec4Readable(o: Operand, rows: number, cols: number): boolean {
   const aligned = o.offset % 4 === 0 && o.bstrides.every((s) => s % 4 === 0);
@@ -260,8 +251,7 @@ const vec4Params = new Map<string, KernelParams>();
 
 function vec4Launch(dev: Device, p: Problem): Launch | string {
   const info = dev.info;
-  if (!info.features.includes('subgroups')) return 'adapter has no subgroups';
-  if (info.subgroupMinSize !== 0 && info.subgroupMinSize < 8) return `subgroups of ${info.subgroupMinSize} < 8 lanes`;
+  if (!hasSubgroupsOf8(info)) return `adapter has no subgroups of ≥ 8 lanes (subgroupMinSize ${info.subgroupMinSize})`;
   const { M, N, K, a, b, bshape } = p;
   if (K % 4 !== 0) return 'K % 4 != 0';
   if (!aligned(a) || !aligned(b)) return 'offsets or batch strides not multiples of 4';

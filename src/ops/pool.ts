@@ -8,6 +8,7 @@ import { record } from '../autograd/graph.ts';
 import { fmt } from '../shape.ts';
 import { Uniforms } from './uniforms.ts';
 import { grid } from './grid.ts';
+import { poolTuning } from './tuning.ts';
 import { contiguous, paddedPlanes, reshape } from './shape.ts';
 import { mean } from './reduce.ts';
 import { pair, type Pair } from './conv.ts';
@@ -67,9 +68,6 @@ export function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, in
   }
   return { out, idx };
 }
-
-/** `generic`: max pooling always on kernels/pool2d.wgsl (tests compare it with the vec4 kernel). */
-export const poolTuning = { generic: false };
 
 /**
  * Whether pool2d_max2_vec4.wgsl applies: 2×2 windows, stride 2, no padding, columns contiguous,

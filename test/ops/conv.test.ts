@@ -11,7 +11,8 @@ import * as assert from 'uvu/assert';
 import { skip } from '../skip.ts';
 import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel, withDispatches } from '../helpers.ts';
 import { deviceInfo, tensor, zeros, noGrad, nn, manualSeed, sync, type Tensor } from '../../src/index.ts';
-import { conv2d, convTuning, type Conv2dOptions } from '../../src/ops/conv.ts';
+import { conv2d, type Conv2dOptions } from '../../src/ops/conv.ts';
+import { convTuning } from '../../src/ops/tuning.ts';
 
 test.before(setup);
 test.after.each(() => {

@@ -5,7 +5,8 @@
 import { test, suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tensor, tensor, matmul, zeros, deviceInfo } from '../../src/index.ts';
-import { matmulPlan, matmulTuning, setMatmulKernel, type MatmulKernel } from '../../src/ops/matmul.ts';
+import { matmulPlan, setMatmulKernel, type MatmulKernel } from '../../src/ops/matmul.ts';
+import { matmulTuning } from '../../src/ops/tuning.ts';
 import { setup, checkForward, checkGrad } from '../helpers.ts';
 import { make, type Layout } from './values.ts';
 

@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, checkForward, checkGrad, checkOp, randnSeeded } from '../helpers.ts';
 import { tensor, ones, noGrad, type Tensor } from '../../src/index.ts';
-import { maxPool2d, avgPool2d, adaptiveAvgPool2d, geometry, poolForward, poolBackward, poolTuning } from '../../src/ops/pool.ts';
+import { maxPool2d, avgPool2d, adaptiveAvgPool2d, geometry, poolForward, poolBackward } from '../../src/ops/pool.ts';
+import { poolTuning } from '../../src/ops/tuning.ts';
 import { conv2d } from '../../src/ops/conv.ts';
 
 test.before(setup);

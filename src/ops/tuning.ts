@@ -1,0 +1,57 @@
+// Adapter policy in one place: which kernel variant and tile sizes each kind of adapter gets.
+// The tuning objects are 0 / unset for "choose per adapter"; tests and bench/gpu/gpu.ts force
+// variants through them.
+
+import type { DeviceInfo } from '../device/device.ts';
+
+/**
+ * Whether the adapter has subgroups of at least 8 lanes (subgroupMinSize 0 = not reported): what
+ * the kernels that share loads across 8 lanes (conv's shared loads, matmul_vec4) need.
+ */
+export function hasSubgroupsOf8(info: Pick<DeviceInfo, 'features' | 'subgroupMinSize'>): boolean {
+  return info.features.includes('subgroups') && (info.subgroupMinSize === 0 || info.subgroupMinSize >= 8);
+}
+
+/**
+ * Variants of the discrete-GPU kernel, for benchmarks on a GPU: 'db4' is matmul_tiled_db4.wgsl
+ * (vec4 global loads, where the operands' layout allows; else 'db'), 'db' matmul_tiled_db.wgsl
+ * (scalar loads, any strides); bk 0 = the default k tile (8 for 128×128 tiles, 16 for 64×64:
+ * on an H200, bk 16 ran 4096² at a third of bk 8's speed); tile 0 = 128×128 where M and N are
+ * ≥ 128, else 64×64 — 64 forces the smaller tiles (bench/gpu/gpu.ts measures them at 1024–2048²,
+ * where 128×128 tiles leave part of a large GPU idle).
+ */
+export const matmulTuning: { tiled: 'db4' | 'db'; bk: number; tile: 0 | 64 } = { tiled: 'db4', bk: 0, tile: 0 };
+
+/**
+ * Register-tile sizes (0 = per adapter). Forward / input gradient: ct output channels × th rows ×
+ * 4 columns per thread (ct ≤ 16), software adapters 16 × 4 (8 × 4 without shared loads), others
+ * 4 × 2. Weight gradient: wgradCt output × wgradCi input channels, software 8 × 1 (8 × 2 without
+ * shared loads), others 4 × 2. Bigger tiles mean fewer loads per FMA (what lavapipe needs) but
+ * more registers and longer shader compiles. The defaults are the fastest measured per adapter
+ * kind (bench/RESULTS.md, "Wider conv tiles on lavapipe"): the weight gradient's 8 × 1 keeps
+ * half the accumulators of 8 × 2 while gy is still shared; without shared loads (Dawn's OpenGLES
+ * backend has no subgroups) the smaller tiles win.
+ * wgradThreads: how many threads the weight gradient aims for by splitting its reduction into
+ * chunks (0 = per adapter: 4096 software, 32768 others; bench/gpu/gpu.ts sweeps it on a GPU).
+ * Tests force several tilings.
+ * shareLoads (default: on software adapters with subgroups): what every lane of a subgroup would
+ * load alike (the forward's and input gradient's weights, the weight gradient's output gradient)
+ * is loaded once per 8-lane subgroup and broadcast.
+ */
+export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; wgradThreads: number; shareLoads?: boolean } = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, wgradThreads: 0 };
+
+/**
+ * Whether to share loads by subgroupBroadcast: convTuning.shareLoads if set, else on lavapipe
+ * (which loads lane by lane) when it has subgroups of at least 8 lanes.
+ */
+export function shareLoads(info: Pick<DeviceInfo, 'family' | 'features' | 'subgroupMinSize'>): boolean {
+  const forced = convTuning.shareLoads;
+  if (forced && !info.features.includes('subgroups')) {
+    throw new Error("conv2d: convTuning.shareLoads = true needs the adapter's 'subgroups' feature, which this adapter lacks; leave it undefined to choose per adapter");
+  }
+  return forced ?? (info.family === 'software' && hasSubgroupsOf8(info));
+}
+
+/** `generic`: max pooling always on kernels/pool2d.wgsl (tests compare it with the vec4 kernel). */
+export const poolTuning = { generic: false };
+

@@ -6,7 +6,7 @@
 // capture.ts records a step's commands through the `recorder` hook and replays them.
 
 import { acquireAdapter, isSoftware, type Acquired } from './acquire.ts';
-import { BufferPool, type PoolCounters } from './pool.ts';
+import { BufferPool, sizeClass, type PoolCounters } from './pool.ts';
 import { GrowthWatch, engineCollector } from './collect.ts';
 import { fillTemplate } from './kernel-sources.ts';
 import { PackedUniforms, uniformBytes } from './uniform-layout.ts';
@@ -77,6 +77,9 @@ export interface DeviceInfo {
 export const UNIFORM_BYTES = 256;
 const ARENA_BYTES = 1 << 20;
 const MAX_BATCH = 2048;
+/** Readback staging buffers kept for reuse, in bytes at most (see takeStaging). */
+const MAX_STAGING_CACHE = 128 << 20;
+const stagingSize = (bytes: number) => sizeClass(Math.max(16, bytes));
 
 /**
  * Template parameters as a cache key. Generated kernels (conv, matmul) pass tens of KB of unrolled
@@ -110,6 +113,7 @@ export class Device {
   private pipelines = new Map<string, Map<string, GPUComputePipeline>>();
   private layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
   private bindGroups = new Map<string, GPUBindGroup>();
+  private stagingCache: GPUBuffer[] = [];
   private arena: GPUBuffer;
   private arenaCpu = new Uint8Array(ARENA_BYTES);
   private arenaUsed = 0;
@@ -413,26 +417,66 @@ export class Device {
 
   /** read() without the read check (the check's own readback uses it). */
   async readUnchecked(buffer: GPUBuffer, byteOffset: number, bytes: number, label: string): Promise<ArrayBuffer> {
+    const out = new ArrayBuffer(bytes);
+    await this.readInto(buffer, byteOffset, new Uint8Array(out), label, false);
+    return out;
+  }
+
+  /**
+   * Copies `into.byteLength` bytes from a buffer into a host array the caller owns (read() without
+   * allocating: large repeated readbacks, like the kNN monitor's similarity chunks, reuse theirs).
+   */
+  async readInto(buffer: GPUBuffer, byteOffset: number, into: ArrayBufferView, label: string, check = true): Promise<void> {
     this.checkUsable(label);
     this.recorder?.readback(label);
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    const staging = this.gpu.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${label}` });
+    if (check) await this.runReadCheck();
+    const bytes = into.byteLength;
+    const staging = this.takeStaging(bytes, label);
+    let mapped = false;
     try {
       if (bytes > 0) this.copy(buffer, byteOffset, staging, 0, bytes);
       this.flush();
       this.counters.readbacks++;
       try {
-        await this.wait(staging.mapAsync(GPUMapMode.READ));
+        await this.wait(staging.mapAsync(GPUMapMode.READ, 0, stagingSize(bytes)));
+        mapped = true;
       } catch (e) {
         this.checkUsable(label);
         this.throwPendingErrors();
         throw new Error(`wgrad: ${label}: reading back from the GPU failed: ${(e as Error).message}`);
       }
       this.throwPendingErrors();
-      return staging.getMappedRange(0, bytes).slice(0);
+      new Uint8Array(into.buffer, into.byteOffset, bytes).set(new Uint8Array(staging.getMappedRange(0, bytes)));
     } finally {
-      staging.destroy();
+      if (mapped) staging.unmap();
+      this.returnStaging(staging);
     }
+  }
+
+  /**
+   * A MAP_READ buffer of at least `bytes`: a cached one when it fits. Creating one per readback
+   * costs more than the copy on lavapipe (fresh memory, zero-filled), so the last few are kept.
+   */
+  private takeStaging(bytes: number, label: string): GPUBuffer {
+    const size = stagingSize(bytes);
+    const i = this.stagingCache.findIndex((b) => b.size >= size && b.size <= 2 * size);
+    if (i >= 0) return this.stagingCache.splice(i, 1)[0];
+    return this.gpu.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${label}` });
+  }
+
+  private returnStaging(staging: GPUBuffer): void {
+    if (this.destroyed || this.lostReason || staging.size > MAX_STAGING_CACHE) {
+      staging.destroy();
+      return;
+    }
+    this.stagingCache.unshift(staging);
+    let total = 0;
+    this.stagingCache = this.stagingCache.filter((b) => {
+      total += b.size;
+      if (total <= MAX_STAGING_CACHE) return true;
+      b.destroy();
+      return false;
+    });
   }
 
   /** Starts per-dispatch GPU timing (needs the adapter's timestamp-query feature). */
@@ -481,6 +525,7 @@ export class Device {
     this.flush();
     this.bindGroups.clear();
     this.pool.trim();
+    for (const b of this.stagingCache.splice(0)) b.destroy();
   }
 
   /**
@@ -503,6 +548,7 @@ export class Device {
     this.destroyed = true;
     this.bindGroups.clear();
     this.pipelines.clear();
+    this.stagingCache = [];
     this.gpu.destroy();
     this.acquired = null; // lets the Dawn instance go only after the device is destroyed
     bufferIds = new WeakMap();

@@ -51,6 +51,13 @@ function l2normalize(x: Tensor): Tensor {
   return x.div(x.square().sum(1, true).sqrt().maximum(1e-12));
 }
 
+/** Reads a tensor's values into `into` (its first x.size elements). */
+async function readInto(x: Tensor, into: Float32Array): Promise<void> {
+  const c = x.isContiguous ? x : x.contiguous();
+  await c.device.readInto(c.storage.buffer, c.offset * 4, into.subarray(0, c.size), 'knnAccuracy');
+  if (c !== x) c.dispose();
+}
+
 /** k-th largest value of row (0-based k), by quickselect on a scratch copy. */
 function kthLargest(row: Float32Array, k: number, scratch: Float32Array): number {
   scratch.set(row);
@@ -115,6 +122,7 @@ export async function knnAccuracy(
   const chunk = opts.chunk ?? Math.max(1, Math.floor(16_000_000 / nTrain));
   const train = blocks.map((b) => noGrad(() => l2normalize(b)));
   const values = new Float32Array(Math.min(chunk, nTest) * nTrain);
+  const blockValues: Float32Array[] = [];
   const scratch = new Float32Array(nTrain);
   const votes = new Float64Array(distinct.length);
   let correct = 0;
@@ -127,7 +135,10 @@ export async function knnAccuracy(
     for (const block of train) {
       const n = block.shape[0];
       const sim = noGrad(() => query.matmul(block.transpose(0, 1)));
-      const part = await sim.toArray();
+      // One block: straight into the rows; several: through a reused array (a fresh 64 MB array
+      // per chunk costs more than the readback itself).
+      const part = train.length === 1 ? values.subarray(0, rows * n) : (blockValues[col] ??= new Float32Array(values.length / nTrain * n));
+      await readInto(sim, part);
       sim.dispose();
       const bad = part.findIndex((v) => Number.isNaN(v));
       if (bad >= 0) {
@@ -135,7 +146,7 @@ export async function knnAccuracy(
         for (const b of train) b.dispose();
         throw new Error(`knnAccuracy: the features hold NaN or ±Inf (the similarity of test row ${start + Math.floor(bad / n)} and train row ${col + (bad % n)} is NaN); no accuracy can be computed from them`);
       }
-      for (let r = 0; r < rows; r++) values.set(part.subarray(r * n, (r + 1) * n), r * nTrain + col);
+      if (part.buffer !== values.buffer) for (let r = 0; r < rows; r++) values.set(part.subarray(r * n, (r + 1) * n), r * nTrain + col);
       col += n;
     }
     query.dispose();

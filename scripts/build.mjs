@@ -3,7 +3,8 @@
 // kernels/*.wgsl as a string (plus its .d.ts). Node reads kernels/ from disk; browsers get them
 // from dist/kernels.js (init() imports it when there is no file system; with a bundler:
 // `import { kernels } from 'wgrad/kernels'`). kernels/*.wgsl stay the only source: kernels.js
-// is generated on every build and never committed.
+// is generated on every build and never committed. (Kernels generated in TypeScript, under
+// src/ops/codegen/, are not in it: their modules register them when loaded.)
 //
 //   node scripts/build.mjs [outDir]     (default: dist; tests build into a temporary folder)
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync, chmodSync, existsSync, statSync } from 'node:fs';

@@ -1,25 +1,28 @@
 // conv2d (NCHW, PyTorch semantics: stride, padding, dilation, groups) and its three gradients,
 // all implicit GEMMs without an im2col buffer:
-//   forward          kernels/conv2d_tile.wgsl on the zero-padded input and the packed weight
+//   forward          conv2d_tile (src/ops/codegen/conv2d-tile.ts) on the zero-padded input and
+//                    the packed weight
 //   input gradient   the same kernel: a stride-1 convolution, with the taps flipped, of the output
 //                    gradient spread out by the stride (zeros in between) and padded
-//   weight gradient  kernels/conv2d_wgrad.wgsl: the long reduction over N·OH·OW split into chunks
-//                    whose partial results the `sum` op adds up
+//   weight gradient  conv2d_wgrad (src/ops/codegen/conv2d-wgrad.ts): the long reduction over
+//                    N·OH·OW split into chunks whose partial results the `sum` op adds up
 //   bias gradient    sums of the output gradient over N, H, W
 // With `activation: 'relu'` the forward kernel stores max(·, 0) and the backward first masks the
 // output gradient by the saved output > 0.
-// The kernels read zero-padded copies (made here, one cheap pass) so that they need no bounds
-// tests and can load vec4s; see the kernel headers for why loads dominate on lavapipe.
+// The kernels read zero-padded copies (made here by kernels/conv2d_pad.wgsl, one cheap pass) so
+// that they need no bounds tests and can load vec4s; see the kernel headers for why loads
+// dominate on lavapipe. Tile sizes per adapter come from tuning.ts.
 
 import { Tensor } from '../tensor.ts';
 import { record, needsGrad } from '../autograd/graph.ts';
 import { fmt, numel } from '../shape.ts';
 import { grid } from './grid.ts';
-import { convTuning, shareLoads } from './tuning.ts';
+import { convTiles } from './tuning.ts';
 import { UniformLayout } from '../device/uniform-layout.ts';
 import { map } from './map.ts';
 import { sum } from './reduce.ts';
-import { cachedParams, type KernelParams } from '../device/kernel-sources.ts';
+import { planTile } from './codegen/conv2d-tile.ts';
+import { planWgrad } from './codegen/conv2d-wgrad.ts';
 
 /** A size given once for both spatial dims, or as [height, width]. */
 export type Pair = number | readonly [number, number];
@@ -59,52 +62,33 @@ export function outSize(op: string, what: string, size: number, k: number, s: nu
   return Math.floor((size + 2 * p - span) / s) + 1;
 }
 
-const WG = 64;
+interface ConvAttrs {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
 
+const WG = 64;
 const i32 = 'i32' as const;
 const padLayout = new UniformLayout(['conv2d_pad', 'conv2d_pad4'], {
   C: i32, H: i32, W: i32, Hp: i32, Wp4: i32, top: i32, left: i32, sy: i32,
   sx: i32, s_off: i32, s_n: i32, s_c: i32, s_h: i32, s_w: i32, rows: i32,
 });
-const tileLayout = new UniformLayout(['conv2d_tile'], {
-  tiles_x: i32, tiles_y: i32, tiles: i32, RC: i32, OCG: i32, has_bias: i32, b_off: i32, b_s: i32,
-  s_n: i32, s_c: i32, s_h: i32, s_x: i32, s_y: i32, o_n: i32, o_c: i32, o_h: i32,
-  w_g: i32, w_rc: i32, w_tap: i32,
-});
-const wgradLayout = new UniformLayout(['conv2d_wgrad'], {
-  tiles_x: i32, OH: i32, tiles: i32, chunk: i32, OC: i32, OCG: i32, RC: i32, cols: i32,
-  nct: i32, nci: i32, G: i32, threads: i32, g_n: i32, g_c: i32, g_h: i32, x_n: i32,
-  x_c: i32, x_h: i32, x_sx: i32, x_sy: i32, CT: i32, CI: i32,
-});
-
-/**
- * The template pieces that declare subgroup use (empty when not sharing). The kernels' loops
- * depend on the thread index, which WGSL's uniformity analysis cannot see is the same across a
- * subgroup's lanes (it is, by how the threads are laid out), hence the diagnostic directive.
- */
-const subgroupParams = (share: boolean) => ({
-  ENABLE: share ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);' : '',
-  SG_ARG: share ? ', @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32' : '',
-  SG_SETUP: share ? 'let sg8 = sg_lane % 8u;' : '',
-});
-const XYZW = 'xyzw';
-
-// Generated kernel parameters (tens of KB of unrolled code) per configuration (cachedParams).
-const tileParams = new Map<string, KernelParams>();
-const wgradParams = new Map<string, KernelParams>();
 
 /**
  * A contiguous [N, C, Hp, Wp] (Wp a multiple of 4) holding x[n, c, i, j] at row top + i·sy,
- * column left + j·sx and zeros elsewhere (entries that land outside are dropped).
+ * column left + j·sx and zeros elsewhere (entries that land outside are dropped): the copies the
+ * conv kernels read without bounds tests.
  */
-function spread(x: Tensor, Hp: number, Wp: number, top: number, left: number, sy: number, sx: number): Tensor {
+function padCopy(x: Tensor, Hp: number, Wp: number, top: number, left: number, sy: number, sx: number): Tensor {
   const [N, C, H, W] = x.shape;
   const out = Tensor.empty([N, C, Hp, Wp], x.device);
   const rows = N * C * Hp;
   if (rows === 0 || Wp === 0) return out;
   const [s_n, s_c, s_h, s_w] = x.strides;
   const u = padLayout.pack({ C, H, W, Hp, Wp4: Wp / 4, top, left, sy, sx, s_off: x.offset, s_n, s_c, s_h, s_w, rows });
-  // The vec4 variant (conv2d_pad4.wgsl) where it applies: 1–4 fewer loads per element on lavapipe.
+  // The vec4 variant (conv2d_pad4.wgsl) where it applies: fewer loads per element on lavapipe.
   const vec4 = sy === 1 && sx === 1 && x.strides[3] === 1 && x.storage.buffer.size % 16 === 0;
   x.device.dispatch({
     kernel: vec4 ? 'conv2d_pad4' : 'conv2d_pad',
@@ -126,9 +110,7 @@ function pack(w: Tensor, shape: number[], strides: number[]): Tensor {
   return out;
 }
 
-const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-
-interface TileConv {
+interface TileArgs {
   /** Source [N, C, H, W] (x, or the output gradient) and the zero padding in front of it. */
   src: Tensor;
   pad: [number, number];
@@ -143,239 +125,49 @@ interface TileConv {
   stride: [number, number];
   dilation: [number, number];
   flip: boolean;
-  /** ReLU in the store (the forward's `activation: 'relu'`). */
   relu: boolean;
   label: string;
 }
 
-/** The unrolled parts of conv2d_tile.wgsl; `share`: weights loaded once per 8-lane subgroup (see its header). */
-function tileCode(ct: number, th: number, c: TileConv, ph: number, nv: number, share: boolean): Record<string, string | number> {
-  const [KH, KW] = c.kernel;
-  const [SY, SX] = c.stride;
-  const [DY, DX] = c.dilation;
-  const vecW = ct % 4 === 0;
-  const perTap = vecW ? ct / 4 : ct; // WT elements of weight per tap
-  const nw = KH * KW * perTap; // per reduced channel
-  // Shared: lane l of each 8 loads weight elements l, l + 8, … of the channel's taps; element e
-  // then comes from lane e % 8 by subgroupBroadcast.
-  const wload: string[] = [];
-  if (share) {
-    for (let q = 0; q < Math.ceil(nw / 8); q++) {
-      wload.push(`let we${q} = min(sg8 + ${8 * q}u, ${nw - 1}u);`, `let wl${q} = wt[wb + i32(we${q} / ${perTap}u) * p.w_tap + i32(we${q} % ${perTap}u)];`);
-    }
-  }
-  const weight = (tap: number, j: number) => {
-    const e = tap * perTap + j;
-    return share ? `subgroupBroadcast(wl${e >> 3}, ${e & 7}u)` : `wt[wb + ${tap} * p.w_tap + ${j}]`;
-  };
-  const acc: string[] = [];
-  const store: string[] = [];
-  for (let q = 0; q < ct; q++) for (let a = 0; a < th; a++) {
-    acc.push(`var a${q}_${a} = vec4<f32>(0.0);`);
-    const v = `a${q}_${a} + vec4<f32>(b[${q}])`;
-    store.push(`out[ob + ${q} * p.o_c + ${a} * p.o_h] = ${c.relu ? `max(${v}, vec4<f32>(0.0))` : v};`);
-  }
-  const used = new Set<string>();
-  const fma: string[] = [];
-  const px = (i: number, col: number) => {
-    used.add(`${i}_${col >> 2}`);
-    return `r${i}_${col >> 2}.${XYZW[col & 3]}`;
-  };
-  for (let ky = 0; ky < KH; ky++) for (let kx = 0; kx < KW; kx++) {
-    const tap = c.flip ? (KH - 1 - ky) * KW + (KW - 1 - kx) : ky * KW + kx;
-    fma.push(`{`);
-    for (let j = 0; j < perTap; j++) fma.push(`  let w${j} = ${weight(tap, j)};`);
-    for (let q = 0; q < ct; q++) {
-      const w = vecW ? `w${q >> 2}.${XYZW[q & 3]}` : `w${q}`;
-      for (let a = 0; a < th; a++) {
-        const i = a * SY + ky * DY;
-        const v = [0, 1, 2, 3].map((e) => px(i, kx * DX + e * SX)).join(', ');
-        fma.push(`  a${q}_${a} += ${w} * vec4<f32>(${v});`);
-      }
-    }
-    fma.push(`}`);
-  }
-  // Shared: the next lane's tile starts SX vec4s further along the row, so vec4 v ≥ SX of this
-  // lane's patch is the next lane's vec4 v − SX: taken by subgroupShuffleDown, and loaded only
-  // where there is no such neighbour (the subgroup's last lane, the row's last tile).
-  const load: string[] = [];
-  for (let i = 0; i < ph; i++) for (let v = 0; v < nv; v++) {
-    if (!used.has(`${i}_${v}`)) continue;
-    const own = `src[sb + ${i} * p.s_h + ${v}]`;
-    if (share && v >= SX && used.has(`${i}_${v - SX}`)) {
-      load.push(`var r${i}_${v} = subgroupShuffleDown(r${i}_${v - SX}, 1u);`, `if (own) { r${i}_${v} = ${own}; }`);
-    } else {
-      load.push(`let r${i}_${v} = ${own};`);
-    }
-  }
-  return {
-    ...subgroupParams(share),
-    NEIGHBOUR: share ? 'let own = sg_lane + 1u >= sg_size || subgroupShuffleDown(t, 1u) != t + 1 || tx == p.tiles_x - 1;' : '',
-    ACC: acc.join(' '),
-    LOAD: [...load, ...wload].join('\n    '),
-    FMA: fma.join('\n    '),
-    STORE: store.join('\n  '),
-    WT: vecW ? 'vec4<f32>' : 'f32',
-    WDIV: vecW ? 4 : 1,
-    CT: ct,
-    TH: th,
-  };
-}
-
-/** Runs conv2d_tile.wgsl; returns the [N, OC, OH, OW] view of the tile-padded output. */
-function tileConv(c: TileConv): Tensor {
-  const [N, OC, OH, OW] = c.out;
-  const [KH, KW] = c.kernel;
-  const [SY, SX] = c.stride;
-  const [DY, DX] = c.dilation;
-  const ocg = OC / c.groups;
-  const rc = c.wp.shape[1];
-  const info = c.src.device.info;
-  const software = info.family === 'software';
-  // lavapipe loads storage one lane at a time, the weights included although every lane of a
-  // workgroup reads the same ones: sharing them by subgroupBroadcast halved the forward's time.
-  const share = shareLoads(info);
-  // 16 channels per thread pay off where the weights are shared (without subgroups, on Dawn's
-  // OpenGLES backend, 8 were 9 % faster).
-  const maxCt = convTuning.ct || (software ? (share ? 16 : 8) : 4);
-  const ct = [16, 8, 4, 2, 1].find((t) => t <= maxCt && ocg % t === 0)!;
-  const th = convTuning.th || (software ? 4 : 2);
-  const tilesY = Math.ceil(OH / th);
-  const tilesX = Math.ceil(OW / 4);
-  const ph = (th - 1) * SY + (KH - 1) * DY + 1;
-  const nv = Math.ceil((3 * SX + (KW - 1) * DX + 1) / 4);
-  const Hp = (tilesY - 1) * th * SY + ph;
-  const Wp = (tilesX - 1) * 4 * SX + nv * 4;
-  const OHp = tilesY * th;
-  const OWp = tilesX * 4;
-  const out = Tensor.empty([N, OC, OHp, OWp], c.src.device);
+/** Runs conv2d_tile; returns the [N, OC, OH, OW] view of the tile-padded output. */
+function tileConv(c: TileArgs): Tensor {
+  const [N, OC] = c.out;
+  const b = c.bias;
+  const plan = planTile({
+    out: c.out, C: c.src.shape[1], groups: c.groups, RC: c.wp.shape[1], kernel: c.kernel, stride: c.stride,
+    dilation: c.dilation, flip: c.flip, relu: c.relu, bias: b && { offset: b.offset, stride: b.strides[0] },
+  }, convTiles(c.src.device.info));
+  const out = Tensor.empty([N, OC, plan.OHp, plan.OWp], c.src.device);
   const result = () => {
-    if (OHp === OH && OWp === OW) return out;
+    if (plan.OHp === c.out[2] && plan.OWp === c.out[3]) return out;
     const v = new Tensor(out.storage, c.out, out.strides, 0);
     out.dispose();
     return v;
   };
   if (numel(c.out) === 0) return result();
-  const xp = spread(c.src, Hp, Wp, c.pad[0], c.pad[1], c.spread[0], c.spread[1]);
-  const C = c.src.shape[1];
-  const b = c.bias;
-  const wdiv = ct % 4 === 0 ? 4 : 1;
-  const u = tileLayout.pack({
-    tiles_x: tilesX, tiles_y: tilesY, tiles: N * tilesY * tilesX, RC: rc,
-    OCG: ocg, has_bias: b ? 1 : 0, b_off: b?.offset ?? 0, b_s: b?.strides[0] ?? 0,
-    s_n: (C * Hp * Wp) / 4, s_c: (Hp * Wp) / 4, s_h: Wp / 4, s_x: SX,
-    s_y: th * SY, o_n: (OC * OHp * OWp) / 4, o_c: (OHp * OWp) / 4, o_h: OWp / 4,
-    w_g: (rc * KH * KW * ocg) / wdiv, w_rc: (KH * KW * ocg) / wdiv, w_tap: ocg / wdiv,
-  });
-  c.src.device.dispatch({
-    kernel: 'conv2d_tile',
-    params: cachedParams(tileParams, `${ct},${th},${c.kernel},${c.stride},${c.dilation},${c.flip},${c.relu},${ph},${nv},${share}`, () => ({ WG, ...tileCode(ct, th, c, ph, nv, share) })),
-    buffers: [xp.storage.buffer, c.wp.storage.buffer, (b ?? c.wp).storage.buffer, out.storage.buffer],
-    access: 'rrrw',
-    uniforms: u,
-    workgroups: [...grid(Math.ceil((N * tilesY * tilesX) / WG)), OC / ct],
-    label: c.label,
-  });
+  const xp = padCopy(c.src, plan.Hp, plan.Wp, c.pad[0], c.pad[1], c.spread[0], c.spread[1]);
+  const buffers = { src: xp.storage.buffer, wt: c.wp.storage.buffer, bias: b?.storage.buffer ?? null, out: out.storage.buffer };
+  c.src.device.dispatch(plan.spec(buffers, c.label));
   xp.dispose();
   return result();
 }
 
-interface ConvAttrs {
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  groups: number;
-}
-
-/** The unrolled parts of conv2d_wgrad.wgsl; `share`: gy loaded once per 8-lane subgroup (see its header). */
-function wgradCode(ct: number, ci: number, kh: number, kw: number, a: ConvAttrs, nv: number, share: boolean): Record<string, string> {
-  const [SY, SX] = a.stride;
-  const [DY, DX] = a.dilation;
-  const acc: string[] = [];
-  const load: string[] = [];
-  const fma: string[] = [];
-  const store: string[] = [];
-  if (share) {
-    // `same` (SAME_CHECK): whether the subgroup's lanes really share chunk and output channels;
-    // WGSL does not promise how invocations map to subgroups, so otherwise each lane loads.
-    for (let q = 0; q < ct; q++) load.push(`var g${q}: vec4<f32>;`);
-    load.push(`if (same) {`, `  let gl = gy[gb + i32(min(sg8, ${ct - 1}u)) * p.g_c];`);
-    for (let q = 0; q < ct; q++) load.push(`  g${q} = subgroupBroadcast(gl, ${q}u);`);
-    load.push(`} else {`);
-    for (let q = 0; q < ct; q++) load.push(`  g${q} = gy[gb + ${q} * p.g_c];`);
-    load.push(`}`);
-  } else {
-    for (let q = 0; q < ct; q++) load.push(`let g${q} = gy[gb + ${q} * p.g_c];`);
-  }
-  for (let c = 0; c < ci; c++) for (let ky = 0; ky < kh; ky++) for (let v = 0; v < nv; v++) {
-    load.push(`let r${c}_${ky}_${v} = x[xb + ${c} * p.x_c + ${ky * DY} * p.x_h + ${v}];`);
-  }
-  for (let q = 0; q < ct; q++) for (let c = 0; c < ci; c++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-    const name = `a${q}_${c}_${ky}_${kx}`;
-    acc.push(`var ${name} = 0.0;`);
-    const cols = [0, 1, 2, 3].map((e) => kx * DX + e * SX).map((col) => `r${c}_${ky}_${col >> 2}.${XYZW[col & 3]}`);
-    fma.push(`${name} += dot(g${q}, vec4<f32>(${cols.join(', ')}));`);
-    store.push(`part[pb + ${q} * p.cols + ${(c * kh + ky) * kw + kx}] = ${name};`);
-  }
-  return {
-    ...subgroupParams(share),
-    SAME_CHECK: share ? 'let same = subgroupAll(subgroupBroadcast(id / p.nci, 0u) == id / p.nci);' : '',
-    ACC: acc.join(' '), LOAD: load.join('\n    '), FMA: fma.join('\n    '), STORE: store.join('\n  '),
-  };
-}
-
-/** Weight gradient [Cout, Cin/groups, kh, kw] from x and the output gradient gy. */
+/** Weight gradient [Cout, Cin/groups, kh, kw] from x and the output gradient gy (conv2d_wgrad). */
 function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAttrs): Tensor {
-  const [N, Cout, OH, OW] = gy.shape;
+  const [, , OH, OW] = gy.shape;
   const [, RC, KH, KW] = wShape;
-  const [SY, SX] = a.stride;
-  const [DY, DX] = a.dilation;
-  const G = a.groups;
-  const ocg = Cout / G;
-  const software = x.device.info.family === 'software';
-  const sharing = shareLoads(x.device.info);
-  const ct = [8, 4, 2, 1].find((t) => t <= (convTuning.wgradCt || (software ? 8 : 4)) && ocg % t === 0)!;
-  // 1 input channel per thread where gy is shared across the subgroup (2 without subgroups: 6 %
-  // faster on Dawn's OpenGLES backend, which loads more gy per input channel then).
-  const ci = [4, 2, 1].find((t) => t <= (convTuning.wgradCi || (software && sharing ? 1 : 2)) && RC % t === 0)!;
-  const tilesX = Math.ceil(OW / 4);
-  const nv = Math.ceil((3 * SX + (KW - 1) * DX + 1) / 4);
-  const Hp = (OH - 1) * SY + (KH - 1) * DY + 1;
-  const Wp = (tilesX - 1) * 4 * SX + nv * 4;
-  const OWp = tilesX * 4;
-  const cols = RC * KH * KW;
-  const tiles = N * OH * tilesX;
-  const perChunk = G * (ocg / ct) * (RC / ci);
-  // Threads run input-channel blocks fastest: with a multiple of 8 of them, the 8 lanes of a
-  // subgroup share chunk and output channels, hence every gy load.
-  const share = sharing && ct <= 8 && (RC / ci) % 8 === 0;
-  // Enough threads to fill the machine, each with a long enough walk.
-  const target = convTuning.wgradThreads || (software ? 4096 : 32768);
-  const chunks = Math.max(1, Math.min(Math.ceil(target / perChunk), Math.floor(tiles / 16)));
-  const chunk = Math.ceil(tiles / chunks);
-  const S = Math.ceil(tiles / chunk);
-  const xp = spread(x, Hp, Wp, a.padding[0], a.padding[1], 1, 1);
-  const gp = gy.isContiguous && OWp === OW ? gy : spread(gy, OH, OWp, 0, 0, 1, 1);
-  const part = Tensor.empty([S, Cout, cols], x.device);
-  const threads = S * perChunk;
-  const u = wgradLayout.pack({
-    tiles_x: tilesX, OH, tiles, chunk, OC: Cout, OCG: ocg, RC, cols,
-    nct: ocg / ct, nci: RC / ci, G, threads,
-    g_n: (Cout * OH * OWp) / 4, g_c: (OH * OWp) / 4, g_h: OWp / 4, x_n: (x.shape[1] * Hp * Wp) / 4,
-    x_c: (Hp * Wp) / 4, x_h: Wp / 4, x_sx: SX, x_sy: SY, CT: ct, CI: ci,
-  });
-  x.device.dispatch({
-    kernel: 'conv2d_wgrad',
-    params: cachedParams(wgradParams, `${ct},${ci},${KH},${KW},${a.stride},${a.dilation},${nv},${share}`, () => ({ WG, ...wgradCode(ct, ci, KH, KW, a, nv, share) })),
-    buffers: [gp.storage.buffer, xp.storage.buffer, part.storage.buffer],
-    access: 'rrw',
-    uniforms: u,
-    workgroups: grid(Math.ceil(threads / WG)),
-    label: 'conv2d.backward(weight)',
-  });
+  const tiles = convTiles(x.device.info);
+  const plan = planWgrad({
+    gy: [gy.shape[0], gy.shape[1], OH, OW], C: x.shape[1], groups: a.groups, RC,
+    kernel: [KH, KW], stride: a.stride, dilation: a.dilation,
+  }, { ct: tiles.wgradCt, ci: tiles.wgradCi, threads: tiles.wgradThreads, share: tiles.share });
+  const xp = padCopy(x, plan.Hp, plan.Wp, a.padding[0], a.padding[1], 1, 1);
+  const gp = gy.isContiguous && plan.OWp === OW ? gy : padCopy(gy, OH, plan.OWp, 0, 0, 1, 1);
+  const part = Tensor.empty([plan.chunks, gy.shape[1], plan.cols], x.device);
+  x.device.dispatch(plan.spec({ gy: gp.storage.buffer, x: xp.storage.buffer, part: part.storage.buffer }, 'conv2d.backward(weight)'));
   xp.dispose();
   if (gp !== gy) gp.dispose();
-  const total = S === 1 ? part : sum(part, 0);
+  const total = plan.chunks === 1 ? part : sum(part, 0);
   const gw = new Tensor(total.storage, wShape, undefined, total.offset);
   part.dispose();
   if (total !== part) total.dispose();

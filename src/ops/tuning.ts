@@ -52,6 +52,23 @@ export function shareLoads(info: Pick<DeviceInfo, 'family' | 'features' | 'subgr
   return forced ?? (info.family === 'software' && hasSubgroupsOf8(info));
 }
 
+/**
+ * conv2d's tile sizes on this adapter: convTuning's where set, else the defaults it describes.
+ * ct, wgradCt and wgradCi are upper bounds (the generators take the largest that divides the channels).
+ */
+export function convTiles(info: Pick<DeviceInfo, 'family' | 'features' | 'subgroupMinSize'>) {
+  const software = info.family === 'software';
+  const share = shareLoads(info);
+  return {
+    share,
+    ct: convTuning.ct || (software ? (share ? 16 : 8) : 4),
+    th: convTuning.th || (software ? 4 : 2),
+    wgradCt: convTuning.wgradCt || (software ? 8 : 4),
+    wgradCi: convTuning.wgradCi || (software && share ? 1 : 2),
+    wgradThreads: convTuning.wgradThreads || (software ? 4096 : 32768),
+  };
+}
+
 /** `generic`: max pooling always on kernels/pool2d.wgsl (tests compare it with the vec4 kernel). */
 export const poolTuning = { generic: false };
 

@@ -84,11 +84,15 @@ test('the device refuses to run a kernel whose struct disagrees with the packed 
   out.dispose();
 });
 
-test("every layout the library declares for a kernel in kernels/ matches that kernel's struct", () => {
+test("every layout the library declares matches its kernel's struct: kernels/*.wgsl and the generated src/ops/codegen/ ones", () => {
   const files = readdirSync(new URL('../../kernels/', import.meta.url)).filter((f) => f.endsWith('.wgsl'));
+  // A generated kernel's module is named after it (conv2d-tile.ts: conv2d_tile) and registers its
+  // skeleton when loaded (src/index.ts loads them all).
+  const generated = readdirSync(new URL('../../src/ops/codegen/', import.meta.url))
+    .filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3).replace(/-/g, '_'));
   const checked: string[] = [];
   for (const [kernel, layouts] of uniformLayouts()) {
-    if (!files.includes(`${kernel}.wgsl`)) continue;
+    if (!files.includes(`${kernel}.wgsl`) && !generated.includes(kernel)) continue;
     const source = kernelSource(kernel);
     if (/\{\{\w+\}\}/.test(uniformStructText(source))) continue; // a templated struct: checked when it compiles
     for (const layout of layouts) {
@@ -97,7 +101,10 @@ test("every layout the library declares for a kernel in kernels/ matches that ke
     }
     checked.push(kernel);
   }
-  assert.ok(checked.includes('conv2d_tile') && checked.includes('conv2d_pad4'), `checked: ${checked.join(', ')}`);
+  for (const k of ['conv2d_pad', 'conv2d_pad4', 'conv2d_tile', 'conv2d_wgrad']) {
+    assert.ok(checked.includes(k), `${k} not among the checked: ${checked.join(', ')}`);
+  }
+  assert.not.ok(files.some((f) => generated.includes(f.slice(0, -5))), 'a generated kernel has no kernels/*.wgsl of its own');
 });
 
 /** The text of a kernel's Params struct (to see whether it has template holes). */

@@ -13,6 +13,10 @@ import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose
 import { deviceInfo, tensor, zeros, noGrad, nn, manualSeed, sync, type Tensor } from '../../src/index.ts';
 import { conv2d, type Conv2dOptions } from '../../src/ops/conv.ts';
 import { convTuning } from '../../src/ops/tuning.ts';
+import { device as currentDevice } from '../../src/runtime.ts';
+import { fillTemplate } from '../../src/device/kernel-sources.ts';
+import { PackedUniforms, uniformStruct } from '../../src/device/uniform-layout.ts';
+import type { DispatchSpec } from '../../src/device/device.ts';
 
 test.before(setup);
 test.after.each(() => {
@@ -80,6 +84,30 @@ test('conv2d of a strided conv2d output, with a transposed output gradient', asy
   await checkGrad(fn, inputs);
 });
 
+/** conv2d's input and weight gradients for output gradient GY, in float64 (stride s, padding pad on both dims). */
+function float64Grads(X: ArrayLike<number>, Wt: ArrayLike<number>, GY: ArrayLike<number>, xShape: readonly number[],
+  wShape: readonly number[], s: number, pad: number, G: number): [Float64Array, Float64Array] {
+  const [N, C, H, W] = xShape;
+  const [OC, RC, KH, KW] = wShape;
+  const OH = Math.floor((H + 2 * pad - KH) / s) + 1;
+  const OW = Math.floor((W + 2 * pad - KW) / s) + 1;
+  const gx = new Float64Array(N * C * H * W);
+  const gw = new Float64Array(OC * RC * KH * KW);
+  const ocg = OC / G;
+  for (let n = 0; n < N; n++) for (let oc = 0; oc < OC; oc++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+    const g = GY[((n * OC + oc) * OH + oy) * OW + ox];
+    for (let rc = 0; rc < RC; rc++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+      const [iy, ix] = [oy * s + i - pad, ox * s + j - pad];
+      if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+      const xi = ((n * C + Math.floor(oc / ocg) * RC + rc) * H + iy) * W + ix;
+      const wi = ((oc * RC + rc) * KH + i) * KW + j;
+      gx[xi] += g * Wt[wi];
+      gw[wi] += g * X[xi];
+    }
+  }
+  return [gx, gw];
+}
+
 // 32 input channels per group make the input-channel blocks of the weight gradient a multiple of
 // 8, the case where lavapipe shares gy across a subgroup; each runs with and without sharing.
 const WIDE = [
@@ -97,8 +125,8 @@ for (const c of WIDE) for (const shareLoads of [true, false]) for (const smaller
     convTuning.shareLoads = shareLoads;
     if (smaller) Object.assign(convTuning, { ct: 8, wgradCt: 8, wgradCi: 2, wgradThreads: 1 << 20 });
     const o: Conv2dOptions = c.o;
-    const [N, C, H, W] = c.x;
-    const [OC, RC, KH, KW] = c.w;
+    const [N, , H, W] = c.x;
+    const [OC, , KH, KW] = c.w;
     const [s, pad, G] = [o.stride as number ?? 1, o.padding as number, o.groups ?? 1];
     const OH = Math.floor((H + 2 * pad - KH) / s) + 1;
     const OW = Math.floor((W + 2 * pad - KW) / s) + 1;
@@ -107,21 +135,7 @@ for (const c of WIDE) for (const shareLoads of [true, false]) for (const smaller
     const xs = x.detach().requiresGrad_();
     const ws = w.detach().requiresGrad_();
     conv2d(xs, ws, null, o).backward(gy);
-    const [X, Wt, GY] = await Promise.all([x.toArray(), w.toArray(), gy.toArray()]);
-    const gx = new Float64Array(N * C * H * W);
-    const gw = new Float64Array(OC * RC * KH * KW);
-    const ocg = OC / G;
-    for (let n = 0; n < N; n++) for (let oc = 0; oc < OC; oc++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
-      const g = GY[((n * OC + oc) * OH + oy) * OW + ox];
-      for (let rc = 0; rc < RC; rc++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
-        const [iy, ix] = [oy * s + i - pad, ox * s + j - pad];
-        if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-        const xi = ((n * C + Math.floor(oc / ocg) * RC + rc) * H + iy) * W + ix;
-        const wi = ((oc * RC + rc) * KH + i) * KW + j;
-        gx[xi] += g * Wt[wi];
-        gw[wi] += g * X[xi];
-      }
-    }
+    const [gx, gw] = float64Grads(await x.toArray(), await w.toArray(), await gy.toArray(), c.x, c.w, s, pad, G);
     assertClose(await xs.grad!.toArray(), gx, 1e-5, 'input gradient');
     assertClose(await ws.grad!.toArray(), gw, 1e-5, 'weight gradient');
   });
@@ -142,6 +156,53 @@ for (const tiling of ['lavapipe', 'discrete'] as const) {
     });
   }
 }
+
+// The generated kernels (src/ops/codegen/): the WGSL each real dispatch compiled, variant by
+// variant, has every hole filled and the struct of the layout it packs. Values of these variants
+// are checked against float64 by the tests above; here only the forward, as a sanity check.
+test('conv2d_tile and conv2d_wgrad: every generated variant compiles with no {{hole}} left and the struct of its layout', async () => {
+  const dev = currentDevice();
+  const seen = new Map<string, string>();
+  const record = dev.dispatch;
+  dev.dispatch = (spec: DispatchSpec) => {
+    if (spec.kernel === 'conv2d_tile' || spec.kernel === 'conv2d_wgrad') {
+      const code = fillTemplate(spec.kernel, spec.params ?? {});
+      const wt = /var<storage, read> wt: array<([^>]+>?)>;/.exec(code)?.[1];
+      const share = code.includes('enable subgroups;') ? 'shared' : 'unshared';
+      seen.set([spec.label, share, code.includes('max(a0_0') ? 'relu' : '', wt ?? ''].filter((v) => v).join(' '), code);
+      assert.not.match(code, /\{\{\w*\}\}/, `${spec.label}: a hole is left`);
+      assert.ok(spec.uniforms instanceof PackedUniforms, `${spec.label} packs a named layout`);
+      assert.is(spec.uniforms.layout.mismatch(code), null, `${spec.label}: struct vs layout`);
+      assert.equal(uniformStruct(code)!.map((f) => f.name), spec.uniforms.layout.fields.map((f) => f.name));
+    }
+    record.call(dev, spec);
+  };
+  const shares = deviceInfo().features.includes('subgroups') ? [true, false] : [false];
+  try {
+    // 8 input channels with 1 per thread: the weight gradient's channel blocks are a multiple of
+    // 8, where it shares gy; 6 output channels give 2 per thread (f32 weights), 4 give vec4s.
+    for (const shareLoads of shares) for (const [cout, relu] of [[4, true], [6, false]] as const) {
+      Object.assign(convTuning, { shareLoads, wgradCi: 1 });
+      const o: Conv2dOptions = { padding: 1, ...(relu ? { activation: 'relu' } : {}) };
+      const [x, w, b] = [randnSeeded([1, 8, 5, 6], 111), randnSeeded([cout, 8, 3, 3], 112), randnSeeded([cout], 113)];
+      await checkForward((x, w, b) => conv2d(x, w, b, o), [x, w, b], 1e-5, `${cout} outputs, ${shareLoads ? '' : 'un'}shared`);
+      const [xs, ws] = [x.detach().requiresGrad_(), w.detach().requiresGrad_()];
+      conv2d(xs, ws, b, o).backward(randnSeeded([1, cout, 5, 6], 114));
+      await sync();
+    }
+  } finally {
+    dev.dispatch = record;
+  }
+  const want: string[] = [];
+  for (const share of shares.map((s) => (s ? 'shared' : 'unshared'))) {
+    want.push(`conv2d ${share} relu vec4<f32>`, `conv2d ${share} f32`);
+    want.push(`conv2d.backward(input) ${share} vec4<f32>`, `conv2d.backward(weight) ${share}`); // 8 input channels: vec4s
+  }
+  assert.equal([...seen.keys()].sort(), want.sort());
+  // The input gradient flips the taps: its first weight read is the last tap's (8 of a 3×3).
+  assert.match(seen.get('conv2d unshared relu vec4<f32>')!, /let w0 = wt\[wb \+ 0 \* p\.w_tap \+ 0\];/);
+  assert.match(seen.get('conv2d.backward(input) unshared vec4<f32>')!, /let w0 = wt\[wb \+ 8 \* p\.w_tap \+ 0\];/);
+});
 
 test('conv2d + ReLU fused: the values of relu(conv2d), no extra dispatch; nn.Sequential fuses Conv2d → ReLU with the same gradients', async () => {
   const [x, w, b] = [randnSeeded([2, 3, 6, 7], 101), randnSeeded([4, 3, 3, 3], 102), randnSeeded([4], 103)];

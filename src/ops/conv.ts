@@ -21,6 +21,7 @@ import { convTiles } from './tuning.ts';
 import { UniformLayout } from '../device/uniform-layout.ts';
 import { map } from './map.ts';
 import { sum } from './reduce.ts';
+import { fill } from './creation-internal.ts';
 import { planTile } from './codegen/conv2d-tile.ts';
 import { planWgrad } from './codegen/conv2d-wgrad.ts';
 
@@ -156,13 +157,15 @@ function tileConv(c: TileArgs): Tensor {
 function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAttrs): Tensor {
   const [, , OH, OW] = gy.shape;
   const [, RC, KH, KW] = wShape;
+  if (numel(gy.shape) === 0) return fill(wShape, 0);
   const tiles = convTiles(x.device.info);
   const plan = planWgrad({
     gy: [gy.shape[0], gy.shape[1], OH, OW], C: x.shape[1], groups: a.groups, RC,
     kernel: [KH, KW], stride: a.stride, dilation: a.dilation,
   }, { ct: tiles.wgradCt, ci: tiles.wgradCi, threads: tiles.wgradThreads, share: tiles.share });
   const xp = padCopy(x, plan.Hp, plan.Wp, a.padding[0], a.padding[1], 1, 1);
-  const gp = gy.isContiguous && plan.OWp === OW ? gy : padCopy(gy, OH, plan.OWp, 0, 0, 1, 1);
+  // The kernel reads gy from element 0 of its buffer in the padded layout.
+  const gp = gy.isContiguous && gy.offset === 0 && plan.OWp === OW ? gy : padCopy(gy, OH, plan.OWp, 0, 0, 1, 1);
   const part = Tensor.empty([plan.chunks, gy.shape[1], plan.cols], x.device);
   x.device.dispatch(plan.spec({ gy: gp.storage.buffer, x: xp.storage.buffer, part: part.storage.buffer }, 'conv2d.backward(weight)'));
   xp.dispose();

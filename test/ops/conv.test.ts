@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skip } from '../skip.ts';
 import { setup, checkForward, checkGrad, randnSeeded, nonContiguous, assertClose, checkFusedModel, withDispatches } from '../helpers.ts';
-import { deviceInfo, tensor, zeros, noGrad, nn, manualSeed, sync, type Tensor } from '../../src/index.ts';
+import { deviceInfo, tensor, zeros, cat, noGrad, nn, manualSeed, sync, type Tensor } from '../../src/index.ts';
 import { conv2d, type Conv2dOptions } from '../../src/ops/conv.ts';
 import { convTuning } from '../../src/ops/tuning.ts';
 import { device as currentDevice } from '../../src/runtime.ts';
@@ -140,6 +140,24 @@ for (const c of WIDE) for (const shareLoads of [true, false]) for (const smaller
     assertClose(await ws.grad!.toArray(), gw, 1e-5, 'weight gradient');
   });
 }
+
+test('conv2d weight gradient from an output gradient that is a view at an offset (cat\'s backward), and of an empty batch', async () => {
+  // The output gradient reaches conv2d as a contiguous view into cat's gradient, at element
+  // 2·4·5·8 of its buffer; the weight gradient read it from element 0 before.
+  const [x, w, other] = [randnSeeded([2, 2, 5, 8], 121), randnSeeded([4, 2, 3, 3], 122), randnSeeded([2, 4, 5, 8], 123)];
+  const g = randnSeeded([4, 4, 5, 8], 124);
+  const [xs, ws] = [x.detach().requiresGrad_(), w.detach().requiresGrad_()];
+  cat([other, conv2d(xs, ws, null, { padding: 1 })], 0).backward(g);
+  const gy = (await g.toArray()).slice(2 * 4 * 5 * 8);
+  const [gx, gw] = float64Grads(await x.toArray(), await w.toArray(), gy, [2, 2, 5, 8], [4, 2, 3, 3], 1, 1, 1);
+  assertClose(await ws.grad!.toArray(), gw, 1e-5, 'weight gradient');
+  assertClose(await xs.grad!.toArray(), gx, 1e-5, 'input gradient');
+
+  const [xe, we] = [zeros([0, 2, 5, 8]).requiresGrad_(), randnSeeded([4, 2, 3, 3], 125).requiresGrad_()];
+  conv2d(xe, we, null, { padding: 1 }).sum().backward();
+  assert.equal(xe.grad!.shape, [0, 2, 5, 8]);
+  assert.equal(Array.from(await we.grad!.toArray()), new Array(4 * 2 * 9).fill(0), 'no pixels: a zero weight gradient');
+});
 
 // conv2d(…, { activation: 'relu' }): the ReLU in the kernel's store, the backward's mask from the
 // saved output. The float64 reference applies max(·, 0) to its own convolution.

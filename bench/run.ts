@@ -21,10 +21,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { createRequire } from 'node:module';
-import { init, shutdown, sync, deviceInfo, randn, rand, tidy, keep, noGrad, Tensor, crossEntropy, nn, optim, capture, stats, fuse } from '../src/index.ts';
+import { init, shutdown, sync, deviceInfo, randn, rand, tidy, keep, noGrad, nn, capture, stats, fuse } from '../src/index.ts';
 import { device } from '../src/runtime.ts';
 import { map } from '../src/ops/map.ts';
 import { matmulRaw, matmulPlan, setMatmulKernel, type MatmulKernel } from '../src/ops/matmul.ts';
+import { measureAll as measureWith, firstLine, median, type Candidate, type Outcome, type Timing, type PeerWork } from './measure.ts';
+import {
+  matmulWgrad, matmulTfjs, matmulFlops, convWgrad, convTfjs, convFlops, mlpWgrad, mlpTfjs, mlpFlops, mocoModules, mocoWgrad, type ConvShape,
+} from './workloads.ts';
+import { useTfjsWebgpu } from './peers/tfjs-webgpu.ts';
 import { mocoStepTfjs } from './peers/moco-tfjs.ts';
 import { resnet50Tfjs } from './peers/resnet50-tfjs.ts';
 import { setupWebgpuTorch, randomTensor, destroy, type WebgpuTorch } from './peers/webgpu-torch.ts';
@@ -79,88 +84,14 @@ const SLOW_MS = 3000; // an iteration slower than this is timed once
 const SKIP_MS = 15000; // and one (expected to be) slower than this is skipped
 let skipMs = SKIP_MS; // raised for the MoCo step, where the peers are that slow
 
-// ---- timing -----------------------------------------------------------------------------------
+// ---- timing (bench/measure.ts) ----------------------------------------------------------------
 
-interface Timing {
-  ms: number; // median per iteration
-  minMs: number;
-  cpu: number; // process CPU time / wall time (≈ worker threads kept busy)
-  iters: number;
-  samples: number;
-}
-type Outcome = Timing | string; // a string says why there is no timing
-
-/** One thing to time: `step` records an iteration, `settle` waits until it has run. */
-interface Candidate {
-  step: () => void;
-  settle: () => Promise<void>;
-  /** Runs before each sample (switches the TensorFlow.js backend). */
-  enter?: () => Promise<void>;
-  /** Expected time per iteration, if known: a candidate expected to be too slow is skipped. */
-  estimateMs?: number;
-  /** CPU time so far in ms, where the work runs in another process (PyTorch); else this process's. */
-  cpuMs?: () => number;
-}
-
-const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
-const median = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1];
 const processCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-
-/**
- * Median time per iteration of each candidate. All are warmed up first (pipeline compilation,
- * buffer pools), then sampled round-robin, so that a change in machine load between samples hits
- * every candidate alike and the ratios between them stay meaningful.
- */
-async function measureAll(cands: Candidate[]): Promise<Outcome[]> {
-  const out: Outcome[] = cands.map(() => 'not run');
-  const plans: ({ iters: number; samples: number; wall: number[]; cpu: number[] } | null)[] = cands.map(() => null);
-  for (const [i, c] of cands.entries()) {
-    if (c.estimateMs !== undefined && c.estimateMs > skipMs) {
-      out[i] = `skipped (≈${(c.estimateMs / 1000).toFixed(0)} s per iteration)`;
-      continue;
-    }
-    try {
-      await c.enter?.();
-      c.step(); // warm-up
-      await c.settle();
-      const t0 = performance.now();
-      c.step();
-      await c.settle();
-      const once = performance.now() - t0;
-      if (once > skipMs) out[i] = `skipped (${(once / 1000).toFixed(0)} s per iteration)`;
-      else plans[i] = { iters: Math.max(1, Math.min(200, Math.round(SAMPLE_MS / Math.max(once, 0.01)))), samples: once > SLOW_MS ? 1 : SAMPLES, wall: [], cpu: [] };
-    } catch (e) {
-      out[i] = `failed: ${firstLine(e)}`;
-    }
-  }
-  for (let s = 0; s < SAMPLES; s++) {
-    for (const [i, c] of cands.entries()) {
-      const p = plans[i];
-      if (!p || s >= p.samples) continue;
-      try {
-        await c.enter?.();
-        const cpuMs = c.cpuMs ?? processCpuMs;
-        const c0 = cpuMs();
-        const t0 = performance.now();
-        for (let k = 0; k < p.iters; k++) c.step();
-        await c.settle();
-        const w = performance.now() - t0;
-        p.wall.push(w / p.iters);
-        p.cpu.push((cpuMs() - c0) / w);
-      } catch (e) {
-        out[i] = `failed: ${firstLine(e)}`;
-        plans[i] = null;
-      }
-    }
-  }
-  for (const [i, p] of plans.entries()) {
-    if (p) out[i] = { ms: median(p.wall), minMs: Math.min(...p.wall), cpu: median(p.cpu), iters: p.iters, samples: p.samples };
-  }
-  return out;
-}
+const measureAll = (cands: Candidate[]): Promise<Outcome[]> =>
+  measureWith(cands, { samples: SAMPLES, sampleMs: SAMPLE_MS, slowMs: SLOW_MS, skipMs: () => skipMs, cpuMs: processCpuMs });
 
 /** A wgrad candidate: `fn` under tidy (its tensors are disposed), finished by `await sync()`. */
 const wgrad = (fn: () => unknown, estimateMs?: number): Candidate => ({ step: () => void tidy(() => void fn()), settle: sync, estimateMs });
@@ -257,21 +188,7 @@ async function setupPeers(): Promise<void> {
     if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu: navigatorGpu }, configurable: true, writable: true });
     else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: navigatorGpu, configurable: true });
     const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
-    if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
-    const gpuDevice = device().gpu;
-    tf.registerBackend('webgpu', () => new WebGPUBackend(gpuDevice), 1);
-    if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend(webgpu) returned false');
-    // tfjs batches its dispatches in an open compute pass: end it and submit, then wait the way
-    // wgrad waits (device().wait: without Dawn's busy polling on software adapters), so that the
-    // two are timed alike. Waits inside tfjs' own step (if any) poll as tfjs does.
-    const b = tf.backend() as unknown as { commandEncoder: unknown; endComputePassEncoder(): void; submitQueue(): void };
-    const settle = async () => {
-      if (b.commandEncoder) {
-        b.endComputePassEncoder();
-        b.submitQueue();
-      }
-      await device().wait(gpuDevice.queue.onSubmittedWorkDone());
-    };
+    const settle = await useTfjsWebgpu(tf, WebGPUBackend, device().gpu, (p) => device().wait(p));
     peers.push({ name: 'tfjs-webgpu', tf, backend: 'webgpu', settle });
   } catch (e) {
     peerErrors['tfjs-webgpu'] = firstLine(e);
@@ -307,7 +224,6 @@ async function setupTorchCpuPeer(): Promise<void> {
   }
 }
 
-interface PeerWork { step: () => void; dispose: () => void }
 /**
  * A workload per peer library; peers without one are not run (their cells stay empty). `py` names
  * a workload of bench/peers/torch_cpu.py and its arguments.
@@ -399,9 +315,9 @@ async function benchMatmul(): Promise<void> {
   const lastMs = new Map<string, number>(); // per variant / peer: time at the previous size
   const estimate = (key: string) => (lastMs.has(key) ? lastMs.get(key)! * 8 : undefined);
   for (const S of sizes) {
-    const a = keep(randn([S, S]));
-    const b = keep(randn([S, S]));
-    const flops = 2 * S ** 3;
+    const operands = matmulWgrad(S);
+    const { a, b } = operands;
+    const flops = matmulFlops(S);
     const mine: { v: MatmulKernel | null; detail: string; cand: Candidate }[] = [];
     for (const v of variants) {
       setMatmulKernel(v);
@@ -410,10 +326,7 @@ async function benchMatmul(): Promise<void> {
       mine.push({ v, detail: plan.detail, cand: { ...wgrad(() => matmulRaw(a, b), estimate(v ?? 'auto')), enter: async () => void setMatmulKernel(v) } });
     }
     const ps = await peerCandidates({
-      tf: (tf) => {
-        const [x, y] = [tf.randomNormal([S, S]), tf.randomNormal([S, S])];
-        return { step: () => void tf.matMul(x, y), dispose: () => tf.dispose([x, y]) };
-      },
+      tf: (tf) => matmulTfjs(tf, S),
       torch: (torch) => {
         const [x, y] = [randomTensor(torch, [S, S]), randomTensor(torch, [S, S])];
         return { step: () => destroy(x.mm(y)), dispose: () => destroy(x, y) };
@@ -431,8 +344,7 @@ async function benchMatmul(): Promise<void> {
         lastMs.set(peer, typeof outcome === 'string' ? Infinity : outcome.ms);
       }
     });
-    a.dispose();
-    b.dispose();
+    operands.dispose();
   }
   // The layouts of a training step: x·Wᵀ (linear forward) and gᵀ·x (weight gradient).
   const S = opts.quick ? 512 : 1024;
@@ -498,28 +410,17 @@ async function benchConv(): Promise<void> {
     return;
   }
   // The MoCo ConvNet's (width 16) second layer at batch 128: 16 → 16 channels, 28×28, 3×3, padding 1.
-  const [N, C, H, W, Co, k] = opts.quick ? [32, 16, 28, 28, 16, 3] : [128, 16, 28, 28, 16, 3];
-  const shape = { N, C, H, W, Co, k };
-  const flops = 2 * N * Co * H * W * C * k * k;
+  const shape: ConvShape = { N: opts.quick ? 32 : 128, C: 16, H: 28, W: 28, Co: 16, k: 3 };
+  const { N, C, H, W, Co, k } = shape;
+  const flops = convFlops(shape);
   console.log(`conv2d (x [${N}, ${C}, ${H}, ${W}], w [${Co}, ${C}, ${k}, ${k}], padding 1; backward = one gradient)`);
-  const x = keep(randn([N, C, H, W]));
-  const w = keep(randn([Co, C, k, k], { std: 0.1 }));
-  const gy = keep(randn([N, Co, H, W]));
-  // Backward rules of a recorded conv whose other operand needs no gradient.
-  const recorded = (which: 0 | 1) => {
-    const xs = keep(x.detach().requiresGrad_(which === 0));
-    const ws = keep(w.detach().requiresGrad_(which === 1));
-    return [keep(conv2d(xs, ws, null, { padding: 1 })), xs, ws];
-  };
-  const [yx, yw] = [recorded(0), recorded(1)];
+  const conv = convWgrad(conv2d, shape);
+  const { x, w } = conv;
   const b = keep(randn([Co], { std: 0.1 }));
   // The peers' forward: tfjs in its NHWC layout; webgpu-torch (no padding option) on an input
   // padded beforehand, which gives the same output and FLOPs.
   const ps = await peerCandidates({
-    tf: (tf) => {
-      const [v, f] = [tf.randomNormal([N, H, W, C]), tf.randomNormal([k, k, C, Co], 0, 0.1)];
-      return { step: () => void tf.conv2d(v as import('@tensorflow/tfjs-core').Tensor4D, f as import('@tensorflow/tfjs-core').Tensor4D, 1, 'same'), dispose: () => tf.dispose([v, f]) };
-    },
+    tf: (tf) => convTfjs(tf, shape),
     torch: (torch) => {
       const [v, f] = [randomTensor(torch, [N, C, H + k - 1, W + k - 1]), randomTensor(torch, [Co, C, k, k])];
       return { step: () => destroy(torch.conv2d(v, f)), dispose: () => destroy(v, f) };
@@ -534,9 +435,9 @@ async function benchConv(): Promise<void> {
     owner.push(...more.map(() => which));
   }
   const { mine: t, peers } = await measureWithPeers([
-    wgrad(() => noGrad(() => conv2d(x, w, null, { padding: 1 }))),
-    wgrad(() => noGrad(() => yx[0].node!.backward!(gy))),
-    wgrad(() => noGrad(() => yw[0].node!.backward!(gy))),
+    wgrad(conv.forward),
+    wgrad(conv.inputGrad),
+    wgrad(conv.weightGrad),
     wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }))),
     wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1 }).relu())),
   ], ps);
@@ -546,39 +447,21 @@ async function benchConv(): Promise<void> {
   withPeers(addRow('conv', 'conv2d backward (weight grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[2]), 'weight_grad');
   withPeers(addRow('conv', 'conv2d + bias + ReLU, fused', "activation: 'relu'", 'GFLOP/s', flops, t[3]), 'bias_relu');
   addRow('conv', 'conv2d + bias, then relu()', 'two kernels', 'GFLOP/s', flops, t[4]);
-  for (const v of [...yx, ...yw, x, w, b, gy]) v.dispose();
+  conv.dispose();
+  b.dispose();
 }
 
 async function benchMlp(): Promise<void> {
-  const [B, D, H, O] = [128, 784, 512, 10];
-  const flops = 3 * 2 * B * (D * H + H * H + H * O); // forward + backward ≈ 3 × forward
+  const shape = { B: 128, D: 784, H: 512, O: 10 };
+  const { B, D, H, O } = shape;
+  const flops = mlpFlops(shape);
   console.log(`MLP training step (${D}-${H}-${H}-${O}, batch ${B}, SGD momentum; forward, cross-entropy, backward, update)`);
-  const model = new nn.Sequential(new nn.Linear(D, H), new nn.ReLU(), new nn.Linear(H, H), new nn.ReLU(), new nn.Linear(H, O));
-  const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-  const x = keep(randn([B, D]));
-  const labels = Array.from({ length: B }, (_, i) => i % O);
-  const trainStep = () => {
-    const loss = crossEntropy(model.forward(x), labels);
-    loss.backward();
-    opt.step();
-    opt.zeroGrad();
-    return loss;
-  };
+  const mlp = mlpWgrad(shape);
+  const { x, trainStep } = mlp;
   const step = wgrad(trainStep);
   // (webgpu-torch 0.3.5 has no gradient for mm: it cannot train this MLP.)
-  const row = await compare('mlp', `MLP step, batch ${B}`, 'nn + optim.SGD', 'steps/s', flops, step, { tf: (tf) => {
-    const v = (shape: number[]) => tf.variable(tf.randomNormal(shape, 0, 0.05));
-    const ws = [v([D, H]), v([H]), v([H, H]), v([H]), v([H, O]), v([O])];
-    const tx = tf.randomNormal([B, D]);
-    const ty = tf.oneHot(tf.tensor1d(labels, 'int32'), O);
-    const o = tf.train.momentum(0.01, 0.9);
-    const loss = () => {
-      const h1 = tf.relu(tf.add(tf.matMul(tx, ws[0]), ws[1]));
-      const h2 = tf.relu(tf.add(tf.matMul(h1, ws[2]), ws[3]));
-      return tf.losses.softmaxCrossEntropy(ty, tf.add(tf.matMul(h2, ws[4]), ws[5])) as import('@tensorflow/tfjs-core').Scalar;
-    };
-    return { step: () => void o.minimize(loss), dispose: () => { tf.dispose([...ws, tx, ty]); o.dispose(); } };
-  }, py: ['mlp', { B, D, H, O }] });
+  const makers: PeerMakers = { tf: (tf) => mlpTfjs(tf, shape), py: ['mlp', { B, D, H, O }] };
+  const row = await compare('mlp', `MLP step, batch ${B}`, 'nn + optim.SGD', 'steps/s', flops, step, makers);
   if (row.ms) console.log(`    wgrad ≈ ${fmtNum(flops / row.ms / 1e6)} GFLOP/s, ${fmtNum((B * 1000) / row.ms)} images/s`);
   // The same step captured once (src/device/capture.ts) and replayed: one command buffer, one submit.
   const captured = capture(() => tidy(trainStep), { inputs: [x] });
@@ -629,45 +512,31 @@ async function benchMlp(): Promise<void> {
   findings.push(`MLP step: ${line}.`);
   console.log(`    ${line.replace(/\*\*/g, '')}`);
   captured.dispose();
-  x.dispose();
+  mlp.dispose();
 }
 
 async function benchMoco(): Promise<void> {
   let mods;
   try {
-    const [train, args, augment] = await Promise.all([import('../src/cli/train.ts'), import('../src/cli/args.ts'), import('../src/data/augment.ts')]);
-    mods = { train, args, augment };
+    mods = await mocoModules();
   } catch (e) {
     skippedGroups.push(`moco: the MoCo modules do not load (${firstLine(e)})`);
     console.log(`moco: skipped (${skippedGroups.at(-1)})`);
     return;
   }
-  const cfg = mods.args.parseArgs([], mods.train.TRAIN_OPTIONS, 'bench');
-  const B = opts.quick ? 32 : cfg.batch;
+  const moco = mocoWgrad(mods, opts.quick ? { batch: 32 } : {});
+  const { cfg, B, aug } = moco;
   console.log(`MoCo training step (default config: ${cfg.encoder} width ${cfg.width}, batch ${B}, K ${cfg.K}, dim ${cfg.dim}, ${cfg.mlp ? 'MLP head' : 'linear head'}, ${cfg.shuffleBn} BN; augment both views, forward, key encoder, InfoNCE, backward, SGD)`);
-  const encoder = mods.train.buildEncoder(cfg, 1);
-  const model = mods.train.buildModel(cfg, encoder);
-  const opt = new optim.SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
-  model.train();
-  const x = keep(rand([B, 1, 28, 28]));
-  // The train CLI's v2 augmentation for grayscale 28×28 sets (crop, flip, jitter; no blur).
-  const aug = { jitter: { p: 0.8 }, grayscale: false, blur: false } as const;
-  const mine = wgrad(() => {
-    const [xq, xk] = mods.augment.twoViews(x, aug);
-    const out = model.step(xq, xk);
-    out.loss.backward();
-    opt.step();
-    opt.zeroGrad();
-  });
+  const mine = wgrad(moco.step);
   // A tfjs step takes tens of seconds on lavapipe: allow it rather than skip it.
   skipMs = 120_000;
-  const peerCfg = { batch: B, width: cfg.width, K: cfg.K, dim: cfg.dim, m: cfg.m, T: cfg.T, lr: cfg.lr, wd: cfg.wd, bnSplits: cfg.bnSplits };
+  const peerCfg = moco.peer;
   // PyTorch augments both views too (crop + flip + brightness/contrast, batched; bench/peers/torch_cpu.py).
   const py: [string, Record<string, unknown>] = ['moco', { ...peerCfg, mlp: cfg.mlp, augment: true, jitter_p: aug.jitter.p }];
   const row = await compare('moco', `MoCo step, batch ${B}`, `${cfg.encoder} w${cfg.width}, K ${cfg.K}`, 'steps/s', 0, mine, { tf: (tf) => mocoStepTfjs(tf, peerCfg), py });
   skipMs = SKIP_MS;
   if (row.ms) console.log(`    ≈ ${fmtNum((B * 1000) / row.ms)} images/s`);
-  x.dispose();
+  moco.dispose();
 }
 
 /** nn.resnet50 (torchvision layout, batch-statistics BN) forward + backward on a small batch. */

@@ -57,12 +57,14 @@ export function convWgrad(conv2d: Conv2d, { N, C, H, W, Co, k }: ConvShape) {
 
 /** tfjs' conv2d in its NHWC layout: forward, or one of the two backward kernels its gradient runs. */
 export function convTfjs(tf: TF, { N, C, H, W, Co, k }: ConvShape, which: 'forward' | 'input_grad' | 'weight_grad' = 'forward'): PeerWork {
-  const [v, f, dy] = [tf.randomNormal([N, H, W, C]), tf.randomNormal([k, k, C, Co], 0, 0.1), tf.randomNormal([N, H, W, Co])];
+  const [v, f] = [tf.randomNormal([N, H, W, C]), tf.randomNormal([k, k, C, Co], 0, 0.1)];
+  const dy = which === 'forward' ? null : tf.randomNormal([N, H, W, Co]);
   const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
   const step = which === 'forward' ? () => void tf.conv2d(v as T4, f as T4, 1, 'same')
-    : which === 'input_grad' ? () => void tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: v.shape })
-    : () => void tf.engine().runKernel('Conv2DBackpropFilter', { x: v, dy }, { ...attrs, filterShape: f.shape });
-  return { step, dispose: () => tf.dispose([v, f, dy]) };
+    : which === 'input_grad'
+      ? () => void tf.engine().runKernel('Conv2DBackpropInput', { dy: dy!, filter: f }, { ...attrs, inputShape: v.shape })
+      : () => void tf.engine().runKernel('Conv2DBackpropFilter', { x: v, dy: dy! }, { ...attrs, filterShape: f.shape });
+  return { step, dispose: () => tf.dispose([v, f, ...(dy ? [dy] : [])]) };
 }
 
 // ---- MLP training step: forward, cross-entropy, backward, SGD with momentum ----------------------

@@ -16,6 +16,7 @@ import { subset, toFloat, type ImageDataset } from '../data/dataset.ts';
 import { twoViews, IDENTITY_AUGMENT, type AugmentConfig } from '../data/augment.ts';
 import * as nn from '../nn/index.ts';
 import { SGD } from '../optim/sgd.ts';
+import { LRScheduler, constant, cosine, type Schedule } from '../optim/schedules.ts';
 import { MoCo, type Mechanism, type LossKind } from '../moco/moco.ts';
 import { NNCLR } from '../moco/nnclr.ts';
 import { MoCoV3 } from '../moco/mocov3.ts';
@@ -166,11 +167,15 @@ export async function rawPixelKnn(trainSet: ImageDataset, testSet: ImageDataset,
 
 export interface EpochRecord { epoch: number; loss: number; accuracy: number; knn: number; lr: number; seconds: number; imagesPerSecond: number }
 
-/** The learning rate of an epoch (0-based): cosine-decayed per epoch, or constant. */
-export const epochLr = (cfg: TrainConfig, epoch: number) => (cfg.cosine ? cfg.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / cfg.epochs)) : cfg.lr);
+/** The learning rate of an epoch (0-based): --lr times the per-epoch cosine of --epochs, or constant. */
+export const lrSchedule = (cfg: TrainConfig): Schedule => (cfg.cosine ? cosine(cfg.epochs) : constant(1));
+export const epochLr = (cfg: TrainConfig, epoch: number) => cfg.lr * lrSchedule(cfg)(epoch);
 
 /** Config keys whose change makes a checkpoint another run (--resume refuses it). */
-const RUN_DEFINING = ['dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug', 'cropMin', 'method', 'supportSetSize', 'predictionHeadWidth', 'mlpDim'];
+const RUN_DEFINING = [
+  'dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug',
+  'cropMin', 'method', 'supportSetSize', 'predictionHeadWidth', 'mlpDim',
+];
 
 /** What a training run returns (the --json summary without config and device counters). */
 export interface TrainResult {
@@ -198,140 +203,223 @@ export async function train(argv: string[]): Promise<TrainResult> {
   }
 }
 
+/** What the epochs of one run share. */
+interface Run {
+  cfg: TrainConfig;
+  trainSet: ImageDataset;
+  testSet: ImageDataset;
+  model: ContrastiveMethod;
+  opt: SGD;
+  dataGen: Generator;
+  augGen: Generator;
+  aug: AugmentConfig;
+  stepsPerEpoch: number;
+  ckptPath: string;
+  logPath: string;
+  records: EpochRecord[];
+  baselines: Record<string, number>;
+}
+
 async function trainLocked(cfg: TrainConfig): Promise<TrainResult> {
   const t0 = Date.now();
   const ckptPath = path.join(cfg.out, 'checkpoint.safetensors');
-  let saved: MocoCheckpoint | undefined;
-  if (cfg.resume) {
-    if (!fs.existsSync(ckptPath)) throw new Error(`wgrad-moco train --resume: no checkpoint at ${ckptPath}`);
-    saved = await readMocoCheckpoint(ckptPath, TRAIN_OPTIONS); // checked before the data loads
-    const now = cfg as Record<string, unknown>;
-    const mismatched = RUN_DEFINING.filter((k) => saved!.config[k] !== now[k]).map((k) => `--${kebab(k)}: checkpoint ${JSON.stringify(saved!.config[k])}, now ${JSON.stringify(now[k])}`);
-    if (mismatched.length) throw new Error(`--resume: the checkpoint ${ckptPath} was written with a different configuration:\n  ${mismatched.join('\n  ')}\nResume with the original options or start a new --out directory.`);
-  }
+  const saved = cfg.resume ? await readResumeCheckpoint(cfg, ckptPath) : undefined; // checked before the data loads
   const info = await init();
   console.log(`wgrad-moco train on ${info.backend}`);
   if (cfg.detectAnomaly) setAnomalyDetection(true);
   manualSeed(cfg.seed);
   const { trainSet, testSet } = loadData(cfg);
-  if (cfg.batch > trainSet.count) throw new Error(`wgrad-moco train: --batch ${cfg.batch} is larger than the ${trainSet.count} training images`);
-  checkMethodOptions(cfg);
-  if (cfg.method === 'moco' && cfg.mechanism !== 'queue' && (cfg.loss !== 'infonce' || cfg.symmetric)) throw new Error(`wgrad-moco train: --mechanism ${cfg.mechanism} works with --loss infonce and without --symmetric`);
-  if (cfg.method === 'moco' && cfg.mechanism === 'queue' && cfg.loss === 'infonce' && cfg.K < cfg.batch * (cfg.symmetric ? 2 : 1)) throw new Error(`wgrad-moco train: --K ${cfg.K} must be at least the number of keys enqueued per step (${cfg.batch * (cfg.symmetric ? 2 : 1)})`);
-  if (cfg.shuffleBn === 'split' && cfg.batch % cfg.bnSplits !== 0) throw new Error(`wgrad-moco train: --batch ${cfg.batch} must be divisible by --bn-splits ${cfg.bnSplits}`);
-  console.log(`data: ${trainSet.name} ${trainSet.count} train / ${testSet.name} ${testSet.count} test images, ${trainSet.channels}×${trainSet.height}×${trainSet.width}`);
+  checkTrainConfig(cfg, trainSet);
+  const size = `${trainSet.channels}×${trainSet.height}×${trainSet.width}`;
+  console.log(`data: ${trainSet.name} ${trainSet.count} train / ${testSet.name} ${testSet.count} test images, ${size}`);
 
-  const yTrain = Int32Array.from(trainSet.labels);
-  const yTest = Int32Array.from(testSet.labels);
-  const baselines: Record<string, number> = {};
   const encoder = buildEncoder(cfg, trainSet.channels);
   // The initial weights, for the random-encoder baseline of the final full-set evaluation (a
   // resumed run rebuilds the same ones from the seed).
   const randomEncoder = cfg.finalEval && cfg.baselines ? cloneModule(encoder) : null;
-  if (cfg.baselines && !cfg.resume) {
-    baselines.rawPixels = await rawPixelKnn(trainSet, testSet, cfg);
-    const [fTr, fTe] = [extractFeatures(encoder, trainSet), extractFeatures(encoder, testSet)];
-    baselines.randomEncoder = await knnAccuracy(fTr, yTrain, fTe, yTest, { k: cfg.knnK, t: cfg.knnT });
-    fTr.dispose(); fTe.dispose();
-    console.log(`baselines: kNN on raw pixels ${baselines.rawPixels.toFixed(2)}%, on a random encoder ${baselines.randomEncoder.toFixed(2)}%`);
-  }
-
+  const baselines = cfg.baselines && !cfg.resume ? await subsetBaselines(cfg, encoder, trainSet, testSet) : {};
   const model = buildModel(cfg, encoder, trainSet.count);
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
-  const dataGen = new Generator(cfg.seed + 3);
-  const augGen = new Generator(cfg.seed + 4);
-  const aug = augmentConfig(cfg, trainSet.channels);
-  const logPath = path.join(cfg.out, 'log.jsonl');
-  const records: EpochRecord[] = [];
+  // Made before a checkpoint's optimizer state is loaded, so that its base rate is --lr, not the last epoch's rate.
+  const scheduler = new LRScheduler(opt, lrSchedule(cfg));
+  const run: Run = {
+    cfg, trainSet, testSet, model, opt, dataGen: new Generator(cfg.seed + 3), augGen: new Generator(cfg.seed + 4),
+    aug: augmentConfig(cfg, trainSet.channels), stepsPerEpoch: Math.floor(trainSet.count / cfg.batch),
+    ckptPath, logPath: path.join(cfg.out, 'log.jsonl'), records: [], baselines,
+  };
   let startEpoch = 0;
-  const stepsPerEpoch = Math.floor(trainSet.count / cfg.batch);
-  if (saved) {
-    checkMocoTensors(saved, model, opt, { lr: epochLr(cfg, saved.epoch - 1), numbers: expectedNumbers(cfg, saved.epoch, stepsPerEpoch) });
-    restoreMoco(saved, model, opt, { dataGen, augGen, defaultGen: defaultGenerator });
-    const meta = saved;
-    startEpoch = meta.epoch;
-    records.push(...(meta.records as EpochRecord[]));
-    Object.assign(baselines, meta.baselines);
-    // The log may hold epochs the checkpoint does not (a crash between the two writes): the
-    // checkpoint's records are the truth, so the resumed log matches an uninterrupted run's.
-    fs.writeFileSync(logPath, meta.records.map((r) => JSON.stringify(r) + '\n').join(''));
-    console.log(`resumed from ${ckptPath} after epoch ${startEpoch}`);
-  } else {
-    fs.writeFileSync(logPath, '');
+  if (saved) startEpoch = resumeRun(run, saved);
+  else fs.writeFileSync(run.logPath, '');
+  for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+    const rec = await trainEpoch(run, epoch, scheduler.set(epoch));
+    run.records.push(rec);
+    fs.appendFileSync(run.logPath, JSON.stringify(rec) + '\n');
+    const gens = { dataGen: run.dataGen, augGen: run.augGen, defaultGen: defaultGenerator };
+    await saveMocoCheckpoint(ckptPath, model, opt, gens, { epoch: epoch + 1, records: run.records, baselines, config: cfg });
+    fs.writeFileSync(path.join(cfg.out, 'curves.svg'), plot(run.records, baselines, METHOD_NAMES[cfg.method]));
+  }
+  return finalEvaluation(run, randomEncoder, t0);
+}
+
+/** The checkpoint --resume continues from, refused when it was written with other run-defining options. */
+async function readResumeCheckpoint(cfg: TrainConfig, ckptPath: string): Promise<MocoCheckpoint> {
+  if (!fs.existsSync(ckptPath)) throw new Error(`wgrad-moco train --resume: no checkpoint at ${ckptPath}`);
+  const saved = await readMocoCheckpoint(ckptPath, TRAIN_OPTIONS);
+  const now = cfg as Record<string, unknown>;
+  const mismatched = RUN_DEFINING.filter((k) => saved.config[k] !== now[k])
+    .map((k) => `--${kebab(k)}: checkpoint ${JSON.stringify(saved.config[k])}, now ${JSON.stringify(now[k])}`);
+  if (mismatched.length) {
+    throw new Error(`--resume: the checkpoint ${ckptPath} was written with a different configuration:\n  ${mismatched.join('\n  ')}\n`
+      + 'Resume with the original options or start a new --out directory.');
+  }
+  return saved;
+}
+
+/** Options that cannot train on this data or with each other; refused before any training. */
+function checkTrainConfig(cfg: TrainConfig, trainSet: ImageDataset): void {
+  const refuse = (what: string) => { throw new Error(`wgrad-moco train: ${what}`); };
+  if (cfg.batch > trainSet.count) refuse(`--batch ${cfg.batch} is larger than the ${trainSet.count} training images`);
+  checkMethodOptions(cfg);
+  const moco = cfg.method === 'moco';
+  const keysPerStep = cfg.batch * (cfg.symmetric ? 2 : 1);
+  if (moco && cfg.mechanism !== 'queue' && (cfg.loss !== 'infonce' || cfg.symmetric)) {
+    refuse(`--mechanism ${cfg.mechanism} works with --loss infonce and without --symmetric`);
+  }
+  if (moco && cfg.mechanism === 'queue' && cfg.loss === 'infonce' && cfg.K < keysPerStep) {
+    refuse(`--K ${cfg.K} must be at least the number of keys enqueued per step (${keysPerStep})`);
+  }
+  if (cfg.shuffleBn === 'split' && cfg.batch % cfg.bnSplits !== 0) {
+    refuse(`--batch ${cfg.batch} must be divisible by --bn-splits ${cfg.bnSplits}`);
+  }
+}
+
+/** kNN top-1 (%) of a backbone's features: the per-epoch monitor and the random-encoder baseline. */
+async function knnMonitor(backbone: nn.Module, trainSet: ImageDataset, testSet: ImageDataset, cfg: TrainConfig): Promise<number> {
+  const [fTr, fTe] = [extractFeatures(backbone, trainSet), extractFeatures(backbone, testSet)];
+  try {
+    return await knnAccuracy(fTr, Int32Array.from(trainSet.labels), fTe, Int32Array.from(testSet.labels), { k: cfg.knnK, t: cfg.knnT });
+  } finally {
+    fTr.dispose(); fTe.dispose();
+  }
+}
+
+/** The subset baselines of a fresh run: kNN on raw pixels and on the untrained encoder. */
+async function subsetBaselines(
+  cfg: TrainConfig, encoder: nn.Module, trainSet: ImageDataset, testSet: ImageDataset,
+): Promise<Record<string, number>> {
+  const rawPixels = await rawPixelKnn(trainSet, testSet, cfg);
+  const randomEncoder = await knnMonitor(encoder, trainSet, testSet, cfg);
+  console.log(`baselines: kNN on raw pixels ${rawPixels.toFixed(2)}%, on a random encoder ${randomEncoder.toFixed(2)}%`);
+  return { rawPixels, randomEncoder };
+}
+
+/** Loads a checkpoint into the run (model, optimizer, generators, records, baselines); returns the epochs it holds. */
+function resumeRun(run: Run, saved: MocoCheckpoint): number {
+  const { cfg, model, opt, stepsPerEpoch } = run;
+  checkMocoTensors(saved, model, opt, { lr: epochLr(cfg, saved.epoch - 1), numbers: expectedNumbers(cfg, saved.epoch, stepsPerEpoch) });
+  restoreMoco(saved, model, opt, { dataGen: run.dataGen, augGen: run.augGen, defaultGen: defaultGenerator });
+  run.records.push(...(saved.records as EpochRecord[]));
+  Object.assign(run.baselines, saved.baselines);
+  // The log may hold epochs the checkpoint does not (a crash between the two writes): the
+  // checkpoint's records are the truth, so the resumed log matches an uninterrupted run's.
+  fs.writeFileSync(run.logPath, saved.records.map((r) => JSON.stringify(r) + '\n').join(''));
+  console.log(`resumed from ${run.ckptPath} after epoch ${saved.epoch}`);
+  return saved.epoch;
+}
+
+/**
+ * Mean loss and pretext accuracy of an epoch's steps, read back a few steps behind the GPU; the
+ * first non-finite loss stops the run.
+ */
+class EpochMeter {
+  lossSum = 0;
+  accSum = 0;
+  private pending: Tensor[] = [];
+  private pendingFrom = 0; // the step of pending[0]
+
+  constructor(private readonly nonFinite: (loss: number, step: number) => Error) {}
+
+  add(step: number, loss: Tensor, accuracy: Tensor): number {
+    if (this.pending.length === 0) this.pendingFrom = step;
+    this.pending.push(loss, accuracy);
+    return this.pending.length;
   }
 
-  const shape = [cfg.batch, trainSet.channels, trainSet.height, trainSet.width];
-  for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
-    const lr = epochLr(cfg, epoch);
-    for (const g of opt.paramGroups) g.lr = lr;
-    model.train();
-    const order = dataGen.permutation(trainSet.count);
-    const progress = new Progress(stepsPerEpoch, `epoch ${epoch + 1}/${cfg.epochs}`);
-    const tEpoch = Date.now();
-    let lossSum = 0;
-    let accSum = 0;
-    let pending: Tensor[] = [];
-    let pendingFrom = 0; // the step of pending[0]
-    const drain = async () => {
-      try {
-        for (let i = 0; i < pending.length; i += 2) {
-          const loss = await pending[i].item();
-          if (!Number.isFinite(loss)) throw nonFiniteLoss(cfg, loss, epoch, pendingFrom + i / 2, stepsPerEpoch, ckptPath, records.length);
-          lossSum += loss;
-          accSum += await pending[i + 1].item();
-        }
-      } finally {
-        for (const t of pending) t.dispose();
-        pending = [];
+  async drain(): Promise<void> {
+    try {
+      for (let i = 0; i < this.pending.length; i += 2) {
+        const loss = await this.pending[i].item();
+        if (!Number.isFinite(loss)) throw this.nonFinite(loss, this.pendingFrom + i / 2);
+        this.lossSum += loss;
+        this.accSum += await this.pending[i + 1].item();
       }
-    };
-    for (let step = 0; step < stepsPerEpoch; step++) {
-      // Test hook (test/reliability/crash-resume.test.ts): lose the GPU before this global step.
-      if (process.env.WGRAD_TEST_LOSE_DEVICE_AT_STEP === String(epoch * stepsPerEpoch + step)) device().simulateLoss();
-      const idx = order.subarray(step * cfg.batch, (step + 1) * cfg.batch);
-      const [l, a] = tidy(() => {
-        const x = fromArray(toFloat(trainSet, idx), shape);
-        const [xq, xk] = twoViews(x, aug, augGen);
-        const out = model.step(xq, xk, (epoch * stepsPerEpoch + step) / (cfg.epochs * stepsPerEpoch), idx);
-        out.loss.backward();
-        opt.step();
-        opt.zeroGrad();
-        return [keep(out.loss.detach()), keep(out.accuracy)];
-      });
-      if (pending.length === 0) pendingFrom = step;
-      pending.push(l, a);
-      if (pending.length >= 8 || step === stepsPerEpoch - 1) {
-        await drain(); // reading back lets the GPU run a few steps ahead of the host
-        const done = step + 1;
-        const secs = (Date.now() - tEpoch) / 1000;
-        progress.update(done, {
-          loss: (lossSum / done).toFixed(3), acc: `${((100 * accSum) / done).toFixed(1)}%`,
-          'img/s': (done * cfg.batch / secs).toFixed(0),
-        }, done === stepsPerEpoch);
-      }
+    } finally {
+      for (const t of this.pending) t.dispose();
+      this.pending = [];
     }
-    const seconds = (Date.now() - tEpoch) / 1000;
-    const fTr = extractFeatures(model.backbone, trainSet);
-    const fTe = extractFeatures(model.backbone, testSet);
-    const knn = await knnAccuracy(fTr, yTrain, fTe, yTest, { k: cfg.knnK, t: cfg.knnT });
-    fTr.dispose(); fTe.dispose();
-    const rec: EpochRecord = { epoch: epoch + 1, loss: lossSum / stepsPerEpoch, accuracy: accSum / stepsPerEpoch, knn, lr, seconds, imagesPerSecond: (stepsPerEpoch * cfg.batch) / seconds };
-    records.push(rec);
-    console.log(`epoch ${epoch + 1}: loss ${rec.loss.toFixed(4)}  pretext acc ${(100 * rec.accuracy).toFixed(1)}%  kNN top-1 ${knn.toFixed(2)}%  (${fmtTime(seconds)}, ${rec.imagesPerSecond.toFixed(0)} img/s)`);
-    fs.appendFileSync(logPath, JSON.stringify(rec) + '\n');
-    await saveMocoCheckpoint(ckptPath, model, opt, { dataGen, augGen, defaultGen: defaultGenerator }, { epoch: epoch + 1, records, baselines, config: cfg });
-    fs.writeFileSync(path.join(cfg.out, 'curves.svg'), plot(records, baselines, METHOD_NAMES[cfg.method]));
   }
+}
+
+/** One epoch at learning rate `lr` (already set on the optimizer), then the kNN monitor. */
+async function trainEpoch(run: Run, epoch: number, lr: number): Promise<EpochRecord> {
+  const { cfg, model, opt, trainSet, aug, augGen, stepsPerEpoch } = run;
+  model.train();
+  const order = run.dataGen.permutation(trainSet.count);
+  const progress = new Progress(stepsPerEpoch, `epoch ${epoch + 1}/${cfg.epochs}`);
+  const tEpoch = Date.now();
+  const meter = new EpochMeter((loss, step) => nonFiniteLoss(cfg, loss, epoch, step, stepsPerEpoch, run.ckptPath, run.records.length));
+  const shape = [cfg.batch, trainSet.channels, trainSet.height, trainSet.width];
+  for (let step = 0; step < stepsPerEpoch; step++) {
+    // Test hook (test/reliability/crash-resume.test.ts): lose the GPU before this global step.
+    if (process.env.WGRAD_TEST_LOSE_DEVICE_AT_STEP === String(epoch * stepsPerEpoch + step)) device().simulateLoss();
+    const idx = order.subarray(step * cfg.batch, (step + 1) * cfg.batch);
+    const [l, a] = tidy(() => {
+      const x = fromArray(toFloat(trainSet, idx), shape);
+      const [xq, xk] = twoViews(x, aug, augGen);
+      const out = model.step(xq, xk, (epoch * stepsPerEpoch + step) / (cfg.epochs * stepsPerEpoch), idx);
+      out.loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      return [keep(out.loss.detach()), keep(out.accuracy)];
+    });
+    if (meter.add(step, l, a) >= 8 || step === stepsPerEpoch - 1) {
+      await meter.drain(); // reading back lets the GPU run a few steps ahead of the host
+      const done = step + 1;
+      const secs = (Date.now() - tEpoch) / 1000;
+      progress.update(done, {
+        loss: (meter.lossSum / done).toFixed(3), acc: `${((100 * meter.accSum) / done).toFixed(1)}%`,
+        'img/s': (done * cfg.batch / secs).toFixed(0),
+      }, done === stepsPerEpoch);
+    }
+  }
+  const seconds = (Date.now() - tEpoch) / 1000;
+  const knn = await knnMonitor(model.backbone, trainSet, run.testSet, cfg);
+  const rec: EpochRecord = {
+    epoch: epoch + 1, loss: meter.lossSum / stepsPerEpoch, accuracy: meter.accSum / stepsPerEpoch, knn, lr, seconds,
+    imagesPerSecond: (stepsPerEpoch * cfg.batch) / seconds,
+  };
+  console.log(`epoch ${epoch + 1}: loss ${rec.loss.toFixed(4)}  pretext acc ${(100 * rec.accuracy).toFixed(1)}%  `
+    + `kNN top-1 ${knn.toFixed(2)}%  (${fmtTime(seconds)}, ${rec.imagesPerSecond.toFixed(0)} img/s)`);
+  return rec;
+}
+
+/** After the last epoch: pictures, the subset linear probe, the full-set evaluation, --json and the summary line. */
+async function finalEvaluation(run: Run, randomEncoder: nn.Module | null, t0: number): Promise<TrainResult> {
+  const { cfg, model, trainSet, testSet, records, baselines } = run;
   await writePictures(cfg, model.backbone, trainSet, testSet);
-  let probe: number | undefined;
-  if (cfg.probeEpochs > 0) probe = await runProbe(model.backbone, trainSet, testSet, cfg);
-  let fullSets: FullSetResult | undefined;
-  if (cfg.finalEval) fullSets = await fullSetEvaluation(model.backbone, randomEncoder, cfg);
+  const probe = cfg.probeEpochs > 0 ? await runProbe(model.backbone, trainSet, testSet, cfg) : undefined;
+  const fullSets = cfg.finalEval ? await fullSetEvaluation(model.backbone, randomEncoder, cfg) : undefined;
   const wall = (Date.now() - t0) / 1000;
-  const summary = { config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, linearProbeTop1: probe, fullSets, wallSeconds: wall, imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats() };
+  const summary = {
+    config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, linearProbeTop1: probe, fullSets, wallSeconds: wall,
+    imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats(),
+  };
   if (cfg.json) fs.writeFileSync(cfg.json, JSON.stringify(summary, null, 2));
   const last = records[records.length - 1];
-  console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%` + (probe !== undefined ? `, linear probe top-1 ${probe.toFixed(2)}%` : '') + (baselines.rawPixels !== undefined ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '') + `; outputs in ${cfg.out}/`);
+  const probeText = probe !== undefined ? `, linear probe top-1 ${probe.toFixed(2)}%` : '';
+  const baselineText = baselines.rawPixels !== undefined
+    ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '';
+  console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%${probeText}${baselineText}; outputs in ${cfg.out}/`);
   return { records, baselines, fullSets, linearProbeTop1: probe, wallSeconds: wall, adapter: summary.adapter };
 }
 

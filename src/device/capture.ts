@@ -1,23 +1,10 @@
-// Whole-step capture, in the spirit of CUDA graphs. capture(fn) runs fn once, eagerly, while the
-// device records every command it issues: each dispatch (pipeline, storage buffers, uniform bytes,
-// workgroup counts), each buffer copy and each upload (with its bytes). replay() re-encodes those
-// commands into one command buffer (compute passes broken only around copies) and submits it once:
-// no op code, no autograd, no shape checks and no uniform packing run again, so a replayed
-// dispatch costs a few JavaScript calls.
-//
-// Buffers. Commands name GPU buffers, so every buffer they use must stay valid and unshared while
-// the capture lives. The pool pins them (pool.ts): a pinned buffer released by its tensor, during
-// fn or later, is parked instead of reused, and goes back to the pool on dispose(). Buffers that
-// existed before fn and are still held by tensors afterwards (parameters, optimizer state, queues,
-// inputs) are used in place, so a replay updates them exactly as the eager step did; disposing
-// one of them makes replay() throw. Tensors created by fn (the loss, gradients) keep their
-// buffers, which every replay rewrites: read them after replay() for that step's values.
-//
-// Frozen values. Uniforms (shapes, offsets, learning rate, momentum, first-step flags, a queue's
-// write pointer), uploads made inside fn (labels passed as arrays, a shuffle permutation, random
-// crop parameters) and host-side decisions are all fixed at capture time. Re-capture when one of
-// them changes (e.g. the learning rate once per epoch), and capture after a warm-up step when the
-// first step differs (SGD's momentum buffer starts as the first gradient).
+// capture(fn) / replay(): a whole training step recorded once (dispatches, copies, uploads) and
+// replayed as one command buffer, in the spirit of CUDA graphs, so that no op code, autograd or
+// uniform packing runs again. The rules the recording imposes, which the code below enforces:
+// every buffer a command names is pinned in the pool until dispose(); tensors that existed before
+// fn are updated in place (disposing one makes replay() throw); everything decided on the host
+// (uniforms, uploads made inside fn) is frozen at capture time, so re-capture when it changes.
+// The design and its costs: docs/ARCHITECTURE.md, "Whole-step capture".
 
 import { uniformBytes } from './uniform-layout.ts';
 import type { Device, DispatchSpec, Recorder } from './device.ts';

@@ -1,18 +1,10 @@
-// Memory without ceremony: a training loop written as in PyTorch (no tidy(), no dispose()) must
-// not grow GPU memory without bound. Unreachable tensors give their buffers back through the
-// FinalizationRegistry in tensor.ts, but the JS engine only collects when its *own* heap is under
-// pressure, and a tensor is a few hundred bytes of JS in front of megabytes of GPU memory: V8 sees
-// no reason to collect, and GPU memory grows by the step. So the pool watches live GPU bytes, and
-// each time they have grown by a step (the larger of 32 MiB and the live bytes after the last
-// collection: a doubling, so a big model is not collected every few batches) since the last
-// collection, it asks the engine for a full collection (Node: v8's gc, exposed at init; nowhere
-// else can a library ask for one). The finalizers then return the buffers to the pool on a later
-// task (in a training loop, while it awaits a value), and the next limit follows the live bytes
-// down. If the live bytes left after a collection grew three periods in a row, the tensors are
-// reachable (e.g. losses kept in an array, with their graphs) and no collector can help: wgrad
-// warns once, naming tidy(). Without a collector (browsers) it warns at the first step of growth.
-// A program that calls tidy() itself is not warned: it manages lifetimes, and what it keeps (a
-// dataset's features, a memory bank) is meant to stay.
+// GrowthWatch: V8 collects by its own heap and cannot see the GPU memory behind unreachable
+// tensors, so a loop written without tidy() would grow GPU memory by the step. The pool reports
+// buffer creations and releases; when live bytes have doubled (by at least 32 MiB) since the last
+// collection, the watch asks the engine for a full one, and the tensors' finalizers give the buffers
+// back. When what survives collections keeps growing (the tensors are still reachable), or no
+// collection can be asked for (browsers), it warns once, naming tidy(); a program that calls tidy()
+// itself is not warned. The design and its measurements: docs/ARCHITECTURE.md, "Lifetimes".
 
 /** Where the warning points the user. */
 export const MEMORY_DOC = "tidy() in the README's 'Memory' section (and docs/ARCHITECTURE.md, 'Lifetimes')";

@@ -7,8 +7,10 @@
  * Float64Arrays, written to be obviously correct, not fast.
  *
  * Files by op family: tensor.ts (RefTensor + shape helpers), elementwise.ts (+ fused.ts),
- * reduce.ts, shape.ts, matmul.ts, conv.ts, nn.ts. This folder imports nothing
- * from the rest of wgrad, so anything may import it.
+ * reduce.ts, shape.ts, matmul.ts, conv.ts, nn.ts, augment.ts. This folder imports only types from
+ * the rest of wgrad (the records it replays: ops/fuse.ts's FusedAttrs, data/augment.ts's
+ * AugmentImageParams), so it never runs production code; in src/ only gradcheck uses it (and
+ * nn/init.ts its float64 erfc), as test/import-graph.test.ts checks.
  *
  * Every op is exported as a plain function (tensors first, then an attrs
  * object) and through `referenceOps[name](inputs, attrs)`, the uniform form a

@@ -32,7 +32,7 @@ struct Params {
 // (KEPT_INDEX) decode an index into coordinates, innermost dimension first: code generated for
 // the ranks at hand (decodeIndex in src/ops/index-decode.ts), with constant indices into the uniforms
 // (a loop indexing them by its counter ran several times slower on lavapipe), one integer
-// division per dimension and none for the outermost (see elementwise.wgsl).
+// division per dimension and none for the outermost (as the elementwise kernels).
 fn reduced_offset(j: u32) -> u32 {
   {{REDUCED_OFFSET}}
 }

@@ -15,9 +15,9 @@ const OPS = (names: string): [string, string] => ['test/ops', `^(${names})\\.tes
 
 export const MUTANTS: Mutant[] = [
   // The perturbations named by issue 22 ("What this issue must show").
-  { id: 'sigmoid-derivative-x1.008', file: 'src/ops/elementwise.ts', find: "df: 'x0 * x2 * (1.0 - x2)' }", replace: "df: 'x0 * x2 * (1.0 - x2) * 1.008' }", tests: OPS('elementwise|formulas') },
+  { id: 'sigmoid-derivative-x1.008', file: 'src/ops/elementwise.ts', find: "df: 'g * out * (1.0 - out)' }", replace: "df: 'g * out * (1.0 - out) * 1.008' }", tests: OPS('elementwise|formulas') },
   { id: 'key-clone-x0.9', file: 'src/moco/momentum.ts', find: 'keep(noGrad(() => clone(v)))', replace: 'keep(noGrad(() => clone(v).mul(0.9)))', tests: ['test/moco', '^(momentum|crosscheck)\\.test\\.ts$'] },
-  { id: 'tanh-derivative-x1.005', file: 'src/ops/elementwise.ts', find: "df: 'x0 * (1.0 - x2 * x2)' }", replace: "df: 'x0 * (1.0 - x2 * x2) * 1.005' }", tests: OPS('elementwise|formulas') },
+  { id: 'tanh-derivative-x1.005', file: 'src/ops/elementwise.ts', find: "df: 'g * (1.0 - out * out)' }", replace: "df: 'g * (1.0 - out * out) * 1.005' }", tests: OPS('elementwise|formulas') },
   { id: 'softmax-backward-x1.005', file: 'src/ops/softmax.ts', find: "WRITE: 'a * (b - dot)' }", replace: "WRITE: 'a * (b - dot) * 1.005' }", tests: OPS('softmax') },
   { id: 'logsumexp-backward-x1.005', file: 'src/ops/reduce.ts', find: "'x0 * exp(x1 - x2)', 'logsumexp.backward'", replace: "'x0 * exp(x1 - x2) * 1.005', 'logsumexp.backward'", tests: OPS('reduce') },
   { id: 'variance-backward-x1.005', file: 'src/ops/reduce.ts', find: "'x0 * 2.0 * (x1 - x2) * p.a', 'var.backward'", replace: "'x0 * 2.0 * (x1 - x2) * p.a * 1.005', 'var.backward'", tests: OPS('reduce') },
@@ -35,7 +35,7 @@ export const MUTANTS: Mutant[] = [
   { id: 'adamw: g*g -> g*w0', file: 'kernels/adamw.wgsl', find: 'p.one_minus_beta2 * (g * g)', replace: 'p.one_minus_beta2 * (g * w0)', tests: ['test/optim', '^(optimizers|adam-rmsprop)\\.test\\.ts$'] },
   { id: 'cross-entropy backward: smoothing sign', file: 'kernels/cross_entropy_backward.wgsl', find: 'out[k] = gs * (soft - hit - p.uni);', replace: 'out[k] = gs * (soft - hit + p.uni);', tests: OPS('loss') },
   { id: 'cross-entropy backward: label index + 1', file: 'kernels/cross_entropy_backward.wgsl', find: 'labels[p.t_offset + i * p.t_stride] == f32(c)', replace: 'labels[p.t_offset + i * p.t_stride + 1u] == f32(c)', tests: OPS('loss') },
-  { id: 'elementwise index: operands swap strides (generated WGSL)', file: 'src/ops/map.ts', find: 'p.strides[${4 * g + j}][${d >> 2}][${d & 3}]', replace: 'p.strides[${4 * g + (j ^ 1)}][${d >> 2}][${d & 3}]', tests: OPS('elementwise') },
+  { id: 'elementwise index: operands swap strides (generated WGSL)', file: 'src/ops/codegen/elementwise.ts', find: 'stride(4 * g + j, d)', replace: 'stride(4 * g + (j ^ 1), d)', tests: OPS('elementwise') },
   { id: 'matmul: row 1 reads row 0', file: 'kernels/matmul.wgsl', find: 'acc[1] += A[rows[1] + ka] * bv;', replace: 'acc[1] += A[rows[0] + ka] * bv;', tests: OPS('matmul') },
   { id: 'pool backward: window start offset', file: 'kernels/pool2d_backward.wgsl', find: 'max(0, (hp - i32(p.kh) + i32(p.sh)) / i32(p.sh))', replace: 'max(0, (hp - i32(p.kh)) / i32(p.sh))', tests: OPS('pool') },
   { id: 'batchnorm finish: count + 1', file: 'kernels/batchnorm_finish.wgsl', find: 'let R = f32(p.count);', replace: 'let R = f32(p.count + 1u);', tests: OPS('norm') },

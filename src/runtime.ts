@@ -62,7 +62,7 @@ async function installKernelLoader(kernels?: Record<string, string>): Promise<vo
   const fs = await import('node:fs');
   // kernels/ sits at the package root, next to src/ (running from source) and dist/ (the package).
   const candidates = ['../kernels/', '../../kernels/', '../../../kernels/'].map((p) => new URL(p, import.meta.url));
-  const dir = candidates.find((u) => fs.existsSync(new URL('elementwise.wgsl', u)));
+  const dir = candidates.find((u) => fs.existsSync(new URL('reduce.wgsl', u)));
   if (!dir) throw new Error(`wgrad: cannot find the kernels/ folder next to ${import.meta.url}; the package looks incomplete`);
   setKernelLoader((name) => {
     const file = new URL(`${name}.wgsl`, dir);

@@ -1,6 +1,11 @@
-// Pointwise ops: one WGSL expression each (kernels/elementwise.wgsl does the indexing and
-// broadcasting), plus a backward rule. Gradients of broadcast inputs are summed back to the
-// input's shape (`sumTo`). Backward rules use `map` to fuse their pointwise steps.
+// Pointwise ops: one WGSL formula each (map's kernels, src/ops/codegen/elementwise.ts, do the
+// indexing and broadcasting), plus backward formulas. Gradients of broadcast inputs are summed
+// back to the input's shape (`sumTo`). Backward rules use `map` to fuse their pointwise steps.
+//
+// Formulas name their operands: x (a unary op's input), a and b (a binary op's), g (the incoming
+// gradient), out (the op's result), cond (where's condition); p.a and p.b are the op's constants
+// (uniforms). `bind` turns a formula into map's expression of its inputs x0, x1, …; fuse()
+// (src/ops/fuse.ts) binds the same formulas to the expressions of a traced chain.
 
 import type { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
@@ -8,8 +13,34 @@ import { map } from './map.ts';
 import { sumTo } from './reduce.ts';
 import { checkDType, promote, scalarDType, type DType } from '../dtype.ts';
 
+/** The operand names a formula may use (the constants p.a, p.b are not operands). */
+const OPERAND = /(?<![\w.])(?:g|x|out|a|b|cond|p\.a|p\.b)(?![\w.])/g;
+
 /**
- * The int32 form of a formula: its float literals made integers (`max(x0, 0.0)` → `max(x0, 0)`).
+ * `formula` with each operand replaced by its expression in `args` (by name, e.g.
+ * `{ g: 'x0', x: 'x1' }`); the constants p.a, p.b are replaced only when `args` names them. An
+ * operand without an expression is a bug in the caller, so it throws.
+ */
+export function bind(formula: string, args: Readonly<Record<string, string>>): string {
+  return formula.replace(OPERAND, (name) => {
+    const e = args[name];
+    if (e !== undefined) return e;
+    if (name.startsWith('p.')) return name;
+    throw new Error(`wgrad internal: formula '${formula}' uses '${name}', which is not bound (given: ${Object.keys(args).join(', ')})`);
+  });
+}
+/** `formula` as map's expression of its inputs: the k-th of `names` becomes x<k>. */
+const positional = (formula: string, names: readonly string[]) => bind(formula, Object.fromEntries(names.map((n, k) => [n, `x${k}`])));
+/** Every formula of a table row bound positionally: key → operand names. */
+function bindRows<R extends Record<string, unknown>, K extends string>(rows: R, names: Record<K, readonly string[]>): Record<keyof R, Record<K, string | null>> {
+  return Object.fromEntries(Object.entries(rows).map(([op, row]) => [op, Object.fromEntries(Object.entries(names).map(([k, n]) => {
+    const f = (row as Record<string, string | null>)[k];
+    return [k, f === null ? null : positional(f, n as readonly string[])];
+  }))])) as Record<keyof R, Record<K, string | null>>;
+}
+
+/**
+ * The int32 form of a formula: its float literals made integers (`max(x, 0.0)` → `max(x, 0)`).
  * Only the ops in INT_OPS have one; the others compute in float32 (PyTorch: exp of an integer
  * tensor is float) or refuse int32 (intOnlyError).
  */
@@ -31,9 +62,10 @@ function typesOf(op: string, dtypes: DType[]): { compute: DType; out: DType } {
 }
 /** Integer formulas that differ by more than their literals (integers have no NaN to propagate). */
 const INT_FORMULAS: Record<string, string> = {
-  maximum: 'max(x0, x1)', minimum: 'min(x0, x1)', maximumScalar: 'max(x0, p.a)', minimumScalar: 'min(x0, p.a)',
+  maximum: positional('max(a, b)', ['a', 'b']), minimum: positional('min(a, b)', ['a', 'b']),
+  maximumScalar: positional('max(x, p.a)', ['x']), minimumScalar: positional('min(x, p.a)', ['x']),
 };
-/** The formula of `op` in the compute type. */
+/** The formula of `op` (bound positionally) in the compute type. */
 const formula = (op: string, expr: string, compute: DType) => (compute === 'int32' ? INT_FORMULAS[op] ?? intForm(expr) : expr);
 /** Gradient of an input: none for an int32 input (integer tensors are not differentiable). */
 const gradFor = (x: Tensor, grad: () => Tensor) => (x.dtype === 'int32' ? null : grad());
@@ -49,28 +81,30 @@ export const isNanWgsl = (e: string) => `((bitcast<u32>(${e}) & 0x7fffffffu) > 0
 const nanAware = (f: 'max' | 'min', a: string, b: string) => `select(select(${f}(${a}, ${b}), ${b}, ${isNanWgsl(b)}), ${a}, ${isNanWgsl(a)})`;
 
 // ---- unary --------------------------------------------------------------------------------
-// Each: WGSL expression of x0, and gradient as an expression of g (x0), x (x1), out (x2).
-// The formula tables (UNARY, BINARY, SCALAR, powExpr) are also what fuse() compiles from.
+// Each: f of x, and the gradient df of g, x, out.
+// The formula tables (UNARY, BINARY, SCALAR, powScalarFormula) are also what fuse() compiles from.
 export const UNARY = {
-  neg: { f: '-x0', df: '-x0' },
-  exp: { f: 'exp(x0)', df: 'x0 * x2' },
-  log: { f: 'log(x0)', df: 'x0 / x1' },
-  sqrt: { f: 'sqrt(x0)', df: 'x0 * 0.5 / x2' },
-  abs: { f: 'abs(x0)', df: 'x0 * sign(x1)' },
-  relu: { f: 'max(x0, 0.0)', df: 'select(0.0, x0, x1 > 0.0)' },
-  sigmoid: { f: '1.0 / (1.0 + exp(-x0))', df: 'x0 * x2 * (1.0 - x2)' },
+  neg: { f: '-x', df: '-g' },
+  exp: { f: 'exp(x)', df: 'g * out' },
+  log: { f: 'log(x)', df: 'g / x' },
+  sqrt: { f: 'sqrt(x)', df: 'g * 0.5 / out' },
+  abs: { f: 'abs(x)', df: 'g * sign(x)' },
+  relu: { f: 'max(x, 0.0)', df: 'select(0.0, g, x > 0.0)' },
+  sigmoid: { f: '1.0 / (1.0 + exp(-x))', df: 'g * out * (1.0 - out)' },
   // tanh of large |x| overflows exp() in some drivers' tanh: clamp where tanh is already ±1 in f32.
-  tanh: { f: 'tanh(clamp(x0, -15.0, 15.0))', df: 'x0 * (1.0 - x2 * x2)' },
-  square: { f: 'x0 * x0', df: '2.0 * x0 * x1' },
-  reciprocal: { f: '1.0 / x0', df: '-x0 * x2 * x2' },
+  tanh: { f: 'tanh(clamp(x, -15.0, 15.0))', df: 'g * (1.0 - out * out)' },
+  square: { f: 'x * x', df: '2.0 * g * x' },
+  reciprocal: { f: '1.0 / x', df: '-g * out * out' },
 } as const;
 export type UnaryOp = keyof typeof UNARY;
+const UNARY_MAP = bindRows(UNARY, { f: ['x'], df: ['g', 'x', 'out'] });
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
   const types = typesOf(op, [x.dtype]);
-  const out = map([x], formula(op, UNARY[op].f, types.compute), op, 0, 0, undefined, types);
+  const { f, df } = UNARY_MAP[op];
+  const out = map([x], formula(op, f!, types.compute), op, 0, 0, undefined, types);
   if (types.out === 'int32') return out;
-  return record(out, op, [x], {}, (g) => [map([g, x, out], UNARY[op].df, `${op}.backward`)]);
+  return record(out, op, [x], {}, (g) => [map([g, x, out], df!, `${op}.backward`)]);
 }
 
 /** Elementwise −x. @example neg(tensor([1, -2])) // [-1, 2] */
@@ -111,38 +145,40 @@ const INV_SQRT_2PI = '0.3989422804014327';
 const geluTanhInner = (x: string) => `tanh(clamp(0.7978845608028654 * (${x} + 0.044715 * ${x} * ${x} * ${x}), -15.0, 15.0))`;
 const sigmoidOf = (x: string) => `(1.0 / (1.0 + exp(-${x})))`;
 
-// Each: f of x0 and p.a/p.b; df of g (x0), x (x1), out (x2); params: the attrs (PyTorch's argument
-// names) that fill p.a, p.b, recorded on the node for the float64 reference.
+// Each: f of x and p.a/p.b; df of g, x, out; params: the attrs (PyTorch's argument names) that
+// fill p.a, p.b, recorded on the node for the float64 reference.
 export const PARAM_UNARY = {
   // x Φ(x) = x/2 · erfc(−x/√2); PyTorch's gelu(approximate='none').
-  gelu: { params: [], f: `0.5 * x0 * ${erfcExpr(`-x0 * ${SQRT1_2}`)}`, df: `x0 * (0.5 * ${erfcExpr(`-x1 * ${SQRT1_2}`)} + x1 * ${INV_SQRT_2PI} * exp(-0.5 * x1 * x1))` },
+  gelu: { params: [], f: `0.5 * x * ${erfcExpr(`-x * ${SQRT1_2}`)}`, df: `g * (0.5 * ${erfcExpr(`-x * ${SQRT1_2}`)} + x * ${INV_SQRT_2PI} * exp(-0.5 * x * x))` },
   geluTanh: {
     params: [],
-    f: `0.5 * x0 * (1.0 + ${geluTanhInner('x0')})`,
-    df: `x0 * (0.5 * (1.0 + ${geluTanhInner('x1')}) + 0.5 * x1 * (1.0 - ${geluTanhInner('x1')} * ${geluTanhInner('x1')}) * 0.7978845608028654 * (1.0 + 0.134145 * x1 * x1))`,
+    f: `0.5 * x * (1.0 + ${geluTanhInner('x')})`,
+    df: `g * (0.5 * (1.0 + ${geluTanhInner('x')}) + 0.5 * x * (1.0 - ${geluTanhInner('x')} * ${geluTanhInner('x')}) * 0.7978845608028654 * (1.0 + 0.134145 * x * x))`,
   },
-  silu: { params: [], f: `x0 * ${sigmoidOf('x0')}`, df: `x0 * ${sigmoidOf('x1')} * (1.0 + x1 * (1.0 - ${sigmoidOf('x1')}))` },
-  leakyRelu: { params: ['negativeSlope'], f: 'select(x0 * p.a, x0, x0 > 0.0)', df: 'select(x0 * p.a, x0, x1 > 0.0)' },
-  elu: { params: ['alpha'], f: 'select(p.a * (exp(x0) - 1.0), x0, x0 > 0.0)', df: 'select(x0 * (x2 + p.a), x0, x1 > 0.0)' },
+  silu: { params: [], f: `x * ${sigmoidOf('x')}`, df: `g * ${sigmoidOf('x')} * (1.0 + x * (1.0 - ${sigmoidOf('x')}))` },
+  leakyRelu: { params: ['negativeSlope'], f: 'select(x * p.a, x, x > 0.0)', df: 'select(g * p.a, g, x > 0.0)' },
+  elu: { params: ['alpha'], f: 'select(p.a * (exp(x) - 1.0), x, x > 0.0)', df: 'select(g * (out + p.a), g, x > 0.0)' },
   // Linear above beta·x > threshold, as PyTorch (also keeps exp from overflowing).
   softplus: {
     params: ['beta', 'threshold'],
-    f: 'select(log(1.0 + exp(p.a * x0)) / p.a, x0, p.a * x0 > p.b)',
-    df: `select(x0 * ${sigmoidOf('(p.a * x1)')}, x0, p.a * x1 > p.b)`,
+    f: 'select(log(1.0 + exp(p.a * x)) / p.a, x, p.a * x > p.b)',
+    df: `select(g * ${sigmoidOf('(p.a * x)')}, g, p.a * x > p.b)`,
   },
   // Gradient passes where min ≤ x ≤ max, bounds included, as PyTorch's clamp.
-  clamp: { params: ['min', 'max'], f: `select(min(max(x0, p.a), p.b), x0, ${isNanWgsl('x0')})`, df: 'select(0.0, x0, x1 >= p.a && x1 <= p.b)' },
+  clamp: { params: ['min', 'max'], f: `select(min(max(x, p.a), p.b), x, ${isNanWgsl('x')})`, df: 'select(0.0, g, x >= p.a && x <= p.b)' },
 } as const;
 export type ParamUnaryOp = keyof typeof PARAM_UNARY;
+const PARAM_UNARY_MAP = bindRows(PARAM_UNARY, { f: ['x'], df: ['g', 'x', 'out'] });
 
 export function paramUnary(op: ParamUnaryOp, x: Tensor, attrs: Record<string, number> = {}): Tensor {
-  const { params, f, df } = PARAM_UNARY[op];
+  const { params } = PARAM_UNARY[op];
+  const { f, df } = PARAM_UNARY_MAP[op];
   const [a, b] = (params as readonly string[]).map((k) => {
     if (typeof attrs[k] !== 'number' || Number.isNaN(attrs[k])) throw new Error(`${op}: ${k} must be a number, got ${attrs[k]}`);
     return attrs[k];
   });
-  const out = map([x], f, op, a, b);
-  return record(out, op, [x], attrs, (g) => [map([g, x, out], df, `${op}.backward`, a, b)]);
+  const out = map([x], f!, op, a, b);
+  return record(out, op, [x], attrs, (g) => [map([g, x, out], df!, `${op}.backward`, a, b)]);
 }
 
 /**
@@ -193,33 +229,34 @@ function powTensorExpr(x: string, e: string): string {
   return `select(select(pow(${x}, ${e}), ${signed}, ${e} == round(${e})), 1.0, ${e} == 0.0)`;
 }
 
-// Gradients as expressions of g (x0), a (x1), b (x2); null = not differentiable.
+// Each: f of a, b; the gradients da, db of g, a, b (null: not differentiable).
 export const BINARY = {
-  add: { f: 'x0 + x1', da: 'x0', db: 'x0' },
-  sub: { f: 'x0 - x1', da: 'x0', db: '-x0' },
-  mul: { f: 'x0 * x1', da: 'x0 * x2', db: 'x0 * x1' },
-  div: { f: 'x0 / x1', da: 'x0 / x2', db: '-x0 * x1 / (x2 * x2)' },
+  add: { f: 'a + b', da: 'g', db: 'g' },
+  sub: { f: 'a - b', da: 'g', db: '-g' },
+  mul: { f: 'a * b', da: 'g * b', db: 'g * a' },
+  div: { f: 'a / b', da: 'g / b', db: '-g * a / (b * b)' },
   // d/da is 0 where b = 0, d/db is 0 where a = 0 and b >= 0 (as torch, instead of 0·inf).
   pow: {
-    f: powTensorExpr('x0', 'x1'),
-    da: `select(x0 * x2 * ${powTensorExpr('x1', 'x2 - 1.0')}, 0.0, x2 == 0.0)`,
-    db: `select(x0 * ${powTensorExpr('x1', 'x2')} * log(x1), 0.0, x1 == 0.0 && x2 >= 0.0)`,
+    f: powTensorExpr('a', 'b'),
+    da: `select(g * b * ${powTensorExpr('a', 'b - 1.0')}, 0.0, b == 0.0)`,
+    db: `select(g * ${powTensorExpr('a', 'b')} * log(a), 0.0, a == 0.0 && b >= 0.0)`,
   },
   // Ties split the gradient evenly, as PyTorch does.
-  maximum: { f: nanAware('max', 'x0', 'x1'), da: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x1 > x2)', db: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x2 > x1)' },
-  minimum: { f: nanAware('min', 'x0', 'x1'), da: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x1 < x2)', db: 'x0 * select(select(0.0, 0.5, x1 == x2), 1.0, x2 < x1)' },
-  gt: { f: 'select(0.0, 1.0, x0 > x1)', da: null, db: null },
-  lt: { f: 'select(0.0, 1.0, x0 < x1)', da: null, db: null },
-  ge: { f: 'select(0.0, 1.0, x0 >= x1)', da: null, db: null },
-  le: { f: 'select(0.0, 1.0, x0 <= x1)', da: null, db: null },
-  eq: { f: 'select(0.0, 1.0, x0 == x1)', da: null, db: null },
+  maximum: { f: nanAware('max', 'a', 'b'), da: 'g * select(select(0.0, 0.5, a == b), 1.0, a > b)', db: 'g * select(select(0.0, 0.5, a == b), 1.0, b > a)' },
+  minimum: { f: nanAware('min', 'a', 'b'), da: 'g * select(select(0.0, 0.5, a == b), 1.0, a < b)', db: 'g * select(select(0.0, 0.5, a == b), 1.0, b < a)' },
+  gt: { f: 'select(0.0, 1.0, a > b)', da: null, db: null },
+  lt: { f: 'select(0.0, 1.0, a < b)', da: null, db: null },
+  ge: { f: 'select(0.0, 1.0, a >= b)', da: null, db: null },
+  le: { f: 'select(0.0, 1.0, a <= b)', da: null, db: null },
+  eq: { f: 'select(0.0, 1.0, a == b)', da: null, db: null },
 } as const;
 export type BinaryOp = keyof typeof BINARY;
+const BINARY_MAP = bindRows(BINARY, { f: ['a', 'b'], da: ['g', 'a', 'b'], db: ['g', 'a', 'b'] });
 
 function binaryTensor(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  const { f, da, db } = BINARY[op];
+  const { f, da, db } = BINARY_MAP[op];
   const types = typesOf(op, [a.dtype, b.dtype]);
-  const out = map([a, b], formula(op, f, types.compute), op, 0, 0, undefined, types);
+  const out = map([a, b], formula(op, f!, types.compute), op, 0, 0, undefined, types);
   if (da === null || db === null || types.out === 'int32') return out;
   return record(out, op, [a, b], {}, (g) => [
     gradFor(a, () => sumTo(map([g, a, b], da, `${op}.backward`), a.shape)),
@@ -228,71 +265,84 @@ function binaryTensor(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 }
 
 // ---- tensor ⊕ scalar ----------------------------------------------------------------------------
-// The scalar is a uniform (p.a), so `x.mul(0.5)` costs no upload. Gradient expressions of g (x0), x (x1).
+// The scalar is a uniform (p.a), so `x.mul(0.5)` costs no upload. Each: f of x, p.a; df of g, x, p.a.
 export const SCALAR = {
-  addScalar: { f: 'x0 + p.a', df: 'x0' },
-  mulScalar: { f: 'x0 * p.a', df: 'x0 * p.a' },
-  divScalar: { f: 'x0 / p.a', df: 'x0 / p.a' },
-  rsubScalar: { f: 'p.a - x0', df: '-x0' },
-  rdivScalar: { f: 'p.a / x0', df: '-x0 * p.a / (x1 * x1)' },
-  maximumScalar: { f: nanAware('max', 'x0', 'p.a'), df: 'x0 * select(select(0.0, 0.5, x1 == p.a), 1.0, x1 > p.a)' },
-  minimumScalar: { f: nanAware('min', 'x0', 'p.a'), df: 'x0 * select(select(0.0, 0.5, x1 == p.a), 1.0, x1 < p.a)' },
-  gtScalar: { f: 'select(0.0, 1.0, x0 > p.a)', df: null },
-  ltScalar: { f: 'select(0.0, 1.0, x0 < p.a)', df: null },
-  eqScalar: { f: 'select(0.0, 1.0, x0 == p.a)', df: null },
+  addScalar: { f: 'x + p.a', df: 'g' },
+  mulScalar: { f: 'x * p.a', df: 'g * p.a' },
+  divScalar: { f: 'x / p.a', df: 'g / p.a' },
+  rsubScalar: { f: 'p.a - x', df: '-g' },
+  rdivScalar: { f: 'p.a / x', df: '-g * p.a / (x * x)' },
+  maximumScalar: { f: nanAware('max', 'x', 'p.a'), df: 'g * select(select(0.0, 0.5, x == p.a), 1.0, x > p.a)' },
+  minimumScalar: { f: nanAware('min', 'x', 'p.a'), df: 'g * select(select(0.0, 0.5, x == p.a), 1.0, x < p.a)' },
+  gtScalar: { f: 'select(0.0, 1.0, x > p.a)', df: null },
+  ltScalar: { f: 'select(0.0, 1.0, x < p.a)', df: null },
+  eqScalar: { f: 'select(0.0, 1.0, x == p.a)', df: null },
 } as const;
 export type ScalarOp = keyof typeof SCALAR;
+const SCALAR_MAP = bindRows(SCALAR, { f: ['x'], df: ['g', 'x'] });
 
 export function scalarOp(op: ScalarOp, x: Tensor, value: number): Tensor {
-  const { f, df } = SCALAR[op];
+  const { f, df } = SCALAR_MAP[op];
   const types = typesOf(op, [x.dtype, scalarDType(value)]);
-  const out = map([x], formula(op, f, types.compute), op, value, 0, undefined, types);
+  const out = map([x], formula(op, f!, types.compute), op, value, 0, undefined, types);
   if (df === null || types.out === 'int32') return out;
   return record(out, op, [x], { value }, (g) => [map([g, x], df, `${op}.backward`, value)]);
 }
 
 /** WGSL for x^e with e a uniform; integer exponents work for negative x (WGSL's pow does not). */
-export function powExpr(x: string, e: string, exponent: number): string {
+function powExpr(x: string, e: string, exponent: number): string {
   if (!Number.isInteger(exponent)) return `pow(${x}, ${e})`;
   if (exponent === 0) return '1.0';
   const sign = exponent % 2 === 0 ? '1.0' : '-1.0';
   return `select(1.0, ${sign}, ${x} < 0.0) * pow(abs(${x}), ${e})`;
 }
 
+/**
+ * The formulas of x^e for a constant exponent e (powScalar): f of x, df of g, x, with e in p.a and
+ * e − 1 in p.b. e = 2 is x · x.
+ */
+export function powScalarFormula(e: number): { f: string; df: string } {
+  if (e === 2) return { f: 'x * x', df: '2.0 * g * x' };
+  return { f: powExpr('x', 'p.a', e), df: `g * p.a * ${powExpr('x', 'p.b', e - 1)}` };
+}
+
 /** x^e for a constant exponent e. */
 export function powScalar(x: Tensor, exponent: number): Tensor {
   typesOf('pow', [x.dtype]);
-  const out = exponent === 2 ? map([x], 'x0 * x0', 'powScalar') : map([x], powExpr('x0', 'p.a', exponent), 'powScalar', exponent);
-  return record(out, 'powScalar', [x], { exponent }, (g) => [
-    exponent === 2
-      ? map([g, x], '2.0 * x0 * x1', 'powScalar.backward')
-      : map([g, x], `x0 * p.a * ${powExpr('x1', 'p.b', exponent - 1)}`, 'powScalar.backward', exponent, exponent - 1),
-  ]);
+  const { f, df } = powScalarFormula(exponent);
+  const out = map([x], positional(f, ['x']), 'powScalar', exponent, exponent - 1);
+  return record(out, 'powScalar', [x], { exponent }, (g) => [map([g, x], positional(df, ['g', 'x']), 'powScalar.backward', exponent, exponent - 1)]);
 }
 
-/** 1 - mask, freeing the mask (an unrecorded 0/1 tensor). */
-function notOf(mask: Tensor): Tensor {
-  const out = scalarOp('rsubScalar', mask, 1);
-  mask.dispose();
-  return out;
-}
+/**
+ * A binary op with a number operand, as the scalar ops eager wgrad runs and records (and fuse()
+ * traces): [op, its scalar] per step. `int`: the tensor is int32 (a / 5 stays a true division).
+ */
+export const WITH_NUMBER: { readonly [K in BinaryOp]: (v: number, int: boolean) => readonly [ScalarOp | 'powScalar', number][] } = {
+  add: (v) => [['addScalar', v]],
+  sub: (v) => [['addScalar', -v]],
+  mul: (v) => [['mulScalar', v]],
+  div: (v, int) => (int ? [['divScalar', v]] : [['mulScalar', 1 / v]]),
+  pow: (v) => [['powScalar', v]],
+  maximum: (v) => [['maximumScalar', v]],
+  minimum: (v) => [['minimumScalar', v]],
+  gt: (v) => [['gtScalar', v]],
+  lt: (v) => [['ltScalar', v]],
+  eq: (v) => [['eqScalar', v]],
+  ge: (v) => [['ltScalar', v], ['rsubScalar', 1]],
+  le: (v) => [['gtScalar', v], ['rsubScalar', 1]],
+};
 
 function binary(op: BinaryOp, a: Tensor, b: Operand): Tensor {
   if (typeof b !== 'number') return binaryTensor(op, a, b);
-  switch (op) {
-    case 'add': return scalarOp('addScalar', a, b);
-    case 'sub': return scalarOp('addScalar', a, -b);
-    case 'mul': return scalarOp('mulScalar', a, b);
-    case 'div': return a.dtype === 'int32' ? scalarOp('divScalar', a, b) : scalarOp('mulScalar', a, 1 / b);
-    case 'pow': return powScalar(a, b);
-    case 'maximum': return scalarOp('maximumScalar', a, b);
-    case 'minimum': return scalarOp('minimumScalar', a, b);
-    case 'gt': return scalarOp('gtScalar', a, b);
-    case 'lt': return scalarOp('ltScalar', a, b);
-    case 'eq': return scalarOp('eqScalar', a, b);
-    case 'ge': return notOf(scalarOp('ltScalar', a, b));
-    case 'le': return notOf(scalarOp('gtScalar', a, b));
+  let out = a;
+  for (const [k, [step, value]] of WITH_NUMBER[op](b, a.dtype === 'int32').entries()) {
+    const next = step === 'powScalar' ? powScalar(out, value) : scalarOp(step, out, value);
+    // Only the negated comparisons take two steps: their first result is an unrecorded 0/1 mask.
+    if (k > 0) out.dispose();
+    out = next;
   }
+  return out;
 }
 
 /** Elementwise a + b, broadcasting; b may be a number. @example add(tensor([[1], [2]]), tensor([10, 20])) // [[11, 21], [12, 22]] */
@@ -320,6 +370,13 @@ export const le = (a: Tensor, b: Operand) => binary('le', a, b);
 /** Elementwise a == b as int32 1/0 (PyTorch: bool; no gradient), broadcasting; b may be a number. @example eq(argmax(tensor([[1, 9], [8, 2]]), 1), tensor([1, 1])) // [1, 0] */
 export const eq = (a: Tensor, b: Operand) => binary('eq', a, b);
 
+/** where's formulas: f of cond, a, b; da, db of g, cond. */
+const WHERE = {
+  f: positional('select(b, a, cond != 0.0)', ['cond', 'a', 'b']),
+  da: positional('select(0.0, g, cond != 0.0)', ['g', 'cond']),
+  db: positional('select(g, 0.0, cond != 0.0)', ['g', 'cond']),
+};
+
 /**
  * cond ? a : b elementwise (cond != 0 selects a), broadcasting all three.
  *
@@ -329,12 +386,12 @@ export const eq = (a: Tensor, b: Operand) => binary('eq', a, b);
  */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const types = typesOf('where', [a.dtype, b.dtype]);
-  const out = map([cond, a, b], formula('where', 'select(x2, x1, x0 != 0.0)', types.compute), 'where', 0, 0, undefined, types);
+  const out = map([cond, a, b], formula('where', WHERE.f, types.compute), 'where', 0, 0, undefined, types);
   if (types.out === 'int32') return out;
   return record(out, 'where', [cond, a, b], {}, (g) => [
     null,
-    gradFor(a, () => sumTo(map([g, cond], 'select(0.0, x0, x1 != 0.0)', 'where.backward'), a.shape)),
-    gradFor(b, () => sumTo(map([g, cond], 'select(x0, 0.0, x1 != 0.0)', 'where.backward'), b.shape)),
+    gradFor(a, () => sumTo(map([g, cond], WHERE.da, 'where.backward'), a.shape)),
+    gradFor(b, () => sumTo(map([g, cond], WHERE.db, 'where.backward'), b.shape)),
   ]);
 }
 

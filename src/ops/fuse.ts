@@ -10,8 +10,9 @@
 import { Tensor } from '../tensor.ts';
 import { needsGrad, record } from '../autograd/graph.ts';
 import { broadcastShapes, fmt, type Shape } from '../shape.ts';
-import { MAP_MAX_INPUTS, map, mapInto } from './map.ts';
-import { BINARY, SCALAR, UNARY, powExpr, type BinaryOp, type ScalarOp, type UnaryOp } from './elementwise.ts';
+import { map, mapInto } from './map.ts';
+import { MAP_MAX_INPUTS } from './codegen/elementwise.ts';
+import { BINARY, SCALAR, UNARY, WITH_NUMBER, bind, powScalarFormula, type BinaryOp, type ScalarOp, type UnaryOp } from './elementwise.ts';
 import { sumTo } from './reduce.ts';
 
 /**
@@ -27,8 +28,9 @@ export interface FusedAttrs { steps: FusedStep[] }
 /** A bound on each generated WGSL expression (inlined common subexpressions can grow fast). */
 const MAX_EXPR_CHARS = 50_000;
 
-const UNARY_METHODS = ['neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'square', 'reciprocal'] as const;
-const BINARY_METHODS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'gt', 'lt', 'ge', 'le', 'eq'] as const;
+/** The Tensor methods a traced fn may call: every op of the UNARY and BINARY tables. */
+const UNARY_METHODS = Object.keys(UNARY) as UnaryOp[];
+const BINARY_METHODS = Object.keys(BINARY) as BinaryOp[];
 const METHODS = [...BINARY_METHODS, ...UNARY_METHODS].join(', ');
 
 /** A WGSL f32 constant of v rounded to f32 (the value a uniform would hold): valid for -0, integers, tiny and huge values. */
@@ -54,9 +56,15 @@ class Trace {
   }
 }
 
-/** The stand-in a traced fn receives: records each elementwise method as a step. */
+/** The stand-in a traced fn receives: records each elementwise method (UNARY_METHODS, BINARY_METHODS) as a step. */
 class Sym {
   constructor(readonly trace: Trace, readonly index: number, readonly shape: Shape) {}
+
+  static {
+    const methods = Sym.prototype as unknown as Record<string, unknown>;
+    for (const op of UNARY_METHODS) methods[op] = function (this: Sym) { return this.un(op); };
+    for (const op of BINARY_METHODS) methods[op] = function (this: Sym, o: unknown) { return this.bin(op, o); };
+  }
 
   private other(method: string, o: unknown): Sym | number {
     if (typeof o === 'number') return o;
@@ -73,50 +81,13 @@ class Sym {
   private sc(op: string, value: number): Sym {
     return this.trace.push(op === 'powScalar' ? { op, args: [this.index], exponent: value } : { op, args: [this.index], value }, this.shape);
   }
-  /** Mirrors the eager binary(): numbers become the scalar ops eager wgrad records. */
-  private bin(op: (typeof BINARY_METHODS)[number], o: unknown): Sym {
+  /** Mirrors the eager binary(): numbers become the scalar ops eager wgrad records (WITH_NUMBER). */
+  private bin(op: BinaryOp, o: unknown): Sym {
     const b = this.other(op, o);
-    if (typeof b === 'number') {
-      switch (op) {
-        case 'add': return this.sc('addScalar', b);
-        case 'sub': return this.sc('addScalar', -b);
-        case 'mul': return this.sc('mulScalar', b);
-        case 'div': return this.sc('mulScalar', 1 / b);
-        case 'pow': return this.sc('powScalar', b);
-        case 'maximum': return this.sc('maximumScalar', b);
-        case 'minimum': return this.sc('minimumScalar', b);
-        case 'gt': return this.sc('gtScalar', b);
-        case 'lt': return this.sc('ltScalar', b);
-        case 'eq': return this.sc('eqScalar', b);
-        case 'ge': return this.sc('ltScalar', b).sc('rsubScalar', 1);
-        case 'le': return this.sc('gtScalar', b).sc('rsubScalar', 1);
-      }
-    }
+    if (typeof b === 'number') return WITH_NUMBER[op](b, false).reduce<Sym>((s, [step, value]) => s.sc(step, value), this);
     if (op === 'pow') throw new Error('fuse: pow() with a tensor exponent is not supported; use a number exponent');
     return this.trace.push({ op, args: [this.index, b.index] }, broadcastShapes(`fuse: ${op}`, this.shape, b.shape));
   }
-  add(o: unknown): Sym { return this.bin('add', o); }
-  sub(o: unknown): Sym { return this.bin('sub', o); }
-  mul(o: unknown): Sym { return this.bin('mul', o); }
-  div(o: unknown): Sym { return this.bin('div', o); }
-  pow(o: unknown): Sym { return this.bin('pow', o); }
-  maximum(o: unknown): Sym { return this.bin('maximum', o); }
-  minimum(o: unknown): Sym { return this.bin('minimum', o); }
-  gt(o: unknown): Sym { return this.bin('gt', o); }
-  lt(o: unknown): Sym { return this.bin('lt', o); }
-  ge(o: unknown): Sym { return this.bin('ge', o); }
-  le(o: unknown): Sym { return this.bin('le', o); }
-  eq(o: unknown): Sym { return this.bin('eq', o); }
-  neg(): Sym { return this.un('neg'); }
-  exp(): Sym { return this.un('exp'); }
-  log(): Sym { return this.un('log'); }
-  sqrt(): Sym { return this.un('sqrt'); }
-  abs(): Sym { return this.un('abs'); }
-  relu(): Sym { return this.un('relu'); }
-  sigmoid(): Sym { return this.un('sigmoid'); }
-  tanh(): Sym { return this.un('tanh'); }
-  square(): Sym { return this.un('square'); }
-  reciprocal(): Sym { return this.un('reciprocal'); }
   get ndim(): number { return this.shape.length; }
 }
 
@@ -135,49 +106,46 @@ function symbol(trace: Trace, index: number, shape: Shape): Sym {
 // Every formula is the eager op's (elementwise.ts's tables), with its placeholders filled in.
 
 /**
- * An eager formula with x0, x1, x2 replaced by `xs` and the uniforms p.a, p.b by `a`, `b` (the
+ * An eager formula with its operands replaced by `args` and the uniforms p.a, p.b by `a`, `b` (the
  * step's constants as literals), in parentheses. The substituted expressions are atomic (names,
  * literals, calls or parenthesised), so they need no parentheses of their own.
  */
-function fill(formula: string, xs: string[], a = '', b = ''): string {
-  return `(${formula.replace(/\bx([0-2])\b|\bp\.([ab])\b/g, (_, k: string | undefined, u: string | undefined) => (k !== undefined ? xs[Number(k)] : u === 'a' ? a : b))})`;
+function fill(formula: string, args: Record<string, string>, a = '', b = ''): string {
+  return `(${bind(formula, { ...args, 'p.a': a, 'p.b': b })})`;
 }
 
 const isUnary = (op: string): op is UnaryOp => op in UNARY;
 const isBinary = (op: string): op is BinaryOp => op in BINARY;
 const isScalar = (op: string): op is ScalarOp => op in SCALAR;
 
-/** The value of one step as WGSL of its arguments' expressions. */
-function forwardOf(s: FusedStep, a: string, b: string): string {
+/** The value of one step as WGSL of its arguments' expressions x (or a, b). */
+function forwardOf(s: FusedStep, x: string, y: string): string {
   const c = s.value === undefined ? '' : wgslFloat(s.value);
-  if (isUnary(s.op)) return fill(UNARY[s.op].f, [a]);
-  if (isBinary(s.op)) return fill(BINARY[s.op].f, [a, b]);
-  if (isScalar(s.op)) return fill(SCALAR[s.op].f, [a], c);
-  if (s.op === 'powScalar') {
-    const e = s.exponent!;
-    return e === 2 ? fill('x0 * x0', [a]) : fill(powExpr('x0', 'p.a', e), [a], wgslFloat(e));
-  }
+  if (isUnary(s.op)) return fill(UNARY[s.op].f, { x });
+  if (isBinary(s.op)) return fill(BINARY[s.op].f, { a: x, b: y });
+  if (isScalar(s.op)) return fill(SCALAR[s.op].f, { x }, c);
+  if (s.op === 'powScalar') return fill(powScalarFormula(s.exponent!).f, { x }, wgslFloat(s.exponent!));
   throw new Error(`wgrad internal: fuse has no WGSL for '${s.op}'`);
 }
 
 /**
- * The adjoint contributions of one step to its arguments, given its adjoint A, its arguments a, b
- * and its value out (null: not differentiable, as the comparisons).
+ * The adjoint contributions of one step to its arguments, given its adjoint g, its arguments x
+ * (or a, b) and its value out (null: not differentiable, as the comparisons).
  */
-function backwardOf(s: FusedStep, A: string, a: string, b: string, out: string): (string | null)[] {
+function backwardOf(s: FusedStep, g: string, x: string, y: string, out: string): (string | null)[] {
   const c = s.value === undefined ? '' : wgslFloat(s.value);
-  if (isUnary(s.op)) return [fill(UNARY[s.op].df, [A, a, out])];
+  if (isUnary(s.op)) return [fill(UNARY[s.op].df, { g, x, out })];
   if (isBinary(s.op)) {
     const { da, db } = BINARY[s.op];
-    return [da === null ? null : fill(da, [A, a, b]), db === null ? null : fill(db, [A, a, b])];
+    return [da === null ? null : fill(da, { g, a: x, b: y }), db === null ? null : fill(db, { g, a: x, b: y })];
   }
   if (isScalar(s.op)) {
     const df = SCALAR[s.op].df;
-    return [df === null ? null : fill(df, [A, a], c)];
+    return [df === null ? null : fill(df, { g, x }, c)];
   }
   if (s.op === 'powScalar') {
     const e = s.exponent!;
-    return [e === 2 ? fill('2.0 * x0 * x1', [A, a]) : fill(`x0 * p.a * ${powExpr('x1', 'p.b', e - 1)}`, [A, a], wgslFloat(e), wgslFloat(e - 1))];
+    return [fill(powScalarFormula(e).df, { g, x }, wgslFloat(e), wgslFloat(e - 1))];
   }
   throw new Error(`wgrad internal: fuse has no gradient for '${s.op}'`);
 }

@@ -6,7 +6,8 @@
  * Dimension d of a dims8 / vec4 array `a` is `a[d >> 2][d & 3]`: `dim(d)` gives the shape's. The
  * code is unrolled with constant indices (lavapipe loads uniforms indexed by a loop counter lane
  * by lane, 3–4× slower), with one integer division per dimension and none for the outermost,
- * whose coordinate is what is left (idx < numel). Used by elementwise.wgsl and reduce.wgsl.
+ * whose coordinate is what is left (idx < numel). Used by the elementwise kernels
+ * (src/ops/codegen/elementwise.ts) and kernels/reduce.wgsl.
  */
 export function decodeIndex(idx: string, rank: number, dim: (d: number) => string, add: (coord: string, d: number) => string): string {
   if (rank === 0) return '';

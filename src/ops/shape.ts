@@ -1,7 +1,7 @@
 // Shape ops. Most are views: a new Tensor over the same storage with other shape/strides/offset
 // (reshape of a contiguous tensor, permute/transpose, expand, squeeze/unsqueeze, slice). Kernels
 // read strided views directly, so a transposed operand costs no copy. `contiguous`, `concat`,
-// `indexSelect` and `gather` copy, through kernels/elementwise.wgsl and kernels/gather.wgsl.
+// `indexSelect` and `gather` copy, through `map` (src/ops/map.ts) and kernels/gather.wgsl.
 
 import { promote } from '../dtype.ts';
 import { Tensor } from '../tensor.ts';

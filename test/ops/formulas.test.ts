@@ -3,7 +3,9 @@
 // op, and each backward formula against the exact derivative of the forward formula obtained by
 // forward-mode (dual-number) differentiation — no finite differences, so a derivative that is off
 // by 1e-9 relative fails. The tables are found by walking the module's exports, so a new row or
-// table is checked without editing this file.
+// table is checked without editing this file. Formulas name their operands (x or a, b forward;
+// g, x, out or g, a, b backward): each is evaluated with exactly those names bound, so a formula
+// that uses another name (a positional x0, or out in a forward formula) fails.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -53,18 +55,20 @@ for (const [table, rows] of tables) {
       let checked = 0;
       const binary = 'da' in row;
       const pairs: number[][] = binary ? XS.flatMap((a) => EXPONENTS.filter((b) => b !== a).map((b) => [a, b])) : XS.map((x) => [x]);
+      // The operands by name: a, b of a binary row, else x.
+      const operands = (xs: number[], seed = -1): Env =>
+        binary ? { a: c(xs[0], seed === 0 ? 1 : 0), b: c(xs[1], seed === 1 ? 1 : 0) } : { x: c(xs[0], seed === 0 ? 1 : 0) };
       for (const xs of pairs) {
         const at = `at ${xs.join(', ')}`;
-        const value = evalDual(row.f, { x0: c(xs[0]), x1: c(xs[1] ?? 0), ...p }).v;
+        const value = evalDual(row.f, { ...operands(xs), ...p }).v;
         if (!Number.isFinite(value)) continue; // outside the op's domain (log of a negative, ...)
         const ref = scalarRef(op, xs, attrs);
         if (ref !== undefined && Number.isFinite(ref)) assert.ok(close(value, ref, tol), `${op} forward ${at}: WGSL ${value}, reference ${ref}`);
         const derivatives: [string, string | null | undefined, number][] = binary ? [['da', row.da, 0], ['db', row.db, 1]] : [['df', row.df, 0]];
         for (const [which, formula, k] of derivatives) {
           if (formula === null || formula === undefined) continue; // not differentiable (comparisons)
-          const seeded: Env = { x0: c(xs[0], k === 0 ? 1 : 0), x1: c(xs[1] ?? 0, k === 1 ? 1 : 0), ...p };
-          const exact = evalDual(row.f, seeded).d;
-          const env: Env = binary ? { x0: c(G), x1: c(xs[0]), x2: c(xs[1]), ...p } : { x0: c(G), x1: c(xs[0]), x2: c(value), ...p };
+          const exact = evalDual(row.f, { ...operands(xs, k), ...p }).d;
+          const env: Env = { g: c(G), ...operands(xs), ...(binary || table === 'SCALAR' ? {} : { out: c(value) }), ...p };
           const got = evalDual(formula, env).v;
           if (!Number.isFinite(exact) || Number.isNaN(got)) continue; // e.g. d/db of a negative base
           assert.ok(close(got, G * exact, tol), `${op} ${which} ${at}: formula gives ${got}, exact ${G} × ${exact} = ${G * exact}`);
@@ -77,17 +81,49 @@ for (const [table, rows] of tables) {
   }
 }
 
-test('powExpr (powScalar) for integer, fractional and zero exponents, and its derivative', () => {
+test('powScalarFormula for integer, fractional and zero exponents, and its derivative', () => {
   for (const e of [2, 3, -1, 0.5, 0, -2]) {
+    const { f, df } = elementwise.powScalarFormula(e);
+    const p = { 'p.a': c(e), 'p.b': c(e - 1) };
+    let checked = 0;
     for (const x of XS) {
-      const f = elementwise.powExpr('x0', 'p.a', e);
-      const r = evalDual(f, { x0: c(x, 1), 'p.a': c(e) });
+      const r = evalDual(f, { x: c(x, 1), ...p });
       if (!Number.isFinite(r.v)) continue;
       assert.ok(close(r.v, Math.pow(x, e), TOLERANCE), `x^${e} at ${x}: ${r.v}`);
-      const backward = e === 0 ? 0 : evalDual(`x0 * p.a * ${elementwise.powExpr('x1', 'p.b', e - 1)}`, { x0: c(G), x1: c(x), 'p.a': c(e), 'p.b': c(e - 1) }).v;
+      const backward = evalDual(df, { g: c(G), x: c(x), ...p }).v;
       assert.ok(close(backward, G * r.d, TOLERANCE), `d x^${e} at ${x}: ${backward} vs ${G * r.d}`);
+      checked++;
+    }
+    assert.ok(checked >= 3, `x^${e}: only ${checked} points checked`);
+  }
+});
+
+test('WITH_NUMBER: the scalar steps of a binary op with a number operand equal its tensor formula, value and derivative', () => {
+  const stepFormula = (op: string) => (op === 'powScalar' ? (v: number) => elementwise.powScalarFormula(v).f : () => (elementwise.SCALAR as Record<string, { f: string }>)[op].f);
+  for (const [op, steps] of Object.entries(elementwise.WITH_NUMBER)) {
+    for (const int of [false, true]) {
+      for (const v of [-1, 0.5, 2, 3]) {
+        let checked = 0;
+        for (const x of XS) {
+          const want = evalDual(elementwise.BINARY[op as elementwise.BinaryOp].f, { a: c(x, 1), b: c(v) });
+          if (!Number.isFinite(want.v)) continue;
+          let got = c(x, 1);
+          for (const [step, value] of steps(v, int)) got = evalDual(stepFormula(step)(value), { x: got, 'p.a': c(value), 'p.b': c(value - 1) });
+          assert.ok(close(got.v, want.v, TOLERANCE) && close(got.d, want.d, TOLERANCE), `${op}(${x}, ${v})${int ? ' int32' : ''}: steps give ${got.v} (d ${got.d}), the tensor formula ${want.v} (d ${want.d})`);
+          checked++;
+        }
+        assert.ok(checked >= 3, `${op} with ${v}: only ${checked} points checked`);
+      }
     }
   }
+});
+
+test('bind replaces operands by name, leaves p.a, p.b and WGSL names alone, and refuses an unbound operand', () => {
+  assert.is(elementwise.bind('g * out * (1.0 - out)', { g: 'x0', x: 'x1', out: 'x2' }), 'x0 * x2 * (1.0 - x2)');
+  assert.is(elementwise.bind('select(g * p.a, g, x > p.b)', { g: 'x0', x: 'x1' }), 'select(x0 * p.a, x0, x1 > p.b)');
+  assert.is(elementwise.bind('a * b + p.a', { a: '(y + 1.0)', b: 'exp(x3)', 'p.a': '2.0' }), '(y + 1.0) * exp(x3) + 2.0');
+  assert.is(elementwise.bind('(bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u', { x: 'x0' }), '(bitcast<u32>(x0) & 0x7fffffffu) > 0x7f800000u');
+  assert.throws(() => elementwise.bind('g * out', { g: 'x0', x: 'x1' }), /uses 'out', which is not bound \(given: g, x\)/);
 });
 
 test('the evaluator itself: a wrong derivative is caught, and unknown WGSL is refused', () => {

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { init, randn, Tensor, gradcheck, stats, sync, type nn } from '../src/index.ts';
 import { compareForward } from '../src/autograd/gradcheck.ts';
 import { Generator } from '../src/random.ts';
+import { device } from '../src/runtime.ts';
 
 export async function setup(): Promise<void> {
   await init();
@@ -59,6 +60,27 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** Asserts that fn throws an Error whose message contains every fragment (shared with the reference tests). */
 export { throwsWith } from './reference/helpers.ts';
+
+/**
+ * The kernels that fn dispatches, by name (e.g. map's 'elementwise_vec4' or 'elementwise'): fn's
+ * own ops only, as pending work is flushed first.
+ */
+export async function kernelsOf(fn: () => unknown): Promise<string[]> {
+  await sync();
+  const dev = device() as unknown as { dispatch: (spec: { kernel: string }) => void };
+  const original = dev.dispatch;
+  const seen: string[] = [];
+  dev.dispatch = function (this: unknown, spec: { kernel: string }) {
+    seen.push(spec.kernel);
+    return original.call(this, spec);
+  };
+  try {
+    fn();
+  } finally {
+    dev.dispatch = original;
+  }
+  return seen;
+}
 
 /** fn's result and the number of kernel dispatches it recorded. */
 export function withDispatches<T>(fn: () => T): [T, number] {

@@ -4,7 +4,7 @@
 // Expected values are computed here in float64 (or exactly, for integers).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, assertClose, randnSeeded } from '../helpers.ts';
+import { setup, assertClose, randnSeeded, kernelsOf } from '../helpers.ts';
 import { tensor, arange, randint, randperm, full, zerosLike, where, argmax, argmin, sum, crossEntropy, setAnomalyDetection, type Tensor } from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
 import { encodeTensors, decodeTensors, readTensors } from '../../src/io/checkpoint.ts';
@@ -61,9 +61,13 @@ test('int32 arithmetic stays int32 and exact; broadcasting, rank 0 and strided v
   assert.equal(await ints(a.mul(3)), [50331648, 15, -21, 300000000, 0, 9]);
   assert.equal(await ints(a.add(int(16777217, []))), [33554433, 16777222, 16777210, 116777217, 16777217, 16777220]);
   // A transposed (non-contiguous) int32 view, both the strided and the vec4 kernels.
-  assert.equal(await ints(a.T.add(int([[1, 2]]))), [16777217, 100000002, 6, 2, -6, 5]);
+  const row = int([[1, 2]]);
+  let sum = a;
+  assert.equal(await kernelsOf(() => (sum = a.T.add(row))), ['elementwise']);
+  assert.equal(await ints(sum), [16777217, 100000002, 6, 2, -6, 5]);
   const v = int([1, 2, 3, 4, 5, 6, 7, 8]);
-  assert.equal(await ints(v.add(v)), [2, 4, 6, 8, 10, 12, 14, 16], 'vec4 path');
+  assert.equal(await kernelsOf(() => (sum = v.add(v))), ['elementwise_vec4']);
+  assert.equal(await ints(sum), [2, 4, 6, 8, 10, 12, 14, 16], 'vec4 path');
   assert.equal(await ints(a.T.contiguous()), [16777216, 100000000, 5, 0, -7, 3], 'contiguous keeps int32');
 });
 

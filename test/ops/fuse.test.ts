@@ -3,7 +3,7 @@
 // node (compareForward) and float64 finite differences (gradcheck).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randnSeeded, nonContiguous, checkForward, checkGrad, assertClose, throwsWith } from '../helpers.ts';
+import { setup, randnSeeded, nonContiguous, checkForward, checkGrad, assertClose, throwsWith, kernelsOf } from '../helpers.ts';
 import { fuse, stats, noGrad, tensor, relu, Tensor } from '../../src/index.ts';
 import { wgslFloat } from '../../src/ops/fuse.ts';
 
@@ -11,11 +11,16 @@ test.before(setup);
 
 type Fn = (...xs: Tensor[]) => Tensor;
 
-/** Fused vs eager values, then gradients of every input for a random (non-uniform) output weight. */
-async function matchesEager(fn: Fn, inputs: Tensor[], what: string): Promise<void> {
+/**
+ * Fused vs eager values, then gradients of every input for a random (non-uniform) output weight.
+ * `kernel`: the one map kernel the fused forward must dispatch (its vec4 or strided path).
+ */
+async function matchesEager(fn: Fn, inputs: Tensor[], what: string, kernel?: 'elementwise_vec4' | 'elementwise'): Promise<void> {
   const f = fuse(fn);
   const eager = fn(...inputs);
-  const fused = f(...inputs);
+  let fused = eager;
+  const kernels = await kernelsOf(() => (fused = f(...inputs)));
+  if (kernel) assert.equal(kernels, [kernel], `${what}: kernels dispatched`);
   assert.equal(fused.shape, eager.shape, `${what}: shape`);
   assertClose(await fused.toArray(), await eager.toArray(), 1e-5, `${what} forward`);
   const leaves = inputs.map((x) => x.detach().contiguous().detach());
@@ -41,8 +46,8 @@ test('forward and gradients equal the eager chain: broadcasting, rank 0, views, 
   await matchesEager(chain, [randnSeeded([], 3), randnSeeded([], 4)], 'rank 0');
   await matchesEager(chain, [randnSeeded([], 3), randnSeeded([2, 3], 4)], 'rank 0 x [2,3]');
   await matchesEager(chain, [nonContiguous([6, 7], 5), randnSeeded([6, 7], 6)], 'non-contiguous');
-  await matchesEager(chain, [randnSeeded([8, 16], 7), randnSeeded([8, 16], 8)], 'size 128 (vec4 path)');
-  await matchesEager(chain, [randnSeeded([7, 9], 9), randnSeeded([7, 9], 10)], 'size 63 (strided path)');
+  await matchesEager(chain, [randnSeeded([8, 16], 7), randnSeeded([8, 16], 8)], 'size 128 (vec4 path)', 'elementwise_vec4');
+  await matchesEager(chain, [randnSeeded([7, 9], 9), randnSeeded([7, 9], 10)], 'size 63 (strided path)', 'elementwise');
 });
 
 test('every supported op, forward and gradients, against eager and float64', async () => {
@@ -79,9 +84,9 @@ test('4 to 7 inputs: forward and gradients vs eager and float64, vec4 and stride
   for (const n of [4, 5, 7]) {
     const f = (...xs: Tensor[]) => fn(...xs, ...xs).mul(1); // repeats inputs to fill fn's 7 arguments
     const same = Array.from({ length: n }, (_, k) => randnSeeded([8, 16], 40 + k));
-    await matchesEager(f, same, `${n} inputs, size 128 (vec4 path)`);
+    await matchesEager(f, same, `${n} inputs, size 128 (vec4 path)`, 'elementwise_vec4');
     const mixed = [nonContiguous([6, 5], 50), randnSeeded([5], 51), randnSeeded([6, 1], 52), ...Array.from({ length: n - 3 }, (_, k) => randnSeeded([2, 6, 5], 53 + k))];
-    await matchesEager(f, mixed, `${n} inputs, broadcast and transposed (strided path)`);
+    await matchesEager(f, mixed, `${n} inputs, broadcast and transposed (strided path)`, 'elementwise');
     await checkForward(fuse(f), mixed, 1e-5, `${n} inputs`);
     await checkGrad(fuse(f), mixed.map((t) => t.detach()), {}, `${n} inputs`);
   }

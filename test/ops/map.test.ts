@@ -2,30 +2,11 @@
 // offsets divisible by 4) and the general strided kernel must give the same values.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randnSeeded, checkForward } from '../helpers.ts';
+import { setup, randnSeeded, checkForward, kernelsOf } from '../helpers.ts';
 import { noGrad, sync } from '../../src/index.ts';
 import { map, mapInto } from '../../src/ops/map.ts';
-import { device } from '../../src/runtime.ts';
 
 test.before(setup);
-
-/** The kernels that fn dispatches (fn's own ops only: pending work is flushed first). */
-async function kernelsOf(fn: () => unknown): Promise<string[]> {
-  await sync();
-  const dev = device() as unknown as { dispatch: (spec: { kernel: string }) => void };
-  const original = dev.dispatch;
-  const seen: string[] = [];
-  dev.dispatch = function (this: unknown, spec: { kernel: string }) {
-    seen.push(spec.kernel);
-    return original.call(this, spec);
-  };
-  try {
-    fn();
-  } finally {
-    dev.dispatch = original;
-  }
-  return seen;
-}
 
 async function host(expr: string, ...xs: Float32Array[]): Promise<Float64Array> {
   const f = new Function('x0', 'x1', 'x2', `const max = Math.max, exp = Math.exp; return ${expr.replace(/select\(([^,]+), ([^,]+), ([^)]+)\)/g, '($3 ? $2 : $1)')};`);

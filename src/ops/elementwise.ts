@@ -32,11 +32,14 @@ export function bind(formula: string, args: Readonly<Record<string, string>>): s
 /** `formula` as map's expression of its inputs: the k-th of `names` becomes x<k>. */
 const positional = (formula: string, names: readonly string[]) => bind(formula, Object.fromEntries(names.map((n, k) => [n, `x${k}`])));
 /** Every formula of a table row bound positionally: key → operand names. */
-function bindRows<R extends Record<string, unknown>, K extends string>(rows: R, names: Record<K, readonly string[]>): Record<keyof R, Record<K, string | null>> {
-  return Object.fromEntries(Object.entries(rows).map(([op, row]) => [op, Object.fromEntries(Object.entries(names).map(([k, n]) => {
-    const f = (row as Record<string, string | null>)[k];
-    return [k, f === null ? null : positional(f, n as readonly string[])];
-  }))])) as Record<keyof R, Record<K, string | null>>;
+function bindRows<R extends Record<string, unknown>, K extends string>(
+  rows: R,
+  names: Record<K, readonly string[]>,
+): Record<keyof R, Record<K, string | null>> {
+  const bindRow = (row: Record<string, string | null>) => Object.fromEntries(Object.entries<readonly string[]>(names)
+    .map(([k, n]) => [k, row[k] === null ? null : positional(row[k], n)]));
+  return Object.fromEntries(Object.entries(rows).map(([op, row]) => [op, bindRow(row as Record<string, string | null>)])) as
+    Record<keyof R, Record<K, string | null>>;
 }
 
 /**
@@ -311,7 +314,9 @@ export function powScalar(x: Tensor, exponent: number): Tensor {
   typesOf('pow', [x.dtype]);
   const { f, df } = powScalarFormula(exponent);
   const out = map([x], positional(f, ['x']), 'powScalar', exponent, exponent - 1);
-  return record(out, 'powScalar', [x], { exponent }, (g) => [map([g, x], positional(df, ['g', 'x']), 'powScalar.backward', exponent, exponent - 1)]);
+  return record(out, 'powScalar', [x], { exponent }, (g) => [
+    map([g, x], positional(df, ['g', 'x']), 'powScalar.backward', exponent, exponent - 1),
+  ]);
 }
 
 /**

@@ -163,10 +163,18 @@ function loads(inputs: readonly Tensor[], aliased: readonly boolean[], compute: 
  * aliasing pattern.
  */
 const paramsCache = new Map<string, KernelParams>();
-const typesKey = (inputs: readonly Tensor[], compute: DType, out: DType) => `${inputs.map((x) => x.dtype[0]).join('')}>${compute[0]}>${out[0]}`;
+const typesKey = (inputs: readonly Tensor[], compute: DType, out: DType) =>
+  `${inputs.map((x) => x.dtype[0]).join('')}>${compute[0]}>${out[0]}`;
 
 /** One strided-kernel configuration: inputs (their dtypes), which alias the output, the merged rank. */
-export interface StridedConfig { inputs: readonly Tensor[]; aliased: readonly boolean[]; rank: number; compute: DType; out: DType; expr: string }
+export interface StridedConfig {
+  inputs: readonly Tensor[];
+  aliased: readonly boolean[];
+  rank: number;
+  compute: DType;
+  out: DType;
+  expr: string;
+}
 
 /** The strided kernel's parameters for `c`, and its uniform layout. */
 export function stridedKernel(c: StridedConfig): { params: KernelParams; layout: ReturnType<typeof stridedLayout> } {

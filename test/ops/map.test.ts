@@ -5,6 +5,10 @@ import * as assert from 'uvu/assert';
 import { setup, randnSeeded, checkForward, kernelsOf } from '../helpers.ts';
 import { noGrad, sync } from '../../src/index.ts';
 import { map, mapInto } from '../../src/ops/map.ts';
+import { MAP_MAX_INPUTS, stridedKernel, vec4Kernel } from '../../src/ops/codegen/elementwise.ts';
+import { fillTemplate } from '../../src/device/kernel-sources.ts';
+import type { DType } from '../../src/dtype.ts';
+import type { Tensor } from '../../src/tensor.ts';
 
 test.before(setup);
 
@@ -45,6 +49,30 @@ test('in-place update through the vec4 path (input aliases the output)', async (
   assert.equal(await kernelsOf(() => noGrad(() => mapInto(p, [p, g], 'x0 - p.a * x1', 'sgd', 0.5))), ['elementwise_vec4']);
   const got = await p.toArray();
   got.forEach((v, i) => assert.ok(Math.abs(v - (p0[i] - 0.5 * g0[i])) < 1e-6));
+});
+
+test('the generated WGSL of every configuration has no hole left and declares its layout as Params', () => {
+  let checked = 0;
+  for (let n = 0; n <= MAP_MAX_INPUTS; n++) {
+    for (const dtype of ['float32', 'int32'] as DType[]) {
+      const inputs = Array.from({ length: n }, () => ({ dtype }) as Tensor);
+      const aliased = inputs.map((_, k) => k === 0);
+      const expr = inputs.map((_, k) => `x${k}`).join(' + ') || 'p.a';
+      for (const rank of n <= 3 ? [0, 1, 2, 5, 8] : [0, 1, 4]) {
+        const k = stridedKernel({ inputs, aliased, rank, compute: dtype, out: dtype, expr });
+        const code = fillTemplate('elementwise', k.params);
+        assert.not.match(code, /\{\{/);
+        assert.is(k.layout.mismatch(code), null, `${n} inputs, rank ${rank}, ${dtype}`);
+        checked++;
+      }
+      const v = vec4Kernel({ inputs, aliased, compute: dtype, out: dtype, expr });
+      const code = fillTemplate('elementwise_vec4', v.params);
+      assert.not.match(code, /\{\{/);
+      assert.is(v.layout.mismatch(code), null, `vec4, ${n} inputs, ${dtype}`);
+      assert.is(v.layout.size, n <= 3 ? 32 : 48); // offsets (1 or 2 vec4s), then n4, a, b
+    }
+  }
+  assert.is(checked, 2 * (4 * 5 + 4 * 3));
 });
 
 test.run();

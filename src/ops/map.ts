@@ -49,13 +49,12 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
   }
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const { params, layout } = stridedKernel({ inputs, aliased, rank: c.shape.length, compute, out: out.dtype, expr });
-  const padded = (values: readonly number[], pad: number) => Array.from({ length: 4 * dimVecs }, (_, i) => values[i] ?? pad);
-  const uniforms = layout.pack({
-    shape: padded(c.shape, 1),
-    strides: c.strides.flatMap((st) => padded(st, 0)),
-    offsets: Array.from({ length: slots }, (_, k) => (k < inputs.length ? inputs[k].offset : k === outSlot ? out.offset : 0)),
-    numel: n, a, b,
-  });
+  const shape = padTo([], c.shape, 4 * dimVecs, 1);
+  const flatStrides: number[] = [];
+  for (const st of c.strides) padTo(flatStrides, st, 4 * dimVecs, 0);
+  const offsets = inputs.map((x) => x.offset);
+  while (offsets.length < slots) offsets.push(offsets.length === outSlot ? out.offset : 0);
+  const uniforms = layout.pack({ shape, strides: flatStrides, offsets, numel: n, a, b });
   const bound = inputs.filter((_, k) => !aliased[k]);
   out.device.dispatch({
     kernel: 'elementwise',
@@ -81,7 +80,8 @@ function tryVec4(out: Tensor, inputs: Tensor[], expr: string, label: string, a: 
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const bound = inputs.filter((_, k) => !aliased[k]);
   const { params, layout } = vec4Kernel({ inputs, aliased, compute, out: out.dtype, expr });
-  const offsets = Array.from({ length: slots }, (_, k) => (k < inputs.length ? inputs[k].offset : k === outSlot ? out.offset : 0) / 4);
+  const offsets = inputs.map((x) => x.offset / 4);
+  while (offsets.length < slots) offsets.push(offsets.length === outSlot ? out.offset / 4 : 0);
   out.device.dispatch({
     kernel: 'elementwise_vec4',
     params,
@@ -93,6 +93,12 @@ function tryVec4(out: Tensor, inputs: Tensor[], expr: string, label: string, a: 
     ints: true,
   });
   return true;
+}
+
+/** Appends `values` padded with `pad` to `n` numbers onto `to` (a plain loop: Array.from({ length }) costs µs per dispatch). */
+function padTo(to: number[], values: readonly number[], n: number, pad: number): number[] {
+  for (let i = 0; i < n; i++) to.push(i < values.length ? values[i] : pad);
+  return to;
 }
 
 /** A new contiguous tensor of the broadcast shape of the inputs (or `shape`), filled with EXPR. */

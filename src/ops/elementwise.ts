@@ -13,7 +13,7 @@ import { map } from './map.ts';
 import { sumTo } from './reduce.ts';
 import { checkDType, promote, scalarDType, type DType } from '../dtype.ts';
 
-/** The operand names a formula may use (the constants p.a, p.b are not operands). */
+/** The operand names a formula may use, and the constants p.a, p.b (replaced only where bound). */
 const OPERAND = /(?<![\w.])(?:g|x|out|a|b|cond|p\.a|p\.b)(?![\w.])/g;
 
 /**

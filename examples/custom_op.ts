@@ -11,7 +11,8 @@
 // The four parts of an op in wgrad (docs/ARCHITECTURE.md, "Adding an op"):
 //   1. the kernel source, registered under a name with registerKernelSource (library kernels
 //      live in kernels/ and are found by name; a user kernel can live anywhere);
-//   2. the forward launch: device().dispatch({ kernel, params, buffers, access, uniforms, ... });
+//   2. the forward launch: device().dispatch({ kernel, params, buffers, access, uniforms, ... }), its
+//      uniforms packed by field name with a UniformLayout that mirrors the kernel's struct Params;
 //   3. record(out, opName, inputs, attrs, backwardRule): the autograd node; the rule runs under
 //      noGrad and returns one gradient per input;
 //   4. a float64 CPU reference under the same op name, in referenceOps. gradcheck() replays the
@@ -19,32 +20,36 @@
 //      an op without a reference cannot be gradchecked: gradcheck throws "op 'softplus' has no
 //      CPU reference". (Ops composed only of recorded primitives need no reference of their own.)
 //
-// device(), Uniforms, record and referenceOps are engine internals (not in src/index.ts), which
+// device(), record and referenceOps are engine internals (not in src/index.ts), which
 // is why this file imports them from src/ directly.
 
 import { readFileSync } from 'node:fs';
-import { init, deviceInfo, manualSeed, tensor, randn, tidy, gradcheck, registerKernelSource, Tensor, shutdown } from '../src/index.ts';
+import {
+  init, deviceInfo, manualSeed, tensor, randn, tidy, gradcheck, registerKernelSource, UniformLayout, Tensor, shutdown,
+} from '../src/index.ts';
 import { device } from '../src/runtime.ts';
 import { record } from '../src/autograd/graph.ts';
 import { contiguous } from '../src/ops/shape.ts';
-import { Uniforms } from '../src/ops/uniforms.ts';
 import { grid } from '../src/ops/grid.ts';
 import { referenceOps, type RefTensor } from '../src/reference/index.ts';
 
 // 1. The kernel. The name is what `kernel:` refers to in dispatch.
 registerKernelSource('softplus', readFileSync(new URL('./kernels/softplus.wgsl', import.meta.url), 'utf8'));
+// The kernel's struct Params, field by field. The device compares the two when it compiles the kernel
+// and throws, naming the field, if one is missing, extra, renamed, retyped or out of order.
+const paramsLayout = new UniformLayout(['softplus'], { n: 'u32', x_offset: 'u32', g_offset: 'u32', beta: 'f32' });
 
 /** One launch of softplus.wgsl: forward (g = null) or backward (dx = g · sigmoid(β·x)). */
 function launch(x: Tensor, g: Tensor | null, beta: number, label: string): Tensor {
   const out = Tensor.empty(x.shape); // contiguous, uninitialised; the kernel writes every element
   if (out.size === 0) return out;
-  const u = new Uniforms().u32(x.size).u32(x.offset).u32(g ? g.offset : 0).f32(beta); // struct Params order
+  const u = paramsLayout.pack({ n: x.size, x_offset: x.offset, g_offset: g ? g.offset : 0, beta }); // by name, any order
   device().dispatch({
     kernel: 'softplus',
     params: { BACKWARD: g ? 'true' : 'false' }, // fills the BACKWARD template placeholder; one pipeline each
     buffers: [x.storage.buffer, (g ?? x).storage.buffer, out.storage.buffer], // bindings 1, 2, 3
     access: 'rrw', // var<storage, read>, read, read_write
-    uniforms: u.bytes, // binding 0
+    uniforms: u, // binding 0
     workgroups: grid(Math.ceil(x.size / 64)), // 64 threads per workgroup
     label,
   });

@@ -9,6 +9,7 @@
 export { init, shutdown, deviceInfo, stats, sync, profile, formatProfile, type InitOptions, type ProfileRow } from './runtime.ts';
 export type { DeviceInfo, Counters } from './device/device.ts';
 export { registerKernelSource } from './device/kernel-sources.ts';
+export { UniformLayout } from './device/uniform-layout.ts';
 export { capture, CapturedStep, type CaptureOptions } from './device/capture.ts';
 export { Tensor } from './tensor.ts';
 export { tidy, keep } from './scope.ts';

@@ -5,6 +5,11 @@
 export type Shape = readonly number[];
 export const MAX_RANK = 8;
 
+/** `shape` padded with 1s to MAX_RANK dims, as kernels take shapes in uniforms: unused dims then count as size 1. */
+export function padRank(shape: Shape): number[] {
+  return [...shape, ...new Array<number>(MAX_RANK - shape.length).fill(1)];
+}
+
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

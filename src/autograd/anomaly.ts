@@ -23,8 +23,8 @@
 
 import type { Tensor } from '../tensor.ts';
 import type { Device } from '../device/device.ts';
-import { collapse, fmt } from '../shape.ts';
-import { Uniforms } from '../ops/uniforms.ts';
+import { collapse, fmt, padRank } from '../shape.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from '../ops/grid.ts';
 
 const ALL_FINITE = 0xffffffff;
@@ -102,6 +102,10 @@ async function checkNow(s: State): Promise<void> {
 
 const shapes = (ts: readonly Tensor[]) => ts.map((t) => fmt(t.shape)).join(', ');
 
+const checkLayout = new UniformLayout(['anomaly_check'], {
+  shape: 'array<vec4<u32>, 2>', strides: 'array<vec4<u32>, 2>', offset: 'u32', numel: 'u32', rank: 'u32', slot: 'u32',
+});
+
 /** Records a check that `t` holds only finite values; `what` describes who produced it. */
 function check(t: Tensor, what: string): void {
   const n = t.size;
@@ -110,12 +114,12 @@ function check(t: Tensor, what: string): void {
   const slot = s.entries.length;
   s.entries.push({ what });
   const c = collapse(t.shape, [t.strides]);
-  const u = new Uniforms().dims8(c.shape, 1).dims8(c.strides[0]).u32(t.offset).u32(n).u32(c.shape.length).u32(slot);
+  const u = checkLayout.pack({ shape: padRank(c.shape), strides: c.strides[0], offset: t.offset, numel: n, rank: c.shape.length, slot });
   s.dev.dispatch({
     kernel: 'anomaly_check',
     buffers: [t.storage.buffer, s.flag],
     access: 'rw',
-    uniforms: u.bytes,
+    uniforms: u,
     workgroups: grid(Math.ceil(n / 256)),
     label: 'anomaly check',
   });

@@ -38,7 +38,7 @@
 import { Tensor } from '../tensor.ts';
 import { tensor } from '../creation.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
-import { Uniforms } from '../ops/uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { contiguous } from '../ops/shape.ts';
 import { fmt } from '../shape.ts';
 
@@ -293,14 +293,20 @@ export function paramTable(params: readonly AugmentImageParams[], r: ResolvedAug
   return { data, cols };
 }
 
-const bits = new DataView(new ArrayBuffer(4));
-/** Four f32 values (padded with `fill`) as the u32 bit patterns of a 16-byte-aligned vec4<f32>. */
-function vec4fBits(v: readonly number[], fill: number): number[] {
-  return [0, 1, 2, 3].map((i) => {
-    bits.setFloat32(0, v[i] ?? fill, true);
-    return bits.getUint32(0, true);
-  });
-}
+// Every stage's Params end with mean and std as vec4<f32> (NORM says whether it applies them).
+const cropLayout = new UniformLayout(['augment_crop'], {
+  batch: 'u32', channels: 'u32', in_h: 'u32', in_w: 'u32', out_h: 'u32', out_w: 'u32', prow: 'u32', x_offset: 'u32',
+  mean: 'vec4<f32>', stdev: 'vec4<f32>',
+});
+const meanLayout = new UniformLayout(['augment_mean'], { batch: 'u32', rows: 'u32', groups: 'u32', pixels: 'u32' });
+const colorLayout = new UniformLayout(['augment_color'], {
+  batch: 'u32', channels: 'u32', h: 'u32', w: 'u32', prow: 'u32', pad0: 'u32', pad1: 'u32', pad2: 'u32',
+  mean: 'vec4<f32>', stdev: 'vec4<f32>',
+});
+const blurLayout = new UniformLayout(['augment_blur'], {
+  batch: 'u32', channels: 'u32', h: 'u32', w: 'u32', prow: 'u32', woff: 'u32', pad0: 'u32', pad1: 'u32',
+  mean: 'vec4<f32>', stdev: 'vec4<f32>',
+});
 
 /**
  * Applies given per-image parameters (from sampleAugmentParams, or chosen by hand) to a batch
@@ -334,10 +340,8 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
   const color = params.some((p) => p.jitter || (rgb && p.grayscale));
   const blur = params.some((p) => p.sigma > 0);
   if (blur && !r.blur) throw new Error('augment: parameters ask for a blur but the config turns blur off (so no kernel size); pass a blur config');
-  const mean = r.normalize?.mean ?? [];
-  const std = r.normalize?.std ?? [];
-  // Every kernel's Params end with mean and std as vec4<f32>; NORM says whether it applies them.
-  const tail = (u: Uniforms) => u.vec4u(vec4fBits(mean, 0)).vec4u(vec4fBits(std, 1)).bytes;
+  // Unused channels (and all four without normalize) get mean 0, std 1.
+  const stats = { mean: r.normalize?.mean ?? [], stdev: [0, 1, 2, 3].map((c) => r.normalize?.std[c] ?? 1) };
   const norm = (last: boolean) => (last && r.normalize ? 'true' : 'false');
   const temps: Tensor[] = [prm];
   // Kernels run one thread per PX pixels of a row: x over column groups, y over rows, z over images (8×8 workgroups).
@@ -352,11 +356,13 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
       params: { C, NORM: norm(!color && !blur), STATS: needMean ? 'true' : 'false', PX },
       buffers: [src.storage.buffer, prm.storage.buffer, out.storage.buffer, partial.storage.buffer],
       access: 'rrww',
-      uniforms: tail(new Uniforms().u32(B).u32(C).u32(H).u32(W).u32(outH).u32(outW).u32(table.cols).u32(src.offset)),
+      uniforms: cropLayout.pack({
+        batch: B, channels: C, in_h: H, in_w: W, out_h: outH, out_w: outW, prow: table.cols, x_offset: src.offset, ...stats,
+      }),
       workgroups: wg,
       label: 'augment.crop',
     });
-    const dims = () => new Uniforms().u32(B).u32(C).u32(outH).u32(outW).u32(table.cols);
+    const dims = { batch: B, channels: C, h: outH, w: outW, prow: table.cols };
     if (color) {
       const means = Tensor.empty([B], dev);
       temps.push(means);
@@ -366,7 +372,7 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
           params: { WG: 64 },
           buffers: [partial.storage.buffer, means.storage.buffer],
           access: 'rw',
-          uniforms: new Uniforms().u32(B).u32(outH).u32(groups).u32(outH * outW).bytes,
+          uniforms: meanLayout.pack({ batch: B, rows: outH, groups, pixels: outH * outW }),
           workgroups: [Math.ceil(B / 64)],
           label: 'augment.mean',
         });
@@ -376,7 +382,7 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
         params: { C, NORM: norm(!blur), PX },
         buffers: [prm.storage.buffer, means.storage.buffer, out.storage.buffer],
         access: 'rrw',
-        uniforms: tail(dims()),
+        uniforms: colorLayout.pack({ ...dims, pad0: 0, pad1: 0, pad2: 0, ...stats }),
         workgroups: wg,
         label: 'augment.color',
       });
@@ -392,7 +398,7 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
           params: { C, K: k, AXIS: axis, NORM: norm(axis === 1), PX },
           buffers: [from.storage.buffer, prm.storage.buffer, to.storage.buffer],
           access: 'rrw',
-          uniforms: tail(dims().u32(woff)),
+          uniforms: blurLayout.pack({ ...dims, woff, pad0: 0, pad1: 0, ...stats }),
           workgroups: wg,
           label: axis === 0 ? 'augment.blur_rows' : 'augment.blur_cols',
         });

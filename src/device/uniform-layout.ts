@@ -37,8 +37,16 @@ const parseType = (type: string): { scalar: 'u32' | 'i32' | 'f32'; count: number
 
 /**
  * The uniform struct (named `Params` in every wgrad kernel) of the kernels named in `kernels`:
- * fields in declaration order with their WGSL types. `pack` writes values by name;
- * `wgsl()` gives the struct declaration for kernels generated in TypeScript.
+ * fields in declaration order with their WGSL types. `pack` writes values by name (what
+ * `dispatch` takes as `uniforms`); the device checks the layout against the kernel's WGSL struct
+ * when it compiles the kernel. `wgsl()` gives the struct declaration for kernels generated in
+ * TypeScript. examples/custom_op.ts uses one for a kernel of its own.
+ *
+ * @example
+ * const layout = new UniformLayout(['my_kernel'], { n: 'u32', offset: 'u32', scale: 'f32', dims: 'vec4<u32>' });
+ * const struct = layout.wgsl(); // 'struct Params {\n  n: u32, …' for a kernel written in TypeScript
+ * // A vec4 starts on a 16-byte boundary: dims takes bytes 16–31, so the struct is 32 bytes.
+ * layout.pack({ n: 10, offset: 0, scale: 0.5, dims: [2, 5] }).bytes.byteLength // 32
  */
 export class UniformLayout<F extends string = string> {
   readonly fields: readonly Field[];

@@ -15,11 +15,15 @@ import { randn } from '../creation.ts';
 import { fmt } from '../shape.ts';
 import { fromArray } from '../ops/creation-internal.ts';
 import { indexSelect, contiguous } from '../ops/shape.ts';
-import { Uniforms } from '../ops/uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from '../ops/grid.ts';
 import { mapInto } from '../ops/map.ts';
 import { normalize } from '../ops/norm.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
+
+const updateLayout = new UniformLayout(['memory_bank_update'], {
+  n: 'u32', dim: 'u32', q_offset: 'u32', idx_offset: 'u32', m: 'f32', one_minus_m: 'f32', eps: 'f32', _pad: 'u32',
+});
 
 /**
  * Wu et al.'s memory bank: an [N, dim] GPU tensor with one L2-normalised representation per
@@ -96,10 +100,12 @@ export class MemoryBank {
     noGrad(() => {
       const qc = contiguous(q);
       const idx = fromArray(Array.from(indices), [n]);
-      const u = new Uniforms().u32(n).u32(this.dim).u32(qc.offset).u32(idx.offset).f32(momentum).f32(1 - momentum).f32(1e-12).u32(0);
+      const u = updateLayout.pack({
+        n, dim: this.dim, q_offset: qc.offset, idx_offset: idx.offset, m: momentum, one_minus_m: 1 - momentum, eps: 1e-12, _pad: 0,
+      });
       this.tensor.device.dispatch({
         kernel: 'memory_bank_update', buffers: [qc.storage.buffer, idx.storage.buffer, this.tensor.storage.buffer], access: 'rrw',
-        uniforms: u.bytes, workgroups: grid(Math.ceil(n / 64)), label: 'MemoryBank.update',
+        uniforms: u, workgroups: grid(Math.ceil(n / 64)), label: 'MemoryBank.update',
       });
       if (qc !== q) qc.dispose();
       idx.dispose();

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { inside } from '../autograd/anomaly.ts';
 import { fmt } from '../shape.ts';
-import { Uniforms } from './uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from './grid.ts';
 import { fromArray } from './creation-internal.ts';
 import { mean, sum } from './reduce.ts';
@@ -42,6 +42,11 @@ interface Weights {
   uni: number;
 }
 
+const rowLayout = new UniformLayout(['cross_entropy'], {
+  N: 'u32', C: 'u32', x_offset: 'u32', x_row: 'u32', x_col: 'u32', t_offset: 'u32', t_stride: 'u32',
+  soft: 'f32', pick: 'f32', uni: 'f32', nan: 'f32',
+});
+
 /** Per-row losses and log-sum-exps: a [3, N] tensor (losses, row maxima m, log Σ exp(x − m)). */
 function rowLosses(label: string, x: Tensor, t: Tensor, k: Weights): Tensor {
   const [n, c] = x.shape;
@@ -50,14 +55,21 @@ function rowLosses(label: string, x: Tensor, t: Tensor, k: Weights): Tensor {
     kernel: 'cross_entropy',
     buffers: [x.storage.buffer, t.storage.buffer, out.storage.buffer],
     access: 'rrw',
-    uniforms: new Uniforms().u32(n).u32(c).u32(x.offset).u32(x.strides[0]).u32(x.strides[1]).u32(t.offset).u32(t.strides[0])
-      .f32(k.soft).f32(k.pick).f32(k.uni).f32(NaN).bytes,
+    uniforms: rowLayout.pack({
+      N: n, C: c, x_offset: x.offset, x_row: x.strides[0], x_col: x.strides[1], t_offset: t.offset, t_stride: t.strides[0],
+      soft: k.soft, pick: k.pick, uni: k.uni, nan: NaN,
+    }),
     workgroups: grid(Math.ceil(n / 64)),
     label,
     ints: true,
   });
   return out;
 }
+
+const backwardLayout = new UniformLayout(['cross_entropy_backward'], {
+  N: 'u32', C: 'u32', x_offset: 'u32', x_row: 'u32', x_col: 'u32', t_offset: 'u32', t_stride: 'u32', g_offset: 'u32', g_stride: 'u32',
+  scale: 'f32', soft: 'f32', pick: 'f32', uni: 'f32',
+});
 
 function lossBackward(label: string, x: Tensor, t: Tensor, stats: Tensor, g: Tensor, scale: number, k: Weights): Tensor {
   const [n, c] = x.shape;
@@ -67,8 +79,10 @@ function lossBackward(label: string, x: Tensor, t: Tensor, stats: Tensor, g: Ten
     kernel: 'cross_entropy_backward',
     buffers: [x.storage.buffer, t.storage.buffer, stats.storage.buffer, g.storage.buffer, out.storage.buffer],
     access: 'rrrrw',
-    uniforms: new Uniforms().u32(n).u32(c).u32(x.offset).u32(x.strides[0]).u32(x.strides[1]).u32(t.offset).u32(t.strides[0])
-      .u32(g.offset).u32(g.ndim === 0 ? 0 : g.strides[0]).f32(scale).f32(k.soft).f32(k.pick).f32(k.uni).bytes,
+    uniforms: backwardLayout.pack({
+      N: n, C: c, x_offset: x.offset, x_row: x.strides[0], x_col: x.strides[1], t_offset: t.offset, t_stride: t.strides[0],
+      g_offset: g.offset, g_stride: g.ndim === 0 ? 0 : g.strides[0], scale, soft: k.soft, pick: k.pick, uni: k.uni,
+    }),
     workgroups: grid(Math.ceil((n * c) / 256)),
     label,
     ints: true,

@@ -21,7 +21,7 @@
 import { Tensor } from '../tensor.ts';
 import { isGradEnabled, needsGrad, record } from '../autograd/graph.ts';
 import { fmt, normalizeDim, numel } from '../shape.ts';
-import { Uniforms } from './uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from './grid.ts';
 import { map, mapInto } from './map.ts';
 import { fill } from './creation-internal.ts';
@@ -68,6 +68,11 @@ const vec4Ready = (t: Tensor) => t.isContiguous && t.offset % 4 === 0;
 /** Whether a has b's strides and is a padded crop view (see paddedPlanes), aligned for vec4s. */
 const sameLayout = (a: Tensor, b: Tensor) => a.offset % 4 === 0 && a.strides.every((s, i) => s === b.strides[i]) && paddedPlanes(a) !== null;
 
+const statsLayout = new UniformLayout(['batchnorm_stats'], {
+  dims: 'vec4<u32>', xs: 'vec4<u32>', gs: 'vec4<u32>',
+  x_offset: 'u32', g_offset: 'u32', groups: 'u32', count: 'u32', chunk: 'u32', chunks: 'u32', total: 'u32',
+});
+
 /** Partial sums of the strided kernel (kernels/batchnorm_stats.wgsl); returns them and the runs per pair. */
 function stridedStatistics(
   x: Tensor, g: Tensor | null, saved: Tensor | null, groups: number, count: number, pairs: number,
@@ -86,13 +91,23 @@ function stridedStatistics(
     params: { BACKWARD, RELU },
     buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
     access: 'rrrw',
-    uniforms: new Uniforms().vec4u(dims).vec4u(strides).vec4u(gv)
-      .u32(x.offset).u32(g?.offset ?? 0).u32(groups).u32(count).u32(chunk).u32(chunks).u32(total).bytes,
+    uniforms: statsLayout.pack({
+      dims, xs: strides, gs: gv, x_offset: x.offset, g_offset: g?.offset ?? 0, groups, count, chunk, chunks, total,
+    }),
     workgroups: grid(Math.ceil(total / 64)),
     label,
   });
   return [partial, chunks];
 }
+
+const statsVec4Layout = new UniformLayout(['batchnorm_stats_vec4'], {
+  C: 'u32', hw4: 'u32', groups: 'u32', count4: 'u32', chunk: 'u32', chunks: 'u32', total: 'u32', x_offset: 'u32', g_offset: 'u32',
+  w4: 'u32', H: 'u32', W: 'u32',
+});
+const finishLayout = new UniformLayout(['batchnorm_finish'], {
+  C: 'u32', groups: 'u32', chunks: 'u32', count: 'u32', eps: 'f32', has_w: 'u32', has_b: 'u32', x_offset: 'u32', xs_n: 'u32', xs_c: 'u32',
+  w_offset: 'u32', w_stride: 'u32', b_offset: 'u32', b_stride: 'u32',
+});
 
 /**
  * Partial sums (stats kernels: vec4 for contiguous x, g with H·W % 4 = 0, else strided) and
@@ -137,8 +152,10 @@ export function coefficients(
       params: { BACKWARD, RELU, PADDED: planes === padded ? 'true' : 'false' },
       buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
       access: 'rrrw',
-      uniforms: new Uniforms().u32(c).u32(hw4).u32(groups).u32(count4).u32(chunk).u32(chunks).u32(total)
-        .u32(x.offset / 4).u32((g?.offset ?? 0) / 4).u32(planes[1] / 4).u32(h).u32(w).bytes,
+      uniforms: statsVec4Layout.pack({
+        C: c, hw4, groups, count4, chunk, chunks, total, x_offset: x.offset / 4, g_offset: (g?.offset ?? 0) / 4,
+        w4: planes === padded ? planes[1] / 4 : 0, H: h, W: w, // w4 is read only for padded planes (whose rows are whole vec4s)
+      }),
       workgroups: grid(Math.ceil(total / 64)),
       label,
     });
@@ -151,18 +168,23 @@ export function coefficients(
     params: { BACKWARD },
     buffers: [partial.storage.buffer, x.storage.buffer, (saved ?? x).storage.buffer, (weight ?? x).storage.buffer, (bias ?? x).storage.buffer, coef.storage.buffer],
     access: 'rrrrrw',
-    uniforms: new Uniforms()
-      .u32(c).u32(groups).u32(chunks).u32(count).f32(eps)
-      .u32(weight ? 1 : 0).u32(bias ? 1 : 0)
-      .u32(x.offset).u32(strides[0]).u32(strides[1])
-      .u32(weight?.offset ?? 0).u32(weight?.strides[0] ?? 0)
-      .u32(bias?.offset ?? 0).u32(bias?.strides[0] ?? 0).bytes,
+    uniforms: finishLayout.pack({
+      C: c, groups, chunks, count, eps, has_w: weight ? 1 : 0, has_b: bias ? 1 : 0, x_offset: x.offset, xs_n: strides[0], xs_c: strides[1],
+      w_offset: weight?.offset ?? 0, w_stride: weight?.strides[0] ?? 0, b_offset: bias?.offset ?? 0, b_stride: bias?.strides[0] ?? 0,
+    }),
     workgroups: [Math.ceil(c / 64)],
     label: `batchNorm${mode === 'backward' ? '.backward' : ''} coefficients`,
   });
   partial.dispose();
   return coef;
 }
+
+const applyVec4Layout = new UniformLayout(['batchnorm_apply_vec4'], {
+  hw4: 'u32', C: 'u32', groups: 'u32', threads: 'u32', x_offset: 'u32', g_offset: 'u32',
+});
+const applyLayout = new UniformLayout(['batchnorm_apply'], {
+  dims: 'vec4<u32>', xs: 'vec4<u32>', gs: 'vec4<u32>', x_offset: 'u32', g_offset: 'u32', groups: 'u32', numel: 'u32',
+});
 
 /**
  * y = x·coef.0 + coef.1 (forward) or gx = g'·coef.0 + x·coef.1 + coef.2 (backward), per pair;
@@ -197,7 +219,7 @@ export function applyCoefficients(
       params: { ...params, VECS: vecs },
       buffers: [x.storage.buffer, (g ?? x).storage.buffer, coef.storage.buffer, (saved ?? coef).storage.buffer, full.storage.buffer],
       access: 'rrrrw',
-      uniforms: new Uniforms().u32(hw4).u32(dims[1]).u32(groups).u32(threads).u32(x.offset / 4).u32((g?.offset ?? 0) / 4).bytes,
+      uniforms: applyVec4Layout.pack({ hw4, C: dims[1], groups, threads, x_offset: x.offset / 4, g_offset: (g?.offset ?? 0) / 4 }),
       workgroups: grid(Math.ceil(threads / 64)),
       label,
     });
@@ -213,7 +235,7 @@ export function applyCoefficients(
       kernel: 'batchnorm_apply_vec4',
       params: { ...params, VECS: vecs },
       buffers, access: 'rrrrw',
-      uniforms: new Uniforms().u32(hw4).u32(dims[1]).u32(groups).u32(threads).u32(x.offset / 4).u32((g?.offset ?? 0) / 4).bytes,
+      uniforms: applyVec4Layout.pack({ hw4, C: dims[1], groups, threads, x_offset: x.offset / 4, g_offset: (g?.offset ?? 0) / 4 }),
       workgroups: grid(Math.ceil(threads / 64)),
       label,
     });
@@ -226,8 +248,9 @@ export function applyCoefficients(
     kernel: 'batchnorm_apply',
     params: { ...params, PLANES: planes ? 'true' : 'false' },
     buffers, access: 'rrrrw',
-    uniforms: new Uniforms().vec4u(dims).vec4u(strides).vec4u(g ? asNCHW(g).strides : [0, 0, 0, 0])
-      .u32(x.offset).u32(g?.offset ?? 0).u32(groups).u32(n).bytes,
+    uniforms: applyLayout.pack({
+      dims, xs: strides, gs: g ? asNCHW(g).strides : [0, 0, 0, 0], x_offset: x.offset, g_offset: g?.offset ?? 0, groups, numel: n,
+    }),
     workgroups: grid(planes ? dims[0] * dims[1] : Math.ceil(n / 64)),
     label,
   });

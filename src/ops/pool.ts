@@ -6,7 +6,7 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { fmt } from '../shape.ts';
-import { Uniforms } from './uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from './grid.ts';
 import { poolTuning } from './tuning.ts';
 import { contiguous, paddedPlanes, reshape } from './shape.ts';
@@ -36,13 +36,27 @@ export function geometry(op: string, x: Tensor, o: Pool2dOptions): Geometry {
   return { N, C, H, W, OH, OW, k, s, p };
 }
 
-function uniforms(g: Geometry, offset: number, total: number, includePad: boolean, strides?: readonly number[]): ArrayBuffer {
-  const u = new Uniforms();
-  if (strides) u.vec4u([...strides]);
-  return u
-    .u32(g.N).u32(g.C).u32(g.H).u32(g.W).u32(g.OH).u32(g.OW).u32(g.k[0]).u32(g.k[1])
-    .u32(g.s[0]).u32(g.s[1]).u32(g.p[0]).u32(g.p[1]).u32(offset).u32(total).u32(includePad ? 1 : 0).bytes;
-}
+const forwardLayout = new UniformLayout(['pool2d'], {
+  xs: 'vec4<u32>',
+  N: 'u32', C: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32', kh: 'u32', kw: 'u32', sh: 'u32', sw: 'u32', ph: 'u32', pw: 'u32',
+  x_offset: 'u32', total: 'u32', include_pad: 'u32',
+});
+const max2Layout = new UniformLayout(['pool2d_max2_vec4'], {
+  xs: 'vec4<u32>', C: 'u32', W: 'u32', OH: 'u32', OW: 'u32', Q: 'u32', x_offset: 'u32', total: 'u32',
+});
+const backwardLayout = new UniformLayout(['pool2d_backward'], {
+  N: 'u32', C: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32', kh: 'u32', kw: 'u32', sh: 'u32', sw: 'u32', ph: 'u32', pw: 'u32',
+  g_offset: 'u32', total: 'u32', include_pad: 'u32',
+});
+const windowLayout = new UniformLayout(['pool2d_backward_window'], {
+  gs: 'vec4<u32>', C: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32', kh: 'u32', kw: 'u32',
+  g_offset: 'u32', total: 'u32', gx_plane: 'u32', gx_row: 'u32',
+});
+
+/** The window geometry fields that pool2d and pool2d_backward share. */
+const windowFields = (g: Geometry) => ({
+  N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, kh: g.k[0], kw: g.k[1], sh: g.s[0], sw: g.s[1], ph: g.p[0], pw: g.p[1],
+});
 
 export function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, includePad: boolean): { out: Tensor; idx: Tensor } {
   const out = Tensor.empty([g.N, g.C, g.OH, g.OW], x.device);
@@ -56,14 +70,17 @@ export function poolForward(op: string, x: Tensor, g: Geometry, max: boolean, in
     x.device.dispatch({
       kernel: 'pool2d_max2_vec4', params: {},
       buffers: [x.storage.buffer, out.storage.buffer, idx.storage.buffer], access: 'rww',
-      uniforms: new Uniforms().vec4u([sn / 4, sc / 4, sh / 4, 0]).u32(g.C).u32(g.W).u32(g.OH).u32(g.OW).u32(Q).u32(x.offset / 4).u32(threads).bytes,
+      uniforms: max2Layout.pack({
+        xs: [sn / 4, sc / 4, sh / 4], C: g.C, W: g.W, OH: g.OH, OW: g.OW, Q, x_offset: x.offset / 4, total: threads,
+      }),
       workgroups: grid(Math.ceil(threads / 64)), label: op,
     });
   } else if (total > 0) {
     x.device.dispatch({
       kernel: 'pool2d', params: { MAX: max ? 'true' : 'false' },
       buffers: [x.storage.buffer, out.storage.buffer, idx.storage.buffer], access: 'rww',
-      uniforms: uniforms(g, x.offset, total, includePad, x.strides), workgroups: grid(Math.ceil(total / 64)), label: op,
+      uniforms: forwardLayout.pack({ xs: x.strides, ...windowFields(g), x_offset: x.offset, total, include_pad: includePad ? 1 : 0 }),
+      workgroups: grid(Math.ceil(total / 64)), label: op,
     });
   }
   return { out, idx };
@@ -101,8 +118,10 @@ export function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Ge
     grad.device.dispatch({
       kernel: 'pool2d_backward_window', params: { MAX: max ? 'true' : 'false' },
       buffers: [grad.storage.buffer, (idx ?? grad).storage.buffer, full.storage.buffer], access: 'rrw',
-      uniforms: new Uniforms().vec4u(grad.strides).u32(g.C).u32(g.H).u32(g.W).u32(g.OH)
-        .u32(g.OW).u32(g.k[0]).u32(g.k[1]).u32(grad.offset).u32(windows).u32(Hp * Wp).u32(Wp).bytes,
+      uniforms: windowLayout.pack({
+        gs: grad.strides, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, kh: g.k[0], kw: g.k[1],
+        g_offset: grad.offset, total: windows, gx_plane: Hp * Wp, gx_row: Wp,
+      }),
       workgroups: grid(Math.ceil(windows / 64)), label: `${op}.backward`,
     });
     if (Hp === g.H && Wp === g.W) return full;
@@ -117,7 +136,8 @@ export function poolBackward(op: string, grad: Tensor, idx: Tensor | null, g: Ge
     grad.device.dispatch({
       kernel: 'pool2d_backward', params: { MAX: max ? 'true' : 'false' },
       buffers: [gc.storage.buffer, (idx ?? gc).storage.buffer, gx.storage.buffer], access: 'rrw',
-      uniforms: uniforms(g, gc.offset, total, includePad), workgroups: grid(Math.ceil(total / 64)), label: `${op}.backward`,
+      uniforms: backwardLayout.pack({ ...windowFields(g), g_offset: gc.offset, total, include_pad: includePad ? 1 : 0 }),
+      workgroups: grid(Math.ceil(total / 64)), label: `${op}.backward`,
     });
   }
   if (gc !== grad) gc.dispose();

@@ -5,8 +5,8 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
-import { collapse, fmt, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
-import { Uniforms } from './uniforms.ts';
+import { collapse, fmt, normalizeDim, normalizeDims, numel, padRank, sameShape } from '../shape.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { decodeIndex } from './index-decode.ts';
 import { grid } from './grid.ts';
 import { map } from './map.ts';
@@ -48,6 +48,11 @@ const paramsCache = new Map<string, KernelParams>();
 const offsetCode = (idx: string, rank: number, shape: string, strides: string, acc: string) =>
   decodeIndex(idx, rank, (d) => `${shape}[${d >> 2}][${d & 3}]`, (coord, d) => `${acc} += ${coord} * ${strides}[${d >> 2}][${d & 3}];`);
 
+const reduceLayout = new UniformLayout(['reduce'], {
+  kshape: 'array<vec4<u32>, 2>', kstrides: 'array<vec4<u32>, 2>', rshape: 'array<vec4<u32>, 2>', rstrides: 'array<vec4<u32>, 2>',
+  offset: 'u32', numel: 'u32', count: 'u32', correction: 'f32',
+});
+
 /** Runs the reduce kernel: no autograd, no splitting. */
 function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correction = 0): Tensor {
   x.assertAlive(kind);
@@ -65,15 +70,10 @@ function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correct
   if (kind === 'var' && count - correction <= 0) throw new Error(`var: ${count} value(s) per output is too few for correction ${correction}`);
   const rshape = red.shape.length ? red.shape : [1];
   const rstrides = red.strides[0].length ? red.strides[0] : [0];
-  const u = new Uniforms()
-    .dims8(kept.shape, 1)
-    .dims8(kept.strides[0])
-    .dims8(rshape, 1)
-    .dims8(rstrides)
-    .u32(x.offset)
-    .u32(n)
-    .u32(count)
-    .f32(correction);
+  const u = reduceLayout.pack({
+    kshape: padRank(kept.shape), kstrides: kept.strides[0], rshape: padRank(rshape), rstrides,
+    offset: x.offset, numel: n, count, correction,
+  });
   const k = KERNEL[kind];
   const [krank, rrank] = [kept.shape.length, rshape.length];
   x.device.dispatch({
@@ -85,7 +85,7 @@ function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correct
     })),
     buffers: [x.storage.buffer, out.storage.buffer],
     access: 'rw',
-    uniforms: u.bytes,
+    uniforms: u,
     workgroups: grid(Math.ceil(n / WG)),
     label: kind,
     ints: isArg,

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { fmt, normalizeDim, numel, stridesOf, sameShape } from '../shape.ts';
 import { map, mapInto } from './map.ts';
-import { Uniforms } from './uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from './grid.ts';
 import { fromArray, fill } from './creation-internal.ts';
 import { sumTo } from './reduce.ts';
@@ -224,6 +224,11 @@ export function asIndex(op: string, index: Tensor | ArrayLike<number>, size: num
   return fromArray(index, [index.length], 'int32');
 }
 
+const gatherLayout = new UniformLayout(['gather'], {
+  outer: 'u32', n: 'u32', inner: 'u32', m: 'u32', so: 'u32', sj: 'u32', si: 'u32',
+  x_offset: 'u32', idx_offset: 'u32', total: 'u32', nan: 'f32',
+});
+
 function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: number, idxStrides: [number, number, number], outShape: number[]): Tensor {
   x.assertAlive(label);
   index.assertAlive(`${label} (index)`);
@@ -234,10 +239,13 @@ function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: n
   const out = Tensor.empty(outShape, x.device, x.dtype);
   const total = outer * m * inner;
   if (total > 0) {
-    const u = new Uniforms().u32(outer).u32(x.shape[dim]).u32(inner).u32(m).u32(idxStrides[0]).u32(idxStrides[1]).u32(idxStrides[2]).u32(xc.offset).u32(ic.offset).u32(total).f32(NaN);
+    const [so, sj, si] = idxStrides;
+    const u = gatherLayout.pack({
+      outer, n: x.shape[dim], inner, m, so, sj, si, x_offset: xc.offset, idx_offset: ic.offset, total, nan: NaN,
+    });
     x.device.dispatch({
       kernel: 'gather', buffers: [xc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw', ints: true,
-      uniforms: u.bytes, workgroups: grid(Math.ceil(total / 64)), label,
+      uniforms: u, workgroups: grid(Math.ceil(total / 64)), label,
       params: x.dtype === 'int32' ? { WG: 64, T: 'i32', OUT_OF_RANGE: '0' } : { WG: 64, T: 'f32', OUT_OF_RANGE: 'p.nan' },
     });
   }
@@ -245,6 +253,10 @@ function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: n
   if (ic !== index) ic.dispose();
   return out;
 }
+
+const scatterLayout = new UniformLayout(['scatter_add'], {
+  outer: 'u32', n: 'u32', inner: 'u32', m: 'u32', so: 'u32', sj: 'u32', si: 'u32', g_offset: 'u32', idx_offset: 'u32', total: 'u32',
+});
 
 export function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], dim: number, index: Tensor, m: number, idxStrides: [number, number, number]): Tensor {
   g.assertAlive(label);
@@ -256,10 +268,11 @@ export function scatterAddLaunch(label: string, g: Tensor, xShape: readonly numb
   const out = Tensor.empty(xShape, g.device);
   const total = numel(xShape);
   if (total > 0) {
-    const u = new Uniforms().u32(outer).u32(xShape[dim]).u32(inner).u32(m).u32(idxStrides[0]).u32(idxStrides[1]).u32(idxStrides[2]).u32(gc.offset).u32(ic.offset).u32(total);
+    const [so, sj, si] = idxStrides;
+    const u = scatterLayout.pack({ outer, n: xShape[dim], inner, m, so, sj, si, g_offset: gc.offset, idx_offset: ic.offset, total });
     g.device.dispatch({
       kernel: 'scatter_add', buffers: [gc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw', ints: true,
-      uniforms: u.bytes, workgroups: grid(Math.ceil(total / 64)), label, params: { WG: 64 },
+      uniforms: u, workgroups: grid(Math.ceil(total / 64)), label, params: { WG: 64 },
     });
   }
   if (gc !== g) gc.dispose();

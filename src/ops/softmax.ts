@@ -4,8 +4,8 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
-import { fmt, normalizeDim, numel, stridesOf } from '../shape.ts';
-import { Uniforms } from './uniforms.ts';
+import { fmt, normalizeDim, numel, padRank, stridesOf } from '../shape.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from './grid.ts';
 
 /** The statistics and formula of one row op; see kernels/rowwise.wgsl. */
@@ -16,6 +16,10 @@ export interface RowKernel {
 }
 
 const WG = 64;
+const rowwiseLayout = new UniformLayout(['rowwise'], {
+  kshape: 'array<vec4<u32>, 2>', ka: 'array<vec4<u32>, 2>', kb: 'array<vec4<u32>, 2>', ko: 'array<vec4<u32>, 2>',
+  offsets: 'vec4<u32>', dstrides: 'vec4<u32>', len: 'u32', rows: 'u32', krank: 'u32', eps: 'f32',
+});
 
 /**
  * out (contiguous, a's shape) = the row op `k` along `dim` of a (and b, a same-shaped tensor
@@ -34,23 +38,17 @@ export function rowwise(label: string, k: RowKernel, dim: number, a: Tensor, b: 
   const pick = (s: readonly number[]) => kept.map((i) => s[i]);
   const along = (s: readonly number[]) => (a.ndim === 0 ? 0 : s[dim]);
   const bb = b ?? a;
-  const u = new Uniforms()
-    .dims8(kept.map((i) => a.shape[i]), 1)
-    .dims8(pick(a.strides))
-    .dims8(pick(bb.strides))
-    .dims8(pick(os))
-    .vec4u([a.offset, bb.offset, 0, 0])
-    .vec4u([along(a.strides), along(bb.strides), along(os), 0])
-    .u32(len)
-    .u32(rows)
-    .u32(kept.length)
-    .f32(eps);
+  const u = rowwiseLayout.pack({
+    kshape: padRank(kept.map((i) => a.shape[i])), ka: pick(a.strides), kb: pick(bb.strides), ko: pick(os),
+    offsets: [a.offset, bb.offset], dstrides: [along(a.strides), along(bb.strides), along(os)],
+    len, rows, krank: kept.length, eps,
+  });
   a.device.dispatch({
     kernel: 'rowwise',
     params: { ...k, LOAD_B: b ? 'let b = B[base.y + j * p.dstrides.y];' : '' },
     buffers: [a.storage.buffer, bb.storage.buffer, out.storage.buffer],
     access: 'rrw',
-    uniforms: u.bytes,
+    uniforms: u,
     workgroups: grid(Math.ceil(rows / WG)),
     label,
   });

@@ -7,11 +7,13 @@
 
 import { Tensor } from '../tensor.ts';
 import { fmt, normalizeDim, numel } from '../shape.ts';
-import { Uniforms } from './uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from './grid.ts';
 import { contiguous, gather, permute, reshape, slice } from './shape.ts';
 
 const WG = 256;
+const initLayout = new UniformLayout(['sort_init'], { rows: 'u32', n: 'u32', P: 'u32', offset: 'u32' });
+const stageLayout = new UniformLayout(['bitonic_sort'], { rows: 'u32', P: 'u32', k: 'u32', j: 'u32', descending: 'u32' });
 
 /** Indices [...x.shape without dim, k] of the first k elements of each row of x along dim, in sort order. */
 function sortedIndices(op: string, x: Tensor, dim: number, descending: boolean, k: number): Tensor {
@@ -28,14 +30,14 @@ function sortedIndices(op: string, x: Tensor, dim: number, descending: boolean, 
   if (rows * n > 0) {
     x.device.dispatch({
       kernel: 'sort_init', buffers: [moved.storage.buffer, keys.storage.buffer, idx.storage.buffer], access: 'rww',
-      uniforms: new Uniforms().u32(rows).u32(n).u32(P).u32(moved.offset).bytes,
+      uniforms: initLayout.pack({ rows, n, P, offset: moved.offset }),
       workgroups: grid(Math.ceil((rows * P) / WG)), label: op, ints: true,
     });
     for (let size = 2; size <= P; size *= 2) {
       for (let j = size / 2; j >= 1; j /= 2) {
         x.device.dispatch({
           kernel: 'bitonic_sort', buffers: [keys.storage.buffer, idx.storage.buffer], access: 'ww',
-          uniforms: new Uniforms().u32(rows).u32(P).u32(size).u32(j).u32(descending ? 1 : 0).bytes,
+          uniforms: stageLayout.pack({ rows, P, k: size, j, descending: descending ? 1 : 0 }),
           workgroups: grid(Math.ceil((rows * P) / 2 / WG)), label: op, ints: true,
         });
       }

@@ -6,7 +6,7 @@
 import type { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
 import { fill } from '../ops/creation-internal.ts';
-import { Uniforms } from '../ops/uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from '../ops/grid.ts';
 import { Optimizer, type ParamGroup, type ParamsArg, type ParamState } from './optimizer.ts';
 
@@ -58,6 +58,12 @@ export function checkAdamHyper(name: string, g: AdamWHyper, gi: number): void {
   if (!(Number.isFinite(g.eps) && g.eps >= 0)) throw new Error(`${name}: invalid eps ${g.eps} in group ${gi}`);
 }
 
+const adamwLayout = new UniformLayout(['adamw'], {
+  n: 'u32', off_p: 'u32', off_g: 'u32', off_m: 'u32', off_v: 'u32',
+  decay: 'f32', beta1: 'f32', beta2: 'f32', one_minus_beta1: 'f32', one_minus_beta2: 'f32',
+  step_size: 'f32', bc2_sqrt: 'f32', eps: 'f32', l2: 'f32',
+});
+
 /** One Adam(W) step of p: weight decay 'decoupled' (AdamW) or 'l2' (Adam, added to the gradient). */
 export function adamUpdate(state: Map<Tensor, ParamState>, p: Tensor, g: Tensor, h: ParamGroup<AdamWHyper>, decay: 'decoupled' | 'l2'): void {
   let s = state.get(p);
@@ -71,16 +77,17 @@ export function adamUpdate(state: Map<Tensor, ParamState>, p: Tensor, g: Tensor,
   const stepSize = h.lr / (1 - b1 ** step);
   const bc2Sqrt = Math.sqrt(1 - b2 ** step);
   const decoupled = decay === 'decoupled';
-  const u = new Uniforms()
-    .u32(p.size).u32(p.offset).u32(g.offset).u32(m.offset).u32(v.offset)
-    .f32(decoupled ? 1 - h.lr * h.weightDecay : 1).f32(b1).f32(b2).f32(1 - b1).f32(1 - b2)
-    .f32(stepSize).f32(bc2Sqrt).f32(h.eps).f32(decoupled ? 0 : h.weightDecay);
+  const u = adamwLayout.pack({
+    n: p.size, off_p: p.offset, off_g: g.offset, off_m: m.offset, off_v: v.offset,
+    decay: decoupled ? 1 - h.lr * h.weightDecay : 1, beta1: b1, beta2: b2, one_minus_beta1: 1 - b1, one_minus_beta2: 1 - b2,
+    step_size: stepSize, bc2_sqrt: bc2Sqrt, eps: h.eps, l2: decoupled ? 0 : h.weightDecay,
+  });
   p.device.dispatch({
     kernel: 'adamw',
     params: { WG },
     buffers: [p.storage.buffer, g.storage.buffer, m.storage.buffer, v.storage.buffer],
     access: 'wrww',
-    uniforms: u.bytes,
+    uniforms: u,
     workgroups: grid(Math.ceil(p.size / WG)),
     label: decoupled ? 'AdamW.step' : 'Adam.step',
   });

@@ -5,7 +5,7 @@
 import type { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
 import { fill } from '../ops/creation-internal.ts';
-import { Uniforms } from '../ops/uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from '../ops/grid.ts';
 import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.ts';
 
@@ -30,6 +30,10 @@ export interface RMSpropHyper {
 }
 
 const WG = 256;
+const rmspropLayout = new UniformLayout(['rmsprop'], {
+  n: 'u32', off_p: 'u32', off_g: 'u32', off_sq: 'u32', off_ga: 'u32', off_buf: 'u32', centered: 'u32', use_momentum: 'u32',
+  lr: 'f32', alpha: 'f32', eps: 'f32', weight_decay: 'f32', momentum: 'f32',
+});
 
 /**
  * RMSprop with PyTorch's update order (L2 weight decay, optional momentum and centering); one
@@ -69,16 +73,17 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
     const unused = () => (this.placeholders ??= [keep(fill([1], 0)), keep(fill([1], 0))]);
     const ga = h.centered ? (s.gradAvg as Tensor) : unused()[0];
     const buf = h.momentum > 0 ? (s.momentumBuffer as Tensor) : unused()[1];
-    const u = new Uniforms()
-      .u32(p.size).u32(p.offset).u32(g.offset).u32(sq.offset).u32(ga.offset).u32(buf.offset)
-      .u32(h.centered ? 1 : 0).u32(h.momentum > 0 ? 1 : 0)
-      .f32(h.lr).f32(h.alpha).f32(h.eps).f32(h.weightDecay).f32(h.momentum);
+    const u = rmspropLayout.pack({
+      n: p.size, off_p: p.offset, off_g: g.offset, off_sq: sq.offset, off_ga: ga.offset, off_buf: buf.offset,
+      centered: h.centered ? 1 : 0, use_momentum: h.momentum > 0 ? 1 : 0,
+      lr: h.lr, alpha: h.alpha, eps: h.eps, weight_decay: h.weightDecay, momentum: h.momentum,
+    });
     p.device.dispatch({
       kernel: 'rmsprop',
       params: { WG },
       buffers: [p.storage.buffer, g.storage.buffer, sq.storage.buffer, ga.storage.buffer, buf.storage.buffer],
       access: 'wrwww',
-      uniforms: u.bytes,
+      uniforms: u,
       workgroups: grid(Math.ceil(p.size / WG)),
       label: 'RMSprop.step',
     });

@@ -4,7 +4,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
-import { Uniforms } from '../ops/uniforms.ts';
+import { UniformLayout } from '../device/uniform-layout.ts';
 import { grid } from '../ops/grid.ts';
 import { mapInto } from '../ops/map.ts';
 import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.ts';
@@ -28,6 +28,10 @@ export interface SGDHyper {
 }
 
 const WG = 256;
+const sgdLayout = new UniformLayout(['sgd'], {
+  n: 'u32', off_p: 'u32', off_g: 'u32', off_b: 'u32',
+  lr: 'f32', momentum: 'f32', dampening: 'f32', weight_decay: 'f32', nesterov: 'u32', first: 'u32',
+});
 
 /**
  * SGD with momentum, dampening, Nesterov and L2 weight decay, in PyTorch's update order; one
@@ -62,16 +66,17 @@ export class SGD extends Optimizer<SGDHyper> {
     const first = s === undefined;
     if (!s) this.state.set(p, (s = { momentumBuffer: keep(Tensor.empty(p.shape, p.device)) })); // written before read on the first step
     const buf = s.momentumBuffer as Tensor;
-    const u = new Uniforms()
-      .u32(p.size).u32(p.offset).u32(g.offset).u32(buf.offset)
-      .f32(h.lr).f32(h.momentum).f32(h.dampening).f32(h.weightDecay)
-      .u32(h.nesterov ? 1 : 0).u32(first ? 1 : 0);
+    const u = sgdLayout.pack({
+      n: p.size, off_p: p.offset, off_g: g.offset, off_b: buf.offset,
+      lr: h.lr, momentum: h.momentum, dampening: h.dampening, weight_decay: h.weightDecay,
+      nesterov: h.nesterov ? 1 : 0, first: first ? 1 : 0,
+    });
     p.device.dispatch({
       kernel: 'sgd',
       params: { WG },
       buffers: [p.storage.buffer, g.storage.buffer, buf.storage.buffer],
       access: 'wrw',
-      uniforms: u.bytes,
+      uniforms: u,
       workgroups: grid(Math.ceil(p.size / WG)),
       label: 'SGD.step',
     });

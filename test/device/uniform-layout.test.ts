@@ -84,7 +84,10 @@ test('the device refuses to run a kernel whose struct disagrees with the packed 
   out.dispose();
 });
 
-test("every layout the library declares matches its kernel's struct: kernels/*.wgsl and the generated src/ops/codegen/ ones", () => {
+// Kernels still packed positionally (src/ops/uniforms.ts) until the matmul home converts them.
+const UNCONVERTED = new Set(['matmul', 'matmul_tiled_db', 'matmul_tiled_db4', 'matmul_vec4']);
+
+test("every layout the library declares matches its kernel's struct (kernels/*.wgsl and src/ops/codegen/), and every kernel has one", () => {
   const files = readdirSync(new URL('../../kernels/', import.meta.url)).filter((f) => f.endsWith('.wgsl'));
   // A generated kernel's module is named after it (conv2d-tile.ts: conv2d_tile) and registers its
   // skeleton when loaded (src/index.ts loads them all).
@@ -101,17 +104,26 @@ test("every layout the library declares matches its kernel's struct: kernels/*.w
       const differs = layout.mismatch(source);
       if (differs) assert.unreachable(`${kernel}: ${differs}`);
     }
-    checked.push(kernel);
+    if (layouts.length > 0) checked.push(kernel);
   }
   for (const k of ['conv2d_pad', 'conv2d_pad4', 'conv2d_tile', 'conv2d_wgrad']) {
     assert.ok(checked.includes(k), `${k} not among the checked: ${checked.join(', ')}`);
   }
   assert.not.ok(files.some((f) => generated.includes(f.slice(0, -5))), 'a generated kernel has no kernels/*.wgsl of its own');
+  // Every kernels/*.wgsl whose Params struct has no holes needs a layout (generated kernels print theirs from one).
+  const plain = files.map((f) => f.slice(0, -'.wgsl'.length)).filter((k) => {
+    const struct = uniformStructText(kernelSource(k));
+    return struct !== '' && !/\{\{\w+\}\}/.test(struct);
+  });
+  const missing = plain.filter((k) => !checked.includes(k) && !UNCONVERTED.has(k));
+  assert.equal(missing, [], `kernels without a UniformLayout (declare one beside the op that dispatches it): ${missing.join(', ')}`);
+  const converted = [...UNCONVERTED].filter((k) => checked.includes(k) || !plain.includes(k));
+  assert.equal(converted, [], `remove from UNCONVERTED: ${converted.join(', ')} (converted, generated or gone)`);
 });
 
 /** The text of a kernel's Params struct (to see whether it has template holes). */
 function uniformStructText(source: string): string {
-  return /struct\s+Params\s*\{[^}]*\}/.exec(source)?.[0] ?? '';
+  return /struct\s+Params\s*\{(?:[^{}]|\{\{\w+\}\})*\}/.exec(source)?.[0] ?? ''; // holes are {{NAME}}: braces too
 }
 
 test.run();

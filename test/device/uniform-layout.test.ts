@@ -87,7 +87,7 @@ test('the device refuses to run a kernel whose struct disagrees with the packed 
 // Kernels still packed positionally (src/ops/uniforms.ts) until the matmul home converts them.
 const UNCONVERTED = new Set(['matmul', 'matmul_tiled_db', 'matmul_tiled_db4', 'matmul_vec4']);
 
-test("every layout the library declares matches its kernel's struct (kernels/*.wgsl and src/ops/codegen/), and every kernel has one", () => {
+test("every layout the library declares matches its kernel's struct (kernels/ and src/ops/codegen/); every kernel has one", () => {
   const files = readdirSync(new URL('../../kernels/', import.meta.url)).filter((f) => f.endsWith('.wgsl'));
   // A generated kernel's module is named after it (conv2d-tile.ts: conv2d_tile) and registers its
   // skeleton when loaded (src/index.ts loads them all).

@@ -1,45 +1,24 @@
 // matmul.wgsl — C[b, m, n] = Σ_k A[b, m, k] · B[b, k, n], batched with broadcasting.
 //
 // Both operands are read through strides (sa_m, sa_k, sb_k, sb_n) and per-batch offsets, so a
-// transposed view is read in place. C is contiguous [batch, M, N].
+// transposed view is read in place. C is written through strides too (contiguous [batch, M, N]).
 // Tiling: 8×8 threads per workgroup, each thread computes a 4×4 block of C in registers: a
 // 32×32 tile per workgroup, no workgroup memory and no barriers (barriers are very expensive on
 // software rasterisers such as lavapipe; on discrete GPUs the tiled kernels of later versions win).
 // Rows/columns past the edge are clamped for reading and skipped for writing.
 
-struct Params {
-  bshape: vec4<u32>,     // batch shape (up to 4 dims after merging), row-major
-  a_bstride: vec4<u32>,  // A's stride per batch dim (0 = broadcast)
-  b_bstride: vec4<u32>,
-  M: u32, N: u32, K: u32, brank: u32,
-  a_offset: u32, b_offset: u32,
-  sa_m: u32, sa_k: u32,
-  sb_k: u32, sb_n: u32,
-}
+//! include matmul_params
+//! include matmul_epilogue
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-{{EPILOGUE_DECL}}
-// The value stored for output (m, n): v, or v + bias and/or an activation that matmul.ts fuses
-// in (linear's x·Wᵀ + b → ReLU); m, n are this kernel's output coordinates.
-fn epilogue(v: f32, m: u32, n: u32) -> f32 { return {{EPILOGUE}}; }
-
 
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let batch = gid.z;
-  var rem = batch;
-  var a_base = p.a_offset;
-  var b_base = p.b_offset;
-  for (var d = i32(p.brank) - 1; d >= 0; d--) {
-    let n = p.bshape[d];
-    let c = rem % n;
-    rem = rem / n;
-    a_base += c * p.a_bstride[d];
-    b_base += c * p.b_bstride[d];
-  }
+  let bases = batch_bases(batch);
+  let a_base = bases.x;
+  let b_base = bases.y;
   let m0 = gid.y * 4u;
   let n0 = gid.x * 4u;
   if (m0 >= p.M || n0 >= p.N) { return; }
@@ -59,12 +38,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     acc[2] += A[rows[2] + ka] * bv;
     acc[3] += A[rows[3] + ka] * bv;
   }
-  let c_base = batch * p.M * p.N;
   for (var r = 0u; r < 4u; r++) {
     let m = m0 + r;
     if (m >= p.M) { break; }
     for (var c = 0u; c < 4u; c++) {
-      if (n0 + c < p.N) { C[c_base + m * p.N + n0 + c] = epilogue(acc[r][c], m, n0 + c); }
+      if (n0 + c < p.N) { store_c(batch, m, n0 + c, acc[r][c]); }
     }
   }
 }

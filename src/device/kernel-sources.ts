@@ -2,8 +2,12 @@
 // parameters written {{NAME}}; TypeScript fills in only those few (workgroup size, an expression,
 // an index function). Sources are loaded once: from disk in Node, or registered by the caller
 // (browsers: `registerKernelSource`) so the library has no Node-only import on its main path.
+// A line `//! include <piece>` is replaced by kernels/<piece>.wgsl (loaded like a kernel), so
+// code several kernels share (the matmul kernels' Params struct and epilogue) is written once.
 
 const sources = new Map<string, string>();
+/** Sources with their includes resolved; cleared whenever a source is registered. */
+const resolved = new Map<string, string>();
 let nodeLoader: ((name: string) => string) | null = null;
 
 /**
@@ -21,13 +25,15 @@ let nodeLoader: ((name: string) => string) | null = null;
  */
 export function registerKernelSource(name: string, source: string): void {
   sources.set(name, source);
+  resolved.clear();
 }
 
 export function setKernelLoader(loader: (name: string) => string): void {
   nodeLoader = loader;
 }
 
-export function kernelSource(name: string): string {
+/** The text registered or loaded under `name`, includes left as they are. */
+function rawSource(name: string): string {
   let src = sources.get(name);
   if (src === undefined) {
     if (!nodeLoader) throw new Error(`wgrad: kernel '${name}' is not loaded; in a browser call registerKernelSource('${name}', text) with kernels/${name}.wgsl`);
@@ -35,6 +41,38 @@ export function kernelSource(name: string): string {
     sources.set(name, src);
   }
   return src;
+}
+
+const INCLUDE = /^[ \t]*\/\/! include\b(.*?)\r?$/gm;
+
+/**
+ * The kernel's WGSL with every `//! include <piece>` line replaced by the piece's text, whose own
+ * includes are resolved too. A piece is pasted once per kernel (a second include of it, or one
+ * that would loop, becomes an empty line), so pieces may include what they need.
+ */
+export function kernelSource(name: string): string {
+  let out = resolved.get(name);
+  if (out === undefined) {
+    out = resolveIncludes(name, rawSource(name), new Set([name]));
+    resolved.set(name, out);
+  }
+  return out;
+}
+
+function resolveIncludes(kernel: string, text: string, seen: Set<string>): string {
+  return text.replace(INCLUDE, (line: string, arg: string) => {
+    const piece = arg.trim();
+    if (!/^\w+$/.test(piece)) throw new Error(`wgrad: kernel '${kernel}': '${line.trim()}' should name one piece, kernels/<piece>.wgsl, as in '//! include matmul_params'`);
+    if (seen.has(piece)) return '';
+    seen.add(piece);
+    let body: string;
+    try {
+      body = rawSource(piece);
+    } catch (e) {
+      throw new Error(`wgrad: kernel '${kernel}' includes the piece '${piece}' (kernels/${piece}.wgsl), which cannot be loaded: ${(e as Error).message}`);
+    }
+    return resolveIncludes(kernel, body, seen).replace(/\n$/, '');
+  });
 }
 
 /** Replaces every {{KEY}} in the kernel; a placeholder left unfilled is a bug, so it throws. */

@@ -6,17 +6,17 @@ import type { DeviceInfo } from '../device/device.ts';
 
 /**
  * Whether the adapter has subgroups of at least 8 lanes (subgroupMinSize 0 = not reported): what
- * the kernels that share loads across 8 lanes (conv's shared loads, matmul_vec4) need.
+ * the kernels that share loads across 8 lanes (conv's shared loads, the matmul_vec4 kernel) need.
  */
 export function hasSubgroupsOf8(info: Pick<DeviceInfo, 'features' | 'subgroupMinSize'>): boolean {
   return info.features.includes('subgroups') && (info.subgroupMinSize === 0 || info.subgroupMinSize >= 8);
 }
 
 /**
- * Variants of the discrete-GPU kernel, for benchmarks on a GPU: 'db4' is matmul_tiled_db4.wgsl
- * (vec4 global loads, where the operands' layout allows; else 'db'), 'db' matmul_tiled_db.wgsl
- * (scalar loads, any strides); bk 0 = the default k tile (8 for 128×128 tiles, 16 for 64×64:
- * on an H200, bk 16 ran 4096² at a third of bk 8's speed); tile 0 = 128×128 where M and N are
+ * Variants of the discrete-GPU kernel kernels/matmul_tiled.wgsl, for benchmarks on a GPU: 'db4'
+ * loads vec4s from global memory where the operands' layout allows (else it runs as 'db'), 'db'
+ * loads scalars through any strides; bk 0 = the default k tile (8 for 128×128 tiles, 16 for
+ * 64×64: bk 16 is much slower at 4096², bench/RESULTS.md "Matmul kernels"); tile 0 = 128×128 where M and N are
  * ≥ 128, else 64×64 — 64 forces the smaller tiles (bench/gpu/gpu.ts measures them at 1024–2048²,
  * where 128×128 tiles leave part of a large GPU idle).
  */

@@ -7,6 +7,10 @@ import * as assert from 'uvu/assert';
 import { Tensor, tensor, matmul, zeros, deviceInfo } from '../../src/index.ts';
 import { matmulPlan, setMatmulKernel, type MatmulKernel } from '../../src/ops/matmul.ts';
 import { matmulTuning } from '../../src/ops/tuning.ts';
+import { epilogueCode, matmulLayout } from '../../src/ops/matmul-launch.ts';
+import { vec4Source } from '../../src/ops/codegen/matmul-vec4.ts';
+import { fillTemplate, kernelSource, type KernelParams } from '../../src/device/kernel-sources.ts';
+import { uniformLayouts } from '../../src/device/uniform-layout.ts';
 import { setup, checkForward, checkGrad } from '../helpers.ts';
 import { make, type Layout } from './values.ts';
 
@@ -212,6 +216,28 @@ kernels('tiled: every variant over several K steps, 64×64 and 128×128 tiles, t
   } finally {
     Object.assign(matmulTuning, saved);
   }
+});
+
+kernels('every matmul kernel takes its Params struct and store from the shared pieces; matmulLayout matches every variant', () => {
+  const struct = /struct Params \{[^}]*\}/.exec(kernelSource('matmul_params'))![0];
+  const epilogues = [epilogueCode(undefined), epilogueCode({ activation: 'relu' }), epilogueCode({ bias: tensor([1]), activation: 'relu' }, 'm')];
+  const variants: [string, KernelParams][] = [['matmul', {}]];
+  for (const R of [1, 2]) for (const BK of [4, 8, 16]) {
+    variants.push(['matmul_tiled', { R, BK, W: 1, LOAD: 'f32' }], ['matmul_tiled', { R, BK, W: 4, LOAD: 'vec4<f32>' }]);
+  }
+  for (const rows of [8, 16, 32]) for (const xt of [false, true]) for (const yt of [false, true]) variants.push(['matmul_vec4', vec4Source(rows, xt, yt)]);
+  for (const [kernel, params] of variants) {
+    for (const e of epilogues) {
+      const code = fillTemplate(kernel, { ...params, ...e.params });
+      const what = `${kernel} ${JSON.stringify(params).slice(0, 60)} ${e.params.EPILOGUE}`;
+      assert.is(code.match(/struct\s+Params\b/g)?.length, 1, `${what}: one Params struct`);
+      assert.ok(code.includes(struct), `${what}: the struct of kernels/matmul_params.wgsl`);
+      assert.is(code.match(/\bfn store_c\(/g)?.length, 1, `${what}: the store of kernels/matmul_epilogue.wgsl, once`);
+      assert.is(matmulLayout.mismatch(code), null, what);
+    }
+  }
+  assert.equal([...matmulLayout.kernels].sort(), ['matmul', 'matmul_tiled', 'matmul_vec4']);
+  for (const k of matmulLayout.kernels) assert.equal(uniformLayouts().get(k), [matmulLayout], `${k}: one layout, shared`);
 });
 
 kernels('automatic choice: vec4 on a software adapter, generic where vec4 cannot read the operands', async () => {

@@ -62,14 +62,18 @@ export function kernelSource(name: string): string {
 function resolveIncludes(kernel: string, text: string, seen: Set<string>): string {
   return text.replace(INCLUDE, (line: string, arg: string) => {
     const piece = arg.trim();
-    if (!/^\w+$/.test(piece)) throw new Error(`wgrad: kernel '${kernel}': '${line.trim()}' should name one piece, kernels/<piece>.wgsl, as in '//! include matmul_params'`);
+    if (!/^\w+$/.test(piece)) {
+      const want = "one piece, kernels/<piece>.wgsl, as in '//! include matmul_params'";
+      throw new Error(`wgrad: kernel '${kernel}': '${line.trim()}' should name ${want}`);
+    }
     if (seen.has(piece)) return '';
     seen.add(piece);
     let body: string;
     try {
       body = rawSource(piece);
     } catch (e) {
-      throw new Error(`wgrad: kernel '${kernel}' includes the piece '${piece}' (kernels/${piece}.wgsl), which cannot be loaded: ${(e as Error).message}`);
+      const why = (e as Error).message;
+      throw new Error(`wgrad: kernel '${kernel}' includes the piece '${piece}' (kernels/${piece}.wgsl), which cannot be loaded: ${why}`);
     }
     return resolveIncludes(kernel, body, seen).replace(/\n$/, '');
   });

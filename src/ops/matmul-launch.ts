@@ -77,7 +77,10 @@ export const matmulLayout = new UniformLayout(['matmul', 'matmul_tiled', 'matmul
  * The {{EPILOGUE_DECL}} / {{EPILOGUE}} of kernels/matmul_epilogue.wgsl and the extra binding;
  * `along` = the kernel's coordinate that indexes the bias ('m' where vec4 computes Cᵀ).
  */
-export function epilogueCode(e: Epilogue | undefined, along: 'm' | 'n' = 'n'): { params: Record<string, string>; buffers: GPUBuffer[]; access: string } {
+export function epilogueCode(
+  e: Epilogue | undefined,
+  along: 'm' | 'n' = 'n',
+): { params: Record<string, string>; buffers: GPUBuffer[]; access: string } {
   let expr = 'v';
   if (e?.bias) expr = `v + bias[${along}]`;
   if (e?.activation === 'relu') expr = `max(${expr}, 0.0)`;

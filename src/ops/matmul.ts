@@ -16,7 +16,8 @@ import { broadcastShapes, collapse, fmt, numel } from '../shape.ts';
 import { transpose, unsqueeze, squeeze } from './shape.ts';
 import { sumTo } from './reduce.ts';
 import type { Device } from '../device/device.ts';
-import { genericLaunch, tiledLaunch, type Epilogue, type Launch, type MatmulKernel, type MatmulPlan, type Operand, type Problem } from './matmul-launch.ts';
+import { genericLaunch, tiledLaunch } from './matmul-launch.ts';
+import type { Epilogue, Launch, MatmulKernel, MatmulPlan, Operand, Problem } from './matmul-launch.ts';
 import { vec4Launch } from './codegen/matmul-vec4.ts';
 
 export type { Epilogue, MatmulKernel, MatmulPlan } from './matmul-launch.ts';

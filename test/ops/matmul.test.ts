@@ -220,12 +220,15 @@ kernels('tiled: every variant over several K steps, 64×64 and 128×128 tiles, t
 
 kernels('every matmul kernel takes its Params struct and store from the shared pieces; matmulLayout matches every variant', () => {
   const struct = /struct Params \{[^}]*\}/.exec(kernelSource('matmul_params'))![0];
-  const epilogues = [epilogueCode(undefined), epilogueCode({ activation: 'relu' }), epilogueCode({ bias: tensor([1]), activation: 'relu' }, 'm')];
+  const bias = tensor([1]);
+  const epilogues = [epilogueCode(undefined), epilogueCode({ activation: 'relu' }), epilogueCode({ bias, activation: 'relu' }, 'm')];
   const variants: [string, KernelParams][] = [['matmul', {}]];
   for (const R of [1, 2]) for (const BK of [4, 8, 16]) {
     variants.push(['matmul_tiled', { R, BK, W: 1, LOAD: 'f32' }], ['matmul_tiled', { R, BK, W: 4, LOAD: 'vec4<f32>' }]);
   }
-  for (const rows of [8, 16, 32]) for (const xt of [false, true]) for (const yt of [false, true]) variants.push(['matmul_vec4', vec4Source(rows, xt, yt)]);
+  for (const rows of [8, 16, 32]) {
+    for (const xt of [false, true]) for (const yt of [false, true]) variants.push(['matmul_vec4', vec4Source(rows, xt, yt)]);
+  }
   for (const [kernel, params] of variants) {
     for (const e of epilogues) {
       const code = fillTemplate(kernel, { ...params, ...e.params });

@@ -106,7 +106,7 @@ test("every layout the library declares matches its kernel's struct (kernels/ an
     }
     if (layouts.length > 0) checked.push(kernel);
   }
-  for (const k of ['conv2d_pad', 'conv2d_pad4', 'conv2d_tile', 'conv2d_wgrad']) {
+  for (const k of ['conv2d_pad', 'conv2d_pad4', 'conv2d_tile', 'conv2d_wgrad', 'matmul', 'matmul_tiled', 'matmul_vec4']) {
     assert.ok(checked.includes(k), `${k} not among the checked: ${checked.join(', ')}`);
   }
   assert.not.ok(files.some((f) => generated.includes(f.slice(0, -5))), 'a generated kernel has no kernels/*.wgsl of its own');

@@ -40,7 +40,7 @@ export const MUTANTS: Mutant[] = [
   { id: 'pool backward: window start offset', file: 'kernels/pool2d_backward.wgsl', find: 'max(0, (hp - i32(p.kh) + i32(p.sh)) / i32(p.sh))', replace: 'max(0, (hp - i32(p.kh)) / i32(p.sh))', tests: OPS('pool') },
   { id: 'batchnorm finish: count + 1', file: 'kernels/batchnorm_finish.wgsl', find: 'let R = f32(p.count);', replace: 'let R = f32(p.count + 1u);', tests: OPS('norm') },
   {
-    id: 'rowwise: max taken from element 1', file: 'kernels/rowwise.wgsl', find: 'let first_a = A[base.x];', replace: 'let first_a = A[base.x + p.dstrides.x];', tests: OPS('softmax|reduce'),
+    id: 'rowwise: max taken from element 1', file: 'src/ops/codegen/rowwise.ts', find: 'let first_a = A[base.x];', replace: 'let first_a = A[base.x + p.dstrides.x];', tests: OPS('softmax|reduce'),
     note: 'equivalent if it survives: any element of the row is a valid start for the running max',
   },
 ];

@@ -1,5 +1,5 @@
 // layerNorm, std and scaledDotProductAttention. layerNorm over the last dim is one op (a row pass
-// of kernels/rowwise.wgsl for x̂, one map for the affine; one row pass back); over several trailing
+// of the rowwise kernel for x̂, one map for the affine; one row pass back); over several trailing
 // dims, and std and attention, are composed from recorded ops (mean, matmul, softmax, …), whose
 // gradients and float64 replays they inherit.
 
@@ -7,7 +7,8 @@ import { Tensor } from '../tensor.ts';
 import { fmt } from '../shape.ts';
 import { fromArray } from './creation-internal.ts';
 import { mean, variance } from './reduce.ts';
-import { rowwise, softmax, type RowKernel } from './softmax.ts';
+import { softmax } from './softmax.ts';
+import { rowwise, type RowKernel } from './codegen/rowwise.ts';
 import { map } from './map.ts';
 import { record } from '../autograd/graph.ts';
 import { sumTo } from './reduce.ts';

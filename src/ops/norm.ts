@@ -27,7 +27,7 @@ import { map, mapInto } from './map.ts';
 import { fill } from './creation-internal.ts';
 import { add, isNanWgsl, mul, relu as reluOp } from './elementwise.ts';
 import { paddedPlanes, reshape } from './shape.ts';
-import { rowwise, type RowKernel } from './softmax.ts';
+import { rowwise, type RowKernel } from './codegen/rowwise.ts';
 
 // ---- batch norm ---------------------------------------------------------------------------------
 

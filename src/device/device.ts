@@ -9,7 +9,7 @@ import { acquireAdapter, isSoftware, type Acquired } from './acquire.ts';
 import { BufferPool, sizeClass, type PoolCounters } from './pool.ts';
 import { GrowthWatch, engineCollector } from './collect.ts';
 import { fillTemplate } from './kernel-sources.ts';
-import { PackedUniforms, uniformBytes } from './uniform-layout.ts';
+import { uniformBytes, type PackedUniforms } from './uniform-layout.ts';
 import { gpuWait, type WaitMode } from './wait.ts';
 
 export interface DispatchSpec {
@@ -247,7 +247,7 @@ export class Device {
     let p = byParams.get(key);
     if (!p) {
       const code = fillTemplate(spec.kernel, spec.params ?? {});
-      if (spec.uniforms instanceof PackedUniforms) {
+      if (!(spec.uniforms instanceof ArrayBuffer)) {
         const differs = spec.uniforms.layout.mismatch(code);
         if (differs) throw new Error(`wgrad internal: ${spec.label}: the uniform layout does not match kernel '${spec.kernel}': ${differs}`);
       }

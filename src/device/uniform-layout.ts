@@ -156,5 +156,9 @@ const registry = new Map<string, UniformLayout[]>();
 /** Every layout made so far, by kernel name (a templated kernel can have one per configuration); for tests. */
 export const uniformLayouts = (): ReadonlyMap<string, readonly UniformLayout[]> => registry;
 
-/** The bytes of a dispatch's uniforms (a layout's packing or plain bytes from a user kernel). */
-export const uniformBytes = (u: ArrayBuffer | PackedUniforms): ArrayBuffer => (u instanceof PackedUniforms ? u.bytes : u);
+/**
+ * The bytes of a dispatch's uniforms (a layout's packing or plain bytes from a user kernel). Tested
+ * as ArrayBuffer, not PackedUniforms: a program that loads this module twice (a CommonJS and an
+ * ES copy) has two PackedUniforms classes but one ArrayBuffer.
+ */
+export const uniformBytes = (u: ArrayBuffer | PackedUniforms): ArrayBuffer => (u instanceof ArrayBuffer ? u : u.bytes);

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import { setup } from '../helpers.ts';
-import { UniformLayout, uniformStruct, uniformLayouts } from '../../src/device/uniform-layout.ts';
+import { UniformLayout, PackedUniforms, uniformBytes, uniformStruct, uniformLayouts } from '../../src/device/uniform-layout.ts';
 import { kernelSource, registerKernelSource } from '../../src/device/kernel-sources.ts';
 import { tensor } from '../../src/index.ts';
 import { device as currentDevice } from '../../src/runtime.ts';
@@ -81,6 +81,20 @@ test('the device refuses to run a kernel whose struct disagrees with the packed 
   assert.throws(() => dispatch(swapped), /layout test: the uniform layout does not match kernel 'test_layout_kernel': field 0: the layout has scale: f32, the WGSL struct n: u32/);
   dispatch(new UniformLayout(['test_layout_kernel'], { n: 'u32', scale: 'f32' }));
   assert.equal([...(await out.toArray())], [6]);
+  out.dispose();
+});
+
+test('packed uniforms from a second copy of the module (not instanceof this PackedUniforms) still reach the kernel', async () => {
+  // A test runner that loads src/ both as CommonJS and as ES modules has two PackedUniforms
+  // classes: the device must take the bytes of either (conv2d once read all-zero uniforms).
+  const layout = new UniformLayout(['test_layout_kernel'], { n: 'u32', scale: 'f32' });
+  const packed = layout.pack({ n: 4, scale: 0.5 });
+  const foreign = { layout: packed.layout, bytes: packed.bytes } as PackedUniforms;
+  assert.ok(!(foreign instanceof PackedUniforms));
+  assert.is(uniformBytes(foreign), packed.bytes);
+  const out = tensor([0]);
+  currentDevice().dispatch({ kernel: 'test_layout_kernel', buffers: [out.storage.buffer], access: 'w', uniforms: foreign, workgroups: [1], label: 'layout test' });
+  assert.equal([...(await out.toArray())], [2]);
   out.dispose();
 });
 

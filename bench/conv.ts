@@ -4,7 +4,10 @@
 import { init, randn, sync, noGrad, deviceInfo, shutdown, type Tensor } from '../src/index.ts';
 import { conv2d } from '../src/ops/conv.ts';
 
-const [N, C, H, W, Cout, k] = process.argv.slice(2).map(Number).concat([256, 32, 28, 28, 32, 3].slice(process.argv.length - 2));
+const [N, C, H, W, Cout, k] = process.argv
+  .slice(2)
+  .map(Number)
+  .concat([256, 32, 28, 28, 32, 3].slice(process.argv.length - 2));
 await init();
 console.log(`${deviceInfo().description}: x [${N}, ${C}, ${H}, ${W}], w [${Cout}, ${C}, ${k}, ${k}], padding ${k >> 1}`);
 const x = randn([N, C, H, W]).keep();
@@ -29,7 +32,9 @@ async function time(name: string, fn: () => Tensor | null): Promise<void> {
     bestCpu = Math.min(bestCpu, (c.user + c.system) / 1000);
   }
   const gf = (ms: number) => (flops / ms / 1e6).toFixed(2);
-  console.log(`${name.padEnd(16)} ${best.toFixed(1).padStart(8)} ms  ${gf(best).padStart(6)} GFLOP/s   (CPU time ${bestCpu.toFixed(0)} ms: ${gf(bestCpu)} GFLOP/s per CPU-second)`);
+  console.log(
+    `${name.padEnd(16)} ${best.toFixed(1).padStart(8)} ms  ${gf(best).padStart(6)} GFLOP/s   (CPU time ${bestCpu.toFixed(0)} ms: ${gf(bestCpu)} GFLOP/s per CPU-second)`,
+  );
 }
 
 await time('forward', () => conv2d(x, w, null, { padding: k >> 1 }));

@@ -8,7 +8,8 @@ import { device } from '../src/runtime.ts';
 await init();
 const gpu = device().gpu;
 const N = 1 << 24; // values
-const WG = 64, THREADS = 1 << 16;
+const WG = 64,
+  THREADS = 1 << 16;
 const kernel = (mode: string) => `
 ${mode === 'f16' ? 'enable f16;' : ''}
 @group(0) @binding(0) var<storage, read> src: array<${mode === 'f32' ? 'vec4<f32>' : 'vec4<u32>'}>;
@@ -29,18 +30,35 @@ const run: Record<string, () => Promise<number>> = {};
 for (const mode of modes) {
   const src = gpu.createBuffer({ size: bytesFor(mode), usage: GPUBufferUsage.STORAGE });
   const out = gpu.createBuffer({ size: THREADS * 4, usage: GPUBufferUsage.STORAGE });
-  const pipe = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: kernel(mode) }), entryPoint: 'main' } });
-  const bg = gpu.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: out } }] });
+  const pipe = gpu.createComputePipeline({
+    layout: 'auto',
+    compute: { module: gpu.createShaderModule({ code: kernel(mode) }), entryPoint: 'main' },
+  });
+  const bg = gpu.createBindGroup({
+    layout: pipe.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: src } },
+      { binding: 1, resource: { buffer: out } },
+    ],
+  });
   run[mode] = async () => {
     const t0 = performance.now();
-    const e = gpu.createCommandEncoder(); const p = e.beginComputePass(); p.setPipeline(pipe); p.setBindGroup(0, bg);
+    const e = gpu.createCommandEncoder();
+    const p = e.beginComputePass();
+    p.setPipeline(pipe);
+    p.setBindGroup(0, bg);
     for (let r = 0; r < 4; r++) p.dispatchWorkgroups(THREADS / WG);
-    p.end(); gpu.queue.submit([e.finish()]); await device().wait(gpu.queue.onSubmittedWorkDone());
+    p.end();
+    gpu.queue.submit([e.finish()]);
+    await device().wait(gpu.queue.onSubmittedWorkDone());
     return (performance.now() - t0) / 4;
   };
   await run[mode]();
 }
 const res: Record<string, number[]> = {};
 for (let i = 0; i < 7; i++) for (const m of modes) (res[m] ??= []).push(await run[m]());
-for (const m of modes) { const v = res[m].sort((a, b) => a - b)[3]; console.log(m.padEnd(7), v.toFixed(1), 'ms per 16M values:', (N / v / 1e6).toFixed(2), 'G values/s'); }
+for (const m of modes) {
+  const v = res[m].sort((a, b) => a - b)[3];
+  console.log(m.padEnd(7), v.toFixed(1), 'ms per 16M values:', (N / v / 1e6).toFixed(2), 'G values/s');
+}
 await shutdown();

@@ -27,7 +27,16 @@ function gcFunction(): () => void {
   return vm.runInNewContext('gc') as () => void;
 }
 
-interface Sample { step: number; loss: number; msPerStep: number; bytesLive: number; bytesPooled: number; buffersCreated: number; heapUsedMB: number; rssMB: number }
+interface Sample {
+  step: number;
+  loss: number;
+  msPerStep: number;
+  bytesLive: number;
+  bytesPooled: number;
+  buffersCreated: number;
+  heapUsedMB: number;
+  rssMB: number;
+}
 
 async function main(): Promise<void> {
   const steps = option('steps', 10000);
@@ -52,9 +61,20 @@ async function main(): Promise<void> {
       gc();
       const s = stats();
       const m = process.memoryUsage();
-      const sample = { step, loss, msPerStep: ms, bytesLive: s.bytesLive, bytesPooled: s.bytesPooled, buffersCreated: s.buffersCreated, heapUsedMB: m.heapUsed / 2 ** 20, rssMB: m.rss / 2 ** 20 };
+      const sample = {
+        step,
+        loss,
+        msPerStep: ms,
+        bytesLive: s.bytesLive,
+        bytesPooled: s.bytesPooled,
+        buffersCreated: s.buffersCreated,
+        heapUsedMB: m.heapUsed / 2 ** 20,
+        rssMB: m.rss / 2 ** 20,
+      };
       samples.push(sample);
-      console.log(`step ${String(step).padStart(6)}  loss ${loss.toFixed(4)}  ${ms.toFixed(1)} ms/step  GPU live ${s.bytesLive} B, pooled ${s.bytesPooled} B, buffers created ${s.buffersCreated}  heap ${sample.heapUsedMB.toFixed(2)} MB  rss ${sample.rssMB.toFixed(1)} MB`);
+      console.log(
+        `step ${String(step).padStart(6)}  loss ${loss.toFixed(4)}  ${ms.toFixed(1)} ms/step  GPU live ${s.bytesLive} B, pooled ${s.bytesPooled} B, buffers created ${s.buffersCreated}  heap ${sample.heapUsedMB.toFixed(2)} MB  rss ${sample.rssMB.toFixed(1)} MB`,
+      );
       t = performance.now();
       sinceSample = 0;
     } else if (step % 8 === 0) {
@@ -68,8 +88,17 @@ async function main(): Promise<void> {
   const first = after[0];
   const last = after[after.length - 1];
   const summary = {
-    steps, seconds: (performance.now() - t0) / 1000, first, last,
-    growth: { bytesLive: last.bytesLive - first.bytesLive, bytesPooled: last.bytesPooled - first.bytesPooled, buffersCreated: last.buffersCreated - first.buffersCreated, heapUsedMB: last.heapUsedMB - first.heapUsedMB, rssMB: last.rssMB - first.rssMB },
+    steps,
+    seconds: (performance.now() - t0) / 1000,
+    first,
+    last,
+    growth: {
+      bytesLive: last.bytesLive - first.bytesLive,
+      bytesPooled: last.bytesPooled - first.bytesPooled,
+      buffersCreated: last.buffersCreated - first.buffersCreated,
+      heapUsedMB: last.heapUsedMB - first.heapUsedMB,
+      rssMB: last.rssMB - first.rssMB,
+    },
     maxHeapUsedMB: Math.max(...after.map((s) => s.heapUsedMB)),
   };
   if (jsonIdx >= 0) fs.writeFileSync(process.argv[jsonIdx + 1], JSON.stringify({ summary, samples }, null, 2));

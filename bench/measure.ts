@@ -26,7 +26,10 @@ export interface Candidate {
 }
 
 /** A peer library's workload: one iteration, and what frees its tensors. */
-export interface PeerWork { step: () => void; dispose: () => void }
+export interface PeerWork {
+  step: () => void;
+  dispose: () => void;
+}
 
 export interface MeasureOptions {
   samples: number;
@@ -93,8 +96,15 @@ export async function measureAll(cands: Candidate[], o: MeasureOptions): Promise
     }
   }
   for (const [i, p] of plans.entries()) {
-    if (p) out[i] = { ms: median(p.wall), minMs: Math.min(...p.wall), cpu: median(p.cpu),
-      iters: p.iters, samples: p.samples, firstMs: p.firstMs };
+    if (p)
+      out[i] = {
+        ms: median(p.wall),
+        minMs: Math.min(...p.wall),
+        cpu: median(p.cpu),
+        iters: p.iters,
+        samples: p.samples,
+        firstMs: p.firstMs,
+      };
   }
   return out;
 }

@@ -27,7 +27,18 @@ import { map } from '../src/ops/map.ts';
 import { matmulRaw, matmulPlan, setMatmulKernel, type MatmulKernel } from '../src/ops/matmul.ts';
 import { measureAll as measureWith, firstLine, median, type Candidate, type Outcome, type Timing, type PeerWork } from './measure.ts';
 import {
-  matmulWgrad, matmulTfjs, matmulFlops, convWgrad, convTfjs, convFlops, mlpWgrad, mlpTfjs, mlpFlops, mocoModules, mocoWgrad, type ConvShape,
+  matmulWgrad,
+  matmulTfjs,
+  matmulFlops,
+  convWgrad,
+  convTfjs,
+  convFlops,
+  mlpWgrad,
+  mlpTfjs,
+  mlpFlops,
+  mocoModules,
+  mocoWgrad,
+  type ConvShape,
 } from './workloads.ts';
 import { useTfjsWebgpu } from './peers/tfjs-webgpu.ts';
 import { mocoStepTfjs } from './peers/moco-tfjs.ts';
@@ -43,35 +54,69 @@ const TORCH = 'torch-cpu';
 const PEER_NAMES = ['tfjs-webgpu', 'webgpu-torch', 'tfjs-wasm', TORCH];
 
 function parseOptions(argv: string[]) {
-  const o = { quick: false, big: false, peers: false, peerList: [] as string[], write: true, only: [...GROUPS] as Group[], json: '', md: 'bench/RESULTS.md', svg: '' };
+  const o = {
+    quick: false,
+    big: false,
+    peers: false,
+    peerList: [] as string[],
+    write: true,
+    only: [...GROUPS] as Group[],
+    json: '',
+    md: 'bench/RESULTS.md',
+    svg: '',
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i] ?? '';
     switch (flag) {
-      case '--quick': o.quick = true; break;
-      case '--big': case '--4096': o.big = true; break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--big':
+      case '--4096':
+        o.big = true;
+        break;
       // --peers=torch-cpu,tfjs-wasm runs only those peers (a short run against one of them).
       case '--peers': {
         o.peers = true;
         o.peerList = inline ? inline.split(',') : [];
-        for (const p of o.peerList) if (!PEER_NAMES.includes(p)) throw new Error(`bench: --peers=${p}: unknown peer (peers: ${PEER_NAMES.join(', ')})`);
+        for (const p of o.peerList)
+          if (!PEER_NAMES.includes(p)) throw new Error(`bench: --peers=${p}: unknown peer (peers: ${PEER_NAMES.join(', ')})`);
         break;
       }
-      case '--no-write': o.write = false; break;
-      case '--json': o.json = value(); break;
-      case '--md': o.md = value(); break;
-      case '--svg': o.svg = value(); break;
+      case '--no-write':
+        o.write = false;
+        break;
+      case '--json':
+        o.json = value();
+        break;
+      case '--md':
+        o.md = value();
+        break;
+      case '--svg':
+        o.svg = value();
+        break;
       case '--only': {
         const list = value().split(',').filter(Boolean);
-        for (const g of list) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`bench: --only ${g}: unknown group (groups: ${GROUPS.join(', ')})`);
+        for (const g of list)
+          if (!(GROUPS as readonly string[]).includes(g))
+            throw new Error(`bench: --only ${g}: unknown group (groups: ${GROUPS.join(', ')})`);
         o.only = list as Group[];
         break;
       }
-      case '--help': case '-h':
-        console.log('usage: npx tsx bench/run.ts [--quick] [--only ' + GROUPS.join(',') + '] [--big] [--peers[=' + PEER_NAMES.join(',') + ']] [--json FILE] [--md FILE] [--svg FILE] [--no-write]');
+      case '--help':
+      case '-h':
+        console.log(
+          'usage: npx tsx bench/run.ts [--quick] [--only ' +
+            GROUPS.join(',') +
+            '] [--big] [--peers[=' +
+            PEER_NAMES.join(',') +
+            ']] [--json FILE] [--md FILE] [--svg FILE] [--no-write]',
+        );
         process.exit(0);
       // falls through (process.exit does not return)
-      default: throw new Error(`bench: unknown option ${argv[i]} (see --help)`);
+      default:
+        throw new Error(`bench: unknown option ${argv[i]} (see --help)`);
     }
   }
   return o;
@@ -99,7 +144,11 @@ const wgrad = (fn: () => unknown, estimateMs?: number): Candidate => ({ step: ()
 // ---- results ----------------------------------------------------------------------------------
 
 type Unit = 'GFLOP/s' | 'GB/s' | 'steps/s';
-interface Result { value: number; ms: number; cpu: number }
+interface Result {
+  value: number;
+  ms: number;
+  cpu: number;
+}
 interface Row {
   group: Group;
   name: string;
@@ -134,18 +183,33 @@ function addRow(group: Group, name: string, detail: string, unit: Unit, work: nu
 function addPeer(row: Row, peer: string, work: number, t: Outcome): void {
   const r = typeof t === 'string' ? t : toResult(row.unit, work, t);
   row.peers[peer] = r;
-  const ratio = typeof r === 'string' || !row.value ? '' : peer === TORCH ? `; wgrad time / ${peer} time = ${(r.value / row.value).toFixed(2)}` : `; wgrad/${peer} = ${(row.value / r.value).toFixed(2)}`;
-  console.log(`    ${peer.padEnd(32)} ${typeof r === 'string' ? r : `${fmtNum(r.value)} ${row.unit}  (${fmtMs(r.ms)}, cpu/wall ${r.cpu.toFixed(2)})${ratio}`}`);
+  const ratio =
+    typeof r === 'string' || !row.value
+      ? ''
+      : peer === TORCH
+        ? `; wgrad time / ${peer} time = ${(r.value / row.value).toFixed(2)}`
+        : `; wgrad/${peer} = ${(row.value / r.value).toFixed(2)}`;
+  console.log(
+    `    ${peer.padEnd(32)} ${typeof r === 'string' ? r : `${fmtNum(r.value)} ${row.unit}  (${fmtMs(r.ms)}, cpu/wall ${r.cpu.toFixed(2)})${ratio}`}`,
+  );
 }
 
 const fmtNum = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
-const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms >= 100 ? 0 : 1)} ms` : `${(ms * 1000).toFixed(0)} µs`);
+const fmtMs = (ms: number) =>
+  ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms >= 100 ? 0 : 1)} ms` : `${(ms * 1000).toFixed(0)} µs`;
 
 // ---- peers (TensorFlow.js, webgpu-torch) ------------------------------------------------------
 
 type TF = typeof import('@tensorflow/tfjs-core');
 /** A peer library on one backend: `tf` (TensorFlow.js, with `backend`), `torch` (webgpu-torch) or `py` (PyTorch CPU). */
-interface Peer { name: string; tf?: TF; backend?: string; torch?: WebgpuTorch; py?: TorchCpu; settle: () => Promise<void> }
+interface Peer {
+  name: string;
+  tf?: TF;
+  backend?: string;
+  torch?: WebgpuTorch;
+  py?: TorchCpu;
+  settle: () => Promise<void>;
+}
 const peers: Peer[] = [];
 const peerErrors: Record<string, string> = {};
 let navigatorGpu: unknown = null; // the Dawn GPU object tfjs checks for; kept referenced while tfjs lives
@@ -160,7 +224,8 @@ async function registerTfGradients(): Promise<void> {
   const require = createRequire(import.meta.url);
   const esbuild = await import('esbuild');
   const entry = require.resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
-  const code = esbuild.buildSync({ entryPoints: [entry], bundle: true, write: false, format: 'cjs', platform: 'node', logLevel: 'silent' }).outputFiles[0].text;
+  const code = esbuild.buildSync({ entryPoints: [entry], bundle: true, write: false, format: 'cjs', platform: 'node', logLevel: 'silent' })
+    .outputFiles[0].text;
   const mod = { exports: {} };
   new Function('require', 'module', 'exports', code)(require, mod, mod.exports);
 }
@@ -228,7 +293,11 @@ async function setupTorchCpuPeer(): Promise<void> {
  * A workload per peer library; peers without one are not run (their cells stay empty). `py` names
  * a workload of bench/peers/torch_cpu.py and its arguments.
  */
-interface PeerMakers { tf?: (tf: TF) => PeerWork; torch?: (torch: WebgpuTorch) => PeerWork; py?: [string, Record<string, unknown>] }
+interface PeerMakers {
+  tf?: (tf: TF) => PeerWork;
+  torch?: (torch: WebgpuTorch) => PeerWork;
+  py?: [string, Record<string, unknown>];
+}
 
 /**
  * webgpu-torch does not throw on WebGPU validation errors (they surface as uncaptured errors on
@@ -243,7 +312,11 @@ async function validated(w: PeerWork): Promise<void> {
 }
 
 /** A peer's candidate for one workload, or why it cannot run it. */
-interface PeerCandidate { name: string; cand: Candidate | string; dispose: () => Promise<void> }
+interface PeerCandidate {
+  name: string;
+  cand: Candidate | string;
+  dispose: () => Promise<void>;
+}
 
 /**
  * Times wgrad's candidates and the runnable peers together (round-robin, measureAll): wgrad's
@@ -271,7 +344,14 @@ async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => num
       try {
         await enter();
         const w = make.tf(tf);
-        list.push({ name: p.name, cand: { step: () => tf.tidy(w.step), settle: p.settle, enter, estimateMs: estimate?.(p.name) }, dispose: async () => { await enter(); w.dispose(); } });
+        list.push({
+          name: p.name,
+          cand: { step: () => tf.tidy(w.step), settle: p.settle, enter, estimateMs: estimate?.(p.name) },
+          dispose: async () => {
+            await enter();
+            w.dispose();
+          },
+        });
       } catch (e) {
         list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
       }
@@ -280,7 +360,11 @@ async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => num
       try {
         w = make.torch(p.torch);
         await validated(w);
-        list.push({ name: p.name, cand: { step: w.step, settle: p.settle, estimateMs: estimate?.(p.name) }, dispose: async () => w!.dispose() });
+        list.push({
+          name: p.name,
+          cand: { step: w.step, settle: p.settle, estimateMs: estimate?.(p.name) },
+          dispose: async () => w!.dispose(),
+        });
       } catch (e) {
         w?.dispose();
         list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
@@ -288,7 +372,11 @@ async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => num
     } else if (p.py && make.py) {
       try {
         const w = await p.py.work(...make.py);
-        list.push({ name: p.name, cand: { step: w.step, settle: w.settle, cpuMs: w.cpuMs, estimateMs: estimate?.(p.name) }, dispose: w.dispose });
+        list.push({
+          name: p.name,
+          cand: { step: w.step, settle: w.settle, cpuMs: w.cpuMs, estimateMs: estimate?.(p.name) },
+          dispose: w.dispose,
+        });
       } catch (e) {
         list.push({ name: p.name, cand: `failed: ${firstLine(e)}`, dispose: async () => {} });
       }
@@ -298,7 +386,15 @@ async function peerCandidates(make: PeerMakers, estimate?: (peer: string) => num
 }
 
 /** Times wgrad's candidate and the peers' together; returns wgrad's row with the peers attached. */
-async function compare(group: Group, name: string, detail: string, unit: Unit, work: number, mine: Candidate, make?: PeerMakers): Promise<Row> {
+async function compare(
+  group: Group,
+  name: string,
+  detail: string,
+  unit: Unit,
+  work: number,
+  mine: Candidate,
+  make?: PeerMakers,
+): Promise<Row> {
   const t = await measureWithPeers([mine], make ? await peerCandidates(make) : []);
   const row = addRow(group, name, detail, unit, work, t.mine[0]);
   for (const [peer, outcome] of t.peers) addPeer(row, peer, work, outcome);
@@ -323,17 +419,27 @@ async function benchMatmul(): Promise<void> {
       setMatmulKernel(v);
       const plan = matmulPlan(a, b);
       if (v && plan.kernel !== v) continue; // this adapter cannot run it (the auto row says why)
-      mine.push({ v, detail: plan.detail, cand: { ...wgrad(() => matmulRaw(a, b), estimate(v ?? 'auto')), enter: async () => void setMatmulKernel(v) } });
+      mine.push({
+        v,
+        detail: plan.detail,
+        cand: { ...wgrad(() => matmulRaw(a, b), estimate(v ?? 'auto')), enter: async () => void setMatmulKernel(v) },
+      });
     }
-    const ps = await peerCandidates({
-      tf: (tf) => matmulTfjs(tf, S),
-      torch: (torch) => {
-        const [x, y] = [randomTensor(torch, [S, S]), randomTensor(torch, [S, S])];
-        return { step: () => destroy(x.mm(y)), dispose: () => destroy(x, y) };
+    const ps = await peerCandidates(
+      {
+        tf: (tf) => matmulTfjs(tf, S),
+        torch: (torch) => {
+          const [x, y] = [randomTensor(torch, [S, S]), randomTensor(torch, [S, S])];
+          return { step: () => destroy(x.mm(y)), dispose: () => destroy(x, y) };
+        },
+        py: ['matmul', { S }],
       },
-      py: ['matmul', { S }],
-    }, estimate);
-    const t = await measureWithPeers(mine.map((m) => m.cand), ps);
+      estimate,
+    );
+    const t = await measureWithPeers(
+      mine.map((m) => m.cand),
+      ps,
+    );
     setMatmulKernel(null);
     mine.forEach((m, i) => {
       const row = addRow('matmul', `matmul ${S}² ${m.v ? `(forced ${m.v})` : '(auto)'}`, m.detail, 'GFLOP/s', flops, t.mine[i]);
@@ -374,12 +480,20 @@ async function benchElementwise(): Promise<void> {
   addRow('elementwise', 'chain of 4 ops, fuse()', 'traced, one map dispatch', 'GB/s', bytes, t[2]);
   // The peers run the same four ops, one kernel each (TensorFlow.js does not fuse them).
   // (webgpu-torch has no scalar or broadcast operands, so it cannot run this chain as such.)
-  await compare('elementwise', 'chain of 4 ops, one kernel each', 'mul, add, relu, sqrt', 'GB/s', bytes, wgrad(() => x.mul(2).add(1).relu().sqrt()), {
-    tf: (tf) => {
-      const v = tf.randomNormal([n]);
-      return { step: () => void tf.sqrt(tf.relu(tf.add(tf.mul(v, 2), 1))), dispose: () => v.dispose() };
+  await compare(
+    'elementwise',
+    'chain of 4 ops, one kernel each',
+    'mul, add, relu, sqrt',
+    'GB/s',
+    bytes,
+    wgrad(() => x.mul(2).add(1).relu().sqrt()),
+    {
+      tf: (tf) => {
+        const v = tf.randomNormal([n]);
+        return { step: () => void tf.sqrt(tf.relu(tf.add(tf.mul(v, 2), 1))), dispose: () => v.dispose() };
+      },
     },
-  });
+  );
   x.dispose();
 }
 
@@ -387,16 +501,24 @@ async function benchReduce(): Promise<void> {
   const n = opts.quick ? 4 << 20 : 16 << 20;
   console.log(`reduce (sum of ${n >> 20}M floats; GB/s counts one read per element)`);
   const x = keep(randn([n]));
-  await compare('reduce', `sum of ${n >> 20}M`, 'partial sums + combine', 'GB/s', 4 * n, wgrad(() => x.sum()), {
-    tf: (tf) => {
-      const v = tf.randomNormal([n]);
-      return { step: () => void tf.sum(v), dispose: () => v.dispose() };
+  await compare(
+    'reduce',
+    `sum of ${n >> 20}M`,
+    'partial sums + combine',
+    'GB/s',
+    4 * n,
+    wgrad(() => x.sum()),
+    {
+      tf: (tf) => {
+        const v = tf.randomNormal([n]);
+        return { step: () => void tf.sum(v), dispose: () => v.dispose() };
+      },
+      torch: (torch) => {
+        const v = randomTensor(torch, [n]);
+        return { step: () => destroy(v.sum()), dispose: () => destroy(v) };
+      },
     },
-    torch: (torch) => {
-      const v = randomTensor(torch, [n]);
-      return { step: () => destroy(v.sum()), dispose: () => destroy(v) };
-    },
-  });
+  );
   x.dispose();
 }
 
@@ -434,13 +556,16 @@ async function benchConv(): Promise<void> {
     ps.push(...more);
     owner.push(...more.map(() => which));
   }
-  const { mine: t, peers } = await measureWithPeers([
-    wgrad(conv.forward),
-    wgrad(conv.inputGrad),
-    wgrad(conv.weightGrad),
-    wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }))),
-    wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1 }).relu())),
-  ], ps);
+  const { mine: t, peers } = await measureWithPeers(
+    [
+      wgrad(conv.forward),
+      wgrad(conv.inputGrad),
+      wgrad(conv.weightGrad),
+      wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1, activation: 'relu' }))),
+      wgrad(() => noGrad(() => conv2d(x, w, b, { padding: 1 }).relu())),
+    ],
+    ps,
+  );
   const withPeers = (row: Row, which = 'forward') => peers.forEach(([peer, o], i) => owner[i] === which && addPeer(row, peer, flops, o));
   withPeers(addRow('conv', 'conv2d forward', 'src/ops/conv.ts', 'GFLOP/s', flops, t[0]));
   withPeers(addRow('conv', 'conv2d backward (input grad)', 'src/ops/conv.ts', 'GFLOP/s', flops, t[1]), 'input_grad');
@@ -468,7 +593,8 @@ async function benchMlp(): Promise<void> {
   // Timed round-robin with the eager step again, so that their ratio is measured under one load.
   const [eagerAgain, replayed] = await measureAll([step, { step: () => captured.replay(), settle: sync }]);
   addRow('mlp', 'MLP step, captured replay', 'capture() + replay()', 'steps/s', flops, replayed);
-  if (typeof eagerAgain !== 'string' && typeof replayed !== 'string') console.log(`    replay/eager = ${(eagerAgain.ms / replayed.ms).toFixed(2)} (steps/s, timed together)`);
+  if (typeof eagerAgain !== 'string' && typeof replayed !== 'string')
+    console.log(`    replay/eager = ${(eagerAgain.ms / replayed.ms).toFixed(2)} (steps/s, timed together)`);
   // JavaScript time per dispatch, time inside queue.submit excluded (there Dawn translates the
   // recorded commands to Vulkan: native work that eager and replayed steps pay alike). Two regimes:
   // a training loop (steps back to back, the GPU still busy with the previous one) and the first
@@ -504,7 +630,12 @@ async function benchMlp(): Promise<void> {
   }
   await sync();
   queue.submit = submit;
-  const [eager, replay] = samples.map((s) => ({ loop: median(s.loop), idle: median(s.idle), submit: median(s.submit), dispatches: s.dispatches }));
+  const [eager, replay] = samples.map((s) => ({
+    loop: median(s.loop),
+    idle: median(s.idle),
+    submit: median(s.submit),
+    dispatches: s.dispatches,
+  }));
   const line =
     `JavaScript per dispatch (median, queue.submit excluded), eager / captured replay: ` +
     `in a training loop ${eager.loop.toFixed(1)} / **${replay.loop.toFixed(1)} µs**; first step after the GPU went idle ${eager.idle.toFixed(1)} / ${replay.idle.toFixed(1)} µs ` +
@@ -526,14 +657,19 @@ async function benchMoco(): Promise<void> {
   }
   const moco = mocoWgrad(mods, opts.quick ? { batch: 32 } : {});
   const { cfg, B, aug } = moco;
-  console.log(`MoCo training step (default config: ${cfg.encoder} width ${cfg.width}, batch ${B}, K ${cfg.K}, dim ${cfg.dim}, ${cfg.mlp ? 'MLP head' : 'linear head'}, ${cfg.shuffleBn} BN; augment both views, forward, key encoder, InfoNCE, backward, SGD)`);
+  console.log(
+    `MoCo training step (default config: ${cfg.encoder} width ${cfg.width}, batch ${B}, K ${cfg.K}, dim ${cfg.dim}, ${cfg.mlp ? 'MLP head' : 'linear head'}, ${cfg.shuffleBn} BN; augment both views, forward, key encoder, InfoNCE, backward, SGD)`,
+  );
   const mine = wgrad(moco.step);
   // A tfjs step takes tens of seconds on lavapipe: allow it rather than skip it.
   skipMs = 120_000;
   const peerCfg = moco.peer;
   // PyTorch augments both views too (crop + flip + brightness/contrast, batched; bench/peers/torch_cpu.py).
   const py: [string, Record<string, unknown>] = ['moco', { ...peerCfg, mlp: cfg.mlp, augment: true, jitter_p: aug.jitter.p }];
-  const row = await compare('moco', `MoCo step, batch ${B}`, `${cfg.encoder} w${cfg.width}, K ${cfg.K}`, 'steps/s', 0, mine, { tf: (tf) => mocoStepTfjs(tf, peerCfg), py });
+  const row = await compare('moco', `MoCo step, batch ${B}`, `${cfg.encoder} w${cfg.width}, K ${cfg.K}`, 'steps/s', 0, mine, {
+    tf: (tf) => mocoStepTfjs(tf, peerCfg),
+    py,
+  });
   skipMs = SKIP_MS;
   if (row.ms) console.log(`    ≈ ${fmtNum((B * 1000) / row.ms)} images/s`);
   moco.dispose();
@@ -542,7 +678,9 @@ async function benchMoco(): Promise<void> {
 /** nn.resnet50 (torchvision layout, batch-statistics BN) forward + backward on a small batch. */
 async function benchResnet50(): Promise<void> {
   const [B, side] = opts.quick ? [2, 32] : [4, 64];
-  console.log(`ResNet-50 forward + backward (torchvision layout, training-mode BN, batch ${B}, 3×${side}×${side}; loss = sum of the 2048 features)`);
+  console.log(
+    `ResNet-50 forward + backward (torchvision layout, training-mode BN, batch ${B}, 3×${side}×${side}; loss = sum of the 2048 features)`,
+  );
   const net = nn.resnet50();
   net.train();
   const x = keep(rand([B, 3, side, side]));
@@ -551,7 +689,9 @@ async function benchResnet50(): Promise<void> {
     net.zeroGrad();
   });
   skipMs = 120_000;
-  const row = await compare('resnet50', `ResNet-50 fwd+bwd, batch ${B}`, `3×${side}×${side}`, 'steps/s', 0, mine, { tf: (tf) => resnet50Tfjs(tf, B, side) });
+  const row = await compare('resnet50', `ResNet-50 fwd+bwd, batch ${B}`, `3×${side}×${side}`, 'steps/s', 0, mine, {
+    tf: (tf) => resnet50Tfjs(tf, B, side),
+  });
   skipMs = SKIP_MS;
   if (row.ms) console.log(`    ≈ ${fmtNum((B * 1000) / row.ms)} images/s`);
   x.dispose();
@@ -574,7 +714,14 @@ function markdown(meta: Record<string, string>): string {
   L.push(`| ${head.join(' | ')} |`);
   L.push(`|${head.map((_, i) => (i >= 2 ? '---:' : '---')).join('|')}|`);
   for (const r of rows) {
-    const cells = [r.name, r.detail, r.ms === null ? '-' : fmtMs(r.ms), r.value === null ? (r.note ?? '-') : `${fmtNum(r.value)} ${r.unit}`, r.cpu === null ? '-' : r.cpu.toFixed(2), r.value === null || !r.cpu ? '-' : fmtNum(r.value / r.cpu)];
+    const cells = [
+      r.name,
+      r.detail,
+      r.ms === null ? '-' : fmtMs(r.ms),
+      r.value === null ? (r.note ?? '-') : `${fmtNum(r.value)} ${r.unit}`,
+      r.cpu === null ? '-' : r.cpu.toFixed(2),
+      r.value === null || !r.cpu ? '-' : fmtNum(r.value / r.cpu),
+    ];
     if (withPeers) {
       for (const p of PEER_NAMES) {
         const pr = r.peers[p];
@@ -615,29 +762,44 @@ function svgChart(title: string): string {
   const shown = rows.filter((r) => r.value !== null);
   const units = [...new Set(shown.map((r) => r.unit))];
   const [W, labelW, barW, rowH] = [980, 360, 470, 24];
-  const colors: Record<string, string> = { wgrad: '#3b6fd8', 'tfjs-webgpu': '#e08a1e', 'webgpu-torch': '#b04fb0', 'tfjs-wasm': '#5aa469', [TORCH]: '#c0392b' };
+  const colors: Record<string, string> = {
+    wgrad: '#3b6fd8',
+    'tfjs-webgpu': '#e08a1e',
+    'webgpu-torch': '#b04fb0',
+    'tfjs-wasm': '#5aa469',
+    [TORCH]: '#c0392b',
+  };
   const parts: string[] = [];
   let y = 48;
   for (const u of units) {
     const rs = shown.filter((r) => r.unit === u);
-    const max = Math.max(...rs.flatMap((r) => [r.value!, ...Object.values(r.peers).flatMap((p) => (typeof p === 'string' ? [] : [p.value]))]));
+    const max = Math.max(
+      ...rs.flatMap((r) => [r.value!, ...Object.values(r.peers).flatMap((p) => (typeof p === 'string' ? [] : [p.value]))]),
+    );
     parts.push(`<text x="10" y="${y + 14}" font-weight="bold">${esc(u)}</text>`);
     y += 22;
     for (const r of rs) {
       const ps = PEER_NAMES.map((n) => [n, r.peers[n]] as const).filter(([, p]) => p && typeof p !== 'string') as [string, Result][];
       const h = rowH + ps.length * 8;
       parts.push(`<text x="${labelW - 8}" y="${y + 14}" text-anchor="end">${esc(r.name)}</text>`);
-      parts.push(`<rect x="${labelW}" y="${y + 3}" width="${Math.max(1, (barW * r.value!) / max).toFixed(1)}" height="14" fill="${colors.wgrad}"/>`);
+      parts.push(
+        `<rect x="${labelW}" y="${y + 3}" width="${Math.max(1, (barW * r.value!) / max).toFixed(1)}" height="14" fill="${colors.wgrad}"/>`,
+      );
       parts.push(`<text x="${(labelW + (barW * r.value!) / max + 6).toFixed(1)}" y="${y + 14}">${fmtNum(r.value!)}</text>`);
       ps.forEach(([n, p], i) => {
-        parts.push(`<rect x="${labelW}" y="${y + 19 + i * 8}" width="${Math.max(1, (barW * p.value) / max).toFixed(1)}" height="6" fill="${colors[n]}"/>`);
+        parts.push(
+          `<rect x="${labelW}" y="${y + 19 + i * 8}" width="${Math.max(1, (barW * p.value) / max).toFixed(1)}" height="6" fill="${colors[n]}"/>`,
+        );
       });
       y += h;
     }
     y += 10;
   }
   const legend = ['wgrad', ...PEER_NAMES.filter((n) => rows.some((r) => typeof r.peers[n] === 'object'))]
-    .map((n, i) => `<rect x="${labelW + i * 150}" y="24" width="12" height="12" fill="${colors[n]}"/><text x="${labelW + i * 150 + 18}" y="34">${n}</text>`)
+    .map(
+      (n, i) =>
+        `<rect x="${labelW + i * 150}" y="24" width="12" height="12" fill="${colors[n]}"/><text x="${labelW + i * 150 + 18}" y="34">${n}</text>`,
+    )
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y + 10}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
@@ -655,7 +817,10 @@ const meta = {
   command: `npx tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   adapter: `${info.description} (${info.backend}; family ${info.family})`,
-  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} at start, Node ${process.version}`,
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ')} at start, Node ${process.version}`,
 };
 console.log(`wgrad bench on ${meta.adapter}\n${meta.machine}`);
 if (opts.peers) {
@@ -665,7 +830,15 @@ if (opts.peers) {
   if (wanted(TORCH)) await setupTorchCpuPeer();
 }
 for (const [k, v] of Object.entries(peerErrors)) console.log(`  peer ${k} unavailable: ${v}`);
-const benches: Record<Group, () => Promise<void>> = { matmul: benchMatmul, elementwise: benchElementwise, reduce: benchReduce, conv: benchConv, mlp: benchMlp, moco: benchMoco, resnet50: benchResnet50 };
+const benches: Record<Group, () => Promise<void>> = {
+  matmul: benchMatmul,
+  elementwise: benchElementwise,
+  reduce: benchReduce,
+  conv: benchConv,
+  mlp: benchMlp,
+  moco: benchMoco,
+  resnet50: benchResnet50,
+};
 for (const g of GROUPS) {
   if (!opts.only.includes(g)) continue;
   try {
@@ -676,7 +849,8 @@ for (const g of GROUPS) {
   }
 }
 meta.machine += `; ${os.loadavg()[0].toFixed(1)} at the end`;
-if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ ...meta, results: rows, findings, skipped: skippedGroups, peerErrors }, null, 1) + '\n');
+if (opts.json)
+  fs.writeFileSync(opts.json, JSON.stringify({ ...meta, results: rows, findings, skipped: skippedGroups, peerErrors }, null, 1) + '\n');
 if (opts.write) {
   writeMarkdownSection(opts.md, markdown(meta));
   // The chart shows full runs; a partial run draws one only where --svg names a file.

@@ -28,7 +28,10 @@ for (let round = 0; round < 10; round++) {
   }
 }
 const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
-for (const mode of modes) console.log(`${mode.padEnd(5)} matmul ${n}²: median ${median(gflops[mode]).toFixed(1)} GFLOP/s (best ${Math.max(...gflops[mode]).toFixed(1)})`);
+for (const mode of modes)
+  console.log(
+    `${mode.padEnd(5)} matmul ${n}²: median ${median(gflops[mode]).toFixed(1)} GFLOP/s (best ${Math.max(...gflops[mode]).toFixed(1)})`,
+  );
 console.log(`sleep / spin = ${(median(gflops.sleep) / median(gflops.spin)).toFixed(2)}`);
 const x = randn([16]).keep();
 await x.sum().item();

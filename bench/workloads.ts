@@ -18,7 +18,15 @@ export const matmulFlops = (S: number) => 2 * S ** 3;
 export function matmulWgrad(S: number) {
   const a = keep(randn([S, S]));
   const b = keep(randn([S, S]));
-  return { a, b, step: () => matmulRaw(a, b), dispose: () => { a.dispose(); b.dispose(); } };
+  return {
+    a,
+    b,
+    step: () => matmulRaw(a, b),
+    dispose: () => {
+      a.dispose();
+      b.dispose();
+    },
+  };
 }
 
 export function matmulTfjs(tf: TF, S: number): PeerWork {
@@ -28,7 +36,14 @@ export function matmulTfjs(tf: TF, S: number): PeerWork {
 
 // ---- conv2d: 3×3, padding 1 (the MoCo ConvNet's second layer at width 16) -----------------------
 
-export interface ConvShape { N: number; C: number; H: number; W: number; Co: number; k: number }
+export interface ConvShape {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  Co: number;
+  k: number;
+}
 export const convFlops = ({ N, C, H, W, Co, k }: ConvShape) => 2 * N * Co * H * W * C * k * k;
 type Conv2d = typeof import('../src/ops/conv.ts').conv2d;
 
@@ -47,11 +62,14 @@ export function convWgrad(conv2d: Conv2d, { N, C, H, W, Co, k }: ConvShape) {
   };
   const [yx, yw] = [recorded(0), recorded(1)];
   return {
-    x, w,
+    x,
+    w,
     forward: () => noGrad(() => conv2d(x, w, null, { padding: 1 })),
     inputGrad: () => noGrad(() => yx[0].node!.backward!(gy)),
     weightGrad: () => noGrad(() => yw[0].node!.backward!(gy)),
-    dispose: () => { for (const v of [...yx, ...yw, x, w, gy]) v.dispose(); },
+    dispose: () => {
+      for (const v of [...yx, ...yw, x, w, gy]) v.dispose();
+    },
   };
 }
 
@@ -60,16 +78,23 @@ export function convTfjs(tf: TF, { N, C, H, W, Co, k }: ConvShape, which: 'forwa
   const [v, f] = [tf.randomNormal([N, H, W, C]), tf.randomNormal([k, k, C, Co], 0, 0.1)];
   const dy = which === 'forward' ? null : tf.randomNormal([N, H, W, Co]);
   const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
-  const step = which === 'forward' ? () => void tf.conv2d(v as T4, f as T4, 1, 'same')
-    : which === 'input_grad'
-      ? () => void tf.engine().runKernel('Conv2DBackpropInput', { dy: dy!, filter: f }, { ...attrs, inputShape: v.shape })
-      : () => void tf.engine().runKernel('Conv2DBackpropFilter', { x: v, dy: dy! }, { ...attrs, filterShape: f.shape });
+  const step =
+    which === 'forward'
+      ? () => void tf.conv2d(v as T4, f as T4, 1, 'same')
+      : which === 'input_grad'
+        ? () => void tf.engine().runKernel('Conv2DBackpropInput', { dy: dy!, filter: f }, { ...attrs, inputShape: v.shape })
+        : () => void tf.engine().runKernel('Conv2DBackpropFilter', { x: v, dy: dy! }, { ...attrs, filterShape: f.shape });
   return { step, dispose: () => tf.dispose([v, f, ...(dy ? [dy] : [])]) };
 }
 
 // ---- MLP training step: forward, cross-entropy, backward, SGD with momentum ----------------------
 
-export interface MlpShape { B: number; D: number; H: number; O: number }
+export interface MlpShape {
+  B: number;
+  D: number;
+  H: number;
+  O: number;
+}
 export const mlpFlops = ({ B, D, H, O }: MlpShape) => 3 * 2 * B * (D * H + H * H + H * O); // forward + backward ≈ 3 × forward
 
 export function mlpWgrad({ B, D, H, O }: MlpShape) {
@@ -84,7 +109,15 @@ export function mlpWgrad({ B, D, H, O }: MlpShape) {
     opt.zeroGrad();
     return loss;
   };
-  return { x, labels, trainStep, dispose: () => { x.dispose(); for (const p of model.parameters()) p.dispose(); } };
+  return {
+    x,
+    labels,
+    trainStep,
+    dispose: () => {
+      x.dispose();
+      for (const p of model.parameters()) p.dispose();
+    },
+  };
 }
 
 export function mlpTfjs(tf: TF, { B, D, H, O }: MlpShape): PeerWork {
@@ -99,7 +132,13 @@ export function mlpTfjs(tf: TF, { B, D, H, O }: MlpShape): PeerWork {
     const h2 = tf.relu(tf.add(tf.matMul(h1, ws[2]), ws[3]));
     return tf.losses.softmaxCrossEntropy(ty, tf.add(tf.matMul(h2, ws[4]), ws[5])) as import('@tensorflow/tfjs-core').Scalar;
   };
-  return { step: () => void o.minimize(loss), dispose: () => { tf.dispose([...ws, tx, ty]); o.dispose(); } };
+  return {
+    step: () => void o.minimize(loss),
+    dispose: () => {
+      tf.dispose([...ws, tx, ty]);
+      o.dispose();
+    },
+  };
 }
 
 // ---- MoCo training step of the CLI's default config ----------------------------------------------
@@ -107,7 +146,9 @@ export function mlpTfjs(tf: TF, { B, D, H, O }: MlpShape): PeerWork {
 /** The CLI modules that build the MoCo model; loaded on demand (a harness reports it when they fail). */
 export async function mocoModules() {
   const [train, args, augment] = await Promise.all([
-    import('../src/cli/train.ts'), import('../src/cli/args.ts'), import('../src/data/augment.ts'),
+    import('../src/cli/train.ts'),
+    import('../src/cli/args.ts'),
+    import('../src/data/augment.ts'),
   ]);
   return { train, args, augment };
 }
@@ -138,5 +179,15 @@ export function mocoWgrad(mods: MocoModules, size: { batch?: number; width?: num
   };
   const { width, K, dim, m, T, lr, wd, bnSplits } = cfg;
   const peer: MocoPeerConfig = { batch: B, width, K, dim, m, T, lr, wd, bnSplits };
-  return { cfg, B, aug, step, peer, dispose: () => { x.dispose(); for (const p of model.parameters()) p.dispose(); } };
+  return {
+    cfg,
+    B,
+    aug,
+    step,
+    peer,
+    dispose: () => {
+      x.dispose();
+      for (const p of model.parameters()) p.dispose();
+    },
+  };
 }

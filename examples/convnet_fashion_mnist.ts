@@ -11,7 +11,21 @@
 // Output with the defaults on the 2-core lavapipe machine (examples/README.md has the log):
 //   epoch 2: loss 1.0147, test accuracy 69.50%  (294 s in all, ~23 img/s, on a busy machine)
 
-import { init, deviceInfo, manualSeed, tidy, noGrad, BatchLoader, tensor, argmax, eq, crossEntropy, nn, optim, shutdown } from '../src/index.ts';
+import {
+  init,
+  deviceInfo,
+  manualSeed,
+  tidy,
+  noGrad,
+  BatchLoader,
+  tensor,
+  argmax,
+  eq,
+  crossEntropy,
+  nn,
+  optim,
+  shutdown,
+} from '../src/index.ts';
 import { loadFashionMnist, FASHION_MNIST_CLASSES } from '../src/data/node-files.ts';
 import { toFloat, subset } from '../src/data/dataset.ts';
 
@@ -62,11 +76,16 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     sched.step();
     lossSum += await loss.item();
     loss.dispose();
-    if (batch.index % 50 === 49) process.stdout.write(`  step ${batch.index + 1}/${loader.length} loss ${(lossSum / (batch.index + 1)).toFixed(3)} lr ${sched.lrs[0].toFixed(4)}\r`);
+    if (batch.index % 50 === 49)
+      process.stdout.write(
+        `  step ${batch.index + 1}/${loader.length} loss ${(lossSum / (batch.index + 1)).toFixed(3)} lr ${sched.lrs[0].toFixed(4)}\r`,
+      );
   }
   const secs = (Date.now() - tEpoch) / 1000;
   const acc = await accuracy();
-  console.log(`epoch ${epoch}: loss ${(lossSum / loader.length).toFixed(4)}, test accuracy ${acc.toFixed(2)}%  (${secs.toFixed(0)} s, ${((loader.length * batchSize) / secs).toFixed(0)} img/s)`);
+  console.log(
+    `epoch ${epoch}: loss ${(lossSum / loader.length).toFixed(4)}, test accuracy ${acc.toFixed(2)}%  (${secs.toFixed(0)} s, ${((loader.length * batchSize) / secs).toFixed(0)} img/s)`,
+  );
 }
 console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 shutdown();
@@ -77,11 +96,15 @@ async function accuracy(): Promise<number> {
   let correct = 0;
   for (let s = 0; s < test.count; s += 500) {
     const idx = Array.from({ length: Math.min(500, test.count - s) }, (_, i) => s + i);
-    const hits = noGrad(() => tidy(() => {
-      const x = tensor(toFloat(test, idx), [idx.length, 1, 28, 28]);
-      const y = tensor(Float32Array.from(idx, (i) => test.labels[i]));
-      return eq(argmax(model.forward(x), 1), y).float().sum();
-    }));
+    const hits = noGrad(() =>
+      tidy(() => {
+        const x = tensor(toFloat(test, idx), [idx.length, 1, 28, 28]);
+        const y = tensor(Float32Array.from(idx, (i) => test.labels[i]));
+        return eq(argmax(model.forward(x), 1), y)
+          .float()
+          .sum();
+      }),
+    );
     correct += await hits.item();
     hits.dispose();
   }

@@ -25,7 +25,17 @@
 
 import { readFileSync } from 'node:fs';
 import {
-  init, deviceInfo, manualSeed, tensor, randn, tidy, gradcheck, registerKernelSource, UniformLayout, Tensor, shutdown,
+  init,
+  deviceInfo,
+  manualSeed,
+  tensor,
+  randn,
+  tidy,
+  gradcheck,
+  registerKernelSource,
+  UniformLayout,
+  Tensor,
+  shutdown,
 } from '../src/index.ts';
 import { device } from '../src/runtime.ts';
 import { record } from '../src/autograd/graph.ts';
@@ -37,6 +47,7 @@ import { referenceOps, type RefTensor } from '../src/reference/index.ts';
 registerKernelSource('softplus', readFileSync(new URL('./kernels/softplus.wgsl', import.meta.url), 'utf8'));
 // The kernel's struct Params, field by field. The device compares the two when it compiles the kernel
 // and throws, naming the field, if one is missing, extra, renamed, retyped or out of order.
+// prettier-ignore
 const paramsLayout = new UniformLayout(['softplus'], { n: 'u32', x_offset: 'u32', g_offset: 'u32', beta: 'f32' });
 
 /** One launch of softplus.wgsl: forward (g = null) or backward (dx = g · sigmoid(β·x)). */
@@ -97,7 +108,9 @@ console.log(`gradcheck softplus(xᵀ, β=2)·w: ok=${r1.ok}, worst error ratio $
 // gradcheck does catch a wrong rule: here the backward forgets the sigmoid factor.
 const wrong = (t: Tensor) => record(launch(contiguous(t), null, 1, 'softplus'), 'softplus', [t], { beta: 1 }, (g) => [g]);
 const r0 = await gradcheck(wrong, [randn([3, 4])], { raise: false });
-console.log(`gradcheck of a wrong backward rule (dx = g): ok=${r0.ok}, ${r0.failures.length}/12 elements fail, worst ratio ${r0.worst.toFixed(1)}`);
+console.log(
+  `gradcheck of a wrong backward rule (dx = g): ok=${r0.ok}, ${r0.failures.length}/12 elements fail, worst ratio ${r0.worst.toFixed(1)}`,
+);
 
 // The same op composed from recorded primitives, log(1 + exp(β·x)) / β: no kernel of its own,
 // no reference needed. Its values and gradients should match the custom op's.
@@ -110,7 +123,9 @@ x.zeroGrad();
 yComp.sum().backward();
 const gComp = await x.grad!.toArray();
 const maxDiff = (p: Float32Array, q: Float32Array) => p.reduce((m, v, i) => Math.max(m, Math.abs(v - q[i])), 0);
-console.log(`custom vs composite on 1000 values: max |Δy| ${maxDiff(await yCustom.toArray(), await yComp.toArray()).toExponential(2)}, max |Δgrad| ${maxDiff(gCustom, gComp).toExponential(2)}`);
+console.log(
+  `custom vs composite on 1000 values: max |Δy| ${maxDiff(await yCustom.toArray(), await yComp.toArray()).toExponential(2)}, max |Δgrad| ${maxDiff(gCustom, gComp).toExponential(2)}`,
+);
 const r2 = await gradcheck((t) => composite(t, 2), [randn([4, 3])]);
 console.log(`gradcheck of the composite: ok=${r2.ok}, worst ${r2.worst.toExponential(2)}`);
 // Where the custom kernel earns its keep: the naive composite overflows in f32 (exp(200) = inf).
@@ -118,4 +133,3 @@ const naive = tidy(() => composite(tensor([-100, 100]), 2));
 console.log(`composite at x = -100, 100 (β=2): ${Array.from(await naive.toArray()).join(', ')}; the kernel's stable form gives 0, 100`);
 naive.dispose();
 shutdown();
-

@@ -8,7 +8,21 @@
 // Output with the defaults on the 2-core lavapipe machine (examples/README.md has the log):
 //   epoch 3: loss 0.1506, test accuracy 95.27%  (88 s in all, on a busy machine)
 
-import { init, deviceInfo, manualSeed, tidy, noGrad, BatchLoader, tensor, argmax, eq, crossEntropy, nn, optim, shutdown } from '../src/index.ts';
+import {
+  init,
+  deviceInfo,
+  manualSeed,
+  tidy,
+  noGrad,
+  BatchLoader,
+  tensor,
+  argmax,
+  eq,
+  crossEntropy,
+  nn,
+  optim,
+  shutdown,
+} from '../src/index.ts';
 import { loadMnist } from '../src/data/node-files.ts';
 import { toFloat, subset } from '../src/data/dataset.ts';
 
@@ -62,7 +76,9 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     loss.dispose();
   }
   const acc = await accuracy();
-  console.log(`epoch ${epoch}: loss ${(lossSum / loader.length).toFixed(4)}, test accuracy ${acc.toFixed(2)}%  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(
+    `epoch ${epoch}: loss ${(lossSum / loader.length).toFixed(4)}, test accuracy ${acc.toFixed(2)}%  (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
 }
 shutdown();
 
@@ -71,11 +87,15 @@ async function accuracy(): Promise<number> {
   let correct = 0;
   for (let s = 0; s < test.count; s += 1000) {
     const idx = Array.from({ length: Math.min(1000, test.count - s) }, (_, i) => s + i);
-    const hits = noGrad(() => tidy(() => {
-      const x = tensor(toFloat(test, idx), [idx.length, 1, 28, 28]);
-      const y = tensor(Float32Array.from(idx, (i) => test.labels[i]));
-      return eq(argmax(model.forward(x), 1), y).float().sum();
-    }));
+    const hits = noGrad(() =>
+      tidy(() => {
+        const x = tensor(toFloat(test, idx), [idx.length, 1, 28, 28]);
+        const y = tensor(Float32Array.from(idx, (i) => test.labels[i]));
+        return eq(argmax(model.forward(x), 1), y)
+          .float()
+          .sum();
+      }),
+    );
     correct += await hits.item();
     hits.dispose();
   }

@@ -14,7 +14,15 @@ const [N, D, H] = [512, 16, 64];
 const x = keep(randn([N, D]));
 // target: y = sin(x·u) + 0.1·noise
 const u = randn([D, 1], { std: 0.5 });
-const y = keep(tidy(() => x.matmul(u).mul(2).tanh().add(randn([N, 1], { std: 0.05 }))));
+const y = keep(
+  tidy(() =>
+    x
+      .matmul(u)
+      .mul(2)
+      .tanh()
+      .add(randn([N, 1], { std: 0.05 })),
+  ),
+);
 
 const param = (shape: number[], std: number) => keep(randn(shape, { std, requiresGrad: true }));
 const params = [param([D, H], 1 / Math.sqrt(D)), param([1, H], 0), param([H, 1], 1 / Math.sqrt(H)), param([1, 1], 0)];
@@ -48,5 +56,7 @@ for (let step = 0; step <= 400; step++) {
   loss.dispose();
 }
 const s = stats();
-console.log(`loss fell from ${first.toFixed(4)}; ${s.dispatches} dispatches in ${s.submits} submits, ${s.pipelinesCompiled} pipelines, ${s.buffersCreated} buffers created / ${s.buffersReused} reused`);
+console.log(
+  `loss fell from ${first.toFixed(4)}; ${s.dispatches} dispatches in ${s.submits} submits, ${s.pipelinesCompiled} pipelines, ${s.buffersCreated} buffers created / ${s.buffersReused} reused`,
+);
 shutdown();

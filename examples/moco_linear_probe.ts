@@ -90,7 +90,10 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     lossSum += l;
     accSum += a;
     // The loss starts near ln(K+1) and often rises while the queue fills with real keys.
-    if (s % 8 === 0 || s === steps - 1) console.log(`  epoch ${epoch + 1} step ${s + 1}/${steps}: loss ${l.toFixed(3)} (ln(K+1) = ${Math.log(K + 1).toFixed(2)}), pretext acc ${(100 * a).toFixed(1)}%`);
+    if (s % 8 === 0 || s === steps - 1)
+      console.log(
+        `  epoch ${epoch + 1} step ${s + 1}/${steps}: loss ${l.toFixed(3)} (ln(K+1) = ${Math.log(K + 1).toFixed(2)}), pretext acc ${(100 * a).toFixed(1)}%`,
+      );
   }
   console.log(`epoch ${epoch + 1}: mean loss ${(lossSum / steps).toFixed(3)}, pretext acc ${((100 * accSum) / steps).toFixed(1)}%`);
 }
@@ -98,5 +101,7 @@ console.log(`pre-training: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
 const after = await evaluate(model.backbone);
 console.log(`MoCo encoder:   kNN ${after.knn.toFixed(2)}%, linear probe ${after.probe.toFixed(2)}%`);
-console.log(`change vs random encoder: kNN ${(after.knn - before.knn).toFixed(2)}, linear probe ${(after.probe - before.probe).toFixed(2)} points`);
+console.log(
+  `change vs random encoder: kNN ${(after.knn - before.knn).toFixed(2)}, linear probe ${(after.probe - before.probe).toFixed(2)} points`,
+);
 shutdown();

@@ -11,7 +11,23 @@
 //
 // Output with the defaults on the 2-core lavapipe machine: examples/README.md.
 
-import { init, deviceInfo, manualSeed, tidy, noGrad, BatchLoader, tensor, argmax, eq, crossEntropy, concat, nn, optim, shutdown, type Tensor } from '../src/index.ts';
+import {
+  init,
+  deviceInfo,
+  manualSeed,
+  tidy,
+  noGrad,
+  BatchLoader,
+  tensor,
+  argmax,
+  eq,
+  crossEntropy,
+  concat,
+  nn,
+  optim,
+  shutdown,
+  type Tensor,
+} from '../src/index.ts';
 import { loadFashionMnist } from '../src/data/node-files.ts';
 import { toFloat, subset } from '../src/data/dataset.ts';
 
@@ -53,7 +69,10 @@ class ViT extends nn.Module {
   forward(images: Tensor): Tensor {
     const b = images.shape[0];
     // [B, 1, 28, 28] → [B, 16, 49]: patch rows and columns become the token axis.
-    const patches = images.reshape(b, 4, PATCH, 4, PATCH).permute(0, 1, 3, 2, 4).reshape(b, TOKENS, PATCH * PATCH);
+    const patches = images
+      .reshape(b, 4, PATCH, 4, PATCH)
+      .permute(0, 1, 3, 2, 4)
+      .reshape(b, TOKENS, PATCH * PATCH);
     const tokens = concat([this.clsToken.expand(b, 1, dim), this.embed.forward(patches)], 1).add(this.posEmbed);
     const cls = this.norm.forward(this.blocks.forward(tokens)).slice(1, 0, 1).reshape(b, dim);
     return this.head.forward(cls);
@@ -70,7 +89,9 @@ const test = testSize < fullTest.count ? subset(fullTest, testSize, 1) : fullTes
 console.log(`Fashion-MNIST: ${train.count} train / ${test.count} test images`);
 
 const model = new ViT();
-console.log(`ViT(dim ${dim}, depth ${depth}, heads ${heads}, ${TOKENS} patches of ${PATCH}×${PATCH}): ${model.parameters().reduce((n, p) => n + p.size, 0)} parameters`);
+console.log(
+  `ViT(dim ${dim}, depth ${depth}, heads ${heads}, ${TOKENS} patches of ${PATCH}×${PATCH}): ${model.parameters().reduce((n, p) => n + p.size, 0)} parameters`,
+);
 const loader = new BatchLoader(train, { batchSize, seed: 1, labels: true });
 const opt = new optim.AdamW(model.parameters(), { lr, weightDecay: 0.05 });
 const sched = new optim.LRScheduler(opt, optim.perStep(optim.cosine(epochs), loader.length));
@@ -90,10 +111,13 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     sched.step();
     lossSum += await loss.item();
     loss.dispose();
-    if (batch.index % 10 === 9) process.stdout.write(`  step ${batch.index + 1}/${loader.length} loss ${(lossSum / (batch.index + 1)).toFixed(3)}\r`);
+    if (batch.index % 10 === 9)
+      process.stdout.write(`  step ${batch.index + 1}/${loader.length} loss ${(lossSum / (batch.index + 1)).toFixed(3)}\r`);
   }
   const secs = (Date.now() - tEpoch) / 1000;
-  console.log(`epoch ${epoch}: loss ${(lossSum / loader.length).toFixed(4)}, test accuracy ${(await accuracy()).toFixed(2)}%  (${secs.toFixed(0)} s)`);
+  console.log(
+    `epoch ${epoch}: loss ${(lossSum / loader.length).toFixed(4)}, test accuracy ${(await accuracy()).toFixed(2)}%  (${secs.toFixed(0)} s)`,
+  );
 }
 console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 shutdown();
@@ -104,11 +128,15 @@ async function accuracy(): Promise<number> {
   let correct = 0;
   for (let s = 0; s < test.count; s += 500) {
     const idx = Array.from({ length: Math.min(500, test.count - s) }, (_, i) => s + i);
-    const hits = noGrad(() => tidy(() => {
-      const x = tensor(toFloat(test, idx), [idx.length, 1, 28, 28]);
-      const y = tensor(Float32Array.from(idx, (i) => test.labels[i]));
-      return eq(argmax(model.forward(x), 1), y).float().sum();
-    }));
+    const hits = noGrad(() =>
+      tidy(() => {
+        const x = tensor(toFloat(test, idx), [idx.length, 1, 28, 28]);
+        const y = tensor(Float32Array.from(idx, (i) => test.labels[i]));
+        return eq(argmax(model.forward(x), 1), y)
+          .float()
+          .sum();
+      }),
+    );
     correct += await hits.item();
     hits.dispose();
   }

@@ -79,8 +79,14 @@ function skipBalanced(s: string, i: number): number {
   let depth = 0;
   while (i < s.length) {
     const c = s[i];
-    if (c === '"' || c === "'" || c === '`') { i = skipString(s, i); continue; }
-    if (c === '/' && (s[i + 1] === '/' || s[i + 1] === '*')) { i = skipComment(s, i); continue; }
+    if (c === '"' || c === "'" || c === '`') {
+      i = skipString(s, i);
+      continue;
+    }
+    if (c === '/' && (s[i + 1] === '/' || s[i + 1] === '*')) {
+      i = skipComment(s, i);
+      continue;
+    }
     if (c === '{' || c === '(' || c === '[') depth++;
     else if (c === '}' || c === ')' || c === ']') {
       depth--;
@@ -105,7 +111,10 @@ export function splitStatements(s: string): Statement[] {
   let doc: string | null = null;
   while (i < s.length) {
     const c = s[i];
-    if (/\s/.test(c) || c === ';') { i++; continue; }
+    if (/\s/.test(c) || c === ';') {
+      i++;
+      continue;
+    }
     if (c === '/' && (s[i + 1] === '/' || s[i + 1] === '*')) {
       const e = skipComment(s, i);
       doc = s.startsWith('/**', i) && !s.startsWith('/**/', i) ? s.slice(i, e) : null;
@@ -117,8 +126,14 @@ export function splitStatements(s: string): Statement[] {
     while (i < s.length) {
       const ch = s[i];
       if (ch === ';') break;
-      if (ch === '"' || ch === "'" || ch === '`') { i = skipString(s, i); continue; }
-      if (ch === '/' && (s[i + 1] === '/' || s[i + 1] === '*')) { i = skipComment(s, i); continue; }
+      if (ch === '"' || ch === "'" || ch === '`') {
+        i = skipString(s, i);
+        continue;
+      }
+      if (ch === '/' && (s[i + 1] === '/' || s[i + 1] === '*')) {
+        i = skipComment(s, i);
+        continue;
+      }
       if (ch === '{' || ch === '(' || ch === '[') {
         const wasBrace = ch === '{';
         i = skipBalanced(s, i);
@@ -162,7 +177,8 @@ interface DtsModule {
   starFrom: string[];
 }
 
-const DECL_RE = /^(export\s+)?(?:default\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?(function|class|const|let|var|interface|type|enum)\s+([A-Za-z_$][\w$]*)/;
+const DECL_RE =
+  /^(export\s+)?(?:default\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?(function|class|const|let|var|interface|type|enum)\s+([A-Za-z_$][\w$]*)/;
 
 function parseModule(dtsRoot: string, file: string): DtsModule {
   const text = readFileSync(join(dtsRoot, file), 'utf8');
@@ -176,14 +192,21 @@ function parseModule(dtsRoot: string, file: string): DtsModule {
     } else if ((m = t.match(/^export\s+\*\s+from\s+['"]([^'"]+)['"]/))) {
       mod.starFrom.push(resolve(m[1]));
     } else if ((m = t.match(/^export\s+(?:type\s+)?\{([^}]*)\}(?:\s+from\s+['"]([^'"]+)['"])?/))) {
-      for (const part of m[1].split(',').map((p) => p.trim()).filter(Boolean)) {
-        const [orig, alias] = part.replace(/^type\s+/, '').split(/\s+as\s+/).map((x) => x.trim());
+      for (const part of m[1]
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const [orig, alias] = part
+          .replace(/^type\s+/, '')
+          .split(/\s+as\s+/)
+          .map((x) => x.trim());
         mod.exports.set(alias ?? orig, m[2] ? { from: resolve(m[2]), name: orig } : { local: orig });
       }
     } else if ((m = t.match(DECL_RE))) {
       const kind = (m[2] === 'let' || m[2] === 'var' ? 'const' : m[2]) as Decl['kind'];
       const prev = mod.decls.get(m[3]);
-      if (prev) prev.statements.push(st); // overloads, or interface + const of the same name
+      if (prev)
+        prev.statements.push(st); // overloads, or interface + const of the same name
       else mod.decls.set(m[3], { kind, name: m[3], statements: [st] });
       if (m[1]) mod.exports.set(m[3], { local: m[3] });
     }
@@ -197,7 +220,9 @@ function sourceLocation(dtsFile: string, name: string): string {
   const path = join(root, src);
   if (!existsSync(path)) return src;
   const lines = readFileSync(path, 'utf8').split('\n');
-  const re = new RegExp(`^export\\s+(?:default\\s+)?(?:declare\\s+)?(?:abstract\\s+)?(?:async\\s+)?(?:function\\*?|class|const|let|var|interface|type|enum)\\s+${name.replace(/\$/g, '\\$')}\\b`);
+  const re = new RegExp(
+    `^export\\s+(?:default\\s+)?(?:declare\\s+)?(?:abstract\\s+)?(?:async\\s+)?(?:function\\*?|class|const|let|var|interface|type|enum)\\s+${name.replace(/\$/g, '\\$')}\\b`,
+  );
   const at = lines.findIndex((l) => re.test(l));
   return at < 0 ? src : `${src}:${at + 1}`;
 }
@@ -216,7 +241,12 @@ function declarationText(decl: Decl): string {
     const head = strip(st.text.slice(0, open).trim());
     const members = publicMembers(st.text.slice(open + 1, st.text.lastIndexOf('}')));
     const lines = members.map((m) => {
-      const doc = m.doc ? cleanDoc(m.doc).split('\n').map((l) => `  // ${l}`.trimEnd()).join('\n') + '\n' : '';
+      const doc = m.doc
+        ? cleanDoc(m.doc)
+            .split('\n')
+            .map((l) => `  // ${l}`.trimEnd())
+            .join('\n') + '\n'
+        : '';
       // tsc indents members by 4 and their nested lines by 8: re-indent to 2 and 4.
       const text = m.text.replace(/\n( *)/g, (_, sp: string) => '\n' + ' '.repeat(2 + Math.max(0, sp.length - 4) / 2));
       return `${doc}  ${text};`;
@@ -233,8 +263,19 @@ function declarationText(decl: Decl): string {
 export function collectApi(): ApiEntry[] {
   const dtsRoot = mkdtempSync(join(tmpdir(), 'wgrad-api-'));
   try {
-    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'),
-      '--emitDeclarationOnly', '--declaration', '--outDir', dtsRoot], { cwd: root, encoding: 'utf8' });
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(root, 'tsconfig.build.json'),
+        '--emitDeclarationOnly',
+        '--declaration',
+        '--outDir',
+        dtsRoot,
+      ],
+      { cwd: root, encoding: 'utf8' },
+    );
     if (!existsSync(join(dtsRoot, 'index.d.ts'))) {
       throw new Error(`api-docs: tsc wrote no declarations (exit ${tsc.status}):\n${tsc.stdout}${tsc.stderr}`);
     }
@@ -288,7 +329,10 @@ export function entriesOf(dtsRoot: string): ApiEntry[] {
       const r = find(file, name);
       const full = prefix ? `${prefix}.${name}` : name;
       if (!r) throw new Error(`api-docs: cannot find the declaration of '${full}' exported by ${file}`);
-      if ('namespaceOf' in r) { walk(r.namespaceOf, full); continue; }
+      if ('namespaceOf' in r) {
+        walk(r.namespaceOf, full);
+        continue;
+      }
       const { decl } = r;
       const docs = decl.statements.map((s) => s.doc).filter((d): d is string => d !== null);
       const declaration = declarationText(decl);
@@ -321,7 +365,9 @@ export function docBlocks(doc: string): string[] {
 
 /** The code of each `@example` of a doc comment. */
 export function docExamples(doc: string | null): string[] {
-  return docBlocks(doc ?? '').filter((b) => b.startsWith('@example')).map((b) => b.replace(/^@example\s*/, '').trim());
+  return docBlocks(doc ?? '')
+    .filter((b) => b.startsWith('@example'))
+    .map((b) => b.replace(/^@example\s*/, '').trim());
 }
 
 /** Doc text → Markdown: `@example` bodies become ts code blocks, `@param` a list. */
@@ -330,7 +376,10 @@ function renderDoc(doc: string): string {
   const blocks = docBlocks(doc);
   for (const b of blocks) {
     const tag = b.match(/^@(\w+)\s*/);
-    if (!tag) { out.push(b.trim()); continue; }
+    if (!tag) {
+      out.push(b.trim());
+      continue;
+    }
     const body = b.slice(tag[0].length).replace(/\s+$/, '');
     if (tag[1] === 'example') {
       const code = body.replace(/^```\w*\n?/, '').replace(/\n?```$/, '');
@@ -368,14 +417,14 @@ export function renderMarkdown(entries: ApiEntry[]): string {
     'doc comment and where it is defined. Start with [README.md](../README.md) and',
     '[ARCHITECTURE.md](ARCHITECTURE.md); [MOCO.md](MOCO.md) walks through the MoCo code.',
     '',
-    "The dataset readers import `node:fs`, so they have their own entry, `wgrad/data`",
+    'The dataset readers import `node:fs`, so they have their own entry, `wgrad/data`',
     '([src/data/index.ts](../src/data/index.ts)), which also re-exports the data part of this list:',
     '',
     '```ts',
-    "import { loadFashionMnist, loadMnist, loadCifar10, loadDataset, readDataFile, parseIdx, encodeIdx, parseCifar10Batch,",
+    'import { loadFashionMnist, loadMnist, loadCifar10, loadDataset, readDataFile, parseIdx, encodeIdx, parseCifar10Batch,',
     "  subset, toFloat, TensorDataset, DataLoader, BatchLoader, FASHION_MNIST_CLASSES, CIFAR10_CLASSES } from 'wgrad/data';",
     "const train = loadFashionMnist({ split: 'train' }); // { images: Uint8Array (N×1×28×28), labels, count, … }; or { dir, split }",
-    "for (const [x, y] of new DataLoader(train, { batchSize: 128, shuffle: true })) { /* x [128, 1, 28, 28] in [0, 1] */ }",
+    'for (const [x, y] of new DataLoader(train, { batchSize: 128, shuffle: true })) { /* x [128, 1, 28, 28] in [0, 1] */ }',
     '```',
     '',
   ];
@@ -386,14 +435,23 @@ export function renderMarkdown(entries: ApiEntry[]): string {
       ['Constants', (e) => e.kind === 'const' && !e.callable],
       ['Types', (e) => e.kind === 'interface' || e.kind === 'type' || e.kind === 'enum'],
     ];
-    lines.push(`- **${title(ns)}**: ` + kinds.flatMap(([, f]) => list.filter(f)).map((e) => `[${e.name.slice(ns ? ns.length + 1 : 0)}](#${anchor(e.name)})`).join(', '));
+    lines.push(
+      `- **${title(ns)}**: ` +
+        kinds
+          .flatMap(([, f]) => list.filter(f))
+          .map((e) => `[${e.name.slice(ns ? ns.length + 1 : 0)}](#${anchor(e.name)})`)
+          .join(', '),
+    );
   }
   lines.push('');
   for (const [ns, list] of sections) {
     lines.push(`## ${ns === '' ? 'Top level' : `Namespace \`${ns}\``}`, '');
     for (const e of list) {
       lines.push(`### ${e.name}`, '');
-      lines.push(`*${e.callable && e.kind === 'const' ? 'function' : e.kind}* — [${e.source}](../${e.source.replace(/:(\d+)$/, '#L$1')})`, '');
+      lines.push(
+        `*${e.callable && e.kind === 'const' ? 'function' : e.kind}* — [${e.source}](../${e.source.replace(/:(\d+)$/, '#L$1')})`,
+        '',
+      );
       lines.push('```ts', e.declaration, '```', '');
       if (e.doc) lines.push(renderDoc(e.doc), '');
     }
@@ -408,5 +466,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const entries = collectApi();
   writeFileSync(outFile, renderMarkdown(entries));
   const missing = entries.filter((e) => !e.doc).map((e) => e.name);
-  console.log(`api-docs: ${entries.length} exports → ${relative(process.cwd(), outFile)}` + (missing.length ? `; ${missing.length} without a doc comment: ${missing.join(', ')}` : ''));
+  console.log(
+    `api-docs: ${entries.length} exports → ${relative(process.cwd(), outFile)}` +
+      (missing.length ? `; ${missing.length} without a doc comment: ${missing.join(', ')}` : ''),
+  );
 }

@@ -20,7 +20,8 @@ const nodeStubs = {
   setup(build) {
     build.onResolve({ filter: /^(node:.*|webgpu)$/ }, (a) => ({ path: a.path, namespace: 'node-stub' }));
     build.onLoad({ filter: /.*/, namespace: 'node-stub' }, (a) => ({
-      contents: 'module.exports = new Proxy({}, { get: (_, k) => k === "__esModule" ? false : () => { ' +
+      contents:
+        'module.exports = new Proxy({}, { get: (_, k) => k === "__esModule" ? false : () => { ' +
         `throw new Error('${a.path} is not available in a browser'); } });`,
       loader: 'js',
     }));
@@ -41,7 +42,9 @@ export async function buildBenchPage() {
     plugins: [nodeStubs],
     logLevel: 'silent',
   });
-  const names = readdirSync(join(root, 'kernels')).filter((f) => f.endsWith('.wgsl')).sort();
+  const names = readdirSync(join(root, 'kernels'))
+    .filter((f) => f.endsWith('.wgsl'))
+    .sort();
   const source = (f) => JSON.stringify(readFileSync(join(root, 'kernels', f), 'utf8'));
   const entries = names.map((f) => `  ${JSON.stringify(f.slice(0, -5))}: ${source(f)},`);
   const kernels = `export const kernels = {\n${entries.join('\n')}\n};\n`;

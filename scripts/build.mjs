@@ -20,10 +20,11 @@ const t0 = Date.now();
 rmSync(outDir, { recursive: true, force: true });
 
 // 2. TypeScript: src/ only. A type error fails the build (tsc still writes the files).
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const tsc = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir],
+  { cwd: root, stdio: 'inherit' },
+);
 if (tsc.status !== 0) {
   console.error(`build: tsc -p tsconfig.build.json failed (exit ${tsc.status ?? tsc.signal})`);
   process.exit(1);
@@ -39,7 +40,9 @@ for (const file of walk(outDir).filter((f) => f.endsWith('.d.ts'))) {
 }
 
 // 4. The kernels as a module, for browsers.
-const names = readdirSync(join(root, 'kernels')).filter((f) => f.endsWith('.wgsl')).sort();
+const names = readdirSync(join(root, 'kernels'))
+  .filter((f) => f.endsWith('.wgsl'))
+  .sort();
 const entries = names.map((f) => `  ${JSON.stringify(f.slice(0, -5))}: ${JSON.stringify(readFileSync(join(root, 'kernels', f), 'utf8'))},`);
 mkdirSync(outDir, { recursive: true });
 writeFileSync(

@@ -5,7 +5,10 @@ Object.assign(globalThis, globals);
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const gpu = create([]);
 const adapter = await gpu.requestAdapter();
-if (!adapter) { console.error('no adapter'); process.exit(1); }
+if (!adapter) {
+  console.error('no adapter');
+  process.exit(1);
+}
 const info = adapter.info;
 const device = await adapter.requestDevice();
 device.destroy();

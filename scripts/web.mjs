@@ -16,7 +16,14 @@ import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.css': 'text/css', '.json': 'application/json', '.map': 'application/json' };
+const TYPES = {
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.html': 'text/html',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.map': 'application/json',
+};
 
 /** Where each dataset's files come from, said in the page. */
 function describeSource(name, files) {
@@ -45,16 +52,28 @@ export async function startWebServer(opts = {}) {
     if (!cache.has(key)) cache.set(key, files.loadDataset(name, { split }));
     return cache.get(key);
   };
-  const datasets = () => ['fashion-mnist', 'mnist'].map((name) => {
-    const source = describeSource(name, files);
-    try {
-      const [tr, te] = [dataset(name, 'train'), dataset(name, 'test')];
-      return { name, source, available: true, train: tr.count, test: te.count, classes: tr.classes, shape: [tr.channels, tr.height, tr.width] };
-    } catch (e) {
-      return { name, source, available: false, error: e.message };
-    }
-  });
-  const mounts = [['/web/', join(root, 'web')], ['/dist/', dist]];
+  const datasets = () =>
+    ['fashion-mnist', 'mnist'].map((name) => {
+      const source = describeSource(name, files);
+      try {
+        const [tr, te] = [dataset(name, 'train'), dataset(name, 'test')];
+        return {
+          name,
+          source,
+          available: true,
+          train: tr.count,
+          test: te.count,
+          classes: tr.classes,
+          shape: [tr.channels, tr.height, tr.width],
+        };
+      } catch (e) {
+        return { name, source, available: false, error: e.message };
+      }
+    });
+  const mounts = [
+    ['/web/', join(root, 'web')],
+    ['/dist/', dist],
+  ];
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -68,13 +87,16 @@ export async function startWebServer(opts = {}) {
       const m = /^\/data\/(fashion-mnist|mnist)\/(train|test)-(images|labels)$/.exec(path);
       if (m) {
         const ds = dataset(m[1], m[2]);
-        const body = m[3] === 'labels' ? encodeIdx([ds.count], ds.labels)
-          : encodeIdx(ds.channels === 1 ? [ds.count, ds.height, ds.width] : [ds.count, ds.channels, ds.height, ds.width], ds.images);
+        const body =
+          m[3] === 'labels'
+            ? encodeIdx([ds.count], ds.labels)
+            : encodeIdx(ds.channels === 1 ? [ds.count, ds.height, ds.width] : [ds.count, ds.channels, ds.height, ds.width], ds.images);
         return send(200, 'application/octet-stream', body);
       }
       const mount = mounts.find(([prefix]) => path.startsWith(prefix));
       const file = mount && normalize(join(mount[1], path.slice(mount[0].length)));
-      if (!mount || !file.startsWith(mount[1] + sep) || !existsSync(file) || !statSync(file).isFile()) return send(404, 'text/plain', `not found: ${path}`);
+      if (!mount || !file.startsWith(mount[1] + sep) || !existsSync(file) || !statSync(file).isFile())
+        return send(404, 'text/plain', `not found: ${path}`);
       return send(200, TYPES[extname(file)] ?? 'application/octet-stream', readFileSync(file));
     } catch (e) {
       opts.log?.(`web: ${path}: ${e.message}`);

@@ -36,7 +36,8 @@ export function parseShapeArgs<O extends object>(fn: string, args: readonly unkn
   if (Array.isArray(args[0])) {
     shape = args[0];
     opts = args[1];
-    if (args.length > 2) throw new Error(`${fn}: got ${args.length} arguments after a shape array; call ${fn}([2, 3]) or ${fn}([2, 3], { … })`);
+    if (args.length > 2)
+      throw new Error(`${fn}: got ${args.length} arguments after a shape array; call ${fn}([2, 3]) or ${fn}([2, 3], { … })`);
   } else {
     const last = args.at(-1);
     const hasOpts = last !== null && typeof last === 'object';
@@ -50,7 +51,8 @@ export function parseShapeArgs<O extends object>(fn: string, args: readonly unkn
         `got ${JSON.stringify(args.length && Array.isArray(args[0]) ? args[0] : args)} (size ${bad} is ${String(shape[bad])})`,
     );
   }
-  if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new Error(`${fn}: options must be an object, got ${String(opts)}`);
+  if (opts !== undefined && (opts === null || typeof opts !== 'object'))
+    throw new Error(`${fn}: options must be an object, got ${String(opts)}`);
   return [shape as number[], (opts ?? {}) as O];
 }
 
@@ -79,10 +81,17 @@ function inferShape(data: Nested): number[] {
  */
 export function tensor(data: Nested | ArrayLike<number>, opts?: CreationOptions): Tensor;
 export function tensor(data: Nested | ArrayLike<number>, shape?: readonly number[], opts?: CreationOptions): Tensor;
-export function tensor(data: Nested | ArrayLike<number>, shapeOrOpts?: readonly number[] | CreationOptions, opts: CreationOptions = {}): Tensor {
+export function tensor(
+  data: Nested | ArrayLike<number>,
+  shapeOrOpts?: readonly number[] | CreationOptions,
+  opts: CreationOptions = {},
+): Tensor {
   let shape: readonly number[] | undefined;
   if (shapeOrOpts !== undefined && !Array.isArray(shapeOrOpts)) {
-    if (typeof shapeOrOpts !== 'object' || shapeOrOpts === null) throw new Error(`tensor: the second argument must be a shape array or an options object ({ dtype, requiresGrad }), got ${String(shapeOrOpts)}`);
+    if (typeof shapeOrOpts !== 'object' || shapeOrOpts === null)
+      throw new Error(
+        `tensor: the second argument must be a shape array or an options object ({ dtype, requiresGrad }), got ${String(shapeOrOpts)}`,
+      );
     opts = shapeOrOpts as CreationOptions;
   } else shape = shapeOrOpts as readonly number[] | undefined;
   let flat: ArrayLike<number>;
@@ -93,20 +102,23 @@ export function tensor(data: Nested | ArrayLike<number>, shapeOrOpts?: readonly 
   } else if (Array.isArray(data)) {
     const inferred = inferShape(data);
     flat = (data as unknown[]).flat(Infinity) as number[];
-    if (flat.length !== numel(inferred)) throw new Error(`tensor: nested array is ragged (inferred shape ${fmt(inferred)} but ${flat.length} values)`);
+    if (flat.length !== numel(inferred))
+      throw new Error(`tensor: nested array is ragged (inferred shape ${fmt(inferred)} but ${flat.length} values)`);
     s = shape ?? inferred;
   } else {
     flat = data;
     s = shape ?? [data.length];
   }
-  for (let i = 0; i < flat.length; i++) if (typeof flat[i] !== 'number') throw new Error(`tensor: value at flat index ${i} is ${typeof flat[i]}, not a number`);
+  for (let i = 0; i < flat.length; i++)
+    if (typeof flat[i] !== 'number') throw new Error(`tensor: value at flat index ${i} is ${typeof flat[i]}, not a number`);
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
   return leaf(fromArray(flat, s, dtype), opts, 'tensor');
 }
 
 /** A tensor of the given shape filled with `value`. @example full([2, 3], 7) // [[7, 7, 7], [7, 7, 7]] */
 export function full(shape: readonly number[], value: number, opts: CreationOptions = {}): Tensor {
-  if (!Array.isArray(shape)) throw new Error(`full: the shape comes first, as an array: full([2, 3], ${value}); got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape))
+    throw new Error(`full: the shape comes first, as an array: full([2, 3], ${value}); got ${JSON.stringify(shape)}`);
   if (typeof value !== 'number') throw new Error(`full: the fill value must be a number, got ${JSON.stringify(value)}`);
   return leaf(fill(parseShapeArgs('full', [shape])[0], value, opts.dtype), opts, 'full');
 }
@@ -213,7 +225,8 @@ export function randperm(n: number, opts: { generator?: Generator } = {}): Tenso
 
 /** An n × m matrix (m = n by default) with ones on the diagonal, as torch.eye. @example eye(2) // [[1, 0], [0, 1]] */
 export function eye(n: number, m = n, opts: { requiresGrad?: boolean } = {}): Tensor {
-  if (!Number.isInteger(n) || !Number.isInteger(m) || n < 0 || m < 0) throw new Error(`eye: sizes must be non-negative integers, got ${n} and ${m}`);
+  if (!Number.isInteger(n) || !Number.isInteger(m) || n < 0 || m < 0)
+    throw new Error(`eye: sizes must be non-negative integers, got ${n} and ${m}`);
   const data = new Float32Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
   return tensor(data, [n, m], opts);

@@ -38,7 +38,10 @@ class Formatter {
   private maxWidth = 1;
 
   /** `integers`: an int32 tensor's values, printed without a decimal point (as PyTorch). */
-  constructor(values: ArrayLike<number>, private readonly integers = false) {
+  constructor(
+    values: ArrayLike<number>,
+    private readonly integers = false,
+  ) {
     if (integers) {
       for (let i = 0; i < values.length; i++) this.maxWidth = Math.max(this.maxWidth, String(values[i]).length);
       return;

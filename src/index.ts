@@ -20,15 +20,57 @@ export { noGrad, isGradEnabled } from './autograd/graph.ts';
 export { setAnomalyDetection, isAnomalyDetectionEnabled } from './autograd/anomaly.ts';
 export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';
 export {
-  add, sub, mul, div, pow, maximum, minimum, gt, lt, ge, le, eq, where,
-  neg, exp, log, sqrt, abs, relu, sigmoid, tanh, square, reciprocal,
-  gelu, silu, leakyRelu, elu, softplus, clamp,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  gt,
+  lt,
+  ge,
+  le,
+  eq,
+  where,
+  neg,
+  exp,
+  log,
+  sqrt,
+  abs,
+  relu,
+  sigmoid,
+  tanh,
+  square,
+  reciprocal,
+  gelu,
+  silu,
+  leakyRelu,
+  elu,
+  softplus,
+  clamp,
 } from './ops/elementwise.ts';
 export { fuse } from './ops/fuse.ts';
 export { sum, mean, max, min, variance, argmax, argmin, logsumexp } from './ops/reduce.ts';
 export { sort, argsort, topk } from './ops/sort.ts';
 export { scatterAdd, embedding, oneHot } from './ops/indexing.ts';
-export { reshape, permute, transpose, expand, squeeze, unsqueeze, flatten, contiguous, clone, slice, concat, cat, stack, indexSelect, gather } from './ops/shape.ts';
+export {
+  reshape,
+  permute,
+  transpose,
+  expand,
+  squeeze,
+  unsqueeze,
+  flatten,
+  contiguous,
+  clone,
+  slice,
+  concat,
+  cat,
+  stack,
+  indexSelect,
+  gather,
+} from './ops/shape.ts';
 export { matmul } from './ops/matmul.ts';
 export { batchNorm, normalize, type BatchNormOptions } from './ops/norm.ts';
 export { softmax, logSoftmax } from './ops/softmax.ts';
@@ -38,8 +80,15 @@ export { linear, dropout } from './ops/linear.ts';
 export { layerNorm, std, scaledDotProductAttention, type AttentionOptions } from './ops/attention.ts';
 export { flip, repeat, split, chunk, pad, cumsum } from './ops/rearrange.ts';
 export {
-  augment, augmentWithParams, twoViews, sampleAugmentParams, resolveAugment, IDENTITY_AUGMENT,
-  type AugmentConfig, type AugmentImageParams, type ResolvedAugment,
+  augment,
+  augmentWithParams,
+  twoViews,
+  sampleAugmentParams,
+  resolveAugment,
+  IDENTITY_AUGMENT,
+  type AugmentConfig,
+  type AugmentImageParams,
+  type ResolvedAugment,
 } from './data/augment.ts';
 export { BatchLoader, type BatchLoaderOptions, type Batch } from './data/loader.ts';
 export { TensorDataset, DataLoader, type DataLoaderOptions, type Column, type HostArray } from './data/dataloader.ts';
@@ -51,8 +100,18 @@ export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type Pool2dOptions } from './o
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
 export {
-  saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, encodeTensors, decodeTensors, readTensors,
-  checkpointContents, restoreCheckpoint, type CheckpointState, type RestoreTargets, type LoadedCheckpoint,
+  saveSafetensors,
+  loadSafetensors,
+  saveCheckpoint,
+  loadCheckpoint,
+  encodeTensors,
+  decodeTensors,
+  readTensors,
+  checkpointContents,
+  restoreCheckpoint,
+  type CheckpointState,
+  type RestoreTargets,
+  type LoadedCheckpoint,
 } from './io/checkpoint.ts';
 export { KeyQueue } from './moco/queue.ts';
 export { MemoryBank } from './moco/memory-bank.ts';

@@ -39,9 +39,15 @@ export class Generator {
   }
 
   setState(state: readonly number[]): void {
-    const ok = Array.isArray(state) && (state.length === 2 || state.length === 3) &&
-      state.slice(0, 2).every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) && (state.length === 2 || Number.isFinite(state[2]));
-    if (!ok) throw new Error(`Generator.setState: expected [hi, lo] (integers in 0..2^32-1) and an optional finite spare normal, as getState() returns; got ${JSON.stringify(state)}`);
+    const ok =
+      Array.isArray(state) &&
+      (state.length === 2 || state.length === 3) &&
+      state.slice(0, 2).every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) &&
+      (state.length === 2 || Number.isFinite(state[2]));
+    if (!ok)
+      throw new Error(
+        `Generator.setState: expected [hi, lo] (integers in 0..2^32-1) and an optional finite spare normal, as getState() returns; got ${JSON.stringify(state)}`,
+      );
     [this.hi, this.lo] = [state[0] >>> 0, state[1] >>> 0];
     this.spare = state.length > 2 ? state[2] : null;
   }
@@ -109,7 +115,10 @@ export class Generator {
 }
 
 function mulhiU32(a: number, b: number): number {
-  const aHi = a >>> 16, aLo = a & 0xffff, bHi = b >>> 16, bLo = b & 0xffff;
+  const aHi = a >>> 16,
+    aLo = a & 0xffff,
+    bHi = b >>> 16,
+    bLo = b & 0xffff;
   const lolo = aLo * bLo;
   const hilo = aHi * bLo;
   const lohi = aLo * bHi;

@@ -108,7 +108,10 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
 
 /** The device tensors are created on; throws a helpful error before init(). */
 export function device(): Device {
-  if (!current && wasShutDown) throw new Error('wgrad: the GPU device was shut down (shutdown() was called); call `await init()` again to start a new one before creating tensors');
+  if (!current && wasShutDown)
+    throw new Error(
+      'wgrad: the GPU device was shut down (shutdown() was called); call `await init()` again to start a new one before creating tensors',
+    );
   if (!current) throw new Error('wgrad: no GPU device yet: call `await init()` (exported by wgrad) once before creating tensors');
   return current;
 }
@@ -214,6 +217,9 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<{ result: T;
  * console.log(formatProfile(table));
  */
 export function formatProfile(table: ProfileRow[]): string {
-  const lines = table.map((r) => `${r.kernel.padEnd(28)} ${String(r.calls).padStart(6)} ${r.ms.toFixed(2).padStart(10)} ms ${(100 * r.share).toFixed(1).padStart(6)}%`);
+  const lines = table.map(
+    (r) =>
+      `${r.kernel.padEnd(28)} ${String(r.calls).padStart(6)} ${r.ms.toFixed(2).padStart(10)} ms ${(100 * r.share).toFixed(1).padStart(6)}%`,
+  );
   return [`${'kernel'.padEnd(28)} ${'calls'.padStart(6)} ${'GPU time'.padStart(13)} ${'share'.padStart(7)}`, ...lines].join('\n');
 }

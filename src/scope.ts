@@ -72,7 +72,8 @@ export function scoped<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-    if (result instanceof Promise) throw new Error('tidy: fn returned a Promise; tidy only takes synchronous functions (await outside, or dispose tensors yourself)');
+    if (result instanceof Promise)
+      throw new Error('tidy: fn returned a Promise; tidy only takes synchronous functions (await outside, or dispose tensors yourself)');
   } finally {
     stack.pop();
   }

@@ -44,7 +44,10 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       const d = s[i];
       if (d === out[o] || d === 1) continue;
       if (out[o] === 1) out[o] = d;
-      else throw new Error(`${op}: shapes ${shapes.map(fmt).join(' and ')} cannot be broadcast together (dimension ${i - s.length} is ${out[o]} vs ${d}); make them equal or 1`);
+      else
+        throw new Error(
+          `${op}: shapes ${shapes.map(fmt).join(' and ')} cannot be broadcast together (dimension ${i - s.length} is ${out[o]} vs ${d}); make them equal or 1`,
+        );
     }
   }
   return out;
@@ -63,7 +66,9 @@ export function broadcastStrides(shape: Shape, strides: readonly number[], targe
 export function normalizeDim(op: string, dim: number, rank: number): number {
   const d = dim < 0 ? dim + Math.max(rank, 1) : dim; // a rank-0 tensor accepts dim 0 and -1, as in PyTorch
   if (!Number.isInteger(d) || d < 0 || d >= Math.max(rank, 1)) {
-    throw new Error(`${op}: dim ${dim} is out of range for a tensor of rank ${rank} (valid: ${-Math.max(rank, 1)}..${Math.max(rank, 1) - 1})`);
+    throw new Error(
+      `${op}: dim ${dim} is out of range for a tensor of rank ${rank} (valid: ${-Math.max(rank, 1)}..${Math.max(rank, 1) - 1})`,
+    );
   }
   return d;
 }

@@ -96,12 +96,15 @@ export class Tensor {
   /** A new contiguous tensor with uninitialised contents (ops fill it). */
   static empty(shape: Shape, dev: Device = currentDevice(), dtype: DType = 'float32'): Tensor {
     if (shape.length > MAX_RANK) throw new Error(`wgrad: rank ${shape.length} (shape ${fmt(shape)}) exceeds the maximum rank ${MAX_RANK}`);
-    for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`wgrad: invalid shape ${fmt(shape)}: dimensions must be non-negative integers`);
+    for (const d of shape)
+      if (!Number.isInteger(d) || d < 0) throw new Error(`wgrad: invalid shape ${fmt(shape)}: dimensions must be non-negative integers`);
     const n = numel(shape);
     dev.checkUsable('create tensor');
     const limit = dev.info.limits.maxStorageBufferBindingSize;
     if (n * 4 > limit) {
-      throw new Error(`wgrad: a tensor of shape ${fmt(shape)} needs ${n * 4} bytes, more than this device binds in one buffer (maxStorageBufferBindingSize ${limit} bytes on ${dev.info.description || dev.info.backend}); split it into blocks along its first dimension (at most ${Math.floor(limit / (4 * (n / shape[0])))} rows each)`);
+      throw new Error(
+        `wgrad: a tensor of shape ${fmt(shape)} needs ${n * 4} bytes, more than this device binds in one buffer (maxStorageBufferBindingSize ${limit} bytes on ${dev.info.description || dev.info.backend}); split it into blocks along its first dimension (at most ${Math.floor(limit / (4 * (n / shape[0])))} rows each)`,
+      );
     }
     return new Tensor(new Storage(dev, dev.pool.acquire(n * 4), n, checkDType('empty', dtype)), shape);
   }
@@ -133,7 +136,9 @@ export class Tensor {
   /** Throws a clear error if this tensor can no longer be used. */
   assertAlive(op: string): void {
     if (this.disposed || this.storage.freed) {
-      throw new Error(`wgrad: ${op}: tensor #${this.id} (shape ${fmt(this.shape)}) was disposed; keep() it or return it from tidy() to use it later`);
+      throw new Error(
+        `wgrad: ${op}: tensor #${this.id} (shape ${fmt(this.shape)}) was disposed; keep() it or return it from tidy() to use it later`,
+      );
     }
     this.storage.device.checkUsable(op);
   }
@@ -214,8 +219,10 @@ export class Tensor {
    */
   writeData(data: ArrayLike<number>): this {
     this.assertAlive('writeData');
-    if (!this.isContiguous) throw new Error(`writeData: tensor #${this.id} (shape ${fmt(this.shape)}) is a non-contiguous view; write into a contiguous tensor`);
-    if (data.length !== this.size) throw new Error(`writeData: ${data.length} values for a tensor of shape ${fmt(this.shape)} (needs ${this.size})`);
+    if (!this.isContiguous)
+      throw new Error(`writeData: tensor #${this.id} (shape ${fmt(this.shape)}) is a non-contiguous view; write into a contiguous tensor`);
+    if (data.length !== this.size)
+      throw new Error(`writeData: ${data.length} values for a tensor of shape ${fmt(this.shape)} (needs ${this.size})`);
     const typed = this.dtype === 'int32' ? toInt32('writeData', data) : data instanceof Float32Array ? data : Float32Array.from(data);
     if (this.size > 0) this.device.upload(this.storage.buffer, this.offset * 4, typed);
     return this;
@@ -223,11 +230,17 @@ export class Tensor {
 
   // ---- dtype ----------------------------------------------------------------------------------
   /** This tensor as `dtype` (itself if it already is; float → int truncates toward zero, as PyTorch). */
-  to(dtype: DType): Tensor { return ew.toDType(this, dtype); }
+  to(dtype: DType): Tensor {
+    return ew.toDType(this, dtype);
+  }
   /** As float32. @example arange(3).float().div(2) // [0, 0.5, 1] */
-  float(): Tensor { return ew.toDType(this, 'float32'); }
+  float(): Tensor {
+    return ew.toDType(this, 'float32');
+  }
   /** As int32 (truncating toward zero). @example tensor([1.7, -1.7]).int() // Int32Array [1, -1] */
-  int(): Tensor { return ew.toDType(this, 'int32'); }
+  int(): Tensor {
+    return ew.toDType(this, 'int32');
+  }
 
   // ---- autograd -----------------------------------------------------------------------------
   /** Reverse-mode differentiation from this tensor (a scalar unless `grad` is given). */
@@ -240,8 +253,12 @@ export class Tensor {
     return new Tensor(this.storage, this.shape, this.strides, this.offset);
   }
   requiresGrad_(flag = true): this {
-    if (flag && this.dtype !== 'float32') throw new Error(`requiresGrad_: only float32 tensors can require gradients (this one is ${this.dtype}), as in PyTorch`);
-    if (this.node && flag) throw new Error(`requiresGrad_: tensor is the result of '${this.node.op}', not a leaf; call .detach().requiresGrad_() to make a new leaf`);
+    if (flag && this.dtype !== 'float32')
+      throw new Error(`requiresGrad_: only float32 tensors can require gradients (this one is ${this.dtype}), as in PyTorch`);
+    if (this.node && flag)
+      throw new Error(
+        `requiresGrad_: tensor is the result of '${this.node.op}', not a leaf; call .detach().requiresGrad_() to make a new leaf`,
+      );
     this.requiresGrad = flag;
     return this;
   }
@@ -251,70 +268,182 @@ export class Tensor {
   }
 
   // ---- elementwise ----------------------------------------------------------------------------
-  add(o: Tensor | number): Tensor { return ew.add(this, o); }
-  sub(o: Tensor | number): Tensor { return ew.sub(this, o); }
-  mul(o: Tensor | number): Tensor { return ew.mul(this, o); }
-  div(o: Tensor | number): Tensor { return ew.div(this, o); }
-  pow(o: Tensor | number): Tensor { return ew.pow(this, o); }
-  maximum(o: Tensor | number): Tensor { return ew.maximum(this, o); }
-  minimum(o: Tensor | number): Tensor { return ew.minimum(this, o); }
-  gt(o: Tensor | number): Tensor { return ew.gt(this, o); }
-  lt(o: Tensor | number): Tensor { return ew.lt(this, o); }
-  ge(o: Tensor | number): Tensor { return ew.ge(this, o); }
-  le(o: Tensor | number): Tensor { return ew.le(this, o); }
-  eq(o: Tensor | number): Tensor { return ew.eq(this, o); }
-  neg(): Tensor { return ew.neg(this); }
-  exp(): Tensor { return ew.exp(this); }
-  log(): Tensor { return ew.log(this); }
-  sqrt(): Tensor { return ew.sqrt(this); }
-  abs(): Tensor { return ew.abs(this); }
-  relu(): Tensor { return ew.relu(this); }
-  sigmoid(): Tensor { return ew.sigmoid(this); }
-  tanh(): Tensor { return ew.tanh(this); }
-  square(): Tensor { return ew.square(this); }
-  reciprocal(): Tensor { return ew.reciprocal(this); }
-  clamp(min?: number | null, max?: number | null): Tensor { return ew.clamp(this, min, max); }
+  add(o: Tensor | number): Tensor {
+    return ew.add(this, o);
+  }
+  sub(o: Tensor | number): Tensor {
+    return ew.sub(this, o);
+  }
+  mul(o: Tensor | number): Tensor {
+    return ew.mul(this, o);
+  }
+  div(o: Tensor | number): Tensor {
+    return ew.div(this, o);
+  }
+  pow(o: Tensor | number): Tensor {
+    return ew.pow(this, o);
+  }
+  maximum(o: Tensor | number): Tensor {
+    return ew.maximum(this, o);
+  }
+  minimum(o: Tensor | number): Tensor {
+    return ew.minimum(this, o);
+  }
+  gt(o: Tensor | number): Tensor {
+    return ew.gt(this, o);
+  }
+  lt(o: Tensor | number): Tensor {
+    return ew.lt(this, o);
+  }
+  ge(o: Tensor | number): Tensor {
+    return ew.ge(this, o);
+  }
+  le(o: Tensor | number): Tensor {
+    return ew.le(this, o);
+  }
+  eq(o: Tensor | number): Tensor {
+    return ew.eq(this, o);
+  }
+  neg(): Tensor {
+    return ew.neg(this);
+  }
+  exp(): Tensor {
+    return ew.exp(this);
+  }
+  log(): Tensor {
+    return ew.log(this);
+  }
+  sqrt(): Tensor {
+    return ew.sqrt(this);
+  }
+  abs(): Tensor {
+    return ew.abs(this);
+  }
+  relu(): Tensor {
+    return ew.relu(this);
+  }
+  sigmoid(): Tensor {
+    return ew.sigmoid(this);
+  }
+  tanh(): Tensor {
+    return ew.tanh(this);
+  }
+  square(): Tensor {
+    return ew.square(this);
+  }
+  reciprocal(): Tensor {
+    return ew.reciprocal(this);
+  }
+  clamp(min?: number | null, max?: number | null): Tensor {
+    return ew.clamp(this, min, max);
+  }
 
   // ---- reductions -----------------------------------------------------------------------------
-  sum(dims?: number | number[], keepdim = false): Tensor { return red.sum(this, dims, keepdim); }
-  mean(dims?: number | number[], keepdim = false): Tensor { return red.mean(this, dims, keepdim); }
-  max(dims?: number | number[], keepdim = false): Tensor { return red.max(this, dims, keepdim); }
-  min(dims?: number | number[], keepdim = false): Tensor { return red.min(this, dims, keepdim); }
-  var(dims?: number | number[], opts: { keepdim?: boolean; correction?: number } = {}): Tensor { return red.variance(this, dims, opts); }
-  std(dims?: number | number[], opts: { keepdim?: boolean; correction?: number; unbiased?: boolean } = {}): Tensor { return att.std(this, dims, opts); }
-  argmax(dim: number, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
-  argmin(dim: number, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
-  logsumexp(dims?: number | number[], keepdim = false): Tensor { return red.logsumexp(this, dims, keepdim); }
+  sum(dims?: number | number[], keepdim = false): Tensor {
+    return red.sum(this, dims, keepdim);
+  }
+  mean(dims?: number | number[], keepdim = false): Tensor {
+    return red.mean(this, dims, keepdim);
+  }
+  max(dims?: number | number[], keepdim = false): Tensor {
+    return red.max(this, dims, keepdim);
+  }
+  min(dims?: number | number[], keepdim = false): Tensor {
+    return red.min(this, dims, keepdim);
+  }
+  var(dims?: number | number[], opts: { keepdim?: boolean; correction?: number } = {}): Tensor {
+    return red.variance(this, dims, opts);
+  }
+  std(dims?: number | number[], opts: { keepdim?: boolean; correction?: number; unbiased?: boolean } = {}): Tensor {
+    return att.std(this, dims, opts);
+  }
+  argmax(dim: number, keepdim = false): Tensor {
+    return red.argmax(this, dim, keepdim);
+  }
+  argmin(dim: number, keepdim = false): Tensor {
+    return red.argmin(this, dim, keepdim);
+  }
+  logsumexp(dims?: number | number[], keepdim = false): Tensor {
+    return red.logsumexp(this, dims, keepdim);
+  }
 
   // ---- sorting --------------------------------------------------------------------------------
-  sort(dim = -1, descending = false): { values: Tensor; indices: Tensor } { return srt.sort(this, dim, descending); }
-  argsort(dim = -1, descending = false): Tensor { return srt.argsort(this, dim, descending); }
-  topk(k: number, dim = -1, largest = true): { values: Tensor; indices: Tensor } { return srt.topk(this, k, dim, largest); }
+  sort(dim = -1, descending = false): { values: Tensor; indices: Tensor } {
+    return srt.sort(this, dim, descending);
+  }
+  argsort(dim = -1, descending = false): Tensor {
+    return srt.argsort(this, dim, descending);
+  }
+  topk(k: number, dim = -1, largest = true): { values: Tensor; indices: Tensor } {
+    return srt.topk(this, k, dim, largest);
+  }
 
   // ---- shape ------------------------------------------------------------------------------------
-  reshape(...shape: (number | number[])[]): Tensor { return sh.reshape(this, shape.flat()); }
-  view(...shape: (number | number[])[]): Tensor { return sh.reshape(this, shape.flat()); }
-  permute(...dims: (number | number[])[]): Tensor { return sh.permute(this, dims.flat()); }
-  transpose(d0 = -2, d1 = -1): Tensor { return sh.transpose(this, d0, d1); }
-  get T(): Tensor { return sh.transpose(this, -2, -1); }
-  expand(...shape: (number | number[])[]): Tensor { return sh.expand(this, shape.flat()); }
-  squeeze(dim?: number): Tensor { return sh.squeeze(this, dim); }
-  unsqueeze(dim: number): Tensor { return sh.unsqueeze(this, dim); }
-  contiguous(): Tensor { return sh.contiguous(this); }
-  clone(): Tensor { return sh.clone(this); }
-  slice(dim: number, start?: number, end?: number, step = 1): Tensor { return sh.slice(this, dim, start, end, step); }
-  narrow(dim: number, start: number, length: number): Tensor { return sh.slice(this, dim, start, start + length); }
-  flatten(startDim = 0, endDim = -1): Tensor { return sh.flatten(this, startDim, endDim); }
-  indexSelect(dim: number, index: Tensor | ArrayLike<number>): Tensor { return sh.indexSelect(this, dim, index); }
-  gather(dim: number, index: Tensor): Tensor { return sh.gather(this, dim, index); }
-  flip(...dims: (number | number[])[]): Tensor { return ra.flip(this, dims.flat()); }
-  repeat(...sizes: (number | number[])[]): Tensor { return ra.repeat(this, sizes.flat()); }
-  split(splitSize: number | number[], dim = 0): Tensor[] { return ra.split(this, splitSize, dim); }
-  chunk(chunks: number, dim = 0): Tensor[] { return ra.chunk(this, chunks, dim); }
-  cumsum(dim: number): Tensor { return ra.cumsum(this, dim); }
+  reshape(...shape: (number | number[])[]): Tensor {
+    return sh.reshape(this, shape.flat());
+  }
+  view(...shape: (number | number[])[]): Tensor {
+    return sh.reshape(this, shape.flat());
+  }
+  permute(...dims: (number | number[])[]): Tensor {
+    return sh.permute(this, dims.flat());
+  }
+  transpose(d0 = -2, d1 = -1): Tensor {
+    return sh.transpose(this, d0, d1);
+  }
+  get T(): Tensor {
+    return sh.transpose(this, -2, -1);
+  }
+  expand(...shape: (number | number[])[]): Tensor {
+    return sh.expand(this, shape.flat());
+  }
+  squeeze(dim?: number): Tensor {
+    return sh.squeeze(this, dim);
+  }
+  unsqueeze(dim: number): Tensor {
+    return sh.unsqueeze(this, dim);
+  }
+  contiguous(): Tensor {
+    return sh.contiguous(this);
+  }
+  clone(): Tensor {
+    return sh.clone(this);
+  }
+  slice(dim: number, start?: number, end?: number, step = 1): Tensor {
+    return sh.slice(this, dim, start, end, step);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return sh.slice(this, dim, start, start + length);
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return sh.flatten(this, startDim, endDim);
+  }
+  indexSelect(dim: number, index: Tensor | ArrayLike<number>): Tensor {
+    return sh.indexSelect(this, dim, index);
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return sh.gather(this, dim, index);
+  }
+  flip(...dims: (number | number[])[]): Tensor {
+    return ra.flip(this, dims.flat());
+  }
+  repeat(...sizes: (number | number[])[]): Tensor {
+    return ra.repeat(this, sizes.flat());
+  }
+  split(splitSize: number | number[], dim = 0): Tensor[] {
+    return ra.split(this, splitSize, dim);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return ra.chunk(this, chunks, dim);
+  }
+  cumsum(dim: number): Tensor {
+    return ra.cumsum(this, dim);
+  }
 
   // ---- linear algebra ---------------------------------------------------------------------------
-  matmul(o: Tensor): Tensor { return matmul(this, o); }
+  matmul(o: Tensor): Tensor {
+    return matmul(this, o);
+  }
 }
 
 /** `data` as an Int32Array, refusing values that are not integers in the int32 range. */
@@ -324,7 +453,9 @@ export function toInt32(op: string, data: ArrayLike<number>): Int32Array {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {
-      throw new Error(`${op}: value ${v} at flat index ${i} is not an int32 (integers in [-2147483648, 2147483647]); round it first or use dtype 'float32'`);
+      throw new Error(
+        `${op}: value ${v} at flat index ${i} is not an int32 (integers in [-2147483648, 2147483647]); round it first or use dtype 'float32'`,
+      );
     }
     out[i] = v;
   }

@@ -13,7 +13,6 @@ test.before(setup);
 
 const arr = async (t: Tensor) => Array.from(await t.toArray());
 
-
 // ---- composite graphs vs finite differences ------------------------------------------------------
 test('diamond: y = f(x); z = g(y) + h(y)', async () => {
   const diamond = (x: Tensor) => {
@@ -123,7 +122,14 @@ test('noGrad records nothing and restores grad mode, also after an exception', (
   assert.is(y.node, null);
   throwsWith(() => y.backward(), 'does not require grad');
   const boom = new Error('boom');
-  assert.throws(() => noGrad(() => { throw boom; }), (e: unknown) => e === boom, 'noGrad rethrows the very error fn threw');
+  assert.throws(
+    () =>
+      noGrad(() => {
+        throw boom;
+      }),
+    (e: unknown) => e === boom,
+    'noGrad rethrows the very error fn threw',
+  );
   assert.ok(isGradEnabled(), 'grad mode restored after a throw');
   assert.ok(x.mul(2).node !== null);
 });
@@ -162,7 +168,10 @@ test('backward on a leaf copies the given gradient (no aliasing)', async () => {
   // Gradients of two leaves joined by an op are separate tensors.
   const a = tensor([1], undefined, { requiresGrad: true });
   const b = tensor([2], undefined, { requiresGrad: true });
-  a.reshape([1, 1]).add(b.reshape([1, 1])).sum().backward();
+  a.reshape([1, 1])
+    .add(b.reshape([1, 1]))
+    .sum()
+    .backward();
   assert.is.not(a.grad!.storage, b.grad!.storage);
 });
 
@@ -176,7 +185,10 @@ test('broadcasting is undone in backward: gradient shapes equal input shapes', a
   assert.equal(b.grad!.shape, [4]);
   assert.equal(c.grad!.shape, []);
   assert.equal(d.grad!.shape, [2, 1, 1]);
-  await checkGrad((p, q, r, s) => p.mul(q).add(r).sub(s).square(), [make([3, 1], { seed: 10 }), make([4], { seed: 11 }), make([], { seed: 12 }), make([2, 1, 1], { seed: 13 })]);
+  await checkGrad(
+    (p, q, r, s) => p.mul(q).add(r).sub(s).square(),
+    [make([3, 1], { seed: 10 }), make([4], { seed: 11 }), make([], { seed: 12 }), make([2, 1, 1], { seed: 13 })],
+  );
   // Closed form: sum(a + b) over [3, 4]: each a receives 4, each b receives 3.
   const p = ones([3, 1]).requiresGrad_();
   const q = ones([4]).requiresGrad_();

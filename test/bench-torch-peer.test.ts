@@ -13,7 +13,7 @@ import { parseArgs } from '../src/cli/args.ts';
 
 test.before(setup);
 
-test('PyTorch CPU peer: sane replies, and its MoCo network has the parameters of wgrad\'s', async () => {
+test("PyTorch CPU peer: sane replies, and its MoCo network has the parameters of wgrad's", async () => {
   const py = await TorchCpu.start();
   if (typeof py === 'string') return skip(py);
   try {
@@ -42,8 +42,23 @@ test('PyTorch CPU peer: sane replies, and its MoCo network has the parameters of
     const encoder = buildEncoder(cfg, 1);
     const model = buildModel(cfg, encoder);
     const mine = model.parameters().reduce((n, p) => n + p.size, 0);
-    const moco = await py.work('moco', { batch: 8, width: cfg.width, K: 32, dim: cfg.dim, m: cfg.m, T: cfg.T, lr: cfg.lr, wd: cfg.wd, bnSplits: 4, mlp: cfg.mlp });
-    assert.is(moco.info.params, mine, `PyTorch MoCo query encoder has ${moco.info.params} parameters, wgrad's ${mine} (width ${cfg.width}, dim ${cfg.dim})`);
+    const moco = await py.work('moco', {
+      batch: 8,
+      width: cfg.width,
+      K: 32,
+      dim: cfg.dim,
+      m: cfg.m,
+      T: cfg.T,
+      lr: cfg.lr,
+      wd: cfg.wd,
+      bnSplits: 4,
+      mlp: cfg.mlp,
+    });
+    assert.is(
+      moco.info.params,
+      mine,
+      `PyTorch MoCo query encoder has ${moco.info.params} parameters, wgrad's ${mine} (width ${cfg.width}, dim ${cfg.dim})`,
+    );
     moco.step();
     await moco.settle();
     const loss = moco.value()!;
@@ -51,7 +66,10 @@ test('PyTorch CPU peer: sane replies, and its MoCo network has the parameters of
     assert.ok(Number.isFinite(loss) && loss > 0 && loss < Math.log(33) + 20, `MoCo loss ${loss}`);
 
     // An unknown workload is an error that names the known ones.
-    const err = await py.work('nonsense', {}).then(() => null, (e: Error) => e.message);
+    const err = await py.work('nonsense', {}).then(
+      () => null,
+      (e: Error) => e.message,
+    );
     assert.match(err ?? 'resolved', /unknown workload 'nonsense' \(workloads: matmul, conv, mlp, moco\)/);
   } finally {
     py.close();

@@ -14,12 +14,28 @@ import type { Browser } from 'playwright-core';
 import { skip } from './skip.ts';
 import { CHROMIUM, launchChromium } from './browser/chromium.ts';
 
-interface Timed { ms: number; minMs: number; iters: number; samples: number }
-interface Result { workload: string; size: string; wgrad: Timed | string; 'tfjs-webgpu': Timed | string; ratio: number | null }
+interface Timed {
+  ms: number;
+  minMs: number;
+  iters: number;
+  samples: number;
+}
+interface Result {
+  workload: string;
+  size: string;
+  wgrad: Timed | string;
+  'tfjs-webgpu': Timed | string;
+  ratio: number | null;
+}
 
 /** The workloads the page must show, in order (bench/web/page.ts, small sizes: one matmul size). */
 const WORKLOADS = [
-  'matmul', 'conv2d forward', 'conv2d backward (input grad)', 'conv2d backward (weight grad)', 'MLP training step', 'MoCo training step',
+  'matmul',
+  'conv2d forward',
+  'conv2d backward (input grad)',
+  'conv2d backward (weight grad)',
+  'MLP training step',
+  'MoCo training step',
 ];
 
 test('bench:web in Chromium: every row gets wgrad and tfjs-webgpu times, the JSON matches the table', async () => {
@@ -41,9 +57,14 @@ test('bench:web in Chromium: every row gets wgrad and tfjs-webgpu times, the JSO
     // Pipeline compilation on SwiftShader dominates (tens of seconds for tfjs' MoCo step); the bound
     // is for a loaded machine.
     const ended = await page
-      .waitForFunction(() => ['done', 'error', 'no-webgpu'].includes((window as any).wgradBench?.stage), undefined,
-        { timeout: 300_000, polling: 500 })
-      .then(() => true, () => false);
+      .waitForFunction(() => ['done', 'error', 'no-webgpu'].includes((window as any).wgradBench?.stage), undefined, {
+        timeout: 300_000,
+        polling: 500,
+      })
+      .then(
+        () => true,
+        () => false,
+      );
     type State = { stage: string; error: string | null; json: string };
     const state = (await page.evaluate(() => {
       const s = (window as any).wgradBench;
@@ -53,20 +74,36 @@ test('bench:web in Chromium: every row gets wgrad and tfjs-webgpu times, the JSO
     assert.ok(state.stage === 'done', `the page stopped at '${state.stage}': ${state.error}\n  ${log.join('\n  ')}`);
 
     const table = await page.$$eval('#results tbody tr', (trs) =>
-      trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '')));
+      trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '')),
+    );
     const textarea = await page.inputValue('#json');
     assert.is(textarea, state.json, 'the textarea holds the JSON of the run');
-    const json = JSON.parse(textarea) as { sizes: string; adapter: { backend: string; vendor: string; architecture: string; description: string }; results: Result[] };
+    const json = JSON.parse(textarea) as {
+      sizes: string;
+      adapter: { backend: string; vendor: string; architecture: string; description: string };
+      results: Result[];
+    };
     assert.is(json.sizes, 'small');
     assert.is(json.adapter.backend, 'browser', 'wgrad in the page runs on navigator.gpu');
     assert.match((await page.textContent('#adapter'))!, /^adapter: .*\(browser, /);
-    assert.equal(table.map((r) => r[0]), WORKLOADS, 'one row per workload, in order');
-    assert.equal(json.results.map((r) => r.workload), WORKLOADS, 'the JSON lists the rows of the table');
+    assert.equal(
+      table.map((r) => r[0]),
+      WORKLOADS,
+      'one row per workload, in order',
+    );
+    assert.equal(
+      json.results.map((r) => r.workload),
+      WORKLOADS,
+      'the JSON lists the rows of the table',
+    );
     const lines: string[] = [];
     for (const [i, r] of json.results.entries()) {
       const [name, size, mine, theirs, ratio] = table[i];
       assert.is(size, r.size, `${name}: size`);
-      for (const [engine, text] of [['wgrad', mine], ['tfjs-webgpu', theirs]] as const) {
+      for (const [engine, text] of [
+        ['wgrad', mine],
+        ['tfjs-webgpu', theirs],
+      ] as const) {
         const t = r[engine];
         assert.ok(typeof t === 'object', `${name}: ${engine} has no time: ${t}\n  ${log.join('\n  ')}`);
         assert.ok(Number.isFinite(t.ms) && t.ms > 0 && t.minMs > 0 && t.minMs <= t.ms, `${name}: ${engine} ms ${t.ms}, min ${t.minMs}`);
@@ -82,16 +119,20 @@ test('bench:web in Chromium: every row gets wgrad and tfjs-webgpu times, the JSO
 
     // No WebGPU: the page says so instead of failing somewhere inside.
     const bare = await browser.newPage();
-    await bare.addInitScript(() => { delete (Navigator.prototype as any).gpu; });
+    await bare.addInitScript(() => {
+      delete (Navigator.prototype as any).gpu;
+    });
     await bare.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { timeout: 60_000 });
     await bare.waitForFunction(() => (window as any).wgradBench?.stage === 'no-webgpu', undefined, { timeout: 30_000 });
     assert.match((await bare.textContent('#nogpu'))!, /WebGPU is not available in this browser \(navigator\.gpu is missing\)/);
 
     const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
     const adapter = [json.adapter.vendor, json.adapter.architecture, json.adapter.description].filter(Boolean).join(' ');
-    console.log(`  ${adapter} (SwiftShader: the ratios are no measure of speed on a GPU); ` +
-      `bundle + server ${s(t0, tBuild)} s, browser start ${s(tBuild, tPage)} s, small run ${s(tPage, Date.now())} s\n` +
-      `  ${lines.join('\n  ')}`);
+    console.log(
+      `  ${adapter} (SwiftShader: the ratios are no measure of speed on a GPU); ` +
+        `bundle + server ${s(t0, tBuild)} s, browser start ${s(tBuild, tPage)} s, small run ${s(tPage, Date.now())} s\n` +
+        `  ${lines.join('\n  ')}`,
+    );
   } finally {
     await browser?.close().catch(() => {});
     server?.close();

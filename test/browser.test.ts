@@ -45,11 +45,22 @@ interface PageResult {
   resnet50?: { shape: number[]; features: number[] };
 }
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json', '.wgsl': 'text/plain', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.html': 'text/html',
+  '.json': 'application/json',
+  '.wgsl': 'text/plain',
+  '.map': 'application/json',
+};
 
 /** Serves /dist/* from `dist` and /test/browser/* from the repository; records what it could not serve. */
 function serve(dist: string, missing: string[], data?: string): Promise<Server> {
-  const mounts: [string, string][] = [['/dist/', dist], ['/test/browser/', join(root, 'test/browser')], ...(data ? [['/data/', data] as [string, string]] : [])];
+  const mounts: [string, string][] = [
+    ['/dist/', dist],
+    ['/test/browser/', join(root, 'test/browser')],
+    ...(data ? [['/data/', data] as [string, string]] : []),
+  ];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     const mount = mounts.find(([prefix]) => path.startsWith(prefix));
@@ -72,18 +83,21 @@ function serve(dist: string, missing: string[], data?: string): Promise<Server> 
 function reluMatmulGrads(x: number[], w: number[], m: number, k: number, n: number) {
   const mask = new Array<number>(m * n);
   let loss = 0;
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let l = 0; l < k; l++) s += x[i * k + l] * w[l * n + j];
-    mask[i * n + j] = s > 0 ? 1 : 0;
-    loss += Math.max(s, 0);
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let l = 0; l < k; l++) s += x[i * k + l] * w[l * n + j];
+      mask[i * n + j] = s > 0 ? 1 : 0;
+      loss += Math.max(s, 0);
+    }
   const gx = new Array<number>(m * k).fill(0);
   const gw = new Array<number>(k * n).fill(0);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let l = 0; l < k; l++) {
-    gx[i * k + l] += mask[i * n + j] * w[l * n + j];
-    gw[l * n + j] += x[i * k + l] * mask[i * n + j];
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++)
+      for (let l = 0; l < k; l++) {
+        gx[i * k + l] += mask[i * n + j] * w[l * n + j];
+        gw[l * n + j] += x[i * k + l] * mask[i * n + j];
+      }
   return { loss, gx, gw, active: mask.filter(Boolean).length };
 }
 
@@ -101,8 +115,10 @@ function resnet50Files(data: string): string | null {
   if (!py) return 'no python3 with torch (apt-get install python3-torch)';
   mkdirSync(data, { recursive: true });
   const ckpt = join(data, 'moco_v2_random.pth.tar');
-  for (const args of [[join(root, 'test/nn/torch_moco_resnet50.py'), ckpt, join(data, 'features.safetensors'), '1', '32'],
-    [join(root, 'scripts/torch/convert.py'), 'backbone', ckpt, join(data, 'resnet50.safetensors')]]) {
+  for (const args of [
+    [join(root, 'test/nn/torch_moco_resnet50.py'), ckpt, join(data, 'features.safetensors'), '1', '32'],
+    [join(root, 'scripts/torch/convert.py'), 'backbone', ckpt, join(data, 'resnet50.safetensors')],
+  ]) {
     const r = spawnSync(py, args, { encoding: 'utf8', timeout: 300_000 });
     assert.ok(r.status === 0, `${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   }
@@ -124,7 +140,10 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
   try {
     const t0 = Date.now();
     const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), dist], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-    assert.ok(build.status === 0, `scripts/build.mjs failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stdout}\n${build.stderr}`);
+    assert.ok(
+      build.status === 0,
+      `scripts/build.mjs failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stdout}\n${build.stderr}`,
+    );
     const tBuild = Date.now();
 
     // A random official-layout MoCo v2 ResNet-50 (PyTorch) converted by scripts/torch/convert.py
@@ -139,7 +158,9 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
     page.on('pageerror', (e) => log.push(`page error: ${e.message}`));
     await page.goto(url, { timeout: 60_000 });
     const tPage = Date.now();
-    await page.waitForFunction(() => (window as unknown as { wgradTest?: unknown }).wgradTest !== undefined, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => (window as unknown as { wgradTest?: unknown }).wgradTest !== undefined, undefined, {
+      timeout: 60_000,
+    });
     const r = (await page.evaluate(() => (window as unknown as { wgradTest: Promise<unknown> }).wgradTest)) as PageResult;
     const tDone = Date.now();
     const context = () => `\n  stage: ${r.stage}\n  not served: [${missing.join(', ')}]\n  ${log.join('\n  ')}`;
@@ -159,7 +180,10 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
     const workload = await import(workloadUrl);
     const { m, k, n } = workload.GRAD_SHAPES as { m: number; k: number; n: number };
     const want = reluMatmulGrads(workload.lcg(m * k, 1), workload.lcg(k * n, 2), m, k, n);
-    assert.ok(want.active > 10 && want.active < m * n - 10, `the example should mix active and inactive relus (${want.active} of ${m * n} active)`);
+    assert.ok(
+      want.active > 10 && want.active < m * n - 10,
+      `the example should mix active and inactive relus (${want.active} of ${m * n} active)`,
+    );
     assertAllClose(r.gradient!.gx, want.gx, 1e-5, 1e-6, 'browser x.grad');
     assertAllClose(r.gradient!.gw, want.gw, 1e-5, 1e-6, 'browser w.grad');
     assertAllClose([r.gradient!.loss], [want.loss], 1e-4, 1e-5, 'browser loss');
@@ -168,7 +192,9 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
     // code, different adapters, so only float rounding may differ.
     const node = await workload.mocoCase(wg, nn, MoCo);
     const b = r.moco!;
-    console.log(`  MoCo browser vs Node: max |Δloss| ${Math.max(...b.losses.map((l, i) => Math.abs(l - node.losses[i]))).toExponential(1)}`);
+    console.log(
+      `  MoCo browser vs Node: max |Δloss| ${Math.max(...b.losses.map((l, i) => Math.abs(l - node.losses[i]))).toExponential(1)}`,
+    );
     assert.ok(b.losses.every(Number.isFinite) && b.losses.length === 3, `browser MoCo losses ${b.losses}`);
     assertAllClose(b.losses, node.losses, 1e-4, 1e-4, 'MoCo loss, browser vs Node');
     assertAllClose(b.accuracies, node.accuracies, 1e-6, 0, 'MoCo pretext accuracy, browser vs Node');
@@ -183,7 +209,9 @@ test('Chromium + WebGPU: dist/ loads as ES modules, gradients match float64, MoC
       assert.equal(got.shape, ref.shape);
       const err = Math.max(...got.features.map((v, i) => Math.abs(v - ref.data[i])));
       const scale = Math.max(1, ...Array.from(ref.data, Math.abs));
-      console.log(`  ResNet-50 (official MoCo v2 layout, random weights) in the browser: ${got.shape.join('×')} features in ${(r.resnet50Ms! / 1000).toFixed(1)} s, max |Δ| vs PyTorch ${err.toExponential(1)}`);
+      console.log(
+        `  ResNet-50 (official MoCo v2 layout, random weights) in the browser: ${got.shape.join('×')} features in ${(r.resnet50Ms! / 1000).toFixed(1)} s, max |Δ| vs PyTorch ${err.toExponential(1)}`,
+      );
       assert.ok(err <= 1e-4 * scale, `ResNet-50 features, browser vs PyTorch: max |error| ${err} > 1e-4 × ${scale}`);
     }
   } finally {

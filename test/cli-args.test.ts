@@ -36,7 +36,9 @@ test('booleans: values that are not booleans are errors, --no-x takes no value',
 });
 
 test('help: --data-dir states its default once', () => {
-  const line = helpText(TRAIN_OPTIONS).split('\n').find((l) => l.includes('--data-dir'))!;
+  const line = helpText(TRAIN_OPTIONS)
+    .split('\n')
+    .find((l) => l.includes('--data-dir'))!;
   assert.is(line.match(/default/g)?.length, 1, line);
   assert.ok(helpText(SPEC).includes('--epochs             epochs (default: 1)'));
 });

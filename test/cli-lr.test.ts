@@ -24,7 +24,8 @@ test('epochLr is the former closed form, bit for bit, for every epoch of 1..300-
       const cfg = config('--lr', String(lr), '--epochs', String(epochs));
       for (let e = 0; e < epochs; e++, compared++) {
         const want = former(lr, e, epochs);
-        if (!Object.is(epochLr(cfg, e), want)) assert.unreachable(`--lr ${lr} --epochs ${epochs}, epoch ${e}: ${epochLr(cfg, e)} != ${want}`);
+        if (!Object.is(epochLr(cfg, e), want))
+          assert.unreachable(`--lr ${lr} --epochs ${epochs}, epoch ${e}: ${epochLr(cfg, e)} != ${want}`);
       }
     }
   }
@@ -32,9 +33,18 @@ test('epochLr is the former closed form, bit for bit, for every epoch of 1..300-
 });
 
 test('epochLr: the rates the former code logged for a 4-epoch run; constant with --no-cosine', () => {
-  assert.equal([0, 1, 2, 3].map((e) => epochLr(config('--epochs', '4'), e)), [0.06, 0.05121320343559642, 0.03, 0.008786796564403575]);
-  assert.equal([0, 1, 2].map((e) => epochLr(config('--epochs', '3'), e)), [0.06, 0.045, 0.015000000000000006]);
-  assert.equal([0, 5, 9].map((e) => epochLr(config('--epochs', '10', '--no-cosine', '--lr', '0.2'), e)), [0.2, 0.2, 0.2]);
+  assert.equal(
+    [0, 1, 2, 3].map((e) => epochLr(config('--epochs', '4'), e)),
+    [0.06, 0.05121320343559642, 0.03, 0.008786796564403575],
+  );
+  assert.equal(
+    [0, 1, 2].map((e) => epochLr(config('--epochs', '3'), e)),
+    [0.06, 0.045, 0.015000000000000006],
+  );
+  assert.equal(
+    [0, 5, 9].map((e) => epochLr(config('--epochs', '10', '--no-cosine', '--lr', '0.2'), e)),
+    [0.2, 0.2, 0.2],
+  );
 });
 
 test('a 3-epoch run trains each epoch at the closed-form rate', async () => {
@@ -44,8 +54,15 @@ test('a 3-epoch run trains each epoch at the closed-form rate', async () => {
   console.log = () => {};
   try {
     const { records } = await train([...tinyTrainArgs(dir, 3).slice(1), '--lr', '0.05']);
-    assert.equal(records.map((r) => r.lr), [0, 1, 2].map((e) => former(0.05, e, 3)));
-    const logged = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).lr);
+    assert.equal(
+      records.map((r) => r.lr),
+      [0, 1, 2].map((e) => former(0.05, e, 3)),
+    );
+    const logged = fs
+      .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).lr);
     assert.equal(logged, [0.05, 0.037500000000000006, 0.012500000000000006]);
   } finally {
     console.log = log;

@@ -10,15 +10,20 @@ test.before(setup);
 
 const arr = async (t: { toArray(): Promise<Float32Array> }) => Array.from(await t.toArray());
 
-
 test('tensor(): numbers, nested arrays, flat data with a shape', async () => {
   const s = tensor(2.5);
   assert.equal(s.shape, []);
   assert.is(await s.item(), 2.5);
-  const m = tensor([[1, 2, 3], [4, 5, 6]]);
+  const m = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.equal(m.shape, [2, 3]);
   assert.equal(await arr(m), [1, 2, 3, 4, 5, 6]);
-  const c = tensor([[[1], [2]], [[3], [4]]]);
+  const c = tensor([
+    [[1], [2]],
+    [[3], [4]],
+  ]);
   assert.equal(c.shape, [2, 2, 1]);
   assert.equal(await arr(c), [1, 2, 3, 4]);
   const f = tensor(new Float32Array([1, -2, 3, -4, 5, -6]), [3, 2]);
@@ -161,7 +166,10 @@ test('creation functions say what shape they expect', () => {
   throwsWith(() => ones('3'), 'ones: a shape', 'size 0 is 3');
   // @ts-expect-error: full takes its shape as an array, as torch.full(size, fill_value)
   throwsWith(() => full(2, 3), 'full: the shape comes first, as an array: full([2, 3], 3)');
-  throwsWith(() => (zeros as (...a: unknown[]) => unknown)([2, 3], { requiresGrad: true }, 4), 'zeros: got 3 arguments after a shape array');
+  throwsWith(
+    () => (zeros as (...a: unknown[]) => unknown)([2, 3], { requiresGrad: true }, 4),
+    'zeros: got 3 arguments after a shape array',
+  );
 });
 
 test('explicit generators are independent of manualSeed', async () => {

@@ -5,7 +5,24 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, tensor, randn, rand, full, arange, stats, sync, deviceInfo, noGrad, tidy, keep, manualSeed, where, concat, stack } from '../src/index.ts';
+import {
+  Tensor,
+  tensor,
+  randn,
+  rand,
+  full,
+  arange,
+  stats,
+  sync,
+  deviceInfo,
+  noGrad,
+  tidy,
+  keep,
+  manualSeed,
+  where,
+  concat,
+  stack,
+} from '../src/index.ts';
 import { mapInto } from '../src/ops/map.ts';
 import { sizeClass } from '../src/device/pool.ts';
 import { isSoftware } from '../src/device/acquire.ts';
@@ -64,7 +81,14 @@ test('2-layer MLP learns synthetic data: loss / 10, few submits, cached pipeline
   manualSeed(0);
   const X = keep(randn([64, 4]));
   // Target: tanh(2·x0) + x1·x2 (a smooth nonlinear function of the inputs).
-  const Y = keep(noGrad(() => X.slice(1, 0, 1).mul(2).tanh().add(X.slice(1, 1, 2).mul(X.slice(1, 2, 3)))));
+  const Y = keep(
+    noGrad(() =>
+      X.slice(1, 0, 1)
+        .mul(2)
+        .tanh()
+        .add(X.slice(1, 1, 2).mul(X.slice(1, 2, 3))),
+    ),
+  );
   const W1 = keep(randn([4, 32], { std: 0.5 }).requiresGrad_());
   const b1 = keep(rand([32], { low: -0.1, high: 0.1 }).requiresGrad_());
   const W2 = keep(randn([32, 1], { std: 0.2 }).requiresGrad_());
@@ -103,7 +127,7 @@ test('2-layer MLP learns synthetic data: loss / 10, few submits, cached pipeline
   for (const t of [X, Y, ...params]) t.dispose();
 });
 
-test('leak detector: outside tidy(), disposing an op\'s result frees everything the op allocated', () => {
+test("leak detector: outside tidy(), disposing an op's result frees everything the op allocated", () => {
   // Inputs are made first; between `before` and `after` nothing awaits, so no finalizer can run.
   const x = randn([4, 6]);
   const xt = x.T;
@@ -112,12 +136,28 @@ test('leak detector: outside tidy(), disposing an op\'s result frees everything 
   const cond = x.gt(0);
   const long = randn([2, 9000]);
   const ops: [string, () => Tensor][] = [
-    ['add', () => x.add(x)], ['div scalar', () => x.div(3)], ['ge', () => x.ge(0)], ['le', () => x.le(x)], ['pow', () => x.pow(3)],
-    ['where', () => where(cond, x, xt.T)], ['sum', () => x.sum(1)], ['mean (split path)', () => long.mean(1)], ['max', () => x.max()],
-    ['var', () => x.var(0)], ['argmin', () => x.argmin(1)], ['logsumexp', () => x.logsumexp(1, true)], ['reshape of a view', () => xt.reshape(24)],
-    ['unsqueeze of a view', () => xt.unsqueeze(1)], ['contiguous', () => xt.contiguous()], ['concat', () => concat([x, xt.T], 0)],
-    ['stack', () => stack([x, x], 2)], ['indexSelect (array index)', () => x.indexSelect(1, [5, 0])], ['gather', () => x.gather(1, idx)],
-    ['matmul', () => x.matmul(xt)], ['matmul matrix·vector', () => x.matmul(v)], ['matmul vector·vector', () => v.matmul(v)],
+    ['add', () => x.add(x)],
+    ['div scalar', () => x.div(3)],
+    ['ge', () => x.ge(0)],
+    ['le', () => x.le(x)],
+    ['pow', () => x.pow(3)],
+    ['where', () => where(cond, x, xt.T)],
+    ['sum', () => x.sum(1)],
+    ['mean (split path)', () => long.mean(1)],
+    ['max', () => x.max()],
+    ['var', () => x.var(0)],
+    ['argmin', () => x.argmin(1)],
+    ['logsumexp', () => x.logsumexp(1, true)],
+    ['reshape of a view', () => xt.reshape(24)],
+    ['unsqueeze of a view', () => xt.unsqueeze(1)],
+    ['contiguous', () => xt.contiguous()],
+    ['concat', () => concat([x, xt.T], 0)],
+    ['stack', () => stack([x, x], 2)],
+    ['indexSelect (array index)', () => x.indexSelect(1, [5, 0])],
+    ['gather', () => x.gather(1, idx)],
+    ['matmul', () => x.matmul(xt)],
+    ['matmul matrix·vector', () => x.matmul(v)],
+    ['matmul vector·vector', () => v.matmul(v)],
     ['matmul vector·matrix', () => v.matmul(x.T)],
   ];
   for (const [name, f] of ops) {
@@ -145,12 +185,17 @@ test('dispatches beyond 65535 workgroups are split over a 2-D grid', async () =>
   const x = arange(n, undefined, 1, { dtype: 'float32' }).reshape(n, 1).expand(n, 2);
   const r = await x.sum(1).toArray(); // each output = 2 × its index
   let bad = -1;
-  for (let i = 0; i < n; i++) if (r[i] !== 2 * i) { bad = i; break; }
+  for (let i = 0; i < n; i++)
+    if (r[i] !== 2 * i) {
+      bad = i;
+      break;
+    }
   assert.is(bad, -1, `output ${bad} is ${r[bad]}`);
 });
 
 test('isSoftware: llvmpipe under Vulkan and under OpenGLES (named only in `device` there), SwiftShader, fallback adapters; not a GPU', () => {
-  const info = (o: Partial<GPUAdapterInfo>) => ({ vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, ...o }) as GPUAdapterInfo;
+  const info = (o: Partial<GPUAdapterInfo>) =>
+    ({ vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, ...o }) as GPUAdapterInfo;
   assert.ok(isSoftware(info({ vendor: 'mesa', architecture: 'software', description: 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)' })));
   assert.ok(isSoftware(info({ device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL version OpenGL ES 3.2 Mesa 25.0.7' })));
   assert.ok(isSoftware(info({ vendor: 'google', description: 'SwiftShader Device (Subzero)' })));

@@ -31,32 +31,38 @@ test('the scanner finds documented and undocumented exports through re-exports a
   const dir = mkdtempSync(join(tmpdir(), 'wgrad-docs-fixture-'));
   try {
     writeFileSync(join(dir, 'index.d.ts'), "export { f, g as h, type Opts } from './m.ts';\nexport * as ns from './n.ts';\n");
-    writeFileSync(join(dir, 'm.d.ts'), [
-      '/** Doubles x. @example f(2) // 4 */',
-      'export declare function f(x: number): number;',
-      'export declare const g: (s: string) => string;',
-      '/** Options. */',
-      'export interface Opts {',
-      '    /** Member doc; a `;` inside a string ";" and {braces} do not end the interface. */',
-      '    a?: { b: number; c: string };',
-      '}',
-      '',
-    ].join('\n'));
-    writeFileSync(join(dir, 'n.d.ts'), [
-      '/**',
-      ' * A class.',
-      ' *',
-      ' * @example',
-      ' * new K().m();',
-      ' */',
-      'export declare class K {',
-      '    private secret;',
-      '    m(): void;',
-      '}',
-      'export declare const cat: typeof helper;',
-      'declare function helper(): void;',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'm.d.ts'),
+      [
+        '/** Doubles x. @example f(2) // 4 */',
+        'export declare function f(x: number): number;',
+        'export declare const g: (s: string) => string;',
+        '/** Options. */',
+        'export interface Opts {',
+        '    /** Member doc; a `;` inside a string ";" and {braces} do not end the interface. */',
+        '    a?: { b: number; c: string };',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'n.d.ts'),
+      [
+        '/**',
+        ' * A class.',
+        ' *',
+        ' * @example',
+        ' * new K().m();',
+        ' */',
+        'export declare class K {',
+        '    private secret;',
+        '    m(): void;',
+        '}',
+        'export declare const cat: typeof helper;',
+        'declare function helper(): void;',
+        '',
+      ].join('\n'),
+    );
     const entries = entriesOf(dir);
     const by = Object.fromEntries(entries.map((e) => [e.name, e]));
     assert.equal(Object.keys(by).sort(), ['Opts', 'f', 'h', 'ns.K', 'ns.cat']);
@@ -106,11 +112,16 @@ function examplesModule(entries: ApiEntry[]): { source: string; names: string[] 
     'void shutdown;',
   ];
   const names: string[] = [];
-  entries.forEach((e) => examplesOf(e).forEach((code, k) => {
-    names.push(`${e.name}#${k + 1}`);
-    const checked = code.split('\n').map((line) => withResultCheck(line, `${e.name}#${k + 1}`)).join('\n');
-    lines.push(`// ${e.name} (${e.source})`, `export async function example${names.length - 1}(): Promise<void> {`, checked, '}');
-  }));
+  entries.forEach((e) =>
+    examplesOf(e).forEach((code, k) => {
+      names.push(`${e.name}#${k + 1}`);
+      const checked = code
+        .split('\n')
+        .map((line) => withResultCheck(line, `${e.name}#${k + 1}`))
+        .join('\n');
+      lines.push(`// ${e.name} (${e.source})`, `export async function example${names.length - 1}(): Promise<void> {`, checked, '}');
+    }),
+  );
   lines.push(`export const examples = [${names.map((_, i) => `example${i}`).join(', ')}];`);
   return { source: lines.join('\n') + '\n', names };
 }
@@ -130,7 +141,11 @@ function withResultCheck(line: string, name: string): string {
   return `${m[1]}await (globalThis as any).__stated(${JSON.stringify(name)}, ${expr}, ${JSON.stringify(m[4])});`;
 }
 
-interface Stated { name: string; got: number[] | null; stated: number[] }
+interface Stated {
+  name: string;
+  got: number[] | null;
+  stated: number[];
+}
 const statedResults: Stated[] = [];
 const flat = (v: unknown): number[] | null => {
   if (typeof v === 'number') return [v];
@@ -160,17 +175,30 @@ test('every @example type-checks and runs', async () => {
   try {
     const file = join(dir, 'examples.ts');
     writeFileSync(file, source);
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-      extends: '../../tsconfig.json',
-      compilerOptions: { noEmit: true, rootDir: '../..', noUnusedLocals: false },
-      include: ['examples.ts'],
-    }));
-    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'], { cwd: root, encoding: 'utf8' });
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        extends: '../../tsconfig.json',
+        compilerOptions: { noEmit: true, rootDir: '../..', noUnusedLocals: false },
+        include: ['examples.ts'],
+      }),
+    );
+    const tsc = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'],
+      { cwd: root, encoding: 'utf8' },
+    );
     const errors = (tsc.stdout + tsc.stderr).split('\n').filter((l) => l.includes('examples.ts'));
     // Name the export each type error belongs to (the comment above its function).
     const srcLines = source.split('\n');
-    const owner = (line: number) => { for (let i = line - 1; i >= 0; i--) if (srcLines[i].startsWith('// ') && srcLines[i].includes('(src/')) return srcLines[i].slice(3); return '?'; };
-    const described = errors.map((l) => { const m = l.match(/examples\.ts\((\d+),/); return m ? `${owner(Number(m[1]))}: ${l.replace(/^.*?error /, 'error ')}` : l; });
+    const owner = (line: number) => {
+      for (let i = line - 1; i >= 0; i--) if (srcLines[i].startsWith('// ') && srcLines[i].includes('(src/')) return srcLines[i].slice(3);
+      return '?';
+    };
+    const described = errors.map((l) => {
+      const m = l.match(/examples\.ts\((\d+),/);
+      return m ? `${owner(Number(m[1]))}: ${l.replace(/^.*?error /, 'error ')}` : l;
+    });
     assert.equal(described, [], `doc examples with type errors:\n  ${described.join('\n  ')}`);
 
     const mod = (await import(pathToFileURL(file).href)) as { examples: (() => Promise<void>)[] };
@@ -194,7 +222,8 @@ test('every @example type-checks and runs', async () => {
     }
     assert.equal(failures, [], `doc examples that throw:\n  ${failures.join('\n  ')}`);
     // The results the examples state in their comments.
-    const wrong = statedResults.filter((r) => r.got !== null && (r.got.length !== r.stated.length || r.got.some((g, i) => !agrees(g, r.stated[i]))))
+    const wrong = statedResults
+      .filter((r) => r.got !== null && (r.got.length !== r.stated.length || r.got.some((g, i) => !agrees(g, r.stated[i]))))
       .map((r) => `${r.name}: got [${r.got}], the comment says [${r.stated}]`);
     assert.ok(statedResults.filter((r) => r.got !== null).length >= 20, `only ${statedResults.length} stated results found`);
     assert.equal(wrong, [], `doc examples whose result differs from their comment:\n  ${wrong.join('\n  ')}`);
@@ -212,14 +241,19 @@ test('docs/MOCO.md quotes the code as it is (excerpts match their file:line, ref
     excerpts++;
     const [, file, at, body] = block;
     const lines = fileLines(file);
-    if (!lines) { problems.push(`${file}: no such file`); continue; }
+    if (!lines) {
+      problems.push(`${file}: no such file`);
+      continue;
+    }
     const want = body.split('\n');
     const start = Number(at) - 1;
     if (want.every((l, i) => lines[start + i] === l)) continue;
     const found = lines.findIndex((_, s) => want.every((l, i) => lines[s + i] === l));
-    problems.push(found >= 0
-      ? `${file}:${at}: the excerpt starting "${want[0].trim()}" is now at line ${found + 1}`
-      : `${file}:${at}: the excerpt starting "${want[0].trim()}" is no longer in the file (the code changed: update docs/MOCO.md)`);
+    problems.push(
+      found >= 0
+        ? `${file}:${at}: the excerpt starting "${want[0].trim()}" is now at line ${found + 1}`
+        : `${file}:${at}: the excerpt starting "${want[0].trim()}" is no longer in the file (the code changed: update docs/MOCO.md)`,
+    );
   }
   assert.ok(excerpts >= 10, `only ${excerpts} excerpts found in docs/MOCO.md`);
   for (const ref of md.matchAll(/`(src\/[\w/.-]+\.ts)(?::(\d+))?`/g)) {

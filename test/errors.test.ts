@@ -9,7 +9,6 @@ import { setup, throwsWith } from './helpers.ts';
 
 test.before(setup);
 
-
 async function rejectsWith(fn: () => Promise<unknown>, ...fragments: string[]): Promise<void> {
   try {
     await fn();

@@ -73,7 +73,13 @@ test('format() prints what torch prints for the same float32 values', async () =
 });
 
 test('format() without torch: a small tensor, fixed widths, the summary marks', async () => {
-  assert.is(await tensor([[1, 2], [3, 4]]).format(), 'tensor([[1., 2.],\n        [3., 4.]])');
+  assert.is(
+    await tensor([
+      [1, 2],
+      [3, 4],
+    ]).format(),
+    'tensor([[1., 2.],\n        [3., 4.]])',
+  );
   assert.is(await tensor([1.5, -2]).format(), 'tensor([ 1.5000, -2.0000])');
   assert.is(await arange(500, 2000).float().format(), 'tensor([ 500.,  501.,  502.,  ..., 1997., 1998., 1999.])');
   assert.is(await arange(500, 2000).format(), 'tensor([ 500,  501,  502,  ..., 1997, 1998, 1999], dtype=torch.int32)'); // int32 (PyTorch: int64, printed without a dtype)
@@ -95,8 +101,27 @@ test('results of ops print grad_fn=<op>; print() writes format() to the console'
 });
 
 test('tolist() gives nested arrays (a number for rank 0)', async () => {
-  assert.equal(await tensor([[1, 2, 3], [4, 5, 6]]).tolist(), [[1, 2, 3], [4, 5, 6]]);
-  assert.equal(await tensor([[1, 2, 3], [4, 5, 6]]).T.tolist(), [[1, 4], [2, 5], [3, 6]]);
+  assert.equal(
+    await tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]).tolist(),
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+  );
+  assert.equal(
+    await tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]).T.tolist(),
+    [
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ],
+  );
   assert.equal(await zeros(2, 1, 2).tolist(), [[[0, 0]], [[0, 0]]]);
   assert.is(await tensor(2.5).tolist(), 2.5);
   assert.equal(await zeros(0, 2).tolist(), []);
@@ -107,7 +132,7 @@ test('console.log / util.inspect / String() show shape, dtype and device, not th
   const shown = inspect(t);
   assert.is(shown, "Tensor(shape=[2, 3], dtype=float32, device='webgpu', requiresGrad=true)");
   assert.is(String(t.mul(t)), "Tensor(shape=[2, 3], dtype=float32, device='webgpu', op=mul)");
-  assert.ok(inspect({ weights: t }).includes("Tensor(shape=[2, 3]"), 'nested in an object too');
+  assert.ok(inspect({ weights: t }).includes('Tensor(shape=[2, 3]'), 'nested in an object too');
   t.dispose();
   assert.ok(inspect(t).endsWith(', disposed)'));
 });

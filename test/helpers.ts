@@ -21,7 +21,12 @@ export async function checkForward(fn: (...xs: Tensor[]) => Tensor, inputs: Tens
  * Analytic GPU gradients vs float64 central differences, at gradcheck's float32 tolerance (rtol 1e-5 of
  * the gradient's scale); a looser opts.rtol must say why next to the call.
  */
-export async function checkGrad(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: { atol?: number; rtol?: number } = {}, what = ''): Promise<void> {
+export async function checkGrad(
+  fn: (...xs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  opts: { atol?: number; rtol?: number } = {},
+  what = '',
+): Promise<void> {
   const r = await gradcheck(fn, inputs, { ...opts, raise: false });
   assert.ok(r.ok, `${what} gradcheck failed (worst ${r.worst}):\n${r.failures.slice(0, 5).join('\n')}`);
 }
@@ -54,9 +59,11 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     scale = Math.max(scale, Math.abs(expected[i]));
     err = Math.max(err, Math.abs(actual[i] - expected[i]));
   }
-  assert.ok(err <= tol * Math.max(scale, 1), `${what}: max abs error ${err} exceeds ${tol} × max(|expected|, 1) = ${tol * Math.max(scale, 1)}`);
+  assert.ok(
+    err <= tol * Math.max(scale, 1),
+    `${what}: max abs error ${err} exceeds ${tol} × max(|expected|, 1) = ${tol * Math.max(scale, 1)}`,
+  );
 }
-
 
 /** Asserts that fn throws an Error whose message contains every fragment (shared with the reference tests). */
 export { throwsWith } from './reference/helpers.ts';

@@ -21,11 +21,13 @@ const read = (f: string) => readFileSync(join(root, f), 'utf8');
 // Known upward imports, each with why it stays. Keys are `importer -> imported`; an importer or
 // imported ending in '/' stands for every file under it.
 const ALLOWED: Record<string, string> = {
-  'src/tensor.ts -> src/ops/': "Tensor's methods (a.matmul(b), a.sum()) are thin calls into the ops; nothing runs at load time, so the cycle is harmless",
+  'src/tensor.ts -> src/ops/':
+    "Tensor's methods (a.matmul(b), a.sum()) are thin calls into the ops; nothing runs at load time, so the cycle is harmless",
   'src/tensor.ts -> src/autograd/': 'a.backward() calls the backward pass; the GradNode type of a.grad_fn',
   'src/device/capture.ts -> src/runtime.ts': 'README layout table: capture.ts takes the current device from runtime.ts',
   'src/device/capture.ts -> src/tensor.ts': 'capture.ts names the Tensor type of the buffers it captures (a type only)',
-  'src/nn/init.ts -> src/reference/elementwise.ts': "trunc_normal_'s mass needs a float64 erfc (JavaScript has no Math.erf); the oracle's is the tested one",
+  'src/nn/init.ts -> src/reference/elementwise.ts':
+    "trunc_normal_'s mass needs a float64 erfc (JavaScript has no Math.erf); the oracle's is the tested one",
 };
 const ORACLE_USERS = ['src/autograd/gradcheck.ts'];
 
@@ -33,10 +35,17 @@ const ORACLE_USERS = ['src/autograd/gradcheck.ts'];
 function layerOrder(): string[][] {
   const m = /Arrows point one way: `([^`]+)`/.exec(read('docs/ARCHITECTURE.md'));
   if (!m) throw new Error('docs/ARCHITECTURE.md lost its "Arrows point one way: `a → b`" line; the test reads the layer order from it');
-  return m[1].split('→').map((s) => s.trim().split('/')).reverse();
+  return m[1]
+    .split('→')
+    .map((s) => s.trim().split('/'))
+    .reverse();
 }
 
-interface Row { paths: string[]; rank: number; leaf: boolean }
+interface Row {
+  paths: string[];
+  rank: number;
+  leaf: boolean;
+}
 
 /** README.md's layout table, src/ rows only, each with its layer rank (Infinity: the top). */
 function layoutRows(order: string[][]): Row[] {
@@ -56,7 +65,10 @@ function layoutRows(order: string[][]): Row[] {
     if (rank >= 0) rows.push({ paths, rank, leaf: false });
     else if (mayImport.startsWith('nothing of wgrad')) rows.push({ paths, rank: -1, leaf: true });
     else if (mayImport.startsWith('everything')) rows.push({ paths, rank: Infinity, leaf: false });
-    else throw new Error(`README layout row ${paths.join(', ')}: '${name}' is no layer of docs/ARCHITECTURE.md and its "may import" is neither "nothing of wgrad" nor "everything"`);
+    else
+      throw new Error(
+        `README layout row ${paths.join(', ')}: '${name}' is no layer of docs/ARCHITECTURE.md and its "may import" is neither "nothing of wgrad" nor "everything"`,
+      );
   }
   return rows;
 }
@@ -75,7 +87,8 @@ function rowOf(rows: Row[], file: string): { row: Row; path: string } | undefine
 
 function sources(dir: string): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []);
+    e.isDirectory() ? sources(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : [],
+  );
 }
 
 /** What a file imports: [specifier, type-only], comments removed first. */
@@ -89,10 +102,11 @@ export function importsOf(text: string): [string, boolean][] {
   return out;
 }
 
-const allowed = (from: string, to: string) => Object.keys(ALLOWED).some((k) => {
-  const [a, b] = k.split(' -> ');
-  return (a.endsWith('/') ? from.startsWith(a) : from === a) && (b.endsWith('/') ? to.startsWith(b) : to === b);
-});
+const allowed = (from: string, to: string) =>
+  Object.keys(ALLOWED).some((k) => {
+    const [a, b] = k.split(' -> ');
+    return (a.endsWith('/') ? from.startsWith(a) : from === a) && (b.endsWith('/') ? to.startsWith(b) : to === b);
+  });
 
 /** Every import of src/ that breaks the rules, as 'importer -> imported: why'. */
 function violations(): { bad: string[]; edges: number } {
@@ -101,19 +115,27 @@ function violations(): { bad: string[]; edges: number } {
   let edges = 0;
   for (const file of sources('src')) {
     const from = rowOf(rows, file);
-    if (!from) { bad.push(`${file} is in no row of README.md's layout table; add it to the row of its layer`); continue; }
+    if (!from) {
+      bad.push(`${file} is in no row of README.md's layout table; add it to the row of its layer`);
+      continue;
+    }
     for (const [spec, typeOnly] of importsOf(read(file))) {
       if (!spec.startsWith('.')) continue;
       const target = posix.normalize(posix.join(posix.dirname(file), spec));
       const to = rowOf(rows, target);
-      if (!to) { bad.push(`${file} -> ${target}: the target is in no row of the layout table`); continue; }
+      if (!to) {
+        bad.push(`${file} -> ${target}: the target is in no row of the layout table`);
+        continue;
+      }
       edges++;
       if (to.row === from.row || allowed(file, target)) continue;
       const oracle = target.startsWith('src/reference/');
       if (oracle && ORACLE_USERS.includes(file)) continue;
       if (oracle) bad.push(`${file} -> ${target}: production code uses the test oracle (only ${ORACLE_USERS.join(', ')} may)`);
-      else if (from.row.leaf && !(typeOnly && file.startsWith('src/reference/'))) bad.push(`${file} -> ${target}: ${from.path} imports nothing of wgrad`);
-      else if (!from.row.leaf && !to.row.leaf && to.row.rank > from.row.rank) bad.push(`${file} -> ${target}: a lower layer imports a higher one`);
+      else if (from.row.leaf && !(typeOnly && file.startsWith('src/reference/')))
+        bad.push(`${file} -> ${target}: ${from.path} imports nothing of wgrad`);
+      else if (!from.row.leaf && !to.row.leaf && to.row.rank > from.row.rank)
+        bad.push(`${file} -> ${target}: a lower layer imports a higher one`);
     }
   }
   return { bad, edges };
@@ -133,14 +155,26 @@ test('the layer order and the table are read from the docs', () => {
 
 test('the import parser sees every form, and nothing in comments or strings', () => {
   const src = [
-    "import { a } from './a.ts';", "import type { B } from '../b.ts';", 'import {\n  c,\n  type D,\n} from "./c.ts";',
-    "export { e } from './e.ts';", "export type { F } from './f.ts';", "export * as g from './g.ts';",
-    "const h = await import('./h.ts');", "import './side.ts';",
-    "// import { x } from './comment.ts';", "const s = \"import { y } from './string.ts'\";",
+    "import { a } from './a.ts';",
+    "import type { B } from '../b.ts';",
+    'import {\n  c,\n  type D,\n} from "./c.ts";',
+    "export { e } from './e.ts';",
+    "export type { F } from './f.ts';",
+    "export * as g from './g.ts';",
+    "const h = await import('./h.ts');",
+    "import './side.ts';",
+    "// import { x } from './comment.ts';",
+    'const s = "import { y } from \'./string.ts\'";',
   ].join('\n');
   assert.equal(importsOf(src), [
-    ['./a.ts', false], ['../b.ts', true], ['./c.ts', false], ['./e.ts', false], ['./f.ts', true],
-    ['./g.ts', false], ['./side.ts', false], ['./h.ts', false],
+    ['./a.ts', false],
+    ['../b.ts', true],
+    ['./c.ts', false],
+    ['./e.ts', false],
+    ['./f.ts', true],
+    ['./g.ts', false],
+    ['./side.ts', false],
+    ['./h.ts', false],
   ]);
 });
 
@@ -159,7 +193,10 @@ test('every allow-listed import still exists', () => {
   }
   for (const k of Object.keys(ALLOWED)) {
     const [a, b] = k.split(' -> ');
-    const used = [...all].some((e) => { const [f, t] = e.split(' -> '); return allowed(f, t) && (a.endsWith('/') ? f.startsWith(a) : f === a) && (b.endsWith('/') ? t.startsWith(b) : t === b); });
+    const used = [...all].some((e) => {
+      const [f, t] = e.split(' -> ');
+      return allowed(f, t) && (a.endsWith('/') ? f.startsWith(a) : f === a) && (b.endsWith('/') ? t.startsWith(b) : t === b);
+    });
     assert.ok(used, `ALLOWED lists '${k}' but no such import is left; drop it`);
   }
 });

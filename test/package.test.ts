@@ -33,13 +33,21 @@ function run(cmd: string, args: string[], cwd: string, timeoutS: number): string
     encoding: 'utf8',
     timeout: timeoutS * 1000,
     maxBuffer: 64 << 20,
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+    env: {
+      ...process.env,
+      XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_update_notifier: 'false',
+    },
   });
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   if (r.error || r.status !== 0) {
     const why = r.error ? `${r.error.message}${r.signal ? ` (${r.signal}; limit ${timeoutS} s)` : ''}` : `exit ${r.status}`;
     const tail = (s: string | null) => (s ?? '').split('\n').slice(-40).join('\n');
-    throw new Error(`\`${cmd} ${args.join(' ')}\` in ${cwd} failed after ${secs} s: ${why}\n--- stdout:\n${tail(r.stdout)}\n--- stderr:\n${tail(r.stderr)}`);
+    throw new Error(
+      `\`${cmd} ${args.join(' ')}\` in ${cwd} failed after ${secs} s: ${why}\n--- stdout:\n${tail(r.stdout)}\n--- stderr:\n${tail(r.stderr)}`,
+    );
   }
   return r.stdout;
 }
@@ -165,27 +173,51 @@ process.once('exit', cleanup);
 test.after(cleanup);
 
 test('the tarball holds dist/ (JS, .d.ts, embedded kernels, CLI) and kernels/, and nothing from src/ or test/', () => {
-  const files = run('tar', ['-tzf', tgz], tmp, 60).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
-  for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/runtime.js', 'dist/kernels.js', 'dist/kernels.d.ts', 'dist/cli/main.js']) {
+  const files = run('tar', ['-tzf', tgz], tmp, 60)
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
+  for (const f of [
+    'package.json',
+    'README.md',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/runtime.js',
+    'dist/kernels.js',
+    'dist/kernels.d.ts',
+    'dist/cli/main.js',
+  ]) {
     assert.ok(files.includes(f), `${f} missing from ${tgz}`);
   }
   for (const k of readdirSync(join(root, 'kernels')).filter((f) => f.endsWith('.wgsl'))) {
     assert.ok(files.includes(`kernels/${k}`), `kernels/${k} missing from the package`);
   }
-  const stray = files.filter((f) => /^(src|test|bench|examples|scripts|dist\/(src|test))\//.test(f) && !f.endsWith('.svg') || f.endsWith('.ts') && !f.endsWith('.d.ts'));
+  const stray = files.filter(
+    (f) =>
+      (/^(src|test|bench|examples|scripts|dist\/(src|test))\//.test(f) && !f.endsWith('.svg')) ||
+      (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+  );
   assert.equal(stray, [], 'files the package should not ship');
   // Every relative link and image of the packaged README is a file of the package.
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((t) => !/^[a-z]+:|^#/.test(t));
   assert.ok(targets.length > 0, 'the README should link its figures');
-  for (const t of targets) assert.ok(files.includes(t.replace(/^\.\//, '').split('#')[0]), `README links ${t}, which the package does not hold`);
+  for (const t of targets)
+    assert.ok(files.includes(t.replace(/^\.\//, '').split('#')[0]), `README links ${t}, which the package does not hold`);
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { repository?: { url?: string } };
   assert.ok(pkg.repository?.url, 'package.json names its repository');
 });
 
 test('(a) plain JavaScript: import wgrad, init, gradient of relu(x @ w).sum()', () => {
-  const x = [[1, -2, 0.5], [3, 0.5, -1]];
-  const w = [[0.5, -1], [2, 1], [-0.25, 3]];
+  const x = [
+    [1, -2, 0.5],
+    [3, 0.5, -1],
+  ];
+  const w = [
+    [0.5, -1],
+    [2, 1],
+    [-0.25, 3],
+  ];
   writeFileSync(
     join(app, 'grad.mjs'),
     `import { init, tensor, relu, matmul, shutdown, deviceInfo } from 'wgrad';
@@ -201,9 +233,18 @@ console.log(JSON.stringify({
 shutdown();
 `,
   );
-  const out = JSON.parse(run('node', ['grad.mjs'], app, 120).trim().split('\n').at(-1)!) as { gx: number[]; gw: number[]; backend: string; from: string; embedded: string[] };
+  const out = JSON.parse(run('node', ['grad.mjs'], app, 120).trim().split('\n').at(-1)!) as {
+    gx: number[];
+    gw: number[];
+    backend: string;
+    from: string;
+    embedded: string[];
+  };
   assert.ok(out.from.includes('/app/node_modules/wgrad/dist/'), `wgrad resolved to ${out.from}, not the installed package`);
-  const wgsl = readdirSync(join(app, 'node_modules/wgrad/kernels')).filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -5)).sort();
+  const wgsl = readdirSync(join(app, 'node_modules/wgrad/kernels'))
+    .filter((f) => f.endsWith('.wgsl'))
+    .map((f) => f.slice(0, -5))
+    .sort();
   assert.equal(out.embedded, wgsl, "'wgrad/kernels' should hold every kernels/*.wgsl of the package");
   // Closed form: with m = (x @ w > 0), d/dx = m @ wᵀ and d/dw = xᵀ @ m.
   const m = x.map((row) => w[0].map((_, j) => (row.reduce((s, v, k) => s + v * w[k][j], 0) > 0 ? 1 : 0)));
@@ -235,7 +276,15 @@ tensor('not numbers');
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], types: [], strict: true, noEmit: true },
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        lib: ['ES2022', 'DOM'],
+        types: [],
+        strict: true,
+        noEmit: true,
+      },
       files: ['check.ts'],
     }),
   );
@@ -246,7 +295,16 @@ test("(b') TypeScript with lib ES2022 only: what the README says (skipLibCheck w
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   const config = (extra: object) =>
     JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: [], strict: true, noEmit: true, ...extra },
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        lib: ['ES2022'],
+        types: [],
+        strict: true,
+        noEmit: true,
+        ...extra,
+      },
       files: ['es2022.ts'],
     });
   writeFileSync(
@@ -275,7 +333,10 @@ test('(d) a PyTorch-style user program: modules in lists, readers + DataLoader, 
   // Fashion-MNIST from Debian's package when installed, else learnable stand-in IDX files (a class
   // is a bright band at its own rows) written here, read through the same loadFashionMnist.
   let dir = '';
-  if (!existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') && !existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte')) {
+  if (
+    !existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') &&
+    !existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte')
+  ) {
     dir = join(tmp, 'fmnist');
     mkdirSync(dir);
     const idx = (dims: number[], data: Uint8Array) => {
@@ -284,35 +345,59 @@ test('(d) a PyTorch-style user program: modules in lists, readers + DataLoader, 
       dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
       return Buffer.concat([head, data]);
     };
-    for (const [split, n] of [['train', 6000], ['t10k', 1000]] as const) {
+    for (const [split, n] of [
+      ['train', 6000],
+      ['t10k', 1000],
+    ] as const) {
       const labels = Uint8Array.from({ length: n }, (_, i) => (i * 7) % 10);
       const images = new Uint8Array(n * 784);
-      labels.forEach((c, i) => { for (let p = 0; p < 784; p++) images[i * 784 + p] = (Math.floor(p / 28) >> 1) % 10 === c ? 200 + (p % 50) : (p * 31 + i) % 60; });
+      labels.forEach((c, i) => {
+        for (let p = 0; p < 784; p++) images[i * 784 + p] = (Math.floor(p / 28) >> 1) % 10 === c ? 200 + (p % 50) : (p * 31 + i) % 60;
+      });
       writeFileSync(join(dir, `${split}-images-idx3-ubyte`), idx([n, 28, 28], images));
       writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), idx([n], labels));
     }
   }
   writeFileSync(join(app, 'user.mjs'), USER_PROGRAM);
   const out = JSON.parse(run('node', ['user.mjs', dir], app, 900).trim().split('\n').at(-1)!) as {
-    mlpAccuracy: number; cnnAccuracy: number; names: string[]; mlpParameters: number; liveAfter10: number; livePeak: number;
-    liveEnd: number; steps: number; collections: number; warnings: string[]; restoredEpoch: number; sameLogits: boolean;
-    printed: string; shown: string; list: number[][];
+    mlpAccuracy: number;
+    cnnAccuracy: number;
+    names: string[];
+    mlpParameters: number;
+    liveAfter10: number;
+    livePeak: number;
+    liveEnd: number;
+    steps: number;
+    collections: number;
+    warnings: string[];
+    restoredEpoch: number;
+    sameLogits: boolean;
+    printed: string;
+    shown: string;
+    list: number[][];
   };
-  console.log(`  user program: MLP ${(100 * out.mlpAccuracy).toFixed(1)}%, CNN ${(100 * out.cnnAccuracy).toFixed(1)}% on ${dir ? 'stand-in' : 'Fashion-MNIST'} test images; ` +
-    `live GPU ${(out.liveAfter10 / 2 ** 20).toFixed(1)} → peak ${(out.livePeak / 2 ** 20).toFixed(1)} MiB over ${out.steps} un-tidied steps, ${out.collections} collections`);
+  console.log(
+    `  user program: MLP ${(100 * out.mlpAccuracy).toFixed(1)}%, CNN ${(100 * out.cnnAccuracy).toFixed(1)}% on ${dir ? 'stand-in' : 'Fashion-MNIST'} test images; ` +
+      `live GPU ${(out.liveAfter10 / 2 ** 20).toFixed(1)} → peak ${(out.livePeak / 2 ** 20).toFixed(1)} MiB over ${out.steps} un-tidied steps, ${out.collections} collections`,
+  );
   assert.ok(out.mlpAccuracy > 0.75, `MLP accuracy ${out.mlpAccuracy}`);
   assert.ok(out.cnnAccuracy > 0.6, `CNN accuracy ${out.cnnAccuracy}`);
   assert.is(out.mlpParameters, 4, 'the two Linear layers in an array are registered');
   assert.equal(out.names, ['convs.0.weight', 'convs.0.bias', 'convs.1.weight', 'convs.1.bias', 'fc.weight', 'fc.bias']);
   assert.is(out.steps, 1000);
-  assert.ok(out.livePeak - out.liveAfter10 < 64 * 2 ** 20 || out.warnings.some((w) => w.includes('tidy(')),
-    `live GPU bytes grew from ${out.liveAfter10} to ${out.livePeak} without the warning`);
+  assert.ok(
+    out.livePeak - out.liveAfter10 < 64 * 2 ** 20 || out.warnings.some((w) => w.includes('tidy(')),
+    `live GPU bytes grew from ${out.liveAfter10} to ${out.livePeak} without the warning`,
+  );
   assert.ok(out.livePeak - out.liveAfter10 < 64 * 2 ** 20, `live GPU bytes bounded: ${out.liveAfter10} → ${out.livePeak}`);
   assert.equal(out.warnings, []);
   assert.is(out.restoredEpoch, 1);
   assert.ok(out.sameLogits, 'the loaded checkpoint gives the same logits');
   assert.is(out.shown, "Tensor(shape=[2, 2], dtype=float32, device='webgpu')");
-  assert.equal(out.list, [[1, -2.5], [3, 4]]);
+  assert.equal(out.list, [
+    [1, -2.5],
+    [3, 4],
+  ]);
   const python = findPythonWithTorch();
   const expected = python
     ? runPython(python, 'import torch\nprint(repr(torch.tensor([[1, -2.5], [3, 4]])))').trim()
@@ -324,16 +409,25 @@ test("(e) the packaged README's library example runs and prints the right, non-z
   const readme = readFileSync(join(app, 'node_modules/wgrad/README.md'), 'utf8');
   const block = /## Using it as a library\s+```ts\n([\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(block, 'the README has a library example');
-  const js = block.replace(/!\./g, '.') + 'console.log(JSON.stringify({ x: await x.tolist(), w: await w.tolist(), g: await w.grad.tolist() }));\n';
+  const js =
+    block.replace(/!\./g, '.') + 'console.log(JSON.stringify({ x: await x.tolist(), w: await w.tolist(), g: await w.grad.tolist() }));\n';
   writeFileSync(join(app, 'readme.mjs'), js);
   const lines = run('node', ['readme.mjs'], app, 120).trim().split('\n');
   const { x, w, g } = JSON.parse(lines.at(-1)!) as { x: number[][]; w: number[][]; g: number[][] };
   // d/dw mean((xw)²) = 2 xᵀ(xw) / numel(xw)
   const xw = x.map((row) => w[0].map((_, j) => row.reduce((s, v, k) => s + v * w[k][j], 0)));
   const expected = w.map((_, k) => w[0].map((_, j) => (2 * x.reduce((s, row, i) => s + row[k] * xw[i][j], 0)) / 4));
-  assert.ok(g.flat().every((v) => v !== 0), `a visibly non-zero gradient: ${JSON.stringify(g)}`);
-  g.flat().forEach((v, i) => assert.ok(Math.abs(v - expected.flat()[i]) < 1e-4 * Math.max(1, Math.abs(expected.flat()[i])), `grad ${v} vs ${expected.flat()[i]}`));
-  assert.ok(lines.some((l) => l.startsWith('tensor([[')), 'print() output is there');
+  assert.ok(
+    g.flat().every((v) => v !== 0),
+    `a visibly non-zero gradient: ${JSON.stringify(g)}`,
+  );
+  g.flat().forEach((v, i) =>
+    assert.ok(Math.abs(v - expected.flat()[i]) < 1e-4 * Math.max(1, Math.abs(expected.flat()[i])), `grad ${v} vs ${expected.flat()[i]}`),
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith('tensor([[')),
+    'print() output is there',
+  );
 });
 
 const EMBED_PROGRAM = `
@@ -357,7 +451,9 @@ test('(f) a MoCo run from `npx wgrad-moco train`, loaded with loadMoCoRun: its e
   const src = existsSync(join(tmp, 'fmnist')) ? join(tmp, 'fmnist') : '/usr/share/datasets/fashion-mnist';
   const dir = join(tmp, 'small');
   mkdirSync(dir);
-  writeFileSync(join(app, 'cut.mjs'), `
+  writeFileSync(
+    join(app, 'cut.mjs'),
+    `
 import { loadFashionMnist, encodeIdx } from 'wgrad/data';
 import { writeFileSync } from 'node:fs';
 for (const [split, prefix, n] of [['train', 'train', 256], ['test', 't10k', 64]]) {
@@ -365,14 +461,49 @@ for (const [split, prefix, n] of [['train', 'train', 256], ['test', 't10k', 64]]
   writeFileSync(process.argv[3] + '/' + prefix + '-images-idx3-ubyte', encodeIdx([n, 28, 28], ds.images.subarray(0, n * 784)));
   writeFileSync(process.argv[3] + '/' + prefix + '-labels-idx1-ubyte', encodeIdx([n], ds.labels.subarray(0, n)));
 }
-`);
+`,
+  );
   run('node', ['cut.mjs', src, dir], app, 120);
   const out = join(tmp, 'run');
-  run('npx', ['--no', '--', 'wgrad-moco', 'train', '--data-dir', dir, '--train-size', '0', '--test-size', '0', '--epochs', '1',
-    '--batch', '32', '--K', '64', '--width', '8', '--probe-epochs', '0', '--no-final-eval', '--no-baselines', '--out', out], app, 600);
+  run(
+    'npx',
+    [
+      '--no',
+      '--',
+      'wgrad-moco',
+      'train',
+      '--data-dir',
+      dir,
+      '--train-size',
+      '0',
+      '--test-size',
+      '0',
+      '--epochs',
+      '1',
+      '--batch',
+      '32',
+      '--K',
+      '64',
+      '--width',
+      '8',
+      '--probe-epochs',
+      '0',
+      '--no-final-eval',
+      '--no-baselines',
+      '--out',
+      out,
+    ],
+    app,
+    600,
+  );
   writeFileSync(join(app, 'embed.mjs'), EMBED_PROGRAM);
   const r = JSON.parse(run('node', ['embed.mjs', out, dir], app, 300).trim().split('\n').at(-1)!) as {
-    knn: number; logged: number; epoch: number; shape: number[]; input: { channels: number; height: number; width: number; scale: number }; testCount: number;
+    knn: number;
+    logged: number;
+    epoch: number;
+    shape: number[];
+    input: { channels: number; height: number; width: number; scale: number };
+    testCount: number;
   };
   assert.is(r.epoch, 1);
   assert.is(r.testCount, 64);

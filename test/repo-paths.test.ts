@@ -21,19 +21,21 @@ const TOP = ['src', 'test', 'docs', 'bench', 'scripts', 'kernels', 'web', 'examp
 const CODE_DIRS = ['src', 'scripts', 'bench', 'test', 'examples', 'web'];
 
 // References that are meant to name something git does not hold, each with why.
-const ALLOWED: Record<string, string> = {
-};
+const ALLOWED: Record<string, string> = {};
 
-const files: string[] = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
-  cwd: root, encoding: 'utf8',
-}).split('\n').filter((f) => f !== '');
+const files: string[] = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+  .split('\n')
+  .filter((f) => f !== '');
 const fileSet = new Set(files);
 const dirSet = new Set<string>();
 for (const f of files) for (let i = f.indexOf('/'); i >= 0; i = f.indexOf('/', i + 1)) dirSet.add(f.slice(0, i + 1));
 
 /** The `#` comments of a shell or Python script (a `#` at a line start or after a blank). */
 const hashComments = (text: string) =>
-  text.split('\n').map((l) => /(?:^|\s)#(?!!)(.*)$/.exec(l)?.[1] ?? '').join('\n');
+  text
+    .split('\n')
+    .map((l) => /(?:^|\s)#(?!!)(.*)$/.exec(l)?.[1] ?? '')
+    .join('\n');
 
 const PATH = new RegExp(`(?<![A-Za-z0-9_./@~-])(?:${TOP.join('|')})/[A-Za-z0-9_.*/-]*`, 'g');
 
@@ -50,7 +52,14 @@ export function pathsIn(text: string): string[] {
 
 function exists(p: string): boolean {
   if (p.includes('*')) {
-    const re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + (p.endsWith('/') ? '' : '$'));
+    const re = new RegExp(
+      '^' +
+        p
+          .split('*')
+          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('[^/]*') +
+        (p.endsWith('/') ? '' : '$'),
+    );
     return files.some((f) => re.test(f));
   }
   return p.endsWith('/') ? dirSet.has(p) : fileSet.has(p) || dirSet.has(p + '/');
@@ -70,11 +79,14 @@ function scanned(): { file: string; text: string }[] {
 }
 
 test('the path pattern: what counts as a repository path and what does not', () => {
-  assert.equal(pathsIn('see src/io/checkpoint.ts, kernels/*.wgsl and test/ops/.'),
-    ['src/io/checkpoint.ts', 'kernels/*.wgsl', 'test/ops/']);
+  assert.equal(pathsIn('see src/io/checkpoint.ts, kernels/*.wgsl and test/ops/.'), ['src/io/checkpoint.ts', 'kernels/*.wgsl', 'test/ops/']);
   assert.equal(pathsIn('../src/a.ts dist/src/b.ts https://x.org/src/c.ts src/io and runs/x/log.jsonl'), []);
-  assert.equal(tsComments("const a = '// src/x.ts'; // src/y.ts\nconst b = `${a} // src/z.ts ${`${'}'}`}`; /* docs/A.md */\nconst r = /'\\//g; // bench/B.md"),
-    '// src/y.ts\n/* docs/A.md */\n// bench/B.md');
+  assert.equal(
+    tsComments(
+      "const a = '// src/x.ts'; // src/y.ts\nconst b = `${a} // src/z.ts ${`${'}'}`}`; /* docs/A.md */\nconst r = /'\\//g; // bench/B.md",
+    ),
+    '// src/y.ts\n/* docs/A.md */\n// bench/B.md',
+  );
   assert.ok(exists('kernels/*.wgsl') && exists('src/io/') && exists('src/io') && !exists('src/nope.ts'));
 });
 

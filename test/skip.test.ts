@@ -14,7 +14,10 @@ for (const _ of [1, 2]) skip('no widget');
 try { skip('no gadget'); } catch (e) { console.log('threw: ' + e.message); }
 `;
 const run = (env: Record<string, string>) =>
-  spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], { encoding: 'utf8', env: { ...process.env, ...env } });
+  spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
 
 test('skips are counted and named in one summary line at exit', () => {
   const r = run({ WGRAD_REQUIRE_ALL: '' });

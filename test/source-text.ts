@@ -12,11 +12,18 @@ export function tsComments(text: string): string {
   let depth = 0;
   let prev = ''; // the last significant character outside comments
   let i = 0;
-  const template = () => { // from just after a backtick or a hole's closing brace, to the end or the next hole
+  const template = () => {
+    // from just after a backtick or a hole's closing brace, to the end or the next hole
     for (; i < text.length; i++) {
       if (text[i] === '\\') i++;
-      else if (text[i] === '`') { i++; return; }
-      else if (text[i] === '$' && text[i + 1] === '{') { holes.push(depth++); i += 2; return; }
+      else if (text[i] === '`') {
+        i++;
+        return;
+      } else if (text[i] === '$' && text[i + 1] === '{') {
+        holes.push(depth++);
+        i += 2;
+        return;
+      }
     }
   };
   while (i < text.length) {
@@ -31,9 +38,12 @@ export function tsComments(text: string): string {
       i = end < 0 ? text.length : end + 2;
     } else if (c === "'" || c === '"') {
       for (i++; i < text.length && text[i] !== c && text[i] !== '\n'; i++) if (text[i] === '\\') i++;
-      i++; prev = c;
+      i++;
+      prev = c;
     } else if (c === '`') {
-      i++; template(); prev = c;
+      i++;
+      template();
+      prev = c;
     } else if (c === '/' && (prev === '' || '(,=:[!&|?{};+-*%<>~^'.includes(prev))) {
       let inClass = false;
       for (i++; i < text.length && text[i] !== '\n'; i++) {
@@ -42,12 +52,19 @@ export function tsComments(text: string): string {
         else if (text[i] === ']') inClass = false;
         else if (text[i] === '/' && !inClass) break;
       }
-      i++; prev = '/x'; // a regex literal ends an operand
+      i++;
+      prev = '/x'; // a regex literal ends an operand
     } else {
       if (c === '{') depth++;
       else if (c === '}') {
         depth--;
-        if (holes.length > 0 && holes[holes.length - 1] === depth) { holes.pop(); i++; template(); prev = '`'; continue; }
+        if (holes.length > 0 && holes[holes.length - 1] === depth) {
+          holes.pop();
+          i++;
+          template();
+          prev = '`';
+          continue;
+        }
       }
       if (!/\s/.test(c)) prev = /[A-Za-z0-9_$)\]]/.test(c) ? 'x' : c;
       i++;

@@ -57,8 +57,20 @@ function nonBackgroundFraction(png: Buffer): number {
       const b = prev[i];
       const c = i >= channels ? prev[i - channels] : 0;
       const p = a + b - c;
-      const pred = f === 0 ? 0 : f === 1 ? a : f === 2 ? b : f === 3 ? (a + b) >> 1
-        : Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const pred =
+        f === 0
+          ? 0
+          : f === 1
+            ? a
+            : f === 2
+              ? b
+              : f === 3
+                ? (a + b) >> 1
+                : Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
+                  ? a
+                  : Math.abs(p - b) <= Math.abs(p - c)
+                    ? b
+                    : c;
       cur[i] = (x + pred) & 0xff;
     }
     for (let i = 0; i < width; i++) {
@@ -98,16 +110,33 @@ test('the training page: trains in Chromium, draws every panel, saves a run the 
     page.on('pageerror', (e) => log.push(`page error: ${e.message}`));
     const tLoad = Date.now();
     await page.goto(`${base}/?${TINY}&autostart=1`, { timeout: 60_000 });
-    type Web = { stage: string; error: string | null; step: number; epoch: number; counts: Record<string, number>; timings: Record<string, number>; losses: number[] };
-    const web = () => page.evaluate(() => { const w = (window as any).wgradWeb; return { stage: w.stage, error: w.error, step: w.step, epoch: w.epoch, counts: w.counts, timings: w.timings, losses: w.losses }; }) as Promise<Web>;
-    await page.waitForFunction(() => ['done', 'error'].includes((window as any).wgradWeb?.stage), undefined, { timeout: 240_000, polling: 500 });
+    type Web = {
+      stage: string;
+      error: string | null;
+      step: number;
+      epoch: number;
+      counts: Record<string, number>;
+      timings: Record<string, number>;
+      losses: number[];
+    };
+    const web = () =>
+      page.evaluate(() => {
+        const w = (window as any).wgradWeb;
+        return { stage: w.stage, error: w.error, step: w.step, epoch: w.epoch, counts: w.counts, timings: w.timings, losses: w.losses };
+      }) as Promise<Web>;
+    await page.waitForFunction(() => ['done', 'error'].includes((window as any).wgradWeb?.stage), undefined, {
+      timeout: 240_000,
+      polling: 500,
+    });
     const w = await web();
     assert.ok(w.stage === 'done', `the page stopped at '${w.stage}': ${w.error}\n  ${log.join('\n  ')}`);
     const firstStep = w.timings.firstStep - w.timings.pageStart;
     const at = (k: string) => ((w.timings[k] - w.timings.pageStart) / 1000).toFixed(1);
-    console.log(`  page load to first training step ${(firstStep / 1000).toFixed(1)} s (init done at ${at('init')} s, data + random-encoder features at ${at('data')} s, ` +
-      `kNN baselines at ${at('baselines')} s; the first step compiles the training kernels); ` +
-      `whole tiny epoch + pictures ${((Date.now() - tLoad) / 1000).toFixed(1)} s; losses ${w.losses.map((l) => l.toFixed(3)).join(', ')}`);
+    console.log(
+      `  page load to first training step ${(firstStep / 1000).toFixed(1)} s (init done at ${at('init')} s, data + random-encoder features at ${at('data')} s, ` +
+        `kNN baselines at ${at('baselines')} s; the first step compiles the training kernels); ` +
+        `whole tiny epoch + pictures ${((Date.now() - tLoad) / 1000).toFixed(1)} s; losses ${w.losses.map((l) => l.toFixed(3)).join(', ')}`,
+    );
 
     // Every panel drew.
     assert.is(w.step, 4, '128 images / batch 32 = 4 steps');
@@ -120,8 +149,13 @@ test('the training page: trains in Chromium, draws every panel, saves a run the 
     const text = await page.textContent('body');
     assert.match(text!, /fashion-mnist from \/usr\/share\/datasets\/fashion-mnist\/ \(Debian package dataset-fashion-mnist\)/);
     assert.match(text!, /adapter: .*\(browser, /);
-    const naturalSizes = await page.evaluate(() => [...document.querySelectorAll('img.view')].map((i) => (i as HTMLImageElement).naturalWidth));
-    assert.ok(naturalSizes.every((s) => s === 28), `preview images decode as 28 px PNGs: ${naturalSizes}`);
+    const naturalSizes = await page.evaluate(() =>
+      [...document.querySelectorAll('img.view')].map((i) => (i as HTMLImageElement).naturalWidth),
+    );
+    assert.ok(
+      naturalSizes.every((s) => s === 28),
+      `preview images decode as 28 px PNGs: ${naturalSizes}`,
+    );
 
     const shot = await page.screenshot({ fullPage: true });
     writeFileSync(join(tmp, 'page.png'), shot);
@@ -150,7 +184,8 @@ test('the training page: trains in Chromium, draws every panel, saves a run the 
     assert.is(model.queue.ptr, 0);
     const nodeParams = model.encoderQ.stateDict();
     assert.equal(Object.keys(nodeParams).sort(), Object.keys(pageParams).sort());
-    for (const [k, t] of Object.entries(nodeParams)) assert.equal(Array.from(await t.toArray()), pageParams[k], `${k}: Node's loaded value vs the page's`);
+    for (const [k, t] of Object.entries(nodeParams))
+      assert.equal(Array.from(await t.toArray()), pageParams[k], `${k}: Node's loaded value vs the page's`);
 
     // The page loads the file back (a fresh page), with the same parameters and epoch.
     const page2 = await browser.newPage();
@@ -158,15 +193,23 @@ test('the training page: trains in Chromium, draws every panel, saves a run the 
     await page2.goto(`${base}/`, { timeout: 60_000 });
     await page2.waitForFunction(() => (window as any).wgradWeb?.stage === 'idle', undefined, { timeout: 60_000 });
     await page2.setInputFiles('#load', join(out, 'checkpoint.safetensors'));
-    await page2.waitForFunction(() => ['ready', 'error'].includes((window as any).wgradWeb.stage), undefined, { timeout: 120_000, polling: 300 });
-    const loaded = await page2.evaluate(async () => { const w = (window as any).wgradWeb; return { stage: w.stage, error: w.error, epoch: w.epoch, params: w.stage === 'ready' ? await w.parameters() : null }; });
+    await page2.waitForFunction(() => ['ready', 'error'].includes((window as any).wgradWeb.stage), undefined, {
+      timeout: 120_000,
+      polling: 300,
+    });
+    const loaded = await page2.evaluate(async () => {
+      const w = (window as any).wgradWeb;
+      return { stage: w.stage, error: w.error, epoch: w.epoch, params: w.stage === 'ready' ? await w.parameters() : null };
+    });
     assert.ok(loaded.stage === 'ready', `loading the run back failed: ${loaded.error}`);
     assert.is(loaded.epoch, 1);
     assert.equal(loaded.params, pageParams, 'the reloaded page holds the saved parameters');
 
     // No WebGPU: the page says so.
     const page3 = await browser.newPage();
-    await page3.addInitScript(() => { delete (Navigator.prototype as any).gpu; });
+    await page3.addInitScript(() => {
+      delete (Navigator.prototype as any).gpu;
+    });
     await page3.goto(`${base}/`, { timeout: 60_000 });
     await page3.waitForFunction(() => (window as any).wgradWeb?.stage === 'no-webgpu', undefined, { timeout: 30_000 });
     assert.match((await page3.textContent('#nogpu'))!, /WebGPU is not available in this browser \(navigator\.gpu is missing\)/);

@@ -17,22 +17,34 @@ const { lineChart } = await import('/dist/cli/plot.js');
 const $ = (id) => document.getElementById(id);
 const CONTROLS = ['trainSize', 'testSize', 'K', 'm', 'T', 'batch', 'cropMin', 'epochs', 'width'];
 const PAGE_DEFAULTS = { trainSize: 4000, testSize: 1000, K: 2048, batch: 64, epochs: 4, width: 8 };
-const state = window.wgradWeb = {
-  stage: 'loading', error: null, step: 0, epoch: 0, losses: [], accuracies: [], records: [], baselines: {},
-  timings: { pageStart: performance.now() }, saved: null, counts: {},
+const state = (window.wgradWeb = {
+  stage: 'loading',
+  error: null,
+  step: 0,
+  epoch: 0,
+  losses: [],
+  accuracies: [],
+  records: [],
+  baselines: {},
+  timings: { pageStart: performance.now() },
+  saved: null,
+  counts: {},
+});
+const setStatus = (s) => {
+  $('status').textContent = s;
 };
-const setStatus = (s) => { $('status').textContent = s; };
 
 function fail(stage, e) {
   state.stage = 'error';
-  state.error = `${stage}: ${e && e.stack || e}`;
-  setStatus(`error (${stage}): ${e && e.message || e}`);
+  state.error = `${stage}: ${(e && e.stack) || e}`;
+  setStatus(`error (${stage}): ${(e && e.message) || e}`);
   console.error(state.error);
 }
 
 if (!('gpu' in navigator) || !navigator.gpu) {
   $('nogpu').style.display = 'block';
-  $('nogpu').textContent = 'WebGPU is not available in this browser (navigator.gpu is missing), so MoCo cannot train here. ' +
+  $('nogpu').textContent =
+    'WebGPU is not available in this browser (navigator.gpu is missing), so MoCo cannot train here. ' +
     'Use a browser with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu), or run `npm run moco` in a terminal.';
   $('start').disabled = true;
   state.stage = 'no-webgpu';
@@ -43,15 +55,26 @@ if (!('gpu' in navigator) || !navigator.gpu) {
 const defaults = await (await fetch('/defaults.json')).json();
 const params = new URLSearchParams(location.search);
 const cfg = { ...defaults, ...PAGE_DEFAULTS, probeEpochs: 0, out: 'browser' };
-for (const [k, v] of params) if (k in cfg && k !== 'dataset') cfg[k] = typeof defaults[k] === 'number' ? Number(v) : typeof defaults[k] === 'boolean' ? v === 'true' : v;
+for (const [k, v] of params)
+  if (k in cfg && k !== 'dataset')
+    cfg[k] = typeof defaults[k] === 'number' ? Number(v) : typeof defaults[k] === 'boolean' ? v === 'true' : v;
 const datasets = await (await fetch('/data/datasets.json')).json();
-for (const d of datasets) $('dataset').add(new Option(`${d.name}${d.available ? '' : ' (missing)'}`, d.name, false, d.name === (params.get('dataset') ?? 'fashion-mnist')));
-const showControls = () => { for (const k of CONTROLS) $(k).value = cfg[k]; $('dataset').value = cfg.dataset; };
+for (const d of datasets)
+  $('dataset').add(
+    new Option(`${d.name}${d.available ? '' : ' (missing)'}`, d.name, false, d.name === (params.get('dataset') ?? 'fashion-mnist')),
+  );
+const showControls = () => {
+  for (const k of CONTROLS) $(k).value = cfg[k];
+  $('dataset').value = cfg.dataset;
+};
 showControls();
-$('source').textContent = 'data: ' + datasets.map((d) => `${d.name} from ${d.source}${d.available ? ` (${d.train} train / ${d.test} test)` : `: ${d.error}`}`).join('; ');
+$('source').textContent =
+  'data: ' +
+  datasets.map((d) => `${d.name} from ${d.source}${d.available ? ` (${d.train} train / ${d.test} test)` : `: ${d.error}`}`).join('; ');
 
 const info = await wg.init();
-$('adapter').textContent = `adapter: ${[info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || '(no info)'} (${info.backend}, ${info.family})`;
+$('adapter').textContent =
+  `adapter: ${[info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || '(no info)'} (${info.backend}, ${info.family})`;
 state.adapter = info;
 state.timings.init = performance.now();
 
@@ -63,7 +86,16 @@ async function loadSplit(name, split) {
   const d = images.dims;
   const [channels, height, width] = d.length === 3 ? [1, d[1], d[2]] : [d[1], d[2], d[3]];
   const meta = datasets.find((x) => x.name === name);
-  return { name: `${name}:${split}`, images: images.data, labels: labels.data, count: d[0], channels, height, width, classes: meta.classes };
+  return {
+    name: `${name}:${split}`,
+    images: images.data,
+    labels: labels.data,
+    count: d[0],
+    channels,
+    height,
+    width,
+    classes: meta.classes,
+  };
 }
 
 let run = null; // everything of the current run
@@ -82,7 +114,19 @@ async function buildRun() {
   const random = encoder();
   const pixels = { name: 'raw pixels', train: pictures.pixelFeatures(trainSet), test: pictures.pixelFeatures(testSet) };
   const randomSet = { name: 'random encoder', train: features(random, trainSet), test: features(random, testSet) };
-  const model = new wg.MoCo({ encoder: random, dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, symmetric: cfg.symmetric, shuffleBN: cfg.shuffleBn !== 'none', loss: cfg.loss, momentumSchedule: cfg.momentumSchedule, mechanism: 'queue' });
+  const model = new wg.MoCo({
+    encoder: random,
+    dim: cfg.dim,
+    K: cfg.K,
+    m: cfg.m,
+    T: cfg.T,
+    mlp: cfg.mlp,
+    symmetric: cfg.symmetric,
+    shuffleBN: cfg.shuffleBn !== 'none',
+    loss: cfg.loss,
+    momentumSchedule: cfg.momentumSchedule,
+    mechanism: 'queue',
+  });
   const opt = new wg.optim.SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
   const gens = { dataGen: new wg.Generator(cfg.seed + 3), augGen: new wg.Generator(cfg.seed + 4), defaultGen: wg.defaultGenerator };
   // Grayscale MoCo v2 as in the CLI: crop + flip, brightness/contrast jitter p 0.8, no blur.
@@ -98,7 +142,11 @@ function features(backbone, ds, batch = 500) {
   const parts = [];
   for (let s = 0; s < ds.count; s += batch) {
     const idx = Array.from({ length: Math.min(batch, ds.count - s) }, (_, i) => s + i);
-    parts.push(wg.keep(wg.noGrad(() => wg.tidy(() => backbone.forward(fromArray(toFloat(ds, idx), [idx.length, ds.channels, ds.height, ds.width]))))));
+    parts.push(
+      wg.keep(
+        wg.noGrad(() => wg.tidy(() => backbone.forward(fromArray(toFloat(ds, idx), [idx.length, ds.channels, ds.height, ds.width])))),
+      ),
+    );
   }
   if (wasTraining) backbone.train();
   const all = wg.keep(wg.noGrad(() => wg.concat(parts, 0)));
@@ -110,14 +158,49 @@ function features(backbone, ds, batch = 500) {
 function drawCurves() {
   const K = cfg.K;
   const smooth = (xs) => xs.map((v, i) => [i + 1, v]);
-  const flat = (v, name, color) => (v === undefined || !state.records.length ? [] : [{ name, color, points: [[1, v], [Math.max(2, state.records.length), v]] }]);
+  const flat = (v, name, color) =>
+    v === undefined || !state.records.length
+      ? []
+      : [
+          {
+            name,
+            color,
+            points: [
+              [1, v],
+              [Math.max(2, state.records.length), v],
+            ],
+          },
+        ];
   const lnK = Math.log(K + 1);
   $('curves').innerHTML = lineChart(`MoCo in the browser (step ${state.step}, epoch ${state.epoch})`, 'step · epoch', [
-    { yLabel: 'InfoNCE loss', series: [{ name: 'loss', color: '#1f77b4', points: smooth(state.losses) },
-      { name: `ln(K+1) = ${lnK.toFixed(2)}`, color: '#aaa', points: state.losses.length ? [[1, lnK], [Math.max(2, state.losses.length), lnK]] : [] }] },
-    { yLabel: 'pretext accuracy (%)', series: [{ name: 'top-1 of K+1', color: '#ff7f0e', points: smooth(state.accuracies.map((a) => 100 * a)) }] },
-    { yLabel: 'kNN top-1 (%) per epoch', series: [{ name: 'MoCo', color: '#d62728', points: state.records.map((r) => [r.epoch, r.knn]) },
-      ...flat(state.baselines.rawPixels, 'raw pixels', '#7f7f7f'), ...flat(state.baselines.randomEncoder, 'random encoder', '#2ca02c')] },
+    {
+      yLabel: 'InfoNCE loss',
+      series: [
+        { name: 'loss', color: '#1f77b4', points: smooth(state.losses) },
+        {
+          name: `ln(K+1) = ${lnK.toFixed(2)}`,
+          color: '#aaa',
+          points: state.losses.length
+            ? [
+                [1, lnK],
+                [Math.max(2, state.losses.length), lnK],
+              ]
+            : [],
+        },
+      ],
+    },
+    {
+      yLabel: 'pretext accuracy (%)',
+      series: [{ name: 'top-1 of K+1', color: '#ff7f0e', points: smooth(state.accuracies.map((a) => 100 * a)) }],
+    },
+    {
+      yLabel: 'kNN top-1 (%) per epoch',
+      series: [
+        { name: 'MoCo', color: '#d62728', points: state.records.map((r) => [r.epoch, r.knn]) },
+        ...flat(state.baselines.rawPixels, 'raw pixels', '#7f7f7f'),
+        ...flat(state.baselines.randomEncoder, 'random encoder', '#2ca02c'),
+      ],
+    },
   ]);
   state.counts.curvePoints = $('curves').querySelectorAll('circle').length;
 }
@@ -131,10 +214,16 @@ async function drawViews() {
   const [vq, vk] = [await q.toArray(), await k.toArray()];
   for (const t of [x, q, k]) t.dispose();
   const size = trainSet.channels * trainSet.height * trainSet.width;
-  const uri = (data, i) => pictures.pngDataUri(data.subarray(i * size, (i + 1) * size), trainSet.width, trainSet.height, trainSet.channels === 3 ? 3 : 1);
+  const uri = (data, i) =>
+    pictures.pngDataUri(data.subarray(i * size, (i + 1) * size), trainSet.width, trainSet.height, trainSet.channels === 3 ? 3 : 1);
   const raw = toFloat(trainSet, idx);
-  $('views').innerHTML = idx.map((j, i) => `<figure><img class="view" src="${uri(raw, i)}"><img class="view" src="${uri(vq, i)}"><img class="view" src="${uri(vk, i)}">` +
-    `<figcaption>${trainSet.classes[trainSet.labels[j]]}: image · query view · key view</figcaption></figure>`).join('');
+  $('views').innerHTML = idx
+    .map(
+      (j, i) =>
+        `<figure><img class="view" src="${uri(raw, i)}"><img class="view" src="${uri(vq, i)}"><img class="view" src="${uri(vk, i)}">` +
+        `<figcaption>${trainSet.classes[trainSet.labels[j]]}: image · query view · key view</figcaption></figure>`,
+    )
+    .join('');
   state.counts.viewImages = $('views').querySelectorAll('img').length;
 }
 
@@ -145,8 +234,12 @@ function drawQueue() {
 
 async function drawEpochPictures(mocoTrain, mocoTest) {
   const { trainSet, testSet, pixels, randomSet } = run;
-  $('retrieval').innerHTML = await pictures.retrievalPicture(trainSet, testSet, [{ name: 'MoCo encoder', train: mocoTrain, test: mocoTest }, pixels, randomSet],
-    { title: `nearest training images after epoch ${state.epoch}` });
+  $('retrieval').innerHTML = await pictures.retrievalPicture(
+    trainSet,
+    testSet,
+    [{ name: 'MoCo encoder', train: mocoTrain, test: mocoTest }, pixels, randomSet],
+    { title: `nearest training images after epoch ${state.epoch}` },
+  );
   const { svg } = await pictures.embeddingPicture(mocoTest, testSet, { title: `test embeddings after epoch ${state.epoch}, PCA` });
   $('embedding').innerHTML = svg;
   state.counts.gridImages = $('retrieval').querySelectorAll('image').length;
@@ -159,8 +252,14 @@ let loop = null;
 
 async function baselines() {
   const { trainSet, testSet, pixels, randomSet } = run;
-  state.baselines.rawPixels = await wg.knnAccuracy(pixels.train, trainSet.labels, pixels.test, testSet.labels, { k: cfg.knnK, t: cfg.knnT });
-  state.baselines.randomEncoder = await wg.knnAccuracy(randomSet.train, trainSet.labels, randomSet.test, testSet.labels, { k: cfg.knnK, t: cfg.knnT });
+  state.baselines.rawPixels = await wg.knnAccuracy(pixels.train, trainSet.labels, pixels.test, testSet.labels, {
+    k: cfg.knnK,
+    t: cfg.knnT,
+  });
+  state.baselines.randomEncoder = await wg.knnAccuracy(randomSet.train, trainSet.labels, randomSet.test, testSet.labels, {
+    k: cfg.knnK,
+    t: cfg.knnT,
+  });
 }
 
 async function trainLoop() {
@@ -188,7 +287,8 @@ async function trainLoop() {
         return [wg.keep(out.loss.detach()), wg.keep(out.accuracy)];
       });
       const [loss, acc] = [await l.item(), await a.item()];
-      l.dispose(); a.dispose();
+      l.dispose();
+      a.dispose();
       state.step++;
       pictures.recordEnqueue(run.written, ptr, cfg.batch, state.step);
       state.losses.push(loss);
@@ -196,8 +296,10 @@ async function trainLoop() {
       lossSum += loss;
       accSum += acc;
       if (state.timings.firstStep === undefined) state.timings.firstStep = performance.now();
-      setStatus(`epoch ${epoch + 1}/${cfg.epochs}, step ${step + 1}/${steps}: loss ${loss.toFixed(3)}, pretext acc ${(100 * acc).toFixed(1)}%, ` +
-        `${((cfg.batch * (step + 1)) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
+      setStatus(
+        `epoch ${epoch + 1}/${cfg.epochs}, step ${step + 1}/${steps}: loss ${loss.toFixed(3)}, pretext acc ${(100 * acc).toFixed(1)}%, ` +
+          `${((cfg.batch * (step + 1)) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`,
+      );
       drawCurves();
       drawQueue();
     }
@@ -205,20 +307,36 @@ async function trainLoop() {
     const [fTr, fTe] = [features(model.backbone, trainSet), features(model.backbone, testSet)];
     const knn = await wg.knnAccuracy(fTr, trainSet.labels, fTe, testSet.labels, { k: cfg.knnK, t: cfg.knnT });
     state.epoch = epoch + 1;
-    state.records.push({ epoch: epoch + 1, loss: lossSum / steps, accuracy: accSum / steps, knn, lr, seconds, imagesPerSecond: (steps * cfg.batch) / seconds });
+    state.records.push({
+      epoch: epoch + 1,
+      loss: lossSum / steps,
+      accuracy: accSum / steps,
+      knn,
+      lr,
+      seconds,
+      imagesPerSecond: (steps * cfg.batch) / seconds,
+    });
     drawCurves();
     await drawEpochPictures(fTr, fTe);
-    fTr.dispose(); fTe.dispose();
+    fTr.dispose();
+    fTe.dispose();
     await drawViews();
     // The run as the CLI's checkpoint after this epoch (what Save downloads).
-    state.saved = await encodeMocoRun(model, opt, gens, { epoch: epoch + 1, records: state.records, baselines: state.baselines, config: cfg });
+    state.saved = await encodeMocoRun(model, opt, gens, {
+      epoch: epoch + 1,
+      records: state.records,
+      baselines: state.baselines,
+      config: cfg,
+    });
     $('save').disabled = false;
   }
   state.stage = 'done';
   paused = true;
   $('start').textContent = 'Start';
-  setStatus(`done: ${state.epoch} epochs, kNN top-1 ${state.records.at(-1)?.knn.toFixed(2)}% ` +
-    `(raw pixels ${state.baselines.rawPixels?.toFixed(2)}%, random encoder ${state.baselines.randomEncoder?.toFixed(2)}%)`);
+  setStatus(
+    `done: ${state.epoch} epochs, kNN top-1 ${state.records.at(-1)?.knn.toFixed(2)}% ` +
+      `(raw pixels ${state.baselines.rawPixels?.toFixed(2)}%, random encoder ${state.baselines.randomEncoder?.toFixed(2)}%)`,
+  );
 }
 
 async function prepare(restore) {
@@ -264,9 +382,16 @@ async function loadBytes(bytes) {
   const config = metadata['wgrad.config'] ?? metadata.config; // the run format, or the first one
   if (!config) throw new Error('this file has no run config; it is not a wgrad-moco checkpoint');
   const saved = JSON.parse(config);
-  const unsupported = [['method', 'moco'], ['encoder', 'convnet'], ['mechanism', 'queue'], ['aug', 'v2']].filter(([k, v]) => (saved[k] ?? v) !== v);
+  const unsupported = [
+    ['method', 'moco'],
+    ['encoder', 'convnet'],
+    ['mechanism', 'queue'],
+    ['aug', 'v2'],
+  ].filter(([k, v]) => (saved[k] ?? v) !== v);
   if (unsupported.length) {
-    throw new Error(`this page trains MoCo with the ConvNet, the queue and v2 augmentation; the file was written with ${unsupported.map(([k]) => `${k} ${saved[k]}`).join(', ')}: use the CLI for it`);
+    throw new Error(
+      `this page trains MoCo with the ConvNet, the queue and v2 augmentation; the file was written with ${unsupported.map(([k]) => `${k} ${saved[k]}`).join(', ')}: use the CLI for it`,
+    );
   }
   Object.assign(cfg, saved, { probeEpochs: 0 });
   showControls();
@@ -291,9 +416,14 @@ $('load').addEventListener('change', async (ev) => {
   }
 });
 Object.assign(state, {
-  stage: 'idle', cfg, loadBytes,
+  stage: 'idle',
+  cfg,
+  loadBytes,
   /** Every query-encoder tensor's values, for the test to compare with the saved file. */
-  parameters: async () => Object.fromEntries(await Promise.all(Object.entries(run.model.encoderQ.stateDict()).map(async ([k, t]) => [k, Array.from(await t.toArray())]))),
+  parameters: async () =>
+    Object.fromEntries(
+      await Promise.all(Object.entries(run.model.encoderQ.stateDict()).map(async ([k, t]) => [k, Array.from(await t.toArray())])),
+    ),
 });
 setStatus('idle: press Start');
 if (params.get('autostart') === '1') toggle();

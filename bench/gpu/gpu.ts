@@ -49,17 +49,21 @@ async function maxError(): Promise<number> {
   const b = rand([K, N]);
   const [ah, bh, ch] = [await a.toArray(), await b.toArray(), await a.matmul(b).toArray()];
   let err = 0;
-  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += ah[i * K + k] * bh[k * N + j];
-    err = Math.max(err, Math.abs(s - ch[i * N + j]) / Math.max(1, Math.abs(s)));
-  }
-  a.dispose(); b.dispose();
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += ah[i * K + k] * bh[k * N + j];
+      err = Math.max(err, Math.abs(s - ch[i * N + j]) / Math.max(1, Math.abs(s)));
+    }
+  a.dispose();
+  b.dispose();
   return err;
 }
 
 const variants = [
-  { tiled: 'db', bk: 8, tile: 0 }, { tiled: 'db4', bk: 8, tile: 0 }, { tiled: 'db4', bk: 16, tile: 0 },
+  { tiled: 'db', bk: 8, tile: 0 },
+  { tiled: 'db4', bk: 8, tile: 0 },
+  { tiled: 'db4', bk: 16, tile: 0 },
   { tiled: 'db4', bk: 0, tile: 64 }, // 64×64 tiles: 4× the workgroups of 128×128 at 1024²
 ] as const;
 setMatmulKernel('tiled');
@@ -80,7 +84,8 @@ for (const v of variants) {
     const row = { variant: name, plan: matmulPlan(a, b).detail, n, ms, tflops: (2 * n ** 3) / ms / 1e9, maxRelError: err };
     matmul.push(row);
     console.log(`matmul ${row.plan} ${n}²: ${row.tflops.toFixed(2)} TFLOP/s (${ms.toFixed(3)} ms), rel. error ${err.toExponential(1)}`);
-    a.dispose(); b.dispose();
+    a.dispose();
+    b.dispose();
   }
   save();
 }
@@ -95,26 +100,42 @@ async function mocoStep(name: string, encoder: nn.Module & { featureDim: number 
   model.train();
   const xq = keep(rand(shape));
   const xk = keep(rand(shape));
-  const step = () => tidy(() => {
-    const o = model.step(xq, xk);
-    o.loss.backward();
-    opt.step();
-    opt.zeroGrad();
-  });
+  const step = () =>
+    tidy(() => {
+      const o = model.step(xq, xk);
+      o.loss.backward();
+      opt.step();
+      opt.zeroGrad();
+    });
   const ms = await time(step, steps, 3);
   const { table, totalMs } = await profile(() => step());
-  const row = { name, batch: shape[0], msPerStep: ms, imagesPerSecond: (shape[0] * 1000) / ms, gpuMsProfiled: totalMs, kernels: table.slice(0, 25) };
+  const row = {
+    name,
+    batch: shape[0],
+    msPerStep: ms,
+    imagesPerSecond: (shape[0] * 1000) / ms,
+    gpuMsProfiled: totalMs,
+    kernels: table.slice(0, 25),
+  };
   moco.push(row);
   console.log(`${name}: ${ms.toFixed(1)} ms/step, ${row.imagesPerSecond.toFixed(0)} images/s (profiled GPU ${totalMs.toFixed(1)} ms)`);
-  for (const r of table.slice(0, 8)) console.log(`    ${r.kernel.padEnd(28)} ${String(r.calls).padStart(4)} calls ${r.ms.toFixed(2).padStart(9)} ms`);
-  xq.dispose(); xk.dispose();
+  for (const r of table.slice(0, 8))
+    console.log(`    ${r.kernel.padEnd(28)} ${String(r.calls).padStart(4)} calls ${r.ms.toFixed(2).padStart(9)} ms`);
+  xq.dispose();
+  xk.dispose();
   save();
 }
 
 const B = quick ? 16 : 256;
 for (const [name, run] of [
-  [`MoCo step ResNet-18 CIFAR w64 batch ${B}`, () => mocoStep(`resnet18 b${B}`, nn.resnet18Cifar({ width: 64, inChannels: 3 }), [B, 3, 32, 32], quick ? 1 : 5)],
-  ['MoCo step SmallConvNet w16 batch 128 (default config)', () => mocoStep('convnet-w16 b128', new nn.SmallConvNet({ width: 16 }), [quick ? 16 : 128, 1, 28, 28], quick ? 1 : 10)],
+  [
+    `MoCo step ResNet-18 CIFAR w64 batch ${B}`,
+    () => mocoStep(`resnet18 b${B}`, nn.resnet18Cifar({ width: 64, inChannels: 3 }), [B, 3, 32, 32], quick ? 1 : 5),
+  ],
+  [
+    'MoCo step SmallConvNet w16 batch 128 (default config)',
+    () => mocoStep('convnet-w16 b128', new nn.SmallConvNet({ width: 16 }), [quick ? 16 : 128, 1, 28, 28], quick ? 1 : 10),
+  ],
 ] as const) {
   try {
     await run();
@@ -138,7 +159,14 @@ const convVariants: [string, Partial<typeof convTuning>][] = [
   ['fwd 4x4', { th: 4 }],
 ];
 const NB = quick ? 8 : 256;
-for (const [C, HW] of quick ? [[64, 32]] : [[64, 32], [128, 16], [256, 8], [512, 4]]) {
+for (const [C, HW] of quick
+  ? [[64, 32]]
+  : [
+      [64, 32],
+      [128, 16],
+      [256, 8],
+      [512, 4],
+    ]) {
   const x = keep(rand([NB, C, HW, HW]));
   const w = keep(rand([C, C, 3, 3]));
   const gy = keep(rand([NB, C, HW, HW]));
@@ -157,7 +185,9 @@ for (const [C, HW] of quick ? [[64, 32]] : [[64, 32], [128, 16], [256, 8], [512,
       const wgrad = await time(() => tidy(() => void yw.node!.backward!(gy)), iters);
       const tf = (ms: number) => flops / ms / 1e9;
       conv.push({ shape: [NB, C, HW, HW], variant: name, forwardTflops: tf(fwd), inputGradTflops: tf(igrad), weightGradTflops: tf(wgrad) });
-      console.log(`conv ${C}ch ${HW}×${HW} ${name.padEnd(26)} forward ${tf(fwd).toFixed(2)}  input grad ${tf(igrad).toFixed(2)}  weight grad ${tf(wgrad).toFixed(2)} TFLOP/s`);
+      console.log(
+        `conv ${C}ch ${HW}×${HW} ${name.padEnd(26)} forward ${tf(fwd).toFixed(2)}  input grad ${tf(igrad).toFixed(2)}  weight grad ${tf(wgrad).toFixed(2)} TFLOP/s`,
+      );
     } catch (e) {
       errors.push(`conv ${C} ${HW} ${name}: ${String(e)}`);
     }

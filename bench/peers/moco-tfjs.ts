@@ -13,11 +13,27 @@ type T = import('@tensorflow/tfjs-core').Tensor;
 type V = import('@tensorflow/tfjs-core').Variable;
 type T4 = import('@tensorflow/tfjs-core').Tensor4D;
 
-export interface MocoPeerConfig { batch: number; width: number; K: number; dim: number; m: number; T: number; lr: number; wd: number; bnSplits: number }
+export interface MocoPeerConfig {
+  batch: number;
+  width: number;
+  K: number;
+  dim: number;
+  m: number;
+  T: number;
+  lr: number;
+  wd: number;
+  bnSplits: number;
+}
 
 export function mocoStepTfjs(tf: TF, c: MocoPeerConfig): { step: () => void; dispose: () => void } {
   const { batch: B, width: w } = c;
-  const convs: [number, number][] = [[1, w], [w, w], [w, 2 * w], [2 * w, 2 * w], [2 * w, 4 * w]];
+  const convs: [number, number][] = [
+    [1, w],
+    [w, w],
+    [w, 2 * w],
+    [2 * w, 2 * w],
+    [2 * w, 4 * w],
+  ];
   const feat = 4 * w;
   const he = (shape: number[], fanIn: number) => tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn));
   const makeParams = (trainable: boolean, from?: V[]) => {
@@ -59,17 +75,30 @@ export function mocoStepTfjs(tf: TF, c: MocoPeerConfig): { step: () => void; dis
     const inverse = new Array<number>(B);
     order.forEach((p, i) => (inverse[p] = i));
     const keys = tf.gather(encode(k, tf.gather(xk, tf.tensor1d(order, 'int32'))), tf.tensor1d(inverse, 'int32'));
-    opt.minimize(() => {
-      const qv = encode(q, xq);
-      const pos = tf.sum(tf.mul(qv, keys), 1, true);
-      const neg = tf.matMul(qv, queue, false, true);
-      const logits = tf.div(tf.concat([pos, neg], 1), c.T);
-      const ce = tf.neg(tf.mean(tf.slice(tf.logSoftmax(logits), [0, 0], [B, 1])));
-      // SGD weight decay as an L2 term (pairwise adds: tf.addN of 19 inputs exceeds the 16 storage buffers per stage)
-      const decay = tf.mul(q.map((v) => tf.sum(tf.square(v))).reduce((a, b) => tf.add(a, b)), c.wd / 2);
-      return tf.add(ce, decay) as import('@tensorflow/tfjs-core').Scalar;
-    }, false, q);
+    opt.minimize(
+      () => {
+        const qv = encode(q, xq);
+        const pos = tf.sum(tf.mul(qv, keys), 1, true);
+        const neg = tf.matMul(qv, queue, false, true);
+        const logits = tf.div(tf.concat([pos, neg], 1), c.T);
+        const ce = tf.neg(tf.mean(tf.slice(tf.logSoftmax(logits), [0, 0], [B, 1])));
+        // SGD weight decay as an L2 term (pairwise adds: tf.addN of 19 inputs exceeds the 16 storage buffers per stage)
+        const decay = tf.mul(
+          q.map((v) => tf.sum(tf.square(v))).reduce((a, b) => tf.add(a, b)),
+          c.wd / 2,
+        );
+        return tf.add(ce, decay) as import('@tensorflow/tfjs-core').Scalar;
+      },
+      false,
+      q,
+    );
     queue.assign(tf.concat([tf.slice(queue, [B, 0], [c.K - B, c.dim]), keys], 0));
   };
-  return { step, dispose: () => { tf.dispose([...q, ...k, queue, xq, xk]); opt.dispose(); } };
+  return {
+    step,
+    dispose: () => {
+      tf.dispose([...q, ...k, queue, xq, xk]);
+      opt.dispose();
+    },
+  };
 }

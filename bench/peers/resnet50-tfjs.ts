@@ -32,7 +32,12 @@ export function resnet50Tfjs(tf: TF, batch: number, side: number): { step: () =>
   };
   const blocks: Layer[] = [];
   let cin = 64;
-  [[64, 3, 1], [128, 4, 2], [256, 6, 2], [512, 3, 2]].forEach(([planes, n, stride]) => {
+  [
+    [64, 3, 1],
+    [128, 4, 2],
+    [256, 6, 2],
+    [512, 3, 2],
+  ].forEach(([planes, n, stride]) => {
     for (let i = 0; i < n; i++) {
       const s = i === 0 ? stride : 1;
       const [a, b, c] = [convBn(1, cin, planes, 1), convBn(3, planes, planes, s), convBn(1, planes, 4 * planes, 1)];
@@ -44,7 +49,21 @@ export function resnet50Tfjs(tf: TF, batch: number, side: number): { step: () =>
   const stem = convBn(7, 3, 64, 2);
   const x = tf.randomUniform([batch, side, side, 3]) as T4;
   const loss = () => {
-    let h = tf.maxPool(tf.pad(tf.relu(stem(x)), [[0, 0], [1, 1], [1, 1], [0, 0]], -1e9) as T4, 3, 2, 'valid');
+    let h = tf.maxPool(
+      tf.pad(
+        tf.relu(stem(x)),
+        [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ],
+        -1e9,
+      ) as T4,
+      3,
+      2,
+      'valid',
+    );
     for (const blk of blocks) h = blk(h);
     return tf.sum(tf.mean(h, [1, 2])) as import('@tensorflow/tfjs-core').Scalar;
   };

@@ -11,7 +11,10 @@ type WebGPUBackendClass = typeof import('@tensorflow/tfjs-backend-webgpu').WebGP
  * adapters), so that the two are timed alike. Waits inside tfjs' own step (if any) poll as tfjs does.
  */
 export async function useTfjsWebgpu(
-  tf: TF, WebGPUBackend: WebGPUBackendClass, gpu: GPUDevice, wait: (p: Promise<unknown>) => Promise<unknown>,
+  tf: TF,
+  WebGPUBackend: WebGPUBackendClass,
+  gpu: GPUDevice,
+  wait: (p: Promise<unknown>) => Promise<unknown>,
 ): Promise<() => Promise<void>> {
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(gpu), 1);

@@ -13,7 +13,14 @@ export const TORCH_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url
 /** The system python first (Debian's python3-torch), then whatever python3 is on PATH. */
 const PYTHONS = ['/usr/bin/python3', 'python3'];
 
-interface Reply { id?: number; error?: string; handle?: number; info?: Record<string, number>; value?: number | null; cpu_ms?: number }
+interface Reply {
+  id?: number;
+  error?: string;
+  handle?: number;
+  info?: Record<string, number>;
+  value?: number | null;
+  cpu_ms?: number;
+}
 
 export interface TorchWork {
   step: () => void;
@@ -27,7 +34,12 @@ export interface TorchWork {
 }
 
 export class TorchCpu {
-  private constructor(private proc: ChildProcess, private lines: AsyncIterator<string>, readonly version: string, readonly threads: number) {}
+  private constructor(
+    private proc: ChildProcess,
+    private lines: AsyncIterator<string>,
+    readonly version: string,
+    readonly threads: number,
+  ) {}
   private nextId = 1;
   private queue: Promise<unknown> = Promise.resolve();
   private cpuMs = 0;

@@ -17,7 +17,8 @@ type WTensor = InstanceType<WebgpuTorch['Tensor']>;
 export async function setupWebgpuTorch(gpu: GPUDevice): Promise<WebgpuTorch> {
   const require = createRequire(import.meta.url);
   const { globals } = require('webgpu') as { globals: Record<string, unknown> };
-  for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
+  for (const [k, v] of Object.entries(globals))
+    if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
   const torch = require('webgpu-torch') as WebgpuTorch;
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });

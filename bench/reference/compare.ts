@@ -13,9 +13,24 @@ if (!wgradFile) throw new Error('usage: npx tsx bench/reference/compare.ts WGRAD
 const torch = JSON.parse(fs.readFileSync(path.join('bench/reference/results_torch.json'), 'utf8'));
 const wgrad = JSON.parse(fs.readFileSync(wgradFile, 'utf8'));
 
-interface Epoch { epoch: number; loss: number; knn: number; trainSeconds: number }
-const torchEpochs: Epoch[] = torch.epochs.map((e: Record<string, number>) => ({ epoch: e.epoch, loss: e.loss, knn: e.knn_top1, trainSeconds: e.wall_s }));
-const wgradEpochs: Epoch[] = wgrad.epochs.map((e: Record<string, number>) => ({ epoch: e.epoch, loss: e.loss, knn: e.knn, trainSeconds: e.seconds }));
+interface Epoch {
+  epoch: number;
+  loss: number;
+  knn: number;
+  trainSeconds: number;
+}
+const torchEpochs: Epoch[] = torch.epochs.map((e: Record<string, number>) => ({
+  epoch: e.epoch,
+  loss: e.loss,
+  knn: e.knn_top1,
+  trainSeconds: e.wall_s,
+}));
+const wgradEpochs: Epoch[] = wgrad.epochs.map((e: Record<string, number>) => ({
+  epoch: e.epoch,
+  loss: e.loss,
+  knn: e.knn,
+  trainSeconds: e.seconds,
+}));
 
 const rows = torchEpochs.map((t, i) => {
   const w = wgradEpochs[i];
@@ -26,27 +41,42 @@ const fmtS = (s: number) => `${Math.round(s)} s`;
 const lines = [
   '| epoch | PyTorch kNN top-1 | wgrad kNN top-1 | difference | within 1.5 | PyTorch loss | wgrad loss | PyTorch train time | wgrad train time |',
   '|---:|---:|---:|---:|:---:|---:|---:|---:|---:|',
-  ...rows.map(({ t, w, diff, ok }) =>
-    `| ${t.epoch} | ${t.knn.toFixed(2)} % | ${w ? `${w.knn.toFixed(2)} %` : '—'} | ${w ? `${diff >= 0 ? '+' : ''}${diff.toFixed(2)}` : '—'} | ${w ? (ok ? 'yes' : '**no**') : '—'} | ${t.loss.toFixed(3)} | ${w ? w.loss.toFixed(3) : '—'} | ${fmtS(t.trainSeconds)} | ${w ? fmtS(w.trainSeconds) : '—'} |`),
+  ...rows.map(
+    ({ t, w, diff, ok }) =>
+      `| ${t.epoch} | ${t.knn.toFixed(2)} % | ${w ? `${w.knn.toFixed(2)} %` : '—'} | ${w ? `${diff >= 0 ? '+' : ''}${diff.toFixed(2)}` : '—'} | ${w ? (ok ? 'yes' : '**no**') : '—'} | ${t.loss.toFixed(3)} | ${w ? w.loss.toFixed(3) : '—'} | ${fmtS(t.trainSeconds)} | ${w ? fmtS(w.trainSeconds) : '—'} |`,
+  ),
 ];
 const base = torch.baselines;
-lines.push('', `Baselines (kNN k = 200, t = 0.1, 60,000 bank / 10,000 test): raw pixels ${base.knn_raw_pixels.toFixed(2)} % (PyTorch)` +
-  (wgrad.baselines?.rawPixels !== undefined ? ` / ${wgrad.baselines.rawPixels.toFixed(2)} % (wgrad)` : '') +
-  `, random-init encoder ${base.knn_random_encoder.toFixed(2)} % (PyTorch)` +
-  (wgrad.baselines?.randomEncoder !== undefined ? ` / ${wgrad.baselines.randomEncoder.toFixed(2)} % (wgrad; another random init)` : '') + '.');
-lines.push('', `Whole run, wall clock: PyTorch ${fmtS(torch.total_wall_s)} (training ${fmtS(torch.train_wall_s)}), wgrad ${fmtS(wgrad.wallSeconds)} (training ${fmtS(wgradEpochs.reduce((s, e) => s + e.trainSeconds, 0))}).`);
+lines.push(
+  '',
+  `Baselines (kNN k = 200, t = 0.1, 60,000 bank / 10,000 test): raw pixels ${base.knn_raw_pixels.toFixed(2)} % (PyTorch)` +
+    (wgrad.baselines?.rawPixels !== undefined ? ` / ${wgrad.baselines.rawPixels.toFixed(2)} % (wgrad)` : '') +
+    `, random-init encoder ${base.knn_random_encoder.toFixed(2)} % (PyTorch)` +
+    (wgrad.baselines?.randomEncoder !== undefined ? ` / ${wgrad.baselines.randomEncoder.toFixed(2)} % (wgrad; another random init)` : '') +
+    '.',
+);
+lines.push(
+  '',
+  `Whole run, wall clock: PyTorch ${fmtS(torch.total_wall_s)} (training ${fmtS(torch.train_wall_s)}), wgrad ${fmtS(wgrad.wallSeconds)} (training ${fmtS(wgradEpochs.reduce((s, e) => s + e.trainSeconds, 0))}).`,
+);
 const table = lines.join('\n') + '\n';
 
 const svg = lineChart('MoCo on Fashion-MNIST, reference configuration: wgrad vs PyTorch', 'epoch', [
-  { yLabel: 'InfoNCE loss (epoch mean)', series: [
-    { name: 'PyTorch', color: '#1f77b4', points: torchEpochs.map((e) => [e.epoch, e.loss]) },
-    { name: 'wgrad', color: '#d62728', points: wgradEpochs.map((e) => [e.epoch, e.loss]) },
-  ] },
-  { yLabel: 'kNN top-1 (%)', series: [
-    { name: 'PyTorch', color: '#1f77b4', points: torchEpochs.map((e) => [e.epoch, e.knn]) },
-    { name: 'wgrad', color: '#d62728', points: wgradEpochs.map((e) => [e.epoch, e.knn]) },
-    { name: 'raw pixels', color: '#7f7f7f', points: torchEpochs.map((e) => [e.epoch, base.knn_raw_pixels]) },
-  ] },
+  {
+    yLabel: 'InfoNCE loss (epoch mean)',
+    series: [
+      { name: 'PyTorch', color: '#1f77b4', points: torchEpochs.map((e) => [e.epoch, e.loss]) },
+      { name: 'wgrad', color: '#d62728', points: wgradEpochs.map((e) => [e.epoch, e.loss]) },
+    ],
+  },
+  {
+    yLabel: 'kNN top-1 (%)',
+    series: [
+      { name: 'PyTorch', color: '#1f77b4', points: torchEpochs.map((e) => [e.epoch, e.knn]) },
+      { name: 'wgrad', color: '#d62728', points: wgradEpochs.map((e) => [e.epoch, e.knn]) },
+      { name: 'raw pixels', color: '#7f7f7f', points: torchEpochs.map((e) => [e.epoch, base.knn_raw_pixels]) },
+    ],
+  },
 ]);
 fs.writeFileSync(path.join(outDir, 'parity.md'), table);
 fs.writeFileSync(path.join(outDir, 'parity.svg'), svg);

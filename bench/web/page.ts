@@ -12,7 +12,16 @@ import { device } from '../../src/runtime.ts';
 import { conv2d } from '../../src/ops/conv.ts';
 import { measureAll, firstLine, type Candidate, type MeasureOptions, type Outcome, type PeerWork } from '../measure.ts';
 import {
-  matmulWgrad, matmulTfjs, convWgrad, convTfjs, mlpWgrad, mlpTfjs, mocoModules, mocoWgrad, type ConvShape, type MlpShape,
+  matmulWgrad,
+  matmulTfjs,
+  convWgrad,
+  convTfjs,
+  mlpWgrad,
+  mlpTfjs,
+  mocoModules,
+  mocoWgrad,
+  type ConvShape,
+  type MlpShape,
 } from '../workloads.ts';
 import { mocoStepTfjs } from '../peers/moco-tfjs.ts';
 import { useTfjsWebgpu } from '../peers/tfjs-webgpu.ts';
@@ -47,17 +56,24 @@ const SIZES = {
 function workloads(size: Size): Workload[] {
   const s = SIZES[size];
   const list: Workload[] = s.matmul.map((S) => ({
-    name: 'matmul', size: `${S}×${S}·${S}×${S}`,
-    make: async () => { const m = matmulWgrad(S); return { wgrad: m.step, tfjs: () => matmulTfjs(tf, S), dispose: m.dispose }; },
+    name: 'matmul',
+    size: `${S}×${S}·${S}×${S}`,
+    make: async () => {
+      const m = matmulWgrad(S);
+      return { wgrad: m.step, tfjs: () => matmulTfjs(tf, S), dispose: m.dispose };
+    },
   }));
   const c = s.conv;
   const convSize = `x ${c.N}×${c.C}×${c.H}×${c.W}, w ${c.Co}×${c.C}×${c.k}×${c.k}`;
   const convRows = [
-    ['forward', 'conv2d forward'], ['input_grad', 'conv2d backward (input grad)'], ['weight_grad', 'conv2d backward (weight grad)'],
+    ['forward', 'conv2d forward'],
+    ['input_grad', 'conv2d backward (input grad)'],
+    ['weight_grad', 'conv2d backward (weight grad)'],
   ] as const;
   for (const [which, name] of convRows) {
     list.push({
-      name, size: convSize,
+      name,
+      size: convSize,
       make: async () => {
         const cw = convWgrad(conv2d, c);
         const mine = which === 'forward' ? cw.forward : which === 'input_grad' ? cw.inputGrad : cw.weightGrad;
@@ -67,11 +83,16 @@ function workloads(size: Size): Workload[] {
   }
   const m = s.mlp;
   list.push({
-    name: 'MLP training step', size: `${m.D}-${m.H}-${m.H}-${m.O}, batch ${m.B}`,
-    make: async () => { const w = mlpWgrad(m); return { wgrad: w.trainStep, tfjs: () => mlpTfjs(tf, m), dispose: w.dispose }; },
+    name: 'MLP training step',
+    size: `${m.D}-${m.H}-${m.H}-${m.O}, batch ${m.B}`,
+    make: async () => {
+      const w = mlpWgrad(m);
+      return { wgrad: w.trainStep, tfjs: () => mlpTfjs(tf, m), dispose: w.dispose };
+    },
   });
   const moco: Workload = {
-    name: 'MoCo training step', size: 'CLI default config',
+    name: 'MoCo training step',
+    size: 'CLI default config',
     make: async () => {
       const w = mocoWgrad(await mocoModules(), s.moco);
       moco.size = `${w.cfg.encoder} width ${w.cfg.width}, batch ${w.B}, K ${w.cfg.K}, dim ${w.cfg.dim}`;
@@ -84,7 +105,13 @@ function workloads(size: Size): Workload[] {
 
 // ---- state, shown in the page and exposed to the test ----------------------------------------------
 
-interface Result { workload: string; size: string; wgrad: Outcome; 'tfjs-webgpu': Outcome; ratio: number | null }
+interface Result {
+  workload: string;
+  size: string;
+  wgrad: Outcome;
+  'tfjs-webgpu': Outcome;
+  ratio: number | null;
+}
 const state = {
   stage: 'loading' as string,
   error: null as string | null,
@@ -197,7 +224,8 @@ async function copyJson(): Promise<void> {
 async function main(): Promise<void> {
   if (!('gpu' in navigator) || !navigator.gpu) {
     $('nogpu').style.display = 'block';
-    $('nogpu').textContent = 'WebGPU is not available in this browser (navigator.gpu is missing), so nothing can be timed here. ' +
+    $('nogpu').textContent =
+      'WebGPU is not available in this browser (navigator.gpu is missing), so nothing can be timed here. ' +
       'Use a browser with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu), ' +
       'or run `npm run bench -- --peers` in a terminal.';
     state.stage = 'no-webgpu';
@@ -208,7 +236,8 @@ async function main(): Promise<void> {
   $<HTMLSelectElement>('size').value = size;
   const info = await init();
   state.adapter = { ...info, userAgent: navigator.userAgent };
-  $('adapter').textContent = `adapter: ${[info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || '(no info)'} ` +
+  $('adapter').textContent =
+    `adapter: ${[info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || '(no info)'} ` +
     `(${info.backend}, ${info.family}); ${navigator.userAgent}`;
   $('run').onclick = () => void run($<HTMLSelectElement>('size').value as Size).catch(fail);
   $('copy').onclick = () => void copyJson();
@@ -219,7 +248,7 @@ async function main(): Promise<void> {
 
 function fail(e: unknown): void {
   state.stage = 'error';
-  state.error = e instanceof Error ? e.stack ?? e.message : String(e);
+  state.error = e instanceof Error ? (e.stack ?? e.message) : String(e);
   setStatus(`error: ${firstLine(e)}`);
   console.error(state.error);
 }

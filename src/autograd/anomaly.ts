@@ -102,6 +102,7 @@ async function checkNow(s: State): Promise<void> {
 
 const shapes = (ts: readonly Tensor[]) => ts.map((t) => fmt(t.shape)).join(', ');
 
+// prettier-ignore
 const checkLayout = new UniformLayout(['anomaly_check'], {
   shape: 'array<vec4<u32>, 2>', strides: 'array<vec4<u32>, 2>', offset: 'u32', numel: 'u32', rank: 'u32', slot: 'u32',
 });

@@ -42,10 +42,14 @@ export function topoSort(root: Tensor): Tensor[] {
 export function backward(root: Tensor, grad: Tensor | undefined, opts: { retainGraph?: boolean }): void {
   root.assertAlive('backward');
   if (!needsGrad(root)) {
-    throw new Error(`backward: this tensor (shape ${fmt(root.shape)}) does not require grad: no input of the computation has requiresGrad set, or it was computed under noGrad()`);
+    throw new Error(
+      `backward: this tensor (shape ${fmt(root.shape)}) does not require grad: no input of the computation has requiresGrad set, or it was computed under noGrad()`,
+    );
   }
   if (grad === undefined && root.size !== 1) {
-    throw new Error(`backward: called on a tensor of shape ${fmt(root.shape)}; pass a gradient of the same shape, or reduce to a scalar first (e.g. loss.sum())`);
+    throw new Error(
+      `backward: called on a tensor of shape ${fmt(root.shape)}; pass a gradient of the same shape, or reduce to a scalar first (e.g. loss.sum())`,
+    );
   }
   if (grad && !sameShape(grad.shape, root.shape)) {
     throw new Error(`backward: gradient shape ${fmt(grad.shape)} does not match the tensor's shape ${fmt(root.shape)}`);
@@ -53,10 +57,14 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: { retainG
   const order = topoSort(root);
   for (const t of order) {
     if (t.node && !t.node.backward && t.isDisposed) {
-      throw new Error(`backward: tensor #${t.id} (shape ${fmt(t.shape)}, result of '${t.node.op}') on the path to the inputs was disposed before backward() (e.g. by the tidy() that created it); call backward() inside the same tidy() as the forward pass`);
+      throw new Error(
+        `backward: tensor #${t.id} (shape ${fmt(t.shape)}, result of '${t.node.op}') on the path to the inputs was disposed before backward() (e.g. by the tidy() that created it); call backward() inside the same tidy() as the forward pass`,
+      );
     }
     if (t.node && !t.node.backward) {
-      throw new Error(`backward: trying to backward through the graph a second time (through '${t.node.op}'); the saved tensors were freed by the first call. Pass { retainGraph: true } to the first backward() if you need to call it twice.`);
+      throw new Error(
+        `backward: trying to backward through the graph a second time (through '${t.node.op}'); the saved tensors were freed by the first call. Pass { retainGraph: true } to the first backward() if you need to call it twice.`,
+      );
     }
   }
   noGrad(() => {
@@ -73,7 +81,9 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: { retainG
           const gi = inputGrads[k];
           if (!gi || !needsGrad(input)) return;
           if (!sameShape(gi.shape, input.shape)) {
-            throw new Error(`wgrad internal: backward of '${t.node!.op}' produced a gradient of shape ${fmt(gi.shape)} for an input of shape ${fmt(input.shape)}`);
+            throw new Error(
+              `wgrad internal: backward of '${t.node!.op}' produced a gradient of shape ${fmt(gi.shape)} for an input of shape ${fmt(input.shape)}`,
+            );
           }
           const prev = grads.get(input);
           grads.set(input, prev ? add(prev, gi) : gi);

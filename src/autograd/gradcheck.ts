@@ -82,7 +82,13 @@ function replay(tape: Tape, inputs: Tensor[], values: RefTensor[]): RefTensor {
   for (const t of tape.order) {
     if (vals.has(t)) continue;
     const node = t.node!;
-    vals.set(t, referenceOps[node.op](node.inputs.map((x) => vals.get(x)!), node.attrs));
+    vals.set(
+      t,
+      referenceOps[node.op](
+        node.inputs.map((x) => vals.get(x)!),
+        node.attrs,
+      ),
+    );
   }
   return vals.get(tape.order[tape.order.length - 1])!;
 }
@@ -95,19 +101,24 @@ async function hostValue(t: Tensor): Promise<RefTensor> {
  * Runs fn on fresh leaf copies of `inputs`, and returns the GPU output next to the float64
  * reference output of the same graph. Used by op tests: relative error = max|gpu-ref| / max|ref|.
  */
-export async function compareForward(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Promise<{ gpu: Float32Array; ref: Float64Array; shape: number[]; maxRelError: number }> {
+export async function compareForward(
+  fn: (...xs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+): Promise<{ gpu: Float32Array; ref: Float64Array; shape: number[]; maxRelError: number }> {
   const leaves = inputs.map((x) => keep(x.detach().requiresGrad_(true)));
   const out = keep(fn(...leaves));
   if (!out.node) throw new Error('compareForward: fn did not record any op (did it use the inputs?)');
   const tape = await captureTape(out, leaves);
   const ref = replay(tape, leaves, await Promise.all(leaves.map(hostValue)));
   const gpu = await out.toArray();
-  if (ref.data.length !== gpu.length) throw new Error(`compareForward: reference output has ${ref.data.length} values, GPU ${gpu.length} (shape ${fmt(out.shape)})`);
+  if (ref.data.length !== gpu.length)
+    throw new Error(`compareForward: reference output has ${ref.data.length} values, GPU ${gpu.length} (shape ${fmt(out.shape)})`);
   let maxErr = 0;
   let scale = 0;
   for (let i = 0; i < gpu.length; i++) {
     if (!(Number.isFinite(ref.data[i]) && Number.isFinite(gpu[i]))) {
-      if (!Object.is(ref.data[i], gpu[i]) && !(Number.isNaN(ref.data[i]) && Number.isNaN(gpu[i])) && ref.data[i] !== gpu[i]) maxErr = Infinity;
+      if (!Object.is(ref.data[i], gpu[i]) && !(Number.isNaN(ref.data[i]) && Number.isNaN(gpu[i])) && ref.data[i] !== gpu[i])
+        maxErr = Infinity;
       continue;
     }
     maxErr = Math.max(maxErr, Math.abs(gpu[i] - ref.data[i]));
@@ -163,7 +174,8 @@ export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[
     const scale = numeric.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     for (let i = 0; i < data.length; i++) {
       const err = Math.abs(analytic[k][i] - numeric[i]) / (atol + rtol * (Math.abs(numeric[i]) + scale));
-      if (!(err <= 1)) failures.push(`input ${k} (shape ${fmt(leaf.shape)}) element ${i}: analytic ${analytic[k][i]} vs numeric ${numeric[i]}`);
+      if (!(err <= 1))
+        failures.push(`input ${k} (shape ${fmt(leaf.shape)}) element ${i}: analytic ${analytic[k][i]} vs numeric ${numeric[i]}`);
       worst = Math.max(worst, Number.isNaN(err) ? Infinity : err);
     }
   });
@@ -173,7 +185,9 @@ export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[
   }
   const result = { ok: failures.length === 0, worst, failures };
   if (!result.ok && opts.raise !== false) {
-    throw new Error(`gradcheck: ${failures.length} gradient element(s) disagree with finite differences:\n  ${failures.slice(0, 10).join('\n  ')}`);
+    throw new Error(
+      `gradcheck: ${failures.length} gradient element(s) disagree with finite differences:\n  ${failures.slice(0, 10).join('\n  ')}`,
+    );
   }
   return result;
 }

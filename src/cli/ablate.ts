@@ -20,7 +20,20 @@ import { compareMethods, methodSpecs, methodsGrid } from './compare-methods.ts';
  * Train options the ablation uses unless the command line sets them, as flag–value pairs (K < train
  * size: no stale self-keys). The methods study turns the full-set evaluation back on.
  */
-export const ABLATE_DEFAULTS = ['--train-size', '4000', '--test-size', '1000', '--epochs', '5', '--K', '2048', '--probe-epochs', '0', '--final-eval', 'false'];
+export const ABLATE_DEFAULTS = [
+  '--train-size',
+  '4000',
+  '--test-size',
+  '1000',
+  '--epochs',
+  '5',
+  '--K',
+  '2048',
+  '--probe-epochs',
+  '0',
+  '--final-eval',
+  'false',
+];
 export const STUDIES = ['momentum', 'mechanism', 'both', 'methods', 'all'];
 
 const MOMENTA = [0, 0.9, 0.99, 0.999];
@@ -41,11 +54,22 @@ function takeOption(argv: string[], name: string): { value: string | undefined; 
   return { value, rest };
 }
 
-interface Run { label: string; records: EpochRecord[]; args: string[]; note?: string }
+interface Run {
+  label: string;
+  records: EpochRecord[];
+  args: string[];
+  note?: string;
+}
 
 function table(title: string, runs: Run[]): string {
   const epochs = Math.max(...runs.map((r) => r.records.length));
-  const head = [title, 'final loss', 'final pretext acc (%)', ...Array.from({ length: epochs }, (_, e) => `kNN ep ${e + 1} (%)`), 'time (s)'];
+  const head = [
+    title,
+    'final loss',
+    'final pretext acc (%)',
+    ...Array.from({ length: epochs }, (_, e) => `kNN ep ${e + 1} (%)`),
+    'time (s)',
+  ];
   const rows = runs.map((r) => {
     const last = r.records[r.records.length - 1];
     const knn = Array.from({ length: epochs }, (_, e) => (r.records[e] ? r.records[e].knn.toFixed(2) : ''));
@@ -56,9 +80,20 @@ function table(title: string, runs: Run[]): string {
 }
 
 function chart(title: string, runs: Run[]): string {
-  const series: Series[] = runs.map((r, i) => ({ name: r.label, color: COLORS[i % COLORS.length], points: r.records.map((x) => [x.epoch, x.knn] as [number, number]) }));
-  const loss: Series[] = runs.map((r, i) => ({ name: r.label, color: COLORS[i % COLORS.length], points: r.records.map((x) => [x.epoch, x.loss] as [number, number]) }));
-  return lineChart(title, 'epoch', [{ yLabel: 'kNN top-1 (%)', series }, { yLabel: 'contrastive loss', series: loss }]);
+  const series: Series[] = runs.map((r, i) => ({
+    name: r.label,
+    color: COLORS[i % COLORS.length],
+    points: r.records.map((x) => [x.epoch, x.knn] as [number, number]),
+  }));
+  const loss: Series[] = runs.map((r, i) => ({
+    name: r.label,
+    color: COLORS[i % COLORS.length],
+    points: r.records.map((x) => [x.epoch, x.loss] as [number, number]),
+  }));
+  return lineChart(title, 'epoch', [
+    { yLabel: 'kNN top-1 (%)', series },
+    { yLabel: 'contrastive loss', series: loss },
+  ]);
 }
 
 export async function ablate(argv: string[]): Promise<void> {
@@ -95,7 +130,10 @@ export async function ablate(argv: string[]): Promise<void> {
     return { args, result: await train(args) };
   };
   const run = async (label: string, extra: string[], dir: string): Promise<Run> => {
-    const { args, result: { records, baselines } } = await trainRun(label, extra, dir);
+    const {
+      args,
+      result: { records, baselines },
+    } = await trainRun(label, extra, dir);
     if (baselines.rawPixels !== undefined) Object.assign(baselinesSeen, baselines);
     return { label, records, args };
   };
@@ -104,18 +142,24 @@ export async function ablate(argv: string[]): Promise<void> {
   const files: string[] = [];
   fs.mkdirSync(out, { recursive: true });
   const write = () => {
-    const baselines = baselinesSeen.rawPixels !== undefined
-      ? `Baselines (kNN top-1 on the same data): raw pixels ${baselinesSeen.rawPixels.toFixed(2)}%, random encoder ${baselinesSeen.randomEncoder.toFixed(2)}%.\n\n`
-      : '';
+    const baselines =
+      baselinesSeen.rawPixels !== undefined
+        ? `Baselines (kNN top-1 on the same data): raw pixels ${baselinesSeen.rawPixels.toFixed(2)}%, random encoder ${baselinesSeen.randomEncoder.toFixed(2)}%.\n\n`
+        : '';
     if (!files.includes('ablation.md')) files.unshift('ablation.md');
-    fs.writeFileSync(path.join(out, 'ablation.md'), `# MoCo ablations (§4.1) in miniature\n\nCommand: \`${command}\`\n\n${baselines}${sections.join('\n\n')}\n`);
+    fs.writeFileSync(
+      path.join(out, 'ablation.md'),
+      `# MoCo ablations (§4.1) in miniature\n\nCommand: \`${command}\`\n\n${baselines}${sections.join('\n\n')}\n`,
+    );
   };
   const commands = (runs: Run[]) => runs.map((r) => `- ${r.label}: \`wgrad-moco train ${r.args.join(' ')}\``).join('\n');
 
   const momentumRuns: Run[] = [];
   if (runMomentum) {
     for (const mm of MOMENTA) momentumRuns.push(await run(`m = ${mm}`, ['--mechanism', 'queue', '--m', String(mm)], `m${mm}`));
-    sections.push(`## Momentum (queue, K from the options)\n\nThe paper (ImageNet, K = 4096): m = 0 fails, 0.9 → 55.2, 0.99 → 57.8, 0.999 → 59.0 linear top-1.\n\n${table('m', momentumRuns)}\n\nRuns:\n${commands(momentumRuns)}`);
+    sections.push(
+      `## Momentum (queue, K from the options)\n\nThe paper (ImageNet, K = 4096): m = 0 fails, 0.9 → 55.2, 0.99 → 57.8, 0.999 → 59.0 linear top-1.\n\n${table('m', momentumRuns)}\n\nRuns:\n${commands(momentumRuns)}`,
+    );
     fs.writeFileSync(path.join(out, 'momentum.svg'), chart('Momentum ablation', momentumRuns));
     files.push('momentum.svg');
     summaries.push(table('m', momentumRuns));
@@ -128,7 +172,9 @@ export async function ablate(argv: string[]): Promise<void> {
       if (reuse) runs.push({ ...reuse, label: 'queue (MoCo)', note: `the m = ${m} run above` });
       else runs.push(await run(mech === 'queue' ? 'queue (MoCo)' : mech, ['--mechanism', mech], mech));
     }
-    sections.push(`## Mechanism (m = ${m} for the queue; end-to-end uses the batch as its negatives, the memory bank K random rows)\n\nThe paper (Fig. 3): end-to-end tracks MoCo while the batch allows, the memory bank trails MoCo by ~2.6 points at K = 65536.\n\n${table('mechanism', runs)}\n\nRuns:\n${commands(runs)}`);
+    sections.push(
+      `## Mechanism (m = ${m} for the queue; end-to-end uses the batch as its negatives, the memory bank K random rows)\n\nThe paper (Fig. 3): end-to-end tracks MoCo while the batch allows, the memory bank trails MoCo by ~2.6 points at K = 65536.\n\n${table('mechanism', runs)}\n\nRuns:\n${commands(runs)}`,
+    );
     fs.writeFileSync(path.join(out, 'mechanism.svg'), chart('Contrastive mechanisms', runs));
     files.push('mechanism.svg');
     summaries.push(table('mechanism', runs));
@@ -140,7 +186,12 @@ export async function ablate(argv: string[]): Promise<void> {
     const supportSet = userFlags.has('support-set-size') ? undefined : Number(takeOption(base, 'K').value);
     first = true; // the methods' table holds its own baselines
     const specs = methodSpecs(supportSet);
-    const runs = await compareMethods(specs, async (spec) => ({ spec, ...(await trainRun(spec.label, spec.args, path.join('methods', spec.dir), shared)) }), out, command);
+    const runs = await compareMethods(
+      specs,
+      async (spec) => ({ spec, ...(await trainRun(spec.label, spec.args, path.join('methods', spec.dir), shared)) }),
+      out,
+      command,
+    );
     files.push('methods.md', 'methods.svg');
     summaries.push(methodsGrid(runs));
   }

@@ -37,7 +37,8 @@ export function parseArgs<S extends Record<string, OptionSpec>>(argv: string[], 
     const s = spec[key];
     if (s.type === 'bool') {
       // One syntax for booleans: --x, --no-x, --x=false, --x false.
-      if (negate && value !== undefined) throw new Error(`${command}: --no-${flag}=${value}: --no-${flag} takes no value (write --no-${flag}, or --${flag}=false)`);
+      if (negate && value !== undefined)
+        throw new Error(`${command}: --no-${flag}=${value}: --no-${flag} takes no value (write --no-${flag}, or --${flag}=false)`);
       if (value === undefined && BOOL_WORDS.has(argv[i + 1] ?? '')) value = argv[++i];
       out[key] = negate ? false : value === undefined ? true : parseBool(command, flag, value);
       continue;
@@ -77,7 +78,10 @@ export function helpText(spec: Record<string, OptionSpec>): string {
   return Object.entries(spec)
     .map(([k, s]) => {
       // A help text that describes its own default says it once.
-      const notes = [...(s.help.includes('(default') ? [] : [`default: ${s.default}`]), ...(s.choices ? [`one of ${s.choices.join('|')}`] : [])];
+      const notes = [
+        ...(s.help.includes('(default') ? [] : [`default: ${s.default}`]),
+        ...(s.choices ? [`one of ${s.choices.join('|')}`] : []),
+      ];
       return `  --${kebab(k).padEnd(18)} ${s.help}${notes.length ? ` (${notes.join('; ')})` : ''}`;
     })
     .join('\n');

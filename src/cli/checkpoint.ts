@@ -35,22 +35,47 @@ import { MOCO_RUN_FORMAT as LEGACY_FORMAT, RUN_FORMAT, encodeMocoRun, runDigest 
 
 export { methodState } from '../moco/run-file.ts';
 
-export interface Generators { dataGen: Generator; augGen: Generator; defaultGen: Generator }
-
+export interface Generators {
+  dataGen: Generator;
+  augGen: Generator;
+  defaultGen: Generator;
+}
 
 /** Config keys added after checkpoints were first written, with the value older runs had. */
-const ADDED_LATER: Record<string, unknown> = { mechanism: 'queue', cropMin: 0.2, method: 'moco', supportSetSize: 4096, predictionHeadWidth: 0, mlpDim: 0, finalEval: true, finalProbe: false, detectAnomaly: false };
+const ADDED_LATER: Record<string, unknown> = {
+  mechanism: 'queue',
+  cropMin: 0.2,
+  method: 'moco',
+  supportSetSize: 4096,
+  predictionHeadWidth: 0,
+  mlpDim: 0,
+  finalEval: true,
+  finalProbe: false,
+  detectAnomaly: false,
+};
 
 /** What a checkpoint says is wrong, with the file and the key (metadata key or tensor name). */
 export class CheckpointError extends Error {
-  constructor(readonly file: string, readonly key: string, what: string) {
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    what: string,
+  ) {
     super(`${file}: ${key} ${what}`);
     this.name = 'CheckpointError';
   }
 }
 
 /** One epoch of the log, as `wgrad-moco train` records it. */
-interface RecordShape { epoch: number; loss: number; accuracy: number; knn: number; lr: number; seconds: number; imagesPerSecond: number }
+interface RecordShape {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  knn: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
 
 /** A checkpoint read and checked on the host; nothing of it is on the GPU yet. */
 export interface MocoCheckpoint {
@@ -63,7 +88,12 @@ export interface MocoCheckpoint {
   records: RecordShape[];
   baselines: Record<string, number>;
   rng: { data: number[]; aug: number[]; default: number[] };
-  optimizer: { type: string; paramGroups: OptimizerStateDict['paramGroups']; scalars: Record<string, Record<string, number>>; tensorNames: Record<string, string[]> };
+  optimizer: {
+    type: string;
+    paramGroups: OptimizerStateDict['paramGroups'];
+    scalars: Record<string, Record<string, number>>;
+    tensorNames: Record<string, string[]>;
+  };
   tensors: Record<string, DecodedTensor>;
   /** The file's metadata (after conversion, for a first-format file). */
   metadata: Record<string, string>;
@@ -77,27 +107,49 @@ export function checkDigest(c: MocoCheckpoint): void {
   const want = c.metadata['moco.digest'];
   if (want === undefined) throw new CheckpointError(c.file, 'metadata "moco.digest"', 'is missing');
   if (runDigest(c.tensors, c.metadata) !== want) {
-    throw new CheckpointError(c.file, 'metadata "moco.digest"', 'does not match the contents: the file was changed after wgrad-moco wrote it (its other keys pass their checks, so the change is in a value: a log record, the pointer, a weight)');
+    throw new CheckpointError(
+      c.file,
+      'metadata "moco.digest"',
+      'does not match the contents: the file was changed after wgrad-moco wrote it (its other keys pass their checks, so the change is in a value: a log record, the pointer, a weight)',
+    );
   }
 }
 
-export async function saveMocoCheckpoint(path: string, model: ContrastiveMethod, opt: Optimizer<any>, gens: Generators, meta: { epoch: number; records: unknown[]; baselines: Record<string, number>; config: unknown }): Promise<void> {
+export async function saveMocoCheckpoint(
+  path: string,
+  model: ContrastiveMethod,
+  opt: Optimizer<any>,
+  gens: Generators,
+  meta: { epoch: number; records: unknown[]; baselines: Record<string, number>; config: unknown },
+): Promise<void> {
   const bytes = await encodeMocoRun(model, opt, gens, meta);
   const crashAt = process.env.WGRAD_TEST_CRASH_BEFORE_RENAME;
   await writeFileAtomic(path, bytes, {
-    beforeRename: crashAt === String(meta.epoch) ? () => { process.kill(process.pid, 'SIGKILL'); return new Promise<void>(() => {}); } : undefined,
+    beforeRename:
+      crashAt === String(meta.epoch)
+        ? () => {
+            process.kill(process.pid, 'SIGKILL');
+            return new Promise<void>(() => {});
+          }
+        : undefined,
   });
   removeStaleTempFiles(path);
 }
 
 /** A first-format file's names and keys in the current format (the checks then name the new keys). */
-function fromLegacy(file: string, tensors: Record<string, DecodedTensor>, md: Record<string, string>): { tensors: Record<string, DecodedTensor>; metadata: Record<string, string> } {
+function fromLegacy(
+  file: string,
+  tensors: Record<string, DecodedTensor>,
+  md: Record<string, string>,
+): { tensors: Record<string, DecodedTensor>; metadata: Record<string, string> } {
   const t = nameTable<DecodedTensor>();
   for (const [k, v] of Object.entries(tensors)) {
     t[k.startsWith('optimizer.') ? k : `extra.${k}`] = v;
   }
   const m = nameTable<string>();
-  const copy = (from: string, to: string) => { if (md[from] !== undefined) m[to] = md[from]; };
+  const copy = (from: string, to: string) => {
+    if (md[from] !== undefined) m[to] = md[from];
+  };
   m['wgrad.format'] = LIBRARY_FORMAT;
   m['moco.format'] = RUN_FORMAT;
   copy('epoch', 'wgrad.epoch');
@@ -114,14 +166,21 @@ function fromLegacy(file: string, tensors: Record<string, DecodedTensor>, md: Re
       const [, i, name] = k.split('.');
       if (k.startsWith('optimizer.')) (tensorNames[i] ??= []).push(name);
     }
-    for (const i of Object.keys(tensorNames)) scalars[i] = isObject(numbers) && isObject(numbers[i]) ? numbers[i] as Record<string, number> : {};
-    m['wgrad.optimizer'] = JSON.stringify({ type: 'SGD', paramGroups: parseJson(file, 'optimizerGroups', md.optimizerGroups), scalars, tensorNames });
+    for (const i of Object.keys(tensorNames))
+      scalars[i] = isObject(numbers) && isObject(numbers[i]) ? (numbers[i] as Record<string, number>) : {};
+    m['wgrad.optimizer'] = JSON.stringify({
+      type: 'SGD',
+      paramGroups: parseJson(file, 'optimizerGroups', md.optimizerGroups),
+      scalars,
+      tensorNames,
+    });
   }
   return { tensors: t, metadata: m };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : JSON.stringify(v) ?? String(v));
+const show = (v: unknown) =>
+  typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : (JSON.stringify(v) ?? String(v));
 
 function parseJson(file: string, key: string, raw: string): unknown {
   try {
@@ -133,7 +192,8 @@ function parseJson(file: string, key: string, raw: string): unknown {
 
 /** A config value checked by its option's rules (type, min/max, choices), as the command line would. */
 function checkOption(file: string, name: string, spec: OptionSpec, v: unknown): void {
-  const bad = (why: string) => new CheckpointError(file, `metadata "wgrad.config" field "${name}"`, `is ${show(v)}: ${why} (the rule of --${kebab(name)})`);
+  const bad = (why: string) =>
+    new CheckpointError(file, `metadata "wgrad.config" field "${name}"`, `is ${show(v)}: ${why} (the rule of --${kebab(name)})`);
   if (spec.type === 'bool') {
     if (typeof v !== 'boolean') throw bad('expected true or false');
     return;
@@ -143,7 +203,8 @@ function checkOption(file: string, name: string, spec: OptionSpec, v: unknown): 
     if (spec.choices && !spec.choices.includes(v)) throw bad(`expected one of ${spec.choices.join(', ')}`);
     return;
   }
-  if (typeof v !== 'number' || !Number.isFinite(v) || (spec.type === 'int' && !Number.isInteger(v))) throw bad(`expected ${spec.type === 'int' ? 'an integer' : 'a number'}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || (spec.type === 'int' && !Number.isInteger(v)))
+    throw bad(`expected ${spec.type === 'int' ? 'an integer' : 'a number'}`);
   if (spec.min !== undefined && v < spec.min) throw bad(`must be >= ${spec.min}`);
   if (spec.max !== undefined && v > spec.max) throw bad(`must be <= ${spec.max}`);
 }
@@ -167,16 +228,27 @@ function jsonKey(file: string, md: Record<string, string>, key: string): unknown
 function checkRecords(file: string, v: unknown, epoch: number): RecordShape[] {
   const key = 'metadata "moco.records"';
   if (!Array.isArray(v)) throw new CheckpointError(file, key, `is ${show(v)}; expected a list of epoch records`);
-  if (v.length !== epoch) throw new CheckpointError(file, key, `holds ${v.length} epoch records; the checkpoint is of epoch ${epoch} (metadata "wgrad.epoch")`);
+  if (v.length !== epoch)
+    throw new CheckpointError(file, key, `holds ${v.length} epoch records; the checkpoint is of epoch ${epoch} (metadata "wgrad.epoch")`);
   const ranges: Record<string, [number, number]> = {
-    loss: [-Infinity, Infinity], accuracy: [0, 1], knn: [0, 100], lr: [0, Infinity], seconds: [0, Infinity], imagesPerSecond: [0, Infinity],
+    loss: [-Infinity, Infinity],
+    accuracy: [0, 1],
+    knn: [0, 100],
+    lr: [0, Infinity],
+    seconds: [0, Infinity],
+    imagesPerSecond: [0, Infinity],
   };
   v.forEach((r, i) => {
-    if (!isObject(r) || r.epoch !== i + 1) throw new CheckpointError(file, key, `record ${i} is ${show(r)}; expected { epoch: ${i + 1}, … }`);
+    if (!isObject(r) || r.epoch !== i + 1)
+      throw new CheckpointError(file, key, `record ${i} is ${show(r)}; expected { epoch: ${i + 1}, … }`);
     for (const [f, [lo, hi]] of Object.entries(ranges)) {
       const x = r[f];
       if (typeof x !== 'number' || !Number.isFinite(x) || x < lo || x > hi) {
-        throw new CheckpointError(file, key, `record ${i} field "${f}" is ${show(x)}; expected a finite number${lo > -Infinity ? ` in ${lo}..${hi}` : ''}`);
+        throw new CheckpointError(
+          file,
+          key,
+          `record ${i} field "${f}" is ${show(x)}; expected a finite number${lo > -Infinity ? ` in ${lo}..${hi}` : ''}`,
+        );
       }
     }
   });
@@ -188,9 +260,17 @@ function checkRng(file: string, v: unknown): MocoCheckpoint['rng'] {
   if (!isObject(v)) throw new CheckpointError(file, key, `is ${show(v)}; expected { data, aug, default } generator states`);
   for (const name of ['data', 'aug', 'default']) {
     const s = v[name];
-    const ok = Array.isArray(s) && (s.length === 2 || s.length === 3) && s.slice(0, 2).every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) &&
+    const ok =
+      Array.isArray(s) &&
+      (s.length === 2 || s.length === 3) &&
+      s.slice(0, 2).every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) &&
       (s.length === 2 || (typeof s[2] === 'number' && Number.isFinite(s[2])));
-    if (!ok) throw new CheckpointError(file, key, `generator "${name}" has state ${show(s)}; expected [hi, lo] (two integers in 0..2^32-1) and an optional finite spare normal`);
+    if (!ok)
+      throw new CheckpointError(
+        file,
+        key,
+        `generator "${name}" has state ${show(s)}; expected [hi, lo] (two integers in 0..2^32-1) and an optional finite spare normal`,
+      );
   }
   return v as MocoCheckpoint['rng'];
 }
@@ -205,10 +285,15 @@ export async function readMocoCheckpoint(file: string, spec: Record<string, Opti
   const legacy = metadata.format === LEGACY_FORMAT;
   if (legacy) ({ tensors, metadata } = fromLegacy(file, tensors, metadata));
   if (metadata['moco.format'] !== RUN_FORMAT || metadata['wgrad.format'] !== LIBRARY_FORMAT) {
-    throw new CheckpointError(file, 'metadata "moco.format"', `is ${show(metadata['moco.format'])} (and "wgrad.format" ${show(metadata['wgrad.format'])}); this is not a checkpoint of wgrad-moco train (expected "${RUN_FORMAT}")`);
+    throw new CheckpointError(
+      file,
+      'metadata "moco.format"',
+      `is ${show(metadata['moco.format'])} (and "wgrad.format" ${show(metadata['wgrad.format'])}); this is not a checkpoint of wgrad-moco train (expected "${RUN_FORMAT}")`,
+    );
   }
   const raw = jsonKey(file, metadata, 'wgrad.config');
-  if (!isObject(raw)) throw new CheckpointError(file, 'metadata "wgrad.config"', `is ${show(raw)}; expected an object of the train options`);
+  if (!isObject(raw))
+    throw new CheckpointError(file, 'metadata "wgrad.config"', `is ${show(raw)}; expected an object of the train options`);
   const config = Object.create(null) as Record<string, unknown>;
   for (const [name, s] of Object.entries(spec)) {
     const v = Object.hasOwn(raw, name) ? raw[name] : ADDED_LATER[name];
@@ -223,32 +308,82 @@ export async function readMocoCheckpoint(file: string, spec: Record<string, Opti
     throw new CheckpointError(file, 'metadata "moco.numbers"', `is ${show(numbers)}; expected the method's counters, integers >= 0`);
   }
   if (numbers.queuePtr !== undefined && (numbers.queuePtr as number) >= (config.K as number)) {
-    throw new CheckpointError(file, 'metadata "moco.numbers"', `has queuePtr ${numbers.queuePtr}; expected an integer in 0..${(config.K as number) - 1} (the queue has --K ${config.K} slots)`);
+    throw new CheckpointError(
+      file,
+      'metadata "moco.numbers"',
+      `has queuePtr ${numbers.queuePtr}; expected an integer in 0..${(config.K as number) - 1} (the queue has --K ${config.K} slots)`,
+    );
   }
   const records = checkRecords(file, jsonKey(file, metadata, 'moco.records'), epoch);
   const baselines = jsonKey(file, metadata, 'moco.baselines');
-  if (!isObject(baselines) || Object.entries(baselines).some(([k, x]) => !['rawPixels', 'randomEncoder'].includes(k) || typeof x !== 'number' || !(x >= 0 && x <= 100))) {
-    throw new CheckpointError(file, 'metadata "moco.baselines"', `is ${show(baselines)}; expected { rawPixels, randomEncoder } accuracies in 0..100 (or {})`);
+  if (
+    !isObject(baselines) ||
+    Object.entries(baselines).some(
+      ([k, x]) => !['rawPixels', 'randomEncoder'].includes(k) || typeof x !== 'number' || !(x >= 0 && x <= 100),
+    )
+  ) {
+    throw new CheckpointError(
+      file,
+      'metadata "moco.baselines"',
+      `is ${show(baselines)}; expected { rawPixels, randomEncoder } accuracies in 0..100 (or {})`,
+    );
   }
   const rng = checkRng(file, jsonKey(file, metadata, 'wgrad.rng'));
   const optimizer = jsonKey(file, metadata, 'wgrad.optimizer');
-  if (!isObject(optimizer) || typeof optimizer.type !== 'string' || !Array.isArray(optimizer.paramGroups) || !isObject(optimizer.scalars) || !isObject(optimizer.tensorNames)) {
-    throw new CheckpointError(file, 'metadata "wgrad.optimizer"', `is ${show(optimizer)}; expected { type, paramGroups, scalars, tensorNames }`);
+  if (
+    !isObject(optimizer) ||
+    typeof optimizer.type !== 'string' ||
+    !Array.isArray(optimizer.paramGroups) ||
+    !isObject(optimizer.scalars) ||
+    !isObject(optimizer.tensorNames)
+  ) {
+    throw new CheckpointError(
+      file,
+      'metadata "wgrad.optimizer"',
+      `is ${show(optimizer)}; expected { type, paramGroups, scalars, tensorNames }`,
+    );
   }
   for (const [name, t] of Object.entries(tensors)) {
-    if (t.dtype !== 'F32') throw new CheckpointError(file, `tensor "${name}"`, `has dtype ${t.dtype}; a wgrad-moco checkpoint holds F32 tensors only`);
+    if (t.dtype !== 'F32')
+      throw new CheckpointError(file, `tensor "${name}"`, `has dtype ${t.dtype}; a wgrad-moco checkpoint holds F32 tensors only`);
     const bad = t.data.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) throw new CheckpointError(file, `tensor "${name}"`, `holds ${t.data[bad]} at element ${bad}; every value must be finite (was the run diverging when it was saved?)`);
+    if (bad >= 0)
+      throw new CheckpointError(
+        file,
+        `tensor "${name}"`,
+        `holds ${t.data[bad]} at element ${bad}; every value must be finite (was the run diverging when it was saved?)`,
+      );
   }
   // The largest buffers a config asks for are checked against the file before anything is built.
-  const sized = config.method === 'nnclr' ? ['extra.supportSet', [config.supportSetSize, config.dim], '--support-set-size, --dim'] as const
-    : config.method === 'mocov3' ? null : ['extra.queue', [config.K, config.dim], '--K, --dim'] as const;
+  const sized =
+    config.method === 'nnclr'
+      ? (['extra.supportSet', [config.supportSetSize, config.dim], '--support-set-size, --dim'] as const)
+      : config.method === 'mocov3'
+        ? null
+        : (['extra.queue', [config.K, config.dim], '--K, --dim'] as const);
   if (sized) {
     const [name, shape, flags] = sized;
     if (!tensors[name]) throw new CheckpointError(file, `tensor "${name}"`, 'is missing');
-    if (!sameShape(tensors[name].shape, shape as unknown as number[])) throw new CheckpointError(file, `tensor "${name}"`, `has shape ${fmt(tensors[name].shape)}; the config (${flags}) needs ${fmt(shape as unknown as number[])}`);
+    if (!sameShape(tensors[name].shape, shape as unknown as number[]))
+      throw new CheckpointError(
+        file,
+        `tensor "${name}"`,
+        `has shape ${fmt(tensors[name].shape)}; the config (${flags}) needs ${fmt(shape as unknown as number[])}`,
+      );
   }
-  return { file, config, epoch, numbers: numbers as Record<string, number>, records, baselines: baselines as Record<string, number>, rng, optimizer: optimizer as MocoCheckpoint['optimizer'], tensors, metadata, legacy };
+  return {
+    file,
+    config,
+    epoch,
+    numbers: numbers as Record<string, number>,
+    records,
+    baselines: baselines as Record<string, number>,
+    rng,
+    optimizer: optimizer as MocoCheckpoint['optimizer'],
+    tensors,
+    metadata,
+    legacy,
+  };
 }
 
 /** Every tensor the model and optimizer expect, by name, with its shape. */
@@ -264,13 +399,19 @@ function expectedTensors(model: ContrastiveMethod, opt: Optimizer<any> | null): 
  * optimizer built from its config; nothing is uploaded. `lr`: the learning rate the last saved
  * epoch used; `numbers`: the method's counters where the run leaves them (null: not predictable).
  */
-export function checkMocoTensors(c: MocoCheckpoint, model: ContrastiveMethod, opt: Optimizer<any>, expect: { lr: number; numbers: Record<string, number> | null }): void {
+export function checkMocoTensors(
+  c: MocoCheckpoint,
+  model: ContrastiveMethod,
+  opt: Optimizer<any>,
+  expect: { lr: number; numbers: Record<string, number> | null },
+): void {
   const { file } = c;
   const want = expectedTensors(model, opt);
   for (const name of Object.keys(want)) {
     const t = c.tensors[name];
     if (!t) throw new CheckpointError(file, `tensor "${name}"`, `is missing (the config's model has it, shape ${fmt(want[name])})`);
-    if (!sameShape(t.shape, want[name])) throw new CheckpointError(file, `tensor "${name}"`, `has shape ${fmt(t.shape)}; the config's model needs ${fmt(want[name])}`);
+    if (!sameShape(t.shape, want[name]))
+      throw new CheckpointError(file, `tensor "${name}"`, `has shape ${fmt(t.shape)}; the config's model needs ${fmt(want[name])}`);
   }
   for (const name of Object.keys(c.tensors)) {
     if (!want[name]) throw new CheckpointError(file, `tensor "${name}"`, 'is not part of the model the config describes');
@@ -279,22 +420,48 @@ export function checkMocoTensors(c: MocoCheckpoint, model: ContrastiveMethod, op
   const key = 'metadata "wgrad.optimizer"';
   if (o.type !== opt.name) throw new CheckpointError(file, key, `names optimizer ${show(o.type)}; the run uses ${opt.name}`);
   const mine = opt.stateDict().paramGroups;
-  const groupsOk = o.paramGroups.length === mine.length && o.paramGroups.every((g, gi) => isObject(g) &&
-    Object.keys(g).sort().join() === Object.keys(mine[gi]).sort().join() &&
-    Object.entries(mine[gi]).every(([k, v]) => (k === 'lr' ? g.lr === expect.lr || (c.legacy && typeof g.lr === 'number') : JSON.stringify(g[k]) === JSON.stringify(v))));
-  if (!groupsOk) throw new CheckpointError(file, key, `has parameter groups ${show(o.paramGroups)}; the config gives ${show(mine.map((g) => ({ ...g, lr: expect.lr })))}`);
+  const groupsOk =
+    o.paramGroups.length === mine.length &&
+    o.paramGroups.every(
+      (g, gi) =>
+        isObject(g) &&
+        Object.keys(g).sort().join() === Object.keys(mine[gi]).sort().join() &&
+        Object.entries(mine[gi]).every(([k, v]) =>
+          k === 'lr' ? g.lr === expect.lr || (c.legacy && typeof g.lr === 'number') : JSON.stringify(g[k]) === JSON.stringify(v),
+        ),
+    );
+  if (!groupsOk)
+    throw new CheckpointError(
+      file,
+      key,
+      `has parameter groups ${show(o.paramGroups)}; the config gives ${show(mine.map((g) => ({ ...g, lr: expect.lr })))}`,
+    );
   const indices = opt.params.map((_: Tensor, i: number) => String(i));
-  const namesOk = Object.keys(o.tensorNames).sort().join() === [...indices].sort().join() &&
-    indices.every((i: string) => JSON.stringify(o.tensorNames[i]) === '["momentumBuffer"]' && isObject(o.scalars[i]) && Object.keys(o.scalars[i]).length === 0) &&
+  const namesOk =
+    Object.keys(o.tensorNames).sort().join() === [...indices].sort().join() &&
+    indices.every(
+      (i: string) =>
+        JSON.stringify(o.tensorNames[i]) === '["momentumBuffer"]' && isObject(o.scalars[i]) && Object.keys(o.scalars[i]).length === 0,
+    ) &&
     Object.keys(o.scalars).length === indices.length;
-  if (!namesOk) throw new CheckpointError(file, key, `does not list one momentumBuffer (and no other state) for each of the ${indices.length} parameters`);
+  if (!namesOk)
+    throw new CheckpointError(
+      file,
+      key,
+      `does not list one momentumBuffer (and no other state) for each of the ${indices.length} parameters`,
+    );
   const mineNumbers = Object.keys(model.state().numbers).sort().join(', ');
   if (Object.keys(c.numbers).sort().join(', ') !== mineNumbers) {
     throw new CheckpointError(file, 'metadata "moco.numbers"', `is ${show(c.numbers)}; the method of the config keeps {${mineNumbers}}`);
   }
   // A first-format file may come from another engine (scripts/torch): its lr and counters are not predicted.
-  for (const [k, v] of Object.entries(c.legacy ? {} : expect.numbers ?? {})) {
-    if (c.numbers[k] !== v) throw new CheckpointError(file, 'metadata "moco.numbers"', `has ${k} ${c.numbers[k]}, but after ${c.epoch} epoch(s) the run leaves it at ${v}`);
+  for (const [k, v] of Object.entries(c.legacy ? {} : (expect.numbers ?? {}))) {
+    if (c.numbers[k] !== v)
+      throw new CheckpointError(
+        file,
+        'metadata "moco.numbers"',
+        `has ${k} ${c.numbers[k]}, but after ${c.epoch} epoch(s) the run leaves it at ${v}`,
+      );
   }
   checkDigest(c);
 }
@@ -302,7 +469,8 @@ export function checkMocoTensors(c: MocoCheckpoint, model: ContrastiveMethod, op
 /** Uploads the method's checked tensors and restores its state (they are copied, then freed). */
 export function restoreMethod(c: MocoCheckpoint, model: ContrastiveMethod): void {
   const tensors = nameTable<Tensor>();
-  for (const k of Object.keys(c.tensors)) if (k.startsWith('extra.')) tensors[k.slice(6)] = fromArray(c.tensors[k].data, c.tensors[k].shape);
+  for (const k of Object.keys(c.tensors))
+    if (k.startsWith('extra.')) tensors[k.slice(6)] = fromArray(c.tensors[k].data, c.tensors[k].shape);
   try {
     model.loadState({ tensors, numbers: { ...c.numbers } });
   } finally {

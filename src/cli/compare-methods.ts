@@ -11,7 +11,11 @@ import { lineChart, type Series } from './plot.ts';
 import { fmtTime } from './progress.ts';
 
 /** One method of the study: the train options that make it, after the shared ones. */
-export interface MethodSpec { label: string; dir: string; args: string[] }
+export interface MethodSpec {
+  label: string;
+  dir: string;
+  args: string[];
+}
 
 /**
  * v1 and v2 differ as in the MoCo v2 note (linear vs MLP head, v1 vs v2 augmentation, constant vs
@@ -27,11 +31,19 @@ export function methodSpecs(supportSet?: number): MethodSpec[] {
     { label: 'SimCLR', dir: 'simclr', args: ['--method', 'simclr', '--loss', 'ntxent'] },
     { label: 'memory bank', dir: 'memory-bank', args: ['--method', 'moco', '--mechanism', 'memory-bank'] },
     { label: 'DCL', dir: 'dcl', args: ['--method', 'simclr', '--loss', 'dcl'] },
-    { label: 'NNCLR', dir: 'nnclr', args: ['--method', 'nnclr', ...(supportSet === undefined ? [] : ['--support-set-size', String(supportSet)])] },
+    {
+      label: 'NNCLR',
+      dir: 'nnclr',
+      args: ['--method', 'nnclr', ...(supportSet === undefined ? [] : ['--support-set-size', String(supportSet)])],
+    },
   ];
 }
 
-export interface MethodRun { spec: MethodSpec; args: string[]; result: TrainResult }
+export interface MethodRun {
+  spec: MethodSpec;
+  args: string[];
+  result: TrainResult;
+}
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2'];
 const pct = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(2));
@@ -46,10 +58,21 @@ export function imagesPerSecond(r: TrainResult): number {
 /** The table: one row per method, the baselines as rows below. */
 export function methodsGrid(runs: MethodRun[]): string {
   const probe = runs.some((r) => r.result.linearProbeTop1 !== undefined);
-  const head = ['method', 'full-set kNN top-1 (%)', 'subset kNN top-1 (%)', ...(probe ? ['linear probe (%)'] : []), 'images/s', 'wall time'];
+  const head = [
+    'method',
+    'full-set kNN top-1 (%)',
+    'subset kNN top-1 (%)',
+    ...(probe ? ['linear probe (%)'] : []),
+    'images/s',
+    'wall time',
+  ];
   const rows = runs.map(({ spec, result: r }) => [
-    spec.label, pct(r.fullSets?.knn), pct(r.records[r.records.length - 1]?.knn),
-    ...(probe ? [pct(r.linearProbeTop1)] : []), imagesPerSecond(r).toFixed(0), fmtTime(r.wallSeconds),
+    spec.label,
+    pct(r.fullSets?.knn),
+    pct(r.records[r.records.length - 1]?.knn),
+    ...(probe ? [pct(r.linearProbeTop1)] : []),
+    imagesPerSecond(r).toFixed(0),
+    fmtTime(r.wallSeconds),
   ]);
   const first = runs[0]?.result;
   const blank = (probe ? ['—'] : []).concat(['—', '—']);
@@ -62,18 +85,26 @@ export function methodsGrid(runs: MethodRun[]): string {
 export function methodsTable(runs: MethodRun[], command: string, date: Date): string {
   const first = runs[0]?.result;
   const full = first?.fullSets;
-  const sets = full ? `full sets: ${full.trainImages} training images in the kNN bank, ${full.testImages} test queries` : 'no full-set evaluation (--no-final-eval)';
-  return `# Contrastive methods on one budget\n\n` +
+  const sets = full
+    ? `full sets: ${full.trainImages} training images in the kNN bank, ${full.testImages} test queries`
+    : 'no full-set evaluation (--no-final-eval)';
+  return (
+    `# Contrastive methods on one budget\n\n` +
     `Command: \`${command}\`  \nDate: ${date.toISOString()}  \nAdapter: ${first?.adapter ?? 'unknown'}\n\n` +
     `Same training and test subsets, epochs, batch, seed and encoder for every method; ${sets}. ` +
     `Subset kNN: the monitor after the last epoch. Images/s: training steps only; wall time: the whole run, evaluations included ` +
     `(the first run also measures the baselines).\n\n${methodsGrid(runs)}\n\n` +
-    `Runs:\n${runs.map((r) => `- ${r.spec.label}: \`wgrad-moco train ${r.args.join(' ')}\``).join('\n')}\n`;
+    `Runs:\n${runs.map((r) => `- ${r.spec.label}: \`wgrad-moco train ${r.args.join(' ')}\``).join('\n')}\n`
+  );
 }
 
 /** methods.svg: subset kNN top-1 after every epoch, one line per method. */
 export function methodsChart(runs: MethodRun[]): string {
-  const series: Series[] = runs.map((r, i) => ({ name: r.spec.label, color: COLORS[i % COLORS.length], points: r.result.records.map((x) => [x.epoch, x.knn] as [number, number]) }));
+  const series: Series[] = runs.map((r, i) => ({
+    name: r.spec.label,
+    color: COLORS[i % COLORS.length],
+    points: r.result.records.map((x) => [x.epoch, x.knn] as [number, number]),
+  }));
   return lineChart('Contrastive methods on one budget', 'epoch', [{ yLabel: 'subset kNN top-1 (%)', series }]);
 }
 
@@ -81,7 +112,12 @@ export function methodsChart(runs: MethodRun[]): string {
  * Runs every method with `run(spec)` (the caller adds the shared options and the run folder) and
  * rewrites methods.md and methods.svg in `out` after each, so a stopped study keeps what it measured.
  */
-export async function compareMethods(specs: MethodSpec[], run: (spec: MethodSpec) => Promise<MethodRun>, out: string, command: string): Promise<MethodRun[]> {
+export async function compareMethods(
+  specs: MethodSpec[],
+  run: (spec: MethodSpec) => Promise<MethodRun>,
+  out: string,
+  command: string,
+): Promise<MethodRun[]> {
   const runs: MethodRun[] = [];
   const date = new Date();
   for (const spec of specs) {

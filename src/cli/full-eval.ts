@@ -54,7 +54,8 @@ export async function fullSetEvaluation(backbone: Module, randomEncoder: Module 
   const { trainSet, testSet } = loadFullData(cfg);
   const probeCfg = { probeEpochs: cfg.probeEpochs, probeLr: cfg.probeLr, seed: cfg.seed };
   const r: FullSetResult = {
-    trainImages: trainSet.count, testImages: testSet.count,
+    trainImages: trainSet.count,
+    testImages: testSet.count,
     knn: await backboneKnn(backbone, trainSet, testSet, cfg),
     seconds: 0,
   };
@@ -69,7 +70,9 @@ export async function fullSetEvaluation(backbone: Module, randomEncoder: Module 
   r.seconds = (Date.now() - t0) / 1000;
   const beside = (v: number | undefined, what: string) => (v === undefined ? '' : ` (${what} ${v.toFixed(2)}%)`);
   const baselines = randomEncoder ? ` (raw pixels ${r.rawPixels!.toFixed(2)}%, random encoder ${r.randomEncoder!.toFixed(2)}%)` : '';
-  console.log(`full sets (${r.trainImages} train / ${r.testImages} test images, ${fmtTime(r.seconds)}): kNN top-1 ${r.knn.toFixed(2)}%${baselines}` +
-    (r.linearProbe !== undefined ? `, linear probe ${r.linearProbe.toFixed(2)}%${beside(r.randomEncoderProbe, 'random encoder')}` : ''));
+  console.log(
+    `full sets (${r.trainImages} train / ${r.testImages} test images, ${fmtTime(r.seconds)}): kNN top-1 ${r.knn.toFixed(2)}%${baselines}` +
+      (r.linearProbe !== undefined ? `, linear probe ${r.linearProbe.toFixed(2)}%${beside(r.randomEncoderProbe, 'random encoder')}` : ''),
+  );
   return r;
 }

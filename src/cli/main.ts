@@ -71,7 +71,9 @@ main(process.argv.slice(2))
     // Errors of the commands already name where they come from ('wgrad-moco train: …', 'wgrad: …').
     console.error(`\n${/^wgrad/.test(e.message) ? e.message : `wgrad-moco: ${e.message}`}`);
     if (hasDevice() && device().isLost) {
-      console.error('wgrad-moco: training stopped because the GPU device was lost. Checkpoints written so far are intact: run the same command with --resume to continue from the last one.');
+      console.error(
+        'wgrad-moco: training stopped because the GPU device was lost. Checkpoints written so far are intact: run the same command with --resume to continue from the last one.',
+      );
     }
     shutdown();
     process.exitCode = 1;

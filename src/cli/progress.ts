@@ -3,7 +3,10 @@
 export class Progress {
   private start = Date.now();
   private lastPrint = 0;
-  constructor(private total: number, private label: string) {}
+  constructor(
+    private total: number,
+    private label: string,
+  ) {}
 
   private lastDone = 0;
 
@@ -25,7 +28,9 @@ export class Progress {
     const width = 24;
     const filled = Math.round((done / this.total) * width);
     const bar = '█'.repeat(filled) + '·'.repeat(width - filled);
-    const extra = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ');
+    const extra = Object.entries(fields)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('  ');
     const line = `${this.label} ${bar} ${done}/${this.total}  ${extra}  ${fmtTime(elapsed)} elapsed, ETA ${fmtTime(eta)}`;
     if (tty) process.stdout.write(`\r${line}\x1b[K${done >= this.total ? '\n' : ''}`);
     else console.log(line);

@@ -10,7 +10,11 @@ import * as path from 'node:path';
 
 export const LOCK_NAME = 'wgrad-moco.lock';
 
-interface LockInfo { pid: number; started: string; command: string }
+interface LockInfo {
+  pid: number;
+  started: string;
+  command: string;
+}
 
 /** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
 export function processAlive(pid: number): boolean {
@@ -57,7 +61,9 @@ export function acquireRunLock(dir: string, command: string, say: (line: string)
       }
       const holder = readLock(file);
       if (holder && processAlive(holder.pid) && holder.pid !== process.pid) {
-        throw new Error(`${dir} is in use by another run: process ${holder.pid} (${holder.command}, started ${holder.started}) holds ${file}. Wait for it to finish, or use another --out.`);
+        throw new Error(
+          `${dir} is in use by another run: process ${holder.pid} (${holder.command}, started ${holder.started}) holds ${file}. Wait for it to finish, or use another --out.`,
+        );
       }
       // Stale: move it aside under a name only this process uses, then check that what was moved
       // is still the stale lock (another process may have taken over in between).
@@ -70,12 +76,18 @@ export function acquireRunLock(dir: string, command: string, say: (line: string)
       }
       const moved = readLock(aside);
       if (moved && processAlive(moved.pid) && moved.pid !== process.pid) {
-        try { fs.linkSync(aside, file); } catch { /* another lock is in place: it wins */ }
+        try {
+          fs.linkSync(aside, file);
+        } catch {
+          /* another lock is in place: it wins */
+        }
         fs.rmSync(aside, { force: true });
         continue;
       }
       fs.rmSync(aside, { force: true });
-      say(`took over ${file}: ${holder ? `process ${holder.pid} (started ${holder.started}) that held it is no longer running` : 'it was unreadable'}`);
+      say(
+        `took over ${file}: ${holder ? `process ${holder.pid} (started ${holder.started}) that held it is no longer running` : 'it was unreadable'}`,
+      );
     }
   } finally {
     fs.rmSync(tmp, { force: true });
@@ -109,16 +121,26 @@ export function removeStaleTempFiles(target: string): void {
  * directory. Creates `--out` (as the run would) and returns nothing.
  */
 export function checkRunPaths(command: string, p: { out: string; json?: string; dataDir?: string }): void {
-  const kind = (f: string) => { try { return fs.statSync(f).isDirectory() ? 'dir' : 'file'; } catch { return 'none'; } };
-  if (kind(p.out) === 'file') throw new Error(`${command}: --out ${p.out} is a file; it must name a directory (the run's log, checkpoint and plot go there)`);
+  const kind = (f: string) => {
+    try {
+      return fs.statSync(f).isDirectory() ? 'dir' : 'file';
+    } catch {
+      return 'none';
+    }
+  };
+  if (kind(p.out) === 'file')
+    throw new Error(`${command}: --out ${p.out} is a file; it must name a directory (the run's log, checkpoint and plot go there)`);
   try {
     fs.mkdirSync(p.out, { recursive: true });
   } catch (e) {
-    throw new Error(`${command}: --out ${p.out} cannot be created (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); part of the path may be a file`);
+    throw new Error(
+      `${command}: --out ${p.out} cannot be created (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); part of the path may be a file`,
+    );
   }
   if (p.json) {
     if (kind(p.json) === 'dir') throw new Error(`${command}: --json ${p.json} is a directory; it must name a file`);
-    if (kind(path.dirname(path.resolve(p.json))) !== 'dir') throw new Error(`${command}: --json ${p.json}: the folder ${path.dirname(path.resolve(p.json))} does not exist`);
+    if (kind(path.dirname(path.resolve(p.json))) !== 'dir')
+      throw new Error(`${command}: --json ${p.json}: the folder ${path.dirname(path.resolve(p.json))} does not exist`);
   }
   if (p.dataDir && kind(p.dataDir) !== 'dir') throw new Error(`${command}: --data-dir ${p.dataDir} is not a directory`);
 }

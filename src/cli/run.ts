@@ -69,7 +69,9 @@ export async function loadMoCoRun(dir: string): Promise<MoCoRun> {
       x = images;
     } else {
       if (images.length === 0 || images.length % size !== 0) {
-        throw new Error(`MoCoRun.embed: ${images.length} values are not a whole number of ${channels}×${height}×${width} images (${size} values each)`);
+        throw new Error(
+          `MoCoRun.embed: ${images.length} values are not a whole number of ${channels}×${height}×${width} images (${size} values each)`,
+        );
       }
       const scaled = new Float32Array(images.length);
       for (let i = 0; i < images.length; i++) scaled[i] = images[i] / 255; // as toFloat() in training
@@ -79,5 +81,12 @@ export async function loadMoCoRun(dir: string): Promise<MoCoRun> {
     if (x !== images) x.dispose();
     return features;
   };
-  return { backbone, config, epoch: saved.epoch, records: saved.records as EpochRecord[], input: { channels, height, width, scale: 255 }, embed };
+  return {
+    backbone,
+    config,
+    epoch: saved.epoch,
+    records: saved.records as EpochRecord[],
+    input: { channels, height, width, scale: 255 },
+    embed,
+  };
 }

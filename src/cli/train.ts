@@ -42,25 +42,61 @@ export const TRAIN_OPTIONS = {
   batch: { type: 'int', default: 128, min: 2, help: 'batch size' },
   K: { type: 'int', default: 4096, min: 1, help: 'queue size K' },
   m: { type: 'float', default: 0.99, min: 0, max: 1, help: 'key encoder momentum' },
-  momentumSchedule: { type: 'string', default: 'auto', choices: ['auto', 'constant', 'cosine'], help: 'momentum schedule (auto: cosine from m to 1 for --method mocov3, as the paper; constant otherwise)' },
+  momentumSchedule: {
+    type: 'string',
+    default: 'auto',
+    choices: ['auto', 'constant', 'cosine'],
+    help: 'momentum schedule (auto: cosine from m to 1 for --method mocov3, as the paper; constant otherwise)',
+  },
   T: { type: 'float', default: 0.1, min: 1e-6, help: 'softmax temperature' },
   dim: { type: 'int', default: 128, min: 1, max: 8192, help: 'embedding dim' },
   mlp: { type: 'bool', default: true, help: 'MLP projection head (MoCo v2); --no-mlp for a linear head (v1)' },
   aug: { type: 'string', default: 'v2', choices: ['v1', 'v2', 'crop-flip', 'none'], help: 'augmentation set' },
-  cropMin: { type: 'float', default: 0.5, min: 0.01, max: 1, help: 'RandomResizedCrop: smallest crop area, as a fraction of the image (MoCo uses 0.2 on 224² ImageNet crops; 0.5 learns faster on 28×28)' },
+  cropMin: {
+    type: 'float',
+    default: 0.5,
+    min: 0.01,
+    max: 1,
+    help: 'RandomResizedCrop: smallest crop area, as a fraction of the image (MoCo uses 0.2 on 224² ImageNet crops; 0.5 learns faster on 28×28)',
+  },
   lr: { type: 'float', default: 0.06, min: 0, help: 'base learning rate' },
   wd: { type: 'float', default: 5e-4, min: 0, help: 'weight decay' },
   cosine: { type: 'bool', default: true, help: 'per-epoch cosine learning-rate schedule' },
   symmetric: { type: 'bool', default: false, help: 'symmetric loss' },
-  shuffleBn: { type: 'string', default: 'split', choices: ['split', 'shuffle', 'none'], help: 'single-device shuffle BN: split = SplitBatchNorm + batch shuffle' },
+  shuffleBn: {
+    type: 'string',
+    default: 'split',
+    choices: ['split', 'shuffle', 'none'],
+    help: 'single-device shuffle BN: split = SplitBatchNorm + batch shuffle',
+  },
   bnSplits: { type: 'int', default: 4, min: 1, help: 'SplitBatchNorm groups' },
   loss: { type: 'string', default: 'infonce', choices: ['infonce', 'ntxent', 'dcl'], help: 'contrastive loss' },
-  method: { type: 'string', default: 'moco', choices: ['moco', 'nnclr', 'mocov3', 'simclr'], help: 'method: MoCo v1/v2 (with --mechanism, --loss), NNCLR, MoCo v3, or SimCLR (end-to-end with --loss ntxent|dcl; infonce means ntxent)' },
+  method: {
+    type: 'string',
+    default: 'moco',
+    choices: ['moco', 'nnclr', 'mocov3', 'simclr'],
+    help: 'method: MoCo v1/v2 (with --mechanism, --loss), NNCLR, MoCo v3, or SimCLR (end-to-end with --loss ntxent|dcl; infonce means ntxent)',
+  },
   supportSetSize: { type: 'int', default: 4096, min: 1, help: 'NNCLR: support-set size (the temperature is --T)' },
   predictionHeadWidth: { type: 'int', default: 0, min: 0, help: 'NNCLR: prediction-head hidden width (0 = 4 × dim)' },
-  mlpDim: { type: 'int', default: 0, min: 0, help: 'MoCo v3: hidden width of projector and predictor (0 = 4 × dim; the momentum schedule is --momentum-schedule, cosine for v3)' },
-  mechanism: { type: 'string', default: 'queue', choices: ['queue', 'end-to-end', 'memory-bank'], help: 'negatives: MoCo queue, in-batch (end-to-end) or memory bank (MoCo §4.1, Fig. 3)' },
-  encoder: { type: 'string', default: 'convnet', choices: ['convnet', 'resnet18', 'resnet50'], help: 'encoder (resnet50: torchvision layout, width 64 = the real one)' },
+  mlpDim: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    help: 'MoCo v3: hidden width of projector and predictor (0 = 4 × dim; the momentum schedule is --momentum-schedule, cosine for v3)',
+  },
+  mechanism: {
+    type: 'string',
+    default: 'queue',
+    choices: ['queue', 'end-to-end', 'memory-bank'],
+    help: 'negatives: MoCo queue, in-batch (end-to-end) or memory bank (MoCo §4.1, Fig. 3)',
+  },
+  encoder: {
+    type: 'string',
+    default: 'convnet',
+    choices: ['convnet', 'resnet18', 'resnet50'],
+    help: 'encoder (resnet50: torchvision layout, width 64 = the real one)',
+  },
   width: { type: 'int', default: 16, min: 1, max: 1024, help: 'encoder width' },
   seed: { type: 'int', default: 0, help: 'random seed' },
   knnK: { type: 'int', default: 200, min: 1, help: 'kNN monitor k' },
@@ -68,11 +104,23 @@ export const TRAIN_OPTIONS = {
   out: { type: 'string', default: 'runs/moco', help: 'output directory (log, checkpoints, plot)' },
   resume: { type: 'bool', default: false, help: 'continue from the last checkpoint in --out' },
   json: { type: 'string', default: '', help: 'write final metrics to this JSON file' },
-  baselines: { type: 'bool', default: true, help: 'kNN on raw pixels and on a random encoder (on the subsets and, with --final-eval, on the full sets)' },
+  baselines: {
+    type: 'bool',
+    default: true,
+    help: 'kNN on raw pixels and on a random encoder (on the subsets and, with --final-eval, on the full sets)',
+  },
   probeEpochs: { type: 'int', default: 10, min: 0, help: 'linear-probe epochs on frozen features after training (0 = skip)' },
   probeLr: { type: 'float', default: 0.1, min: 0, help: 'linear-probe learning rate (features are standardised first)' },
-  finalEval: { type: 'bool', default: true, help: 'after training, kNN on the full sets (every training image in the bank, every test image a query), both baselines the same way' },
-  finalProbe: { type: 'bool', default: false as boolean, help: 'with --final-eval, also the linear probe (--probe-epochs) on the full sets, for the trained and the random encoder (minutes on a CPU adapter)' },
+  finalEval: {
+    type: 'bool',
+    default: true,
+    help: 'after training, kNN on the full sets (every training image in the bank, every test image a query), both baselines the same way',
+  },
+  finalProbe: {
+    type: 'bool',
+    default: false as boolean,
+    help: 'with --final-eval, also the linear probe (--probe-epochs) on the full sets, for the trained and the random encoder (minutes on a CPU adapter)',
+  },
   detectAnomaly: { type: 'bool', default: false, help: 'anomaly detection: name the first op that produces NaN/Inf (slower)' },
 } satisfies Record<string, OptionSpec>;
 
@@ -82,11 +130,15 @@ function augmentConfig(cfg: TrainConfig, channels: number): AugmentConfig {
   const color = channels === 3;
   const crop = { scale: [cfg.cropMin, 1] as [number, number] };
   switch (cfg.aug) {
-    case 'none': return IDENTITY_AUGMENT;
-    case 'crop-flip': return { crop, jitter: false, grayscale: false, blur: false };
-    case 'v1': return { crop, jitter: { p: 1 }, grayscale: color ? 0.2 : false, blur: false };
+    case 'none':
+      return IDENTITY_AUGMENT;
+    case 'crop-flip':
+      return { crop, jitter: false, grayscale: false, blur: false };
+    case 'v1':
+      return { crop, jitter: { p: 1 }, grayscale: color ? 0.2 : false, blur: false };
     // MoCo v2; Gaussian blur only for colour images (the small grayscale sets are 28×28).
-    default: return { crop, jitter: { p: 0.8 }, grayscale: color ? 0.2 : false, blur: color ? { p: 0.5 } : false };
+    default:
+      return { crop, jitter: { p: 0.8 }, grayscale: color ? 0.2 : false, blur: color ? { p: 0.5 } : false };
   }
 }
 
@@ -113,26 +165,56 @@ export function loadData(cfg: TrainConfig): { trainSet: ImageDataset; testSet: I
  */
 export function buildModel(cfg: TrainConfig, encoder: nn.Module & { featureDim: number }, trainCount?: number): ContrastiveMethod {
   if (cfg.method === 'nnclr') {
-    return new NNCLR({ encoder, dim: cfg.dim, supportSetSize: cfg.supportSetSize, temperature: cfg.T, predictionHeadWidth: cfg.predictionHeadWidth || undefined });
+    return new NNCLR({
+      encoder,
+      dim: cfg.dim,
+      supportSetSize: cfg.supportSetSize,
+      temperature: cfg.T,
+      predictionHeadWidth: cfg.predictionHeadWidth || undefined,
+    });
   }
   if (cfg.method === 'mocov3') {
-    return new MoCoV3({ encoder, dim: cfg.dim, mlpDim: cfg.mlpDim || undefined, m: cfg.m, T: cfg.T, momentumSchedule: cfg.momentumSchedule === 'constant' ? 'constant' : 'cosine' });
+    return new MoCoV3({
+      encoder,
+      dim: cfg.dim,
+      mlpDim: cfg.mlpDim || undefined,
+      m: cfg.m,
+      T: cfg.T,
+      momentumSchedule: cfg.momentumSchedule === 'constant' ? 'constant' : 'cosine',
+    });
   }
   const simclr = cfg.method === 'simclr';
   return new MoCo({
-    encoder, dim: cfg.dim, K: cfg.K, m: cfg.m, T: cfg.T, mlp: cfg.mlp, symmetric: cfg.symmetric,
-    shuffleBN: cfg.shuffleBn !== 'none', loss: (simclr && cfg.loss === 'infonce' ? 'ntxent' : cfg.loss) as LossKind,
-    momentumSchedule: cfg.momentumSchedule === 'cosine' ? 'cosine' : 'constant', mechanism: (simclr ? 'end-to-end' : cfg.mechanism) as Mechanism, bankSize: trainCount,
+    encoder,
+    dim: cfg.dim,
+    K: cfg.K,
+    m: cfg.m,
+    T: cfg.T,
+    mlp: cfg.mlp,
+    symmetric: cfg.symmetric,
+    shuffleBN: cfg.shuffleBn !== 'none',
+    loss: (simclr && cfg.loss === 'infonce' ? 'ntxent' : cfg.loss) as LossKind,
+    momentumSchedule: cfg.momentumSchedule === 'cosine' ? 'cosine' : 'constant',
+    mechanism: (simclr ? 'end-to-end' : cfg.mechanism) as Mechanism,
+    bankSize: trainCount,
   });
 }
 
 /** Options that only some methods use, refused with the others so that no option is silently ignored. */
 function checkMethodOptions(cfg: TrainConfig): void {
-  const bad = (what: string) => { throw new Error(`wgrad-moco train: ${what} (see --help)`); };
-  if (cfg.method !== 'moco' && cfg.mechanism !== 'queue') bad(`--mechanism applies to --method moco only (got --method ${cfg.method} --mechanism ${cfg.mechanism}); --method simclr is the end-to-end mechanism`);
-  if ((cfg.method === 'nnclr' || cfg.method === 'mocov3') && cfg.loss !== 'infonce') bad(`--loss ${cfg.loss} does not apply to --method ${cfg.method}, which has its own loss`);
-  if (cfg.method !== 'moco' && cfg.symmetric) bad(`--symmetric applies to --method moco only (NNCLR and MoCo v3 are symmetric by definition)`);
-  if (cfg.method === 'nnclr' && cfg.supportSetSize < cfg.batch) bad(`--support-set-size ${cfg.supportSetSize} must be at least --batch ${cfg.batch}`);
+  const bad = (what: string) => {
+    throw new Error(`wgrad-moco train: ${what} (see --help)`);
+  };
+  if (cfg.method !== 'moco' && cfg.mechanism !== 'queue')
+    bad(
+      `--mechanism applies to --method moco only (got --method ${cfg.method} --mechanism ${cfg.mechanism}); --method simclr is the end-to-end mechanism`,
+    );
+  if ((cfg.method === 'nnclr' || cfg.method === 'mocov3') && cfg.loss !== 'infonce')
+    bad(`--loss ${cfg.loss} does not apply to --method ${cfg.method}, which has its own loss`);
+  if (cfg.method !== 'moco' && cfg.symmetric)
+    bad(`--symmetric applies to --method moco only (NNCLR and MoCo v3 are symmetric by definition)`);
+  if (cfg.method === 'nnclr' && cfg.supportSetSize < cfg.batch)
+    bad(`--support-set-size ${cfg.supportSetSize} must be at least --batch ${cfg.batch}`);
 }
 
 /** Backbone features of every image (eval mode, no augmentation), [N, featureDim]. */
@@ -142,7 +224,9 @@ export function extractFeatures(backbone: nn.Module, ds: ImageDataset, batch = 5
   const parts: Tensor[] = [];
   for (let s = 0; s < ds.count; s += batch) {
     const idx = Array.from({ length: Math.min(batch, ds.count - s) }, (_, i) => s + i);
-    parts.push(keep(noGrad(() => tidy(() => backbone.forward(fromArray(toFloat(ds, idx), [idx.length, ds.channels, ds.height, ds.width]))))));
+    parts.push(
+      keep(noGrad(() => tidy(() => backbone.forward(fromArray(toFloat(ds, idx), [idx.length, ds.channels, ds.height, ds.width]))))),
+    );
   }
   if (wasTraining) backbone.train();
   const all = keep(noGrad(() => concat(parts, 0)));
@@ -165,7 +249,15 @@ export async function rawPixelKnn(trainSet: ImageDataset, testSet: ImageDataset,
   }
 }
 
-export interface EpochRecord { epoch: number; loss: number; accuracy: number; knn: number; lr: number; seconds: number; imagesPerSecond: number }
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  knn: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
 
 /** The learning rate of an epoch (0-based): --lr times the per-epoch cosine of --epochs, or constant. */
 export const lrSchedule = (cfg: TrainConfig): Schedule => (cfg.cosine ? cosine(cfg.epochs) : constant(1));
@@ -173,8 +265,25 @@ export const epochLr = (cfg: TrainConfig, epoch: number) => cfg.lr * lrSchedule(
 
 /** Config keys whose change makes a checkpoint another run (--resume refuses it). */
 const RUN_DEFINING = [
-  'dataset', 'encoder', 'width', 'dim', 'K', 'mlp', 'batch', 'trainSize', 'shuffleBn', 'bnSplits', 'seed', 'epochs', 'mechanism', 'aug',
-  'cropMin', 'method', 'supportSetSize', 'predictionHeadWidth', 'mlpDim',
+  'dataset',
+  'encoder',
+  'width',
+  'dim',
+  'K',
+  'mlp',
+  'batch',
+  'trainSize',
+  'shuffleBn',
+  'bnSplits',
+  'seed',
+  'epochs',
+  'mechanism',
+  'aug',
+  'cropMin',
+  'method',
+  'supportSetSize',
+  'predictionHeadWidth',
+  'mlpDim',
 ];
 
 /** What a training run returns (the --json summary without config and device counters). */
@@ -243,9 +352,19 @@ async function trainLocked(cfg: TrainConfig): Promise<TrainResult> {
   // Made before a checkpoint's optimizer state is loaded, so that its base rate is --lr, not the last epoch's rate.
   const scheduler = new LRScheduler(opt, lrSchedule(cfg));
   const run: Run = {
-    cfg, trainSet, testSet, model, opt, dataGen: new Generator(cfg.seed + 3), augGen: new Generator(cfg.seed + 4),
-    aug: augmentConfig(cfg, trainSet.channels), stepsPerEpoch: Math.floor(trainSet.count / cfg.batch),
-    ckptPath, logPath: path.join(cfg.out, 'log.jsonl'), records: [], baselines,
+    cfg,
+    trainSet,
+    testSet,
+    model,
+    opt,
+    dataGen: new Generator(cfg.seed + 3),
+    augGen: new Generator(cfg.seed + 4),
+    aug: augmentConfig(cfg, trainSet.channels),
+    stepsPerEpoch: Math.floor(trainSet.count / cfg.batch),
+    ckptPath,
+    logPath: path.join(cfg.out, 'log.jsonl'),
+    records: [],
+    baselines,
   };
   let startEpoch = 0;
   if (saved) startEpoch = resumeRun(run, saved);
@@ -266,18 +385,23 @@ async function readResumeCheckpoint(cfg: TrainConfig, ckptPath: string): Promise
   if (!fs.existsSync(ckptPath)) throw new Error(`wgrad-moco train --resume: no checkpoint at ${ckptPath}`);
   const saved = await readMocoCheckpoint(ckptPath, TRAIN_OPTIONS);
   const now = cfg as Record<string, unknown>;
-  const mismatched = RUN_DEFINING.filter((k) => saved.config[k] !== now[k])
-    .map((k) => `--${kebab(k)}: checkpoint ${JSON.stringify(saved.config[k])}, now ${JSON.stringify(now[k])}`);
+  const mismatched = RUN_DEFINING.filter((k) => saved.config[k] !== now[k]).map(
+    (k) => `--${kebab(k)}: checkpoint ${JSON.stringify(saved.config[k])}, now ${JSON.stringify(now[k])}`,
+  );
   if (mismatched.length) {
-    throw new Error(`--resume: the checkpoint ${ckptPath} was written with a different configuration:\n  ${mismatched.join('\n  ')}\n`
-      + 'Resume with the original options or start a new --out directory.');
+    throw new Error(
+      `--resume: the checkpoint ${ckptPath} was written with a different configuration:\n  ${mismatched.join('\n  ')}\n` +
+        'Resume with the original options or start a new --out directory.',
+    );
   }
   return saved;
 }
 
 /** Options that cannot train on this data or with each other; refused before any training. */
 function checkTrainConfig(cfg: TrainConfig, trainSet: ImageDataset): void {
-  const refuse = (what: string) => { throw new Error(`wgrad-moco train: ${what}`); };
+  const refuse = (what: string) => {
+    throw new Error(`wgrad-moco train: ${what}`);
+  };
   if (cfg.batch > trainSet.count) refuse(`--batch ${cfg.batch} is larger than the ${trainSet.count} training images`);
   checkMethodOptions(cfg);
   const moco = cfg.method === 'moco';
@@ -299,13 +423,17 @@ async function knnMonitor(backbone: nn.Module, trainSet: ImageDataset, testSet: 
   try {
     return await knnAccuracy(fTr, Int32Array.from(trainSet.labels), fTe, Int32Array.from(testSet.labels), { k: cfg.knnK, t: cfg.knnT });
   } finally {
-    fTr.dispose(); fTe.dispose();
+    fTr.dispose();
+    fTe.dispose();
   }
 }
 
 /** The subset baselines of a fresh run: kNN on raw pixels and on the untrained encoder. */
 async function subsetBaselines(
-  cfg: TrainConfig, encoder: nn.Module, trainSet: ImageDataset, testSet: ImageDataset,
+  cfg: TrainConfig,
+  encoder: nn.Module,
+  trainSet: ImageDataset,
+  testSet: ImageDataset,
 ): Promise<Record<string, number>> {
   const rawPixels = await rawPixelKnn(trainSet, testSet, cfg);
   const randomEncoder = await knnMonitor(encoder, trainSet, testSet, cfg);
@@ -386,20 +514,32 @@ async function trainEpoch(run: Run, epoch: number, lr: number): Promise<EpochRec
       await meter.drain(); // reading back lets the GPU run a few steps ahead of the host
       const done = step + 1;
       const secs = (Date.now() - tEpoch) / 1000;
-      progress.update(done, {
-        loss: (meter.lossSum / done).toFixed(3), acc: `${((100 * meter.accSum) / done).toFixed(1)}%`,
-        'img/s': (done * cfg.batch / secs).toFixed(0),
-      }, done === stepsPerEpoch);
+      progress.update(
+        done,
+        {
+          loss: (meter.lossSum / done).toFixed(3),
+          acc: `${((100 * meter.accSum) / done).toFixed(1)}%`,
+          'img/s': ((done * cfg.batch) / secs).toFixed(0),
+        },
+        done === stepsPerEpoch,
+      );
     }
   }
   const seconds = (Date.now() - tEpoch) / 1000;
   const knn = await knnMonitor(model.backbone, trainSet, run.testSet, cfg);
   const rec: EpochRecord = {
-    epoch: epoch + 1, loss: meter.lossSum / stepsPerEpoch, accuracy: meter.accSum / stepsPerEpoch, knn, lr, seconds,
+    epoch: epoch + 1,
+    loss: meter.lossSum / stepsPerEpoch,
+    accuracy: meter.accSum / stepsPerEpoch,
+    knn,
+    lr,
+    seconds,
     imagesPerSecond: (stepsPerEpoch * cfg.batch) / seconds,
   };
-  console.log(`epoch ${epoch + 1}: loss ${rec.loss.toFixed(4)}  pretext acc ${(100 * rec.accuracy).toFixed(1)}%  `
-    + `kNN top-1 ${knn.toFixed(2)}%  (${fmtTime(seconds)}, ${rec.imagesPerSecond.toFixed(0)} img/s)`);
+  console.log(
+    `epoch ${epoch + 1}: loss ${rec.loss.toFixed(4)}  pretext acc ${(100 * rec.accuracy).toFixed(1)}%  ` +
+      `kNN top-1 ${knn.toFixed(2)}%  (${fmtTime(seconds)}, ${rec.imagesPerSecond.toFixed(0)} img/s)`,
+  );
   return rec;
 }
 
@@ -411,14 +551,23 @@ async function finalEvaluation(run: Run, randomEncoder: nn.Module | null, t0: nu
   const fullSets = cfg.finalEval ? await fullSetEvaluation(model.backbone, randomEncoder, cfg) : undefined;
   const wall = (Date.now() - t0) / 1000;
   const summary = {
-    config: cfg, adapter: deviceInfo().backend, baselines, epochs: records, linearProbeTop1: probe, fullSets, wallSeconds: wall,
-    imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0, stats: stats(),
+    config: cfg,
+    adapter: deviceInfo().backend,
+    baselines,
+    epochs: records,
+    linearProbeTop1: probe,
+    fullSets,
+    wallSeconds: wall,
+    imagesPerSecond: records.length ? records[records.length - 1].imagesPerSecond : 0,
+    stats: stats(),
   };
   if (cfg.json) fs.writeFileSync(cfg.json, JSON.stringify(summary, null, 2));
   const last = records[records.length - 1];
   const probeText = probe !== undefined ? `, linear probe top-1 ${probe.toFixed(2)}%` : '';
-  const baselineText = baselines.rawPixels !== undefined
-    ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)` : '';
+  const baselineText =
+    baselines.rawPixels !== undefined
+      ? ` (raw pixels ${baselines.rawPixels.toFixed(2)}%, random encoder ${baselines.randomEncoder.toFixed(2)}%)`
+      : '';
   console.log(`done in ${fmtTime(wall)}: final kNN top-1 ${last?.knn.toFixed(2)}%${probeText}${baselineText}; outputs in ${cfg.out}/`);
   return { records, baselines, fullSets, linearProbeTop1: probe, wallSeconds: wall, adapter: summary.adapter };
 }
@@ -432,7 +581,11 @@ export async function writePictures(cfg: TrainConfig, backbone: nn.Module, train
   const random = buildEncoder(cfg, trainSet.channels);
   const sets: FeatureSet[] = [
     { name: 'MoCo encoder', train: extractFeatures(backbone, trainSet), test: extractFeatures(backbone, testSet) },
-    { name: 'raw pixels', train: flattenImages(toFloat(trainSet), trainSet.count, Math.floor(device().info.limits.maxStorageBufferBindingSize / rowBytes)), test: flattenImages(toFloat(testSet), testSet.count) },
+    {
+      name: 'raw pixels',
+      train: flattenImages(toFloat(trainSet), trainSet.count, Math.floor(device().info.limits.maxStorageBufferBindingSize / rowBytes)),
+      test: flattenImages(toFloat(testSet), testSet.count),
+    },
     { name: 'random encoder', train: extractFeatures(random, trainSet), test: extractFeatures(random, testSet) },
   ];
   try {
@@ -452,18 +605,38 @@ function expectedNumbers(cfg: TrainConfig, epoch: number, stepsPerEpoch: number)
 }
 
 /** The error of the first non-finite loss: where it happened, and what is left to resume from. */
-function nonFiniteLoss(cfg: TrainConfig, loss: number, epoch: number, step: number, stepsPerEpoch: number, ckptPath: string, savedEpochs: number): Error {
+function nonFiniteLoss(
+  cfg: TrainConfig,
+  loss: number,
+  epoch: number,
+  step: number,
+  stepsPerEpoch: number,
+  ckptPath: string,
+  savedEpochs: number,
+): Error {
   const last = savedEpochs > 0 ? `the last good checkpoint is ${ckptPath} (after epoch ${savedEpochs})` : 'no checkpoint was written yet';
   const hint = cfg.detectAnomaly ? '' : ' Run again with --detect-anomaly to name the op that first produced a non-finite value.';
-  return new Error(`wgrad-moco train: the loss is ${loss} at step ${step + 1} of epoch ${epoch + 1} (global step ${epoch * stepsPerEpoch + step + 1}); training stopped, nothing of epoch ${epoch + 1} was saved and ${last}.${hint} A smaller --lr usually helps.`);
+  return new Error(
+    `wgrad-moco train: the loss is ${loss} at step ${step + 1} of epoch ${epoch + 1} (global step ${epoch * stepsPerEpoch + step + 1}); training stopped, nothing of epoch ${epoch + 1} was saved and ${last}.${hint} A smaller --lr usually helps.`,
+  );
 }
 
 /** Linear probe on the frozen backbone (eval mode, features cached). */
-export async function runProbe(backbone: nn.Module, trainSet: ImageDataset, testSet: ImageDataset, cfg: { probeEpochs: number; probeLr: number; seed: number }): Promise<number> {
+export async function runProbe(
+  backbone: nn.Module,
+  trainSet: ImageDataset,
+  testSet: ImageDataset,
+  cfg: { probeEpochs: number; probeLr: number; seed: number },
+): Promise<number> {
   const fTr = extractFeatures(backbone, trainSet);
   const fTe = extractFeatures(backbone, testSet);
   const t = Date.now();
-  const acc = await linearProbe(fTr, trainSet.labels, fTe, testSet.labels, { epochs: cfg.probeEpochs, lr: cfg.probeLr, seed: cfg.seed, classes: trainSet.classes.length });
+  const acc = await linearProbe(fTr, trainSet.labels, fTe, testSet.labels, {
+    epochs: cfg.probeEpochs,
+    lr: cfg.probeLr,
+    seed: cfg.seed,
+    classes: trainSet.classes.length,
+  });
   fTr.dispose();
   fTe.dispose();
   console.log(`linear probe (${cfg.probeEpochs} epochs on frozen features, ${fmtTime((Date.now() - t) / 1000)}): top-1 ${acc.toFixed(2)}%`);
@@ -474,13 +647,17 @@ const METHOD_NAMES: Record<string, string> = { moco: 'MoCo', nnclr: 'NNCLR', moc
 
 function plot(records: EpochRecord[], baselines: Record<string, number>, name: string): string {
   const xs = records.map((r) => r.epoch);
-  const flat = (v: number | undefined, color: string, name: string) => (v === undefined ? [] : [{ name, color, points: xs.map((x) => [x, v] as [number, number]) }]);
+  const flat = (v: number | undefined, color: string, name: string) =>
+    v === undefined ? [] : [{ name, color, points: xs.map((x) => [x, v] as [number, number]) }];
   return lineChart(`${name} training`, 'epoch', [
     { yLabel: 'loss', series: [{ name: 'loss', color: '#1f77b4', points: records.map((r) => [r.epoch, r.loss]) }] },
-    { yLabel: 'kNN top-1 (%)', series: [
-      { name, color: '#d62728', points: records.map((r) => [r.epoch, r.knn]) },
-      ...flat(baselines.rawPixels, '#7f7f7f', 'raw pixels'),
-      ...flat(baselines.randomEncoder, '#2ca02c', 'random encoder'),
-    ] },
+    {
+      yLabel: 'kNN top-1 (%)',
+      series: [
+        { name, color: '#d62728', points: records.map((r) => [r.epoch, r.knn]) },
+        ...flat(baselines.rawPixels, '#7f7f7f', 'raw pixels'),
+        ...flat(baselines.randomEncoder, '#2ca02c', 'random encoder'),
+      ],
+    },
   ]);
 }

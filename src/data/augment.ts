@@ -82,14 +82,28 @@ export interface AugmentConfig {
 export const IDENTITY_AUGMENT: AugmentConfig = Object.freeze({ crop: false, flip: false, jitter: false, grayscale: false, blur: false });
 
 // Columns of the parameter table; the blur weights follow at PARAM_WEIGHTS (kernel width, then kernel height).
-export const PARAM_TOP = 0, PARAM_LEFT = 1, PARAM_CROP_H = 2, PARAM_CROP_W = 3, PARAM_FLIP = 4;
-export const PARAM_JITTER = 5, PARAM_BRIGHTNESS = 6, PARAM_CONTRAST = 7, PARAM_SATURATION = 8, PARAM_HUE = 9;
-export const PARAM_GRAY = 10, PARAM_BLUR = 11, PARAM_WEIGHTS = 12;
+export const PARAM_TOP = 0,
+  PARAM_LEFT = 1,
+  PARAM_CROP_H = 2,
+  PARAM_CROP_W = 3,
+  PARAM_FLIP = 4;
+export const PARAM_JITTER = 5,
+  PARAM_BRIGHTNESS = 6,
+  PARAM_CONTRAST = 7,
+  PARAM_SATURATION = 8,
+  PARAM_HUE = 9;
+export const PARAM_GRAY = 10,
+  PARAM_BLUR = 11,
+  PARAM_WEIGHTS = 12;
 
 /** Output pixels per thread (along a row) in the crop, colour and blur kernels. */
 const PX = 4;
 
-interface Range { lo: number; hi: number; on: boolean }
+interface Range {
+  lo: number;
+  hi: number;
+  on: boolean;
+}
 
 /** A config with every default filled in, for images of `channels` channels and size inH × inW. */
 export interface ResolvedAugment {
@@ -117,7 +131,8 @@ function jitterRange(name: string, v: JitterRange | undefined, dflt: number, isH
   const s = v ?? dflt;
   if (Array.isArray(s)) {
     if (!(s[0] <= s[1])) throw new Error(`augment: jitter.${name} range [${s}] must have lo <= hi`);
-    if (isHue ? s[0] < -0.5 || s[1] > 0.5 : s[0] < 0) throw new Error(`augment: jitter.${name} range [${s}] is out of bounds (${isHue ? '[-0.5, 0.5]' : 'factors >= 0'})`);
+    if (isHue ? s[0] < -0.5 || s[1] > 0.5 : s[0] < 0)
+      throw new Error(`augment: jitter.${name} range [${s}] is out of bounds (${isHue ? '[-0.5, 0.5]' : 'factors >= 0'})`);
     return { lo: s[0], hi: s[1], on: !(s[0] === s[1] && s[0] === (isHue ? 0 : 1)) };
   }
   if (!(s >= 0) || (isHue && s > 0.5)) throw new Error(`augment: jitter.${name} must be ${isHue ? 'in [0, 0.5]' : '>= 0'}, got ${s}`);
@@ -139,7 +154,8 @@ export function resolveAugment(shape: readonly number[], cfg: AugmentConfig = {}
   if (inH < 1 || inW < 1) throw new Error(`augment: empty images, shape ${fmt(shape)}`);
   const size = cfg.size ?? [inH, inW];
   const [outH, outW] = typeof size === 'number' ? [size, size] : size;
-  if (!Number.isInteger(outH) || !Number.isInteger(outW) || outH < 1 || outW < 1) throw new Error(`augment: size must be positive integers, got ${JSON.stringify(cfg.size)}`);
+  if (!Number.isInteger(outH) || !Number.isInteger(outW) || outH < 1 || outW < 1)
+    throw new Error(`augment: size must be positive integers, got ${JSON.stringify(cfg.size)}`);
   const rgb = channels === 3;
 
   let crop: ResolvedAugment['crop'] = null;
@@ -174,7 +190,10 @@ export function resolveAugment(shape: readonly number[], cfg: AugmentConfig = {}
     if (!(sigma[0] > 0 && sigma[0] <= sigma[1])) throw new Error(`augment: blur.sigma [${sigma}] must satisfy 0 < lo <= hi`);
     const ks = b.kernelSize;
     const [kernelH, kernelW] = ks === undefined ? [blurKernelSize(outH), blurKernelSize(outW)] : typeof ks === 'number' ? [ks, ks] : ks;
-    for (const [k, side] of [[kernelH, outH], [kernelW, outW]]) {
+    for (const [k, side] of [
+      [kernelH, outH],
+      [kernelW, outW],
+    ]) {
       if (!Number.isInteger(k) || k % 2 !== 1 || (k - 1) / 2 >= Math.max(side, 2)) {
         throw new Error(`augment: blur kernel size ${k} must be odd with k/2 < the image side ${side} (reflect padding)`);
       }
@@ -185,13 +204,19 @@ export function resolveAugment(shape: readonly number[], cfg: AugmentConfig = {}
   let normalize: ResolvedAugment['normalize'] = null;
   if (cfg.normalize) {
     const { mean, std } = cfg.normalize;
-    if (mean.length !== channels || std.length !== channels) throw new Error(`augment: normalize needs ${channels} means and stds, got ${mean.length} and ${std.length}`);
+    if (mean.length !== channels || std.length !== channels)
+      throw new Error(`augment: normalize needs ${channels} means and stds, got ${mean.length} and ${std.length}`);
     if (std.some((s) => !(s > 0))) throw new Error(`augment: normalize std must be > 0, got [${std}]`);
     normalize = { mean: [...mean], std: [...std] };
   }
 
   return {
-    channels, inH, inW, outH, outW, crop,
+    channels,
+    inH,
+    inW,
+    outH,
+    outW,
+    crop,
     flip: prob('flip', cfg.flip, 0.5),
     jitter,
     grayscale: rgb ? prob('grayscale', cfg.grayscale, 0.2) : 0,
@@ -207,7 +232,13 @@ function roundHalfEven(v: number): number {
 }
 
 /** torchvision RandomResizedCrop.get_params: [top, left, h, w] of a crop of an H × W image. */
-export function sampleCrop(height: number, width: number, scale: [number, number], ratio: [number, number], gen: Generator): [number, number, number, number] {
+export function sampleCrop(
+  height: number,
+  width: number,
+  scale: [number, number],
+  ratio: [number, number],
+  gen: Generator,
+): [number, number, number, number] {
   const area = height * width;
   const logLo = Math.log(ratio[0]);
   const logHi = Math.log(ratio[1]);
@@ -243,7 +274,9 @@ const draw = (r: Range, gen: Generator) => r.lo + (r.hi - r.lo) * gen.uniform();
 export function sampleAugmentParams(batch: number, r: ResolvedAugment, gen: Generator = defaultGenerator): AugmentImageParams[] {
   const out: AugmentImageParams[] = [];
   for (let b = 0; b < batch; b++) {
-    const crop = r.crop ? sampleCrop(r.inH, r.inW, r.crop.scale, r.crop.ratio, gen) : ([0, 0, r.inH, r.inW] as [number, number, number, number]);
+    const crop = r.crop
+      ? sampleCrop(r.inH, r.inW, r.crop.scale, r.crop.ratio, gen)
+      : ([0, 0, r.inH, r.inW] as [number, number, number, number]);
     const flip = r.flip > 0 && gen.uniform() < r.flip;
     let jitter: AugmentImageParams['jitter'] = null;
     if (r.jitter && gen.uniform() < r.jitter.p) {
@@ -294,15 +327,18 @@ export function paramTable(params: readonly AugmentImageParams[], r: ResolvedAug
 }
 
 // Every stage's Params end with mean and std as vec4<f32> (NORM says whether it applies them).
+// prettier-ignore
 const cropLayout = new UniformLayout(['augment_crop'], {
   batch: 'u32', channels: 'u32', in_h: 'u32', in_w: 'u32', out_h: 'u32', out_w: 'u32', prow: 'u32', x_offset: 'u32',
   mean: 'vec4<f32>', stdev: 'vec4<f32>',
 });
 const meanLayout = new UniformLayout(['augment_mean'], { batch: 'u32', rows: 'u32', groups: 'u32', pixels: 'u32' });
+// prettier-ignore
 const colorLayout = new UniformLayout(['augment_color'], {
   batch: 'u32', channels: 'u32', h: 'u32', w: 'u32', prow: 'u32', pad0: 'u32', pad1: 'u32', pad2: 'u32',
   mean: 'vec4<f32>', stdev: 'vec4<f32>',
 });
+// prettier-ignore
 const blurLayout = new UniformLayout(['augment_blur'], {
   batch: 'u32', channels: 'u32', h: 'u32', w: 'u32', prow: 'u32', woff: 'u32', pad0: 'u32', pad1: 'u32',
   mean: 'vec4<f32>', stdev: 'vec4<f32>',
@@ -322,7 +358,8 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
   batch.assertAlive('augment');
   const r = 'inH' in cfg ? cfg : resolveAugment(batch.shape, cfg);
   const [B, C, H, W] = batch.shape;
-  if (r.channels !== C || r.inH !== H || r.inW !== W) throw new Error(`augment: config resolved for [*, ${r.channels}, ${r.inH}, ${r.inW}] used on a batch of shape ${fmt(batch.shape)}`);
+  if (r.channels !== C || r.inH !== H || r.inW !== W)
+    throw new Error(`augment: config resolved for [*, ${r.channels}, ${r.inH}, ${r.inW}] used on a batch of shape ${fmt(batch.shape)}`);
   if (params.length !== B) throw new Error(`augment: ${params.length} parameter sets for a batch of ${B} images`);
   const { outH, outW } = r;
   const out = Tensor.empty([B, C, outH, outW], batch.device);
@@ -339,7 +376,8 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
   const needMean = params.some((p) => p.jitter && p.jitter.contrast !== 1);
   const color = params.some((p) => p.jitter || (rgb && p.grayscale));
   const blur = params.some((p) => p.sigma > 0);
-  if (blur && !r.blur) throw new Error('augment: parameters ask for a blur but the config turns blur off (so no kernel size); pass a blur config');
+  if (blur && !r.blur)
+    throw new Error('augment: parameters ask for a blur but the config turns blur off (so no kernel size); pass a blur config');
   // Unused channels (and all four without normalize) get mean 0, std 1.
   const stats = { mean: r.normalize?.mean ?? [], stdev: [0, 1, 2, 3].map((c) => r.normalize?.std[c] ?? 1) };
   const norm = (last: boolean) => (last && r.normalize ? 'true' : 'false');
@@ -357,7 +395,15 @@ export function augmentWithParams(batch: Tensor, params: readonly AugmentImagePa
       buffers: [src.storage.buffer, prm.storage.buffer, out.storage.buffer, partial.storage.buffer],
       access: 'rrww',
       uniforms: cropLayout.pack({
-        batch: B, channels: C, in_h: H, in_w: W, out_h: outH, out_w: outW, prow: table.cols, x_offset: src.offset, ...stats,
+        batch: B,
+        channels: C,
+        in_h: H,
+        in_w: W,
+        out_h: outH,
+        out_w: outW,
+        prow: table.cols,
+        x_offset: src.offset,
+        ...stats,
       }),
       workgroups: wg,
       label: 'augment.crop',

@@ -10,9 +10,7 @@ export const CIFAR10_SIDE = 32;
 export const CIFAR10_IMAGE_BYTES = 3 * CIFAR10_SIDE * CIFAR10_SIDE; // 3072
 export const CIFAR10_RECORD_BYTES = 1 + CIFAR10_IMAGE_BYTES; // 3073
 
-export const CIFAR10_CLASSES = [
-  'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck',
-];
+export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
 /** Images and labels of one CIFAR-10 binary batch. */
 export interface Cifar10Batch {
@@ -31,8 +29,10 @@ export interface Cifar10Batch {
 export function parseCifar10Batch(bytes: Uint8Array, source = 'CIFAR-10 batch'): Cifar10Batch {
   if (bytes.length % CIFAR10_RECORD_BYTES !== 0) {
     const n = Math.floor(bytes.length / CIFAR10_RECORD_BYTES);
-    throw new Error(`${source}: ${bytes.length} bytes is not a multiple of the ${CIFAR10_RECORD_BYTES}-byte ` +
-      `CIFAR-10 record (${n} whole records + ${bytes.length - n * CIFAR10_RECORD_BYTES} bytes); truncated or not CIFAR-10?`);
+    throw new Error(
+      `${source}: ${bytes.length} bytes is not a multiple of the ${CIFAR10_RECORD_BYTES}-byte ` +
+        `CIFAR-10 record (${n} whole records + ${bytes.length - n * CIFAR10_RECORD_BYTES} bytes); truncated or not CIFAR-10?`,
+    );
   }
   const count = bytes.length / CIFAR10_RECORD_BYTES;
   const images = new Uint8Array(count * CIFAR10_IMAGE_BYTES);

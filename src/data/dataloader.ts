@@ -78,11 +78,14 @@ export class TensorDataset {
       if (shape.length === 0) throw new Error(`TensorDataset: column ${i} is a scalar; each column needs a first dimension of samples`);
       if (isHostArray(c)) {
         const n = shape.reduce((a, b) => a * b, 1);
-        if (c.data.length !== n) throw new Error(`TensorDataset: column ${i} has ${c.data.length} values, but its shape ${fmt(shape)} needs ${n}`);
+        if (c.data.length !== n)
+          throw new Error(`TensorDataset: column ${i} has ${c.data.length} values, but its shape ${fmt(shape)} needs ${n}`);
       }
     });
     if (counts.some((n) => n !== counts[0])) {
-      throw new Error(`TensorDataset: every column needs the same number of samples (first dimension); got ${counts.join(', ')} (shapes ${columns.map((c) => fmt(shapeOf(c))).join(', ')})`);
+      throw new Error(
+        `TensorDataset: every column needs the same number of samples (first dimension); got ${counts.join(', ')} (shapes ${columns.map((c) => fmt(shapeOf(c))).join(', ')})`,
+      );
     }
     this.columns = columns;
     this.count = counts[0];
@@ -136,7 +139,10 @@ export class DataLoader implements Iterable<Tensor[]> {
   private readonly opts: Required<DataLoaderOptions>;
   private epochNow = 0;
 
-  constructor(readonly dataset: TensorDataset | ImageDataset, options: DataLoaderOptions = {}) {
+  constructor(
+    readonly dataset: TensorDataset | ImageDataset,
+    options: DataLoaderOptions = {},
+  ) {
     const b = options.batchSize ?? 1;
     if (!Number.isInteger(b) || b < 1) throw new Error(`DataLoader: batchSize must be a positive integer, got ${b}`);
     if (!(dataset instanceof TensorDataset) && !isImageDataset(dataset)) {
@@ -166,7 +172,13 @@ export class DataLoader implements Iterable<Tensor[]> {
     const ds = this.dataset;
     if (ds instanceof TensorDataset) return ds.batch(indices);
     const images = tensor(toFloat(ds, indices), [indices.length, ds.channels, ds.height, ds.width]);
-    return [images, tensor(Int32Array.from(indices, (i) => ds.labels[i]), [indices.length])];
+    return [
+      images,
+      tensor(
+        Int32Array.from(indices, (i) => ds.labels[i]),
+        [indices.length],
+      ),
+    ];
   }
 
   /** One epoch of batches; the next epoch starts with the next iteration. */

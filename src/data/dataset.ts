@@ -27,8 +27,10 @@ export function imageSize(ds: ImageDataset): number {
 /** Throws unless the image file and the label file hold the same number of items. */
 export function checkCounts(imageCount: number, labelCount: number, imageFile: string, labelFile: string): void {
   if (imageCount !== labelCount) {
-    throw new Error(`image count ${imageCount} (${imageFile}) != label count ${labelCount} (${labelFile}); ` +
-      'the two files do not belong together (mixed train/test, or one is truncated)');
+    throw new Error(
+      `image count ${imageCount} (${imageFile}) != label count ${labelCount} (${labelFile}); ` +
+        'the two files do not belong together (mixed train/test, or one is truncated)',
+    );
   }
 }
 
@@ -82,7 +84,9 @@ export function subset(ds: ImageDataset, n: number, seed?: number): ImageDataset
     const perm = Uint32Array.from({ length: ds.count }, (_, i) => i);
     for (let i = 0; i < n; i++) {
       const j = i + Math.floor(rand() * (ds.count - i));
-      const t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+      const t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
     }
     indices = Array.from(perm.subarray(0, n)).sort((a, b) => a - b);
   }

@@ -20,7 +20,12 @@ export interface IdxArray {
 
 const UBYTE = 0x08;
 const TYPE_NAMES: Record<number, string> = {
-  0x08: 'unsigned byte', 0x09: 'signed byte', 0x0b: 'short', 0x0c: 'int', 0x0d: 'float', 0x0e: 'double',
+  0x08: 'unsigned byte',
+  0x09: 'signed byte',
+  0x0b: 'short',
+  0x0c: 'int',
+  0x0d: 'float',
+  0x0e: 'double',
 };
 
 const hex = (n: number, width = 2) => '0x' + n.toString(16).padStart(width, '0');
@@ -57,8 +62,10 @@ export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
   const expected = headerBytes + dataBytes;
   if (bytes.length !== expected) {
     const what = bytes.length < expected ? 'truncated IDX file' : 'IDX file has trailing bytes';
-    throw new Error(`${source}: ${what}: dims [${dims.join(', ')}] need ${expected} bytes ` +
-      `(${headerBytes} header + ${dataBytes} data), got ${bytes.length}`);
+    throw new Error(
+      `${source}: ${what}: dims [${dims.join(', ')}] need ${expected} bytes ` +
+        `(${headerBytes} header + ${dataBytes} data), got ${bytes.length}`,
+    );
   }
   return { dims, data: bytes.subarray(headerBytes) };
 }

@@ -10,9 +10,18 @@
 // in browsers and exports the browser-safe part (TensorDataset, DataLoader, parsers, helpers).
 
 export {
-  loadFashionMnist, loadMnist, loadCifar10, loadDataset, readDataFile,
-  FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, MNIST_CLASSES, DATASET_NAMES,
-  type Split, type LoadOptions, type DatasetName,
+  loadFashionMnist,
+  loadMnist,
+  loadCifar10,
+  loadDataset,
+  readDataFile,
+  FASHION_MNIST_DIR,
+  FASHION_MNIST_CLASSES,
+  MNIST_CLASSES,
+  DATASET_NAMES,
+  type Split,
+  type LoadOptions,
+  type DatasetName,
 } from './node-files.ts';
 export { parseIdx, encodeIdx, type IdxArray } from './idx.ts';
 export { parseCifar10Batch, CIFAR10_CLASSES, type Cifar10Batch } from './cifar.ts';

@@ -90,8 +90,14 @@ export function hashSeed(...parts: number[]): number {
 
 export const later: (fn: () => void) => () => void =
   typeof setImmediate === 'function'
-    ? (fn) => { const id = setImmediate(fn); return () => clearImmediate(id); }
-    : (fn) => { const id = setTimeout(fn, 0); return () => clearTimeout(id); };
+    ? (fn) => {
+        const id = setImmediate(fn);
+        return () => clearImmediate(id);
+      }
+    : (fn) => {
+        const id = setTimeout(fn, 0);
+        return () => clearTimeout(id);
+      };
 
 /**
  * Seeded, shuffled batches of an ImageDataset on the GPU (optionally augmented into one or two
@@ -124,7 +130,10 @@ export class BatchLoader {
   private current: Batch | null = null;
   private closed = false;
 
-  constructor(readonly dataset: ImageDataset, options: BatchLoaderOptions) {
+  constructor(
+    readonly dataset: ImageDataset,
+    options: BatchLoaderOptions,
+  ) {
     const b = options.batchSize;
     if (!Number.isInteger(b) || b < 1) throw new Error(`BatchLoader: batchSize must be a positive integer, got ${b}`);
     const views = options.views ?? 2;
@@ -144,7 +153,9 @@ export class BatchLoader {
     this.seed = this.opts.seed;
     this.length = this.opts.dropLast ? Math.floor(dataset.count / b) : Math.ceil(dataset.count / b);
     if (this.length === 0) {
-      throw new Error(`BatchLoader: ${dataset.name} has ${dataset.count} images, fewer than one batch of ${b} with dropLast; lower batchSize or set dropLast: false`);
+      throw new Error(
+        `BatchLoader: ${dataset.name} has ${dataset.count} images, fewer than one batch of ${b} with dropLast; lower batchSize or set dropLast: false`,
+      );
     }
     if (this.opts.augment) {
       // Fail now, not inside a background preparation, if the config does not fit the images.
@@ -171,7 +182,9 @@ export class BatchLoader {
   permutation(epoch: number): Int32Array {
     if (this.orderEpoch !== epoch || !this.order) {
       const n = this.dataset.count;
-      this.order = this.opts.shuffle ? new Generator(hashSeed(this.seed, epoch)).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
+      this.order = this.opts.shuffle
+        ? new Generator(hashSeed(this.seed, epoch)).permutation(n)
+        : Int32Array.from({ length: n }, (_, i) => i);
       this.orderEpoch = epoch;
     }
     return this.order;
@@ -264,8 +277,16 @@ export class BatchLoader {
         owned.push(labelTensor);
       }
       return {
-        epoch, index, indices, images, views: out, labels: labelArr, labelTensor,
-        dispose: () => { for (const t of owned) t.dispose(); },
+        epoch,
+        index,
+        indices,
+        images,
+        views: out,
+        labels: labelArr,
+        labelTensor,
+        dispose: () => {
+          for (const t of owned) t.dispose();
+        },
       };
     } catch (e) {
       for (const t of owned) t.dispose();

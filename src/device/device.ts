@@ -67,7 +67,12 @@ export interface DeviceInfo {
   features: string[];
   subgroupMinSize: number;
   subgroupMaxSize: number;
-  limits: { maxStorageBuffersPerShaderStage: number; maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupsPerDimension: number };
+  limits: {
+    maxStorageBuffersPerShaderStage: number;
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupsPerDimension: number;
+  };
   /** Adapter family that kernel choice keys on. */
   family: 'software' | 'discrete' | 'browser';
   /** How wgrad waits for the GPU (InitOptions.wait): 'sleep' on software adapters by default. */
@@ -107,7 +112,13 @@ export class Device {
   readonly intBuffers = new WeakSet<GPUBuffer>();
   readonly info: DeviceInfo;
   private readonly counters = {
-    dispatches: 0, submits: 0, pipelinesCompiled: 0, bindGroupsCreated: 0, bindGroupsReused: 0, readbacks: 0, uploads: 0,
+    dispatches: 0,
+    submits: 0,
+    pipelinesCompiled: 0,
+    bindGroupsCreated: 0,
+    bindGroupsReused: 0,
+    readbacks: 0,
+    uploads: 0,
   };
   /** Compiled pipelines by `kernel|access`, then by the params' key (see paramsKey). */
   private pipelines = new Map<string, Map<string, GPUComputePipeline>>();
@@ -147,7 +158,11 @@ export class Device {
     this.growth = new GrowthWatch(() => this.pool.counters.bytesLive, collect);
     this.pool.onCreate = () => this.growth.onCreate();
     this.pool.onRelease = () => this.growth.onRelease();
-    this.arena = gpu.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'wgrad uniform arena' });
+    this.arena = gpu.createBuffer({
+      size: ARENA_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'wgrad uniform arena',
+    });
     const info = adapter.info;
     const software = isSoftware(info);
     this.info = {
@@ -211,8 +226,14 @@ export class Device {
 
   /** Throws if the device can no longer run work, naming why. */
   checkUsable(op: string): void {
-    if (this.destroyed) throw new Error(`wgrad: ${op}: the GPU device was destroyed (wgrad.shutdown()); tensors from it can no longer be used. Call await wgrad.init() to start a new one.`);
-    if (this.lostReason) throw new Error(`wgrad: ${op}: the GPU device was lost (${this.lostReason}). Tensors on it are gone; call await wgrad.init() for a new device and reload from your last checkpoint.`);
+    if (this.destroyed)
+      throw new Error(
+        `wgrad: ${op}: the GPU device was destroyed (wgrad.shutdown()); tensors from it can no longer be used. Call await wgrad.init() to start a new one.`,
+      );
+    if (this.lostReason)
+      throw new Error(
+        `wgrad: ${op}: the GPU device was lost (${this.lostReason}). Tensors on it are gone; call await wgrad.init() for a new device and reload from your last checkpoint.`,
+      );
   }
 
   private throwPendingErrors(): void {
@@ -226,10 +247,18 @@ export class Device {
     let l = this.layouts.get(access);
     if (!l) {
       const entries: GPUBindGroupLayoutEntry[] = [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_BYTES } },
+        {
+          binding: 0,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_BYTES },
+        },
       ];
       for (let i = 0; i < access.length; i++) {
-        entries.push({ binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: access[i] === 'w' ? 'storage' : 'read-only-storage' } });
+        entries.push({
+          binding: i + 1,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: access[i] === 'w' ? 'storage' : 'read-only-storage' },
+        });
       }
       const bindGroup = this.gpu.createBindGroupLayout({ entries, label: `wgrad layout ${access}` });
       l = { bindGroup, pipeline: this.gpu.createPipelineLayout({ bindGroupLayouts: [bindGroup] }) };
@@ -249,7 +278,8 @@ export class Device {
       const code = fillTemplate(spec.kernel, spec.params ?? {});
       if (!(spec.uniforms instanceof ArrayBuffer)) {
         const differs = spec.uniforms.layout.mismatch(code);
-        if (differs) throw new Error(`wgrad internal: ${spec.label}: the uniform layout does not match kernel '${spec.kernel}': ${differs}`);
+        if (differs)
+          throw new Error(`wgrad internal: ${spec.label}: the uniform layout does not match kernel '${spec.kernel}': ${differs}`);
       }
       const module = this.gpu.createShaderModule({ code, label: spec.kernel });
       p = this.gpu.createComputePipeline({
@@ -282,16 +312,22 @@ export class Device {
     this.checkUsable(spec.label);
     if (!spec.ints) {
       for (const b of spec.buffers) {
-        if (this.intBuffers.has(b)) throw new Error(`${spec.label}: takes float32 tensors but was given an int32 tensor; convert it with .float() (or .to('float32')) first`);
+        if (this.intBuffers.has(b))
+          throw new Error(
+            `${spec.label}: takes float32 tensors but was given an int32 tensor; convert it with .float() (or .to('float32')) first`,
+          );
       }
     }
-    if (spec.buffers.length !== spec.access.length) throw new Error(`wgrad internal: ${spec.label}: ${spec.buffers.length} buffers but access '${spec.access}'`);
+    if (spec.buffers.length !== spec.access.length)
+      throw new Error(`wgrad internal: ${spec.label}: ${spec.buffers.length} buffers but access '${spec.access}'`);
     const uniforms = uniformBytes(spec.uniforms);
-    if (uniforms.byteLength > UNIFORM_BYTES) throw new Error(`wgrad internal: ${spec.label}: uniforms of ${uniforms.byteLength} B exceed ${UNIFORM_BYTES} B`);
+    if (uniforms.byteLength > UNIFORM_BYTES)
+      throw new Error(`wgrad internal: ${spec.label}: uniforms of ${uniforms.byteLength} B exceed ${UNIFORM_BYTES} B`);
     const [x, y = 1, z = 1] = spec.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     const maxWg = this.info.limits.maxComputeWorkgroupsPerDimension;
-    if (x > maxWg || y > maxWg || z > maxWg) throw new Error(`wgrad internal: ${spec.label}: dispatch [${x},${y},${z}] exceeds ${maxWg} workgroups per dimension`);
+    if (x > maxWg || y > maxWg || z > maxWg)
+      throw new Error(`wgrad internal: ${spec.label}: dispatch [${x},${y},${z}] exceeds ${maxWg} workgroups per dimension`);
     if (this.arenaUsed + UNIFORM_BYTES > ARENA_BYTES || this.batched >= MAX_BATCH || this.profiler?.full) this.flush();
     const pipeline = this.pipelineFor(spec);
     const bindGroup = this.bindGroupFor(spec);
@@ -482,7 +518,9 @@ export class Device {
   /** Starts per-dispatch GPU timing (needs the adapter's timestamp-query feature). */
   startProfile(): void {
     if (!this.gpu.features.has('timestamp-query')) {
-      throw new Error(`wgrad.profile: this adapter (${this.info.backend}) has no 'timestamp-query' feature, so kernels cannot be timed on the GPU`);
+      throw new Error(
+        `wgrad.profile: this adapter (${this.info.backend}) has no 'timestamp-query' feature, so kernels cannot be timed on the GPU`,
+      );
     }
     this.flush();
     this.profiler = new Profiler(this.gpu, (p) => this.wait(p));

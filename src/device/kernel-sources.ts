@@ -36,7 +36,10 @@ export function setKernelLoader(loader: (name: string) => string): void {
 function rawSource(name: string): string {
   let src = sources.get(name);
   if (src === undefined) {
-    if (!nodeLoader) throw new Error(`wgrad: kernel '${name}' is not loaded; in a browser call registerKernelSource('${name}', text) with kernels/${name}.wgsl`);
+    if (!nodeLoader)
+      throw new Error(
+        `wgrad: kernel '${name}' is not loaded; in a browser call registerKernelSource('${name}', text) with kernels/${name}.wgsl`,
+      );
     src = nodeLoader(name);
     sources.set(name, src);
   }

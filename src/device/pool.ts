@@ -51,10 +51,7 @@ export class BufferPool {
       this.onAcquire?.(reused);
       return reused;
     }
-    const buffer = this.device.createBuffer({
-      size,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
+    const buffer = this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.counters.buffersCreated++;
     this.counters.bytesLive += size;
     this.onAcquire?.(buffer);

@@ -4,7 +4,8 @@
 // kernel, so a field added, dropped or reordered on one side only fails at once, by name.
 
 /** WGSL types a uniform field may have: 4-byte scalars, vec4s and arrays of vec4s. */
-export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4<u32>' | 'vec4<i32>' | 'vec4<f32>' | `array<vec4<${'u32' | 'i32' | 'f32'}>, ${number}>`;
+export type UniformType =
+  'u32' | 'i32' | 'f32' | 'vec4<u32>' | 'vec4<i32>' | 'vec4<f32>' | `array<vec4<${'u32' | 'i32' | 'f32'}>, ${number}>`;
 
 interface Field {
   name: string;
@@ -89,7 +90,9 @@ export class UniformLayout<F extends string = string> {
       given++;
       const list = typeof v === 'number' ? [v] : v;
       if ((typeof v === 'number') !== (f.count === 1) || list.length > f.count) {
-        throw new Error(`wgrad internal: ${where}: field '${f.name}: ${f.type}' takes ${f.count === 1 ? 'a number' : `up to ${f.count} numbers`}, got ${JSON.stringify(v)}`);
+        throw new Error(
+          `wgrad internal: ${where}: field '${f.name}: ${f.type}' takes ${f.count === 1 ? 'a number' : `up to ${f.count} numbers`}, got ${JSON.stringify(v)}`,
+        );
       }
       for (let i = 0; i < list.length; i++) write(view, f, f.offset + 4 * i, list[i], where);
     }

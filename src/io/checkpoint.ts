@@ -187,7 +187,8 @@ export function checkpointContents(state: CheckpointState): { tensors: Record<st
   const metadata = nameTable<string>();
   metadata['wgrad.format'] = CHECKPOINT_FORMAT;
   for (const [k, v] of Object.entries(state.metadata ?? {})) {
-    if (k.startsWith('wgrad.')) throw new Error(`saveCheckpoint: metadata key "${k}" is reserved (keys starting with "wgrad." are wgrad's own)`);
+    if (k.startsWith('wgrad.'))
+      throw new Error(`saveCheckpoint: metadata key "${k}" is reserved (keys starting with "wgrad." are wgrad's own)`);
     metadata[k] = v;
   }
   if (state.model) for (const [k, t] of Object.entries(state.model.stateDict())) tensors[`model.${k}`] = t;
@@ -229,9 +230,15 @@ export function checkpointContents(state: CheckpointState): { tensors: Record<st
  * const { tensors, metadata } = decodeTensors(await encodeTensors(c.tensors, c.metadata));
  * const { step } = restoreCheckpoint(tensors, metadata, { model }); // step === 10
  */
-export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Record<string, string>, into: RestoreTargets): LoadedCheckpoint {
+export function restoreCheckpoint(
+  tensors: Record<string, Tensor>,
+  metadata: Record<string, string>,
+  into: RestoreTargets,
+): LoadedCheckpoint {
   if (metadata['wgrad.format'] !== CHECKPOINT_FORMAT) {
-    throw new Error(`loadCheckpoint: not a wgrad checkpoint (metadata "wgrad.format" is ${JSON.stringify(metadata['wgrad.format'])}, expected "${CHECKPOINT_FORMAT}"); use loadSafetensors for plain tensor files`);
+    throw new Error(
+      `loadCheckpoint: not a wgrad checkpoint (metadata "wgrad.format" is ${JSON.stringify(metadata['wgrad.format'])}, expected "${CHECKPOINT_FORMAT}"); use loadSafetensors for plain tensor files`,
+    );
   }
   const parse = (key: string): unknown => {
     try {
@@ -248,11 +255,17 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
   const num = (k: string) => {
     if (metadata[k] === undefined) return undefined;
     const n = parse(k);
-    if (!Number.isSafeInteger(n) || (n as number) < 0) throw new Error(`loadCheckpoint: metadata "${k}" is ${metadata[k]}; expected an integer >= 0`);
+    if (!Number.isSafeInteger(n) || (n as number) < 0)
+      throw new Error(`loadCheckpoint: metadata "${k}" is ${metadata[k]}; expected an integer >= 0`);
     return n as number;
-  };  let counters: { step?: number; epoch?: number; config?: unknown };
+  };
+  let counters: { step?: number; epoch?: number; config?: unknown };
   try {
-    counters = { step: num('wgrad.step'), epoch: num('wgrad.epoch'), config: metadata['wgrad.config'] === undefined ? undefined : parse('wgrad.config') };
+    counters = {
+      step: num('wgrad.step'),
+      epoch: num('wgrad.epoch'),
+      config: metadata['wgrad.config'] === undefined ? undefined : parse('wgrad.config'),
+    };
   } catch (e) {
     for (const t of Object.values(tensors)) t.dispose();
     throw e;
@@ -269,8 +282,12 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
       const raw = metadata['wgrad.optimizer'];
       if (!raw) throw new Error('loadCheckpoint: the checkpoint holds no optimizer state');
       const meta = parse('wgrad.optimizer') as OptimizerMeta;
-      if (meta === null || typeof meta !== 'object' || typeof meta.tensorNames !== 'object' || meta.tensorNames === null) throw new Error(`loadCheckpoint: metadata "wgrad.optimizer" is ${raw.slice(0, 80)}; expected { type, paramGroups, scalars, tensorNames }`);
-      if (meta.type !== into.optimizer.name) throw new Error(`loadCheckpoint: the checkpoint's optimizer is ${meta.type}, not ${into.optimizer.name}`);
+      if (meta === null || typeof meta !== 'object' || typeof meta.tensorNames !== 'object' || meta.tensorNames === null)
+        throw new Error(
+          `loadCheckpoint: metadata "wgrad.optimizer" is ${raw.slice(0, 80)}; expected { type, paramGroups, scalars, tensorNames }`,
+        );
+      if (meta.type !== into.optimizer.name)
+        throw new Error(`loadCheckpoint: the checkpoint's optimizer is ${meta.type}, not ${into.optimizer.name}`);
       const state: Record<number, ParamState> = {};
       for (const i of Object.keys(meta.tensorNames)) {
         const s: ParamState = { ...meta.scalars[i] };
@@ -290,7 +307,10 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
     }
     const rng = (metadata['wgrad.rng'] === undefined ? {} : parse('wgrad.rng')) as Record<string, number[]>;
     for (const [name, g] of Object.entries(into.generators ?? { default: defaultGenerator })) {
-      if (rng === null || typeof rng !== 'object' || !Object.hasOwn(rng, name)) throw new Error(`loadCheckpoint: no state for generator "${name}" in the checkpoint (it has: ${Object.keys(rng).join(', ') || 'none'})`);
+      if (rng === null || typeof rng !== 'object' || !Object.hasOwn(rng, name))
+        throw new Error(
+          `loadCheckpoint: no state for generator "${name}" in the checkpoint (it has: ${Object.keys(rng).join(', ') || 'none'})`,
+        );
       g.setState(rng[name]);
     }
   } catch (e) {
@@ -300,11 +320,7 @@ export function restoreCheckpoint(tensors: Record<string, Tensor>, metadata: Rec
   for (const [k, t] of Object.entries(tensors)) if (!k.startsWith('extra.')) t.dispose();
 
   const user = Object.fromEntries(Object.entries(metadata).filter(([k]) => !k.startsWith('wgrad.')));
-  return {
-    ...counters,
-    tensors: extra,
-    metadata: user,
-  };
+  return { ...counters, tensors: extra, metadata: user };
 }
 
 /**

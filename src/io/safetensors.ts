@@ -64,10 +64,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * non-negative integers, a data length does not match its shape, or a
  * metadata value is not a string.
  */
-export function encodeSafetensors(
-  tensors: Record<string, TensorData>,
-  metadata?: Record<string, string>,
-): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, TensorData>, metadata?: Record<string, string>): Uint8Array {
   if (tensors === null || typeof tensors !== 'object') {
     throw new Error(`encodeSafetensors: tensors must be an object of { data, shape }, got ${describe(tensors)}`);
   }
@@ -119,7 +116,9 @@ function checkTensor(name: string, t: TensorData): number[] {
     throw new Error(`encodeSafetensors: tensor "${name}" must be { data: Float32Array | Int32Array, shape }, got ${describe(t)}`);
   }
   if (!(t.data instanceof Float32Array) && !(t.data instanceof Int32Array)) {
-    throw new Error(`encodeSafetensors: tensor "${name}" data must be a Float32Array (F32) or an Int32Array (I32), got ${describe(t.data)}`);
+    throw new Error(
+      `encodeSafetensors: tensor "${name}" data must be a Float32Array (F32) or an Int32Array (I32), got ${describe(t.data)}`,
+    );
   }
   if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new Error(`encodeSafetensors: tensor "${name}" shape must be an array of non-negative integers, got ${describe(t.shape)}`);
@@ -142,7 +141,9 @@ function encodeMetadata(metadata: Record<string, string>): string {
   for (const key of Object.keys(metadata).sort(compareCodePoints)) {
     const value: unknown = metadata[key];
     if (typeof value !== 'string') {
-      throw new Error(`encodeSafetensors: metadata["${key}"] must be a string, got ${describe(value)} (safetensors metadata is string → string)`);
+      throw new Error(
+        `encodeSafetensors: metadata["${key}"] must be a string, got ${describe(value)} (safetensors metadata is string → string)`,
+      );
     }
     entries.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
   }
@@ -227,7 +228,9 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
       corrupt(`tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] overlap tensor "${prev}" which ends at ${cursor}`);
     }
     if (e.begin > cursor) {
-      corrupt(`tensor "${e.name}" starts at data offset ${e.begin}, expected ${cursor} (${e.begin - cursor} bytes not covered by any tensor)`);
+      corrupt(
+        `tensor "${e.name}" starts at data offset ${e.begin}, expected ${cursor} (${e.begin - cursor} bytes not covered by any tensor)`,
+      );
     }
     cursor = e.end;
     prev = e.name;
@@ -262,7 +265,11 @@ function readMetadata(info: unknown, into: Record<string, string>): void {
   }
 }
 
-function readEntry(name: string, info: unknown, dataLen: number): { name: string; shape: number[]; begin: number; end: number; dtype: SafetensorsDtype } {
+function readEntry(
+  name: string,
+  info: unknown,
+  dataLen: number,
+): { name: string; shape: number[]; begin: number; end: number; dtype: SafetensorsDtype } {
   if (info === null || typeof info !== 'object' || Array.isArray(info)) {
     corrupt(`expected tensor "${name}" to be an object with dtype, shape and data_offsets, found ${describe(info)}`);
   }

@@ -103,7 +103,9 @@ export async function knnAccuracy(
   const blocks = Array.isArray(trainFeatures) ? trainFeatures : [trainFeatures];
   const dims = blocks.map((b) => fmt(b.shape)).join(', ');
   if (blocks.length === 0 || testFeatures.ndim !== 2 || blocks.some((b) => b.ndim !== 2 || b.shape[1] !== testFeatures.shape[1])) {
-    throw new Error(`knnAccuracy: features must be [N, D] with the same D (got train ${dims || 'no blocks'}, test ${fmt(testFeatures.shape)})`);
+    throw new Error(
+      `knnAccuracy: features must be [N, D] with the same D (got train ${dims || 'no blocks'}, test ${fmt(testFeatures.shape)})`,
+    );
   }
   const yTrain = await labelsOf('train', trainLabels, opts.classes);
   const yTest = await labelsOf('test', testLabels, opts.classes);
@@ -137,14 +139,17 @@ export async function knnAccuracy(
       const sim = noGrad(() => query.matmul(block.transpose(0, 1)));
       // One block: straight into the rows; several: through a reused array (a fresh 64 MB array
       // per chunk costs more than the readback itself).
-      const part = train.length === 1 ? values.subarray(0, rows * n) : (blockValues[col] ??= new Float32Array(values.length / nTrain * n));
+      const part =
+        train.length === 1 ? values.subarray(0, rows * n) : (blockValues[col] ??= new Float32Array((values.length / nTrain) * n));
       await readInto(sim, part);
       sim.dispose();
       const bad = part.findIndex((v) => Number.isNaN(v));
       if (bad >= 0) {
         query.dispose();
         for (const b of train) b.dispose();
-        throw new Error(`knnAccuracy: the features hold NaN or ±Inf (the similarity of test row ${start + Math.floor(bad / n)} and train row ${col + (bad % n)} is NaN); no accuracy can be computed from them`);
+        throw new Error(
+          `knnAccuracy: the features hold NaN or ±Inf (the similarity of test row ${start + Math.floor(bad / n)} and train row ${col + (bad % n)} is NaN); no accuracy can be computed from them`,
+        );
       }
       if (part.buffer !== values.buffer) for (let r = 0; r < rows; r++) values.set(part.subarray(r * n, (r + 1) * n), r * nTrain + col);
       col += n;
@@ -156,8 +161,16 @@ export async function knnAccuracy(
       votes.fill(0);
       let taken = 0;
       // Neighbours strictly above the threshold, then ties at the threshold up to k.
-      for (let j = 0; j < nTrain; j++) if (row[j] > threshold) { votes[trainSlot[j]] += Math.exp(row[j] / t); taken++; }
-      for (let j = 0; j < nTrain && taken < kk; j++) if (row[j] === threshold) { votes[trainSlot[j]] += Math.exp(row[j] / t); taken++; }
+      for (let j = 0; j < nTrain; j++)
+        if (row[j] > threshold) {
+          votes[trainSlot[j]] += Math.exp(row[j] / t);
+          taken++;
+        }
+      for (let j = 0; j < nTrain && taken < kk; j++)
+        if (row[j] === threshold) {
+          votes[trainSlot[j]] += Math.exp(row[j] / t);
+          taken++;
+        }
       let best = 0;
       for (let c = 1; c < distinct.length; c++) if (votes[c] > votes[best]) best = c;
       if (distinct[best] === yTest[start + r]) correct++;
@@ -176,7 +189,10 @@ export function flattenImages(data: Float32Array, n: number, maxRows: number): T
 export function flattenImages(data: Float32Array, n: number, maxRows?: number): Tensor | Tensor[] {
   const d = data.length / n;
   if (maxRows === undefined) return fromArray(data, [n, d]);
-  if (!Number.isInteger(maxRows) || maxRows < 1) throw new Error(`flattenImages: maxRows must be a positive integer, got ${maxRows} (one image of ${d} values may not fit one GPU buffer)`);
+  if (!Number.isInteger(maxRows) || maxRows < 1)
+    throw new Error(
+      `flattenImages: maxRows must be a positive integer, got ${maxRows} (one image of ${d} values may not fit one GPU buffer)`,
+    );
   const blocks: Tensor[] = [];
   for (let r = 0; r < n; r += maxRows) {
     const rows = Math.min(maxRows, n - r);

@@ -98,7 +98,11 @@ export function ntXent(z1: Tensor, z2: Tensor, T: number): { loss: Tensor; accur
 /** Fraction of views whose most similar other view is their partner. */
 function partnerAccuracy(sim: Tensor, n: number): Tensor {
   const partner = Float32Array.from({ length: 2 * n }, (_, i) => (i + n) % (2 * n));
-  return noGrad(() => eq(argmax(sim, 1), fromArray(partner, [2 * n])).float().mean());
+  return noGrad(() =>
+    eq(argmax(sim, 1), fromArray(partner, [2 * n]))
+      .float()
+      .mean(),
+  );
 }
 
 /**
@@ -131,5 +135,13 @@ export function inBatchInfoNCE(q: Tensor, k: Tensor, T: number): ContrastiveOutp
   const pos = logits.mul(noGrad(() => eqIdentity(n))).sum(1, true); // the diagonal, [N, 1]
   const loss = logsumexp(logits, 1, true).sub(pos).mean();
   const diag = Float32Array.from({ length: n }, (_, i) => i);
-  return { loss, logits, accuracy: noGrad(() => eq(argmax(logits, 1), fromArray(diag, [n])).float().mean()) };
+  return {
+    loss,
+    logits,
+    accuracy: noGrad(() =>
+      eq(argmax(logits, 1), fromArray(diag, [n]))
+        .float()
+        .mean(),
+    ),
+  };
 }

@@ -21,6 +21,7 @@ import { mapInto } from '../ops/map.ts';
 import { normalize } from '../ops/norm.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
 
+// prettier-ignore
 const updateLayout = new UniformLayout(['memory_bank_update'], {
   n: 'u32', dim: 'u32', q_offset: 'u32', idx_offset: 'u32', m: 'f32', one_minus_m: 'f32', eps: 'f32', _pad: 'u32',
 });
@@ -59,7 +60,9 @@ export class MemoryBank {
     for (let i = 0; i < indices.length; i++) {
       const v = indices[i];
       if (!Number.isInteger(v) || v < 0 || v >= this.size) {
-        throw new Error(`MemoryBank.${op}: index ${v} (position ${i}) is out of range 0..${this.size - 1} (the bank holds ${this.size} images)`);
+        throw new Error(
+          `MemoryBank.${op}: index ${v} (position ${i}) is out of range 0..${this.size - 1} (the bank holds ${this.size} images)`,
+        );
       }
     }
   }
@@ -90,7 +93,9 @@ export class MemoryBank {
    */
   update(indices: ArrayLike<number>, q: Tensor, momentum = 0.5): void {
     if (q.ndim !== 2 || q.shape[1] !== this.dim || q.shape[0] !== indices.length) {
-      throw new Error(`MemoryBank.update: q must have shape [${indices.length}, ${this.dim}] for ${indices.length} indices (got ${fmt(q.shape)})`);
+      throw new Error(
+        `MemoryBank.update: q must have shape [${indices.length}, ${this.dim}] for ${indices.length} indices (got ${fmt(q.shape)})`,
+      );
     }
     if (!(momentum >= 0 && momentum <= 1)) throw new Error(`MemoryBank.update: momentum must be in [0, 1] (got ${momentum})`);
     this.check('update', indices);
@@ -101,11 +106,22 @@ export class MemoryBank {
       const qc = contiguous(q);
       const idx = fromArray(Array.from(indices), [n]);
       const u = updateLayout.pack({
-        n, dim: this.dim, q_offset: qc.offset, idx_offset: idx.offset, m: momentum, one_minus_m: 1 - momentum, eps: 1e-12, _pad: 0,
+        n,
+        dim: this.dim,
+        q_offset: qc.offset,
+        idx_offset: idx.offset,
+        m: momentum,
+        one_minus_m: 1 - momentum,
+        eps: 1e-12,
+        _pad: 0,
       });
       this.tensor.device.dispatch({
-        kernel: 'memory_bank_update', buffers: [qc.storage.buffer, idx.storage.buffer, this.tensor.storage.buffer], access: 'rrw',
-        uniforms: u, workgroups: grid(Math.ceil(n / 64)), label: 'MemoryBank.update',
+        kernel: 'memory_bank_update',
+        buffers: [qc.storage.buffer, idx.storage.buffer, this.tensor.storage.buffer],
+        access: 'rrw',
+        uniforms: u,
+        workgroups: grid(Math.ceil(n / 64)),
+        label: 'MemoryBank.update',
       });
       if (qc !== q) qc.dispose();
       idx.dispose();
@@ -120,7 +136,9 @@ export class MemoryBank {
   /** Restores the bank (from a checkpoint). */
   load(rows: Tensor): void {
     if (rows.ndim !== 2 || rows.shape[0] !== this.size || rows.shape[1] !== this.dim) {
-      throw new Error(`MemoryBank.load: saved bank has shape ${fmt(rows.shape)} but this bank is [${this.size}, ${this.dim}]; the training set size and dim must match the checkpoint's config`);
+      throw new Error(
+        `MemoryBank.load: saved bank has shape ${fmt(rows.shape)} but this bank is [${this.size}, ${this.dim}]; the training set size and dim must match the checkpoint's config`,
+      );
     }
     noGrad(() => mapInto(this.tensor, [rows], 'x0', 'MemoryBank.load'));
   }

@@ -41,5 +41,9 @@ export interface ContrastiveMethod {
 
 /** The tensors of `state` whose names start with `prefix`, with the prefix removed. */
 export function withPrefix(tensors: Record<string, Tensor>, prefix: string): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  return Object.fromEntries(
+    Object.entries(tensors)
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, t]) => [k.slice(prefix.length), t]),
+  );
 }

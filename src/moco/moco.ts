@@ -62,7 +62,10 @@ export interface MoCoOptions {
 export type { StepOutput } from './method.ts';
 
 class Normalized extends Module {
-  constructor(readonly backbone: Module, readonly head: Module) {
+  constructor(
+    readonly backbone: Module,
+    readonly head: Module,
+  ) {
     super();
   }
   override forward(x: Tensor): Tensor {
@@ -92,16 +95,27 @@ export class MoCo implements ContrastiveMethod {
 
   constructor(o: MoCoOptions) {
     this.opts = {
-      dim: o.dim ?? 128, K: o.K ?? 4096, m: o.m ?? 0.99, T: o.T ?? 0.1, mlp: o.mlp ?? true,
-      symmetric: o.symmetric ?? false, shuffleBN: o.shuffleBN ?? true, loss: o.loss ?? 'infonce',
-      momentumSchedule: o.momentumSchedule ?? 'constant', mechanism: o.mechanism ?? 'queue', bankMomentum: o.bankMomentum ?? 0.5,
+      dim: o.dim ?? 128,
+      K: o.K ?? 4096,
+      m: o.m ?? 0.99,
+      T: o.T ?? 0.1,
+      mlp: o.mlp ?? true,
+      symmetric: o.symmetric ?? false,
+      shuffleBN: o.shuffleBN ?? true,
+      loss: o.loss ?? 'infonce',
+      momentumSchedule: o.momentumSchedule ?? 'constant',
+      mechanism: o.mechanism ?? 'queue',
+      bankMomentum: o.bankMomentum ?? 0.5,
     };
     const { mechanism } = this.opts;
-    if (!['queue', 'end-to-end', 'memory-bank'].includes(mechanism)) throw new Error(`MoCo: unknown mechanism '${mechanism}' (expected queue, end-to-end or memory-bank)`);
+    if (!['queue', 'end-to-end', 'memory-bank'].includes(mechanism))
+      throw new Error(`MoCo: unknown mechanism '${mechanism}' (expected queue, end-to-end or memory-bank)`);
     // End-to-end with NT-Xent or DCL over the 2N views is SimCLR; the memory bank has only InfoNCE.
     const lossOk = mechanism === 'queue' || this.opts.loss === 'infonce' || mechanism === 'end-to-end';
     if (mechanism !== 'queue' && (this.opts.symmetric || !lossOk)) {
-      throw new Error(`MoCo: mechanism '${mechanism}' supports only the non-symmetric ${mechanism === 'end-to-end' ? 'InfoNCE, NT-Xent or DCL' : 'InfoNCE'} loss (got loss '${this.opts.loss}'${this.opts.symmetric ? ', symmetric' : ''})`);
+      throw new Error(
+        `MoCo: mechanism '${mechanism}' supports only the non-symmetric ${mechanism === 'end-to-end' ? 'InfoNCE, NT-Xent or DCL' : 'InfoNCE'} loss (got loss '${this.opts.loss}'${this.opts.symmetric ? ', symmetric' : ''})`,
+      );
     }
     if (mechanism === 'memory-bank' && !(Number.isInteger(o.bankSize) && o.bankSize! > 0)) {
       throw new Error(`MoCo: mechanism 'memory-bank' needs bankSize, the number of training images (got ${o.bankSize})`);
@@ -148,7 +162,8 @@ export class MoCo implements ContrastiveMethod {
     this.momentum.key.loadStateDict(withPrefix(s.tensors, 'key.'));
     this.queue.load(s.tensors.queue, s.numbers.queuePtr);
     if (this.memoryBank) {
-      if (!s.tensors.memoryBank) throw new Error('MoCo.loadState: the checkpoint has no memory bank; it was not written by a --mechanism memory-bank run');
+      if (!s.tensors.memoryBank)
+        throw new Error('MoCo.loadState: the checkpoint has no memory bank; it was not written by a --mechanism memory-bank run');
       this.memoryBank.load(s.tensors.memoryBank);
     }
   }
@@ -185,7 +200,8 @@ export class MoCo implements ContrastiveMethod {
    * dataset indices (needed by the memory bank).
    */
   step(xq: Tensor, xk: Tensor, progress = 0, indices?: ArrayLike<number>): StepOutput {
-    if (xq.shape[0] !== xk.shape[0]) throw new Error(`MoCo.step: the two views have different batch sizes (${xq.shape[0]} and ${xk.shape[0]})`);
+    if (xq.shape[0] !== xk.shape[0])
+      throw new Error(`MoCo.step: the two views have different batch sizes (${xq.shape[0]} and ${xk.shape[0]})`);
     if (this.opts.mechanism === 'end-to-end') return this.endToEnd(xq, xk);
     if (this.opts.mechanism === 'memory-bank') return this.memoryBankStep(xq, indices);
     this.momentum.update(momentumAt(this.opts.m, progress, this.opts.momentumSchedule));
@@ -223,7 +239,10 @@ export class MoCo implements ContrastiveMethod {
     if (indices.length !== n) throw new Error(`MoCo.step: ${indices.length} dataset indices for a batch of ${n} images`);
     for (let i = 0; i < n; i++) {
       const v = indices[i];
-      if (!Number.isInteger(v) || v < 0 || v >= bank.size) throw new Error(`MoCo.step: dataset index ${v} is out of range 0..${bank.size - 1} (the memory bank has bankSize ${bank.size} rows)`);
+      if (!Number.isInteger(v) || v < 0 || v >= bank.size)
+        throw new Error(
+          `MoCo.step: dataset index ${v} is out of range 0..${bank.size - 1} (the memory bank has bankSize ${bank.size} rows)`,
+        );
     }
     const q = this.encoderQ.forward(xq);
     const positives = bank.rows(indices);

@@ -35,7 +35,10 @@ export interface MoCoV3Options {
 
 /** Backbone + projector: the part of MoCo v3's query encoder that the momentum encoder copies. */
 export class ProjectedEncoder extends Module {
-  constructor(readonly backbone: Module, readonly projector: Module) {
+  constructor(
+    readonly backbone: Module,
+    readonly projector: Module,
+  ) {
     super();
   }
   override forward(x: Tensor): Tensor {
@@ -45,7 +48,10 @@ export class ProjectedEncoder extends Module {
 
 /** The query network: backbone, projector and the predictor on top. */
 export class MoCoV3Network extends Module {
-  constructor(readonly base: ProjectedEncoder, readonly predictor: Module) {
+  constructor(
+    readonly base: ProjectedEncoder,
+    readonly predictor: Module,
+  ) {
     super();
   }
   override forward(x: Tensor): Tensor {
@@ -95,12 +101,17 @@ export class MoCoV3 implements ContrastiveMethod {
   /** 2τ · InfoNCE of normalize(q) against the in-batch keys normalize(k) (keys detached). */
   private contrastive(q: Tensor, k: Tensor) {
     const T = this.opts.T;
-    const out = inBatchInfoNCE(normalize(q), noGrad(() => normalize(k)), T);
+    const out = inBatchInfoNCE(
+      normalize(q),
+      noGrad(() => normalize(k)),
+      T,
+    );
     return { ...out, loss: out.loss.mul(2 * T) };
   }
 
   step(x1: Tensor, x2: Tensor, progress = 0): StepOutput {
-    if (x1.shape[0] !== x2.shape[0]) throw new Error(`MoCoV3.step: the two views have different batch sizes (${x1.shape[0]} and ${x2.shape[0]})`);
+    if (x1.shape[0] !== x2.shape[0])
+      throw new Error(`MoCoV3.step: the two views have different batch sizes (${x1.shape[0]} and ${x2.shape[0]})`);
     const q1 = this.net.forward(x1);
     const q2 = this.net.forward(x2);
     this.lastMomentum = momentumAt(this.opts.m, progress, this.opts.momentumSchedule);

@@ -59,9 +59,12 @@ export function momentumUpdate(key: Module, query: Module, m: number): void {
   noGrad(() => {
     kp.forEach(([name, pk], i) => {
       const [qname, pq] = qp[i];
-      if (name !== qname) throw new Error(`momentumUpdate: parameter '${name}' of the key encoder pairs with '${qname}' of the query encoder`);
+      if (name !== qname)
+        throw new Error(`momentumUpdate: parameter '${name}' of the key encoder pairs with '${qname}' of the query encoder`);
       if (fmt(pk.shape) !== fmt(pq.shape)) {
-        throw new Error(`momentumUpdate: parameter '${name}' has shape ${fmt(pk.shape)} in the key encoder but ${fmt(pq.shape)} in the query encoder; the key encoder must be a copy of the query encoder (cloneModule)`);
+        throw new Error(
+          `momentumUpdate: parameter '${name}' has shape ${fmt(pk.shape)} in the key encoder but ${fmt(pq.shape)} in the query encoder; the key encoder must be a copy of the query encoder (cloneModule)`,
+        );
       }
       mapInto(pk, [pk, pq], 'x0 * p.a + x1 * p.b', 'momentumUpdate', m, 1 - m); // 1 − m in float64, as PyTorch
     });
@@ -75,7 +78,7 @@ export function momentumUpdate(key: Module, query: Module, m: number): void {
  */
 export function momentumAt(base: number, progress: number, schedule: 'constant' | 'cosine'): number {
   if (schedule === 'constant') return base;
-  return 1 - (1 - base) * (Math.cos(Math.PI * Math.min(1, Math.max(0, progress))) + 1) / 2;
+  return 1 - ((1 - base) * (Math.cos(Math.PI * Math.min(1, Math.max(0, progress))) + 1)) / 2;
 }
 
 /**

@@ -40,7 +40,11 @@ export interface NNCLROptions {
 
 /** Backbone, projection head and prediction head: the one network NNCLR trains. */
 export class NNCLRNetwork extends Module {
-  constructor(readonly backbone: Module, readonly projector: Module, readonly predictor: Module) {
+  constructor(
+    readonly backbone: Module,
+    readonly projector: Module,
+    readonly predictor: Module,
+  ) {
     super();
   }
 
@@ -76,8 +80,11 @@ export class NNCLR implements ContrastiveMethod {
     if (!feat) throw new Error('NNCLR: pass featureDim (the backbone output size) or an encoder with a featureDim property');
     const dim = o.dim ?? 128;
     this.opts = {
-      dim, supportSetSize: o.supportSetSize ?? 4096, temperature: o.temperature ?? 0.1,
-      projectionHeadWidth: o.projectionHeadWidth ?? feat, predictionHeadWidth: o.predictionHeadWidth ?? 4 * dim,
+      dim,
+      supportSetSize: o.supportSetSize ?? 4096,
+      temperature: o.temperature ?? 0.1,
+      projectionHeadWidth: o.projectionHeadWidth ?? feat,
+      predictionHeadWidth: o.predictionHeadWidth ?? 4 * dim,
       projectionLayers: o.projectionLayers ?? 3,
     };
     if (!(this.opts.temperature > 0)) throw new Error(`NNCLR: temperature must be > 0 (got ${this.opts.temperature})`);
@@ -104,7 +111,8 @@ export class NNCLR implements ContrastiveMethod {
   }
 
   step(x1: Tensor, x2: Tensor): StepOutput {
-    if (x1.shape[0] !== x2.shape[0]) throw new Error(`NNCLR.step: the two views have different batch sizes (${x1.shape[0]} and ${x2.shape[0]})`);
+    if (x1.shape[0] !== x2.shape[0])
+      throw new Error(`NNCLR.step: the two views have different batch sizes (${x1.shape[0]} and ${x2.shape[0]})`);
     const a = this.net.embed(x1);
     const b = this.net.embed(x2);
     const nn1 = this.supportSet.nearest(a.z);
@@ -117,11 +125,7 @@ export class NNCLR implements ContrastiveMethod {
       this.lastNeighbourIndices = [nn1.indices && keep(nn1.indices), nn2.indices && keep(nn2.indices)];
     }
     this.supportSet.enqueue(a.z);
-    return {
-      loss: l12.loss.add(l21.loss).mul(0.5),
-      accuracy: noGrad(() => l12.accuracy.add(l21.accuracy).mul(0.5)),
-      logits: l12.logits,
-    };
+    return { loss: l12.loss.add(l21.loss).mul(0.5), accuracy: noGrad(() => l12.accuracy.add(l21.accuracy).mul(0.5)), logits: l12.logits };
   }
 
   state(): MethodState {

@@ -86,16 +86,22 @@ export function encodePng(pixels: Float32Array | Uint8Array, width: number, heig
   const raw = new Uint8Array(height * (1 + width * channels));
   for (let y = 0; y < height; y++) {
     const row = y * (1 + width * channels); // filter byte 0 (none), then the row
-    for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) {
-      raw[row + 1 + x * channels + c] = toByte(pixels[c * width * height + y * width + x]);
-    }
+    for (let x = 0; x < width; x++)
+      for (let c = 0; c < channels; c++) {
+        raw[row + 1 + x * channels + c] = toByte(pixels[c * width * height + y * width + x]);
+      }
   }
   const ihdr = new Uint8Array(13);
   const v = new DataView(ihdr.buffer);
   v.setUint32(0, width);
   v.setUint32(4, height);
   ihdr.set([8, channels === 1 ? 0 : 2, 0, 0, 0], 8);
-  const parts = [new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlibStored(raw)), chunk('IEND', new Uint8Array())];
+  const parts = [
+    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlibStored(raw)),
+    chunk('IEND', new Uint8Array()),
+  ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -136,7 +142,8 @@ export function pickQueries(labels: ArrayLike<number>, n: number): number[] {
 export async function nearestNeighbours(bank: Tensor | Tensor[], queries: Tensor, k: number): Promise<number[][]> {
   const blocks = Array.isArray(bank) ? bank : [bank];
   const n = blocks.reduce((s, b) => s + b.shape[0], 0);
-  if (!Number.isInteger(k) || k < 1 || k > n) throw new Error(`nearestNeighbours: k must be an integer in 1..${n} (the bank's rows), got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > n)
+    throw new Error(`nearestNeighbours: k must be an integer in 1..${n} (the bank's rows), got ${k}`);
   const rows = queries.shape[0];
   const sims: Float32Array[] = [];
   for (const b of blocks) {
@@ -204,11 +211,13 @@ function topEigen(c: Float64Array, d: number, iterations: number): { value: numb
 export async function pca2d(features: Tensor, iterations = 300): Promise<Projection> {
   if (features.ndim !== 2 || features.shape[0] < 2) throw new Error(`pca2d: features must be [N, D] with N >= 2 (got [${features.shape}])`);
   const [n, d] = features.shape;
-  const [centered, cov] = noGrad(() => scoped(() => {
-    const x = l2normalize(features);
-    const xc = x.sub(x.mean(0, true));
-    return [xc, xc.transpose(0, 1).matmul(xc).div(n)];
-  }));
+  const [centered, cov] = noGrad(() =>
+    scoped(() => {
+      const x = l2normalize(features);
+      const xc = x.sub(x.mean(0, true));
+      return [xc, xc.transpose(0, 1).matmul(xc).div(n)];
+    }),
+  );
   const c = Float64Array.from(await cov.toArray());
   cov.dispose();
   const total = Array.from({ length: d }, (_, i) => c[i * d + i]).reduce((a, b) => a + b, 0);
@@ -241,10 +250,16 @@ export function recordEnqueue(writtenAt: Int32Array, ptr: number, count: number,
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** One image of a dataset (float32 CHW in [0, 1]) and what to call it. */
-export interface Thumb { uri: string; label: number }
+export interface Thumb {
+  uri: string;
+  label: number;
+}
 
 /** One retrieval row: the query image and, per method, its neighbours. */
-export interface RetrievalRow { query: Thumb; neighbours: Thumb[][] }
+export interface RetrievalRow {
+  query: Thumb;
+  neighbours: Thumb[][];
+}
 
 /**
  * The retrieval grid: one row per test image, then per method (MoCo, raw pixels, random encoder)
@@ -259,15 +274,23 @@ export function retrievalSvg(title: string, methods: string[], rows: RetrievalRo
   const height = 50 + rows.length * (cell + 6);
   const parts: string[] = [`<text x="${width / 2}" y="16" font-size="13" text-anchor="middle">${esc(title)}</text>`];
   parts.push(`<text x="${x0 + cell / 2}" y="38" font-size="11" text-anchor="middle">test image</text>`);
-  methods.forEach((m, mi) => parts.push(`<text x="${colX(mi, 0) + (k * (cell + 2)) / 2}" y="38" font-size="11" text-anchor="middle">${esc(m)}</text>`));
+  methods.forEach((m, mi) =>
+    parts.push(`<text x="${colX(mi, 0) + (k * (cell + 2)) / 2}" y="38" font-size="11" text-anchor="middle">${esc(m)}</text>`),
+  );
   const img = (t: Thumb, x: number, y: number, frame?: string) =>
     `<image class="thumb" href="${t.uri}" x="${x}" y="${y}" width="${cell}" height="${cell}" style="image-rendering:pixelated"><title>${esc(classes[t.label] ?? String(t.label))}</title></image>` +
-    (frame ? `<rect x="${x - 1}" y="${y - 1}" width="${cell + 2}" height="${cell + 2}" fill="none" stroke="${frame}" stroke-width="2"/>` : '');
+    (frame
+      ? `<rect x="${x - 1}" y="${y - 1}" width="${cell + 2}" height="${cell + 2}" fill="none" stroke="${frame}" stroke-width="2"/>`
+      : '');
   rows.forEach((row, ri) => {
     const y = 46 + ri * (cell + 6);
-    parts.push(`<text x="${x0 - 6}" y="${y + cell / 2 + 4}" font-size="11" text-anchor="end">${esc(classes[row.query.label] ?? String(row.query.label))}</text>`);
+    parts.push(
+      `<text x="${x0 - 6}" y="${y + cell / 2 + 4}" font-size="11" text-anchor="end">${esc(classes[row.query.label] ?? String(row.query.label))}</text>`,
+    );
     parts.push(img(row.query, x0, y));
-    row.neighbours.forEach((ns, mi) => ns.forEach((t, j) => parts.push(img(t, colX(mi, j), y, t.label === row.query.label ? '#2ca02c' : '#d62728'))));
+    row.neighbours.forEach((ns, mi) =>
+      ns.forEach((t, j) => parts.push(img(t, colX(mi, j), y, t.label === row.query.label ? '#2ca02c' : '#d62728'))),
+    );
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">${parts.join('')}</svg>\n`;
 }
@@ -280,8 +303,10 @@ export function embeddingSvg(title: string, projection: Projection, labels: Arra
   const pad = 20;
   let [minX, maxX, minY, maxY] = [Infinity, -Infinity, Infinity, -Infinity];
   for (let i = 0; i < n; i++) {
-    minX = Math.min(minX, p[2 * i]); maxX = Math.max(maxX, p[2 * i]);
-    minY = Math.min(minY, p[2 * i + 1]); maxY = Math.max(maxY, p[2 * i + 1]);
+    minX = Math.min(minX, p[2 * i]);
+    maxX = Math.max(maxX, p[2 * i]);
+    minY = Math.min(minY, p[2 * i + 1]);
+    maxY = Math.max(maxY, p[2 * i + 1]);
   }
   // One scale for both axes (distances stay true), each axis centred in the square.
   const span = Math.max(maxX - minX, maxY - minY, 1e-9);
@@ -289,13 +314,21 @@ export function embeddingSvg(title: string, projection: Projection, labels: Arra
   const sx = (v: number) => size / 2 + ((v - cx) / span) * (size - 2 * pad);
   const sy = (v: number) => 30 + size / 2 - ((v - cy) / span) * (size - 2 * pad);
   const explained = projection.variances.map((v) => (100 * v) / (projection.total || 1));
-  const parts = [`<text x="${(size + 130) / 2}" y="16" font-size="13" text-anchor="middle">${esc(title)}</text>`,
-    `<text x="${size / 2}" y="${size + 46}" font-size="11" text-anchor="middle">PC1 (${explained[0].toFixed(0)}% of variance) · PC2 (${explained[1].toFixed(0)}%)</text>`];
+  const parts = [
+    `<text x="${(size + 130) / 2}" y="16" font-size="13" text-anchor="middle">${esc(title)}</text>`,
+    `<text x="${size / 2}" y="${size + 46}" font-size="11" text-anchor="middle">PC1 (${explained[0].toFixed(0)}% of variance) · PC2 (${explained[1].toFixed(0)}%)</text>`,
+  ];
   for (let i = 0; i < n; i++) {
-    parts.push(`<circle class="point" cx="${sx(p[2 * i]).toFixed(1)}" cy="${sy(p[2 * i + 1]).toFixed(1)}" r="2.2" fill="${CLASS_COLORS[labels[i] % 10]}" fill-opacity="0.75"/>`);
+    parts.push(
+      `<circle class="point" cx="${sx(p[2 * i]).toFixed(1)}" cy="${sy(p[2 * i + 1]).toFixed(1)}" r="2.2" fill="${CLASS_COLORS[labels[i] % 10]}" fill-opacity="0.75"/>`,
+    );
   }
-  classes.forEach((c, ci) => parts.push(`<rect x="${size + 4}" y="${36 + ci * 16}" width="10" height="10" fill="${CLASS_COLORS[ci % 10]}"/>` +
-    `<text x="${size + 18}" y="${45 + ci * 16}" font-size="11">${esc(c)}</text>`));
+  classes.forEach((c, ci) =>
+    parts.push(
+      `<rect x="${size + 4}" y="${36 + ci * 16}" width="10" height="10" fill="${CLASS_COLORS[ci % 10]}"/>` +
+        `<text x="${size + 18}" y="${45 + ci * 16}" font-size="11">${esc(c)}</text>`,
+    ),
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${size + 130}" height="${size + 56}" font-family="sans-serif">${parts.join('')}</svg>\n`;
 }
 
@@ -316,12 +349,18 @@ export function queueSvg(writtenAt: Int32Array, ptr: number, step: number, width
     while (j < K && writtenAt[j] === writtenAt[i]) j++;
     const age = writtenAt[i] < 0 ? -1 : step - writtenAt[i];
     const fill = age < 0 ? '#ddd' : `hsl(210, 70%, ${(25 + 60 * (age / oldest)).toFixed(0)}%)`;
-    parts.push(`<rect class="slot" x="${((i / K) * width).toFixed(2)}" y="20" width="${(((j - i) / K) * width).toFixed(2)}" height="${h}" fill="${fill}"><title>slots ${i}–${j - 1}: ${age < 0 ? 'initial random keys' : `age ${age} steps`}</title></rect>`);
+    parts.push(
+      `<rect class="slot" x="${((i / K) * width).toFixed(2)}" y="20" width="${(((j - i) / K) * width).toFixed(2)}" height="${h}" fill="${fill}"><title>slots ${i}–${j - 1}: ${age < 0 ? 'initial random keys' : `age ${age} steps`}</title></rect>`,
+    );
     i = j;
   }
   const px = (ptr / K) * width;
-  parts.push(`<path class="pointer" d="M${px.toFixed(1)},${20 + h + 10} l-5,8 l10,0 z" fill="#d62728"/><line x1="${px.toFixed(1)}" x2="${px.toFixed(1)}" y1="18" y2="${20 + h + 2}" stroke="#d62728" stroke-width="2"/>`);
-  parts.push(`<text x="0" y="13" font-size="11">queue: ${filled} of ${K} slots hold keys of this run, pointer at ${ptr}, oldest key ${filled ? oldest : 0} steps old</text>`);
+  parts.push(
+    `<path class="pointer" d="M${px.toFixed(1)},${20 + h + 10} l-5,8 l10,0 z" fill="#d62728"/><line x1="${px.toFixed(1)}" x2="${px.toFixed(1)}" y1="18" y2="${20 + h + 2}" stroke="#d62728" stroke-width="2"/>`,
+  );
+  parts.push(
+    `<text x="0" y="13" font-size="11">queue: ${filled} of ${K} slots hold keys of this run, pointer at ${ptr}, oldest key ${filled ? oldest : 0} steps old</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h + 44}" font-family="sans-serif" data-ptr="${ptr}">${parts.join('')}</svg>\n`;
 }
 
@@ -334,13 +373,22 @@ export function thumb(ds: ImageDataset, i: number): Thumb {
 }
 
 /** Features of one way of seeing the images: the training bank (or its row blocks) and the test rows. */
-export interface FeatureSet { name: string; train: Tensor | Tensor[]; test: Tensor }
+export interface FeatureSet {
+  name: string;
+  train: Tensor | Tensor[];
+  test: Tensor;
+}
 
 /**
  * The retrieval grid of `queries` test images (one per class first, see pickQueries) and their
  * `k` nearest training images under each feature set.
  */
-export async function retrievalPicture(trainSet: ImageDataset, testSet: ImageDataset, methods: FeatureSet[], opts: { queries?: number; k?: number; title?: string } = {}): Promise<string> {
+export async function retrievalPicture(
+  trainSet: ImageDataset,
+  testSet: ImageDataset,
+  methods: FeatureSet[],
+  opts: { queries?: number; k?: number; title?: string } = {},
+): Promise<string> {
   const picked = pickQueries(testSet.labels, opts.queries ?? 8);
   const k = Math.min(opts.k ?? 5, trainSet.count);
   const perMethod: number[][][] = [];
@@ -349,17 +397,34 @@ export async function retrievalPicture(trainSet: ImageDataset, testSet: ImageDat
     perMethod.push(await nearestNeighbours(m.train, q, k));
     q.dispose();
   }
-  const rows = picked.map((qi, r) => ({ query: thumb(testSet, qi), neighbours: perMethod.map((nb) => nb[r].map((j) => thumb(trainSet, j))) }));
-  return retrievalSvg(opts.title ?? `nearest training images (cosine similarity, ${trainSet.name})`, methods.map((m) => m.name), rows, testSet.classes);
+  const rows = picked.map((qi, r) => ({
+    query: thumb(testSet, qi),
+    neighbours: perMethod.map((nb) => nb[r].map((j) => thumb(trainSet, j))),
+  }));
+  return retrievalSvg(
+    opts.title ?? `nearest training images (cosine similarity, ${trainSet.name})`,
+    methods.map((m) => m.name),
+    rows,
+    testSet.classes,
+  );
 }
 
 /** The test embeddings' 2-D PCA as a scatter plot (at most `maxPoints`, the first ones). */
-export async function embeddingPicture(testFeatures: Tensor, testSet: ImageDataset, opts: { maxPoints?: number; title?: string } = {}): Promise<{ svg: string; projection: Projection }> {
+export async function embeddingPicture(
+  testFeatures: Tensor,
+  testSet: ImageDataset,
+  opts: { maxPoints?: number; title?: string } = {},
+): Promise<{ svg: string; projection: Projection }> {
   const n = Math.min(testSet.count, opts.maxPoints ?? 2000);
   const f = n < testFeatures.shape[0] ? testFeatures.slice(0, 0, n) : testFeatures;
   const projection = await pca2d(f);
   if (f !== testFeatures) f.dispose();
-  const svg = embeddingSvg(opts.title ?? `test embeddings, PCA to 2-D (${n} ${testSet.name} images)`, projection, testSet.labels.subarray(0, n), testSet.classes);
+  const svg = embeddingSvg(
+    opts.title ?? `test embeddings, PCA to 2-D (${n} ${testSet.name} images)`,
+    projection,
+    testSet.labels.subarray(0, n),
+    testSet.classes,
+  );
   return { svg, projection };
 }
 

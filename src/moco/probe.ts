@@ -44,14 +44,22 @@ export interface ProbeOptions {
  * await linearProbe(f, [0, 1, 0, 1], f, [0, 1, 0, 1], { epochs: 20, batch: 4, lr: 1 }) // 100
  */
 export async function linearProbe(
-  trainFeatures: Tensor, trainLabels: ArrayLike<number>, testFeatures: Tensor, testLabels: ArrayLike<number>, opts: ProbeOptions = {},
+  trainFeatures: Tensor,
+  trainLabels: ArrayLike<number>,
+  testFeatures: Tensor,
+  testLabels: ArrayLike<number>,
+  opts: ProbeOptions = {},
 ): Promise<number> {
   const [N, D] = trainFeatures.shape;
   if (trainFeatures.ndim !== 2 || testFeatures.ndim !== 2 || testFeatures.shape[1] !== D) {
-    throw new Error(`linearProbe: features must be [N, D] with the same D (got ${fmt(trainFeatures.shape)} and ${fmt(testFeatures.shape)})`);
+    throw new Error(
+      `linearProbe: features must be [N, D] with the same D (got ${fmt(trainFeatures.shape)} and ${fmt(testFeatures.shape)})`,
+    );
   }
   if (trainLabels.length !== N || testLabels.length !== testFeatures.shape[0]) {
-    throw new Error(`linearProbe: ${N} train features but ${trainLabels.length} labels, ${testFeatures.shape[0]} test features but ${testLabels.length} labels`);
+    throw new Error(
+      `linearProbe: ${N} train features but ${trainLabels.length} labels, ${testFeatures.shape[0]} test features but ${testLabels.length} labels`,
+    );
   }
   const epochs = opts.epochs ?? 100;
   const batch = Math.min(opts.batch ?? 256, N);
@@ -90,7 +98,13 @@ export async function linearProbe(
     if (opts.onEpoch) opts.onEpoch(epoch + 1, (await lossSum.item()) / steps);
     lossSum.dispose();
   }
-  const correct = noGrad(() => scoped(() => eq(argmax(linear(test, weight, bias), 1), fromArray(testLabels, [testLabels.length], 'int32')).float().sum()));
+  const correct = noGrad(() =>
+    scoped(() =>
+      eq(argmax(linear(test, weight, bias), 1), fromArray(testLabels, [testLabels.length], 'int32'))
+        .float()
+        .sum(),
+    ),
+  );
   const acc = (100 * (await correct.item())) / testLabels.length;
   for (const t of [correct, weight, bias, yTrain, train, test]) {
     t.grad?.dispose();

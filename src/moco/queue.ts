@@ -76,9 +76,12 @@ export class KeyQueue {
   /** Restores keys and pointer (from a checkpoint). */
   load(keys: Tensor, ptr: number): void {
     if (keys.ndim !== 2 || keys.shape[0] !== this.size || keys.shape[1] !== this.dim) {
-      throw new Error(`KeyQueue.load: saved queue has shape ${fmt(keys.shape)} but this queue is [${this.size}, ${this.dim}]; K and dim must match the checkpoint's config`);
+      throw new Error(
+        `KeyQueue.load: saved queue has shape ${fmt(keys.shape)} but this queue is [${this.size}, ${this.dim}]; K and dim must match the checkpoint's config`,
+      );
     }
-    if (!Number.isInteger(ptr) || ptr < 0 || ptr >= this.size) throw new Error(`KeyQueue.load: pointer ${ptr} is out of range 0..${this.size - 1}`);
+    if (!Number.isInteger(ptr) || ptr < 0 || ptr >= this.size)
+      throw new Error(`KeyQueue.load: pointer ${ptr} is out of range 0..${this.size - 1}`);
     noGrad(() => mapInto(this.tensor, [keys], 'x0', 'queue.load'));
     this.ptr = ptr;
   }

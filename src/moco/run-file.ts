@@ -17,15 +17,27 @@ export const RUN_FORMAT = 'wgrad-moco-run/2';
 /** The first format (flat names, metadata "format"): still read, no longer written. */
 export const MOCO_RUN_FORMAT = 'wgrad-moco-checkpoint/1';
 
-export interface Generators { dataGen: Generator; augGen: Generator; defaultGen: Generator }
+export interface Generators {
+  dataGen: Generator;
+  augGen: Generator;
+  defaultGen: Generator;
+}
 
-export interface RunMeta { epoch: number; records: unknown[]; baselines: Record<string, number>; config: unknown }
+export interface RunMeta {
+  epoch: number;
+  records: unknown[];
+  baselines: Record<string, number>;
+  config: unknown;
+}
 
 /**
  * SHA-256 of a run's contents (tensor names, shapes, bytes; the metadata but the digest itself):
  * the reader's last check, so that a value changed after the write is refused, not resumed from.
  */
-export function runDigest(tensors: Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }>, metadata: Record<string, string>): string {
+export function runDigest(
+  tensors: Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }>,
+  metadata: Record<string, string>,
+): string {
   const h = new Sha256();
   for (const name of Object.keys(tensors).sort()) {
     const t = tensors[name];
@@ -42,11 +54,16 @@ export async function encodeMocoRun(model: ContrastiveMethod, opt: Optimizer<any
   const extra = nameTable<Tensor>();
   for (const [k, t] of Object.entries(state.tensors)) extra[k] = t;
   const { tensors, metadata } = checkpointContents({
-    optimizer: opt, tensors: extra, epoch: meta.epoch, config: meta.config,
+    optimizer: opt,
+    tensors: extra,
+    epoch: meta.epoch,
+    config: meta.config,
     generators: { data: gens.dataGen, aug: gens.augGen, default: gens.defaultGen },
     metadata: {
-      'moco.format': RUN_FORMAT, 'moco.numbers': JSON.stringify(state.numbers),
-      'moco.records': JSON.stringify(meta.records), 'moco.baselines': JSON.stringify(meta.baselines),
+      'moco.format': RUN_FORMAT,
+      'moco.numbers': JSON.stringify(state.numbers),
+      'moco.records': JSON.stringify(meta.records),
+      'moco.baselines': JSON.stringify(meta.baselines),
     },
   });
   const names = Object.keys(tensors);
@@ -68,11 +85,20 @@ export function methodState(tensors: Record<string, Tensor>, metadata: Record<st
  * A checkpoint of `wgrad-moco train` (the library's format, src/cli/checkpoint.ts: the method's
  * state under extra.*, counters in moco.numbers) under this page's names and keys.
  */
-function fromRunFormat(tensors: Record<string, Tensor>, m: Record<string, string>): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+function fromRunFormat(
+  tensors: Record<string, Tensor>,
+  m: Record<string, string>,
+): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const opt = JSON.parse(m['wgrad.optimizer']) as { paramGroups: unknown; scalars: Record<string, Record<string, number>> };
   const metadata: Record<string, string> = {
-    format: MOCO_RUN_FORMAT, epoch: m['wgrad.epoch'], config: m['wgrad.config'], rng: m['wgrad.rng'], records: m['moco.records'],
-    baselines: m['moco.baselines'], methodNumbers: m['moco.numbers'], optimizerGroups: JSON.stringify(opt.paramGroups),
+    format: MOCO_RUN_FORMAT,
+    epoch: m['wgrad.epoch'],
+    config: m['wgrad.config'],
+    rng: m['wgrad.rng'],
+    records: m['moco.records'],
+    baselines: m['moco.baselines'],
+    methodNumbers: m['moco.numbers'],
+    optimizerGroups: JSON.stringify(opt.paramGroups),
     optimizerNumbers: JSON.stringify(Object.fromEntries(Object.entries(opt.scalars).filter(([, v]) => Object.keys(v).length > 0))),
   };
   const renamed: Record<string, Tensor> = Object.create(null);
@@ -81,10 +107,23 @@ function fromRunFormat(tensors: Record<string, Tensor>, m: Record<string, string
 }
 
 /** Loads decoded run tensors and metadata into a model and optimizer built with the run's config. */
-export function restoreMocoRun(tensors: Record<string, Tensor>, metadata: Record<string, string>, source: string, model: ContrastiveMethod, opt: Optimizer<any>, gens: Generators): { epoch: number; records: any[]; baselines: Record<string, number> } {
+export function restoreMocoRun(
+  tensors: Record<string, Tensor>,
+  metadata: Record<string, string>,
+  source: string,
+  model: ContrastiveMethod,
+  opt: Optimizer<any>,
+  gens: Generators,
+): { epoch: number; records: any[]; baselines: Record<string, number> } {
   if (metadata['moco.format'] === RUN_FORMAT) ({ tensors, metadata } = fromRunFormat(tensors, metadata));
-  if (metadata.format !== MOCO_RUN_FORMAT) throw new Error(`${source} is not a wgrad-moco checkpoint (format '${metadata.format ?? 'none'}')`);
-  const pick = (prefix: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  if (metadata.format !== MOCO_RUN_FORMAT)
+    throw new Error(`${source} is not a wgrad-moco checkpoint (format '${metadata.format ?? 'none'}')`);
+  const pick = (prefix: string) =>
+    Object.fromEntries(
+      Object.entries(tensors)
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, t]) => [k.slice(prefix.length), t]),
+    );
   model.loadState(methodState(tensors, metadata));
   const numbers = JSON.parse(metadata.optimizerNumbers) as Record<string, Record<string, number>>;
   const state: OptimizerStateDict['state'] = {};

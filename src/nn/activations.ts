@@ -9,7 +9,8 @@ import { Module, pyFloat } from './module.ts';
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super();
-    if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`GELU: approximate must be 'none' or 'tanh', got '${approximate}'`);
+    if (approximate !== 'none' && approximate !== 'tanh')
+      throw new Error(`GELU: approximate must be 'none' or 'tanh', got '${approximate}'`);
   }
   forward(x: Tensor): Tensor {
     return gelu(x, { approximate: this.approximate });

@@ -23,7 +23,10 @@ export class Embedding extends Module {
     opts: { generator?: Generator } = {},
   ) {
     super();
-    for (const [name, v] of [['numEmbeddings', numEmbeddings], ['embeddingDim', embeddingDim]] as const) {
+    for (const [name, v] of [
+      ['numEmbeddings', numEmbeddings],
+      ['embeddingDim', embeddingDim],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`nn.Embedding: ${name} must be a positive integer, got ${v}`);
     }
     this.weight = parameter(randn([numEmbeddings, embeddingDim], { generator: opts.generator ?? defaultGenerator }));

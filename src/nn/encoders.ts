@@ -173,7 +173,10 @@ export class ResNet extends Module {
   fc: Module;
   readonly featureDim: number;
 
-  constructor(blocks: [number, number, number, number], opts: ResNetCifarOptions & { stem: 'cifar' | 'imagenet'; block?: 'basic' | 'bottleneck' }) {
+  constructor(
+    blocks: [number, number, number, number],
+    opts: ResNetCifarOptions & { stem: 'cifar' | 'imagenet'; block?: 'basic' | 'bottleneck' },
+  ) {
     super();
     const w = opts.width ?? 64;
     const norm = opts.norm ?? batchNorm2d;

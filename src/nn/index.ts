@@ -6,12 +6,35 @@
 
 export { Module, ModuleList, ModuleDict, parameter, stateName, pyFloat, type LoadResult } from './module.ts';
 export {
-  Linear, Conv2d, BatchNorm1d, BatchNorm2d, SplitBatchNorm2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
-  Flatten, Identity, Dropout, Sequential,
-  type Conv2dOptions, type BatchNormOptions, type Pool2dOptions,
+  Linear,
+  Conv2d,
+  BatchNorm1d,
+  BatchNorm2d,
+  SplitBatchNorm2d,
+  ReLU,
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Flatten,
+  Identity,
+  Dropout,
+  Sequential,
+  type Conv2dOptions,
+  type BatchNormOptions,
+  type Pool2dOptions,
 } from './layers.ts';
 export { Embedding } from './embedding.ts';
-export { SmallConvNet, BasicBlock, Bottleneck, ResNet, resnet18Cifar, resnet50, type SmallConvNetOptions, type ResNetCifarOptions, type NormFactory } from './encoders.ts';
+export {
+  SmallConvNet,
+  BasicBlock,
+  Bottleneck,
+  ResNet,
+  resnet18Cifar,
+  resnet50,
+  type SmallConvNetOptions,
+  type ResNetCifarOptions,
+  type NormFactory,
+} from './encoders.ts';
 export { GELU, SiLU, LeakyReLU, ELU, Softplus } from './activations.ts';
 export { LayerNorm, MultiheadAttention, type MultiheadAttentionOptions } from './transformer.ts';
 export * as init from './init.ts';

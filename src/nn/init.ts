@@ -72,11 +72,15 @@ export function xavierNormal(shape: readonly number[], opts: { gain?: number; ge
  *
  * @example nn.init.truncNormal([1, 17, 64], { std: 0.02 }) // a ViT's position embedding
  */
-export function truncNormal(shape: readonly number[], opts: { mean?: number; std?: number; a?: number; b?: number; generator?: Generator } = {}): Tensor {
+export function truncNormal(
+  shape: readonly number[],
+  opts: { mean?: number; std?: number; a?: number; b?: number; generator?: Generator } = {},
+): Tensor {
   const { mean = 0, std = 1, a = -2, b = 2, generator = defaultGenerator } = opts;
   if (!(std > 0) || !(a < b)) throw new Error(`truncNormal: need std > 0 and a < b, got std ${std}, a ${a}, b ${b}`);
   const mass = 0.5 * (erfc((mean - b) / std / Math.SQRT2) - erfc((mean - a) / std / Math.SQRT2));
-  if (!(mass >= 1e-3)) throw new Error(`truncNormal: [${a}, ${b}] holds only ${mass.toExponential(2)} of N(${mean}, ${std}²); choose bounds nearer the mean`);
+  if (!(mass >= 1e-3))
+    throw new Error(`truncNormal: [${a}, ${b}] holds only ${mass.toExponential(2)} of N(${mean}, ${std}²); choose bounds nearer the mean`);
   const out = new Float32Array(numel(shape));
   for (let i = 0; i < out.length; i++) {
     let v: number;

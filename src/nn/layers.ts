@@ -107,7 +107,13 @@ export class Conv2d extends Module {
 
   /** relu(this.forward(x)) with the ReLU in the convolution's store (conv2d's `activation: 'relu'`). */
   forwardReLU(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups, activation: 'relu' });
+    return conv2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+      activation: 'relu',
+    });
   }
 
   override extraRepr(): string {
@@ -173,7 +179,9 @@ abstract class BatchNormBase extends Module {
 
   private normalize(x: Tensor, activation?: 'relu'): Tensor {
     if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
-      throw new Error(`${this.constructor.name}(${this.numFeatures}): expected input of ${this.ranks.join(' or ')} dims with ${this.numFeatures} channels in dim 1, got shape ${fmt(x.shape)}`);
+      throw new Error(
+        `${this.constructor.name}(${this.numFeatures}): expected input of ${this.ranks.join(' or ')} dims with ${this.numFeatures} channels in dim 1, got shape ${fmt(x.shape)}`,
+      );
     }
     return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, {
       training: this.training,
@@ -225,7 +233,8 @@ export class SplitBatchNorm2d extends BatchNormBase {
     opts: BatchNormOptions = {},
   ) {
     super(numFeatures, opts, [4]);
-    if (!Number.isInteger(numSplits) || numSplits < 1) throw new Error(`SplitBatchNorm2d: numSplits must be a positive integer, got ${numSplits}`);
+    if (!Number.isInteger(numSplits) || numSplits < 1)
+      throw new Error(`SplitBatchNorm2d: numSplits must be a positive integer, got ${numSplits}`);
   }
 
   protected override groupsInTraining(): number {
@@ -250,7 +259,8 @@ export class ReLU extends Module {
  * store), followed by a ReLU layer, neither overriding forward.
  */
 function fusable(layer: Module, relu: Module): layer is BatchNormBase | Linear | Conv2d {
-  const plain = (layer instanceof BatchNormBase && layer.forward === BatchNormBase.prototype.forward) ||
+  const plain =
+    (layer instanceof BatchNormBase && layer.forward === BatchNormBase.prototype.forward) ||
     (layer instanceof Linear && layer.forward === Linear.prototype.forward) ||
     (layer instanceof Conv2d && layer.forward === Conv2d.prototype.forward);
   return plain && relu instanceof ReLU && relu.forward === ReLU.prototype.forward;

@@ -194,12 +194,16 @@ export abstract class Module {
     const unexpectedKeys = Object.keys(dict).filter((k) => !(k in own));
     const problems: string[] = [];
     if (strict && missingKeys.length) problems.push(`Missing key(s) in state dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
-    if (strict && unexpectedKeys.length) problems.push(`Unexpected key(s) in state dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
+    if (strict && unexpectedKeys.length)
+      problems.push(`Unexpected key(s) in state dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
     for (const [k, t] of Object.entries(own)) {
       const src = dict[k];
       if (src === undefined) continue;
       if (!(src instanceof Tensor)) problems.push(`value for "${k}" is not a Tensor.`);
-      else if (!sameShape(src.shape, t.shape)) problems.push(`size mismatch for ${k}: copying a tensor of shape ${fmt(src.shape)} from the state dict, the shape in the current model is ${fmt(t.shape)}.`);
+      else if (!sameShape(src.shape, t.shape))
+        problems.push(
+          `size mismatch for ${k}: copying a tensor of shape ${fmt(src.shape)} from the state dict, the shape in the current model is ${fmt(t.shape)}.`,
+        );
     }
     if (problems.length) {
       throw new Error(`Error(s) in loading state dict for ${this.constructor.name}:\n  ${problems.join('\n  ')}`);
@@ -255,9 +259,11 @@ function holdsParts(v: unknown, depth = 0): boolean {
 /** The first module found one level inside a container the walk does not enter (Map, Set, class instance). */
 function hiddenModule(v: object): [string, Module] | null {
   const entries: [string, unknown][] =
-    v instanceof Map ? [...v].map(([k, x]) => [`.get(${JSON.stringify(k)})`, x])
-    : v instanceof Set ? [...v].map((x, i) => [` (item ${i})`, x])
-    : Object.entries(v).map(([k, x]) => [`.${k}`, x]);
+    v instanceof Map
+      ? [...v].map(([k, x]) => [`.get(${JSON.stringify(k)})`, x])
+      : v instanceof Set
+        ? [...v].map((x, i) => [` (item ${i})`, x])
+        : Object.entries(v).map(([k, x]) => [`.${k}`, x]);
   for (const [where, x] of entries) {
     if (x instanceof Module) return [where, x];
     if (x !== null && typeof x === 'object' && (Array.isArray(x) || isPlainObject(x)) && holdsParts(x)) {
@@ -298,7 +304,11 @@ function containerView(v: unknown, where: string): Module | null {
 }
 
 /** What a container holds: modules are children, tensors parameters, nested arrays/objects containers. */
-function* containerEntries(items: [string, unknown][], container: Module, indexed: boolean): Generator<[string, Tensor | Module, 'parameter' | 'module']> {
+function* containerEntries(
+  items: [string, unknown][],
+  container: Module,
+  indexed: boolean,
+): Generator<[string, Tensor | Module, 'parameter' | 'module']> {
   for (const [key, v] of items) {
     if (v instanceof Module) yield [key, v, 'module'];
     else if (v instanceof Tensor) yield [key, v, 'parameter'];
@@ -329,7 +339,11 @@ export class ModuleList extends Module {
     this.items = Array.isArray(modules) ? modules : [...modules];
   }
   protected override *ownEntries(): Generator<[string, Tensor | Module, 'parameter' | 'buffer' | 'module']> {
-    yield* containerEntries(this.items.map((m, i) => [String(i), m]), this, true);
+    yield* containerEntries(
+      this.items.map((m, i) => [String(i), m]),
+      this,
+      true,
+    );
   }
   get length(): number {
     return this.items.length;
@@ -341,7 +355,10 @@ export class ModuleList extends Module {
     return m;
   }
   append(m: Module): this {
-    if (!(m instanceof Module)) throw new Error(`ModuleList.append: expected a Module, got ${typeof m === 'object' ? (m as object | null)?.constructor?.name : typeof m}`);
+    if (!(m instanceof Module))
+      throw new Error(
+        `ModuleList.append: expected a Module, got ${typeof m === 'object' ? (m as object | null)?.constructor?.name : typeof m}`,
+      );
     this.items.push(m);
     return this;
   }

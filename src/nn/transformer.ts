@@ -70,7 +70,11 @@ export class MultiheadAttention extends Module {
   readonly dropout: number;
   private readonly generator: Generator;
 
-  constructor(readonly embedDim: number, readonly numHeads: number, opts: MultiheadAttentionOptions = {}) {
+  constructor(
+    readonly embedDim: number,
+    readonly numHeads: number,
+    opts: MultiheadAttentionOptions = {},
+  ) {
     super();
     if (!(Number.isInteger(embedDim) && Number.isInteger(numHeads) && numHeads > 0 && embedDim % numHeads === 0)) {
       throw new Error(`MultiheadAttention: embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
@@ -96,8 +100,15 @@ export class MultiheadAttention extends Module {
   /** forward with PyTorch's keyword arguments: attnMask (additive) or isCausal. */
   attend(query: Tensor, key: Tensor = query, value: Tensor = key, opts: { attnMask?: Tensor; isCausal?: boolean } = {}): Tensor {
     const E = this.embedDim;
-    for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const) {
-      if (t.ndim !== 3 || t.shape[2] !== E) throw new Error(`MultiheadAttention: ${name} has shape ${fmt(t.shape)}, expected ${this.batchFirst ? '[N, L, E]' : '[L, N, E]'} with E = ${E}`);
+    for (const [name, t] of [
+      ['query', query],
+      ['key', key],
+      ['value', value],
+    ] as const) {
+      if (t.ndim !== 3 || t.shape[2] !== E)
+        throw new Error(
+          `MultiheadAttention: ${name} has shape ${fmt(t.shape)}, expected ${this.batchFirst ? '[N, L, E]' : '[L, N, E]'} with E = ${E}`,
+        );
     }
     // To [N, L, E].
     const [q0, k0, v0] = [query, key, value].map((t) => (this.batchFirst ? t : t.transpose(0, 1)));
@@ -108,7 +119,10 @@ export class MultiheadAttention extends Module {
       return linear(t, w, b).reshape(n, l, this.numHeads, this.headDim).permute(0, 2, 1, 3); // [N, H, L, D]
     };
     const o = scaledDotProductAttention(project(q0, 0), project(k0, 1), project(v0, 2), {
-      mask: opts.attnMask, causal: opts.isCausal, dropoutP: this.training ? this.dropout : 0, generator: this.generator,
+      mask: opts.attnMask,
+      causal: opts.isCausal,
+      dropoutP: this.training ? this.dropout : 0,
+      generator: this.generator,
     });
     const [n, , l] = o.shape;
     const out = this.outProj.forward(o.permute(0, 2, 1, 3).reshape(n, l, E));

@@ -22,14 +22,24 @@ import type { Generator } from '../random.ts';
  *
  * @example layerNorm(tensor([[1, 2, 3], [2, 2, 5]]), [3]) // each row: mean 0, variance ≈ 1
  */
-export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const k = shape.length;
   if (k === 0 || k > x.ndim || shape.some((d, i) => x.shape[x.ndim - k + i] !== d)) {
     throw new Error(`layerNorm: normalizedShape ${fmt(shape)} must be the trailing dims of the input ${fmt(x.shape)}`);
   }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && fmt(t.shape) !== fmt(shape)) throw new Error(`layerNorm: ${name} has shape ${fmt(t.shape)}, expected normalizedShape ${fmt(shape)}`);
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (t && fmt(t.shape) !== fmt(shape))
+      throw new Error(`layerNorm: ${name} has shape ${fmt(t.shape)}, expected normalizedShape ${fmt(shape)}`);
   }
   if (k === 1) return layerNormLastDim(x, weight ?? null, bias ?? null, eps);
   const dims = shape.map((_, i) => x.ndim - k + i);
@@ -80,7 +90,11 @@ function layerNormLastDim(x: Tensor, weight: Tensor | null, bias: Tensor | null,
  *
  * @example std(tensor([1, 2, 3, 4])) // 1.291
  */
-export function std(x: Tensor, dims?: number | number[], opts: { keepdim?: boolean; correction?: number; unbiased?: boolean } = {}): Tensor {
+export function std(
+  x: Tensor,
+  dims?: number | number[],
+  opts: { keepdim?: boolean; correction?: number; unbiased?: boolean } = {},
+): Tensor {
   const correction = opts.correction ?? (opts.unbiased === false ? 0 : 1);
   return variance(x, dims, { keepdim: opts.keepdim, correction }).sqrt();
 }
@@ -111,11 +125,14 @@ export interface AttentionOptions {
  * scaledDotProductAttention(q, q, q, { causal: true }).shape; // [2, 4, 5, 8]
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2) throw new Error(`scaledDotProductAttention: q, k, v need rank ≥ 2, got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`);
+  if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2)
+    throw new Error(`scaledDotProductAttention: q, k, v need rank ≥ 2, got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`);
   const [L, E] = q.shape.slice(-2);
   const [S, Ek] = k.shape.slice(-2);
   if (Ek !== E || v.shape[v.ndim - 2] !== S) {
-    throw new Error(`scaledDotProductAttention: q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)} do not fit: expected q [..., L, E], k [..., S, E], v [..., S, Ev]`);
+    throw new Error(
+      `scaledDotProductAttention: q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)} do not fit: expected q [..., L, E], k [..., S, E], v [..., S, Ev]`,
+    );
   }
   if (opts.causal && opts.mask) throw new Error('scaledDotProductAttention: give either mask or causal, not both (as PyTorch)');
   const scale = opts.scale ?? 1 / Math.sqrt(E);

@@ -58,7 +58,9 @@ export function pair(op: string, name: string, v: Pair | undefined, dflt: number
 export function outSize(op: string, what: string, size: number, k: number, s: number, p: number, d: number): number {
   const span = d * (k - 1) + 1;
   if (span > size + 2 * p) {
-    throw new Error(`${op}: ${what}: kernel extent ${span} (kernel ${k}${d > 1 ? `, dilation ${d}` : ''}) is larger than the padded input ${size + 2 * p} (size ${size}, padding ${p})`);
+    throw new Error(
+      `${op}: ${what}: kernel extent ${span} (kernel ${k}${d > 1 ? `, dilation ${d}` : ''}) is larger than the padded input ${size + 2 * p} (size ${size}, padding ${p})`,
+    );
   }
   return Math.floor((size + 2 * p - span) / s) + 1;
 }
@@ -72,6 +74,7 @@ interface ConvAttrs {
 
 const WG = 64;
 const i32 = 'i32' as const;
+// prettier-ignore
 const padLayout = new UniformLayout(['conv2d_pad', 'conv2d_pad4'], {
   C: i32, H: i32, W: i32, Hp: i32, Wp4: i32, top: i32, left: i32, sy: i32,
   sx: i32, s_off: i32, s_n: i32, s_c: i32, s_h: i32, s_w: i32, rows: i32,
@@ -134,10 +137,21 @@ interface TileArgs {
 function tileConv(c: TileArgs): Tensor {
   const [N, OC] = c.out;
   const b = c.bias;
-  const plan = planTile({
-    out: c.out, C: c.src.shape[1], groups: c.groups, RC: c.wp.shape[1], kernel: c.kernel, stride: c.stride,
-    dilation: c.dilation, flip: c.flip, relu: c.relu, bias: b && { offset: b.offset, stride: b.strides[0] },
-  }, convTiles(c.src.device.info));
+  const plan = planTile(
+    {
+      out: c.out,
+      C: c.src.shape[1],
+      groups: c.groups,
+      RC: c.wp.shape[1],
+      kernel: c.kernel,
+      stride: c.stride,
+      dilation: c.dilation,
+      flip: c.flip,
+      relu: c.relu,
+      bias: b && { offset: b.offset, stride: b.strides[0] },
+    },
+    convTiles(c.src.device.info),
+  );
   const out = Tensor.empty([N, OC, plan.OHp, plan.OWp], c.src.device);
   const result = () => {
     if (plan.OHp === c.out[2] && plan.OWp === c.out[3]) return out;
@@ -159,10 +173,18 @@ function weightGrad(x: Tensor, gy: Tensor, wShape: readonly number[], a: ConvAtt
   const [, RC, KH, KW] = wShape;
   if (numel(gy.shape) === 0) return fill(wShape, 0);
   const tiles = convTiles(x.device.info);
-  const plan = planWgrad({
-    gy: [gy.shape[0], gy.shape[1], OH, OW], C: x.shape[1], groups: a.groups, RC,
-    kernel: [KH, KW], stride: a.stride, dilation: a.dilation,
-  }, { ct: tiles.wgradCt, ci: tiles.wgradCi, threads: tiles.wgradThreads, share: tiles.share });
+  const plan = planWgrad(
+    {
+      gy: [gy.shape[0], gy.shape[1], OH, OW],
+      C: x.shape[1],
+      groups: a.groups,
+      RC,
+      kernel: [KH, KW],
+      stride: a.stride,
+      dilation: a.dilation,
+    },
+    { ct: tiles.wgradCt, ci: tiles.wgradCi, threads: tiles.wgradThreads, share: tiles.share },
+  );
   const xp = padCopy(x, plan.Hp, plan.Wp, a.padding[0], a.padding[1], 1, 1);
   // The kernel reads gy from element 0 of its buffer in the padded layout.
   const gp = gy.isContiguous && gy.offset === 0 && plan.OWp === OW ? gy : padCopy(gy, OH, plan.OWp, 0, 0, 1, 1);
@@ -196,13 +218,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const [N, Cin, H, W] = x.shape;
   const [Cout, cinG, KH, KW] = weight.shape;
   if (Cin % groups !== 0) throw new Error(`${op}: input channels ${Cin} (input ${fmt(x.shape)}) are not divisible by groups=${groups}`);
-  if (Cout % groups !== 0) throw new Error(`${op}: output channels ${Cout} (weight ${fmt(weight.shape)}) are not divisible by groups=${groups}`);
+  if (Cout % groups !== 0)
+    throw new Error(`${op}: output channels ${Cout} (weight ${fmt(weight.shape)}) are not divisible by groups=${groups}`);
   if (cinG * groups !== Cin) {
-    throw new Error(`${op}: channel mismatch: input ${fmt(x.shape)} has ${Cin} channels but weight ${fmt(weight.shape)} expects ${cinG}${groups > 1 ? ` × groups ${groups} = ${cinG * groups}` : ''}`);
+    throw new Error(
+      `${op}: channel mismatch: input ${fmt(x.shape)} has ${Cin} channels but weight ${fmt(weight.shape)} expects ${cinG}${groups > 1 ? ` × groups ${groups} = ${cinG * groups}` : ''}`,
+    );
   }
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) throw new Error(`${op}: bias must have shape [${Cout}] for weight ${fmt(weight.shape)}, got ${fmt(bias.shape)}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout))
+    throw new Error(`${op}: bias must have shape [${Cout}] for weight ${fmt(weight.shape)}, got ${fmt(bias.shape)}`);
   const { activation } = opts;
-  if (activation !== undefined && activation !== 'relu') throw new Error(`${op}: unknown activation '${String(activation)}' (supported: 'relu')`);
+  if (activation !== undefined && activation !== 'relu')
+    throw new Error(`${op}: unknown activation '${String(activation)}' (supported: 'relu')`);
   const relu = activation === 'relu';
   const a: ConvAttrs = {
     stride: pair(op, 'stride', opts.stride, 1, 1),
@@ -219,8 +246,19 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   // Forward weight layout [G, cinG, KH, KW, coutG].
   const wf = pack(weight, [G, cinG, KH, KW, coutG], [coutG * ws[0], ws[1], ws[2], ws[3], ws[0]]);
   const out = tileConv({
-    src: x, pad: a.padding, spread: [1, 1], wp: wf, bias: bias ?? null, out: [N, Cout, OH, OW], groups: G,
-    kernel: [KH, KW], stride: a.stride, dilation: a.dilation, flip: false, relu, label: op,
+    src: x,
+    pad: a.padding,
+    spread: [1, 1],
+    wp: wf,
+    bias: bias ?? null,
+    out: [N, Cout, OH, OW],
+    groups: G,
+    kernel: [KH, KW],
+    stride: a.stride,
+    dilation: a.dilation,
+    flip: false,
+    relu,
+    label: op,
   });
   wf.dispose();
   const inputs = bias ? [x, weight, bias] : [x, weight];
@@ -236,8 +274,19 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
       const wb = pack(weight, [G, coutG, KH, KW, cinG], [coutG * ws[0], ws[0], ws[2], ws[3], ws[1]]);
       const pad = [0, 1].map((i) => a.dilation[i] * ((i ? KW : KH) - 1) - a.padding[i]) as [number, number];
       gx = tileConv({
-        src: gy, pad, spread: a.stride, wp: wb, bias: null, out: [N, Cin, H, W], groups: G,
-        kernel: [KH, KW], stride: [1, 1], dilation: a.dilation, flip: true, relu: false, label: 'conv2d.backward(input)',
+        src: gy,
+        pad,
+        spread: a.stride,
+        wp: wb,
+        bias: null,
+        out: [N, Cin, H, W],
+        groups: G,
+        kernel: [KH, KW],
+        stride: [1, 1],
+        dilation: a.dilation,
+        flip: true,
+        relu: false,
+        label: 'conv2d.backward(input)',
       });
       wb.dispose();
     }

@@ -36,10 +36,12 @@ function bindRows<R extends Record<string, unknown>, K extends string>(
   rows: R,
   names: Record<K, readonly string[]>,
 ): Record<keyof R, Record<K, string | null>> {
-  const bindRow = (row: Record<string, string | null>) => Object.fromEntries(Object.entries<readonly string[]>(names)
-    .map(([k, n]) => [k, row[k] === null ? null : positional(row[k], n)]));
-  return Object.fromEntries(Object.entries(rows).map(([op, row]) => [op, bindRow(row as Record<string, string | null>)])) as
-    Record<keyof R, Record<K, string | null>>;
+  const bindRow = (row: Record<string, string | null>) =>
+    Object.fromEntries(Object.entries<readonly string[]>(names).map(([k, n]) => [k, row[k] === null ? null : positional(row[k], n)]));
+  return Object.fromEntries(Object.entries(rows).map(([op, row]) => [op, bindRow(row as Record<string, string | null>)])) as Record<
+    keyof R,
+    Record<K, string | null>
+  >;
 }
 
 /**
@@ -48,8 +50,31 @@ function bindRows<R extends Record<string, unknown>, K extends string>(
  * tensor is float) or refuse int32 (intOnlyError).
  */
 const intForm = (expr: string) => expr.replace(/\b(\d+)\.0\b/g, '$1');
-const INT_OPS = new Set(['neg', 'abs', 'relu', 'square', 'add', 'sub', 'mul', 'maximum', 'minimum', 'gt', 'lt', 'ge', 'le', 'eq',
-  'addScalar', 'mulScalar', 'rsubScalar', 'maximumScalar', 'minimumScalar', 'gtScalar', 'ltScalar', 'eqScalar', 'where']);
+const INT_OPS = new Set([
+  'neg',
+  'abs',
+  'relu',
+  'square',
+  'add',
+  'sub',
+  'mul',
+  'maximum',
+  'minimum',
+  'gt',
+  'lt',
+  'ge',
+  'le',
+  'eq',
+  'addScalar',
+  'mulScalar',
+  'rsubScalar',
+  'maximumScalar',
+  'minimumScalar',
+  'gtScalar',
+  'ltScalar',
+  'eqScalar',
+  'where',
+]);
 const COMPARISONS = new Set(['gt', 'lt', 'ge', 'le', 'eq', 'gtScalar', 'ltScalar', 'eqScalar']);
 /** Ops whose result is float32 even for int32 inputs (true division, transcendental functions). */
 const FLOAT_RESULT = new Set(['div', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'reciprocal', 'rdivScalar', 'divScalar']);
@@ -65,11 +90,13 @@ function typesOf(op: string, dtypes: DType[]): { compute: DType; out: DType } {
 }
 /** Integer formulas that differ by more than their literals (integers have no NaN to propagate). */
 const INT_FORMULAS: Record<string, string> = {
-  maximum: positional('max(a, b)', ['a', 'b']), minimum: positional('min(a, b)', ['a', 'b']),
-  maximumScalar: positional('max(x, p.a)', ['x']), minimumScalar: positional('min(x, p.a)', ['x']),
+  maximum: positional('max(a, b)', ['a', 'b']),
+  minimum: positional('min(a, b)', ['a', 'b']),
+  maximumScalar: positional('max(x, p.a)', ['x']),
+  minimumScalar: positional('min(x, p.a)', ['x']),
 };
 /** The formula of `op` (bound positionally) in the compute type. */
-const formula = (op: string, expr: string, compute: DType) => (compute === 'int32' ? INT_FORMULAS[op] ?? intForm(expr) : expr);
+const formula = (op: string, expr: string, compute: DType) => (compute === 'int32' ? (INT_FORMULAS[op] ?? intForm(expr)) : expr);
 /** Gradient of an input: none for an int32 input (integer tensors are not differentiable). */
 const gradFor = (x: Tensor, grad: () => Tensor) => (x.dtype === 'int32' ? null : grad());
 
@@ -81,7 +108,8 @@ type Operand = Tensor | number;
  */
 export const isNanWgsl = (e: string) => `((bitcast<u32>(${e}) & 0x7fffffffu) > 0x7f800000u)`;
 /** max/min that return NaN when either operand is NaN, as torch.maximum / clamp_min. */
-const nanAware = (f: 'max' | 'min', a: string, b: string) => `select(select(${f}(${a}, ${b}), ${b}, ${isNanWgsl(b)}), ${a}, ${isNanWgsl(a)})`;
+const nanAware = (f: 'max' | 'min', a: string, b: string) =>
+  `select(select(${f}(${a}, ${b}), ${b}, ${isNanWgsl(b)}), ${a}, ${isNanWgsl(a)})`;
 
 // ---- unary --------------------------------------------------------------------------------
 // Each: f of x, and the gradient df of g, x, out.
@@ -152,7 +180,11 @@ const sigmoidOf = (x: string) => `(1.0 / (1.0 + exp(-${x})))`;
 // fill p.a, p.b, recorded on the node for the float64 reference.
 export const PARAM_UNARY = {
   // x Φ(x) = x/2 · erfc(−x/√2); PyTorch's gelu(approximate='none').
-  gelu: { params: [], f: `0.5 * x * ${erfcExpr(`-x * ${SQRT1_2}`)}`, df: `g * (0.5 * ${erfcExpr(`-x * ${SQRT1_2}`)} + x * ${INV_SQRT_2PI} * exp(-0.5 * x * x))` },
+  gelu: {
+    params: [],
+    f: `0.5 * x * ${erfcExpr(`-x * ${SQRT1_2}`)}`,
+    df: `g * (0.5 * ${erfcExpr(`-x * ${SQRT1_2}`)} + x * ${INV_SQRT_2PI} * exp(-0.5 * x * x))`,
+  },
   geluTanh: {
     params: [],
     f: `0.5 * x * (1.0 + ${geluTanhInner('x')})`,
@@ -245,8 +277,16 @@ export const BINARY = {
     db: `select(g * ${powTensorExpr('a', 'b')} * log(a), 0.0, a == 0.0 && b >= 0.0)`,
   },
   // Ties split the gradient evenly, as PyTorch does.
-  maximum: { f: nanAware('max', 'a', 'b'), da: 'g * select(select(0.0, 0.5, a == b), 1.0, a > b)', db: 'g * select(select(0.0, 0.5, a == b), 1.0, b > a)' },
-  minimum: { f: nanAware('min', 'a', 'b'), da: 'g * select(select(0.0, 0.5, a == b), 1.0, a < b)', db: 'g * select(select(0.0, 0.5, a == b), 1.0, b < a)' },
+  maximum: {
+    f: nanAware('max', 'a', 'b'),
+    da: 'g * select(select(0.0, 0.5, a == b), 1.0, a > b)',
+    db: 'g * select(select(0.0, 0.5, a == b), 1.0, b > a)',
+  },
+  minimum: {
+    f: nanAware('min', 'a', 'b'),
+    da: 'g * select(select(0.0, 0.5, a == b), 1.0, a < b)',
+    db: 'g * select(select(0.0, 0.5, a == b), 1.0, b < a)',
+  },
   gt: { f: 'select(0.0, 1.0, a > b)', da: null, db: null },
   lt: { f: 'select(0.0, 1.0, a < b)', da: null, db: null },
   ge: { f: 'select(0.0, 1.0, a >= b)', da: null, db: null },
@@ -334,8 +374,14 @@ export const WITH_NUMBER: { readonly [K in BinaryOp]: (v: number, int: boolean) 
   gt: (v) => [['gtScalar', v]],
   lt: (v) => [['ltScalar', v]],
   eq: (v) => [['eqScalar', v]],
-  ge: (v) => [['ltScalar', v], ['rsubScalar', 1]],
-  le: (v) => [['gtScalar', v], ['rsubScalar', 1]],
+  ge: (v) => [
+    ['ltScalar', v],
+    ['rsubScalar', 1],
+  ],
+  le: (v) => [
+    ['gtScalar', v],
+    ['rsubScalar', 1],
+  ],
 };
 
 function binary(op: BinaryOp, a: Tensor, b: Operand): Tensor {

@@ -20,10 +20,17 @@ import { sumTo } from './reduce.ts';
  * `args` index into the value list (the n inputs first, then the result of each earlier step),
  * `value`/`exponent` are the scalar of the scalar ops (addScalar, powScalar, ...).
  */
-export interface FusedStep { op: string; args: number[]; value?: number; exponent?: number }
+export interface FusedStep {
+  op: string;
+  args: number[];
+  value?: number;
+  exponent?: number;
+}
 
 /** attrs of a 'fused' node: the steps; the output is the last step's value. */
-export interface FusedAttrs { steps: FusedStep[] }
+export interface FusedAttrs {
+  steps: FusedStep[];
+}
 
 /** A bound on each generated WGSL expression (inlined common subexpressions can grow fast). */
 const MAX_EXPR_CHARS = 50_000;
@@ -36,7 +43,8 @@ const METHODS = [...BINARY_METHODS, ...UNARY_METHODS].join(', ');
 /** A WGSL f32 constant of v rounded to f32 (the value a uniform would hold): valid for -0, integers, tiny and huge values. */
 export function wgslFloat(v: number): string {
   const f = Math.fround(v);
-  if (!Number.isFinite(f)) throw new Error(`fuse: the constant ${v} is not a finite f32 (WGSL has no literal for it); pass it as an input tensor`);
+  if (!Number.isFinite(f))
+    throw new Error(`fuse: the constant ${v} is not a finite f32 (WGSL has no literal for it); pass it as an input tensor`);
   let s = String(Math.abs(f)); // shortest round-trip decimal of the f32 value, e.g. 0.10000000149011612, 1e-7, 1e+21
   if (!/[.e]/.test(s)) s += '.0';
   // A constant -0.0 is folded away by shader compilers (x * -0.0 gave +0 on lavapipe); every
@@ -58,12 +66,22 @@ class Trace {
 
 /** The stand-in a traced fn receives: records each elementwise method (UNARY_METHODS, BINARY_METHODS) as a step. */
 class Sym {
-  constructor(readonly trace: Trace, readonly index: number, readonly shape: Shape) {}
+  constructor(
+    readonly trace: Trace,
+    readonly index: number,
+    readonly shape: Shape,
+  ) {}
 
   static {
     const methods = Sym.prototype as unknown as Record<string, unknown>;
-    for (const op of UNARY_METHODS) methods[op] = function (this: Sym) { return this.un(op); };
-    for (const op of BINARY_METHODS) methods[op] = function (this: Sym, o: unknown) { return this.bin(op, o); };
+    for (const op of UNARY_METHODS)
+      methods[op] = function (this: Sym) {
+        return this.un(op);
+      };
+    for (const op of BINARY_METHODS)
+      methods[op] = function (this: Sym, o: unknown) {
+        return this.bin(op, o);
+      };
   }
 
   private other(method: string, o: unknown): Sym | number {
@@ -72,14 +90,20 @@ class Sym {
       if (o.trace !== this.trace) throw new Error(`fuse: ${method}() got a value traced by another fuse() call`);
       return o;
     }
-    if (o instanceof Tensor) throw new Error(`fuse: ${method}() got a tensor that is not an argument of the fused function; pass every tensor as an argument of f`);
+    if (o instanceof Tensor)
+      throw new Error(
+        `fuse: ${method}() got a tensor that is not an argument of the fused function; pass every tensor as an argument of f`,
+      );
     throw new Error(`fuse: ${method}() takes a tensor or a number, got ${typeof o}`);
   }
   private un(op: string): Sym {
     return this.trace.push({ op, args: [this.index] }, this.shape);
   }
   private sc(op: string, value: number): Sym {
-    return this.trace.push(op === 'powScalar' ? { op, args: [this.index], exponent: value } : { op, args: [this.index], value }, this.shape);
+    return this.trace.push(
+      op === 'powScalar' ? { op, args: [this.index], exponent: value } : { op, args: [this.index], value },
+      this.shape,
+    );
   }
   /** Mirrors the eager binary(): numbers become the scalar ops eager wgrad records (WITH_NUMBER). */
   private bin(op: BinaryOp, o: unknown): Sym {
@@ -88,7 +112,9 @@ class Sym {
     if (op === 'pow') throw new Error('fuse: pow() with a tensor exponent is not supported; use a number exponent');
     return this.trace.push({ op, args: [this.index, b.index] }, broadcastShapes(`fuse: ${op}`, this.shape, b.shape));
   }
-  get ndim(): number { return this.shape.length; }
+  get ndim(): number {
+    return this.shape.length;
+  }
 }
 
 /** A Sym behind a Proxy, so that any other Tensor member used in fn fails with its name. */
@@ -97,7 +123,9 @@ function symbol(trace: Trace, index: number, shape: Shape): Sym {
     get(target, prop, receiver) {
       if (typeof prop === 'symbol' || prop in target) return Reflect.get(target, prop, receiver);
       if (prop === 'then' || prop === 'toJSON') return undefined;
-      throw new Error(`fuse: fn used '${prop}', which fuse() cannot fuse: only elementwise methods are supported (${METHODS}), called as methods (x.relu(), not relu(x))`);
+      throw new Error(
+        `fuse: fn used '${prop}', which fuse() cannot fuse: only elementwise methods are supported (${METHODS}), called as methods (x.relu(), not relu(x))`,
+      );
     },
   });
 }
@@ -152,7 +180,9 @@ function backwardOf(s: FusedStep, g: string, x: string, y: string, out: string):
 
 function checkLength(expr: string, what: string): string {
   if (expr.length > MAX_EXPR_CHARS) {
-    throw new Error(`fuse: the ${what} expression has ${expr.length} characters (limit ${MAX_EXPR_CHARS}): values reused many times are inlined; split fn into smaller fuse() calls`);
+    throw new Error(
+      `fuse: the ${what} expression has ${expr.length} characters (limit ${MAX_EXPR_CHARS}): values reused many times are inlined; split fn into smaller fuse() calls`,
+    );
   }
   return expr;
 }
@@ -174,7 +204,8 @@ function compile(fn: (...xs: Tensor[]) => Tensor, shapes: Shape[]): Program {
   const trace = new Trace(shapes.length);
   const syms = shapes.map((s, k) => symbol(trace, k, s));
   const result = (fn as unknown as (...xs: Sym[]) => unknown)(...syms) as unknown;
-  if (!(result instanceof Sym) || result.trace !== trace) throw new Error('fuse: fn must return a tensor computed from its arguments by elementwise methods');
+  if (!(result instanceof Sym) || result.trace !== trace)
+    throw new Error('fuse: fn must return a tensor computed from its arguments by elementwise methods');
   if (result.index < shapes.length) throw new Error('fuse: fn returned one of its arguments unchanged; there is nothing to fuse');
   const steps = trace.steps.slice(0, result.index - shapes.length + 1);
   // Which values the output reaches: those inputs are bound, in argument order.
@@ -241,11 +272,16 @@ export function fuse(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[]) => Tens
     const key = xs.map((x) => fmt(x.shape)).join(';');
     let p = cache.get(key);
     if (!p) {
-      p = compile(fn, xs.map((x) => x.shape));
+      p = compile(
+        fn,
+        xs.map((x) => x.shape),
+      );
       cache.set(key, p);
     }
     if (p.used.length > limit) {
-      throw new Error(`fuse: fn reads ${p.used.length} tensors, but one fused kernel takes at most ${limit} (the elementwise kernel binds ${MAP_MAX_INPUTS}; the adapter allows ${maxBuffers} storage buffers per stage, one is the output)`);
+      throw new Error(
+        `fuse: fn reads ${p.used.length} tensors, but one fused kernel takes at most ${limit} (the elementwise kernel binds ${MAP_MAX_INPUTS}; the adapter allows ${maxBuffers} storage buffers per stage, one is the output)`,
+      );
     }
     const prog = p;
     const inputs = prog.used.map((k) => xs[k]);

@@ -20,10 +20,18 @@ import { fromArray } from './creation-internal.ts';
 export function scatterAdd(x: Tensor, dimArg: number, index: Tensor, src: Tensor): Tensor {
   const dim = normalizeDim('scatterAdd', dimArg, x.ndim);
   asIndex('scatterAdd', index, x.shape[dim]);
-  if (x.ndim === 0 || index.ndim !== x.ndim || src.ndim !== x.ndim || index.shape.some((d, i) => d !== src.shape[i] || (i !== dim && d !== x.shape[i]))) {
-    throw new Error(`scatterAdd: index ${fmt(index.shape)} must have src's shape ${fmt(src.shape)}, and both x's shape ${fmt(x.shape)} except along dim ${dim} (rank ≥ 1)`);
+  if (
+    x.ndim === 0 ||
+    index.ndim !== x.ndim ||
+    src.ndim !== x.ndim ||
+    index.shape.some((d, i) => d !== src.shape[i] || (i !== dim && d !== x.shape[i]))
+  ) {
+    throw new Error(
+      `scatterAdd: index ${fmt(index.shape)} must have src's shape ${fmt(src.shape)}, and both x's shape ${fmt(x.shape)} except along dim ${dim} (rank ≥ 1)`,
+    );
   }
-  if (src.dtype !== 'float32' || x.dtype !== 'float32') throw new Error(`scatterAdd: x and src must be float32, got ${x.dtype} and ${src.dtype}`);
+  if (src.dtype !== 'float32' || x.dtype !== 'float32')
+    throw new Error(`scatterAdd: x and src must be float32, got ${x.dtype} and ${src.dtype}`);
   const m = index.shape[dim];
   const inner = numel(x.shape.slice(dim + 1));
   const strides: [number, number, number] = [m * inner, inner, 1];
@@ -57,9 +65,14 @@ export function embedding(input: Tensor | ArrayLike<number>, weight: Tensor): Te
  * oneHot(tensor([0, 2], undefined, { dtype: 'int32' }), 3); // Int32Array [[1, 0, 0], [0, 0, 1]]
  */
 export function oneHot(x: Tensor | ArrayLike<number>, numClasses: number): Tensor {
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`oneHot: numClasses must be a positive integer, got ${numClasses} (wgrad cannot infer it without a readback)`);
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new Error(`oneHot: numClasses must be a positive integer, got ${numClasses} (wgrad cannot infer it without a readback)`);
   const index = x instanceof Tensor ? asIndex('oneHot', x, numClasses) : asIndex('oneHot', x, numClasses);
-  const classes = fromArray(Int32Array.from({ length: numClasses }, (_, c) => c), [numClasses], 'int32');
+  const classes = fromArray(
+    Int32Array.from({ length: numClasses }, (_, c) => c),
+    [numClasses],
+    'int32',
+  );
   const out = eq(unsqueeze(index, -1), classes);
   classes.dispose();
   return out;

@@ -44,12 +44,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Li
   weight.assertAlive('linear');
   bias?.assertAlive('linear');
   const { activation } = opts;
-  if (activation !== undefined && activation !== 'relu') throw new Error(`linear: unknown activation '${String(activation)}' (supported: 'relu')`);
+  if (activation !== undefined && activation !== 'relu')
+    throw new Error(`linear: unknown activation '${String(activation)}' (supported: 'relu')`);
   if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new Error(`linear: input ${fmt(x.shape)} and weight ${fmt(weight.shape)} do not fit (need input [..., in], weight [out, in])`);
   }
   const outF = weight.shape[0];
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias ${fmt(bias.shape)} must have shape [${outF}] for weight ${fmt(weight.shape)}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF))
+    throw new Error(`linear: bias ${fmt(bias.shape)} must have shape [${outF}] for weight ${fmt(weight.shape)}`);
   const x2 = rows2d(x);
   const wt = tview(weight);
   // Bias and activation in the kernel's epilogue; a bias view it cannot index gets its own pass.

@@ -24,14 +24,21 @@ function targetTensor(op: string, targets: Tensor | ArrayLike<number>, scores: T
   const [n, c] = scores.shape;
   if (targets instanceof Tensor) {
     targets.assertAlive(op);
-    if (targets.ndim !== 1 || targets.shape[0] !== n) throw new Error(`${op}: targets have shape ${fmt(targets.shape)}, expected [${n}] for input ${fmt(scores.shape)}`);
-    if (targets.dtype !== 'int32') throw new Error(`${op}: target tensors must be int32 class indices, got ${targets.dtype}; convert with .int() or build them with { dtype: 'int32' }`);
+    if (targets.ndim !== 1 || targets.shape[0] !== n)
+      throw new Error(`${op}: targets have shape ${fmt(targets.shape)}, expected [${n}] for input ${fmt(scores.shape)}`);
+    if (targets.dtype !== 'int32')
+      throw new Error(
+        `${op}: target tensors must be int32 class indices, got ${targets.dtype}; convert with .int() or build them with { dtype: 'int32' }`,
+      );
     return targets;
   }
   if (targets.length !== n) throw new Error(`${op}: ${targets.length} targets for input ${fmt(scores.shape)} (expected ${n})`);
   for (let i = 0; i < n; i++) {
     const v = targets[i];
-    if (!Number.isInteger(v) || v < 0 || v >= c) throw new Error(`${op}: target ${v} at position ${i} is out of range for ${c} classes (input ${fmt(scores.shape)}); targets must be integers in 0..${c - 1}`);
+    if (!Number.isInteger(v) || v < 0 || v >= c)
+      throw new Error(
+        `${op}: target ${v} at position ${i} is out of range for ${c} classes (input ${fmt(scores.shape)}); targets must be integers in 0..${c - 1}`,
+      );
   }
   return fromArray(targets, [n], 'int32');
 }
@@ -42,6 +49,7 @@ interface Weights {
   uni: number;
 }
 
+// prettier-ignore
 const rowLayout = new UniformLayout(['cross_entropy'], {
   N: 'u32', C: 'u32', x_offset: 'u32', x_row: 'u32', x_col: 'u32', t_offset: 'u32', t_stride: 'u32',
   soft: 'f32', pick: 'f32', uni: 'f32', nan: 'f32',
@@ -56,8 +64,17 @@ function rowLosses(label: string, x: Tensor, t: Tensor, k: Weights): Tensor {
     buffers: [x.storage.buffer, t.storage.buffer, out.storage.buffer],
     access: 'rrw',
     uniforms: rowLayout.pack({
-      N: n, C: c, x_offset: x.offset, x_row: x.strides[0], x_col: x.strides[1], t_offset: t.offset, t_stride: t.strides[0],
-      soft: k.soft, pick: k.pick, uni: k.uni, nan: NaN,
+      N: n,
+      C: c,
+      x_offset: x.offset,
+      x_row: x.strides[0],
+      x_col: x.strides[1],
+      t_offset: t.offset,
+      t_stride: t.strides[0],
+      soft: k.soft,
+      pick: k.pick,
+      uni: k.uni,
+      nan: NaN,
     }),
     workgroups: grid(Math.ceil(n / 64)),
     label,
@@ -66,6 +83,7 @@ function rowLosses(label: string, x: Tensor, t: Tensor, k: Weights): Tensor {
   return out;
 }
 
+// prettier-ignore
 const backwardLayout = new UniformLayout(['cross_entropy_backward'], {
   N: 'u32', C: 'u32', x_offset: 'u32', x_row: 'u32', x_col: 'u32', t_offset: 'u32', t_stride: 'u32', g_offset: 'u32', g_stride: 'u32',
   scale: 'f32', soft: 'f32', pick: 'f32', uni: 'f32',
@@ -80,8 +98,19 @@ function lossBackward(label: string, x: Tensor, t: Tensor, stats: Tensor, g: Ten
     buffers: [x.storage.buffer, t.storage.buffer, stats.storage.buffer, g.storage.buffer, out.storage.buffer],
     access: 'rrrrw',
     uniforms: backwardLayout.pack({
-      N: n, C: c, x_offset: x.offset, x_row: x.strides[0], x_col: x.strides[1], t_offset: t.offset, t_stride: t.strides[0],
-      g_offset: g.offset, g_stride: g.ndim === 0 ? 0 : g.strides[0], scale, soft: k.soft, pick: k.pick, uni: k.uni,
+      N: n,
+      C: c,
+      x_offset: x.offset,
+      x_row: x.strides[0],
+      x_col: x.strides[1],
+      t_offset: t.offset,
+      t_stride: t.strides[0],
+      g_offset: g.offset,
+      g_stride: g.ndim === 0 ? 0 : g.strides[0],
+      scale,
+      soft: k.soft,
+      pick: k.pick,
+      uni: k.uni,
     }),
     workgroups: grid(Math.ceil((n * c) / 256)),
     label,
@@ -91,7 +120,14 @@ function lossBackward(label: string, x: Tensor, t: Tensor, stats: Tensor, g: Ten
 }
 
 /** The mean loss as op `op` (reference: crossEntropy / nllLoss), then the reduction. */
-function classLoss(op: 'crossEntropy' | 'nllLoss', x: Tensor, targets: Tensor | ArrayLike<number>, k: Weights, attrs: Record<string, unknown>, reduction: Reduction): Tensor {
+function classLoss(
+  op: 'crossEntropy' | 'nllLoss',
+  x: Tensor,
+  targets: Tensor | ArrayLike<number>,
+  k: Weights,
+  attrs: Record<string, unknown>,
+  reduction: Reduction,
+): Tensor {
   const [n] = x.shape;
   const t = targetTensor(op, targets, x);
   const stats = rowLosses(op, x, t, k);
@@ -114,7 +150,8 @@ function checkScores(op: string, x: Tensor, reduction: Reduction): void {
   if (x.dtype !== 'float32') throw new Error(`${op}: input scores must be float32, got ${x.dtype}`);
   if (x.ndim !== 2) throw new Error(`${op}: input must be [N, C] (got shape ${fmt(x.shape)})`);
   if (x.shape[0] === 0 || x.shape[1] === 0) throw new Error(`${op}: input ${fmt(x.shape)} is empty`);
-  if (!['mean', 'sum', 'none'].includes(reduction)) throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none' (got ${JSON.stringify(reduction)})`);
+  if (!['mean', 'sum', 'none'].includes(reduction))
+    throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none' (got ${JSON.stringify(reduction)})`);
 }
 
 /** Row i's −log-probability of target i, [N] (for reduction 'none'). */
@@ -134,10 +171,15 @@ function pickedNegLogp(op: string, logp: Tensor, targets: Tensor | ArrayLike<num
  * const loss = crossEntropy(logits, [3, 1, 0, 9]);
  * loss.backward(); // logits.grad = (softmax(logits) − onehot) / 4
  */
-export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>, opts: { labelSmoothing?: number; reduction?: Reduction } = {}): Tensor {
+export function crossEntropy(
+  logits: Tensor,
+  targets: Tensor | ArrayLike<number>,
+  opts: { labelSmoothing?: number; reduction?: Reduction } = {},
+): Tensor {
   const { labelSmoothing = 0, reduction = 'mean' } = opts;
   checkScores('crossEntropy', logits, reduction);
-  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1))
+    throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
   const c = logits.shape[1];
   if (reduction === 'none') {
     const logp = logSoftmax(logits, 1);
@@ -146,7 +188,14 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
     const smooth = scalarOp('mulScalar', sum(logp, 1), labelSmoothing / c);
     return sub(scalarOp('mulScalar', nll, 1 - labelSmoothing), smooth);
   }
-  return classLoss('crossEntropy', logits, targets, { soft: 1, pick: 1 - labelSmoothing, uni: labelSmoothing / c }, { labelSmoothing }, reduction);
+  return classLoss(
+    'crossEntropy',
+    logits,
+    targets,
+    { soft: 1, pick: 1 - labelSmoothing, uni: labelSmoothing / c },
+    { labelSmoothing },
+    reduction,
+  );
 }
 
 /** Negative log-likelihood of log-probabilities logp [N, C] at class indices [N] (F.nll_loss). @example nllLoss(logSoftmax(randn([2, 5])), [4, 0]) // = crossEntropy of the same logits */

@@ -32,7 +32,9 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
     // In place, as PyTorch's add_: each input must broadcast to the output's shape, never the reverse.
     const lead = out.shape.length - x.shape.length;
     if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== out.shape[lead + i])) {
-      throw new Error(`${label}: an input of shape ${fmt(x.shape)} cannot be written into a tensor of shape ${fmt(out.shape)} (in-place updates keep the target's shape; each input must match it or broadcast to it)`);
+      throw new Error(
+        `${label}: an input of shape ${fmt(x.shape)} cannot be written into a tensor of shape ${fmt(out.shape)} (in-place updates keep the target's shape; each input must match it or broadcast to it)`,
+      );
     }
   }
   const n = numel(out.shape);
@@ -41,11 +43,14 @@ export function mapInto(out: Tensor, inputs: Tensor[], expr: string, label: stri
   const { slots, out: outSlot } = slotsFor(inputs.length);
   const zeros = new Array(out.shape.length).fill(0);
   const strides = Array.from({ length: slots }, (_, k) =>
-    k < inputs.length ? broadcastStrides(inputs[k].shape, inputs[k].strides, out.shape) : k === outSlot ? out.strides : zeros);
+    k < inputs.length ? broadcastStrides(inputs[k].shape, inputs[k].strides, out.shape) : k === outSlot ? out.strides : zeros,
+  );
   const c = collapse(out.shape, strides);
   const dimVecs = dimVecsFor(inputs.length);
   if (c.shape.length > 4 * dimVecs) {
-    throw new Error(`${label}: ${inputs.length} inputs broadcast to ${fmt(out.shape)}, which stays rank ${c.shape.length} after merging contiguous dims; one elementwise kernel takes rank ≤ 4 with more than 3 inputs (make the operands contiguous, or use fewer inputs)`);
+    throw new Error(
+      `${label}: ${inputs.length} inputs broadcast to ${fmt(out.shape)}, which stays rank ${c.shape.length} after merging contiguous dims; one elementwise kernel takes rank ≤ 4 with more than 3 inputs (make the operands contiguous, or use fewer inputs)`,
+    );
   }
   const aliased = inputs.map((x) => x.storage.buffer === out.storage.buffer);
   const { params, layout } = stridedKernel({ inputs, aliased, rank: c.shape.length, compute, out: out.dtype, expr });
@@ -112,6 +117,6 @@ export function map(inputs: Tensor[], expr: string, label: string, a = 0, b = 0,
 /** Checks that `out` has exactly the shape the inputs broadcast to (for in-place writes). */
 export function checkInto(label: string, out: Tensor, inputs: Tensor[]): void {
   const s = broadcastShapes(label, out.shape, ...inputs.map((x) => x.shape));
-  if (!sameShape(s, out.shape)) throw new Error(`${label}: inputs of shapes ${inputs.map((x) => fmt(x.shape)).join(', ')} do not fit the output ${fmt(out.shape)}`);
+  if (!sameShape(s, out.shape))
+    throw new Error(`${label}: inputs of shapes ${inputs.map((x) => fmt(x.shape)).join(', ')} do not fit the output ${fmt(out.shape)}`);
 }
-

@@ -27,7 +27,8 @@ const KERNELS: readonly MatmulKernel[] = ['generic', 'vec4', 'tiled'];
 function kernelFromEnv(): MatmulKernel | null {
   const v = typeof process === 'undefined' ? undefined : process.env?.WGRAD_MATMUL;
   if (!v || v === 'auto') return null;
-  if (!(KERNELS as readonly string[]).includes(v)) throw new Error(`wgrad: WGRAD_MATMUL=${v} is not a matmul kernel (use generic, vec4, tiled or auto)`);
+  if (!(KERNELS as readonly string[]).includes(v))
+    throw new Error(`wgrad: WGRAD_MATMUL=${v} is not a matmul kernel (use generic, vec4, tiled or auto)`);
   return v as MatmulKernel;
 }
 let forced: MatmulKernel | null = kernelFromEnv();
@@ -37,7 +38,8 @@ let forced: MatmulKernel | null = kernelFromEnv();
  * the automatic choice. Returns the previous setting.
  */
 export function setMatmulKernel(kernel: MatmulKernel | null): MatmulKernel | null {
-  if (kernel !== null && !KERNELS.includes(kernel)) throw new Error(`setMatmulKernel: unknown kernel '${kernel}' (use ${KERNELS.join(', ')} or null)`);
+  if (kernel !== null && !KERNELS.includes(kernel))
+    throw new Error(`setMatmulKernel: unknown kernel '${kernel}' (use ${KERNELS.join(', ')} or null)`);
   const prev = forced;
   forced = kernel;
   return prev;
@@ -90,7 +92,8 @@ export function matmulPlan(a: Tensor, b: Tensor): MatmulPlan {
  */
 export function matmulRaw(a: Tensor, b: Tensor, label = 'matmul', epilogue?: Epilogue): Tensor {
   const { p, batch } = problem(label, a, b);
-  if (epilogue?.bias && !epilogueFits(epilogue.bias, p.N)) throw new Error(`wgrad internal: ${label}: bias ${fmt(epilogue.bias.shape)} cannot be fused (needs a contiguous [${p.N}] at offset 0)`);
+  if (epilogue?.bias && !epilogueFits(epilogue.bias, p.N))
+    throw new Error(`wgrad internal: ${label}: bias ${fmt(epilogue.bias.shape)} cannot be fused (needs a contiguous [${p.N}] at offset 0)`);
   const out = Tensor.empty([...batch, p.M, p.N], a.device);
   if (p.M * p.N * numel(batch) === 0) return out;
   if (p.K === 0) {
@@ -117,17 +120,23 @@ export function epilogueFits(bias: Tensor, N: number): boolean {
 export function matmul(a: Tensor, b: Tensor): Tensor {
   a.assertAlive('matmul');
   b.assertAlive('matmul');
-  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both operands need at least 1 dim (got ${fmt(a.shape)} and ${fmt(b.shape)}); use mul for scalars`);
+  if (a.ndim === 0 || b.ndim === 0)
+    throw new Error(`matmul: both operands need at least 1 dim (got ${fmt(a.shape)} and ${fmt(b.shape)}); use mul for scalars`);
   const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
   const K = a2.shape[a2.ndim - 1];
   if (b2.shape[b2.ndim - 2] !== K) {
-    throw new Error(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} are not aligned: ${K} (last dim of the first) != ${b2.shape[b2.ndim - 2]} (${b.ndim === 1 ? 'only' : 'second-to-last'} dim of the second)`);
+    throw new Error(
+      `matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} are not aligned: ${K} (last dim of the first) != ${b2.shape[b2.ndim - 2]} (${b.ndim === 1 ? 'only' : 'second-to-last'} dim of the second)`,
+    );
   }
   const [ba, bb] = [a2.shape.slice(0, -2), b2.shape.slice(0, -2)];
   for (let i = 1; i <= Math.min(ba.length, bb.length); i++) {
     const [da, db] = [ba[ba.length - i], bb[bb.length - i]];
-    if (da !== db && da !== 1 && db !== 1) throw new Error(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)}: batch dims ${fmt(ba)} and ${fmt(bb)} cannot be broadcast together`);
+    if (da !== db && da !== 1 && db !== 1)
+      throw new Error(
+        `matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)}: batch dims ${fmt(ba)} and ${fmt(bb)} cannot be broadcast together`,
+      );
   }
   let out = matmulRaw(a2, b2);
   out = record(out, 'matmul', [a2, b2], {}, (g) => {
@@ -148,4 +157,3 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (!out.node) for (const t of [...temps, a2, b2]) if (t !== a && t !== b) t.dispose();
   return out;
 }
-

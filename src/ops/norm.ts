@@ -59,15 +59,18 @@ function asNCHW(x: Tensor): { dims: number[]; strides: number[] } {
 function checkChannel(name: string, t: Tensor | null | undefined, c: number, x: Tensor): void {
   if (!t) return;
   t.assertAlive('batchNorm');
-  if (t.ndim !== 1 || t.shape[0] !== c) throw new Error(`batchNorm: ${name} has shape ${fmt(t.shape)}, expected [${c}] for input ${fmt(x.shape)}`);
+  if (t.ndim !== 1 || t.shape[0] !== c)
+    throw new Error(`batchNorm: ${name} has shape ${fmt(t.shape)}, expected [${c}] for input ${fmt(x.shape)}`);
 }
 
 /** Contiguous with an offset divisible by 4: readable as vec4s (with H·W % 4 = 0, by whole planes). */
 const vec4Ready = (t: Tensor) => t.isContiguous && t.offset % 4 === 0;
 
 /** Whether a has b's strides and is a padded crop view (see paddedPlanes), aligned for vec4s. */
-const sameLayout = (a: Tensor, b: Tensor) => a.offset % 4 === 0 && a.strides.every((s, i) => s === b.strides[i]) && paddedPlanes(a) !== null;
+const sameLayout = (a: Tensor, b: Tensor) =>
+  a.offset % 4 === 0 && a.strides.every((s, i) => s === b.strides[i]) && paddedPlanes(a) !== null;
 
+// prettier-ignore
 const statsLayout = new UniformLayout(['batchnorm_stats'], {
   dims: 'vec4<u32>', xs: 'vec4<u32>', gs: 'vec4<u32>',
   x_offset: 'u32', g_offset: 'u32', groups: 'u32', count: 'u32', chunk: 'u32', chunks: 'u32', total: 'u32',
@@ -75,8 +78,15 @@ const statsLayout = new UniformLayout(['batchnorm_stats'], {
 
 /** Partial sums of the strided kernel (kernels/batchnorm_stats.wgsl); returns them and the runs per pair. */
 function stridedStatistics(
-  x: Tensor, g: Tensor | null, saved: Tensor | null, groups: number, count: number, pairs: number,
-  BACKWARD: string, RELU: string, label: string,
+  x: Tensor,
+  g: Tensor | null,
+  saved: Tensor | null,
+  groups: number,
+  count: number,
+  pairs: number,
+  BACKWARD: string,
+  RELU: string,
+  label: string,
 ): [Tensor, number] {
   const { dims, strides } = asNCHW(x);
   // Enough runs per pair to occupy the device, each at least 64 elements long.
@@ -92,7 +102,16 @@ function stridedStatistics(
     buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
     access: 'rrrw',
     uniforms: statsLayout.pack({
-      dims, xs: strides, gs: gv, x_offset: x.offset, g_offset: g?.offset ?? 0, groups, count, chunk, chunks, total,
+      dims,
+      xs: strides,
+      gs: gv,
+      x_offset: x.offset,
+      g_offset: g?.offset ?? 0,
+      groups,
+      count,
+      chunk,
+      chunks,
+      total,
     }),
     workgroups: grid(Math.ceil(total / 64)),
     label,
@@ -100,10 +119,12 @@ function stridedStatistics(
   return [partial, chunks];
 }
 
+// prettier-ignore
 const statsVec4Layout = new UniformLayout(['batchnorm_stats_vec4'], {
   C: 'u32', hw4: 'u32', groups: 'u32', count4: 'u32', chunk: 'u32', chunks: 'u32', total: 'u32', x_offset: 'u32', g_offset: 'u32',
   w4: 'u32', H: 'u32', W: 'u32',
 });
+// prettier-ignore
 const finishLayout = new UniformLayout(['batchnorm_finish'], {
   C: 'u32', groups: 'u32', chunks: 'u32', count: 'u32', eps: 'f32', has_w: 'u32', has_b: 'u32', x_offset: 'u32', xs_n: 'u32', xs_c: 'u32',
   w_offset: 'u32', w_stride: 'u32', b_offset: 'u32', b_stride: 'u32',
@@ -137,7 +158,8 @@ export function coefficients(
   // The vec4 kernel on contiguous planes, or on whole padded planes (conv2d's crop views; lanes
   // outside the crop count 0), where g, if any, has the same layout.
   const padded = generic ? null : paddedPlanes(x);
-  const planes = padded && (!g || sameLayout(g, x)) ? padded : !generic && (h * w) % 4 === 0 && vec4Ready(x) && (!g || vec4Ready(g)) ? [h, w] : null;
+  const planes =
+    padded && (!g || sameLayout(g, x)) ? padded : !generic && (h * w) % 4 === 0 && vec4Ready(x) && (!g || vec4Ready(g)) ? [h, w] : null;
   if (planes) {
     // Runs of vec4s (kernels/batchnorm_stats_vec4.wgsl).
     const hw4 = (planes[0] * planes[1]) / 4;
@@ -153,8 +175,18 @@ export function coefficients(
       buffers: [x.storage.buffer, (g ?? x).storage.buffer, (saved ?? x).storage.buffer, partial.storage.buffer],
       access: 'rrrw',
       uniforms: statsVec4Layout.pack({
-        C: c, hw4, groups, count4, chunk, chunks, total, x_offset: x.offset / 4, g_offset: (g?.offset ?? 0) / 4,
-        w4: planes === padded ? planes[1] / 4 : 0, H: h, W: w, // w4 is read only for padded planes (whose rows are whole vec4s)
+        C: c,
+        hw4,
+        groups,
+        count4,
+        chunk,
+        chunks,
+        total,
+        x_offset: x.offset / 4,
+        g_offset: (g?.offset ?? 0) / 4,
+        w4: planes === padded ? planes[1] / 4 : 0,
+        H: h,
+        W: w, // w4 is read only for padded planes (whose rows are whole vec4s)
       }),
       workgroups: grid(Math.ceil(total / 64)),
       label,
@@ -166,11 +198,30 @@ export function coefficients(
   x.device.dispatch({
     kernel: 'batchnorm_finish',
     params: { BACKWARD },
-    buffers: [partial.storage.buffer, x.storage.buffer, (saved ?? x).storage.buffer, (weight ?? x).storage.buffer, (bias ?? x).storage.buffer, coef.storage.buffer],
+    buffers: [
+      partial.storage.buffer,
+      x.storage.buffer,
+      (saved ?? x).storage.buffer,
+      (weight ?? x).storage.buffer,
+      (bias ?? x).storage.buffer,
+      coef.storage.buffer,
+    ],
     access: 'rrrrrw',
     uniforms: finishLayout.pack({
-      C: c, groups, chunks, count, eps, has_w: weight ? 1 : 0, has_b: bias ? 1 : 0, x_offset: x.offset, xs_n: strides[0], xs_c: strides[1],
-      w_offset: weight?.offset ?? 0, w_stride: weight?.strides[0] ?? 0, b_offset: bias?.offset ?? 0, b_stride: bias?.strides[0] ?? 0,
+      C: c,
+      groups,
+      chunks,
+      count,
+      eps,
+      has_w: weight ? 1 : 0,
+      has_b: bias ? 1 : 0,
+      x_offset: x.offset,
+      xs_n: strides[0],
+      xs_c: strides[1],
+      w_offset: weight?.offset ?? 0,
+      w_stride: weight?.strides[0] ?? 0,
+      b_offset: bias?.offset ?? 0,
+      b_stride: bias?.strides[0] ?? 0,
     }),
     workgroups: [Math.ceil(c / 64)],
     label: `batchNorm${mode === 'backward' ? '.backward' : ''} coefficients`,
@@ -179,9 +230,11 @@ export function coefficients(
   return coef;
 }
 
+// prettier-ignore
 const applyVec4Layout = new UniformLayout(['batchnorm_apply_vec4'], {
   hw4: 'u32', C: 'u32', groups: 'u32', threads: 'u32', x_offset: 'u32', g_offset: 'u32',
 });
+// prettier-ignore
 const applyLayout = new UniformLayout(['batchnorm_apply'], {
   dims: 'vec4<u32>', xs: 'vec4<u32>', gs: 'vec4<u32>', x_offset: 'u32', g_offset: 'u32', groups: 'u32', numel: 'u32',
 });
@@ -193,7 +246,13 @@ const applyLayout = new UniformLayout(['batchnorm_apply'], {
  * as usual, 'elements' forces one thread per element.
  */
 export function applyCoefficients(
-  x: Tensor, g: Tensor | null, coef: Tensor, saved: Tensor | null, groups: number, relu: boolean, generic: boolean | 'elements' = false,
+  x: Tensor,
+  g: Tensor | null,
+  coef: Tensor,
+  saved: Tensor | null,
+  groups: number,
+  relu: boolean,
+  generic: boolean | 'elements' = false,
 ): Tensor {
   const { dims, strides } = asNCHW(x);
   const out = Tensor.empty(x.shape, x.device);
@@ -234,7 +293,8 @@ export function applyCoefficients(
     x.device.dispatch({
       kernel: 'batchnorm_apply_vec4',
       params: { ...params, VECS: vecs },
-      buffers, access: 'rrrrw',
+      buffers,
+      access: 'rrrrw',
       uniforms: applyVec4Layout.pack({ hw4, C: dims[1], groups, threads, x_offset: x.offset / 4, g_offset: (g?.offset ?? 0) / 4 }),
       workgroups: grid(Math.ceil(threads / 64)),
       label,
@@ -247,9 +307,16 @@ export function applyCoefficients(
   x.device.dispatch({
     kernel: 'batchnorm_apply',
     params: { ...params, PLANES: planes ? 'true' : 'false' },
-    buffers, access: 'rrrrw',
+    buffers,
+    access: 'rrrrw',
     uniforms: applyLayout.pack({
-      dims, xs: strides, gs: g ? asNCHW(g).strides : [0, 0, 0, 0], x_offset: x.offset, g_offset: g?.offset ?? 0, groups, numel: n,
+      dims,
+      xs: strides,
+      gs: g ? asNCHW(g).strides : [0, 0, 0, 0],
+      x_offset: x.offset,
+      g_offset: g?.offset ?? 0,
+      groups,
+      numel: n,
     }),
     workgroups: grid(planes ? dims[0] * dims[1] : Math.ceil(n / 64)),
     label,
@@ -287,7 +354,8 @@ export function batchNorm(
 ): Tensor {
   x.assertAlive('batchNorm');
   const { training, momentum = 0.1, eps = 1e-5, groups = 1, activation } = opts;
-  if (activation !== undefined && activation !== 'relu') throw new Error(`batchNorm: unknown activation '${String(activation)}' (supported: 'relu')`);
+  if (activation !== undefined && activation !== 'relu')
+    throw new Error(`batchNorm: unknown activation '${String(activation)}' (supported: 'relu')`);
   const relu = activation === 'relu';
   if (x.ndim < 2 || x.ndim > 4) throw new Error(`batchNorm: input must be [N, C], [N, C, L] or [N, C, H, W], got shape ${fmt(x.shape)}`);
   const c = x.shape[1];
@@ -313,7 +381,10 @@ export function batchNorm(
   const y = applyCoefficients(x, null, coef, null, groups, relu);
   if (runningMean && runningVar) {
     const m = momentum;
-    for (const [running, k] of [[runningMean, 0], [runningVar, 1]] as const) {
+    for (const [running, k] of [
+      [runningMean, 0],
+      [runningVar, 1],
+    ] as const) {
       const stat = tailColumn(coef, c, k);
       mapInto(running, [running, stat], 'x0 + p.a * (x1 - x0)', 'batchNorm running statistics', m);
       stat.dispose();
@@ -366,7 +437,11 @@ function batchNormEval(x: Tensor, rm: Tensor, rv: Tensor, weight: Tensor | null,
 
 // ---- normalize ----------------------------------------------------------------------------------
 
-const NORMALIZE: RowKernel = { INIT: 'var ss = 0.0;', STEP: 'ss += a * a;', WRITE: `a / select(max(sqrt(ss), p.eps), ss, ${isNanWgsl('ss')})` }; // NaN stays NaN, as PyTorch
+const NORMALIZE: RowKernel = {
+  INIT: 'var ss = 0.0;',
+  STEP: 'ss += a * a;',
+  WRITE: `a / select(max(sqrt(ss), p.eps), ss, ${isNanWgsl('ss')})`,
+}; // NaN stays NaN, as PyTorch
 // a = x, b = g. With n = ‖x‖ > eps: gx = g/n − x·(g·x)/n³; else (clamped): gx = g/eps.
 const NORMALIZE_BACKWARD: RowKernel = {
   INIT: 'var ss = 0.0; var gx = 0.0;',

@@ -13,7 +13,12 @@ const range = (n: number, f: (i: number) => number) => Array.from({ length: n },
 /** Reverses the order of elements along `dims` (a copy, as torch.flip). @example flip(tensor([[1, 2], [3, 4]]), [1]) // [[2, 1], [4, 3]] */
 export function flip(x: Tensor, dims: number | number[]): Tensor {
   let y = x;
-  for (const d of normalizeDims('flip', dims, x.ndim)) y = indexSelect(y, d, range(x.shape[d], (i) => x.shape[d] - 1 - i));
+  for (const d of normalizeDims('flip', dims, x.ndim))
+    y = indexSelect(
+      y,
+      d,
+      range(x.shape[d], (i) => x.shape[d] - 1 - i),
+    );
   return y === x ? reshape(x, x.shape) : y;
 }
 
@@ -23,13 +28,23 @@ export function flip(x: Tensor, dims: number | number[]): Tensor {
  * @example repeat(tensor([1, 2]), [2, 3]) // [[1, 2, 1, 2, 1, 2], [1, 2, 1, 2, 1, 2]]
  */
 export function repeat(x: Tensor, sizes: readonly number[]): Tensor {
-  if (sizes.length < x.ndim) throw new Error(`repeat: ${sizes.length} repeat sizes for a rank-${x.ndim} tensor ${fmt(x.shape)}; give at least ${x.ndim}`);
+  if (sizes.length < x.ndim)
+    throw new Error(`repeat: ${sizes.length} repeat sizes for a rank-${x.ndim} tensor ${fmt(x.shape)}; give at least ${x.ndim}`);
   if (sizes.some((r) => !Number.isInteger(r) || r < 0)) throw new Error(`repeat: sizes ${fmt(sizes)} must be non-negative integers`);
   const shape = [...new Array(sizes.length - x.ndim).fill(1), ...x.shape];
   // [1, d0, 1, d1, …] expanded to [r0, d0, r1, d1, …], then merged pairwise.
-  const interleaved = reshape(x, shape.flatMap((d) => [1, d]));
-  const tiled = expand(interleaved, shape.flatMap((d, i) => [sizes[i], d]));
-  return reshape(tiled, shape.map((d, i) => d * sizes[i]));
+  const interleaved = reshape(
+    x,
+    shape.flatMap((d) => [1, d]),
+  );
+  const tiled = expand(
+    interleaved,
+    shape.flatMap((d, i) => [sizes[i], d]),
+  );
+  return reshape(
+    tiled,
+    shape.map((d, i) => d * sizes[i]),
+  );
 }
 
 /**
@@ -49,7 +64,8 @@ export function split(x: Tensor, splitSizeOrSections: number | readonly number[]
   } else {
     sizes = [...splitSizeOrSections];
     const total = sizes.reduce((a, b) => a + b, 0);
-    if (total !== n || sizes.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`split: sizes ${fmt(sizes)} must be non-negative integers adding up to ${n} (dim ${d} of ${fmt(x.shape)})`);
+    if (total !== n || sizes.some((s) => !Number.isInteger(s) || s < 0))
+      throw new Error(`split: sizes ${fmt(sizes)} must be non-negative integers adding up to ${n} (dim ${d} of ${fmt(x.shape)})`);
   }
   let start = 0;
   return sizes.map((s) => slice(x, d, start, (start += s)));
@@ -70,7 +86,8 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
  * @example pad(tensor([[1, 2, 3]]), [2, 1], 'reflect') // [[3, 2, 1, 2, 3, 2]]
  */
 export function pad(x: Tensor, padding: readonly number[], mode: 'constant' | 'reflect' = 'constant', value = 0): Tensor {
-  if (padding.length % 2 !== 0 || padding.length / 2 > x.ndim) throw new Error(`pad: padding ${fmt(padding)} must hold a (left, right) pair for each of at most ${x.ndim} last dims`);
+  if (padding.length % 2 !== 0 || padding.length / 2 > x.ndim)
+    throw new Error(`pad: padding ${fmt(padding)} must hold a (left, right) pair for each of at most ${x.ndim} last dims`);
   if (padding.some((p) => !Number.isInteger(p) || p < 0)) throw new Error(`pad: padding ${fmt(padding)} must be non-negative integers`);
   if (mode !== 'constant' && mode !== 'reflect') throw new Error(`pad: mode must be 'constant' or 'reflect', got '${mode}'`);
   let y = x;
@@ -81,12 +98,31 @@ export function pad(x: Tensor, padding: readonly number[], mode: 'constant' | 'r
     const n = y.shape[d];
     const parts: Tensor[] = [];
     if (mode === 'reflect') {
-      if (left >= n || right >= n) throw new Error(`pad: reflect padding (${left}, ${right}) must be smaller than dim ${d}'s size ${n} (input ${fmt(x.shape)})`);
-      if (left) parts.push(indexSelect(y, d, range(left, (i) => left - i)));
+      if (left >= n || right >= n)
+        throw new Error(`pad: reflect padding (${left}, ${right}) must be smaller than dim ${d}'s size ${n} (input ${fmt(x.shape)})`);
+      if (left)
+        parts.push(
+          indexSelect(
+            y,
+            d,
+            range(left, (i) => left - i),
+          ),
+        );
       parts.push(y);
-      if (right) parts.push(indexSelect(y, d, range(right, (i) => n - 2 - i)));
+      if (right)
+        parts.push(
+          indexSelect(
+            y,
+            d,
+            range(right, (i) => n - 2 - i),
+          ),
+        );
     } else {
-      const side = (w: number) => fill(y.shape.map((s, i) => (i === d ? w : s)), value);
+      const side = (w: number) =>
+        fill(
+          y.shape.map((s, i) => (i === d ? w : s)),
+          value,
+        );
       if (left) parts.push(side(left));
       parts.push(y);
       if (right) parts.push(side(right));
@@ -109,7 +145,10 @@ export function cumsum(x: Tensor, dim: number): Tensor {
   }
   const d = normalizeDim('cumsum', dim, x.ndim);
   const n = x.shape[d];
-  const upper = fromArray(range(n * n, (k) => (Math.floor(k / n) <= k % n ? 1 : 0)), [n, n]);
+  const upper = fromArray(
+    range(n * n, (k) => (Math.floor(k / n) <= k % n ? 1 : 0)),
+    [n, n],
+  );
   const y = matmul(x.transpose(d, -1), upper).transpose(d, -1);
   return y;
 }

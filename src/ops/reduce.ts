@@ -30,7 +30,12 @@ const KERNEL: Record<Kind, { INIT: string; STEP: string; FINISH: string; FIRST_P
   mean: { INIT: 'var acc = 0.0;', STEP: 'acc += v;', FINISH: 'acc / f32(count)' },
   max: { INIT: `var acc = ${FIRST};`, STEP: 'acc = max(acc, v);', FINISH: 'acc' },
   min: { INIT: `var acc = ${FIRST};`, STEP: 'acc = min(acc, v);', FINISH: 'acc' },
-  var: { INIT: 'var acc = 0.0;', STEP: 'let dv = v - mean; acc += dv * dv;', FINISH: 'acc / (f32(count) - p.correction)', FIRST_PASS: MEAN_PASS },
+  var: {
+    INIT: 'var acc = 0.0;',
+    STEP: 'let dv = v - mean; acc += dv * dv;',
+    FINISH: 'acc / (f32(count) - p.correction)',
+    FIRST_PASS: MEAN_PASS,
+  },
   // The same operations, in the same order, as max → exp(x − shift) → sum → log(s) + shift.
   logsumexp: { INIT: 'var acc = 0.0;', STEP: 'acc += exp(v - shift);', FINISH: 'log(acc) + shift', FIRST_PASS: MAX_PASS },
   argmax: { INIT: `var best = ${FIRST}; var idx = 0u;`, STEP: 'if (v > best) { best = v; idx = j; }', FINISH: 'i32(idx)' },
@@ -46,8 +51,14 @@ const paramsCache = new Map<string, KernelParams>();
 
 /** WGSL adding to `acc` the offset of index `idx` over `rank` dims of the uniform arrays `shape`, `strides`. */
 const offsetCode = (idx: string, rank: number, shape: string, strides: string, acc: string) =>
-  decodeIndex(idx, rank, (d) => `${shape}[${d >> 2}][${d & 3}]`, (coord, d) => `${acc} += ${coord} * ${strides}[${d >> 2}][${d & 3}];`);
+  decodeIndex(
+    idx,
+    rank,
+    (d) => `${shape}[${d >> 2}][${d & 3}]`,
+    (coord, d) => `${acc} += ${coord} * ${strides}[${d >> 2}][${d & 3}];`,
+  );
 
+// prettier-ignore
 const reduceLayout = new UniformLayout(['reduce'], {
   kshape: 'array<vec4<u32>, 2>', kstrides: 'array<vec4<u32>, 2>', rshape: 'array<vec4<u32>, 2>', rstrides: 'array<vec4<u32>, 2>',
   offset: 'u32', numel: 'u32', count: 'u32', correction: 'f32',
@@ -56,30 +67,50 @@ const reduceLayout = new UniformLayout(['reduce'], {
 /** Runs the reduce kernel: no autograd, no splitting. */
 function launch(kind: Kind, x: Tensor, dims: number[], keepdim: boolean, correction = 0): Tensor {
   x.assertAlive(kind);
-  if (x.dtype !== 'float32') throw new Error(`${kind}: takes a float32 tensor but was given ${x.dtype} (shape ${fmt(x.shape)}); convert it with .float() first`);
+  if (x.dtype !== 'float32')
+    throw new Error(`${kind}: takes a float32 tensor but was given ${x.dtype} (shape ${fmt(x.shape)}); convert it with .float() first`);
   const shape = outShape(x.shape, dims, keepdim);
   const isArg = kind === 'argmax' || kind === 'argmin';
   const out = Tensor.empty(shape, x.device, isArg ? 'int32' : 'float32');
   const keptAxes = x.shape.map((_, i) => i).filter((i) => !dims.includes(i));
-  const kept = collapse(keptAxes.map((i) => x.shape[i]), [keptAxes.map((i) => x.strides[i])]);
-  const red = collapse(dims.map((i) => x.shape[i]), [dims.map((i) => x.strides[i])]);
+  const kept = collapse(
+    keptAxes.map((i) => x.shape[i]),
+    [keptAxes.map((i) => x.strides[i])],
+  );
+  const red = collapse(
+    dims.map((i) => x.shape[i]),
+    [dims.map((i) => x.strides[i])],
+  );
   const count = numel(dims.map((i) => x.shape[i]));
   const n = numel(shape);
   if (n === 0) return out;
-  if (count === 0 && kind !== 'sum') throw new Error(`${kind}: cannot reduce over an empty dimension (input shape ${fmt(x.shape)}, dims [${dims.join(', ')}])`);
-  if (kind === 'var' && count - correction <= 0) throw new Error(`var: ${count} value(s) per output is too few for correction ${correction}`);
+  if (count === 0 && kind !== 'sum')
+    throw new Error(`${kind}: cannot reduce over an empty dimension (input shape ${fmt(x.shape)}, dims [${dims.join(', ')}])`);
+  if (kind === 'var' && count - correction <= 0)
+    throw new Error(`var: ${count} value(s) per output is too few for correction ${correction}`);
   const rshape = red.shape.length ? red.shape : [1];
   const rstrides = red.strides[0].length ? red.strides[0] : [0];
   const u = reduceLayout.pack({
-    kshape: padRank(kept.shape), kstrides: kept.strides[0], rshape: padRank(rshape), rstrides,
-    offset: x.offset, numel: n, count, correction,
+    kshape: padRank(kept.shape),
+    kstrides: kept.strides[0],
+    rshape: padRank(rshape),
+    rstrides,
+    offset: x.offset,
+    numel: n,
+    count,
+    correction,
   });
   const k = KERNEL[kind];
   const [krank, rrank] = [kept.shape.length, rshape.length];
   x.device.dispatch({
     kernel: 'reduce',
     params: cachedParams(paramsCache, `${kind}|${krank}|${rrank}`, () => ({
-      INIT: k.INIT, STEP: k.STEP, FINISH: k.FINISH, FIRST_PASS: k.FIRST_PASS ?? '', WG, OUT_T: isArg ? 'i32' : 'f32',
+      INIT: k.INIT,
+      STEP: k.STEP,
+      FINISH: k.FINISH,
+      FIRST_PASS: k.FIRST_PASS ?? '',
+      WG,
+      OUT_T: isArg ? 'i32' : 'f32',
       KEPT_INDEX: offsetCode('i', krank, 'p.kshape', 'p.kstrides', 'base'),
       REDUCED_OFFSET: `var off = 0u;\n  ${offsetCode('j', rrank, 'p.rshape', 'p.rstrides', 'off')}\n  return off;`,
     })),

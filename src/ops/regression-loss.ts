@@ -11,9 +11,12 @@ import type { Reduction } from './loss.ts';
 function checkPair(op: string, input: Tensor, target: Tensor, reduction: string, allowed = ['mean', 'sum', 'none']): void {
   input.assertAlive(op);
   target.assertAlive(op);
-  if (!allowed.includes(reduction)) throw new Error(`${op}: reduction must be ${allowed.map((r) => `'${r}'`).join(', ')} (got ${JSON.stringify(reduction)})`);
+  if (!allowed.includes(reduction))
+    throw new Error(`${op}: reduction must be ${allowed.map((r) => `'${r}'`).join(', ')} (got ${JSON.stringify(reduction)})`);
   if (input.shape.length !== target.shape.length || input.shape.some((d, i) => d !== target.shape[i])) {
-    throw new Error(`${op}: input ${fmt(input.shape)} and target ${fmt(target.shape)} must have the same shape (PyTorch would broadcast with a warning; expand the target explicitly if that is meant)`);
+    throw new Error(
+      `${op}: input ${fmt(input.shape)} and target ${fmt(target.shape)} must have the same shape (PyTorch would broadcast with a warning; expand the target explicitly if that is meant)`,
+    );
   }
 }
 
@@ -76,7 +79,11 @@ export function binaryCrossEntropyWithLogits(
   checkPair('binaryCrossEntropyWithLogits', input, target, reduction);
   const sp = softplus(input.neg());
   const logWeight = posWeight ? posWeight.sub(1).mul(target).add(1) : null;
-  let loss = target.neg().add(1).mul(input).add(logWeight ? logWeight.mul(sp) : sp);
+  let loss = target
+    .neg()
+    .add(1)
+    .mul(input)
+    .add(logWeight ? logWeight.mul(sp) : sp);
   if (weight) loss = loss.mul(weight);
   return reduce(loss, reduction);
 }

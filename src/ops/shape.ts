@@ -35,7 +35,8 @@ function resolveShape(op: string, x: Tensor, shape: readonly number[]): number[]
   if (out.indexOf(-1, free + 1) !== -1) throw new Error(`${op}: only one dimension can be -1 (got ${fmt(shape)})`);
   const known = numel(out.filter((d) => d !== -1));
   if (free >= 0) {
-    if (known === 0 || x.size % known !== 0) throw new Error(`${op}: cannot reshape ${fmt(x.shape)} (${x.size} elements) into ${fmt(shape)}`);
+    if (known === 0 || x.size % known !== 0)
+      throw new Error(`${op}: cannot reshape ${fmt(x.shape)} (${x.size} elements) into ${fmt(shape)}`);
     out[free] = x.size / known;
   }
   if (numel(out) !== x.size || out.some((d) => !Number.isInteger(d) || d < 0)) {
@@ -60,7 +61,12 @@ export function permute(x: Tensor, dimsArg: readonly number[]): Tensor {
   if (dims.length !== x.ndim || new Set(dims).size !== dims.length) {
     throw new Error(`permute: dims [${dimsArg.join(', ')}] must be a permutation of 0..${x.ndim - 1} for shape ${fmt(x.shape)}`);
   }
-  const out = view(x, dims.map((d) => x.shape[d]), dims.map((d) => x.strides[d]), x.offset);
+  const out = view(
+    x,
+    dims.map((d) => x.shape[d]),
+    dims.map((d) => x.strides[d]),
+    x.offset,
+  );
   const inverse = dims.map((_, i) => dims.indexOf(i));
   return record(out, 'permute', [x], { dims }, (g) => [permute(g, inverse)]);
 }
@@ -94,10 +100,17 @@ export function expand(x: Tensor, shapeArg: readonly number[]): Tensor {
 
 /** Drops size-1 dims (all of them, or only `dim`). @example squeeze(zeros([1, 3, 1])).shape // [3] */
 export function squeeze(x: Tensor, dim?: number): Tensor {
-  if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (dim === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const d = normalizeDim('squeeze', dim, x.ndim);
   if (x.shape[d] !== 1) return x;
-  return reshape(x, x.shape.filter((_, i) => i !== d));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== d),
+  );
 }
 
 /** Inserts a size-1 dim at `dim`. @example unsqueeze(tensor([1, 2]), 1).shape // [2, 1] */
@@ -189,7 +202,9 @@ export function concat(tensors: Tensor[], dimArg = 0): Tensor {
     target.dispose();
     at += t.shape[dim];
   }
-  return record(out, 'concat', tensors, { dim }, (g) => tensors.map((t, i) => contiguous(slice(g, dim, starts[i], starts[i] + t.shape[dim]))));
+  return record(out, 'concat', tensors, { dim }, (g) =>
+    tensors.map((t, i) => contiguous(slice(g, dim, starts[i], starts[i] + t.shape[dim]))),
+  );
 }
 /** Alias of concat (torch.cat). @example cat([tensor([1]), tensor([2, 3])]) // [1, 2, 3] */
 export const cat = concat;
@@ -198,8 +213,13 @@ export const cat = concat;
 export function stack(tensors: Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new Error('stack: needs at least one tensor');
   const d = normalizeDim('stack', dim, tensors[0].ndim + 1);
-  for (const t of tensors) if (!sameShape(t.shape, tensors[0].shape)) throw new Error(`stack: shapes ${tensors.map((x) => fmt(x.shape)).join(', ')} must all be equal`);
-  return concat(tensors.map((t) => unsqueeze(t, d)), d);
+  for (const t of tensors)
+    if (!sameShape(t.shape, tensors[0].shape))
+      throw new Error(`stack: shapes ${tensors.map((x) => fmt(x.shape)).join(', ')} must all be equal`);
+  return concat(
+    tensors.map((t) => unsqueeze(t, d)),
+    d,
+  );
 }
 
 // ---- gather / indexSelect (kernels/gather.wgsl, backward kernels/scatter_add.wgsl) ----------
@@ -214,22 +234,35 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 export function asIndex(op: string, index: Tensor | ArrayLike<number>, size: number): Tensor {
   if (index instanceof Tensor) {
     index.assertAlive(`${op} (index)`);
-    if (index.dtype !== 'int32') throw new Error(`${op}: index tensors must be int32, got ${index.dtype} (shape ${fmt(index.shape)}); convert with .int() or build it with { dtype: 'int32' }`);
+    if (index.dtype !== 'int32')
+      throw new Error(
+        `${op}: index tensors must be int32, got ${index.dtype} (shape ${fmt(index.shape)}); convert with .int() or build it with { dtype: 'int32' }`,
+      );
     return index;
   }
   for (let i = 0; i < index.length; i++) {
     const v = index[i];
-    if (!Number.isInteger(v) || v < 0 || v >= size) throw new Error(`${op}: index ${v} at position ${i} is out of range; valid indices are integers in 0..${size - 1}`);
+    if (!Number.isInteger(v) || v < 0 || v >= size)
+      throw new Error(`${op}: index ${v} at position ${i} is out of range; valid indices are integers in 0..${size - 1}`);
   }
   return fromArray(index, [index.length], 'int32');
 }
 
+// prettier-ignore
 const gatherLayout = new UniformLayout(['gather'], {
   outer: 'u32', n: 'u32', inner: 'u32', m: 'u32', so: 'u32', sj: 'u32', si: 'u32',
   x_offset: 'u32', idx_offset: 'u32', total: 'u32', nan: 'f32',
 });
 
-function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: number, idxStrides: [number, number, number], outShape: number[]): Tensor {
+function gatherLaunch(
+  label: string,
+  x: Tensor,
+  dim: number,
+  index: Tensor,
+  m: number,
+  idxStrides: [number, number, number],
+  outShape: number[],
+): Tensor {
   x.assertAlive(label);
   index.assertAlive(`${label} (index)`);
   const xc = contiguous(x);
@@ -241,11 +274,26 @@ function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: n
   if (total > 0) {
     const [so, sj, si] = idxStrides;
     const u = gatherLayout.pack({
-      outer, n: x.shape[dim], inner, m, so, sj, si, x_offset: xc.offset, idx_offset: ic.offset, total, nan: NaN,
+      outer,
+      n: x.shape[dim],
+      inner,
+      m,
+      so,
+      sj,
+      si,
+      x_offset: xc.offset,
+      idx_offset: ic.offset,
+      total,
+      nan: NaN,
     });
     x.device.dispatch({
-      kernel: 'gather', buffers: [xc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw', ints: true,
-      uniforms: u, workgroups: grid(Math.ceil(total / 64)), label,
+      kernel: 'gather',
+      buffers: [xc.storage.buffer, ic.storage.buffer, out.storage.buffer],
+      access: 'rrw',
+      ints: true,
+      uniforms: u,
+      workgroups: grid(Math.ceil(total / 64)),
+      label,
       params: x.dtype === 'int32' ? { WG: 64, T: 'i32', OUT_OF_RANGE: '0' } : { WG: 64, T: 'f32', OUT_OF_RANGE: 'p.nan' },
     });
   }
@@ -254,11 +302,20 @@ function gatherLaunch(label: string, x: Tensor, dim: number, index: Tensor, m: n
   return out;
 }
 
+// prettier-ignore
 const scatterLayout = new UniformLayout(['scatter_add'], {
   outer: 'u32', n: 'u32', inner: 'u32', m: 'u32', so: 'u32', sj: 'u32', si: 'u32', g_offset: 'u32', idx_offset: 'u32', total: 'u32',
 });
 
-export function scatterAddLaunch(label: string, g: Tensor, xShape: readonly number[], dim: number, index: Tensor, m: number, idxStrides: [number, number, number]): Tensor {
+export function scatterAddLaunch(
+  label: string,
+  g: Tensor,
+  xShape: readonly number[],
+  dim: number,
+  index: Tensor,
+  m: number,
+  idxStrides: [number, number, number],
+): Tensor {
   g.assertAlive(label);
   index.assertAlive(`${label} (index)`);
   const gc = contiguous(g);
@@ -271,8 +328,14 @@ export function scatterAddLaunch(label: string, g: Tensor, xShape: readonly numb
     const [so, sj, si] = idxStrides;
     const u = scatterLayout.pack({ outer, n: xShape[dim], inner, m, so, sj, si, g_offset: gc.offset, idx_offset: ic.offset, total });
     g.device.dispatch({
-      kernel: 'scatter_add', buffers: [gc.storage.buffer, ic.storage.buffer, out.storage.buffer], access: 'rrw', ints: true,
-      uniforms: u, workgroups: grid(Math.ceil(total / 64)), label, params: { WG: 64 },
+      kernel: 'scatter_add',
+      buffers: [gc.storage.buffer, ic.storage.buffer, out.storage.buffer],
+      access: 'rrw',
+      ints: true,
+      uniforms: u,
+      workgroups: grid(Math.ceil(total / 64)),
+      label,
+      params: { WG: 64 },
     });
   }
   if (gc !== g) gc.dispose();
@@ -295,7 +358,10 @@ export function indexSelect(x: Tensor, dimArg: number, indexArg: Tensor | ArrayL
   const shape = [...x.shape];
   shape[dim] = m;
   const out = gatherLaunch('indexSelect', x, dim, index, m, [0, 1, 0], shape);
-  record(out, 'indexSelect', [x, index], { dim }, (g) => [scatterAddLaunch('indexSelect.backward', g, x.shape, dim, index, m, [0, 1, 0]), null]);
+  record(out, 'indexSelect', [x, index], { dim }, (g) => [
+    scatterAddLaunch('indexSelect.backward', g, x.shape, dim, index, m, [0, 1, 0]),
+    null,
+  ]);
   if (index !== indexArg && !out.node) index.dispose(); // uploaded here and not needed by a graph
   return out;
 }
@@ -319,4 +385,3 @@ export function gather(x: Tensor, dimArg: number, index: Tensor): Tensor {
   const out = gatherLaunch('gather', x, dim, index, m, strides, [...index.shape]);
   return record(out, 'gather', [x, index], { dim }, (g) => [scatterAddLaunch('gather.backward', g, x.shape, dim, index, m, strides), null]);
 }
-

@@ -18,7 +18,8 @@ const stageLayout = new UniformLayout(['bitonic_sort'], { rows: 'u32', P: 'u32',
 /** Indices [...x.shape without dim, k] of the first k elements of each row of x along dim, in sort order. */
 function sortedIndices(op: string, x: Tensor, dim: number, descending: boolean, k: number): Tensor {
   x.assertAlive(op);
-  if (x.dtype !== 'float32') throw new Error(`${op}: sorts float32 tensors, got ${x.dtype} (shape ${fmt(x.shape)}); convert with .float() first`);
+  if (x.dtype !== 'float32')
+    throw new Error(`${op}: sorts float32 tensors, got ${x.dtype} (shape ${fmt(x.shape)}); convert with .float() first`);
   const shape = x.ndim === 0 ? [1] : x.shape;
   const n = shape[dim];
   const order = [...shape.keys()].filter((d) => d !== dim).concat(dim);
@@ -29,16 +30,24 @@ function sortedIndices(op: string, x: Tensor, dim: number, descending: boolean, 
   const idx = Tensor.empty([rows, P], x.device, 'int32');
   if (rows * n > 0) {
     x.device.dispatch({
-      kernel: 'sort_init', buffers: [moved.storage.buffer, keys.storage.buffer, idx.storage.buffer], access: 'rww',
+      kernel: 'sort_init',
+      buffers: [moved.storage.buffer, keys.storage.buffer, idx.storage.buffer],
+      access: 'rww',
       uniforms: initLayout.pack({ rows, n, P, offset: moved.offset }),
-      workgroups: grid(Math.ceil((rows * P) / WG)), label: op, ints: true,
+      workgroups: grid(Math.ceil((rows * P) / WG)),
+      label: op,
+      ints: true,
     });
     for (let size = 2; size <= P; size *= 2) {
       for (let j = size / 2; j >= 1; j /= 2) {
         x.device.dispatch({
-          kernel: 'bitonic_sort', buffers: [keys.storage.buffer, idx.storage.buffer], access: 'ww',
+          kernel: 'bitonic_sort',
+          buffers: [keys.storage.buffer, idx.storage.buffer],
+          access: 'ww',
           uniforms: stageLayout.pack({ rows, P, k: size, j, descending: descending ? 1 : 0 }),
-          workgroups: grid(Math.ceil((rows * P) / 2 / WG)), label: op, ints: true,
+          workgroups: grid(Math.ceil((rows * P) / 2 / WG)),
+          label: op,
+          ints: true,
         });
       }
     }
@@ -97,7 +106,8 @@ export function argsort(x: Tensor, dim = -1, descending = false): Tensor {
 export function topk(x: Tensor, k: number, dim = -1, largest = true): { values: Tensor; indices: Tensor } {
   const d = normalizeDim('topk', dim, x.ndim);
   const n = x.ndim === 0 ? 1 : x.shape[d];
-  if (!Number.isInteger(k) || k < 0 || k > n) throw new Error(`topk: k = ${k} is out of range for dim ${d} of size ${n} (shape ${fmt(x.shape)}); k must be an integer in 0..${n}`);
+  if (!Number.isInteger(k) || k < 0 || k > n)
+    throw new Error(`topk: k = ${k} is out of range for dim ${d} of size ${n} (shape ${fmt(x.shape)}); k must be an integer in 0..${n}`);
   const indices = sortedIndices('topk', x, d, largest, k);
   return { values: valuesAt(x, d, indices), indices };
 }

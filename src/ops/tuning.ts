@@ -38,7 +38,13 @@ export const matmulTuning: { tiled: 'db4' | 'db'; bk: number; tile: 0 | 64 } = {
  * load alike (the forward's and input gradient's weights, the weight gradient's output gradient)
  * is loaded once per 8-lane subgroup and broadcast.
  */
-export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; wgradThreads: number; shareLoads?: boolean } = { ct: 0, th: 0, wgradCt: 0, wgradCi: 0, wgradThreads: 0 };
+export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: number; wgradThreads: number; shareLoads?: boolean } = {
+  ct: 0,
+  th: 0,
+  wgradCt: 0,
+  wgradCi: 0,
+  wgradThreads: 0,
+};
 
 /**
  * Whether to share loads by subgroupBroadcast: convTuning.shareLoads if set, else on lavapipe
@@ -47,7 +53,9 @@ export const convTuning: { ct: number; th: number; wgradCt: number; wgradCi: num
 export function shareLoads(info: Pick<DeviceInfo, 'family' | 'features' | 'subgroupMinSize'>): boolean {
   const forced = convTuning.shareLoads;
   if (forced && !info.features.includes('subgroups')) {
-    throw new Error("conv2d: convTuning.shareLoads = true needs the adapter's 'subgroups' feature, which this adapter lacks; leave it undefined to choose per adapter");
+    throw new Error(
+      "conv2d: convTuning.shareLoads = true needs the adapter's 'subgroups' feature, which this adapter lacks; leave it undefined to choose per adapter",
+    );
   }
   return forced ?? (info.family === 'software' && hasSubgroupsOf8(info));
 }
@@ -71,4 +79,3 @@ export function convTiles(info: Pick<DeviceInfo, 'family' | 'features' | 'subgro
 
 /** `generic`: max pooling always on kernels/pool2d.wgsl (tests compare it with the vec4 kernel). */
 export const poolTuning = { generic: false };
-

@@ -25,7 +25,12 @@ export interface AdamOptions {
  */
 export class Adam extends Optimizer<AdamWHyper> {
   constructor(params: ParamsArg<AdamWHyper>, opts: AdamOptions = {}) {
-    super('Adam', params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8, weightDecay: opts.weightDecay ?? 0 });
+    super('Adam', params, {
+      lr: opts.lr ?? 1e-3,
+      betas: opts.betas ?? [0.9, 0.999],
+      eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 0,
+    });
   }
 
   protected override checkHyper(g: AdamWHyper, gi: number): void {

@@ -39,7 +39,12 @@ const WG = 256;
  */
 export class AdamW extends Optimizer<AdamWHyper> {
   constructor(params: ParamsArg<AdamWHyper>, opts: AdamWOptions = {}) {
-    super('AdamW', params, { lr: opts.lr ?? 1e-3, betas: opts.betas ?? [0.9, 0.999], eps: opts.eps ?? 1e-8, weightDecay: opts.weightDecay ?? 1e-2 });
+    super('AdamW', params, {
+      lr: opts.lr ?? 1e-3,
+      betas: opts.betas ?? [0.9, 0.999],
+      eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 1e-2,
+    });
   }
 
   protected override checkHyper(g: AdamWHyper, gi: number): void {
@@ -54,10 +59,12 @@ export class AdamW extends Optimizer<AdamWHyper> {
 
 export function checkAdamHyper(name: string, g: AdamWHyper, gi: number): void {
   const [b1, b2] = g.betas ?? [];
-  if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`${name}: invalid betas [${g.betas}] in group ${gi} (each must be in [0, 1))`);
+  if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1))
+    throw new Error(`${name}: invalid betas [${g.betas}] in group ${gi} (each must be in [0, 1))`);
   if (!(Number.isFinite(g.eps) && g.eps >= 0)) throw new Error(`${name}: invalid eps ${g.eps} in group ${gi}`);
 }
 
+// prettier-ignore
 const adamwLayout = new UniformLayout(['adamw'], {
   n: 'u32', off_p: 'u32', off_g: 'u32', off_m: 'u32', off_v: 'u32',
   decay: 'f32', beta1: 'f32', beta2: 'f32', one_minus_beta1: 'f32', one_minus_beta2: 'f32',
@@ -65,7 +72,13 @@ const adamwLayout = new UniformLayout(['adamw'], {
 });
 
 /** One Adam(W) step of p: weight decay 'decoupled' (AdamW) or 'l2' (Adam, added to the gradient). */
-export function adamUpdate(state: Map<Tensor, ParamState>, p: Tensor, g: Tensor, h: ParamGroup<AdamWHyper>, decay: 'decoupled' | 'l2'): void {
+export function adamUpdate(
+  state: Map<Tensor, ParamState>,
+  p: Tensor,
+  g: Tensor,
+  h: ParamGroup<AdamWHyper>,
+  decay: 'decoupled' | 'l2',
+): void {
   let s = state.get(p);
   if (!s) state.set(p, (s = { step: 0, expAvg: keep(fill(p.shape, 0)), expAvgSq: keep(fill(p.shape, 0)) }));
   const step = (s.step as number) + 1;
@@ -78,9 +91,20 @@ export function adamUpdate(state: Map<Tensor, ParamState>, p: Tensor, g: Tensor,
   const bc2Sqrt = Math.sqrt(1 - b2 ** step);
   const decoupled = decay === 'decoupled';
   const u = adamwLayout.pack({
-    n: p.size, off_p: p.offset, off_g: g.offset, off_m: m.offset, off_v: v.offset,
-    decay: decoupled ? 1 - h.lr * h.weightDecay : 1, beta1: b1, beta2: b2, one_minus_beta1: 1 - b1, one_minus_beta2: 1 - b2,
-    step_size: stepSize, bc2_sqrt: bc2Sqrt, eps: h.eps, l2: decoupled ? 0 : h.weightDecay,
+    n: p.size,
+    off_p: p.offset,
+    off_g: g.offset,
+    off_m: m.offset,
+    off_v: v.offset,
+    decay: decoupled ? 1 - h.lr * h.weightDecay : 1,
+    beta1: b1,
+    beta2: b2,
+    one_minus_beta1: 1 - b1,
+    one_minus_beta2: 1 - b2,
+    step_size: stepSize,
+    bc2_sqrt: bc2Sqrt,
+    eps: h.eps,
+    l2: decoupled ? 0 : h.weightDecay,
   });
   p.device.dispatch({
     kernel: 'adamw',

@@ -71,9 +71,18 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
       const list = [...spec.params];
       list.forEach((p, k) => {
         if (!(p instanceof Tensor)) throw new Error(`${name}: parameter ${k} of group ${gi} is not a Tensor`);
-        if (seen.has(p)) throw new Error(`${name}: a parameter (shape ${fmt(p.shape)}) appears in more than one place; each parameter may belong to one group once`);
-        if (!p.requiresGrad) throw new Error(`${name}: parameter ${k} of group ${gi} (shape ${fmt(p.shape)}) does not require grad; only leaf tensors with requiresGrad can be optimized`);
-        if (!p.isContiguous) throw new Error(`${name}: parameter ${k} of group ${gi} (shape ${fmt(p.shape)}) is not contiguous; optimizers update parameters in place and need contiguous ones`);
+        if (seen.has(p))
+          throw new Error(
+            `${name}: a parameter (shape ${fmt(p.shape)}) appears in more than one place; each parameter may belong to one group once`,
+          );
+        if (!p.requiresGrad)
+          throw new Error(
+            `${name}: parameter ${k} of group ${gi} (shape ${fmt(p.shape)}) does not require grad; only leaf tensors with requiresGrad can be optimized`,
+          );
+        if (!p.isContiguous)
+          throw new Error(
+            `${name}: parameter ${k} of group ${gi} (shape ${fmt(p.shape)}) is not contiguous; optimizers update parameters in place and need contiguous ones`,
+          );
         seen.add(p);
       });
       const given = Object.fromEntries(Object.entries(spec).filter(([k, v]) => k !== 'params' && v !== undefined));
@@ -87,7 +96,8 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   /** Validates a group's hyper-parameters (subclasses extend). */
   protected checkHyper(group: H, gi: number): void {
     const check = (what: string, v: number) => {
-      if (!(Number.isFinite(v) && v >= 0)) throw new Error(`${this.name}: invalid ${what} ${v} in group ${gi} (must be a finite number ≥ 0)`);
+      if (!(Number.isFinite(v) && v >= 0))
+        throw new Error(`${this.name}: invalid ${what} ${v} in group ${gi} (must be a finite number ≥ 0)`);
     };
     check('learning rate', group.lr);
     check('weightDecay', group.weightDecay);
@@ -150,7 +160,9 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   loadStateDict(dict: OptimizerStateDict): void {
     const groups = dict.paramGroups;
     if (!Array.isArray(groups) || groups.length !== this.paramGroups.length) {
-      throw new Error(`${this.name}.loadStateDict: the state dict has ${groups?.length ?? 0} parameter group(s), this optimizer ${this.paramGroups.length}`);
+      throw new Error(
+        `${this.name}.loadStateDict: the state dict has ${groups?.length ?? 0} parameter group(s), this optimizer ${this.paramGroups.length}`,
+      );
     }
     const params = this.params;
     const sizes = groups.map((g) => g.params.length);
@@ -170,7 +182,8 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
       }
       const p = params[k];
       for (const [name, v] of Object.entries(s)) {
-        if (v instanceof Tensor && !sameShape(v.shape, p.shape)) problems.push(`${name} of parameter ${key} has shape ${fmt(v.shape)}, the parameter ${fmt(p.shape)}`);
+        if (v instanceof Tensor && !sameShape(v.shape, p.shape))
+          problems.push(`${name} of parameter ${key} has shape ${fmt(v.shape)}, the parameter ${fmt(p.shape)}`);
       }
     }
     if (problems.length) throw new Error(`${this.name}.loadStateDict: state dict does not fit this optimizer:\n  ${problems.join('\n  ')}`);

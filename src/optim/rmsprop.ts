@@ -30,6 +30,7 @@ export interface RMSpropHyper {
 }
 
 const WG = 256;
+// prettier-ignore
 const rmspropLayout = new UniformLayout(['rmsprop'], {
   n: 'u32', off_p: 'u32', off_g: 'u32', off_sq: 'u32', off_ga: 'u32', off_buf: 'u32', centered: 'u32', use_momentum: 'u32',
   lr: 'f32', alpha: 'f32', eps: 'f32', weight_decay: 'f32', momentum: 'f32',
@@ -51,8 +52,12 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
 
   constructor(params: ParamsArg<RMSpropHyper>, opts: RMSpropOptions = {}) {
     super('RMSprop', params, {
-      lr: opts.lr ?? 1e-2, alpha: opts.alpha ?? 0.99, eps: opts.eps ?? 1e-8, weightDecay: opts.weightDecay ?? 0,
-      momentum: opts.momentum ?? 0, centered: opts.centered ?? false,
+      lr: opts.lr ?? 1e-2,
+      alpha: opts.alpha ?? 0.99,
+      eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 0,
+      momentum: opts.momentum ?? 0,
+      centered: opts.centered ?? false,
     });
   }
 
@@ -60,7 +65,8 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
     super.checkHyper(g, gi);
     if (!(g.alpha >= 0 && g.alpha <= 1)) throw new Error(`RMSprop: invalid alpha ${g.alpha} in group ${gi} (must be in [0, 1])`);
     if (!(Number.isFinite(g.eps) && g.eps >= 0)) throw new Error(`RMSprop: invalid eps ${g.eps} in group ${gi}`);
-    if (!(Number.isFinite(g.momentum) && g.momentum >= 0)) throw new Error(`RMSprop: invalid momentum ${g.momentum} in group ${gi} (must be ≥ 0)`);
+    if (!(Number.isFinite(g.momentum) && g.momentum >= 0))
+      throw new Error(`RMSprop: invalid momentum ${g.momentum} in group ${gi} (must be ≥ 0)`);
   }
 
   protected update(p: Tensor, g: Tensor, h: ParamGroup<RMSpropHyper>): void {
@@ -74,9 +80,19 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
     const ga = h.centered ? (s.gradAvg as Tensor) : unused()[0];
     const buf = h.momentum > 0 ? (s.momentumBuffer as Tensor) : unused()[1];
     const u = rmspropLayout.pack({
-      n: p.size, off_p: p.offset, off_g: g.offset, off_sq: sq.offset, off_ga: ga.offset, off_buf: buf.offset,
-      centered: h.centered ? 1 : 0, use_momentum: h.momentum > 0 ? 1 : 0,
-      lr: h.lr, alpha: h.alpha, eps: h.eps, weight_decay: h.weightDecay, momentum: h.momentum,
+      n: p.size,
+      off_p: p.offset,
+      off_g: g.offset,
+      off_sq: sq.offset,
+      off_ga: ga.offset,
+      off_buf: buf.offset,
+      centered: h.centered ? 1 : 0,
+      use_momentum: h.momentum > 0 ? 1 : 0,
+      lr: h.lr,
+      alpha: h.alpha,
+      eps: h.eps,
+      weight_decay: h.weightDecay,
+      momentum: h.momentum,
     });
     p.device.dispatch({
       kernel: 'rmsprop',

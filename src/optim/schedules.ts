@@ -109,7 +109,8 @@ export class LRScheduler {
   set(t: number): number {
     this.t = t;
     const f = this.schedule(t);
-    if (!(Number.isFinite(f) && f >= 0)) throw new Error(`LRScheduler: the schedule gave factor ${f} at t = ${t}; factors must be finite and ≥ 0`);
+    if (!(Number.isFinite(f) && f >= 0))
+      throw new Error(`LRScheduler: the schedule gave factor ${f} at t = ${t}; factors must be finite and ≥ 0`);
     this.optimizer.paramGroups.forEach((g, i) => (g.lr = this.baseLrs[i] * f));
     return this.optimizer.paramGroups[0].lr;
   }
@@ -125,7 +126,9 @@ export class LRScheduler {
 
   loadStateDict(s: SchedulerState): void {
     if (!Array.isArray(s.baseLrs) || s.baseLrs.length !== this.optimizer.paramGroups.length) {
-      throw new Error(`LRScheduler.loadStateDict: ${s.baseLrs?.length ?? 0} base learning rate(s) for ${this.optimizer.paramGroups.length} parameter group(s)`);
+      throw new Error(
+        `LRScheduler.loadStateDict: ${s.baseLrs?.length ?? 0} base learning rate(s) for ${this.optimizer.paramGroups.length} parameter group(s)`,
+      );
     }
     this.baseLrs = [...s.baseLrs];
     this.set(s.t);

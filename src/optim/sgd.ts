@@ -28,6 +28,7 @@ export interface SGDHyper {
 }
 
 const WG = 256;
+// prettier-ignore
 const sgdLayout = new UniformLayout(['sgd'], {
   n: 'u32', off_p: 'u32', off_g: 'u32', off_b: 'u32',
   lr: 'f32', momentum: 'f32', dampening: 'f32', weight_decay: 'f32', nesterov: 'u32', first: 'u32',
@@ -44,16 +45,26 @@ const sgdLayout = new UniformLayout(['sgd'], {
  */
 export class SGD extends Optimizer<SGDHyper> {
   constructor(params: ParamsArg<SGDHyper>, opts: SGDOptions) {
-    if (opts === undefined || typeof opts.lr !== 'number') throw new Error('SGD: options must include a learning rate, e.g. new SGD(params, { lr: 0.1 })');
-    super('SGD', params, { lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0, nesterov: opts.nesterov ?? false, weightDecay: opts.weightDecay ?? 0 });
+    if (opts === undefined || typeof opts.lr !== 'number')
+      throw new Error('SGD: options must include a learning rate, e.g. new SGD(params, { lr: 0.1 })');
+    super('SGD', params, {
+      lr: opts.lr,
+      momentum: opts.momentum ?? 0,
+      dampening: opts.dampening ?? 0,
+      nesterov: opts.nesterov ?? false,
+      weightDecay: opts.weightDecay ?? 0,
+    });
   }
 
   protected override checkHyper(g: SGDHyper, gi: number): void {
     super.checkHyper(g, gi);
-    if (!(Number.isFinite(g.momentum) && g.momentum >= 0)) throw new Error(`SGD: invalid momentum ${g.momentum} in group ${gi} (must be ≥ 0)`);
+    if (!(Number.isFinite(g.momentum) && g.momentum >= 0))
+      throw new Error(`SGD: invalid momentum ${g.momentum} in group ${gi} (must be ≥ 0)`);
     if (!Number.isFinite(g.dampening)) throw new Error(`SGD: invalid dampening ${g.dampening} in group ${gi}`);
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
-      throw new Error(`SGD: Nesterov momentum requires momentum > 0 and dampening = 0 (group ${gi} has momentum ${g.momentum}, dampening ${g.dampening})`);
+      throw new Error(
+        `SGD: Nesterov momentum requires momentum > 0 and dampening = 0 (group ${gi} has momentum ${g.momentum}, dampening ${g.dampening})`,
+      );
     }
   }
 
@@ -67,9 +78,16 @@ export class SGD extends Optimizer<SGDHyper> {
     if (!s) this.state.set(p, (s = { momentumBuffer: keep(Tensor.empty(p.shape, p.device)) })); // written before read on the first step
     const buf = s.momentumBuffer as Tensor;
     const u = sgdLayout.pack({
-      n: p.size, off_p: p.offset, off_g: g.offset, off_b: buf.offset,
-      lr: h.lr, momentum: h.momentum, dampening: h.dampening, weight_decay: h.weightDecay,
-      nesterov: h.nesterov ? 1 : 0, first: first ? 1 : 0,
+      n: p.size,
+      off_p: p.offset,
+      off_g: g.offset,
+      off_b: buf.offset,
+      lr: h.lr,
+      momentum: h.momentum,
+      dampening: h.dampening,
+      weight_decay: h.weightDecay,
+      nesterov: h.nesterov ? 1 : 0,
+      first: first ? 1 : 0,
     });
     p.device.dispatch({
       kernel: 'sgd',

@@ -149,12 +149,18 @@ export function hsvToRgb(h: number, s: number, v: number): [number, number, numb
   const q = clamp01(v * (1 - s * f));
   const t = clamp01(v * (1 - s * (1 - f)));
   switch (((i6 % 6) + 6) % 6) {
-    case 0: return [v, t, p];
-    case 1: return [q, v, p];
-    case 2: return [p, v, t];
-    case 3: return [p, q, v];
-    case 4: return [t, p, v];
-    default: return [v, p, q];
+    case 0:
+      return [v, t, p];
+    case 1:
+      return [q, v, p];
+    case 2:
+      return [p, v, t];
+    case 3:
+      return [p, q, v];
+    case 4:
+      return [t, p, v];
+    default:
+      return [v, p, q];
   }
 }
 

@@ -78,7 +78,7 @@ export function erfc(x: number): number {
     return 1 - (2 / Math.sqrt(Math.PI)) * sum;
   }
   let frac = 0;
-  for (let k = 120; k >= 1; k--) frac = (k / 2) / (x + frac);
+  for (let k = 120; k >= 1; k--) frac = k / 2 / (x + frac);
   return Math.exp(-x * x) / Math.sqrt(Math.PI) / (x + frac);
 }
 
@@ -109,8 +109,12 @@ export const clamp = (x: RefTensor, attrs: { min: number; max: number }) => {
 };
 
 // ---- tensor with scalar ----
-export interface ScalarAttrs { value: number }
-export interface PowScalarAttrs { exponent: number }
+export interface ScalarAttrs {
+  value: number;
+}
+export interface PowScalarAttrs {
+  exponent: number;
+}
 
 function scalarAttr(op: string, attrs: object | undefined, key: string): number {
   const v = (attrs as Record<string, unknown> | undefined)?.[key];

@@ -10,17 +10,40 @@ import type { RefTensor } from './tensor.ts';
 import type { FusedAttrs } from '../ops/fuse.ts';
 
 const UNARY: Record<string, (x: RefTensor) => RefTensor> = {
-  neg: ew.neg, exp: ew.exp, log: ew.log, sqrt: ew.sqrt, abs: ew.abs, relu: ew.relu,
-  sigmoid: ew.sigmoid, tanh: ew.tanh, square: ew.square, reciprocal: ew.reciprocal,
+  neg: ew.neg,
+  exp: ew.exp,
+  log: ew.log,
+  sqrt: ew.sqrt,
+  abs: ew.abs,
+  relu: ew.relu,
+  sigmoid: ew.sigmoid,
+  tanh: ew.tanh,
+  square: ew.square,
+  reciprocal: ew.reciprocal,
 };
 const BINARY: Record<string, (a: RefTensor, b: RefTensor) => RefTensor> = {
-  add: ew.add, sub: ew.sub, mul: ew.mul, div: ew.div, maximum: ew.maximum, minimum: ew.minimum,
-  gt: ew.gt, lt: ew.lt, ge: ew.ge, le: ew.le, eq: ew.eq,
+  add: ew.add,
+  sub: ew.sub,
+  mul: ew.mul,
+  div: ew.div,
+  maximum: ew.maximum,
+  minimum: ew.minimum,
+  gt: ew.gt,
+  lt: ew.lt,
+  ge: ew.ge,
+  le: ew.le,
+  eq: ew.eq,
 };
 const SCALAR: Record<string, (x: RefTensor, attrs: ew.ScalarAttrs) => RefTensor> = {
-  addScalar: ew.addScalar, mulScalar: ew.mulScalar, rsubScalar: ew.rsubScalar, rdivScalar: ew.rdivScalar,
-  maximumScalar: ew.maximumScalar, minimumScalar: ew.minimumScalar,
-  gtScalar: ew.gtScalar, ltScalar: ew.ltScalar, eqScalar: ew.eqScalar,
+  addScalar: ew.addScalar,
+  mulScalar: ew.mulScalar,
+  rsubScalar: ew.rsubScalar,
+  rdivScalar: ew.rdivScalar,
+  maximumScalar: ew.maximumScalar,
+  minimumScalar: ew.minimumScalar,
+  gtScalar: ew.gtScalar,
+  ltScalar: ew.ltScalar,
+  eqScalar: ew.eqScalar,
 };
 
 /** Evaluates a fused program on `inputs` in float64. */

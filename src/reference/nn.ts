@@ -44,9 +44,7 @@ function valuesPerGroupChannel(op: string, x: RefTensor, groups: number): number
   }
   const spatial = numel(x.shape.slice(2));
   if ((n / groups) * spatial <= 1) {
-    throw new Error(
-      `${op}: expected more than 1 value per channel when training, got x ${fmt(x.shape)} with groups=${groups}`,
-    );
+    throw new Error(`${op}: expected more than 1 value per channel when training, got x ${fmt(x.shape)} with groups=${groups}`);
   }
   const out: number[][] = Array.from({ length: groups * c }, () => []);
   for (let b = 0; b < n; b++) {
@@ -89,12 +87,7 @@ function checkChannelParam(op: string, p: RefTensor | undefined, name: string, c
  * from the batch (per channel, and per group n % groups when groups > 1).
  * weight / bias may be omitted (1 / 0). With activation 'relu' the result is max(y, 0).
  */
-export function batchNorm(
-  x: RefTensor,
-  weight: RefTensor | undefined,
-  bias: RefTensor | undefined,
-  attrs?: BatchNormAttrs,
-): RefTensor {
+export function batchNorm(x: RefTensor, weight: RefTensor | undefined, bias: RefTensor | undefined, attrs?: BatchNormAttrs): RefTensor {
   const eps = attrs?.eps ?? 1e-5;
   const groups = attrs?.groups ?? 1;
   const act = attrs?.activation;
@@ -224,7 +217,10 @@ export function layerNorm(x: RefTensor, weight: RefTensor | undefined, bias: Ref
   checkTensor('layerNorm', x);
   if (x.shape.length === 0) throw new Error('layerNorm: input must have rank >= 1');
   const n = x.shape[x.shape.length - 1];
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t && fmt(t.shape) !== fmt([n])) throw new Error(`layerNorm: ${name} ${fmt(t.shape)} must have shape [${n}]`);
   }
   const eps = attrs?.eps ?? 1e-5;
@@ -233,7 +229,8 @@ export function layerNorm(x: RefTensor, weight: RefTensor | undefined, bias: Ref
     const row = x.data.subarray(r * n, (r + 1) * n);
     const mean = row.reduce((a, b) => a + b, 0) / n;
     const v = row.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-    for (let j = 0; j < n; j++) out[r * n + j] = ((row[j] - mean) / Math.sqrt(v + eps)) * (weight ? weight.data[j] : 1) + (bias ? bias.data[j] : 0);
+    for (let j = 0; j < n; j++)
+      out[r * n + j] = ((row[j] - mean) / Math.sqrt(v + eps)) * (weight ? weight.data[j] : 1) + (bias ? bias.data[j] : 0);
   }
   return { data: out, shape: [...x.shape] };
 }

@@ -7,21 +7,24 @@
  */
 import { type RefTensor, checkTensor, normDim, normDims, numel, offsetOf, stridesOf, unravel } from './tensor.ts';
 
-export interface ReduceAttrs { dims?: readonly number[]; keepdim?: boolean }
-export interface VarAttrs extends ReduceAttrs { correction?: number }
+export interface ReduceAttrs {
+  dims?: readonly number[];
+  keepdim?: boolean;
+}
+export interface VarAttrs extends ReduceAttrs {
+  correction?: number;
+}
 /** `dim` absent = over the flattened tensor, like torch.argmax(x). */
-export interface ArgReduceAttrs { dim?: number; keepdim?: boolean }
+export interface ArgReduceAttrs {
+  dim?: number;
+  keepdim?: boolean;
+}
 
 /**
  * Groups the elements of `x` by output position (row-major order within a
  * group) and returns f(group) at each position.
  */
-export function reduceWith(
-  op: string,
-  x: RefTensor,
-  attrs: ReduceAttrs | undefined,
-  f: (values: number[]) => number,
-): RefTensor {
+export function reduceWith(op: string, x: RefTensor, attrs: ReduceAttrs | undefined, f: (values: number[]) => number): RefTensor {
   checkTensor(op, x);
   const keepdim = attrs?.keepdim ?? false;
   if (typeof keepdim !== 'boolean') throw new Error(`${op}: keepdim must be a boolean, got ${JSON.stringify(keepdim)}`);
@@ -51,7 +54,10 @@ function maxOf(op: string, v: number[]): number {
 }
 
 function minOf(op: string, v: number[]): number {
-  return -maxOf(op, v.map((x) => -x));
+  return -maxOf(
+    op,
+    v.map((x) => -x),
+  );
 }
 
 /** Index of the first largest value (a NaN counts as largest, like torch.argmax). */
@@ -106,4 +112,9 @@ function argReduce(op: string, x: RefTensor, attrs: ArgReduceAttrs | undefined, 
 export const argmax = (x: RefTensor, attrs?: ArgReduceAttrs) => argReduce('argmax', x, attrs, (v) => argmaxOf('argmax', v));
 /** Index (as a float) of the first minimum along `dim`. */
 export const argmin = (x: RefTensor, attrs?: ArgReduceAttrs) =>
-  argReduce('argmin', x, attrs, (v) => argmaxOf('argmin', v.map((a) => -a)));
+  argReduce('argmin', x, attrs, (v) =>
+    argmaxOf(
+      'argmin',
+      v.map((a) => -a),
+    ),
+  );

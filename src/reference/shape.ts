@@ -189,7 +189,9 @@ export function scatterAdd(x: RefTensor, index: RefTensor, src: RefTensor, attrs
   const rank = x.shape.length;
   const dim = normDim('scatterAdd', attrs?.dim, Math.max(rank, 1));
   if (index.shape.length !== rank || index.shape.some((d, i) => d !== src.shape[i] || (i !== dim && d > x.shape[i]))) {
-    throw new Error(`scatterAdd: index ${fmt(index.shape)} must have src's shape ${fmt(src.shape)} and fit ${fmt(x.shape)} outside dim ${dim}`);
+    throw new Error(
+      `scatterAdd: index ${fmt(index.shape)} must have src's shape ${fmt(src.shape)} and fit ${fmt(x.shape)} outside dim ${dim}`,
+    );
   }
   const data = Float64Array.from(x.data);
   const xStrides = stridesOf(x.shape);
@@ -209,9 +211,7 @@ export function gather(x: RefTensor, index: RefTensor, attrs: { dim: number }): 
   const dim = normDim('gather', attrs?.dim, Math.max(rank, 1));
   const ok = index.shape.length === rank && index.shape.every((d, i) => i === dim || d <= x.shape[i]);
   if (!ok) {
-    throw new Error(
-      `gather: index shape ${fmt(index.shape)} must have rank ${rank} and be <= ${fmt(x.shape)} outside dim ${dim}`,
-    );
+    throw new Error(`gather: index shape ${fmt(index.shape)} must have rank ${rank} and be <= ${fmt(x.shape)} outside dim ${dim}`);
   }
   const xStrides = stridesOf(x.shape);
   const size = rank === 0 ? 1 : x.shape[dim];

@@ -22,11 +22,7 @@ export async function gradientCase(wg) {
   const w = wg.tensor(lcg(k * n, 2), [k, n], { requiresGrad: true });
   const loss = wg.relu(wg.matmul(x, w)).sum();
   loss.backward();
-  return {
-    loss: await loss.item(),
-    gx: Array.from(await x.grad.toArray()),
-    gw: Array.from(await w.grad.toArray()),
-  };
+  return { loss: await loss.item(), gx: Array.from(await x.grad.toArray()), gw: Array.from(await w.grad.toArray()) };
 }
 
 /** A few MoCo steps (SmallConvNet of width 4, 12×12 images, queue of 16) with SGD. */

@@ -9,7 +9,15 @@ import { skip } from '../skip.ts';
 import { setup } from '../helpers.ts';
 import { Generator, sync, tensor, type Tensor } from '../../src/index.ts';
 import {
-  type AugmentConfig, type AugmentImageParams, IDENTITY_AUGMENT, augment, augmentWithParams, resolveAugment, sampleAugmentParams, sampleCrop, twoViews,
+  type AugmentConfig,
+  type AugmentImageParams,
+  IDENTITY_AUGMENT,
+  augment,
+  augmentWithParams,
+  resolveAugment,
+  sampleAugmentParams,
+  sampleCrop,
+  twoViews,
 } from '../../src/data/augment.ts';
 import { augmentRef, gaussianBlur, hue, resizedCrop } from '../../src/reference/augment.ts';
 import { findPythonWithTorch, runPython } from '../io/python.ts';
@@ -31,7 +39,13 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** GPU vs reference for one config on one shape; returns the params used. */
-async function compare(shape: number[], cfg: AugmentConfig, seed: number, what: string, params?: AugmentImageParams[]): Promise<AugmentImageParams[]> {
+async function compare(
+  shape: number[],
+  cfg: AugmentConfig,
+  seed: number,
+  what: string,
+  params?: AugmentImageParams[],
+): Promise<AugmentImageParams[]> {
   const data = images(shape, seed);
   const x = tensor(data, shape);
   const r = resolveAugment(shape, cfg);
@@ -40,7 +54,11 @@ async function compare(shape: number[], cfg: AugmentConfig, seed: number, what: 
   assert.equal([...y.shape], [shape[0], shape[1], r.outH, r.outW], `${what}: output shape`);
   const got = await y.toArray();
   const ref = augmentRef(data, shape, ps, {
-    outH: r.outH, outW: r.outW, kernelH: r.blur?.kernelH ?? 1, kernelW: r.blur?.kernelW ?? 1, normalize: r.normalize ?? undefined,
+    outH: r.outH,
+    outW: r.outW,
+    kernelH: r.blur?.kernelH ?? 1,
+    kernelW: r.blur?.kernelW ?? 1,
+    normalize: r.normalize ?? undefined,
   });
   const err = maxAbs(got, ref.data);
   assert.ok(err < 1e-5, `${what} ${JSON.stringify(shape)}: max abs error ${err} >= 1e-5`);
@@ -50,7 +68,12 @@ async function compare(shape: number[], cfg: AugmentConfig, seed: number, what: 
 }
 
 const OFF = IDENTITY_AUGMENT;
-const SHAPES = [[3, 3, 9, 13], [4, 1, 7, 6], [2, 3, 5, 5], [5, 1, 11, 4]];
+const SHAPES = [
+  [3, 3, 9, 13],
+  [4, 1, 7, 6],
+  [2, 3, 5, 5],
+  [5, 1, 11, 4],
+];
 const NORM = { 1: { mean: [0.286], std: [0.353] }, 3: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261] } } as const;
 
 const STAGES: [string, AugmentConfig][] = [
@@ -86,7 +109,7 @@ test('normalize alone, and folded into each possible last stage', async () => {
 test('whole pipeline (MoCo v2 defaults, plus resize and normalize) = reference', async () => {
   for (const [k, shape] of SHAPES.entries()) {
     const ps = await compare(shape, {}, 50 + k, 'defaults');
-    assert.ok(ps.some((p) => p.flip) && ps.some((p) => !p.flip) || shape[0] < 4, 'both flip outcomes drawn');
+    assert.ok((ps.some((p) => p.flip) && ps.some((p) => !p.flip)) || shape[0] < 4, 'both flip outcomes drawn');
     await compare(shape, { size: [6, 9], normalize: NORM[shape[1] as 1 | 3] }, 60 + k, 'defaults + size + normalize');
   }
   // Every random branch taken at once, on a larger batch.
@@ -99,7 +122,13 @@ test('hand-picked parameters: central crop, flip, extreme jitter factors', async
   const shape = [3, 3, 7, 9];
   const cfg: AugmentConfig = { jitter: { p: 1 }, blur: { p: 1 }, grayscale: 0.5 };
   const ps: AugmentImageParams[] = [
-    { crop: [0, 0, 7, 9], flip: true, jitter: { brightness: 1.4, contrast: 0.6, saturation: 1.4, hue: -0.1 }, grayscale: false, sigma: 0.1 },
+    {
+      crop: [0, 0, 7, 9],
+      flip: true,
+      jitter: { brightness: 1.4, contrast: 0.6, saturation: 1.4, hue: -0.1 },
+      grayscale: false,
+      sigma: 0.1,
+    },
     { crop: [3, 4, 4, 5], flip: false, jitter: { brightness: 0, contrast: 2, saturation: 0, hue: 0.5 }, grayscale: true, sigma: 2 },
     { crop: [6, 8, 1, 1], flip: true, jitter: null, grayscale: false, sigma: 0 },
   ];
@@ -275,40 +304,61 @@ class ExactPcg extends Generator {
 
 test('crop parameters: bounds over many draws, and the distribution get_params implies', () => {
   // Bounds, on small and non-square images (integer rounding makes scale/ratio inexact there).
-  for (const [H, W] of [[28, 28], [20, 45], [7, 5], [32, 32]]) {
+  for (const [H, W] of [
+    [28, 28],
+    [20, 45],
+    [7, 5],
+    [32, 32],
+  ]) {
     const g = new ExactPcg(H * 100 + W);
     for (let n = 0; n < 5000; n++) {
       const [top, left, h, w] = sampleCrop(H, W, [0.2, 1], [3 / 4, 4 / 3], g);
-      if (!(top >= 0 && left >= 0 && h >= 1 && w >= 1 && top + h <= H && left + w <= W)) assert.unreachable(`crop [${top},${left},${h},${w}] outside ${H}×${W}`);
+      if (!(top >= 0 && left >= 0 && h >= 1 && w >= 1 && top + h <= H && left + w <= W))
+        assert.unreachable(`crop [${top},${left},${h},${w}] outside ${H}×${W}`);
       // w = round(sqrt(A r)), h = round(sqrt(A / r)): each within 0.5 of the exact value
       const s = (h * w) / (H * W);
-      if (!(s >= 0.2 * ((Math.sqrt(H * W * 0.2) - 1) / Math.sqrt(H * W * 0.2)) ** 2 - 1e-9 && s <= 1)) assert.unreachable(`scale ${s} on ${H}×${W}`);
+      if (!(s >= 0.2 * ((Math.sqrt(H * W * 0.2) - 1) / Math.sqrt(H * W * 0.2)) ** 2 - 1e-9 && s <= 1))
+        assert.unreachable(`scale ${s} on ${H}×${W}`);
     }
   }
   // On a large image rounding is negligible: compare with the exact conditional law. One attempt
   // draws s ~ U[0.2, 1], t = log r ~ U[log 3/4, log 4/3] and succeeds iff s·e^|t| <= 1; the kept
   // crop is the first success, so (s, t) follow the uniform law restricted to that region.
   const [lo, hi] = [Math.log(3 / 4), Math.log(4 / 3)];
-  let mass = 0, ms = 0, mt = 0;
+  let mass = 0,
+    ms = 0,
+    mt = 0;
   const N = 400;
   for (let a = 0; a < N; a++) {
     for (let b = 0; b < N; b++) {
       const s = 0.2 + (0.8 * (a + 0.5)) / N;
       const t = lo + ((hi - lo) * (b + 0.5)) / N;
-      if (s * Math.exp(Math.abs(t)) <= 1) { mass++; ms += s; mt += Math.abs(t); }
+      if (s * Math.exp(Math.abs(t)) <= 1) {
+        mass++;
+        ms += s;
+        mt += Math.abs(t);
+      }
     }
   }
   const [expS, expT] = [ms / mass, mt / mass];
   const g = new ExactPcg(2024);
   const S = 1000;
   const n = 20000;
-  let sumS = 0, sumS2 = 0, sumT = 0, sumTop = 0, sumLeft = 0, sumSigned = 0;
+  let sumS = 0,
+    sumS2 = 0,
+    sumT = 0,
+    sumTop = 0,
+    sumLeft = 0,
+    sumSigned = 0;
   for (let k = 0; k < n; k++) {
     const [top, left, h, w] = sampleCrop(S, S, [0.2, 1], [3 / 4, 4 / 3], g);
     const s = (h * w) / (S * S);
     const t = Math.log(w / h);
     assert.ok(s >= 0.199 && s <= 1 && t >= lo - 0.01 && t <= hi + 0.01, `scale ${s} / log-ratio ${t} out of range`);
-    sumS += s; sumS2 += s * s; sumT += Math.abs(t); sumSigned += t;
+    sumS += s;
+    sumS2 += s * s;
+    sumT += Math.abs(t);
+    sumSigned += t;
     if (h < S) sumTop += top / (S - h);
     if (w < S) sumLeft += left / (S - w);
   }
@@ -317,7 +367,10 @@ test('crop parameters: bounds over many draws, and the distribution get_params i
   assert.ok(Math.abs(meanS - expS) < 5 * se + 1e-3, `mean scale ${meanS} vs exact ${expS} (se ${se})`);
   assert.ok(Math.abs(sumT / n - expT) < 0.004, `mean |log ratio| ${sumT / n} vs exact ${expT}`);
   assert.ok(Math.abs(sumSigned / n) < 0.005, `log ratio symmetric around 0, mean ${sumSigned / n}`);
-  assert.ok(Math.abs(sumTop / n - 0.5) < 0.01 && Math.abs(sumLeft / n - 0.5) < 0.01, `crop position uniform: ${sumTop / n}, ${sumLeft / n}`);
+  assert.ok(
+    Math.abs(sumTop / n - 0.5) < 0.01 && Math.abs(sumLeft / n - 0.5) < 0.01,
+    `crop position uniform: ${sumTop / n}, ${sumLeft / n}`,
+  );
 });
 
 test('crop fallback: central crop with the ratio clamped, as torchvision', () => {
@@ -376,7 +429,9 @@ test('timing: 256 Fashion-MNIST-sized images (1×28×28), MoCo v2 defaults', asy
   };
   const aug = await best(() => augment(x, {}, g));
   const add = await best(() => x.add(1));
-  console.log(`  augment [256, 1, 28, 28]: ${aug.toFixed(2)} ms per batch (parameter sampling, upload and all kernels); x.add(1): ${add.toFixed(2)} ms`);
+  console.log(
+    `  augment [256, 1, 28, 28]: ${aug.toFixed(2)} ms per batch (parameter sampling, upload and all kernels); x.add(1): ${add.toFixed(2)} ms`,
+  );
   assert.ok(aug < 200, `${aug} ms per batch`);
 });
 

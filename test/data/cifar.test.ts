@@ -7,7 +7,13 @@ test('records come out as CHW images and labels', () => {
   const { images, labels } = parseCifar10Batch(cifarBatch([3, 9, 0, 1, 7]));
   assert.equal(Array.from(labels), [3, 9, 0, 1, 7]);
   assert.is(images.length, 5 * 3 * 32 * 32);
-  for (const [r, c, y, x] of [[0, 0, 0, 0], [1, 1, 5, 17], [4, 2, 31, 31], [2, 2, 0, 1], [3, 1, 31, 0]]) {
+  for (const [r, c, y, x] of [
+    [0, 0, 0, 0],
+    [1, 1, 5, 17],
+    [4, 2, 31, 31],
+    [2, 2, 0, 1],
+    [3, 1, 31, 0],
+  ]) {
     assert.is(images[((r * 3 + c) * 32 + y) * 32 + x], pixel(r, c, y, x), `record ${r} c${c} y${y} x${x}`);
   }
 });

@@ -40,7 +40,10 @@ test('PyTorch defaults: dataset order, short last batch kept; each batch holds i
   assert.is(loader.length, 3);
   const { x, y, sizes } = await epochRows(loader);
   assert.equal(sizes, [4, 4, 2]);
-  assert.equal(x, Array.from({ length: N }, (_, i) => rowOf(i)));
+  assert.equal(
+    x,
+    Array.from({ length: N }, (_, i) => rowOf(i)),
+  );
   assert.equal(y, Array.from(labels));
 });
 
@@ -50,7 +53,10 @@ test('GPU tensor columns give the same batches as host columns; dropLast drops t
   assert.is(loader.length, 2);
   const { x, y, sizes } = await epochRows(loader);
   assert.equal(sizes, [4, 4]);
-  assert.equal(x, Array.from({ length: 8 }, (_, i) => rowOf(i)));
+  assert.equal(
+    x,
+    Array.from({ length: 8 }, (_, i) => rowOf(i)),
+  );
   assert.equal(y, Array.from(labels.slice(0, 8)));
 });
 
@@ -62,7 +68,11 @@ test('shuffle: every sample once per epoch, a new order each epoch, the same ord
   const e1 = await epochRows(a);
   const order0 = e0.x.map((r) => r[0] / 1.5);
   const order1 = e1.x.map((r) => r[0] / 1.5);
-  assert.equal([...order0].sort((p, q) => p - q), Array.from({ length: N }, (_, i) => i), 'a permutation');
+  assert.equal(
+    [...order0].sort((p, q) => p - q),
+    Array.from({ length: N }, (_, i) => i),
+    'a permutation',
+  );
   assert.not.equal(order0, order1, 'reshuffled per epoch');
   order0.forEach((i, k) => assert.is(e0.y[k], labels[i], 'labels follow their rows'));
   assert.equal((await epochRows(b)).x, e0.x, 'same seed, same first epoch without prefetch');
@@ -76,11 +86,24 @@ test('shuffle: every sample once per epoch, a new order each epoch, the same ord
 
 test('an ImageDataset through the DataLoader: images in [0, 1] as toFloat, labels', async () => {
   const ds: ImageDataset = {
-    name: 'toy', images: Uint8Array.from({ length: 5 * 4 }, (_, i) => (i * 13) % 256), labels: Uint8Array.from([3, 1, 4, 1, 5]),
-    count: 5, channels: 1, height: 2, width: 2, classes: ['0', '1', '2', '3', '4', '5'],
+    name: 'toy',
+    images: Uint8Array.from({ length: 5 * 4 }, (_, i) => (i * 13) % 256),
+    labels: Uint8Array.from([3, 1, 4, 1, 5]),
+    count: 5,
+    channels: 1,
+    height: 2,
+    width: 2,
+    classes: ['0', '1', '2', '3', '4', '5'],
   };
   const batches = [...new DataLoader(ds, { batchSize: 2 })];
-  assert.equal(batches.map(([x]) => x.shape), [[2, 1, 2, 2], [2, 1, 2, 2], [1, 1, 2, 2]]);
+  assert.equal(
+    batches.map(([x]) => x.shape),
+    [
+      [2, 1, 2, 2],
+      [2, 1, 2, 2],
+      [1, 1, 2, 2],
+    ],
+  );
   assert.equal(Array.from(await batches[1][0].toArray()), Array.from(toFloat(ds, [2, 3])));
   assert.equal(await batches[2][1].tolist(), [5]);
 });
@@ -97,11 +120,29 @@ test('wgrad/data exports the readers, parsers and helpers; loadFashionMnist read
   const root = new URL('../../', import.meta.url);
   for (const doc of ['docs/API.md', 'README.md']) {
     const text = readFileSync(new URL(doc, root), 'utf8');
-    const imports = [...text.matchAll(/import \{([^}]*)\} from 'wgrad\/data'/g)].flatMap((m) => m[1].split(',').map((s) => s.trim()).filter(Boolean));
+    const imports = [...text.matchAll(/import \{([^}]*)\} from 'wgrad\/data'/g)].flatMap((m) =>
+      m[1]
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
     assert.ok(imports.length > 0, `${doc} shows an import from wgrad/data`);
     for (const name of imports) assert.ok(name in data, `${doc} imports ${name} from wgrad/data, which does not export it`);
   }
-  for (const name of ['loadFashionMnist', 'loadMnist', 'loadCifar10', 'loadDataset', 'parseIdx', 'encodeIdx', 'parseCifar10Batch', 'subset', 'toFloat', 'TensorDataset', 'DataLoader', 'BatchLoader']) {
+  for (const name of [
+    'loadFashionMnist',
+    'loadMnist',
+    'loadCifar10',
+    'loadDataset',
+    'parseIdx',
+    'encodeIdx',
+    'parseCifar10Batch',
+    'subset',
+    'toFloat',
+    'TensorDataset',
+    'DataLoader',
+    'BatchLoader',
+  ]) {
     assert.ok(name in data, `wgrad/data should export ${name}`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'wgrad-fmnist-'));

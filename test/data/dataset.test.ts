@@ -43,7 +43,11 @@ test('seeded subset: deterministic, distinct, images follow their labels', () =>
   const picked = Array.from({ length: a.count }, (_, k) => originals.indexOf(imageOf(a, k).join()));
   assert.ok(picked.every((i) => i >= 0));
   assert.is(new Set(picked).size, 8, 'no image twice');
-  assert.equal(picked, [...picked].sort((x, y) => x - y), 'original order kept');
+  assert.equal(
+    picked,
+    [...picked].sort((x, y) => x - y),
+    'original order kept',
+  );
   picked.forEach((i, k) => assert.is(a.labels[k], ds.labels[i]));
   assert.is(subset(ds, 20, 1).count, 20);
 });

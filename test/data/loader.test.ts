@@ -24,9 +24,18 @@ test('every image exactly once per epoch (dropLast false), the short last batch 
   assert.is(loader.length, 4);
   for (let e = 0; e < 3; e++) {
     const batches = [...loader.epoch()];
-    assert.equal(batches.map((b) => b.indices.length), [3, 3, 3, 1]);
-    assert.equal(batches.map((b) => b.index), [0, 1, 2, 3]);
-    assert.ok(batches.every((b) => b.epoch === e), `epoch number ${e}`);
+    assert.equal(
+      batches.map((b) => b.indices.length),
+      [3, 3, 3, 1],
+    );
+    assert.equal(
+      batches.map((b) => b.index),
+      [0, 1, 2, 3],
+    );
+    assert.ok(
+      batches.every((b) => b.epoch === e),
+      `epoch number ${e}`,
+    );
     const all = batches.flatMap((b) => Array.from(b.indices)).sort((a, b) => a - b);
     assert.equal(all, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   }
@@ -40,7 +49,10 @@ test('dropLast (the default): only full batches, all distinct, the dropped tail 
   const dropped = new Set<number>();
   for (let e = 0; e < 6; e++) {
     const idx = epochIndices(loader);
-    assert.equal(idx.map((b) => b.length), [3, 3, 3]);
+    assert.equal(
+      idx.map((b) => b.length),
+      [3, 3, 3],
+    );
     const flat = idx.flat();
     assert.is(new Set(flat).size, 9, 'no image twice in an epoch');
     for (let i = 0; i < 10; i++) if (!flat.includes(i)) dropped.add(i);
@@ -63,9 +75,16 @@ test('order: a function of the seed; epochs differ; shuffle false keeps dataset 
   assert.equal(a, b, 'same seed, same order');
   assert.not.equal(a[0], c[0], 'another seed, another order');
   assert.not.equal(a[0], a[1], 'each epoch reshuffles');
-  assert.not.equal(a[0].flat(), Array.from({ length: 40 }, (_, i) => i), 'actually shuffled');
+  assert.not.equal(
+    a[0].flat(),
+    Array.from({ length: 40 }, (_, i) => i),
+    'actually shuffled',
+  );
   const plain = new BatchLoader(ds, { batchSize: 8, shuffle: false });
-  assert.equal(epochIndices(plain).flat(), Array.from({ length: 40 }, (_, i) => i));
+  assert.equal(
+    epochIndices(plain).flat(),
+    Array.from({ length: 40 }, (_, i) => i),
+  );
   plain.close();
 });
 
@@ -82,7 +101,10 @@ test('uploaded pixels are the chosen images in [0, 1]; labels follow them', asyn
         if (Math.abs(got[k * size + i] - want) > 1e-7) assert.unreachable(`batch ${batch.index} image ${k} (dataset ${src}) value ${i}`);
       }
     });
-    assert.equal(Array.from(batch.labels!), Array.from(batch.indices, (i) => ds.labels[i]));
+    assert.equal(
+      Array.from(batch.labels!),
+      Array.from(batch.indices, (i) => ds.labels[i]),
+    );
     assert.equal(Array.from(await batch.labelTensor!.toArray()), Array.from(batch.labels!));
     assert.equal(batch.views, [], 'no views without augment');
   }
@@ -140,7 +162,19 @@ test('epochs continue across next(); seek resumes at any batch exactly', async (
   const a = new BatchLoader(ds, opts);
   const seen: Batch[] = [];
   for (let i = 0; i < 8; i++) seen.push(a.next());
-  assert.equal(seen.map((b) => [b.epoch, b.index]), [[0, 0], [0, 1], [0, 2], [0, 3], [0, 4], [1, 0], [1, 1], [1, 2]]);
+  assert.equal(
+    seen.map((b) => [b.epoch, b.index]),
+    [
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [0, 3],
+      [0, 4],
+      [1, 0],
+      [1, 1],
+      [1, 2],
+    ],
+  );
   const last = seen[7];
   const want = Array.from(await last.views[1].toArray());
   const b = new BatchLoader(ds, opts);

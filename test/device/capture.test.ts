@@ -5,7 +5,22 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { init, capture, crossEntropy, keep, manualSeed, nn, optim, randn, stats, tensor, tidy, MoCo, Tensor, type CapturedStep } from '../../src/index.ts';
+import {
+  init,
+  capture,
+  crossEntropy,
+  keep,
+  manualSeed,
+  nn,
+  optim,
+  randn,
+  stats,
+  tensor,
+  tidy,
+  MoCo,
+  Tensor,
+  type CapturedStep,
+} from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
 import { mapInto } from '../../src/ops/map.ts';
 import { device } from '../../src/runtime.ts';
@@ -189,7 +204,10 @@ test('MoCo step (SmallConvNet, queue, momentum encoder): eager vs captured repla
   const dq = await maxDiff(params(a.moco), params(b.moco));
   const dk = await maxDiff(keyParams(a.moco), keyParams(b.moco));
   const dQueue = await maxDiff([a.moco.queue.tensor], [b.moco.queue.tensor]);
-  const dBn = await maxDiff([...a.moco.encoderQ.buffers(), ...a.moco.momentum.key.buffers()], [...b.moco.encoderQ.buffers(), ...b.moco.momentum.key.buffers()]);
+  const dBn = await maxDiff(
+    [...a.moco.encoderQ.buffers(), ...a.moco.momentum.key.buffers()],
+    [...b.moco.encoderQ.buffers(), ...b.moco.momentum.key.buffers()],
+  );
   assert.ok(dBn <= TOL, `BN running statistics differ by ${dBn}`);
   assert.ok(dq <= TOL, `query parameters differ by ${dq}`);
   assert.ok(dk <= TOL, `key encoder parameters differ by ${dk}`);
@@ -203,7 +221,11 @@ test('readbacks inside the captured function throw', async () => {
   const x = keep(randn([4]));
   const pending: Promise<unknown>[] = [];
   throwsWith(() => capture(() => void pending.push(x.add(1).toArray())), 'toArray() reads a value back', 'cannot be captured');
-  for (const p of pending) await p.then(() => assert.unreachable('the readback should fail'), (e: Error) => assert.match(e.message, 'cannot be captured'));
+  for (const p of pending)
+    await p.then(
+      () => assert.unreachable('the readback should fail'),
+      (e: Error) => assert.match(e.message, 'cannot be captured'),
+    );
   throwsWith(() => capture(async () => await x.mul(2).sum().item()), 'must be synchronous', 'cannot be captured');
   // The device still works eagerly afterwards, and a later capture records normally.
   const step = capture(() => x.mul(2));
@@ -325,7 +347,10 @@ test('a pinned buffer is not handed out while the capture lives', () => {
   assert.is(stats().bytesPinned, 0);
   // Back in the pool: the next allocations of that size class reuse them.
   const again = Array.from({ length: 16 }, () => Tensor.empty([64]));
-  assert.ok(again.some((t) => inner.includes(t.storage.buffer)), 'unpinned buffers are reused');
+  assert.ok(
+    again.some((t) => inner.includes(t.storage.buffer)),
+    'unpinned buffers are reused',
+  );
   for (const t of again) t.dispose();
   x.dispose();
 });

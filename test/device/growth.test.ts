@@ -5,7 +5,21 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { init, shutdown, nn, optim, randn, tensor, crossEntropy, stats, manualSeed, tidy, noGrad, normalize, type Tensor } from '../../src/index.ts';
+import {
+  init,
+  shutdown,
+  nn,
+  optim,
+  randn,
+  tensor,
+  crossEntropy,
+  stats,
+  manualSeed,
+  tidy,
+  noGrad,
+  normalize,
+  type Tensor,
+} from '../../src/index.ts';
 import { device } from '../../src/runtime.ts';
 import { GrowthWatch } from '../../src/device/collect.ts';
 
@@ -29,7 +43,11 @@ async function pytorchStyleLoop(steps: number, keepLosses: boolean, batch = 64):
   const model = new Mlp();
   const opt = new optim.SGD(model.parameters(), { lr: 0.01 });
   const x = randn(batch, 256);
-  const y = tensor(Array.from({ length: batch }, (_, i) => i % 10), undefined, { dtype: 'int32' });
+  const y = tensor(
+    Array.from({ length: batch }, (_, i) => i % 10),
+    undefined,
+    { dtype: 'int32' },
+  );
   const kept: Tensor[] = [];
   const live: number[] = [];
   try {
@@ -52,13 +70,21 @@ test('1,000 PyTorch-style steps without tidy(): live GPU bytes stay bounded, no 
   const { live, warnings } = await pytorchStyleLoop(1000, false);
   // The typical step's growth: the median of step-to-step differences (a collection, a few in
   // 1,000 steps, shows as one negative difference and does not move the median).
-  const diffs = live.slice(1).map((v, i) => v - live[i]).sort((a, b) => a - b);
+  const diffs = live
+    .slice(1)
+    .map((v, i) => v - live[i])
+    .sort((a, b) => a - b);
   const perStep = diffs[diffs.length >> 1];
   const peak = Math.max(...live);
-  console.log(`  un-tidied loop: ~${(perStep / 1024).toFixed(0)} KiB/step would be ${(perStep * 1000 / MIB).toFixed(0)} MiB after 1,000 steps; ` +
-    `peak live ${(peak / MIB).toFixed(1)} MiB, end ${(live.at(-1)! / MIB).toFixed(1)} MiB, ${stats().collections} collections`);
+  console.log(
+    `  un-tidied loop: ~${(perStep / 1024).toFixed(0)} KiB/step would be ${((perStep * 1000) / MIB).toFixed(0)} MiB after 1,000 steps; ` +
+      `peak live ${(peak / MIB).toFixed(1)} MiB, end ${(live.at(-1)! / MIB).toFixed(1)} MiB, ${stats().collections} collections`,
+  );
   assert.ok(perStep * 1000 > 64 * MIB, `the loop should leave garbage (${perStep} B/step), or this test proves nothing`);
-  assert.ok(peak < 48 * MIB, `peak live GPU memory ${(peak / MIB).toFixed(1)} MiB, expected < 48 MiB (a 32 MiB step + the model + what the last step holds)`);
+  assert.ok(
+    peak < 48 * MIB,
+    `peak live GPU memory ${(peak / MIB).toFixed(1)} MiB, expected < 48 MiB (a 32 MiB step + the model + what the last step holds)`,
+  );
   assert.ok(stats().collections >= 1, 'wgrad asked for a collection');
   assert.equal(warnings, [], 'no warning for a loop whose garbage is collectable');
 });
@@ -75,7 +101,12 @@ test('a loop that keeps its losses (and so their graphs) reachable is warned onc
 test('the watch: collects each time live bytes grow by max(step, low), follows releases down; no collector → one warning', () => {
   let live = 0;
   let collected = 0;
-  const w = new GrowthWatch(() => live, () => collected++, 10, () => assert.unreachable('no warning expected'));
+  const w = new GrowthWatch(
+    () => live,
+    () => collected++,
+    10,
+    () => assert.unreachable('no warning expected'),
+  );
   live = 9;
   w.onCreate();
   assert.is(collected, 0, 'below the step');
@@ -91,7 +122,12 @@ test('the watch: collects each time live bytes grow by max(step, low), follows r
   w.onCreate();
   assert.is(collected, 2);
   const warnings: string[] = [];
-  const noGc = new GrowthWatch(() => live, null, 10, (m) => warnings.push(m));
+  const noGc = new GrowthWatch(
+    () => live,
+    null,
+    10,
+    (m) => warnings.push(m),
+  );
   live = 30;
   noGc.onCreate();
   live = 100;
@@ -100,7 +136,12 @@ test('the watch: collects each time live bytes grow by max(step, low), follows r
   assert.ok(warnings[0].includes('cannot ask this JavaScript engine for a garbage collection'));
   const leaks: string[] = [];
   live = 0;
-  const leak = new GrowthWatch(() => live, () => collected++, 10, (m) => leaks.push(m));
+  const leak = new GrowthWatch(
+    () => live,
+    () => collected++,
+    10,
+    (m) => leaks.push(m),
+  );
   for (live = 0; live < 200; live++) leak.onCreate(); // nothing is ever released
   assert.is(leaks.length, 1, 'warned once when three collections in a row left more live than before');
 });
@@ -110,7 +151,12 @@ test('a program that calls tidy() itself is not warned for what it keeps (featur
   // The leak pattern of the watch test above, which warns, with the program managing lifetimes.
   let live = 0;
   let collected = 0;
-  const w = new GrowthWatch(() => live, () => collected++, 10, () => assert.unreachable('no warning for a program that uses tidy()'));
+  const w = new GrowthWatch(
+    () => live,
+    () => collected++,
+    10,
+    () => assert.unreachable('no warning for a program that uses tidy()'),
+  );
   w.managed = () => true;
   for (live = 0; live < 200; live++) w.onCreate();
   assert.ok(collected >= 3, `collections are still asked for (${collected})`);

@@ -22,7 +22,10 @@ test('pack places scalars at 4-byte steps and vec4s / arrays at 16-byte boundari
   assert.is(v.getUint32(0, true), 7);
   assert.is(v.getInt32(4, true), -3);
   assert.is(v.getFloat32(8, true), 0.5);
-  assert.equal([0, 1, 2, 3, 4, 5, 6, 7].map((i) => v.getUint32(16 + 4 * i, true)), [1, 2, 3, 0, 0, 0, 0, 0]);
+  assert.equal(
+    [0, 1, 2, 3, 4, 5, 6, 7].map((i) => v.getUint32(16 + 4 * i, true)),
+    [1, 2, 3, 0, 0, 0, 0, 0],
+  );
   assert.is(v.getUint32(48, true), 9);
   assert.is(layout.wgsl(), 'struct Params {\n  n: u32,\n  shift: i32,\n  scale: f32,\n  dims: array<vec4<u32>, 2>,\n  tail: u32,\n}');
 });
@@ -60,25 +63,44 @@ test('uniformStruct reads the var<uniform> struct, ignoring comments and commas 
 test('mismatch names the first field that differs', () => {
   const code = 'struct Params { a: u32, b: u32, c: f32, }\n@group(0) @binding(0) var<uniform> p: Params;';
   assert.is(new UniformLayout(['test_layout_c'], { a: 'u32', b: 'u32', c: 'f32' }).mismatch(code), null);
-  assert.is(new UniformLayout(['test_layout_c'], { a: 'u32', c: 'f32', b: 'u32' }).mismatch(code), 'field 1: the layout has c: f32, the WGSL struct b: u32');
-  assert.is(new UniformLayout(['test_layout_c'], { a: 'u32', b: 'i32', c: 'f32' }).mismatch(code), 'field 1: the layout has b: i32, the WGSL struct b: u32');
-  assert.is(new UniformLayout(['test_layout_c'], { a: 'u32', b: 'u32' }).mismatch(code), 'field 2: the layout has nothing, the WGSL struct c: f32');
+  assert.is(
+    new UniformLayout(['test_layout_c'], { a: 'u32', c: 'f32', b: 'u32' }).mismatch(code),
+    'field 1: the layout has c: f32, the WGSL struct b: u32',
+  );
+  assert.is(
+    new UniformLayout(['test_layout_c'], { a: 'u32', b: 'i32', c: 'f32' }).mismatch(code),
+    'field 1: the layout has b: i32, the WGSL struct b: u32',
+  );
+  assert.is(
+    new UniformLayout(['test_layout_c'], { a: 'u32', b: 'u32' }).mismatch(code),
+    'field 2: the layout has nothing, the WGSL struct c: f32',
+  );
 });
 
 test('the device refuses to run a kernel whose struct disagrees with the packed layout', async () => {
-  registerKernelSource('test_layout_kernel', `
+  registerKernelSource(
+    'test_layout_kernel',
+    `
     struct Params { n: u32, scale: f32, }
     @group(0) @binding(0) var<uniform> p: Params;
     @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-    @compute @workgroup_size(1) fn main() { out[0] = p.scale * f32(p.n); }`);
+    @compute @workgroup_size(1) fn main() { out[0] = p.scale * f32(p.n); }`,
+  );
   const out = tensor([0]);
   const dispatch = (layout: UniformLayout<'n' | 'scale'>) =>
     currentDevice().dispatch({
-      kernel: 'test_layout_kernel', buffers: [out.storage.buffer], access: 'w',
-      uniforms: layout.pack({ n: 3, scale: 2 }), workgroups: [1], label: 'layout test',
+      kernel: 'test_layout_kernel',
+      buffers: [out.storage.buffer],
+      access: 'w',
+      uniforms: layout.pack({ n: 3, scale: 2 }),
+      workgroups: [1],
+      label: 'layout test',
     });
   const swapped = new UniformLayout(['test_layout_kernel'], { scale: 'f32', n: 'u32' });
-  assert.throws(() => dispatch(swapped), /layout test: the uniform layout does not match kernel 'test_layout_kernel': field 0: the layout has scale: f32, the WGSL struct n: u32/);
+  assert.throws(
+    () => dispatch(swapped),
+    /layout test: the uniform layout does not match kernel 'test_layout_kernel': field 0: the layout has scale: f32, the WGSL struct n: u32/,
+  );
   dispatch(new UniformLayout(['test_layout_kernel'], { n: 'u32', scale: 'f32' }));
   assert.equal([...(await out.toArray())], [6]);
   out.dispose();
@@ -93,7 +115,14 @@ test('packed uniforms from a second copy of the module (not instanceof this Pack
   assert.ok(!(foreign instanceof PackedUniforms));
   assert.is(uniformBytes(foreign), packed.bytes);
   const out = tensor([0]);
-  currentDevice().dispatch({ kernel: 'test_layout_kernel', buffers: [out.storage.buffer], access: 'w', uniforms: foreign, workgroups: [1], label: 'layout test' });
+  currentDevice().dispatch({
+    kernel: 'test_layout_kernel',
+    buffers: [out.storage.buffer],
+    access: 'w',
+    uniforms: foreign,
+    workgroups: [1],
+    label: 'layout test',
+  });
   assert.equal([...(await out.toArray())], [2]);
   out.dispose();
 });
@@ -103,7 +132,8 @@ test("every layout the library declares matches its kernel's struct (kernels/ an
   // A generated kernel's module is named after it (conv2d-tile.ts: conv2d_tile) and registers its
   // skeleton when loaded (src/index.ts loads them all).
   const generated = readdirSync(new URL('../../src/ops/codegen/', import.meta.url))
-    .filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3).replace(/-/g, '_'));
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3).replace(/-/g, '_'));
   const checked: string[] = [];
   for (const [kernel, layouts] of uniformLayouts()) {
     if (!files.includes(`${kernel}.wgsl`) && !generated.includes(kernel)) continue;
@@ -120,14 +150,19 @@ test("every layout the library declares matches its kernel's struct (kernels/ an
   for (const k of ['conv2d_pad', 'conv2d_pad4', 'conv2d_tile', 'conv2d_wgrad', 'matmul', 'matmul_tiled', 'matmul_vec4']) {
     assert.ok(checked.includes(k), `${k} not among the checked: ${checked.join(', ')}`);
   }
-  assert.not.ok(files.some((f) => generated.includes(f.slice(0, -5))), 'a generated kernel has no kernels/*.wgsl of its own');
+  assert.not.ok(
+    files.some((f) => generated.includes(f.slice(0, -5))),
+    'a generated kernel has no kernels/*.wgsl of its own',
+  );
   // Every kernels/*.wgsl whose Params struct has no holes needs a layout (generated kernels print theirs from one).
   // Pieces that kernels include (`//! include matmul_params`) have no entry point and are checked in their kernels.
-  const plain = files.map((f) => f.slice(0, -'.wgsl'.length)).filter((k) => {
-    const source = kernelSource(k);
-    const struct = uniformStructText(source);
-    return /@compute/.test(source) && struct !== '' && !/\{\{\w+\}\}/.test(struct);
-  });
+  const plain = files
+    .map((f) => f.slice(0, -'.wgsl'.length))
+    .filter((k) => {
+      const source = kernelSource(k);
+      const struct = uniformStructText(source);
+      return /@compute/.test(source) && struct !== '' && !/\{\{\w+\}\}/.test(struct);
+    });
   assert.ok(plain.includes('matmul') && !plain.includes('matmul_params'), `plain kernels: ${plain.join(', ')}`);
   const missing = plain.filter((k) => !checked.includes(k));
   assert.equal(missing, [], `kernels without a UniformLayout (declare one beside the op that dispatches it): ${missing.join(', ')}`);

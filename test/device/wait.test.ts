@@ -112,7 +112,10 @@ test("init({ wait }): switches the running device's mode; anything but 'spin' or
     assert.is((await init({ wait: 'spin' })).wait, 'spin');
     assert.is(deviceInfo().wait, 'spin');
     assert.is((await init({ wait: 'sleep' })).wait, 'sleep');
-    const refused = await init({ wait: 'poll' as 'spin' }).then(() => 'accepted', (e: Error) => e.message);
+    const refused = await init({ wait: 'poll' as 'spin' }).then(
+      () => 'accepted',
+      (e: Error) => e.message,
+    );
     assert.is(refused, `wgrad.init: wait must be 'spin' or 'sleep', got "poll"`);
     assert.is(deviceInfo().wait, 'sleep', 'unchanged by the refused call');
   } finally {

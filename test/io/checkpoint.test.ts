@@ -12,8 +12,22 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import {
-  Tensor, tensor, randn, tidy, keep, manualSeed, defaultGenerator, Generator, noGrad, optim, stats,
-  saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, readTensors,
+  Tensor,
+  tensor,
+  randn,
+  tidy,
+  keep,
+  manualSeed,
+  defaultGenerator,
+  Generator,
+  noGrad,
+  optim,
+  stats,
+  saveSafetensors,
+  loadSafetensors,
+  saveCheckpoint,
+  loadCheckpoint,
+  readTensors,
 } from '../../src/index.ts';
 import { Module, parameter } from '../../src/nn/module.ts';
 import { kaimingUniform, uniform } from '../../src/nn/init.ts';
@@ -55,7 +69,10 @@ class Net extends Module {
   }
 }
 
-const sha = (a: Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+const sha = (a: Float32Array) =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 
 test('saveSafetensors / loadSafetensors: GPU tensors round trip bit for bit, views included', async () => {
   const base = randn([4, 6], { generator: new Generator(3) });
@@ -86,9 +103,15 @@ function startRun(kind: 'sgd' | 'adamw', seed: number, dataSeed: number): Run {
   manualSeed(seed);
   const model = new Net();
   const params = model.parameters();
-  const opt = kind === 'sgd'
-    ? new optim.SGD([{ params: params.slice(0, 2) }, { params: params.slice(2), lr: 0.02 }], { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 })
-    : new optim.AdamW(params, { lr: 0.01 });
+  const opt =
+    kind === 'sgd'
+      ? new optim.SGD([{ params: params.slice(0, 2) }, { params: params.slice(2), lr: 0.02 }], {
+          lr: 0.05,
+          momentum: 0.9,
+          nesterov: true,
+          weightDecay: 1e-3,
+        })
+      : new optim.AdamW(params, { lr: 0.01 });
   const sched = new optim.LRScheduler(opt, optim.linearWarmup(1, optim.cosine(5)), { start: 1 });
   return { model, opt, sched, data: new Generator(dataSeed) };
 }
@@ -136,13 +159,24 @@ for (const kind of ['sgd', 'adamw'] as const) {
     for (let s = 0; s < cut; s++) trainStep(b);
     const path = join(dir, `${kind}.safetensors`);
     await saveCheckpoint(path, {
-      model: b.model, optimizer: b.opt, scheduler: b.sched, step: cut, epoch: 0, config: { kind, lr: 0.05 },
-      generators: { default: defaultGenerator, data: b.data }, metadata: { run: 'test' },
+      model: b.model,
+      optimizer: b.opt,
+      scheduler: b.sched,
+      step: cut,
+      epoch: 0,
+      config: { kind, lr: 0.05 },
+      generators: { default: defaultGenerator, data: b.data },
+      metadata: { run: 'test' },
     });
     dispose(b);
     const c = startRun(kind, 999, 123);
     defaultGenerator.seed(4242);
-    const loaded = await loadCheckpoint(path, { model: c.model, optimizer: c.opt, scheduler: c.sched, generators: { default: defaultGenerator, data: c.data } });
+    const loaded = await loadCheckpoint(path, {
+      model: c.model,
+      optimizer: c.opt,
+      scheduler: c.sched,
+      generators: { default: defaultGenerator, data: c.data },
+    });
     assert.equal(loaded.step, cut);
     assert.equal(loaded.epoch, 0);
     assert.equal(loaded.config, { kind, lr: 0.05 });
@@ -174,7 +208,10 @@ test('a restore that does not fit changes nothing and names the problem', async 
     await loadCheckpoint(path, { model: other });
     assert.unreachable('should throw');
   } catch (e) {
-    assert.match((e as Error).message, /size mismatch for fc2\.weight: copying a tensor of shape \[3, 8\] from the state dict, the shape in the current model is \[4, 8\]/);
+    assert.match(
+      (e as Error).message,
+      /size mismatch for fc2\.weight: copying a tensor of shape \[3, 8\] from the state dict, the shape in the current model is \[4, 8\]/,
+    );
     assert.match((e as Error).message, /fit\.safetensors/);
   }
   assert.equal(await snapshot(other), before, 'nothing was loaded');
@@ -251,7 +288,13 @@ print(json.dumps(out))
   assert.is(report.metadata['wgrad.step'], '2');
   const meta = JSON.parse(report.metadata['wgrad.optimizer']);
   assert.is(meta.type, 'SGD');
-  assert.equal(meta.paramGroups.map((g: { params: number[] }) => g.params), [[0, 1], [2, 3]]);
+  assert.equal(
+    meta.paramGroups.map((g: { params: number[] }) => g.params),
+    [
+      [0, 1],
+      [2, 3],
+    ],
+  );
   if (report.torch) {
     for (const [k, t] of Object.entries(r.model.stateDict())) assert.is(report.torch[k], expected[`model.${k}`].sha256, `torch ${k}`);
   } else {

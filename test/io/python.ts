@@ -35,6 +35,7 @@ let torchCached: string | null | undefined;
 export function findPythonWithTorch(): string | null {
   if (torchCached !== undefined) return torchCached;
   const python = findPythonWithNumpy();
-  torchCached = python !== null && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 }).status === 0 ? python : null;
+  torchCached =
+    python !== null && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 }).status === 0 ? python : null;
   return torchCached;
 }

@@ -33,9 +33,18 @@ function randomTensor(shape: number[], rand: () => number): TensorData {
 /** Float32 values with awkward bit patterns: NaN payloads, signaling NaN, -0, infinities, denormals. */
 function specialValues(): Float32Array {
   const bits = new Uint32Array([
-    0x7fc00000, 0x7fc00001, 0xffc12345, 0x7f800001, // quiet NaN, NaN payloads, signaling NaN
-    0x80000000, 0x00000000, 0x7f800000, 0xff800000, // -0, +0, +inf, -inf
-    0x00000001, 0x807fffff, 0x7f7fffff, 0x3f800000, // denormals, max finite, 1
+    0x7fc00000,
+    0x7fc00001,
+    0xffc12345,
+    0x7f800001, // quiet NaN, NaN payloads, signaling NaN
+    0x80000000,
+    0x00000000,
+    0x7f800000,
+    0xff800000, // -0, +0, +inf, -inf
+    0x00000001,
+    0x807fffff,
+    0x7f7fffff,
+    0x3f800000, // denormals, max finite, 1
   ]);
   return new Float32Array(bits.buffer);
 }
@@ -45,7 +54,9 @@ function hex(data: Float32Array | Int32Array): string {
 }
 
 function sha256(data: Float32Array | Int32Array): string {
-  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    .digest('hex');
 }
 
 /** Build a file by hand: raw header text (not padded), explicit header length, data bytes. */
@@ -194,10 +205,7 @@ test('encode rejects bad input with errors naming the tensor and shapes', () => 
   );
   assert.throws(() => encodeSafetensors({ w: { data: new Float32Array(1), shape: [-1] } }), /tensor "w" shape must be/);
   assert.throws(() => encodeSafetensors({ w: { data: new Float32Array(1), shape: [0.5] } }), /tensor "w" shape must be/);
-  assert.throws(
-    () => encodeSafetensors({}, { epoch: 3 as unknown as string }),
-    /metadata\["epoch"\] must be a string, got 3/,
-  );
+  assert.throws(() => encodeSafetensors({}, { epoch: 3 as unknown as string }), /metadata\["epoch"\] must be a string, got 3/);
   assert.throws(() => encodeSafetensors({}, ['x'] as unknown as Record<string, string>), /metadata must be an object/);
 });
 
@@ -205,10 +213,7 @@ test('encode rejects bad input with errors naming the tensor and shapes', () => 
 
 function validFile(): Uint8Array {
   const rand = rng(3);
-  return encodeSafetensors(
-    { a: randomTensor([2, 3], rand), b: randomTensor([4], rand), c: randomTensor([], rand) },
-    { epoch: '1' },
-  );
+  return encodeSafetensors({ a: randomTensor([2, 3], rand), b: randomTensor([4], rand), c: randomTensor([], rand) }, { epoch: '1' });
 }
 
 test('truncated files are rejected at every cut point', () => {
@@ -257,7 +262,10 @@ test('malformed entries are rejected', () => {
   const d4 = new Uint8Array(4);
   throwsCorrupt(() => decodeSafetensors(craft({ a: 1 }, d4)), /tensor "a" to be an object/);
   throwsCorrupt(() => decodeSafetensors(craft({ a: { shape: [1], data_offsets: [0, 4] } }, d4)), /string dtype/);
-  throwsCorrupt(() => decodeSafetensors(craft({ a: f32(1, 'F32', [-1]) }, d4)), /shape to be an array of non-negative integers, found \[-1\]/);
+  throwsCorrupt(
+    () => decodeSafetensors(craft({ a: f32(1, 'F32', [-1]) }, d4)),
+    /shape to be an array of non-negative integers, found \[-1\]/,
+  );
   throwsCorrupt(() => decodeSafetensors(craft({ a: f32(1, 'F32', [1.5]) }, d4)), /non-negative integers/);
   throwsCorrupt(() => decodeSafetensors(craft({ a: { dtype: 'F32', shape: [1], data_offsets: [0] } }, d4)), /data_offsets/);
   throwsCorrupt(() => decodeSafetensors(craft({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, d4)), /begin <= end/);
@@ -266,10 +274,7 @@ test('malformed entries are rejected', () => {
     () => decodeSafetensors(craft({ a: f32(3, 'F32', [3], 0, 8) }, new Uint8Array(8))),
     /shape \[3\] F32, so expected 12 bytes, but data_offsets \[0, 8\] span 8 bytes/,
   );
-  throwsCorrupt(
-    () => decodeSafetensors(craft({ a: f32(1, 'F32', [2 ** 40, 2 ** 40]) }, d4)),
-    /expected/,
-  );
+  throwsCorrupt(() => decodeSafetensors(craft({ a: f32(1, 'F32', [2 ** 40, 2 ** 40]) }, d4)), /expected/);
   throwsCorrupt(() => decodeSafetensors(craft({ __metadata__: { epoch: 1 } })), /__metadata__\["epoch"\] to be a string, found 1/);
   throwsCorrupt(() => decodeSafetensors(craft({ __metadata__: ['x'] })), /"__metadata__" to be an object/);
 });
@@ -287,10 +292,7 @@ test('offsets out of range, overlapping, with gaps or trailing bytes are rejecte
     () => decodeSafetensors(craft({ a: f32(1, 'F32', [1], 0), b: f32(1, 'F32', [1], 8) }, new Uint8Array(12))),
     /tensor "b" starts at data offset 8, expected 4 \(4 bytes not covered/,
   );
-  throwsCorrupt(
-    () => decodeSafetensors(craft({ a: f32(1, 'F32', [1], 4) }, new Uint8Array(8))),
-    /starts at data offset 4, expected 0/,
-  );
+  throwsCorrupt(() => decodeSafetensors(craft({ a: f32(1, 'F32', [1], 4) }, new Uint8Array(8))), /starts at data offset 4, expected 0/);
   throwsCorrupt(
     () => decodeSafetensors(craft({ a: f32(1) }, new Uint8Array(12))),
     /tensors cover 4 bytes of data, but the data section has 12 bytes \(8 trailing bytes\)/,
@@ -328,7 +330,10 @@ test('I32 round-trips exactly (beyond 2^24); F32 and I32 side by side', () => {
   assert.ok(out.tensors.i.data instanceof Int32Array);
   assert.equal(Array.from(out.tensors.i.data), Array.from(ints));
   assert.is(out.tensors.f.dtype, 'F32');
-  assert.throws(() => encodeSafetensors({ u: { data: new Uint8Array(2) as never, shape: [2] } }), /data must be a Float32Array \(F32\) or an Int32Array \(I32\)/);
+  assert.throws(
+    () => encodeSafetensors({ u: { data: new Uint8Array(2) as never, shape: [2] } }),
+    /data must be a Float32Array \(F32\) or an Int32Array \(I32\)/,
+  );
 });
 
 // torch writes the half-precision tensors (by hand: Debian has no safetensors module), an I32 one,
@@ -372,11 +377,16 @@ test('F16 and BF16 checkpoints written by torch widen to float32 exactly; I32 bo
     const mine = Int32Array.from([16777217, -5, 2147483647]);
     writeFileSync(ours, encodeSafetensors({ n: { data: mine, shape: [3] } }));
     runPython(python, PY_HALF, [path, expectPath, ours]);
-    const report = JSON.parse(readFileSync(expectPath, 'utf8')) as { expected: Record<string, string>; dtype_of_ours: string; ours: number[] };
+    const report = JSON.parse(readFileSync(expectPath, 'utf8')) as {
+      expected: Record<string, string>;
+      dtype_of_ours: string;
+      ours: number[];
+    };
     const { tensors } = decodeSafetensors(readFileSync(path));
     assert.equal([tensors.h.dtype, tensors.b.dtype, tensors.i.dtype], ['F16', 'BF16', 'I32']);
     assert.ok(tensors.h.data instanceof Float32Array && tensors.b.data instanceof Float32Array && tensors.i.data instanceof Int32Array);
-    for (const name of ['h', 'b', 'i']) assert.is(hex(tensors[name].data), report.expected[name], `bits of ${name} (${tensors[name].dtype})`);
+    for (const name of ['h', 'b', 'i'])
+      assert.is(hex(tensors[name].data), report.expected[name], `bits of ${name} (${tensors[name].dtype})`);
     assert.is(report.dtype_of_ours, 'I32');
     assert.equal(report.ours, Array.from(mine));
   });
@@ -465,10 +475,10 @@ test('Python (numpy, torch) reads what we write, bit for bit', () => {
   const tensors: Record<string, TensorData> = {
     'encoder.conv1.weight': randomTensor([8, 3, 3, 3], rand),
     'encoder.fc.bias': randomTensor([10], rand),
-    'queue': randomTensor([16, 32], rand),
-    'step': randomTensor([], rand),
-    'empty': randomTensor([2, 0, 3], rand),
-    'special': { data: specialValues(), shape: [2, 6] },
+    queue: randomTensor([16, 32], rand),
+    step: randomTensor([], rand),
+    empty: randomTensor([2, 0, 3], rand),
+    special: { data: specialValues(), shape: [2, 6] },
     'naïve 𝄞': randomTensor([3], rand),
   };
   const metadata = { format: 'pt', epoch: '3', note: 'wgrad ✓ 𝄞' };

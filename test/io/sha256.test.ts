@@ -12,7 +12,11 @@ test('matches node:crypto at the padding edges and beyond', () => {
     const data = bytes(n, n);
     assert.is(new Sha256().update(data).hex(), createHash('sha256').update(data).digest('hex'), `${n} bytes`);
   }
-  assert.is(new Sha256().update('abc').hex(), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'FIPS 180-4 example "abc"');
+  assert.is(
+    new Sha256().update('abc').hex(),
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    'FIPS 180-4 example "abc"',
+  );
 });
 
 test('updates in pieces of any size give the digest of the whole', () => {

@@ -57,7 +57,18 @@ for (const splits of [1, 2]) {
     const inFile = path.join(dir, 'in.safetensors');
     const outFile = path.join(dir, 'out.safetensors');
     pre.perm = { data: Float32Array.from(perm), shape: [B] };
-    fs.writeFileSync(inFile, encodeSafetensors(pre, { width: String(width), in_channels: '1', splits: String(splits), dim: String(dim), m: String(m), T: String(T), ptr: String(ptr) }));
+    fs.writeFileSync(
+      inFile,
+      encodeSafetensors(pre, {
+        width: String(width),
+        in_channels: '1',
+        splits: String(splits),
+        dim: String(dim),
+        m: String(m),
+        T: String(T),
+        ptr: String(ptr),
+      }),
+    );
     execFileSync(py, [path.join(import.meta.dirname, 'torch_moco_step.py'), inFile, outFile], { stdio: ['ignore', 'inherit', 'inherit'] });
     const ref = decodeSafetensors(new Uint8Array(fs.readFileSync(outFile))).tensors;
     fs.rmSync(dir, { recursive: true });
@@ -72,7 +83,8 @@ for (const splits of [1, 2]) {
       checked++;
     }
     assert.is(checked, Object.keys(ref).filter((k) => k.startsWith('grad.')).length, 'every PyTorch gradient was compared');
-    for (const [name, p] of model.momentum.key.namedParameters()) assertClose(await p.toArray(), ref[`key_after.${name}`].data, 1e-6, `key ${name}`);
+    for (const [name, p] of model.momentum.key.namedParameters())
+      assertClose(await p.toArray(), ref[`key_after.${name}`].data, 1e-6, `key ${name}`);
     assertClose(await model.queue.snapshot(), ref.queue_after.data, 1e-5, 'queue after enqueue');
   });
 }
@@ -87,12 +99,14 @@ test('momentum update: θ_k ← m·θ_k + (1−m)·θ_q to float32 rounding', as
   const k = await Promise.all([...model.momentum.key.namedParameters()].map(([, p]) => p.toArray()));
   model.momentum.update(0.99);
   const after = await Promise.all([...model.momentum.key.namedParameters()].map(([, p]) => p.toArray()));
-  after.forEach((a, i) => a.forEach((v, j) => {
-    const [tk, tq] = [Math.fround(0.99) * k[i][j], Math.fround(1 - 0.99) * q[i][j]]; // the kernel's f32 weights
-    // float32 rounding of the two products and the sum (the GPU may fuse them into an FMA)
-    const bound = 3 * 2 ** -24 * (Math.abs(tk) + Math.abs(tq)) + 1e-30;
-    assert.ok(Math.abs(v - (tk + tq)) <= bound, `param ${i}[${j}]: ${v} vs ${tk + tq}`);
-  }));
+  after.forEach((a, i) =>
+    a.forEach((v, j) => {
+      const [tk, tq] = [Math.fround(0.99) * k[i][j], Math.fround(1 - 0.99) * q[i][j]]; // the kernel's f32 weights
+      // float32 rounding of the two products and the sum (the GPU may fuse them into an FMA)
+      const bound = 3 * 2 ** -24 * (Math.abs(tk) + Math.abs(tq)) + 1e-30;
+      assert.ok(Math.abs(v - (tk + tq)) <= bound, `param ${i}[${j}]: ${v} vs ${tk + tq}`);
+    }),
+  );
   for (const [, p] of model.momentum.key.namedParameters()) assert.is(p.requiresGrad, false, 'key encoder never requires grad');
 });
 
@@ -102,7 +116,10 @@ test('shuffle BN: keys are un-shuffled back to their images', async () => {
   shuffled.momentum.key.eval(); // eval BN: a sample's key no longer depends on its batch-mates
   const x = randnSeeded([6, 1, 8, 8], 9);
   const k1 = await shuffled.keys(x).toArray();
-  assert.ok(shuffled.lastPermutation!.some((p, i) => p !== i), 'the batch was actually permuted');
+  assert.ok(
+    shuffled.lastPermutation!.some((p, i) => p !== i),
+    'the batch was actually permuted',
+  );
   const plain = await noGrad(() => shuffled.momentum.key.forward(x)).toArray();
   assertClose(k1, plain, 1e-6, 'keys of shuffled batch, un-shuffled');
   // In training mode with split BN (group = index % 2) a permutation that moves samples between
@@ -116,7 +133,10 @@ test('shuffle BN: keys are un-shuffled back to their images', async () => {
     const evens = new Set([...perm].filter((_, i) => i % 2 === 0).map((p) => p % 2));
     const regroups = evens.size > 1;
     if (!regroups) continue;
-    assert.ok(k2.some((v, i) => Math.abs(v - k3[i]) > 1e-4), 'split BN statistics depend on the shuffle');
+    assert.ok(
+      k2.some((v, i) => Math.abs(v - k3[i]) > 1e-4),
+      'split BN statistics depend on the shuffle',
+    );
     return;
   }
   assert.unreachable('no permutation moved a sample between BN groups in 10 draws');

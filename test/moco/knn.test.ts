@@ -9,7 +9,10 @@ test.before(setup);
 
 /** Float64 reference: weighted vote of the top-k cosine neighbours. */
 function refKnn(train: number[][], yTrain: number[], test: number[][], yTest: number[], k: number, t: number, classes: number): number {
-  const norm = (v: number[]) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
+  const norm = (v: number[]) => {
+    const n = Math.hypot(...v);
+    return v.map((x) => x / n);
+  };
   const tr = train.map(norm);
   let correct = 0;
   test.map(norm).forEach((q, i) => {
@@ -59,8 +62,18 @@ test('knnAccuracy checks shapes and label counts', async () => {
   }
   assert.match(msg, /1 train features but 2 labels/);
   // Row blocks of raw images: the last block takes the rest; a block must hold at least a row.
-  const blocks = flattenImages(Float32Array.from({ length: 12 }, (_, i) => i), 4, 3);
-  assert.equal(blocks.map((b) => b.shape), [[3, 3], [1, 3]]);
+  const blocks = flattenImages(
+    Float32Array.from({ length: 12 }, (_, i) => i),
+    4,
+    3,
+  );
+  assert.equal(
+    blocks.map((b) => b.shape),
+    [
+      [3, 3],
+      [1, 3],
+    ],
+  );
   assert.equal(Array.from(await blocks[1].toArray()), [9, 10, 11]);
   assert.throws(() => flattenImages(new Float32Array(12), 4, 0), /maxRows must be a positive integer, got 0/);
 });
@@ -75,7 +88,11 @@ async function message(p: Promise<unknown>): Promise<string> {
 }
 
 test('knnAccuracy refuses bad options and labels, naming the value', async () => {
-  const x = () => tensor([[1, 0], [0, 1]]);
+  const x = () =>
+    tensor([
+      [1, 0],
+      [0, 1],
+    ]);
   const run = (yTrain: ArrayLike<number>, yTest: ArrayLike<number>, opts: object) => message(knnAccuracy(x(), yTrain, x(), yTest, opts));
   assert.is(await run([0, 1], [0, 1], { k: 0 }), 'knnAccuracy: k must be an integer >= 1 (got 0)');
   assert.is(await run([0, 1], [0, 1], { k: -1 }), 'knnAccuracy: k must be an integer >= 1 (got -1)');
@@ -85,7 +102,10 @@ test('knnAccuracy refuses bad options and labels, naming the value', async () =>
   assert.is(await run([0, 1], [0, 1], { classes: 0 }), 'knnAccuracy: classes must be an integer >= 1 (got 0)');
   assert.is(await run([0, -1], [0, 1], {}), 'knnAccuracy: train label -1 at position 1 is not valid; labels must be integers >= 0');
   assert.is(await run([0, 1], [0.5, 1], {}), 'knnAccuracy: test label 0.5 at position 0 is not valid; labels must be integers >= 0');
-  assert.is(await run([0, 2], [0, 1], { classes: 2 }), 'knnAccuracy: train label 2 at position 1 is not valid; labels must be integers in 0..1 (classes: 2)');
+  assert.is(
+    await run([0, 2], [0, 1], { classes: 2 }),
+    'knnAccuracy: train label 2 at position 1 is not valid; labels must be integers in 0..1 (classes: 2)',
+  );
   assert.is(await run([0, 1], [0, 1], { k: 1, classes: 2 }), 'no error');
   // A label tensor is checked too (no silent rounding).
   assert.match(await message(knnAccuracy(x(), tensor([0, 1.25]), x(), [0, 1])), /train label 1.25 at position 1/);
@@ -104,7 +124,13 @@ test('knnAccuracy: huge labels and a 200,000-row bank give the answer of small d
   assert.ok(want > 80, `quadrant labels are easy: ${want}%`);
   const t0 = Date.now();
   const big = [0, 1e9, 2 ** 31 - 1, 7];
-  const got = await knnAccuracy(bank, Int32Array.from(dense, (c) => big[c]), queries, Int32Array.from(qy, (c) => big[c]), { k: 20 });
+  const got = await knnAccuracy(
+    bank,
+    Int32Array.from(dense, (c) => big[c]),
+    queries,
+    Int32Array.from(qy, (c) => big[c]),
+    { k: 20 },
+  );
   assert.is(got, want);
   assert.ok(Date.now() - t0 < 20_000, `labels up to 2^31 - 1 took ${Date.now() - t0} ms`);
   bank.dispose();
@@ -112,8 +138,22 @@ test('knnAccuracy: huge labels and a 200,000-row bank give the answer of small d
 });
 
 test('knnAccuracy of NaN features is an error, not an accuracy', async () => {
-  const msg = await message(knnAccuracy(tensor([[NaN, 0], [0, 1]]), [0, 1], tensor([[1, 0]]), [0], { k: 1 }));
-  assert.is(msg, 'knnAccuracy: the features hold NaN or ±Inf (the similarity of test row 0 and train row 0 is NaN); no accuracy can be computed from them');
+  const msg = await message(
+    knnAccuracy(
+      tensor([
+        [NaN, 0],
+        [0, 1],
+      ]),
+      [0, 1],
+      tensor([[1, 0]]),
+      [0],
+      { k: 1 },
+    ),
+  );
+  assert.is(
+    msg,
+    'knnAccuracy: the features hold NaN or ±Inf (the similarity of test row 0 and train row 0 is NaN); no accuracy can be computed from them',
+  );
 });
 
 test.run();

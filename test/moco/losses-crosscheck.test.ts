@@ -61,7 +61,13 @@ const cases: Case[] = [
   { name: 'SimCLR: NT-Xent over 2N views, end-to-end', mechanism: 'end-to-end', loss: 'ntxent', splits: 2 },
   { name: 'SimCLR with DCL (positive out of the denominator), end-to-end', mechanism: 'end-to-end', loss: 'dcl', splits: 2 },
   { name: 'end-to-end InfoNCE (in-batch negatives)', mechanism: 'end-to-end', loss: 'infonce', splits: 1 },
-  { name: 'symmetric MoCo: both views as queries, both key batches enqueued (wrapping)', mechanism: 'queue', loss: 'infonce', symmetric: true, splits: 2 },
+  {
+    name: 'symmetric MoCo: both views as queries, both key batches enqueued (wrapping)',
+    mechanism: 'queue',
+    loss: 'infonce',
+    symmetric: true,
+    splits: 2,
+  },
   { name: 'queue mechanism, NT-Xent on momentum keys', mechanism: 'queue', loss: 'ntxent', splits: 2 },
   { name: 'queue mechanism, symmetric DCL on momentum keys', mechanism: 'queue', loss: 'dcl', symmetric: true, splits: 1 },
   { name: 'memory bank (Wu et al.), a repeated image in the batch', mechanism: 'memory-bank', loss: 'infonce', splits: 2 },
@@ -85,8 +91,18 @@ for (const c of cases) {
     };
     const encoder = new nn.SmallConvNet({ width, inChannels: 1, norm: (ch: number) => new nn.SplitBatchNorm2d(ch, c.splits) });
     const model = new MoCo({
-      encoder, dim, K, m, T, mlp: true, shuffleBN: true, loss: c.loss, symmetric: c.symmetric ?? false,
-      mechanism: c.mechanism, bankSize, generator: gen,
+      encoder,
+      dim,
+      K,
+      m,
+      T,
+      mlp: true,
+      shuffleBN: true,
+      loss: c.loss,
+      symmetric: c.symmetric ?? false,
+      mechanism: c.mechanism,
+      bankSize,
+      generator: gen,
     });
     // A key encoder unlike the query encoder (so the momentum update shows), and a queue pointer
     // such that the symmetric step's 12 keys wrap around the 16 rows.
@@ -117,11 +133,25 @@ for (const c of cases) {
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wgrad-losses-'));
     const [inFile, outFile] = [path.join(dir, 'in.safetensors'), path.join(dir, 'out.safetensors')];
-    fs.writeFileSync(inFile, encodeSafetensors(pre, {
-      width: String(width), in_channels: '1', splits: String(c.splits), dim: String(dim), m: String(m), T: String(T),
-      ptr: String(ptr), loss: c.loss, mechanism: c.mechanism, symmetric: c.symmetric ? '1' : '0', bank_momentum: '0.5',
-    }));
-    execFileSync(py, [path.join(import.meta.dirname, 'torch_losses_step.py'), inFile, outFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+    fs.writeFileSync(
+      inFile,
+      encodeSafetensors(pre, {
+        width: String(width),
+        in_channels: '1',
+        splits: String(c.splits),
+        dim: String(dim),
+        m: String(m),
+        T: String(T),
+        ptr: String(ptr),
+        loss: c.loss,
+        mechanism: c.mechanism,
+        symmetric: c.symmetric ? '1' : '0',
+        bank_momentum: '0.5',
+      }),
+    );
+    execFileSync(py, [path.join(import.meta.dirname, 'torch_losses_step.py'), inFile, outFile], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     const ref = decodeSafetensors(new Uint8Array(fs.readFileSync(outFile))).tensors as Host;
     fs.rmSync(dir, { recursive: true });
 
@@ -136,14 +166,16 @@ for (const c of cases) {
     }
     assert.is(checked, Object.keys(ref).filter((k) => k.startsWith('grad.')).length, 'every PyTorch gradient was compared');
     if (c.mechanism === 'queue') {
-      for (const [name, p] of model.momentum.key.namedParameters()) assertScaled(await p.toArray(), ref[`key_after.${name}`].data, `key ${name}`);
+      for (const [name, p] of model.momentum.key.namedParameters())
+        assertScaled(await p.toArray(), ref[`key_after.${name}`].data, `key ${name}`);
       const enqueued = c.loss === 'infonce' ? B * (c.symmetric ? 2 : 1) : 0;
       assert.is(model.queue.ptr, (ptr + enqueued) % K, 'queue pointer');
       if (enqueued === 2 * B) assert.ok(ptr + enqueued > K, 'the symmetric enqueue wraps around');
       assertScaled(await model.queue.snapshot(), ref.queue_after.data, 'queue after the step');
     } else {
       // Neither the key encoder nor the queue takes part: both unchanged.
-      for (const [name, p] of model.momentum.key.namedParameters()) assert.equal(Array.from(await p.toArray()), Array.from(pre[`key.${name}`].data), `key ${name} untouched`);
+      for (const [name, p] of model.momentum.key.namedParameters())
+        assert.equal(Array.from(await p.toArray()), Array.from(pre[`key.${name}`].data), `key ${name} untouched`);
       assert.equal(Array.from(await model.queue.snapshot()), Array.from(pre.queue.data), 'queue untouched');
     }
     if (model.memoryBank) assertScaled(await model.memoryBank.snapshot(), ref.bank_after.data, 'bank after the update');
@@ -152,7 +184,8 @@ for (const c of cases) {
     assert.is(buffers.length, Object.keys(ref).filter((k) => k.startsWith('buffer.')).length, 'every running statistic compared');
     for (const [name, b] of buffers) assertScaled(await b.toArray(), ref[`buffer.${name}`].data, `buffer ${name}`);
     if (c.mechanism === 'queue') {
-      for (const [name, b] of model.momentum.key.namedBuffers()) assertScaled(await b.toArray(), ref[`key_buffer.${name}`].data, `key-buffer ${name}`);
+      for (const [name, b] of model.momentum.key.namedBuffers())
+        assertScaled(await b.toArray(), ref[`key_buffer.${name}`].data, `key-buffer ${name}`);
     }
   });
 }

@@ -45,7 +45,10 @@ test('infoNCE ≈ ln(K+1) when q is orthogonal to the positive and every negativ
   const K = 4096;
   // q along e0; keys and queue entries live in the span of e1..e7.
   const D = 8;
-  const q = tensor([[1, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0]]);
+  const q = tensor([
+    [1, 0, 0, 0, 0, 0, 0, 0],
+    [1, 0, 0, 0, 0, 0, 0, 0],
+  ]);
   const orth = (x: Tensor) => x.mul(tensor([0, 1, 1, 1, 1, 1, 1, 1]));
   const k = unit(orth(randnSeeded([2, D], 5)));
   const queue = unit(orth(randnSeeded([K, D], 6)));
@@ -122,7 +125,10 @@ function refPartnerAccuracy(z1: number[][], z2: number[][]): number {
 
 test('ntXent and dcl: gradients w.r.t. both views match finite differences, accuracy matches float64', async () => {
   const [N, D, T] = [4, 5, 0.5];
-  for (const [name, loss] of [['ntXent', ntXent], ['dcl', dcl]] as const) {
+  for (const [name, loss] of [
+    ['ntXent', ntXent],
+    ['dcl', dcl],
+  ] as const) {
     await checkGrad((a, b) => loss(a, b, T).loss, [randnSeeded([N, D], 31), randnSeeded([N, D], 32)], {}, name);
     // Second views partly aligned with the first: an accuracy strictly between 0 and 1.
     const z1 = unit(randnSeeded([N, D], 33));

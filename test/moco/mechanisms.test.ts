@@ -15,7 +15,8 @@ import { Tensor, nn, noGrad } from '../../src/index.ts';
 test.before(setup);
 
 const unit = (x: Tensor) => x.div(x.square().sum(1, true).sqrt());
-const rowsOf = (a: ArrayLike<number>, dim: number) => Array.from({ length: a.length / dim }, (_, r) => Array.from(a).slice(r * dim, (r + 1) * dim));
+const rowsOf = (a: ArrayLike<number>, dim: number) =>
+  Array.from({ length: a.length / dim }, (_, r) => Array.from(a).slice(r * dim, (r + 1) * dim));
 const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
 
 /** float64 reference of the bank update, applied in batch order. */
@@ -53,7 +54,12 @@ for (const m of [0.5, 0.3, 0]) {
     const [N, D] = [11, 6];
     const bank = new MemoryBank({ size: N, dim: D, generator: new Generator(1) });
     const ref = rowsOf(await bank.snapshot(), D);
-    const batches = [[3, 0, 10, 7], [7, 2, 3, 9], [5, 5, 1, 5], [10, 4, 0, 8]]; // the third repeats row 5 thrice
+    const batches = [
+      [3, 0, 10, 7],
+      [7, 2, 3, 9],
+      [5, 5, 1, 5],
+      [10, 4, 0, 8],
+    ]; // the third repeats row 5 thrice
     for (const [n, idx] of batches.entries()) {
       const q = randnSeeded([idx.length, D], 20 + n); // not normalised: the update renormalises
       const qh = rowsOf(await q.toArray(), D);
@@ -89,9 +95,16 @@ test('MemoryBank.sample: K valid indices, reproducible with a seed, rows equal t
   // Uniform with replacement: the generator's next K int(N) draws after the initialisation.
   const g = new Generator(9);
   new MemoryBank({ size: N, dim: D, generator: g }).dispose();
-  assert.equal(i1, Array.from({ length: K }, () => g.int(N)));
+  assert.equal(
+    i1,
+    Array.from({ length: K }, () => g.int(N)),
+  );
   const bankRows = rowsOf(await b1.snapshot(), D);
-  assertClose(await s1.toArray(), i1.flatMap((i) => bankRows[i]), 0);
+  assertClose(
+    await s1.toArray(),
+    i1.flatMap((i) => bankRows[i]),
+    0,
+  );
   assert.equal(s1.shape, [K, D]);
   assert.is(s1.requiresGrad, false);
 });
@@ -132,37 +145,70 @@ function tinyEncoder(): nn.Module & { featureDim: number } {
 }
 
 test('end-to-end MoCo: the gradient reaches both views (gradcheck through the query encoder, shuffled keys)', async () => {
-  const model = new MoCo({ encoder: tinyEncoder(), dim: 4, K: 8, T: 0.5, mlp: false, mechanism: 'end-to-end', generator: new Generator(3) });
+  const model = new MoCo({
+    encoder: tinyEncoder(),
+    dim: 4,
+    K: 8,
+    T: 0.5,
+    mlp: false,
+    mechanism: 'end-to-end',
+    generator: new Generator(3),
+  });
   model.train();
   const xq = randnSeeded([4, 1, 4, 4], 51);
   const xk = randnSeeded([4, 1, 4, 4], 52);
   await checkGrad((a, b) => model.step(a, b).loss, [xq, xk]);
   assert.ok(model.lastPermutation !== null, 'shuffle BN shuffled the key batch');
   // Both views get a non-zero gradient; in queue mode the key view gets none.
-  for (const [mechanism, keyGrad] of [['end-to-end', true], ['queue', false]] as const) {
+  for (const [mechanism, keyGrad] of [
+    ['end-to-end', true],
+    ['queue', false],
+  ] as const) {
     const mm = new MoCo({ encoder: tinyEncoder(), dim: 4, K: 8, T: 0.5, mlp: false, mechanism, generator: new Generator(3) });
     const [a, b] = [xq.detach().requiresGrad_(true), xk.detach().requiresGrad_(true)];
     mm.step(a, b).loss.backward();
     const ga = await a.grad!.toArray();
-    assert.ok(ga.some((v) => Math.abs(v) > 1e-6), `${mechanism}: query view gets a gradient`);
+    assert.ok(
+      ga.some((v) => Math.abs(v) > 1e-6),
+      `${mechanism}: query view gets a gradient`,
+    );
     const gb = b.grad ? await b.grad.toArray() : new Float32Array(1);
-    assert.is(gb.some((v) => Math.abs(v) > 1e-6), keyGrad, `${mechanism}: key view gradient ${keyGrad ? 'present' : 'absent'}`);
+    assert.is(
+      gb.some((v) => Math.abs(v) > 1e-6),
+      keyGrad,
+      `${mechanism}: key view gradient ${keyGrad ? 'present' : 'absent'}`,
+    );
   }
 });
 
-test('end-to-end MoCo step: the loss equals CE over the query encoder\'s own embeddings; key encoder and queue untouched', async () => {
-  const model = new MoCo({ encoder: tinyEncoder(), dim: 4, K: 8, T: 0.3, mlp: false, shuffleBN: false, mechanism: 'end-to-end', m: 0.5, generator: new Generator(3) });
+test("end-to-end MoCo step: the loss equals CE over the query encoder's own embeddings; key encoder and queue untouched", async () => {
+  const model = new MoCo({
+    encoder: tinyEncoder(),
+    dim: 4,
+    K: 8,
+    T: 0.3,
+    mlp: false,
+    shuffleBN: false,
+    mechanism: 'end-to-end',
+    m: 0.5,
+    generator: new Generator(3),
+  });
   model.train();
   const xq = randnSeeded([5, 1, 4, 4], 61);
   const xk = randnSeeded([5, 1, 4, 4], 62);
   const keyBefore = await Promise.all(Object.values(model.momentum.key.stateDict()).map((t) => t.toArray()));
   const queueBefore = await model.queue.snapshot();
   // Perturb the query encoder so that it differs from the key encoder (a momentum update would show).
-  noGrad(() => { for (const p of model.parameters()) mapInto(p, [p], 'x0 * 1.1 + 0.01', 'perturb'); });
+  noGrad(() => {
+    for (const p of model.parameters()) mapInto(p, [p], 'x0 * 1.1 + 0.01', 'perturb');
+  });
   const [q, k] = noGrad(() => [model.encoderQ.forward(xq), model.encoderQ.forward(xk)]);
   const out = model.step(xq, xk);
   const [qh, kh] = [rowsOf(await q.toArray(), 4), rowsOf(await k.toArray(), 4)];
-  const ref = refCE(qh.map((qi) => kh.map((kj) => dot(qi, kj) / 0.3)), (i) => i);
+  const ref = refCE(
+    qh.map((qi) => kh.map((kj) => dot(qi, kj) / 0.3)),
+    (i) => i,
+  );
   assert.ok(Math.abs((await out.loss.item()) - ref.loss) < 1e-5, `loss ${await out.loss.item()} vs ${ref.loss}`);
   assert.ok(Math.abs((await out.accuracy.item()) - ref.acc) < 1e-6);
   const keyAfter = await Promise.all(Object.values(model.momentum.key.stateDict()).map((t) => t.toArray()));
@@ -173,7 +219,16 @@ test('end-to-end MoCo step: the loss equals CE over the query encoder\'s own emb
 
 test('memory-bank MoCo step: logits and loss equal a float64 reference; the bank is updated after the loss', async () => {
   const [N, B, D, K, T] = [10, 4, 4, 6, 0.25];
-  const model = new MoCo({ encoder: tinyEncoder(), dim: D, K, T, mlp: false, mechanism: 'memory-bank', bankSize: N, generator: new Generator(8) });
+  const model = new MoCo({
+    encoder: tinyEncoder(),
+    dim: D,
+    K,
+    T,
+    mlp: false,
+    mechanism: 'memory-bank',
+    bankSize: N,
+    generator: new Generator(8),
+  });
   model.train();
   const bank = model.memoryBank!;
   const xq = randnSeeded([B, 1, 4, 4], 71);
@@ -202,7 +257,16 @@ test('memory-bank MoCo step: logits and loss equal a float64 reference; the bank
 });
 
 test('memory-bank MoCo step: gradient w.r.t. the query view matches finite differences', async () => {
-  const model = new MoCo({ encoder: tinyEncoder(), dim: 4, K: 5, T: 0.5, mlp: false, mechanism: 'memory-bank', bankSize: 8, generator: new Generator(2) });
+  const model = new MoCo({
+    encoder: tinyEncoder(),
+    dim: 4,
+    K: 5,
+    T: 0.5,
+    mlp: false,
+    mechanism: 'memory-bank',
+    bankSize: 8,
+    generator: new Generator(2),
+  });
   model.train();
   await checkGrad((a) => model.step(a, a, 0, [0, 1, 2, 3]).loss, [randnSeeded([4, 1, 4, 4], 81)]);
 });
@@ -214,12 +278,24 @@ test('mechanism errors: missing or out-of-range indices, no bankSize, unsupporte
   throwsWith(() => model.step(x, x, 0, [0, 8]), 'dataset index 8 is out of range 0..7');
   throwsWith(() => model.step(x, x, 0, [0]), '1 dataset indices for a batch of 2 images');
   throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'memory-bank' }), 'needs bankSize');
-  throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'end-to-end', symmetric: true }), 'supports only the non-symmetric', "got loss 'infonce', symmetric");
-  throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'memory-bank', bankSize: 8, loss: 'ntxent' }), "supports only the non-symmetric InfoNCE loss (got loss 'ntxent')");
+  throwsWith(
+    () => new MoCo({ encoder: tinyEncoder(), mechanism: 'end-to-end', symmetric: true }),
+    'supports only the non-symmetric',
+    "got loss 'infonce', symmetric",
+  );
+  throwsWith(
+    () => new MoCo({ encoder: tinyEncoder(), mechanism: 'memory-bank', bankSize: 8, loss: 'ntxent' }),
+    "supports only the non-symmetric InfoNCE loss (got loss 'ntxent')",
+  );
   throwsWith(() => new MoCo({ encoder: tinyEncoder(), mechanism: 'bank' as 'queue' }), "unknown mechanism 'bank'");
 });
 
-for (const [loss, symmetric] of [['ntxent', false], ['dcl', false], ['infonce', true], ['ntxent', true]] as const) {
+for (const [loss, symmetric] of [
+  ['ntxent', false],
+  ['dcl', false],
+  ['infonce', true],
+  ['ntxent', true],
+] as const) {
   test(`queue MoCo, loss '${loss}'${symmetric ? ', symmetric' : ''}: the step's loss and gradient vs the float64 replay`, async () => {
     const model = new MoCo({ encoder: tinyEncoder(), dim: 4, K: 8, T: 0.5, mlp: false, loss, symmetric, generator: new Generator(9) });
     model.train();

@@ -59,8 +59,13 @@ for (const prefill of [0, 7, 13]) {
   test(`NNCLR step matches PyTorch (support set of 10 after ${prefill} embeddings)`, async () => {
     const [width, dim, size, B, tau] = [3, 8, 10, 6, 0.2];
     const model = new NNCLR({
-      encoder: new nn.SmallConvNet({ width, inChannels: 1 }), dim, supportSetSize: size, temperature: tau,
-      projectionHeadWidth: 16, predictionHeadWidth: 20, generator: new Generator(5),
+      encoder: new nn.SmallConvNet({ width, inChannels: 1 }),
+      dim,
+      supportSetSize: size,
+      temperature: tau,
+      projectionHeadWidth: 16,
+      predictionHeadWidth: 20,
+      generator: new Generator(5),
     });
     model.recordNeighbours();
     for (let done = 0; done < prefill; done += 7) {
@@ -80,8 +85,16 @@ for (const prefill of [0, 7, 13]) {
     out.loss.backward();
 
     const ref = torchStep(pre, {
-      method: 'nnclr', width: String(width), in_channels: '1', dim: String(dim), temperature: String(tau),
-      projection_layers: '3', projection_width: '16', prediction_width: '20', ptr: String(ptr), filled: String(filled),
+      method: 'nnclr',
+      width: String(width),
+      in_channels: '1',
+      dim: String(dim),
+      temperature: String(tau),
+      projection_layers: '3',
+      projection_width: '16',
+      prediction_width: '20',
+      ptr: String(ptr),
+      filled: String(filled),
     });
     if (!ref) return;
     const [i1, i2] = model.lastNeighbourIndices;
@@ -120,15 +133,22 @@ for (const progress of [0, 0.3]) {
     out.loss.backward();
 
     const ref = torchStep(pre, {
-      method: 'mocov3', width: String(width), in_channels: '1', dim: String(dim), mlp_dim: String(mlpDim),
-      m: String(m), T: String(T), progress: String(progress),
+      method: 'mocov3',
+      width: String(width),
+      in_channels: '1',
+      dim: String(dim),
+      mlp_dim: String(mlpDim),
+      m: String(m),
+      T: String(T),
+      progress: String(progress),
     });
     if (!ref) return;
     assertClose([model.lastMomentum], ref.momentum.data, 1e-7, 'scheduled momentum');
     assertClose([await out.loss.item()], ref.loss.data, 1e-4, 'loss');
     assertClose(await out.logits!.toArray(), ref.logits.data, 1e-4, 'logits');
     await assertGradients(model.net.namedParameters(), ref);
-    for (const [name, p] of model.momentum.key.namedParameters()) assertClose(await p.toArray(), ref[`key_after.${name}`].data, 1e-6, `key ${name}`);
+    for (const [name, p] of model.momentum.key.namedParameters())
+      assertClose(await p.toArray(), ref[`key_after.${name}`].data, 1e-6, `key ${name}`);
     for (const [, p] of model.momentum.key.namedParameters()) assert.is(p.grad, null, 'the key encoder gets no gradient');
   });
 }

@@ -16,7 +16,10 @@ test.before(setup);
 async function trainedNet(): Promise<nn.Module> {
   const net = new nn.Sequential(new nn.Conv2d(1, 3, 3), new nn.BatchNorm2d(3), new nn.ReLU(), new nn.Flatten(), new nn.Linear(12, 2));
   net.train();
-  net.forward(randnSeeded([2, 1, 4, 4], 5)).sum().backward();
+  net
+    .forward(randnSeeded([2, 1, 4, 4], 5))
+    .sum()
+    .backward();
   return net;
 }
 
@@ -28,7 +31,10 @@ test('cloneModule: every parameter and buffer bit-equal, in separate storage, sa
   const src = net.stateDict();
   const dst = copy.stateDict();
   assert.equal(Object.keys(dst), Object.keys(src));
-  assert.ok(Object.keys(src).some((k) => k.includes('running_mean') || k.includes('runningMean')), `buffers in ${Object.keys(src)}`);
+  assert.ok(
+    Object.keys(src).some((k) => k.includes('running_mean') || k.includes('runningMean')),
+    `buffers in ${Object.keys(src)}`,
+  );
   for (const [k, t] of Object.entries(src)) {
     assert.is.not(dst[k], t, k);
     assert.is.not(dst[k].storage, t.storage, `${k}: separate storage`);
@@ -58,7 +64,14 @@ test('MomentumEncoder: the key starts bit-equal to the query, takes no gradient,
     assert.equal(await bits(b), await bits(qb), `buffer ${name}`);
   }
   // Nothing of the key encoder records a graph: its output has no gradient to give.
-  assert.throws(() => enc.key.forward(randnSeeded([2, 1, 4, 4], 6)).sum().backward(), /does not require grad/);
+  assert.throws(
+    () =>
+      enc.key
+        .forward(randnSeeded([2, 1, 4, 4], 6))
+        .sum()
+        .backward(),
+    /does not require grad/,
+  );
   for (const [name, p] of k) assert.ok(!p.grad, `${name} got a gradient`);
   // Move the query, then update: θ_k ← m θ_k + (1 − m) θ_q, against float64.
   const [name0, qp] = q[0];
@@ -86,7 +99,17 @@ test('momentumAt: cosine from m to 1 as 1 − (1 − m)(cos πp + 1)/2 = m + (1 
 
 test("MoCo with momentumSchedule 'cosine': the step's key update uses momentumAt(m, progress)", async () => {
   const encoder = Object.assign(new nn.Sequential(new nn.Flatten(), new nn.Linear(16, 6)), { featureDim: 6 });
-  const model = new MoCo({ encoder, dim: 4, K: 8, m: 0.9, T: 0.5, mlp: false, shuffleBN: false, momentumSchedule: 'cosine', generator: new Generator(4) });
+  const model = new MoCo({
+    encoder,
+    dim: 4,
+    K: 8,
+    m: 0.9,
+    T: 0.5,
+    mlp: false,
+    shuffleBN: false,
+    momentumSchedule: 'cosine',
+    generator: new Generator(4),
+  });
   model.train();
   const key = [...model.momentum.key.namedParameters()][0][1];
   const query = [...model.momentum.query.namedParameters()][0][1];
@@ -116,7 +139,12 @@ test('cloneModule: tensors in arrays, Maps and plain objects are copied; a tenso
   }
   const h = new Holder();
   const c = cloneModule(h);
-  for (const [a, b] of [[h.shared, c.shared], [h.list[0], c.list[0]], [h.byName.get('a'), c.byName.get('a')], [h.plain.inner.t, c.plain.inner.t]] as Tensor[][]) {
+  for (const [a, b] of [
+    [h.shared, c.shared],
+    [h.list[0], c.list[0]],
+    [h.byName.get('a'), c.byName.get('a')],
+    [h.plain.inner.t, c.plain.inner.t],
+  ] as Tensor[][]) {
     assert.is.not(b, a);
     assert.is.not(b.storage, a.storage);
     assert.equal(await bits(b), await bits(a));

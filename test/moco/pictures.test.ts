@@ -28,7 +28,10 @@ function crcBitwise(bytes: Uint8Array): number {
 }
 
 test('encodePng: chunks with valid CRCs, IDAT inflates to the pixels (gray and RGB, > 64 KiB)', () => {
-  for (const [w, h, ch] of [[3, 2, 1], [200, 120, 3]] as const) {
+  for (const [w, h, ch] of [
+    [3, 2, 1],
+    [200, 120, 3],
+  ] as const) {
     const px = Float32Array.from({ length: w * h * ch }, (_, i) => ((i * 37) % 256) / 255);
     const png = encodePng(px, w, h, ch);
     assert.equal([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10]);
@@ -49,9 +52,10 @@ test('encodePng: chunks with valid CRCs, IDAT inflates to the pixels (gray and R
     assert.is(raw.length, h * (1 + w * ch));
     for (let y = 0; y < h; y++) {
       assert.is(raw[y * (1 + w * ch)], 0, 'filter type');
-      for (let x = 0; x < w; x++) for (let c = 0; c < ch; c++) {
-        assert.is(raw[y * (1 + w * ch) + 1 + x * ch + c], (((c * w * h + y * w + x) * 37) % 256), `pixel (${c}, ${y}, ${x})`);
-      }
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < ch; c++) {
+          assert.is(raw[y * (1 + w * ch) + 1 + x * ch + c], ((c * w * h + y * w + x) * 37) % 256, `pixel (${c}, ${y}, ${x})`);
+        }
     }
   }
   assert.throws(() => encodePng(new Float32Array(5), 2, 2, 1), /5 values do not make a 1×2×2 image/);
@@ -62,17 +66,25 @@ test('nearestNeighbours: the k most cosine-similar rows, as a float64 brute forc
   const bank = Array.from(await randnSeeded([n * d], 5).toArray());
   const queries = Array.from(await randnSeeded([q * d], 6).toArray());
   const norm = (v: number[], i: number) => Math.hypot(...v.slice(i * d, (i + 1) * d));
-  const want = Array.from({ length: q }, (_, r) => Array.from({ length: n }, (_, j) => {
-    let s = 0;
-    for (let l = 0; l < d; l++) s += queries[r * d + l] * bank[j * d + l];
-    return [s / norm(queries, r) / norm(bank, j), j];
-  }).sort((a, b) => b[0] - a[0]).slice(0, k).map((p) => p[1]));
+  const want = Array.from({ length: q }, (_, r) =>
+    Array.from({ length: n }, (_, j) => {
+      let s = 0;
+      for (let l = 0; l < d; l++) s += queries[r * d + l] * bank[j * d + l];
+      return [s / norm(queries, r) / norm(bank, j), j];
+    })
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, k)
+      .map((p) => p[1]),
+  );
   const qs = fromArray(queries, [q, d]);
   const whole = fromArray(bank, [n, d]);
   assert.equal(await nearestNeighbours(whole, qs, k), want);
   const blocks = [fromArray(bank.slice(0, 100 * d), [100, d]), fromArray(bank.slice(100 * d), [200, d])];
   assert.equal(await nearestNeighbours(blocks, qs, k), want);
-  const err = await nearestNeighbours(whole, qs, n + 1).then(() => null, (e: Error) => e.message);
+  const err = await nearestNeighbours(whole, qs, n + 1).then(
+    () => null,
+    (e: Error) => e.message,
+  );
   assert.match(err ?? 'resolved', /k must be an integer in 1\.\.300/);
   for (const t of [qs, whole, ...blocks]) t.dispose();
 });
@@ -80,7 +92,10 @@ test('nearestNeighbours: the k most cosine-similar rows, as a float64 brute forc
 test('pca2d: axes satisfy C·u = λ·u in float64, λ are the two largest eigenvalues (numpy eigh), points = centred rows · axes', async () => {
   const [n, d] = [400, 10];
   // Anisotropic data so the top two eigenvalues are well separated.
-  const raw = Array.from(await randnSeeded([n * d], 9).toArray(), (v, i) => v * [5, 3, 1.5, 1, 1, 0.8, 0.6, 0.5, 0.4, 0.3][i % d] + (i % d === 0 ? 2 : 0));
+  const raw = Array.from(
+    await randnSeeded([n * d], 9).toArray(),
+    (v, i) => v * [5, 3, 1.5, 1, 1, 0.8, 0.6, 0.5, 0.4, 0.3][i % d] + (i % d === 0 ? 2 : 0),
+  );
   const x = fromArray(raw, [n, d]);
   const p = await pca2d(x);
   x.dispose();
@@ -111,8 +126,15 @@ test('pca2d: axes satisfy C·u = λ·u in float64, λ are the two largest eigenv
     console.log('  skipped: the numpy eigenvalue comparison (no python3 with numpy)');
     return;
   }
-  const top = JSON.parse(runPython(python, 'import json,sys,numpy as np\nc=np.array(json.loads(sys.argv[1]))\nprint(json.dumps(sorted(np.linalg.eigvalsh(c).tolist())[::-1][:2]))', [JSON.stringify(c)]));
-  for (let a = 0; a < 2; a++) assert.ok(Math.abs(p.variances[a] - top[a]) < 1e-5 * top[0], `λ${a + 1}: ${p.variances[a]} vs numpy ${top[a]}`);
+  const top = JSON.parse(
+    runPython(
+      python,
+      'import json,sys,numpy as np\nc=np.array(json.loads(sys.argv[1]))\nprint(json.dumps(sorted(np.linalg.eigvalsh(c).tolist())[::-1][:2]))',
+      [JSON.stringify(c)],
+    ),
+  );
+  for (let a = 0; a < 2; a++)
+    assert.ok(Math.abs(p.variances[a] - top[a]) < 1e-5 * top[0], `λ${a + 1}: ${p.variances[a]} vs numpy ${top[a]}`);
 });
 
 test('pickQueries: one per class first; recordEnqueue + queueSvg: slots, ages, pointer', () => {
@@ -130,8 +152,14 @@ test('pickQueries: one per class first; recordEnqueue + queueSvg: slots, ages, p
 
 /** Counts of elements by tag in an SVG file, by Python's XML parser (so the file must be well formed). */
 function svgCounts(python: string, file: string): Record<string, number> {
-  return JSON.parse(runPython(python, 'import sys,json,collections,xml.etree.ElementTree as E\n' +
-    'c=collections.Counter(e.tag.split("}")[-1] for e in E.parse(sys.argv[1]).iter())\nprint(json.dumps(c))', [file]));
+  return JSON.parse(
+    runPython(
+      python,
+      'import sys,json,collections,xml.etree.ElementTree as E\n' +
+        'c=collections.Counter(e.tag.split("}")[-1] for e in E.parse(sys.argv[1]).iter())\nprint(json.dumps(c))',
+      [file],
+    ),
+  );
 }
 
 test('wgrad-moco train writes retrieval.svg (8 queries × (1 + 3 methods × 5) images) and embedding.svg (one point per test image)', async () => {

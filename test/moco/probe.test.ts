@@ -9,7 +9,11 @@ test.before(setup);
 
 function clusters(n: number, seed: number, sep: number) {
   const g = new Generator(seed);
-  const centers = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]];
+  const centers = [
+    [1, 0, 0, 0],
+    [0, 1, 0, 0],
+    [0, 0, 1, 0],
+  ];
   const x: number[][] = [];
   const y: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -27,7 +31,13 @@ test('linear probe separates linearly separable features and is near chance on r
   assert.ok(acc > 95, `separable clusters: ${acc}%`);
   const g = new Generator(5);
   const shuffled = te.y.map(() => g.int(3));
-  const chance = await linearProbe(tensor(tr.x), tr.y.map(() => g.int(3)), tensor(te.x), shuffled, { epochs: 20, lr: 1, batch: 50 });
+  const chance = await linearProbe(
+    tensor(tr.x),
+    tr.y.map(() => g.int(3)),
+    tensor(te.x),
+    shuffled,
+    { epochs: 20, lr: 1, batch: 50 },
+  );
   assert.ok(chance < 55, `random labels should stay near 33%: ${chance}%`);
 });
 

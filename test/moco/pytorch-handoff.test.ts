@@ -39,7 +39,11 @@ function skipReason(): string | null {
 }
 
 function python(script: string, args: string[], env: Record<string, string> = {}): string {
-  const r = spawnSync(findPythonWithTorch()!, [path.join(SCRIPTS, script), ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env } });
+  const r = spawnSync(findPythonWithTorch()!, [path.join(SCRIPTS, script), ...args], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, ...env },
+  });
   assert.ok(r.status === 0, `${script} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
@@ -50,8 +54,14 @@ function readFile(file: string) {
   if (m['moco.format'] !== 'wgrad-moco-run/2') return { tensors, metadata: m };
   const opt = JSON.parse(m['wgrad.optimizer']);
   const metadata: Record<string, string> = {
-    epoch: m['wgrad.epoch'], config: m['wgrad.config'], rng: m['wgrad.rng'], records: m['moco.records'], baselines: m['moco.baselines'],
-    queuePtr: String(JSON.parse(m['moco.numbers']).queuePtr), methodNumbers: m['moco.numbers'], optimizerGroups: JSON.stringify(opt.paramGroups),
+    epoch: m['wgrad.epoch'],
+    config: m['wgrad.config'],
+    rng: m['wgrad.rng'],
+    records: m['moco.records'],
+    baselines: m['moco.baselines'],
+    queuePtr: String(JSON.parse(m['moco.numbers']).queuePtr),
+    methodNumbers: m['moco.numbers'],
+    optimizerGroups: JSON.stringify(opt.paramGroups),
   };
   return { tensors: Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k.replace(/^extra\./, ''), t])), metadata };
 }
@@ -86,13 +96,17 @@ test('export → PyTorch script → import: every tensor bit-identical', async (
   const kinds = { query: 0, key: 0, queue: 0, optimizer: 0 };
   for (const [name, t] of Object.entries(a.tensors)) {
     assert.equal(b.tensors[name].shape, t.shape, `${name}: shape`);
-    const [x, y] = [new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length), new Uint32Array(b.tensors[name].data.buffer, b.tensors[name].data.byteOffset, t.data.length)];
+    const [x, y] = [
+      new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length),
+      new Uint32Array(b.tensors[name].data.buffer, b.tensors[name].data.byteOffset, t.data.length),
+    ];
     const diff = x.findIndex((v, i) => v !== y[i]);
     assert.is(diff, -1, `${name}: element ${diff} differs (${t.data[diff]} vs ${b.tensors[name].data[diff]})`);
     kinds[name.split('.')[0] as keyof typeof kinds]++;
   }
   assert.ok(kinds.query > 10 && kinds.key === kinds.query && kinds.queue === 1 && kinds.optimizer > 10, JSON.stringify(kinds));
-  for (const k of ['epoch', 'methodNumbers', 'config', 'rng', 'records', 'baselines', 'optimizerGroups']) assert.is(b.metadata[k], a.metadata[k], `metadata ${k}`);
+  for (const k of ['epoch', 'methodNumbers', 'config', 'rng', 'records', 'baselines', 'optimizerGroups'])
+    assert.is(b.metadata[k], a.metadata[k], `metadata ${k}`);
   assert.ok(JSON.parse(a.metadata.methodNumbers).queuePtr > 0, 'the queue pointer has moved');
 });
 
@@ -113,7 +127,10 @@ test('one PyTorch step on a fixed batch (no shuffle) equals wgrad’s next step 
   const xq = randnSeeded([cfg.batch, 1, 28, 28], 5).mul(0.3).add(0.5);
   const xk = randnSeeded([cfg.batch, 1, 28, 28], 6).mul(0.3).add(0.5);
   const views = path.join(tmp, 'views.safetensors');
-  fs.writeFileSync(views, encodeSafetensors({ xq: { data: await xq.toArray(), shape: xq.shape }, xk: { data: await xk.toArray(), shape: xk.shape } }));
+  fs.writeFileSync(
+    views,
+    encodeSafetensors({ xq: { data: await xq.toArray(), shape: xq.shape }, xk: { data: await xk.toArray(), shape: xk.shape } }),
+  );
 
   model.train();
   const loss = tidy(() => {
@@ -125,17 +142,27 @@ test('one PyTorch step on a fixed batch (no shuffle) equals wgrad’s next step 
   });
   const wgradLoss = await loss.item();
 
-  const stdout = python('main_moco.py', ['--resume', path.join(tmp, 'run.pth.tar'), '--out', path.join(tmp, 'step'), '--fixed-batch', views]);
+  const stdout = python('main_moco.py', [
+    '--resume',
+    path.join(tmp, 'run.pth.tar'),
+    '--out',
+    path.join(tmp, 'step'),
+    '--fixed-batch',
+    views,
+  ]);
   const torchLoss = JSON.parse(stdout.trim().split('\n').pop()!).loss as number;
   python('convert.py', ['import', path.join(tmp, 'step/checkpoint.pth.tar'), path.join(tmp, 'step.safetensors')]);
   const ref = readFile(path.join(tmp, 'step.safetensors'));
   console.log(`  loss wgrad ${wgradLoss.toFixed(6)}, PyTorch ${torchLoss.toFixed(6)}`);
   assertClose([wgradLoss], [torchLoss], 1e-4, 'loss');
   let n = 0;
-  for (const [name, t] of Object.entries(model.encoderQ.stateDict())) assertClose(await host(t), ref.tensors[`query.${name}`].data, 1e-4, `query.${name}`), n++;
-  for (const [name, t] of Object.entries(model.momentum.key.stateDict())) assertClose(await host(t), ref.tensors[`key.${name}`].data, 1e-4, `key.${name}`);
+  for (const [name, t] of Object.entries(model.encoderQ.stateDict()))
+    (assertClose(await host(t), ref.tensors[`query.${name}`].data, 1e-4, `query.${name}`), n++);
+  for (const [name, t] of Object.entries(model.momentum.key.stateDict()))
+    assertClose(await host(t), ref.tensors[`key.${name}`].data, 1e-4, `key.${name}`);
   const state = opt.stateDict().state;
-  for (const [i, s] of Object.entries(state)) assertClose(await host(s.momentumBuffer as Tensor), ref.tensors[`optimizer.${i}.momentumBuffer`].data, 1e-4, `momentum buffer ${i}`);
+  for (const [i, s] of Object.entries(state))
+    assertClose(await host(s.momentumBuffer as Tensor), ref.tensors[`optimizer.${i}.momentumBuffer`].data, 1e-4, `momentum buffer ${i}`);
   assertClose(await model.queue.snapshot(), ref.tensors.queue.data, 1e-4, 'queue');
   assert.is(JSON.parse(ref.metadata.methodNumbers).queuePtr, model.queue.ptr, 'queue pointer');
   assert.ok(n > 10);
@@ -148,9 +175,29 @@ test('torchrun --nproc_per_node 2 (gloo) continues the run; wgrad resumes and ev
   if (!fs.existsSync(torchrun)) return skip(`${torchrun} not found`);
   const ddp = path.join(tmp, 'ddp');
   // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse torchrun's default "0".
-  const r = spawnSync(torchrun, ['--redirects', '1', '--tee', '1', '--nproc_per_node', '2', path.join(SCRIPTS, 'main_moco.py'),
-    '--resume', path.join(tmp, 'run.pth.tar'), '--out', ddp, '--epochs', '2', '--max-steps', '2', '--threads', '1'],
-  { encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  const r = spawnSync(
+    torchrun,
+    [
+      '--redirects',
+      '1',
+      '--tee',
+      '1',
+      '--nproc_per_node',
+      '2',
+      path.join(SCRIPTS, 'main_moco.py'),
+      '--resume',
+      path.join(tmp, 'run.pth.tar'),
+      '--out',
+      ddp,
+      '--epochs',
+      '2',
+      '--max-steps',
+      '2',
+      '--threads',
+      '1',
+    ],
+    { encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1' } },
+  );
   assert.ok(r.status === 0, `torchrun failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /2 process\(es\).*shuffle ddp/);
   assert.match(r.stdout, /epoch 2: loss \d/);
@@ -181,7 +228,10 @@ test('scripts/torch reads F16 and BF16 safetensors (converted PyTorch checkpoint
   // 1.5, -2, 65504 (largest f16), 2^-24 (smallest f16 subnormal) in F16; 1.5, -2, 3.0e38 in BF16.
   const f16 = new Uint16Array([0x3e00, 0xc000, 0x7bff, 0x0001]);
   const bf16 = new Uint16Array([0x3fc0, 0xc000, 0x7f61]);
-  const header = JSON.stringify({ h: { dtype: 'F16', shape: [4], data_offsets: [0, 8] }, b: { dtype: 'BF16', shape: [3], data_offsets: [8, 14] } });
+  const header = JSON.stringify({
+    h: { dtype: 'F16', shape: [4], data_offsets: [0, 8] },
+    b: { dtype: 'BF16', shape: [3], data_offsets: [8, 14] },
+  });
   const head = new TextEncoder().encode(header);
   const bytes = new Uint8Array(8 + head.length + 14);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(head.length), true);

@@ -13,7 +13,12 @@ function refEnqueue(buf: Float32Array, ptr: number, keys: Float32Array, K: numbe
   return (ptr + B) % K;
 }
 
-for (const [K, B] of [[12, 4], [10, 4], [7, 7], [9, 2]]) {
+for (const [K, B] of [
+  [12, 4],
+  [10, 4],
+  [7, 7],
+  [9, 2],
+]) {
   test(`queue K=${K} batch=${B}: after n enqueues equals a reference ring buffer`, async () => {
     const dim = 5;
     const q = new KeyQueue({ size: K, dim, generator: new Generator(3) });

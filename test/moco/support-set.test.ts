@@ -39,7 +39,13 @@ function unitRows(n: number, dim: number, seed: number): Float32Array {
   return a;
 }
 
-for (const [size, written, batch] of [[16, 5, 5], [16, 11, 4], [16, 16, 8], [16, 23, 8], [12, 30, 6]]) {
+for (const [size, written, batch] of [
+  [16, 5, 5],
+  [16, 11, 4],
+  [16, 16, 8],
+  [16, 23, 8],
+  [12, 30, 6],
+]) {
   test(`nearest neighbours: support set of ${size} after ${written} rows, queries drawn near written rows`, async () => {
     const dim = 6;
     const s = new SupportSet({ size, dim, generator: new Generator(1) });

@@ -51,11 +51,20 @@ print(json.dumps(out))
 test('arrays and plain objects of modules are children with dotted names (layers.0.weight)', () => {
   const m = new ArrayNet();
   assert.equal(Object.keys(m.stateDict()), [
-    'layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias',
-    'heads.cls.weight', 'heads.cls.bias', 'heads.aux.0.weight', 'heads.aux.0.bias',
+    'layers.0.weight',
+    'layers.0.bias',
+    'layers.1.weight',
+    'layers.1.bias',
+    'heads.cls.weight',
+    'heads.cls.bias',
+    'heads.aux.0.weight',
+    'heads.aux.0.bias',
   ]);
   assert.is(m.parameters().length, 8);
-  assert.equal([...m.namedModules()].map(([k]) => k), ['', 'layers', 'layers.0', 'layers.1', 'heads', 'heads.cls', 'heads.aux', 'heads.aux.0']);
+  assert.equal(
+    [...m.namedModules()].map(([k]) => k),
+    ['', 'layers', 'layers.0', 'layers.1', 'heads', 'heads.cls', 'heads.aux', 'heads.aux.0'],
+  );
   // The container is seen live: a layer pushed later is found too.
   m.layers.push(new nn.Linear(3, 3));
   assert.ok(Object.keys(m.stateDict()).includes('layers.2.weight'));
@@ -72,7 +81,11 @@ test('names, module paths and repr match PyTorch (ModuleList / ModuleDict twins)
   for (const m of [new ArrayNet(), new ListNet()]) {
     const r = ref[m.constructor.name];
     assert.equal(Object.keys(m.stateDict()), r.keys, `${m.constructor.name} state dict keys`);
-    assert.equal([...m.namedModules()].map(([k]) => k), r.modules, `${m.constructor.name} module paths`);
+    assert.equal(
+      [...m.namedModules()].map(([k]) => k),
+      r.modules,
+      `${m.constructor.name} module paths`,
+    );
   }
   assert.is(new ListNet().toString(), ref.ListNet.repr, 'repr of ModuleList / ModuleDict');
 });
@@ -87,7 +100,12 @@ test('layers in a list train: an SGD step moves every weight, and the state dict
   loss.backward();
   opt.step();
   const after = await Promise.all(m.parameters().map((p) => p.toArray()));
-  after.forEach((a, i) => assert.ok(a.some((v, j) => v !== before[i][j]), `parameter ${i} did not move`));
+  after.forEach((a, i) =>
+    assert.ok(
+      a.some((v, j) => v !== before[i][j]),
+      `parameter ${i} did not move`,
+    ),
+  );
   const copy = new ListNet();
   copy.loadStateDict(m.stateDict());
   const x = randn([3, 4]);
@@ -97,23 +115,33 @@ test('layers in a list train: an SGD step moves every weight, and the state dict
 test('a Map, Set or class instance holding modules is refused, naming where and what to do', () => {
   class MapNet extends nn.Module {
     blocks = new Map([['a', new nn.Linear(2, 2)]]);
-    forward(x: Tensor): Tensor { return x; }
+    forward(x: Tensor): Tensor {
+      return x;
+    }
   }
-  class Holder { inner = new nn.Linear(2, 2); }
+  class Holder {
+    inner = new nn.Linear(2, 2);
+  }
   class HolderNet extends nn.Module {
     holder = new Holder();
-    forward(x: Tensor): Tensor { return x; }
+    forward(x: Tensor): Tensor {
+      return x;
+    }
   }
   throwsWith(() => new MapNet().parameters(), 'MapNet.blocks is a Map holding modules', 'blocks.get("a") is a Linear', 'nn.ModuleList');
   throwsWith(() => new HolderNet().stateDict(), 'HolderNet.holder is a Holder instance holding modules', 'holder.inner');
   class SetNet extends nn.Module {
     parts = new Set([new nn.Linear(2, 2)]);
-    forward(x: Tensor): Tensor { return x; }
+    forward(x: Tensor): Tensor {
+      return x;
+    }
   }
   throwsWith(() => new SetNet().parameters(), 'SetNet.parts is a Set holding modules');
   class SetInList extends nn.Module {
     parts = [new Set([new nn.Linear(2, 2)])];
-    forward(x: Tensor): Tensor { return x; }
+    forward(x: Tensor): Tensor {
+      return x;
+    }
   }
   throwsWith(() => new SetInList().parameters(), 'SetInList.parts[0] is a Set holding modules');
 });

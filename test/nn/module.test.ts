@@ -28,11 +28,31 @@ class Block extends nn.Module {
 
 test('parameters, buffers and children are discovered with dotted snake_case names', () => {
   const m = new Block();
-  assert.equal([...m.namedParameters()].map(([k]) => k), ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'norm.weight', 'norm.bias']);
-  assert.equal([...m.namedBuffers()].map(([k]) => k), ['norm.running_mean', 'norm.running_var']);
-  assert.equal(Object.keys(m.stateDict()), ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'norm.weight', 'norm.bias', 'norm.running_mean', 'norm.running_var']);
-  assert.equal([...m.namedChildren()].map(([k]) => k), ['layers', 'norm']);
-  assert.equal([...m.namedModules()].map(([k]) => k), ['', 'layers', 'layers.0', 'layers.1', 'layers.2', 'norm']);
+  assert.equal(
+    [...m.namedParameters()].map(([k]) => k),
+    ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'norm.weight', 'norm.bias'],
+  );
+  assert.equal(
+    [...m.namedBuffers()].map(([k]) => k),
+    ['norm.running_mean', 'norm.running_var'],
+  );
+  assert.equal(Object.keys(m.stateDict()), [
+    'layers.0.weight',
+    'layers.0.bias',
+    'layers.2.weight',
+    'norm.weight',
+    'norm.bias',
+    'norm.running_mean',
+    'norm.running_var',
+  ]);
+  assert.equal(
+    [...m.namedChildren()].map(([k]) => k),
+    ['layers', 'norm'],
+  );
+  assert.equal(
+    [...m.namedModules()].map(([k]) => k),
+    ['', 'layers', 'layers.0', 'layers.1', 'layers.2', 'norm'],
+  );
   for (const p of m.parameters()) assert.ok(p.requiresGrad && p.isPersistent, 'parameters require grad and are persistent');
   for (const b of m.buffers()) assert.ok(!b.requiresGrad && b.isPersistent, 'buffers are persistent without grad');
   assert.is(nn.stateName('runningMean'), 'running_mean');
@@ -45,7 +65,10 @@ test('a module made inside tidy keeps its parameters; a shared module counts onc
   assert.ok(!lin.weight.isDisposed && !lin.bias!.isDisposed);
   await lin.weight.toArray();
   const shared = new nn.Sequential(lin, new nn.ReLU(), lin);
-  assert.equal([...shared.namedParameters()].map(([k]) => k), ['0.weight', '0.bias']);
+  assert.equal(
+    [...shared.namedParameters()].map(([k]) => k),
+    ['0.weight', '0.bias'],
+  );
   assert.is(shared.parameters().length, 2);
 });
 
@@ -81,9 +104,18 @@ test('stateDict round trip copies values into the same tensors; zeroGrad drops g
   const ids = b.parameters().map((p) => p.id);
   const r = b.loadStateDict(a.stateDict());
   assert.equal(r, { missingKeys: [], unexpectedKeys: [] });
-  assert.equal(b.parameters().map((p) => p.id), ids, 'same tensors, updated in place');
+  assert.equal(
+    b.parameters().map((p) => p.id),
+    ids,
+    'same tensors, updated in place',
+  );
   for (const [k, t] of Object.entries(a.stateDict())) assert.equal(await b.stateDict()[k].toArray(), await t.toArray(), k);
-  tidy(() => b.forward(randn([4, 4])).sum().backward());
+  tidy(() =>
+    b
+      .forward(randn([4, 4]))
+      .sum()
+      .backward(),
+  );
   assert.ok(b.parameters().every((p) => p.grad !== null));
   b.zeroGrad();
   assert.ok(b.parameters().every((p) => p.grad === null));
@@ -106,7 +138,10 @@ test('loadStateDict: strict errors list missing, unexpected keys and size mismat
   assert.match(msg, /^Error\(s\) in loading state dict for Block:/);
   assert.match(msg, /Missing key\(s\) in state dict: "layers\.2\.weight", "norm\.running_var"\./);
   assert.match(msg, /Unexpected key\(s\) in state dict: "extra\.weight"\./);
-  assert.match(msg, /size mismatch for layers\.0\.weight: copying a tensor of shape \[2, 4\] from the state dict, the shape in the current model is \[3, 4\]\./);
+  assert.match(
+    msg,
+    /size mismatch for layers\.0\.weight: copying a tensor of shape \[2, 4\] from the state dict, the shape in the current model is \[3, 4\]\./,
+  );
   assert.equal(await m.stateDict()['layers.0.weight'].toArray(), before, 'nothing loaded');
   // Non-strict: missing / unexpected keys are reported, not fatal; size mismatches still are.
   dict['layers.0.weight'] = m.stateDict()['layers.0.weight'];
@@ -136,12 +171,24 @@ test('toString prints like PyTorch', () => {
   (11): Identity()
 )`;
   const m = new nn.Sequential(
-    new nn.Conv2d(1, 4, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(4, 8, [3, 5], { stride: 2, dilation: 2, groups: 2 }), new nn.AvgPool2d(2), new nn.AdaptiveAvgPool2d(1), new nn.Flatten(),
-    new nn.Linear(8, 10), new nn.Dropout(0.25), new nn.BatchNorm1d(10, { eps: 1e-3, momentum: 0.01, affine: false }), new nn.Identity(),
+    new nn.Conv2d(1, 4, 3, { padding: 1, bias: false }),
+    new nn.BatchNorm2d(4),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Conv2d(4, 8, [3, 5], { stride: 2, dilation: 2, groups: 2 }),
+    new nn.AvgPool2d(2),
+    new nn.AdaptiveAvgPool2d(1),
+    new nn.Flatten(),
+    new nn.Linear(8, 10),
+    new nn.Dropout(0.25),
+    new nn.BatchNorm1d(10, { eps: 1e-3, momentum: 0.01, affine: false }),
+    new nn.Identity(),
   );
   assert.is(m.toString(), torchRepr);
-  assert.is(String(new nn.SplitBatchNorm2d(4, 8)), 'SplitBatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, num_splits=8)');
+  assert.is(
+    String(new nn.SplitBatchNorm2d(4, 8)),
+    'SplitBatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, num_splits=8)',
+  );
   assert.is(nn.pyFloat(1e-5), '1e-05');
   assert.is(nn.pyFloat(2.5e-7), '2.5e-07');
   assert.is(nn.pyFloat(1), '1.0');
@@ -165,9 +212,16 @@ async function moments(t: Tensor) {
 
 test('initialisation: PyTorch bounds (kaiming-uniform a=√5, bias ±1/√fan_in) and uniform statistics', async () => {
   manualSeed(0);
-  for (const [layer, fanIn] of [[new nn.Linear(300, 200), 300], [new nn.Conv2d(16, 64, 3), 144], [new nn.Conv2d(32, 64, [1, 3], { groups: 4 }), 24]] as const) {
+  for (const [layer, fanIn] of [
+    [new nn.Linear(300, 200), 300],
+    [new nn.Conv2d(16, 64, 3), 144],
+    [new nn.Conv2d(32, 64, [1, 3], { groups: 4 }), 24],
+  ] as const) {
     const bound = 1 / Math.sqrt(fanIn); // gain √(2/(1+5)) · √(3/fan_in)
-    for (const [name, t] of [['weight', layer.weight], ['bias', layer.bias!]] as const) {
+    for (const [name, t] of [
+      ['weight', layer.weight],
+      ['bias', layer.bias!],
+    ] as const) {
       const m = await moments(t);
       assert.ok(m.maxAbs <= bound * (1 + 1e-6), `${name}: max |x| ${m.maxAbs} above bound ${bound}`);
       if (m.n >= 1000) {
@@ -222,16 +276,29 @@ test('SplitBatchNorm2d: interleaved groups in training, running statistics in ev
   const m = new nn.SplitBatchNorm2d(3, 4);
   const rm = tensor(new Float32Array(3), [3]);
   const rv = tensor([1, 1, 1]);
-  assertClose(await m.forward(x).toArray(), await batchNorm(x, rm, rv, m.weight, m.bias, { training: true, groups: 4 }).toArray(), 1e-6, 'training');
+  assertClose(
+    await m.forward(x).toArray(),
+    await batchNorm(x, rm, rv, m.weight, m.bias, { training: true, groups: 4 }).toArray(),
+    1e-6,
+    'training',
+  );
   assertClose(await m.runningMean.toArray(), await rm.toArray(), 1e-6, 'running mean updated as the op does');
   m.eval();
-  assertClose(await m.forward(x).toArray(), await batchNorm(x, m.runningMean, m.runningVar, m.weight, m.bias, { training: false }).toArray(), 1e-6, 'eval');
+  assertClose(
+    await m.forward(x).toArray(),
+    await batchNorm(x, m.runningMean, m.runningVar, m.weight, m.bias, { training: false }).toArray(),
+    1e-6,
+    'eval',
+  );
   // Groups matter: a plain BatchNorm2d gives something else in training.
   const plain = new nn.BatchNorm2d(3);
   m.train();
   const a = await m.forward(x).toArray();
   const b = await plain.forward(x).toArray();
-  assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-3), 'split statistics differ from whole-batch ones');
+  assert.ok(
+    a.some((v, i) => Math.abs(v - b[i]) > 1e-3),
+    'split statistics differ from whole-batch ones',
+  );
 });
 
 test('Dropout: zeros and rescales in training, identity in eval', async () => {
@@ -240,7 +307,10 @@ test('Dropout: zeros and rescales in training, identity in eval', async () => {
   const y = await d.forward(x).toArray();
   const zeros = y.filter((v) => v === 0).length;
   assert.ok(zeros > 400 && zeros < 600, `${zeros} zeros`);
-  assert.ok(y.every((v) => v === 0 || v === 2), 'kept values scaled by 1/(1−p)');
+  assert.ok(
+    y.every((v) => v === 0 || v === 2),
+    'kept values scaled by 1/(1−p)',
+  );
   d.eval();
   assert.equal(await d.forward(x).toArray(), await x.toArray());
 });
@@ -264,8 +334,15 @@ print(json.dumps(out))
   const ref = JSON.parse(runPython(python!, script, [HERE]));
   const small = new nn.SmallConvNet({ width: 4, numClasses: 10 });
   const resnet = nn.resnet18Cifar({ width: 8, numClasses: 10 });
-  for (const [name, m] of [['small', small], ['resnet', resnet]] as const) {
-    assert.equal(Object.entries(m.stateDict()).map(([k, t]) => [k, [...t.shape]]), ref[name].keys, `${name}: keys and shapes in order`);
+  for (const [name, m] of [
+    ['small', small],
+    ['resnet', resnet],
+  ] as const) {
+    assert.equal(
+      Object.entries(m.stateDict()).map(([k, t]) => [k, [...t.shape]]),
+      ref[name].keys,
+      `${name}: keys and shapes in order`,
+    );
   }
   assert.is(small.toString(), ref.small.repr, 'SmallConvNet repr');
   assert.is(resnet.toString(), ref.resnet.repr, 'ResNet repr');
@@ -292,10 +369,30 @@ function resnetUnfused(m: nn.ResNet, x: Tensor): Tensor {
 }
 
 const BACKBONES: [string, () => nn.Module, (m: nn.Module, x: Tensor) => Tensor, number[]][] = [
-  ['SmallConvNet (SplitBatchNorm2d(c, 4))', () => new nn.SmallConvNet({ width: 4, norm: (c) => new nn.SplitBatchNorm2d(c, 4) }), (m, x) => smallConvNetUnfused(m as nn.SmallConvNet, x), [8, 1, 12, 12]],
-  ['SmallConvNet (BatchNorm2d, 14×14: strided conv outputs)', () => new nn.SmallConvNet({ width: 4, numClasses: 3 }), (m, x) => smallConvNetUnfused(m as nn.SmallConvNet, x), [4, 1, 14, 14]],
-  ['resnet18Cifar (SplitBatchNorm2d(c, 2))', () => nn.resnet18Cifar({ width: 4, norm: (c) => new nn.SplitBatchNorm2d(c, 2) }), (m, x) => resnetUnfused(m as nn.ResNet, x), [4, 3, 8, 8]],
-  ['ResNet imagenet stem (BatchNorm2d)', () => new nn.ResNet([1, 1, 1, 1], { stem: 'imagenet', width: 4 }), (m, x) => resnetUnfused(m as nn.ResNet, x), [2, 3, 16, 16]],
+  [
+    'SmallConvNet (SplitBatchNorm2d(c, 4))',
+    () => new nn.SmallConvNet({ width: 4, norm: (c) => new nn.SplitBatchNorm2d(c, 4) }),
+    (m, x) => smallConvNetUnfused(m as nn.SmallConvNet, x),
+    [8, 1, 12, 12],
+  ],
+  [
+    'SmallConvNet (BatchNorm2d, 14×14: strided conv outputs)',
+    () => new nn.SmallConvNet({ width: 4, numClasses: 3 }),
+    (m, x) => smallConvNetUnfused(m as nn.SmallConvNet, x),
+    [4, 1, 14, 14],
+  ],
+  [
+    'resnet18Cifar (SplitBatchNorm2d(c, 2))',
+    () => nn.resnet18Cifar({ width: 4, norm: (c) => new nn.SplitBatchNorm2d(c, 2) }),
+    (m, x) => resnetUnfused(m as nn.ResNet, x),
+    [4, 3, 8, 8],
+  ],
+  [
+    'ResNet imagenet stem (BatchNorm2d)',
+    () => new nn.ResNet([1, 1, 1, 1], { stem: 'imagenet', width: 4 }),
+    (m, x) => resnetUnfused(m as nn.ResNet, x),
+    [2, 3, 16, 16],
+  ],
 ];
 
 for (const [name, make, unfused, shape] of BACKBONES) {
@@ -316,7 +413,8 @@ for (const [name, make, unfused, shape] of BACKBONES) {
       const mode = training ? 'train' : 'eval';
       assertClose(await ya.toArray(), await yb.toArray(), 1e-5, `${mode} output`);
       const pb = new Map(b.namedParameters());
-      for (const [k, p] of a.namedParameters()) assertClose(await p.grad!.toArray(), await pb.get(k)!.grad!.toArray(), 1e-5, `${mode} grad ${k}`);
+      for (const [k, p] of a.namedParameters())
+        assertClose(await p.grad!.toArray(), await pb.get(k)!.grad!.toArray(), 1e-5, `${mode} grad ${k}`);
       const bb = new Map(b.namedBuffers());
       for (const [k, t] of a.namedBuffers()) assertClose(await t.toArray(), await bb.get(k)!.toArray(), 1e-6, `${mode} ${k}`);
       for (const m of [a, b]) m.zeroGrad();
@@ -331,7 +429,9 @@ test('Sequential fuses a batch norm layer followed by a ReLU layer (recorded as 
   assert.equal(fused.node!.attrs, { eps: 1e-5, groups: 1, activation: 'relu' });
   // A ReLU subclass with its own forward, a norm that is not batch norm, a ReLU not right after the norm: not fused.
   class LeakyReLU extends nn.ReLU {
-    override forward(t: Tensor): Tensor { return t.relu().add(t.mul(0.01)); }
+    override forward(t: Tensor): Tensor {
+      return t.relu().add(t.mul(0.01));
+    }
   }
   assert.is(new nn.Sequential(new nn.BatchNorm2d(3), new LeakyReLU()).forward(x).node!.op, 'add');
   assert.is(new nn.Sequential(new nn.Identity(), new nn.ReLU()).forward(x).node!.op, 'relu');
@@ -340,7 +440,14 @@ test('Sequential fuses a batch norm layer followed by a ReLU layer (recorded as 
   assert.equal(apart.node!.inputs[0].node!.attrs, { eps: 1e-5, groups: 1 });
   // SmallConvNet's printed structure and state-dict names are those of the unfused PyTorch layout.
   const net = new nn.SmallConvNet({ width: 2, norm: (c) => new nn.SplitBatchNorm2d(c, 2) });
-  assert.equal(Object.keys(net.stateDict()).slice(0, 6), ['features.0.weight', 'features.1.weight', 'features.1.bias', 'features.1.running_mean', 'features.1.running_var', 'features.3.weight']);
+  assert.equal(Object.keys(net.stateDict()).slice(0, 6), [
+    'features.0.weight',
+    'features.1.weight',
+    'features.1.bias',
+    'features.1.running_mean',
+    'features.1.running_var',
+    'features.3.weight',
+  ]);
   assert.match(String(net), /\(2\): ReLU\(\)/);
 });
 

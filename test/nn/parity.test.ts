@@ -81,13 +81,22 @@ out = {'logits': logits.detach().reshape(-1).tolist(), 'loss': loss.item(),
        'buffers': {k: b.reshape(-1).tolist() for k, b in net.named_buffers() if not k.endswith('num_batches_tracked')}}
 print(json.dumps(out))
 `;
-    const ref = JSON.parse(runPython(python!, script, [HERE, path])) as { logits: number[]; loss: number; grads: Record<string, number[]>; buffers: Record<string, number[]> };
+    const ref = JSON.parse(runPython(python!, script, [HERE, path])) as {
+      logits: number[];
+      loss: number;
+      grads: Record<string, number[]>;
+      buffers: Record<string, number[]>;
+    };
     const e = relErr(await logits.toArray(), ref.logits);
     assert.ok(e < 1e-4, `logits: relative error ${e}`);
     const l = await loss.item();
     assert.ok(Math.abs(l - ref.loss) < 1e-4 * Math.abs(ref.loss), `loss ${l} vs ${ref.loss}`);
     const named = [...net.namedParameters()];
-    assert.equal(named.map(([k]) => k), Object.keys(ref.grads), 'same parameters');
+    assert.equal(
+      named.map(([k]) => k),
+      Object.keys(ref.grads),
+      'same parameters',
+    );
     for (const [k, p] of named) {
       assert.ok(p.grad, `${k} has a gradient`);
       const g = relErr(await p.grad!.toArray(), ref.grads[k]);

@@ -30,16 +30,16 @@ function batchOf(ds: ImageDataset, idx: ArrayLike<number>) {
   const px = toFloat(ds, idx);
   for (let i = 0; i < px.length; i++) px[i] = (px[i] - MEAN) / STD;
   const x = tensor(px, [idx.length, 1, 28, 28]);
-  const y = tensor(Int32Array.from(idx, (i) => ds.labels[i]), [idx.length]);
+  const y = tensor(
+    Int32Array.from(idx, (i) => ds.labels[i]),
+    [idx.length],
+  );
   return { x, y };
 }
 
 function load(): { train: ImageDataset; test: ImageDataset } | null {
   try {
-    return {
-      train: subset(loadFashionMnist({ split: 'train' }), TRAIN, 1),
-      test: subset(loadFashionMnist({ split: 'test' }), TEST, 2),
-    };
+    return { train: subset(loadFashionMnist({ split: 'train' }), TRAIN, 1), test: subset(loadFashionMnist({ split: 'test' }), TEST, 2) };
   } catch (e) {
     skip(`Fashion-MNIST not available (${(e as Error).message.split('\n')[0]}; bash scripts/setup.sh --with-data)`);
     return null;
@@ -78,7 +78,10 @@ test(`SmallConvNet(width ${WIDTH}) + SGD + cosine: ≥ 80% test accuracy after $
     for (const l of losses) l.dispose();
     if (epoch === 0) firstLoss = mean;
     lastLoss = mean;
-    if (process.env.VERBOSE) console.log(`epoch ${epoch + 1}: loss ${mean.toFixed(4)}, lr ${opt.paramGroups[0].lr.toExponential(2)}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (process.env.VERBOSE)
+      console.log(
+        `epoch ${epoch + 1}: loss ${mean.toFixed(4)}, lr ${opt.paramGroups[0].lr.toExponential(2)}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
   }
   net.eval();
   let correct = 0;
@@ -90,7 +93,9 @@ test(`SmallConvNet(width ${WIDTH}) + SGD + cosine: ≥ 80% test accuracy after $
   }
   const acc = correct / TEST;
   const secs = (performance.now() - t0) / 1000;
-  console.log(`  Fashion-MNIST: ${(100 * acc).toFixed(1)}% test accuracy, training loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}, ${secs.toFixed(1)} s`);
+  console.log(
+    `  Fashion-MNIST: ${(100 * acc).toFixed(1)}% test accuracy, training loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}, ${secs.toFixed(1)} s`,
+  );
   assert.ok(lastLoss < firstLoss, 'the training loss decreases');
   assert.ok(acc >= 0.8, `test accuracy ${(100 * acc).toFixed(1)}% < 80%`);
   assert.is(opt.paramGroups[0].lr, 0, 'cosine schedule ends at 0');

@@ -18,7 +18,13 @@ class Block extends nn.Module {
   norm2: nn.LayerNorm;
   fc1: nn.Linear;
   fc2: nn.Linear;
-  constructor(readonly dim: number, heads: number, hidden: number, readonly causal: boolean, g: Generator) {
+  constructor(
+    readonly dim: number,
+    heads: number,
+    hidden: number,
+    readonly causal: boolean,
+    g: Generator,
+  ) {
     super();
     this.norm1 = new nn.LayerNorm(dim);
     this.norm2 = new nn.LayerNorm(dim);
@@ -77,7 +83,11 @@ out = b(x, mask)
 print(json.dumps({'out': out.flatten().tolist(), 'x': x.grad.flatten().tolist(),
                   'grads': {k: p.grad.flatten().tolist() for k, p in b.named_parameters()}}))`;
     const input = JSON.stringify({ state, x: Array.from(await x.toArray()), w: Array.from(await w.toArray()), causal });
-    const r = JSON.parse(runPython(py, `import sys, io\nsys.stdin = io.StringIO(${JSON.stringify(input)})\n` + script)) as { out: number[]; x: number[]; grads: Record<string, number[]> };
+    const r = JSON.parse(runPython(py, `import sys, io\nsys.stdin = io.StringIO(${JSON.stringify(input)})\n` + script)) as {
+      out: number[];
+      x: number[];
+      grads: Record<string, number[]>;
+    };
     assertClose(await out.toArray(), r.out, 1e-4, 'output');
     assertClose(await x.grad!.toArray(), r.x, 1e-4, 'input gradient');
     const names = [...block.namedParameters()].map(([n]) => n);

@@ -85,8 +85,13 @@ for f in fs:
 print(json.dumps(out))`;
   const want = JSON.parse(runPython(py, script)) as [number[], number[]][];
   const ours: ((x: Tensor) => Tensor)[] = [
-    (x) => gelu(x), (x) => gelu(x, { approximate: 'tanh' }), silu, (x) => leakyRelu(x, 0.2),
-    (x) => elu(x, 0.5), (x) => softplus(x, 2, 1), (x) => clamp(x, -0.2, 0.9),
+    (x) => gelu(x),
+    (x) => gelu(x, { approximate: 'tanh' }),
+    silu,
+    (x) => leakyRelu(x, 0.2),
+    (x) => elu(x, 0.5),
+    (x) => softplus(x, 2, 1),
+    (x) => clamp(x, -0.2, 0.9),
   ];
   for (const [i, f] of ours.entries()) {
     const x = tensor(xs, undefined, { requiresGrad: true });
@@ -98,16 +103,26 @@ print(json.dumps(out))`;
 });
 
 test('activation modules: same values as the functions, printed as PyTorch prints them', async () => {
-  const layers = new nn.Sequential(new nn.GELU(), new nn.GELU('tanh'), new nn.SiLU(), new nn.LeakyReLU(0.2), new nn.ELU(), new nn.Softplus(2, 10));
+  const layers = new nn.Sequential(
+    new nn.GELU(),
+    new nn.GELU('tanh'),
+    new nn.SiLU(),
+    new nn.LeakyReLU(0.2),
+    new nn.ELU(),
+    new nn.Softplus(2, 10),
+  );
   // print(nn.Sequential(nn.GELU(), nn.GELU('tanh'), nn.SiLU(), nn.LeakyReLU(0.2), nn.ELU(), nn.Softplus(2, 10)))
-  assert.is(String(layers), `Sequential(
+  assert.is(
+    String(layers),
+    `Sequential(
   (0): GELU(approximate='none')
   (1): GELU(approximate='tanh')
   (2): SiLU()
   (3): LeakyReLU(negative_slope=0.2)
   (4): ELU(alpha=1.0)
   (5): Softplus(beta=2, threshold=10)
-)`);
+)`,
+  );
   const x = make([3, 4], { seed: 5, scale: 2 });
   const want = softplus(elu(leakyRelu(silu(gelu(gelu(x), { approximate: 'tanh' })), 0.2)), 2, 10);
   assertClose(await layers.forward(x).toArray(), await want.toArray(), 0, 'Sequential of activations');

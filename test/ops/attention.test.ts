@@ -56,23 +56,52 @@ test('layerNorm over the last dim: one row pass and one affine map; weight or bi
   const [y, n] = withDispatches(() => layerNorm(x0, [10], w, b));
   assert.is(n, 2, 'dispatches');
   // The composed path (several trailing dims; its f32 mean is not shifted, so rows near 0 here) agrees.
-  assertClose(await y.toArray(), await layerNorm(x0.reshape(6, 2, 5), [2, 5], w.reshape(2, 5), b.reshape(2, 5)).reshape(6, 10).toArray(), 1e-5, 'fused vs composed');
+  assertClose(
+    await y.toArray(),
+    await layerNorm(x0.reshape(6, 2, 5), [2, 5], w.reshape(2, 5), b.reshape(2, 5))
+      .reshape(6, 10)
+      .toArray(),
+    1e-5,
+    'fused vs composed',
+  );
 });
 
 test('std: correction 1 (default) and 0, dims, keepdim, rank 0 and strided inputs', async () => {
   const x = make([4, 5], { seed: 3, layout: 'transposed' });
-  for (const [dims, opts] of [[undefined, {}], [1, { unbiased: false }], [[0], { keepdim: true, correction: 0 }], [0, { correction: 1 }]] as const) {
+  for (const [dims, opts] of [
+    [undefined, {}],
+    [1, { unbiased: false }],
+    [[0], { keepdim: true, correction: 0 }],
+    [0, { correction: 1 }],
+  ] as const) {
     await checkForward((a) => std(a, dims as number, opts), [x], 1e-5, `std ${dims} ${JSON.stringify(opts)}`);
     await checkGrad((a) => std(a, dims as number, opts), [x], {}, `std ${dims}`);
   }
   assertClose(await std(tensor([1, 2, 3, 4])).toArray(), [Math.sqrt(5 / 3)], 1e-6, 'unbiased');
   assertClose(await std(tensor([1, 2, 3, 4]), undefined, { unbiased: false }).toArray(), [Math.sqrt(1.25)], 1e-6, 'biased');
   assertClose(await std(tensor(2), undefined, { correction: 0 }).toArray(), [0], 0, 'rank 0');
-  assertClose(await tensor([[1, 3], [2, 6]]).std(1, { keepdim: true }).toArray(), [Math.SQRT2, 2 * Math.SQRT2], 1e-6, 'method');
+  assertClose(
+    await tensor([
+      [1, 3],
+      [2, 6],
+    ])
+      .std(1, { keepdim: true })
+      .toArray(),
+    [Math.SQRT2, 2 * Math.SQRT2],
+    1e-6,
+    'method',
+  );
 });
 
 /** softmax(q kᵀ · scale + mask) v in float64 for [B, L, E] arrays (mask [L, S] additive or null). */
-function attentionRef(q: Float32Array, k: Float32Array, v: Float32Array, [B, L, S, E, Ev]: number[], scale: number, mask: ((i: number, j: number) => number) | null): Float64Array {
+function attentionRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  [B, L, S, E, Ev]: number[],
+  scale: number,
+  mask: ((i: number, j: number) => number) | null,
+): Float64Array {
   const out = new Float64Array(B * L * Ev);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < L; i++) {
@@ -99,9 +128,18 @@ test('scaledDotProductAttention: closed form, masks, causal, scale; gradients to
   const [hq, hk, hv, hm] = await Promise.all([q, k, v, mask].map((t) => t.toArray()));
   const dims = [B, L, S, E, Ev];
   assertClose(await scaledDotProductAttention(q, k, v).toArray(), attentionRef(hq, hk, hv, dims, 1 / 2, null), 1e-5, 'plain');
-  assertClose(await scaledDotProductAttention(q, k, v, { mask, scale: 0.3 }).toArray(), attentionRef(hq, hk, hv, dims, 0.3, (i, j) => hm[i * S + j]), 1e-5, 'mask');
-  assertClose(await scaledDotProductAttention(q, k, v, { causal: true }).toArray(),
-    attentionRef(hq, hk, hv, dims, 0.5, (i, j) => (j > i ? -Infinity : 0)), 1e-5, 'causal');
+  assertClose(
+    await scaledDotProductAttention(q, k, v, { mask, scale: 0.3 }).toArray(),
+    attentionRef(hq, hk, hv, dims, 0.3, (i, j) => hm[i * S + j]),
+    1e-5,
+    'mask',
+  );
+  assertClose(
+    await scaledDotProductAttention(q, k, v, { causal: true }).toArray(),
+    attentionRef(hq, hk, hv, dims, 0.5, (i, j) => (j > i ? -Infinity : 0)),
+    1e-5,
+    'causal',
+  );
   const f = (a: Tensor, b: Tensor, c: Tensor, m: Tensor) => scaledDotProductAttention(a, b, c, { mask: m });
   await checkForward(f, [q, k, v, mask], 1e-5, 'sdpa');
   await checkGrad(f, [q, k, v, mask], {}, 'sdpa');
@@ -122,7 +160,12 @@ test('MultiheadAttention: batchFirst and [L, N, E] layouts agree; causal attend;
   const seqFirst = new nn.MultiheadAttention(8, 2);
   seqFirst.loadStateDict(mha.stateDict());
   const x = make([3, 5, 8], { seed: 4 });
-  assertClose(await seqFirst.forward(x.transpose(0, 1)).transpose(0, 1).contiguous().toArray(), await mha.forward(x).toArray(), 1e-6, 'layouts');
+  assertClose(
+    await seqFirst.forward(x.transpose(0, 1)).transpose(0, 1).contiguous().toArray(),
+    await mha.forward(x).toArray(),
+    1e-6,
+    'layouts',
+  );
   // A causal query 0 sees only key 0: its output does not change when later tokens change.
   const y1 = await mha.attend(x, x, x, { isCausal: true }).slice(1, 0, 1).contiguous().toArray();
   const x2 = x.clone().add(make([3, 5, 8], { seed: 9 }).mul(tensor([0, 1, 1, 1, 1]).reshape(1, 5, 1)));
@@ -144,8 +187,11 @@ test('initialisers: xavier bounds and variance, truncNormal inside [a, b] with t
   assert.ok(Math.abs(sd - 2 * Math.sqrt(2 / 300)) < 0.02 * sd, `xavierNormal std ${sd}`);
   // N(0.5, 1) on [0, 2]: mean = μ + σ (φ(α) − φ(β)) / Z with α = −0.5, β = 1.5.
   const t = await nn.init.truncNormal([20000], { mean: 0.5, std: 1, a: 0, b: 2, generator: g }).toArray();
-  assert.ok(t.every((v) => v >= 0 && v <= 2), 'inside [a, b]');
-  const phi = (z: number) => Math.exp(-z * z / 2) / Math.sqrt(2 * Math.PI);
+  assert.ok(
+    t.every((v) => v >= 0 && v <= 2),
+    'inside [a, b]',
+  );
+  const phi = (z: number) => Math.exp((-z * z) / 2) / Math.sqrt(2 * Math.PI);
   const Z = 0.9331927987311419 - 0.3085375387259869; // Φ(1.5) − Φ(−0.5)
   const wantMean = 0.5 + (phi(-0.5) - phi(1.5)) / Z;
   const gotMean = t.reduce((p, v) => p + v, 0) / t.length;

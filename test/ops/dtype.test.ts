@@ -5,7 +5,21 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, assertClose, randnSeeded, kernelsOf } from '../helpers.ts';
-import { tensor, arange, randint, randperm, full, zerosLike, where, argmax, argmin, sum, crossEntropy, setAnomalyDetection, type Tensor } from '../../src/index.ts';
+import {
+  tensor,
+  arange,
+  randint,
+  randperm,
+  full,
+  zerosLike,
+  where,
+  argmax,
+  argmin,
+  sum,
+  crossEntropy,
+  setAnomalyDetection,
+  type Tensor,
+} from '../../src/index.ts';
 import { Generator } from '../../src/random.ts';
 import { encodeTensors, decodeTensors, readTensors } from '../../src/io/checkpoint.ts';
 
@@ -38,12 +52,21 @@ test('int32 values round-trip exactly, beyond 2^24 and at the int32 limits', asy
   const w = int([0, 0]).writeData([16777217, -3]);
   assert.equal(await ints(w), [16777217, -3]);
   // Printed as PyTorch prints torch.int32 (torch.tensor([[16777217, -3], [0, 12]], dtype=torch.int32)).
-  assert.is(await int([[16777217, -3], [0, 12]]).format(), 'tensor([[16777217,       -3],\n        [       0,       12]], dtype=torch.int32)');
+  assert.is(
+    await int([
+      [16777217, -3],
+      [0, 12],
+    ]).format(),
+    'tensor([[16777217,       -3],\n        [       0,       12]], dtype=torch.int32)',
+  );
   assert.is(String(int([1])), "Tensor(shape=[1], dtype=int32, device='webgpu')");
 });
 
 test('int32 arithmetic stays int32 and exact; broadcasting, rank 0 and strided views', async () => {
-  const a = int([[16777216, 5, -7], [100000000, 0, 3]]);
+  const a = int([
+    [16777216, 5, -7],
+    [100000000, 0, 3],
+  ]);
   const b = int([1, -2, 4]);
   const sumT = a.add(b);
   assert.is(sumT.dtype, 'int32');
@@ -72,21 +95,52 @@ test('int32 arithmetic stays int32 and exact; broadcasting, rank 0 and strided v
 });
 
 test('mixed dtypes promote to float32 as in PyTorch; true division; float scalars', async () => {
-  const a = int([[3, -7, 16777217], [1, 2, 9]]);
+  const a = int([
+    [3, -7, 16777217],
+    [1, 2, 9],
+  ]);
   const f = randnSeeded([3], 5);
   const fh = Array.from(await f.toArray());
   const ah = [3, -7, 16777217, 1, 2, 9];
   const out = a.add(f);
   assert.is(out.dtype, 'float32');
-  assertClose(await out.toArray(), ah.map((v, i) => v + fh[i % 3]), 1e-6, 'int32 + float32 (broadcast)');
-  assertClose(await f.mul(a).toArray(), ah.map((v, i) => v * fh[i % 3]), 1e-6, 'float32 * int32');
+  assertClose(
+    await out.toArray(),
+    ah.map((v, i) => v + fh[i % 3]),
+    1e-6,
+    'int32 + float32 (broadcast)',
+  );
+  assertClose(
+    await f.mul(a).toArray(),
+    ah.map((v, i) => v * fh[i % 3]),
+    1e-6,
+    'float32 * int32',
+  );
   const q = a.div(int([2, 4, 3]));
   assert.is(q.dtype, 'float32');
-  assertClose(await q.toArray(), ah.map((v, i) => v / [2, 4, 3][i % 3]), 1e-7, 'int32 / int32 is true division');
-  assertClose(await a.div(2).toArray(), ah.map((v) => v / 2), 1e-7, 'int32 / number');
-  assertClose(await a.mul(0.5).toArray(), ah.map((v) => v * 0.5), 1e-7, 'int32 * fractional scalar → float32');
+  assertClose(
+    await q.toArray(),
+    ah.map((v, i) => v / [2, 4, 3][i % 3]),
+    1e-7,
+    'int32 / int32 is true division',
+  );
+  assertClose(
+    await a.div(2).toArray(),
+    ah.map((v) => v / 2),
+    1e-7,
+    'int32 / number',
+  );
+  assertClose(
+    await a.mul(0.5).toArray(),
+    ah.map((v) => v * 0.5),
+    1e-7,
+    'int32 * fractional scalar → float32',
+  );
   assert.is(a.mul(0.5).dtype, 'float32');
-  const small = int([[-3, 0], [2, 5]]);
+  const small = int([
+    [-3, 0],
+    [2, 5],
+  ]);
   assert.is(small.exp().dtype, 'float32');
   assertClose(await small.exp().toArray(), [-3, 0, 2, 5].map(Math.exp), 1e-6, 'exp of int32 is float32');
   // Gradients flow to the float operand only.
@@ -104,13 +158,24 @@ test('comparisons, where and argmax/argmin give int32', async () => {
   assert.equal(await ints(a.le(16777216)), [0, 1, 1]);
   assert.equal(await ints(tensor([0.5, 2]).lt(1)), [1, 0], 'float comparisons give int32 too');
   assert.equal(await ints(where(a.gt(b), a, b)), [16777217, 16777216, 0]);
-  const x = tensor([[1, 9, 9], [4, 0, 2]]);
+  const x = tensor([
+    [1, 9, 9],
+    [4, 0, 2],
+  ]);
   const am = argmax(x, 1);
   assert.is(am.dtype, 'int32');
   assert.equal(await ints(am), [1, 0]);
   assert.equal(await ints(argmin(x, 0)), [0, 1, 1]);
   assert.equal(await ints(x.gt(1).sub(x.lt(5))), [-1, 1, 1, 0, -1, 0]);
-  assert.equal(Array.from(await am.eq(tensor([1, 1])).float().toArray()), [1, 0]);
+  assert.equal(
+    Array.from(
+      await am
+        .eq(tensor([1, 1]))
+        .float()
+        .toArray(),
+    ),
+    [1, 0],
+  );
 });
 
 test('conversions: to / float / int (truncation toward zero, as PyTorch)', async () => {
@@ -134,11 +199,17 @@ test('creation: arange of integers, full, randint, randperm', async () => {
   const r = randint(-3, 4, [1000], { generator: new Generator(3) });
   assert.is(r.dtype, 'int32');
   const rv = await ints(r);
-  assert.ok(rv.every((v) => v >= -3 && v < 4), 'randint in [low, high)');
+  assert.ok(
+    rv.every((v) => v >= -3 && v < 4),
+    'randint in [low, high)',
+  );
   assert.equal(new Set(rv).size, 7, 'randint hits every value of a small range');
   assert.throws(() => randint(5, 5, [2]), /randint: needs integers low < high/);
   const p = await ints(randperm(50, { generator: new Generator(4) }));
-  assert.equal([...p].sort((x, y) => x - y), Array.from({ length: 50 }, (_, k) => k));
+  assert.equal(
+    [...p].sort((x, y) => x - y),
+    Array.from({ length: 50 }, (_, k) => k),
+  );
   assert.throws(() => tensor([1], undefined, { dtype: 'int32', requiresGrad: true }), /only float32 tensors can require gradients/);
   assert.throws(() => int([1]).requiresGrad_(), /only float32 tensors can require gradients/);
 });
@@ -149,9 +220,15 @@ test('unsupported int32 combinations are clear errors naming the op and the dtyp
   assert.throws(() => i.pow(int([1, 2])), /pow: not supported for int32 operands \(dtypes int32, int32\)/);
   assert.throws(() => sum(i), /sum: takes a float32 tensor but was given int32/);
   assert.throws(() => argmax(i, 0), /argmax: takes a float32 tensor but was given int32/);
-  assert.throws(() => int([[1, 2]]).matmul(int([[1], [2]])), /^matmul: takes float32 tensors but was given an int32 tensor; convert it with \.float\(\) \(or \.to\('float32'\)\) first$/);
+  assert.throws(
+    () => int([[1, 2]]).matmul(int([[1], [2]])),
+    /^matmul: takes float32 tensors but was given an int32 tensor; convert it with \.float\(\) \(or \.to\('float32'\)\) first$/,
+  );
   assert.throws(() => tensor([[1, 2]]).gather(1, tensor([[0]])), /gather: index tensors must be int32, got float32/);
-  assert.throws(() => tensor([[1, 2]]).indexSelect(1, [2]), /indexSelect: index 2 at position 0 is out of range; valid indices are integers in 0\.\.1/);
+  assert.throws(
+    () => tensor([[1, 2]]).indexSelect(1, [2]),
+    /indexSelect: index 2 at position 0 is out of range; valid indices are integers in 0\.\.1/,
+  );
   assert.throws(() => tensor([[1, 2]]).indexSelect(1, [0.5]), /indexSelect: index 0\.5 at position 0 is out of range/);
   // Gathering from int32 keeps int32, exactly.
   assert.equal(await ints(int([16777217, 5, -3]).indexSelect(0, [2, 0, 0])), [-3, 16777217, 16777217]);
@@ -159,19 +236,35 @@ test('unsupported int32 combinations are clear errors naming the op and the dtyp
 });
 
 test('labels and indices: float tensors refused, host values checked, GPU values out of range give NaN (anomaly mode names the op)', async () => {
-  const logits = tensor([[1, 2, 3], [0, 0, 1]]);
+  const logits = tensor([
+    [1, 2, 3],
+    [0, 0, 1],
+  ]);
   // Fractional labels cannot reach the kernel any more: float label tensors are refused.
   assert.throws(() => crossEntropy(logits, tensor([0, 1.5])), /crossEntropy: target tensors must be int32 class indices, got float32/);
   assert.throws(() => crossEntropy(logits, [0, 1.5]), /crossEntropy: target 1.5 at position 1 is out of range for 3 classes/);
-  assert.throws(() => crossEntropy(logits, [0, 3]), /crossEntropy: target 3 at position 1 is out of range for 3 classes \(input \[2, 3\]\); targets must be integers in 0\.\.2/);
+  assert.throws(
+    () => crossEntropy(logits, [0, 3]),
+    /crossEntropy: target 3 at position 1 is out of range for 3 classes \(input \[2, 3\]\); targets must be integers in 0\.\.2/,
+  );
   // Values inside an int32 tensor are not read back (that would wait for the GPU): out of range → NaN.
   assert.ok(Number.isNaN(await crossEntropy(logits, int([0, 3])).item()));
   assert.ok(Number.isNaN((await logits.gather(1, int([[0], [-1]])).toArray())[1]), 'gather: NaN for an out-of-range index tensor value');
   setAnomalyDetection(true);
   try {
-    await logits.gather(1, int([[0], [7]])).sum().item().then(() => assert.unreachable('anomaly mode should reject'), (e: Error) => {
-      assert.match(e.message, /wgrad anomaly detection: op 'gather' \(inputs \[2, 3\], \[2, 1\]; output \[2, 1\]\) produced a non-finite value/);
-    });
+    await logits
+      .gather(1, int([[0], [7]]))
+      .sum()
+      .item()
+      .then(
+        () => assert.unreachable('anomaly mode should reject'),
+        (e: Error) => {
+          assert.match(
+            e.message,
+            /wgrad anomaly detection: op 'gather' \(inputs \[2, 3\], \[2, 1\]; output \[2, 1\]\) produced a non-finite value/,
+          );
+        },
+      );
   } finally {
     setAnomalyDetection(false);
   }

@@ -11,7 +11,10 @@ import { make, host, expectRef, type Domain, type Layout } from './values.ts';
 
 test.before(setup);
 
-interface Case { shape: number[]; layout: Layout }
+interface Case {
+  shape: number[];
+  layout: Layout;
+}
 const UNARY_CASES: Case[] = [
   { shape: [], layout: 'contiguous' },
   { shape: [7], layout: 'contiguous' },
@@ -102,7 +105,9 @@ test('pow with a tensor exponent: negative bases with integer exponents, 0^0 (as
   // b = torch.tensor([2.,3,0,0,2,0.5,0.5], requires_grad=True); y = a**b; y.sum().backward()
   // y = [4, -8, 1, 1, 0, 1.4142, nan]; a.grad = [-4, 12, 0, 0, 0, 0.3536, nan]; b.grad = [nan, nan, nan, 0, 0, 0.9803, nan]
   const same = (got: Float32Array, want: number[]) =>
-    want.forEach((w, i) => assert.ok(Number.isNaN(w) ? Number.isNaN(got[i]) : Math.abs(got[i] - w) < 1e-4, `element ${i}: ${got[i]} vs ${w}`));
+    want.forEach((w, i) =>
+      assert.ok(Number.isNaN(w) ? Number.isNaN(got[i]) : Math.abs(got[i] - w) < 1e-4, `element ${i}: ${got[i]} vs ${w}`),
+    );
   same(await y.toArray(), [4, -8, 1, 1, 0, Math.SQRT2, NaN]);
   y.sum().backward();
   same(await a.grad!.toArray(), [-4, 12, 0, 0, 0, 0.5 / Math.SQRT2, NaN]);

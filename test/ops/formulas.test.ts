@@ -13,11 +13,23 @@ import * as elementwise from '../../src/ops/elementwise.ts';
 import { referenceOps } from '../../src/reference/index.ts';
 import { evalDual, type Env } from './wgsl-dual.ts';
 
-interface Row { f: string; df?: string | null; da?: string | null; db?: string | null; params?: readonly string[] }
+interface Row {
+  f: string;
+  df?: string | null;
+  da?: string | null;
+  db?: string | null;
+  params?: readonly string[];
+}
 
 /** Exported objects whose every value is a row with a WGSL forward formula `f`. */
-const tables = Object.entries(elementwise).filter(([, v]) => v !== null && typeof v === 'object' && !Array.isArray(v)
-  && Object.values(v).length > 0 && Object.values(v).every((row) => typeof (row as Row)?.f === 'string')) as [string, Record<string, Row>][];
+const tables = Object.entries(elementwise).filter(
+  ([, v]) =>
+    v !== null &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.values(v).length > 0 &&
+    Object.values(v).every((row) => typeof (row as Row)?.f === 'string'),
+) as [string, Record<string, Row>][];
 
 // Float64 agreement expected of a formula; looser only where the WGSL is itself an approximation.
 const TOLERANCE = 1e-10;
@@ -33,7 +45,10 @@ const PARAMS = [0.6, 2.5]; // p.a, p.b
 const c = (v: number, d = 0) => ({ v, d });
 const close = (got: number, want: number, tol: number) => Math.abs(got - want) <= tol * Math.max(1, Math.abs(want));
 const scalarRef = (name: string, inputs: number[], attrs: object): number | undefined =>
-  referenceOps[name]?.(inputs.map((x) => ({ data: Float64Array.of(x), shape: [] })), attrs).data[0];
+  referenceOps[name]?.(
+    inputs.map((x) => ({ data: Float64Array.of(x), shape: [] })),
+    attrs,
+  ).data[0];
 
 function attrsOf(table: string, row: Row): Record<string, number> {
   if (row.params) return Object.fromEntries(row.params.map((k, i) => [k, PARAMS[i]]));
@@ -63,8 +78,14 @@ for (const [table, rows] of tables) {
         const value = evalDual(row.f, { ...operands(xs), ...p }).v;
         if (!Number.isFinite(value)) continue; // outside the op's domain (log of a negative, ...)
         const ref = scalarRef(op, xs, attrs);
-        if (ref !== undefined && Number.isFinite(ref)) assert.ok(close(value, ref, tol), `${op} forward ${at}: WGSL ${value}, reference ${ref}`);
-        const derivatives: [string, string | null | undefined, number][] = binary ? [['da', row.da, 0], ['db', row.db, 1]] : [['df', row.df, 0]];
+        if (ref !== undefined && Number.isFinite(ref))
+          assert.ok(close(value, ref, tol), `${op} forward ${at}: WGSL ${value}, reference ${ref}`);
+        const derivatives: [string, string | null | undefined, number][] = binary
+          ? [
+              ['da', row.da, 0],
+              ['db', row.db, 1],
+            ]
+          : [['df', row.df, 0]];
         for (const [which, formula, k] of derivatives) {
           if (formula === null || formula === undefined) continue; // not differentiable (comparisons)
           const exact = evalDual(row.f, { ...operands(xs, k), ...p }).d;
@@ -113,8 +134,10 @@ test('WITH_NUMBER: the scalar steps of a binary op with a number operand equal i
             got = evalDual(stepFormula(step, value), { x: got, 'p.a': c(value), 'p.b': c(value - 1) });
           }
           const what = `${op}(${x}, ${v})${int ? ' int32' : ''}`;
-          assert.ok(close(got.v, want.v, TOLERANCE) && close(got.d, want.d, TOLERANCE),
-            `${what}: steps give ${got.v} (d ${got.d}), the tensor formula ${want.v} (d ${want.d})`);
+          assert.ok(
+            close(got.v, want.v, TOLERANCE) && close(got.d, want.d, TOLERANCE),
+            `${what}: steps give ${got.v} (d ${got.d}), the tensor formula ${want.v} (d ${want.d})`,
+          );
           checked++;
         }
         assert.ok(checked >= 3, `${op} with ${v}: only ${checked} points checked`);

@@ -28,7 +28,10 @@ async function matchesEager(fn: Fn, inputs: Tensor[], what: string, kernel?: 'el
   const w = randnSeeded(eager.shape.length ? [...eager.shape] : [1], 99).reshape([...eager.shape]);
   const grads = async (g: Fn) => {
     leaves.forEach((x) => (x.grad = null));
-    g(...leaves).mul(w).sum().backward();
+    g(...leaves)
+      .mul(w)
+      .sum()
+      .backward();
     return Promise.all(leaves.map(async (x) => (x.grad ? x.grad.toArray() : null)));
   };
   const ge = await grads(fn);
@@ -67,7 +70,13 @@ test('every supported op, forward and gradients, against eager and float64', asy
     await matchesEager(fn, inputs, what);
     const f = fuse(fn);
     await checkForward(f, inputs, 1e-5, what);
-    if (what !== 'comparisons') await checkGrad(f, inputs.map((t) => t.detach()), {}, what);
+    if (what !== 'comparisons')
+      await checkGrad(
+        f,
+        inputs.map((t) => t.detach()),
+        {},
+        what,
+      );
   }
 });
 
@@ -85,23 +94,41 @@ test('4 to 7 inputs: forward and gradients vs eager and float64, vec4 and stride
     const f = (...xs: Tensor[]) => fn(...xs, ...xs).mul(1); // repeats inputs to fill fn's 7 arguments
     const same = Array.from({ length: n }, (_, k) => randnSeeded([8, 16], 40 + k));
     await matchesEager(f, same, `${n} inputs, size 128 (vec4 path)`, 'elementwise_vec4');
-    const mixed = [nonContiguous([6, 5], 50), randnSeeded([5], 51), randnSeeded([6, 1], 52), ...Array.from({ length: n - 3 }, (_, k) => randnSeeded([2, 6, 5], 53 + k))];
+    const mixed = [
+      nonContiguous([6, 5], 50),
+      randnSeeded([5], 51),
+      randnSeeded([6, 1], 52),
+      ...Array.from({ length: n - 3 }, (_, k) => randnSeeded([2, 6, 5], 53 + k)),
+    ];
     await matchesEager(f, mixed, `${n} inputs, broadcast and transposed (strided path)`, 'elementwise');
     await checkForward(fuse(f), mixed, 1e-5, `${n} inputs`);
-    await checkGrad(fuse(f), mixed.map((t) => t.detach()), {}, `${n} inputs`);
+    await checkGrad(
+      fuse(f),
+      mixed.map((t) => t.detach()),
+      {},
+      `${n} inputs`,
+    );
   }
 });
 
 test('repeated input: x·x + x, and the same tensor passed twice', async () => {
   const x = randnSeeded([10], 31);
   await matchesEager((a) => a.mul(a).add(a), [x], 'x*x + x');
-  await checkGrad(fuse((a) => a.mul(a).add(a)), [x]);
+  await checkGrad(
+    fuse((a) => a.mul(a).add(a)),
+    [x],
+  );
   const f = fuse((a, b) => a.mul(b).sub(b));
   const leaf = x.detach();
   leaf.requiresGrad = true;
   f(leaf, leaf).sum().backward();
   const xs = await x.toArray();
-  assertClose(await leaf.grad!.toArray(), Array.from(xs, (v) => 2 * v - 1), 1e-5, 'd/dx (x*x - x)');
+  assertClose(
+    await leaf.grad!.toArray(),
+    Array.from(xs, (v) => 2 * v - 1),
+    1e-5,
+    'd/dx (x*x - x)',
+  );
 });
 
 test('an unused argument gets no gradient; a long chain (24 ops) still compiles and matches', async () => {
@@ -115,7 +142,12 @@ test('an unused argument gets no gradient; a long chain (24 ops) still compiles 
   f(a, b).sum().backward();
   assert.is(a.grad, null);
   const ys = await y.toArray();
-  assertClose(await b.grad!.toArray(), Array.from(ys, (v) => 2 * Math.exp(v) - 2 * v), 1e-5, 'd/db');
+  assertClose(
+    await b.grad!.toArray(),
+    Array.from(ys, (v) => 2 * Math.exp(v) - 2 * v),
+    1e-5,
+    'd/db',
+  );
   const long: Fn = (a) => {
     let v = a;
     for (let i = 0; i < 6; i++) v = v.sigmoid().mul(1.5).tanh().add(a);

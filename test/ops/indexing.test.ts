@@ -16,14 +16,32 @@ test('scatterAdd vs the reference and finite differences: each dim, repeated ind
     const ishape = [...x.shape];
     ishape[d] = 6; // longer than the dim: repeated indices add up
     const n = x.shape[d];
-    const index = tensor(Array.from({ length: ishape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 5 + 1) % n), ishape, { dtype: 'int32' });
+    const index = tensor(
+      Array.from({ length: ishape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 5 + 1) % n),
+      ishape,
+      { dtype: 'int32' },
+    );
     const src = randnSeeded(ishape, 2 + d);
     await checkForward((a, s) => scatterAdd(a, dim, index, s), [x, src], 1e-5, `scatterAdd dim ${dim}`);
     await checkGrad((a, s) => scatterAdd(a, dim, index, s).square(), [x, src], {}, `scatterAdd dim ${dim}`);
   }
   // A transposed x and src.
   const xt = randnSeeded([3, 4], 9).T;
-  await checkGrad((a, s) => scatterAdd(a, 0, int([[0, 3, 3], [1, 1, 2]]), s), [xt, randnSeeded([3, 2], 10).T], {}, 'strided scatterAdd');
+  await checkGrad(
+    (a, s) =>
+      scatterAdd(
+        a,
+        0,
+        int([
+          [0, 3, 3],
+          [1, 1, 2],
+        ]),
+        s,
+      ),
+    [xt, randnSeeded([3, 2], 10).T],
+    {},
+    'strided scatterAdd',
+  );
   // Closed form (torch.zeros(3).scatter_add(0, torch.tensor([0, 2, 0]), torch.tensor([1., 2, 3])) = [4, 0, 2]).
   assert.equal(Array.from(await scatterAdd(zeros([3]), 0, int([0, 2, 0]), tensor([1, 2, 3])).toArray()), [4, 0, 2]);
   assert.throws(() => scatterAdd(zeros([3]), 0, tensor([0, 1]), tensor([1, 2])), /scatterAdd: index tensors must be int32, got float32/);
@@ -32,7 +50,10 @@ test('scatterAdd vs the reference and finite differences: each dim, repeated ind
 
 test('embedding: any index shape, repeated rows accumulate gradient; nn.Embedding', async () => {
   const weight = randnSeeded([7, 3], 3);
-  const idx = int([[6, 0, 6], [2, 2, 6]]);
+  const idx = int([
+    [6, 0, 6],
+    [2, 2, 6],
+  ]);
   const out = embedding(idx, weight);
   assert.equal(out.shape, [2, 3, 3]);
   const w = Array.from(await weight.toArray());
@@ -53,7 +74,13 @@ test('embedding: any index shape, repeated rows accumulate gradient; nn.Embeddin
 });
 
 test('oneHot gives int32 rows; numClasses is required', async () => {
-  const h = oneHot(int([[0, 2], [1, 1]]), 3);
+  const h = oneHot(
+    int([
+      [0, 2],
+      [1, 1],
+    ]),
+    3,
+  );
   assert.is(h.dtype, 'int32');
   assert.equal(h.shape, [2, 2, 3]);
   assert.equal(Array.from(await h.toArray<Int32Array>()), [1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0]);

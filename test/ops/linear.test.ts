@@ -25,7 +25,17 @@ test('linear: forward and gradients for 2-D, 3-D and 1-D inputs, with and withou
 test('linear matches PyTorch values; shape errors name both shapes', async () => {
   // torch.nn.functional.linear(torch.tensor([[1.,2.,3.],[-1.,0.5,2.]]), torch.tensor([[0.5,-1.,2.],[1.,1.,1.]]), torch.tensor([0.25,-2.]))
   //   → [[4.75, 4.0], [3.25, -0.5]]
-  const y = linear(tensor([[1, 2, 3], [-1, 0.5, 2]]), tensor([[0.5, -1, 2], [1, 1, 1]]), tensor([0.25, -2]));
+  const y = linear(
+    tensor([
+      [1, 2, 3],
+      [-1, 0.5, 2],
+    ]),
+    tensor([
+      [0.5, -1, 2],
+      [1, 1, 1],
+    ]),
+    tensor([0.25, -2]),
+  );
   assert.equal(y.shape, [2, 2]);
   assertClose(await y.toArray(), [4.75, 4, 3.25, -0.5], 1e-7, 'linear');
   assert.throws(() => linear(randnSeeded([2, 3]), randnSeeded([4, 5])), /linear: input \[2, 3\] and weight \[4, 5\]/);
@@ -54,11 +64,16 @@ test('linear + ReLU fused: forward and gradients vs float64 on every matmul kern
     for (const kernel of ['generic', 'vec4', 'tiled'] as const) {
       setMatmulKernel(kernel);
       // [40, 8]·[8, 3]ᵀ: N small, so vec4 computes Cᵀ and indexes the bias by its rows.
-      for (const [rows, inF, outF] of [[6, 8, 5], [40, 8, 3], [3, 12, 70]]) {
+      for (const [rows, inF, outF] of [
+        [6, 8, 5],
+        [40, 8, 3],
+        [3, 12, 70],
+      ]) {
         const x = randnSeeded([rows, inF], rows);
         const w = randnSeeded([outF, inF], outF);
         const b = randnSeeded([outF], 7);
-        if (kernel === 'vec4' && outF === 3 && deviceInfo().features.includes('subgroups')) assert.match(matmulPlan(x, w.T).detail, /swapped/);
+        if (kernel === 'vec4' && outF === 3 && deviceInfo().features.includes('subgroups'))
+          assert.match(matmulPlan(x, w.T).detail, /swapped/);
         await checkForward(relu, [x, w, b], 1e-5, `${kernel} [${rows},${inF}]→${outF}`);
         await checkGrad(relu, [x, w, b], {}, `${kernel} [${rows},${inF}]→${outF}`);
         await checkGrad((xx, ww) => relu(xx, ww), [x, w], {}, `${kernel} no bias`);
@@ -100,8 +115,14 @@ test('dropout: same seed gives the same mask, drawn as uniform() >= p; fraction 
   assert.equal(a, b, 'same seed, same mask');
   assert.not.equal(a, c, 'another seed, another mask');
   const g = new Generator(7);
-  assert.ok(a.every((v) => (v === 0) === (g.uniform() < p)), 'element i is dropped iff the i-th uniform() < p');
-  assert.ok(a.every((v) => v === 0 || Math.abs(v - 1.5 / 0.7) < 1e-6), 'kept values are x / (1 − p)');
+  assert.ok(
+    a.every((v) => (v === 0) === g.uniform() < p),
+    'element i is dropped iff the i-th uniform() < p',
+  );
+  assert.ok(
+    a.every((v) => v === 0 || Math.abs(v - 1.5 / 0.7) < 1e-6),
+    'kept values are x / (1 − p)',
+  );
   for (const q of [0.1, 0.3, 0.75]) {
     const zeros = (await dropout(x, q, { generator: new WeylGenerator() }).toArray()).filter((v) => v === 0).length;
     assert.ok(Math.abs(zeros / 20000 - q) < 0.002, `p = ${q}: ${zeros} zeros of 20000`);

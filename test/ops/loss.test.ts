@@ -19,27 +19,32 @@ const TORCH = {
   0: {
     loss: 2.8473606998911043,
     grad: [
-      0.00976283560051028, -0.15702865534596838, 0.08049158968553252, 0.05116500444857432, 0.0129964547376338, 0.0021626111472243035, 0.00045015972649316326,
-      -0.1997662821415969, 0.00031287727828279615, 0.00110042536394091, 0.006460110386527669, 0.0334307699028238, 0.08428902443069666, 0.07417307477932507,
-      0.14117696880468408, 0.024985942084456918, 0.004544431665980465, 0.0015707761499833082, 0.0015136176294968371, 0.004120898049342781, -0.1779126343839444,
-      0.019173806711127353, 0.06308795744996337, -0.12281507306440476, 0.03264929502284147, 0.006512542491068226, 0.0010957210622232815, 0.00029575032718103986,
-      0.0002152344014918088, 0.00043865275419582167, 0.0020292983794416744, -0.18773584815230177, 0.05060351805476494, 0.08549616105943215, 0.04895298350297534,
+      0.00976283560051028, -0.15702865534596838, 0.08049158968553252, 0.05116500444857432, 0.0129964547376338, 0.0021626111472243035,
+      0.00045015972649316326, -0.1997662821415969, 0.00031287727828279615, 0.00110042536394091, 0.006460110386527669, 0.0334307699028238,
+      0.08428902443069666, 0.07417307477932507, 0.14117696880468408, 0.024985942084456918, 0.004544431665980465, 0.0015707761499833082,
+      0.0015136176294968371, 0.004120898049342781, -0.1779126343839444, 0.019173806711127353, 0.06308795744996337, -0.12281507306440476,
+      0.03264929502284147, 0.006512542491068226, 0.0010957210622232815, 0.00029575032718103986, 0.0002152344014918088,
+      0.00043865275419582167, 0.0020292983794416744, -0.18773584815230177, 0.05060351805476494, 0.08549616105943215, 0.04895298350297534,
     ],
   },
   0.2: {
     loss: 2.9241229668754944,
     grad: [
-      0.004048549886224566, -0.1227429410602541, 0.07477730397124682, 0.04545071873428861, 0.007282169023348088, -0.003551674567061411, -0.0052641259877925515,
-      -0.1654805678558826, -0.005401408436002919, -0.004613860350344805, 0.0007458246722419552, 0.02771648418853809, 0.07857473871641096, 0.06845878906503937,
-      0.13546268309039838, 0.019271656370171204, -0.0011698540483052497, -0.004143509564302407, -0.004200668084788878, -0.0015933876649429331, -0.1436269200982301,
-      0.013459520996841641, 0.05737367173567767, -0.08852935877869046, 0.026935009308555753, 0.0007982567767825114, -0.004618564652062434, -0.005418535387104675,
-      -0.005499051312793907, -0.005275632960089894, -0.0036849873348440408, -0.15345013386658748, 0.04488923234047923, 0.07978187534514644, 0.04323869778868963,
+      0.004048549886224566, -0.1227429410602541, 0.07477730397124682, 0.04545071873428861, 0.007282169023348088, -0.003551674567061411,
+      -0.0052641259877925515, -0.1654805678558826, -0.005401408436002919, -0.004613860350344805, 0.0007458246722419552, 0.02771648418853809,
+      0.07857473871641096, 0.06845878906503937, 0.13546268309039838, 0.019271656370171204, -0.0011698540483052497, -0.004143509564302407,
+      -0.004200668084788878, -0.0015933876649429331, -0.1436269200982301, 0.013459520996841641, 0.05737367173567767, -0.08852935877869046,
+      0.026935009308555753, 0.0007982567767825114, -0.004618564652062434, -0.005418535387104675, -0.005499051312793907,
+      -0.005275632960089894, -0.0036849873348440408, -0.15345013386658748, 0.04488923234047923, 0.07978187534514644, 0.04323869778868963,
     ],
   },
 };
 
 function logits(): Tensor {
-  return tensor(Array.from({ length: 35 }, (_, i) => 3 * Math.sin(0.61 * i + 0.3)), [5, 7]);
+  return tensor(
+    Array.from({ length: 35 }, (_, i) => 3 * Math.sin(0.61 * i + 0.3)),
+    [5, 7],
+  );
 }
 
 for (const eps of [0, 0.2] as const) {
@@ -70,7 +75,10 @@ test('crossEntropy vs the reference and finite differences: host targets, tensor
 });
 
 test('crossEntropy with large logits stays finite; Int32Array targets', async () => {
-  const x = tensor([[1000, 0, -1000], [500, 510, 505]]);
+  const x = tensor([
+    [1000, 0, -1000],
+    [500, 510, 505],
+  ]);
   const loss = await crossEntropy(x, Int32Array.from([0, 2])).item();
   // row 0: ≈ 0; row 1: lse − 505 = 5 + log(1 + e^−10 + e^−5)
   const want = (0 + 5 + Math.log(1 + Math.exp(-10) + Math.exp(-5))) / 2;
@@ -82,7 +90,12 @@ test('crossEntropy reductions sum and none match PyTorch; none has gradients', a
   assertClose([await crossEntropy(x, TARGETS, { labelSmoothing: 0.1, reduction: 'sum' }).item()], [14.428709166916496], 1e-6, 'sum');
   const none = crossEntropy(x, TARGETS, { labelSmoothing: 0.1, reduction: 'none' });
   assert.equal(none.shape, [5]);
-  assertClose(await none.toArray(), [1.672406296436676, 6.440938386614757, 2.2976781953110272, 1.162776374863855, 2.8549099136901823], 1e-6, 'none');
+  assertClose(
+    await none.toArray(),
+    [1.672406296436676, 6.440938386614757, 2.2976781953110272, 1.162776374863855, 2.8549099136901823],
+    1e-6,
+    'none',
+  );
   await checkForward((a) => crossEntropy(a, TARGETS, { labelSmoothing: 0.1, reduction: 'none' }), [x], 1e-5, 'none');
   await checkGrad((a) => crossEntropy(a, TARGETS, { labelSmoothing: 0.1, reduction: 'none' }), [x], {}, 'none');
   await checkGrad((a) => crossEntropy(a, TARGETS, { reduction: 'sum' }), [x], {}, 'sum');
@@ -94,8 +107,34 @@ test('nllLoss of logSoftmax equals crossEntropy (PyTorch 2.8473606998911043); fo
   const lp = randnSeeded([4, 6], 52);
   await checkForward((a) => nllLoss(a, [5, 0, 2, 2]), [lp], 1e-6, 'nllLoss');
   await checkGrad((a) => nllLoss(logSoftmax(a, 1), [5, 0, 2, 2]), [lp], {}, 'nllLoss');
-  assertClose(await nllLoss(tensor([[-1, -2], [-3, -0.5]]), [1, 0], { reduction: 'none' }).toArray(), [2, 3], 1e-7, 'nll none');
-  assertClose([await nllLoss(tensor([[-1, -2], [-3, -0.5]]), [1, 0], { reduction: 'sum' }).item()], [5], 1e-7, 'nll sum');
+  assertClose(
+    await nllLoss(
+      tensor([
+        [-1, -2],
+        [-3, -0.5],
+      ]),
+      [1, 0],
+      { reduction: 'none' },
+    ).toArray(),
+    [2, 3],
+    1e-7,
+    'nll none',
+  );
+  assertClose(
+    [
+      await nllLoss(
+        tensor([
+          [-1, -2],
+          [-3, -0.5],
+        ]),
+        [1, 0],
+        { reduction: 'sum' },
+      ).item(),
+    ],
+    [5],
+    1e-7,
+    'nll sum',
+  );
 });
 
 test('out-of-range, non-integer or misshaped targets are rejected; tensor targets out of range give NaN', async () => {
@@ -107,11 +146,17 @@ test('out-of-range, non-integer or misshaped targets are rejected; tensor target
   assert.throws(() => crossEntropy(x, tensor([[0, 1, 2]], undefined, { dtype: 'int32' })), /targets have shape \[1, 3\], expected \[3\]/);
   assert.throws(() => crossEntropy(randnSeeded([3]), [0]), /input must be \[N, C\]/);
   assert.throws(() => crossEntropy(x, [0, 1, 2], { labelSmoothing: 1.5 }), /labelSmoothing must be in \[0, 1\]/);
-  assert.ok(Number.isNaN(await crossEntropy(x, tensor([0, 7, 1], undefined, { dtype: 'int32' })).item()), 'device-side out-of-range target → NaN');
+  assert.ok(
+    Number.isNaN(await crossEntropy(x, tensor([0, 7, 1], undefined, { dtype: 'int32' })).item()),
+    'device-side out-of-range target → NaN',
+  );
   // Float target tensors are refused (a float label could be 1.5, or lose integers above 2^24).
   assert.throws(() => crossEntropy(x, tensor([0, 1, 2])), /crossEntropy: target tensors must be int32 class indices, got float32/);
   assert.throws(() => nllLoss(x, tensor([0, 1, 2])), /nllLoss: target tensors must be int32/);
-  assert.throws(() => crossEntropy(tensor([[1, 2]], undefined, { dtype: 'int32' }), [0]), /crossEntropy: input scores must be float32, got int32/);
+  assert.throws(
+    () => crossEntropy(tensor([[1, 2]], undefined, { dtype: 'int32' }), [0]),
+    /crossEntropy: input scores must be float32, got int32/,
+  );
 });
 
 test.run();

@@ -13,7 +13,12 @@ import type { Tensor } from '../../src/tensor.ts';
 test.before(setup);
 
 async function host(expr: string, ...xs: Float32Array[]): Promise<Float64Array> {
-  const f = new Function('x0', 'x1', 'x2', `const max = Math.max, exp = Math.exp; return ${expr.replace(/select\(([^,]+), ([^,]+), ([^)]+)\)/g, '($3 ? $2 : $1)')};`);
+  const f = new Function(
+    'x0',
+    'x1',
+    'x2',
+    `const max = Math.max, exp = Math.exp; return ${expr.replace(/select\(([^,]+), ([^,]+), ([^)]+)\)/g, '($3 ? $2 : $1)')};`,
+  );
   return Float64Array.from(xs[0], (_, i) => f(xs[0][i], xs[1]?.[i], xs[2]?.[i]));
 }
 

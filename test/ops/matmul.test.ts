@@ -24,7 +24,16 @@ async function checkBoth(a: Tensor, b: Tensor, what: string, grad = true): Promi
 }
 
 test('2-D: odd sizes, size-1 dims, tile edges', async () => {
-  const cases: [number, number, number][] = [[3, 5, 4], [1, 1, 1], [7, 13, 9], [1, 6, 5], [6, 5, 1], [5, 1, 6], [33, 5, 4], [4, 5, 33]];
+  const cases: [number, number, number][] = [
+    [3, 5, 4],
+    [1, 1, 1],
+    [7, 13, 9],
+    [1, 6, 5],
+    [6, 5, 1],
+    [5, 1, 6],
+    [33, 5, 4],
+    [4, 5, 33],
+  ];
   let seed = 1;
   for (const [m, k, n] of cases) {
     await checkBoth(make([m, k], { seed: seed++ }), make([k, n], { seed: seed++ }), `[${m},${k}]@[${k},${n}]`);
@@ -34,8 +43,15 @@ test('2-D: odd sizes, size-1 dims, tile edges', async () => {
 });
 
 test('closed form on a small example', async () => {
-  const a = tensor([[1, 2, 3], [4, 5, 6]]);
-  const b = tensor([[7, 8], [9, 10], [11, 12]]);
+  const a = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  const b = tensor([
+    [7, 8],
+    [9, 10],
+    [11, 12],
+  ]);
   assert.equal(Array.from(await a.matmul(b).toArray()), [58, 64, 139, 154]);
   assert.equal(Array.from(await matmul(b, a).toArray()), [39, 54, 69, 49, 68, 87, 59, 82, 105]);
 });
@@ -56,17 +72,40 @@ test('1-D operands: vector·matrix, matrix·vector, dot, batched', async () => {
     assert.equal(a.matmul(b).shape, so, `shape of [${sa}]@[${sb}]`);
     await checkBoth(a, b, `[${sa}]@[${sb}]`);
   }
-  assert.is(await tensor([1, 2, 3]).matmul(tensor([4, 5, 6])).item(), 32);
+  assert.is(
+    await tensor([1, 2, 3])
+      .matmul(tensor([4, 5, 6]))
+      .item(),
+    32,
+  );
 });
 
 test('batched with broadcasting over batch dims (rank 3 to 5)', async () => {
   const cases: [number[], number[]][] = [
-    [[2, 3, 4], [4, 5]],
-    [[3, 4], [2, 4, 5]],
-    [[2, 3, 4], [2, 4, 5]],
-    [[2, 1, 3, 4], [5, 4, 2]], // batch [2,1] vs [5] → [2,5]
-    [[1, 3, 2, 4], [2, 1, 4, 3]], // both broadcast
-    [[2, 1, 2, 3, 4], [1, 3, 1, 4, 2]], // rank 5, batch [2,3,2]
+    [
+      [2, 3, 4],
+      [4, 5],
+    ],
+    [
+      [3, 4],
+      [2, 4, 5],
+    ],
+    [
+      [2, 3, 4],
+      [2, 4, 5],
+    ],
+    [
+      [2, 1, 3, 4],
+      [5, 4, 2],
+    ], // batch [2,1] vs [5] → [2,5]
+    [
+      [1, 3, 2, 4],
+      [2, 1, 4, 3],
+    ], // both broadcast
+    [
+      [2, 1, 2, 3, 4],
+      [1, 3, 1, 4, 2],
+    ], // rank 5, batch [2,3,2]
   ];
   let seed = 30;
   for (const [sa, sb] of cases) {
@@ -160,11 +199,12 @@ for (const kernel of ['generic', 'vec4', 'tiled'] as const) {
     const b = make([16, 12], { domain: 'int', seed: 2 });
     const [ah, bh] = [await a.toArray(), await b.toArray()];
     const want: number[] = [];
-    for (let i = 0; i < 9; i++) for (let j = 0; j < 12; j++) {
-      let s = 0;
-      for (let k = 0; k < 16; k++) s += ah[i * 16 + k] * bh[k * 12 + j];
-      want.push(s);
-    }
+    for (let i = 0; i < 9; i++)
+      for (let j = 0; j < 12; j++) {
+        let s = 0;
+        for (let k = 0; k < 16; k++) s += ah[i * 16 + k] * bh[k * 12 + j];
+        want.push(s);
+      }
     assert.equal(Array.from(await a.matmul(b).toArray()), want);
   });
 
@@ -179,7 +219,12 @@ for (const kernel of ['generic', 'vec4', 'tiled'] as const) {
       assert.is(matmulPlan(a.T, make([4, 12])).kernel, kernel, 'aᵀ·g');
     }
     await checkGrad(mm, [a, b], {}, `${kernel} [4,8]@[8,12]`);
-    await checkGrad(mm, [make([2, 4, 8], { seed: 302 }), make([8, 4], { seed: 303, layout: 'transposed' })], {}, `${kernel} batched @ transposed`);
+    await checkGrad(
+      mm,
+      [make([2, 4, 8], { seed: 302 }), make([8, 4], { seed: 303, layout: 'transposed' })],
+      {},
+      `${kernel} batched @ transposed`,
+    );
     const f = (x: Tensor, w: Tensor) => x.matmul(w.T).relu().matmul(w);
     await checkGrad(f, [make([4, 8], { seed: 304 }), make([12, 8], { seed: 305 })], {}, `${kernel} x·Wᵀ·W`);
   });
@@ -190,7 +235,11 @@ kernels('tiled: every variant over several K steps, 64×64 and 128×128 tiles, t
   const saved = { ...matmulTuning };
   try {
     const variants = [
-      { tiled: 'db4', bk: 0, tile: 0 }, { tiled: 'db4', bk: 16, tile: 0 }, { tiled: 'db', bk: 0, tile: 0 }, { tiled: 'db', bk: 16, tile: 0 }, { tiled: 'db', bk: 4, tile: 0 },
+      { tiled: 'db4', bk: 0, tile: 0 },
+      { tiled: 'db4', bk: 16, tile: 0 },
+      { tiled: 'db', bk: 0, tile: 0 },
+      { tiled: 'db', bk: 16, tile: 0 },
+      { tiled: 'db', bk: 4, tile: 0 },
       { tiled: 'db4', bk: 0, tile: 64 }, // 64×64 tiles forced on shapes that would take 128×128
     ] as const;
     for (const variant of variants) {
@@ -200,8 +249,18 @@ kernels('tiled: every variant over several K steps, 64×64 and 128×128 tiles, t
       const b = make([40, 129], { seed: 401 });
       assert.match(matmulPlan(a, b).detail, variant.tile ? /tiled-db 64x64/ : /tiled-db 128x128/, 'N = 129: no vec4 loads');
       await checkForward(mm, [a, b], 1e-5, `${name} [130,40]@[40,129]`);
-      await checkForward(mm, [make([40, 33], { seed: 402 }), make([33, 70], { seed: 403, layout: 'transposed' })], 1e-5, `${name} 64-tile @ transposed`);
-      await checkForward(mm, [make([3, 37, 21], { seed: 404, layout: 'transposed' }), make([21, 65], { seed: 405 })], 1e-5, `${name} batched transposed @ broadcast`);
+      await checkForward(
+        mm,
+        [make([40, 33], { seed: 402 }), make([33, 70], { seed: 403, layout: 'transposed' })],
+        1e-5,
+        `${name} 64-tile @ transposed`,
+      );
+      await checkForward(
+        mm,
+        [make([3, 37, 21], { seed: 404, layout: 'transposed' }), make([21, 65], { seed: 405 })],
+        1e-5,
+        `${name} batched transposed @ broadcast`,
+      );
       // Shapes db4 reads as vec4s: row-major and transposed operands, batched, edge tiles.
       const aligned: [Tensor, Tensor][] = [
         [make([132, 44], { seed: 406 }), make([44, 136], { seed: 407 })],
@@ -223,9 +282,10 @@ kernels('every matmul kernel takes its Params struct and store from the shared p
   const bias = tensor([1]);
   const epilogues = [epilogueCode(undefined), epilogueCode({ activation: 'relu' }), epilogueCode({ bias, activation: 'relu' }, 'm')];
   const variants: [string, KernelParams][] = [['matmul', {}]];
-  for (const R of [1, 2]) for (const BK of [4, 8, 16]) {
-    variants.push(['matmul_tiled', { R, BK, W: 1, LOAD: 'f32' }], ['matmul_tiled', { R, BK, W: 4, LOAD: 'vec4<f32>' }]);
-  }
+  for (const R of [1, 2])
+    for (const BK of [4, 8, 16]) {
+      variants.push(['matmul_tiled', { R, BK, W: 1, LOAD: 'f32' }], ['matmul_tiled', { R, BK, W: 4, LOAD: 'vec4<f32>' }]);
+    }
   for (const rows of [8, 16, 32]) {
     for (const xt of [false, true]) for (const yt of [false, true]) variants.push(['matmul_vec4', vec4Source(rows, xt, yt)]);
   }

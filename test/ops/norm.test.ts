@@ -15,7 +15,10 @@ test.before(setup);
 /** scale·sin(a·i + b) + shift, row-major: in Python `scale * (torch.arange(n) * a + b).sin() + shift`. */
 function seq(shape: number[], a: number, b: number, scale = 1, shift = 0, fn: (v: number) => number = Math.sin): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
-  return tensor(Array.from({ length: n }, (_, i) => scale * fn(a * i + b) + shift), shape);
+  return tensor(
+    Array.from({ length: n }, (_, i) => scale * fn(a * i + b) + shift),
+    shape,
+  );
 }
 
 const host = async (t: Tensor): Promise<R.RefTensor> => ({ data: Float64Array.from(await t.toArray()), shape: [...t.shape] });
@@ -48,8 +51,18 @@ test('batchNorm training without affine parameters, with a bias only, and on a p
   await checkGrad((xx) => batchNorm(xx, null, null, null, null, { training: true, groups: 2 }), [x], {}, 'no affine');
   await checkGrad((xx, bb) => batchNorm(xx, null, null, null, bb, { training: true }), [x, randnSeeded([3], 9)], {}, 'bias only');
   const nhwc = randnSeeded([4, 2, 5, 3], 10).permute(0, 3, 1, 2); // [4, 3, 2, 5] with strides of NHWC
-  await checkForward((xx, ww) => batchNorm(xx, null, null, ww, null, { training: true, groups: 2 }), [nhwc, randnSeeded([3], 11)], 1e-5, 'permuted');
-  await checkGrad((xx, ww) => batchNorm(xx, null, null, ww, null, { training: true }).mul(xx), [nhwc, randnSeeded([3], 11)], {}, 'permuted');
+  await checkForward(
+    (xx, ww) => batchNorm(xx, null, null, ww, null, { training: true, groups: 2 }),
+    [nhwc, randnSeeded([3], 11)],
+    1e-5,
+    'permuted',
+  );
+  await checkGrad(
+    (xx, ww) => batchNorm(xx, null, null, ww, null, { training: true }).mul(xx),
+    [nhwc, randnSeeded([3], 11)],
+    {},
+    'permuted',
+  );
 });
 
 // ---- interleaved groups vs PyTorch ------------------------------------------------------------
@@ -65,12 +78,24 @@ test('batchNorm groups=2 on [6, 3, 2, 3] matches PyTorch split BN, output and ru
   // y = split_bn(x, rm, rv, w, b, 2); print(y.flatten().tolist(), rm.tolist(), rv.tolist())
   // x2 = 1.5 * a(108, .53, .9).cos().reshape(6,3,2,3); split_bn(x2, rm, rv, w, b, 2); print(rm.tolist(), rv.tolist())
   const want = [
-    -1.409868654417103, -0.10917857556914826, 0.9128943342790279, 1.5180173015402463, 1.6242897713558668, 1.2173282634830378, -1.2620240440258832, -0.9306675707395267, -0.5504628987984862, -0.17286894692923582, 0.15100871485602538, 0.3773347644134581, -4.11147176483004, -3.9854787792892976, -3.4651362716745413, -2.6208701593543764, -1.5669478999999618, -0.44601292724209496,
-    0.3408362608922883, 1.1420117853644058, 1.6126048607818404, 1.6889229220387576, 1.3606366775682455, 0.6721781304989957, -1.2996553811153009, -0.8201577778426791, -0.3451663645133536, 0.06103099936400624, 0.3434574061465719, 0.4638877665984939, -4.94849660307542, -4.38896242636464, -3.4874268441155567, -2.365908468090978, -1.1761995492052844, -0.07932160845282502,
-    0.9432719907315464, 1.5310809033789703, 1.6182712213560535, 1.193042144152868, 0.3129464325290833, -0.9028990876626376, -0.5361843126395823, -0.15968688861451688, 0.16131011557349298, 0.38336126127261855, 0.4764129676015017, 0.4278711226338133, -3.4391985421016362, -2.584955771174542, -1.5259176971713269, -0.4054201552361322, 0.6248827688216954, 1.4255444076004593,
-    1.6226405925197098, 1.6838970403033717, 1.3412294118750125, 0.6410161632158916, -0.3219721273168202, -1.4173995121818004, -0.32860796313476975, 0.07392287185790605, 0.3509378952922473, 0.4649444232826367, 0.40051220709437674, 0.16636184492335673, -3.4491523330385343, -2.3223076238677933, -1.1331735415607433, -0.04269380567748529, 0.8015402672018722, 1.2852655557941939,
-    1.6115493914820769, 1.1681317343441875, 0.2732189498932862, -0.9520667147208481, -2.34188859286759, -3.7081408132889324, 0.1714757161406108, 0.3892107103651649, 0.4771545697258041, 0.4234045054213613, 0.23523533650249145, -0.06188512275911247, -1.4848031431114965, -0.36495117257169385, 0.6592288931357078, 1.44911908676307, 1.8978114761453666, 1.9445776512908388,
-    1.3213314258047384, 0.609493545262406, -0.360852938692784, -1.4583761815586451, -2.5345315611275874, -3.4436664952480203, 0.35819466028688046, 0.46575617827349475, 0.3947690848515598, 0.1548411501002228, -0.2215545055647373, -0.6834744959009146, -1.0902829339751825, -0.006403967507934533, 0.8263176766025024, 1.2951770302996137, 1.336716179579136, 0.9453129954550592,
+    -1.409868654417103, -0.10917857556914826, 0.9128943342790279, 1.5180173015402463, 1.6242897713558668, 1.2173282634830378,
+    -1.2620240440258832, -0.9306675707395267, -0.5504628987984862, -0.17286894692923582, 0.15100871485602538, 0.3773347644134581,
+    -4.11147176483004, -3.9854787792892976, -3.4651362716745413, -2.6208701593543764, -1.5669478999999618, -0.44601292724209496,
+    0.3408362608922883, 1.1420117853644058, 1.6126048607818404, 1.6889229220387576, 1.3606366775682455, 0.6721781304989957,
+    -1.2996553811153009, -0.8201577778426791, -0.3451663645133536, 0.06103099936400624, 0.3434574061465719, 0.4638877665984939,
+    -4.94849660307542, -4.38896242636464, -3.4874268441155567, -2.365908468090978, -1.1761995492052844, -0.07932160845282502,
+    0.9432719907315464, 1.5310809033789703, 1.6182712213560535, 1.193042144152868, 0.3129464325290833, -0.9028990876626376,
+    -0.5361843126395823, -0.15968688861451688, 0.16131011557349298, 0.38336126127261855, 0.4764129676015017, 0.4278711226338133,
+    -3.4391985421016362, -2.584955771174542, -1.5259176971713269, -0.4054201552361322, 0.6248827688216954, 1.4255444076004593,
+    1.6226405925197098, 1.6838970403033717, 1.3412294118750125, 0.6410161632158916, -0.3219721273168202, -1.4173995121818004,
+    -0.32860796313476975, 0.07392287185790605, 0.3509378952922473, 0.4649444232826367, 0.40051220709437674, 0.16636184492335673,
+    -3.4491523330385343, -2.3223076238677933, -1.1331735415607433, -0.04269380567748529, 0.8015402672018722, 1.2852655557941939,
+    1.6115493914820769, 1.1681317343441875, 0.2732189498932862, -0.9520667147208481, -2.34188859286759, -3.7081408132889324,
+    0.1714757161406108, 0.3892107103651649, 0.4771545697258041, 0.4234045054213613, 0.23523533650249145, -0.06188512275911247,
+    -1.4848031431114965, -0.36495117257169385, 0.6592288931357078, 1.44911908676307, 1.8978114761453666, 1.9445776512908388,
+    1.3213314258047384, 0.609493545262406, -0.360852938692784, -1.4583761815586451, -2.5345315611275874, -3.4436664952480203,
+    0.35819466028688046, 0.46575617827349475, 0.3947690848515598, 0.1548411501002228, -0.2215545055647373, -0.6834744959009146,
+    -1.0902829339751825, -0.006403967507934533, 0.8263176766025024, 1.2951770302996137, 1.336716179579136, 0.9453129954550592,
   ];
   const rm = zeros([3]);
   const rv = ones([3]);
@@ -89,19 +114,37 @@ test('batchNorm groups=4 on [12, 5] matches PyTorch split BN (momentum 0.3)', as
   // x = 3 * a(60, .71, .3).sin().reshape(12,5); w = [1.,2.,-1.,.5,.25]; b = [0.,1.,2.,-1.,.5]; rm = zeros(5); rv = ones(5)
   // y = split_bn(x, rm, rv, w, b, 4, momentum=0.3); print(y.flatten().tolist(), rm.tolist(), rv.tolist())
   const want = [
-    0.04182525096793711, 2.874825553063433, 0.693065783539437, -0.30167029229333553, 0.645517793359516, -0.6571144080313366, -1.367805965969544, 3.405719113479472, -1.5551809032960042, 0.5585917680839818,
-    1.01339091423114, 3.6818375313112104, 0.6378833283468998, -0.8220776220510454, 0.3076164704120763, -1.2321782983178537, -1.827680873593888, 2.952244723503996, -0.7980016267376528, 0.7700969914799386,
-    1.2032942550758723, 1.8966428822211598, 2.185557251110597, -1.4453452960775908, 0.1481926910171964, -0.7559458163165599, 0.8440854241833566, 1.4311633980724, -0.343161469832224, 0.7726560047577907,
-    0.3475740447704658, 0.43741271808459425, 3.010412266211678, -1.6816298431529, 0.339304196072136, 0.01500681660454561, 2.357699438338694, 0.618385485776569, -0.5141462425561398, 0.5625256585761993,
-    -1.2451195060438096, -1.7714684352845924, 3.121376965349966, -1.2529844116290738, 0.7062895156232877, 1.4130602243478965, 3.5237205417861874, 1.163117488448128, -1.1016576268717715, 0.16875222715822735,
-    -1.3609649590016055, -1.119250249395805, 2.351704405441422, -0.4962925347960548, 0.8530793335157876, 1.2171714817133081, 2.4699814352551943, 2.4293697907194343, -1.6878521307062073, 0.16737734994386205,
+    0.04182525096793711, 2.874825553063433, 0.693065783539437, -0.30167029229333553, 0.645517793359516, -0.6571144080313366,
+    -1.367805965969544, 3.405719113479472, -1.5551809032960042, 0.5585917680839818, 1.01339091423114, 3.6818375313112104,
+    0.6378833283468998, -0.8220776220510454, 0.3076164704120763, -1.2321782983178537, -1.827680873593888, 2.952244723503996,
+    -0.7980016267376528, 0.7700969914799386, 1.2032942550758723, 1.8966428822211598, 2.185557251110597, -1.4453452960775908,
+    0.1481926910171964, -0.7559458163165599, 0.8440854241833566, 1.4311633980724, -0.343161469832224, 0.7726560047577907,
+    0.3475740447704658, 0.43741271808459425, 3.010412266211678, -1.6816298431529, 0.339304196072136, 0.01500681660454561, 2.357699438338694,
+    0.618385485776569, -0.5141462425561398, 0.5625256585761993, -1.2451195060438096, -1.7714684352845924, 3.121376965349966,
+    -1.2529844116290738, 0.7062895156232877, 1.4130602243478965, 3.5237205417861874, 1.163117488448128, -1.1016576268717715,
+    0.16875222715822735, -1.3609649590016055, -1.119250249395805, 2.351704405441422, -0.4962925347960548, 0.8530793335157876,
+    1.2171714817133081, 2.4699814352551943, 2.4293697907194343, -1.6878521307062073, 0.16737734994386205,
   ];
   const rm = zeros([5]);
   const rv = ones([5]);
-  const y = batchNorm(seq([12, 5], 0.71, 0.3, 3), rm, rv, tensor([1, 2, -1, 0.5, 0.25]), tensor([0, 1, 2, -1, 0.5]), { training: true, momentum: 0.3, groups: 4 });
+  const y = batchNorm(seq([12, 5], 0.71, 0.3, 3), rm, rv, tensor([1, 2, -1, 0.5, 0.25]), tensor([0, 1, 2, -1, 0.5]), {
+    training: true,
+    momentum: 0.3,
+    groups: 4,
+  });
   assertClose(await y.toArray(), want, 2e-6, 'split BN output');
-  assertClose(await rm.toArray(), [0.040421446414845436, 0.04850055729596687, 0.03314050082026389, 0.0017644274506732616, -0.030464351797179826], 1e-6, 'running mean');
-  assertClose(await rv.toArray(), [2.7479122467719193, 3.064669824674518, 2.5117583005091597, 2.028877935531904, 2.4367076002175923], 1e-6, 'running var');
+  assertClose(
+    await rm.toArray(),
+    [0.040421446414845436, 0.04850055729596687, 0.03314050082026389, 0.0017644274506732616, -0.030464351797179826],
+    1e-6,
+    'running mean',
+  );
+  assertClose(
+    await rv.toArray(),
+    [2.7479122467719193, 3.064669824674518, 2.5117583005091597, 2.028877935531904, 2.4367076002175923],
+    1e-6,
+    'running var',
+  );
 });
 
 // ---- running statistics: closed form ------------------------------------------------------------
@@ -130,7 +173,12 @@ test('batchNorm running stats after one and two steps: (1 − m)·running + m·(
   assertClose(await rm.toArray(), before, 0, 'eval leaves running mean');
   batchNorm(x, rm, rv, null, null, { training: true, momentum: 0.25 }).sum().backward();
   const s = R.batchStats(await host(x));
-  assertClose(await rm.toArray(), [...before].map((v, c) => 0.75 * v + 0.25 * s.mean.data[c]), 1e-6, 'running mean, grad mode');
+  assertClose(
+    await rm.toArray(),
+    [...before].map((v, c) => 0.75 * v + 0.25 * s.mean.data[c]),
+    1e-6,
+    'running mean, grad mode',
+  );
 });
 
 // ---- eval mode ------------------------------------------------------------------------------
@@ -145,7 +193,12 @@ test('batchNorm eval: running statistics, forward vs the reference and gradients
   const y = noGrad(() => batchNorm(x, rm, rv, w, b, { training: false }));
   assertClose(await y.toArray(), want.data, 1e-6, 'eval (fused, no grad)');
   const y2 = batchNorm(x, rm, rv, null, null, { training: false, eps: 1e-3 });
-  assertClose(await y2.toArray(), R.batchNormEval(await host(x), await host(rm), await host(rv), undefined, undefined, 1e-3).data, 1e-6, 'eval no affine');
+  assertClose(
+    await y2.toArray(),
+    R.batchNormEval(await host(x), await host(rm), await host(rv), undefined, undefined, 1e-3).data,
+    1e-6,
+    'eval no affine',
+  );
   const f = (xx: Tensor, ww: Tensor, bb: Tensor) => batchNorm(xx, rm, rv, ww, bb, { training: false });
   await checkForward(f, [x, w, b], 1e-5, 'eval (recorded)');
   await checkGrad(f, [x, w, b], {}, 'eval');
@@ -159,7 +212,10 @@ test('batchNorm eval without grad on the vec4 and padded-plane paths (with and w
   const { conv2d } = await import('../../src/ops/conv.ts');
   const inputs: [string, Tensor][] = [
     ['contiguous [2, 3, 8, 8]', randnSeeded([2, 3, 8, 8], 60)],
-    ['conv2d output [1, 3, 12, 14]', noGrad(() => conv2d(randnSeeded([1, 2, 12, 14], 61), randnSeeded([3, 2, 3, 3], 62), null, { padding: 1 }))],
+    [
+      'conv2d output [1, 3, 12, 14]',
+      noGrad(() => conv2d(randnSeeded([1, 2, 12, 14], 61), randnSeeded([3, 2, 3, 3], 62), null, { padding: 1 })),
+    ],
     ['contiguous [2, 3, 2, 3]', randnSeeded([2, 3, 2, 3], 63)],
   ];
   const rm = tensor([0.3, -0.2, 1.5]);
@@ -168,9 +224,19 @@ test('batchNorm eval without grad on the vec4 and padded-plane paths (with and w
   const b = tensor([0.25, 0, -1]);
   for (const [what, x] of inputs) {
     const y = noGrad(() => batchNorm(x, rm, rv, w, b, { training: false }));
-    assertClose(await y.toArray(), R.batchNormEval(await host(x), await host(rm), await host(rv), await host(w), await host(b), 1e-5).data, 1e-6, `${what} affine`);
+    assertClose(
+      await y.toArray(),
+      R.batchNormEval(await host(x), await host(rm), await host(rv), await host(w), await host(b), 1e-5).data,
+      1e-6,
+      `${what} affine`,
+    );
     const y2 = noGrad(() => batchNorm(x, rm, rv, null, null, { training: false }));
-    assertClose(await y2.toArray(), R.batchNormEval(await host(x), await host(rm), await host(rv), undefined, undefined, 1e-5).data, 1e-6, `${what} no affine`);
+    assertClose(
+      await y2.toArray(),
+      R.batchNormEval(await host(x), await host(rm), await host(rv), undefined, undefined, 1e-5).data,
+      1e-6,
+      `${what} no affine`,
+    );
   }
 });
 
@@ -193,10 +259,22 @@ test('batchNorm on [3, 2, 250, 300] (225k values per channel, offset mean) match
 
 test('batchNorm errors: 1 value per channel (per group) when training, indivisible groups, bad shapes', () => {
   const c3 = randnSeeded([4, 3]);
-  assert.throws(() => batchNorm(randnSeeded([1, 3]), null, null, null, null, { training: true }), /expected more than 1 value per channel when training, got input of shape \[1, 3\]/);
-  assert.throws(() => batchNorm(c3, null, null, null, null, { training: true, groups: 4 }), /more than 1 value per channel when training.*\[4, 3\] with groups=4/);
-  assert.throws(() => batchNorm(randnSeeded([4, 3, 1, 1]), zeros([3]), ones([3]), null, null, { training: true, groups: 4 }), /more than 1 value per channel.*\[4, 3, 1, 1\]/);
-  assert.throws(() => batchNorm(c3, null, null, null, null, { training: true, groups: 3 }), /batch size 4 of input \[4, 3\] is not divisible into groups=3/);
+  assert.throws(
+    () => batchNorm(randnSeeded([1, 3]), null, null, null, null, { training: true }),
+    /expected more than 1 value per channel when training, got input of shape \[1, 3\]/,
+  );
+  assert.throws(
+    () => batchNorm(c3, null, null, null, null, { training: true, groups: 4 }),
+    /more than 1 value per channel when training.*\[4, 3\] with groups=4/,
+  );
+  assert.throws(
+    () => batchNorm(randnSeeded([4, 3, 1, 1]), zeros([3]), ones([3]), null, null, { training: true, groups: 4 }),
+    /more than 1 value per channel.*\[4, 3, 1, 1\]/,
+  );
+  assert.throws(
+    () => batchNorm(c3, null, null, null, null, { training: true, groups: 3 }),
+    /batch size 4 of input \[4, 3\] is not divisible into groups=3/,
+  );
   assert.throws(() => batchNorm(c3, null, null, ones([4]), null, { training: true }), /weight has shape \[4\], expected \[3\]/);
   assert.throws(() => batchNorm(randnSeeded([4]), null, null, null, null, { training: true }), /must be \[N, C\]/);
   assert.throws(() => batchNorm(c3, zeros([3]), null, null, null, { training: true }), /both runningMean and runningVar/);
@@ -215,21 +293,38 @@ test('normalize: forward and gradient along dims 1, 0 and -1', async () => {
 
 test('normalize: unit rows, a zero row stays zero (eps path), torch values', async () => {
   // torch: F.normalize(torch.tensor([[3.,4.],[0.,0.],[1e-13, 0.]]), dim=1) → [[0.6,0.8],[0,0],[0.1,0]]
-  const x = tensor([[3, 4], [0, 0], [1e-13, 0]]);
+  const x = tensor([
+    [3, 4],
+    [0, 0],
+    [1e-13, 0],
+  ]);
   assertClose(await normalize(x).toArray(), [0.6, 0.8, 0, 0, 0.1, 0], 1e-6, 'normalize');
   await checkForward((a) => normalize(a, 1), [x], 1e-6, 'normalize zero row');
   // Gradient at the zero row: the norm is clamped to eps, so d/dx = g/eps (as PyTorch):
   // x = torch.tensor([[3.,4.],[0.,0.]], requires_grad=True); (F.normalize(x, dim=1, eps=1e-3) * torch.tensor([[1.,2.],[3.,-4.]])).sum().backward()
   // x.grad → [[-0.064, 0.048], [3000., -4000.]]
-  const xs = tensor([[3, 4], [0, 0]]).requiresGrad_();
-  normalize(xs, 1, 1e-3).mul(tensor([[1, 2], [3, -4]])).sum().backward();
+  const xs = tensor([
+    [3, 4],
+    [0, 0],
+  ]).requiresGrad_();
+  normalize(xs, 1, 1e-3)
+    .mul(
+      tensor([
+        [1, 2],
+        [3, -4],
+      ]),
+    )
+    .sum()
+    .backward();
   const gx = await xs.grad!.toArray();
   assertClose(gx.slice(0, 2), [-0.064, 0.048], 1e-6, 'normalize grad, unit row');
   assertClose(gx.slice(2), [3000, -4000], 1e-6, 'normalize grad, zero row');
-  const rows = await normalize(randnSeeded([6, 9], 42), 1).square().sum(1).toArray();
+  const rows = await normalize(randnSeeded([6, 9], 42), 1)
+    .square()
+    .sum(1)
+    .toArray();
   assertClose(rows, new Array(6).fill(1), 1e-6, 'unit rows');
 });
-
 
 // ---- fused batch norm + ReLU and the vec4 fast path --------------------------------------------
 
@@ -239,13 +334,23 @@ async function outAndGrads(fn: (x: Tensor, w: Tensor, b: Tensor) => Tensor, x0: 
   const w = w0.detach().requiresGrad_();
   const b = b0.detach().requiresGrad_();
   const y = fn(x, w, b);
-  y.mul(randnSeeded([...y.shape], 99)).sum().backward();
+  y.mul(randnSeeded([...y.shape], 99))
+    .sum()
+    .backward();
   return [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray(), await b.grad!.toArray()].map((a) => [...a]);
 }
 
 // x shapes: H·W % 16 = 0 (4 vec4s per thread), % 8 (2), % 4 (1), not % 4 (generic kernel), 2-D, 3-D,
 // and planes of ≥ 128 elements (generic kernel with a workgroup per plane when permuted).
-const FUSED_SHAPES = [[8, 3, 4, 4], [8, 3, 2, 4], [8, 3, 2, 6], [8, 3, 3, 5], [8, 5], [8, 3, 12], [4, 3, 8, 20]];
+const FUSED_SHAPES = [
+  [8, 3, 4, 4],
+  [8, 3, 2, 4],
+  [8, 3, 2, 6],
+  [8, 3, 3, 5],
+  [8, 5],
+  [8, 3, 12],
+  [4, 3, 8, 20],
+];
 // Views: contiguous; permuted (NHWC strides: generic kernel); a batch slice of a larger tensor (offset).
 const scaled = (s: number[], seed: number) => randnSeeded(s, seed).mul(1.5).add(0.3);
 const VIEWS: [string, (s: number[], seed: number) => Tensor][] = [
@@ -266,7 +371,10 @@ for (const shape of FUSED_SHAPES) {
       const b = randnSeeded([c], 42).mul(0.5);
       for (const groups of [1, 4]) {
         for (const training of [true, false]) {
-          const stats = () => [tensor(Array.from({ length: c }, (_, i) => 0.2 * i - 0.1)), tensor(Array.from({ length: c }, (_, i) => 0.5 + i))];
+          const stats = () => [
+            tensor(Array.from({ length: c }, (_, i) => 0.2 * i - 0.1)),
+            tensor(Array.from({ length: c }, (_, i) => 0.5 + i)),
+          ];
           const [rm1, rv1] = stats();
           const [rm2, rv2] = stats();
           const opts = { training, groups: training ? groups : 1 };
@@ -289,7 +397,12 @@ for (const shape of FUSED_SHAPES) {
 }
 
 test("batchNorm activation 'relu': forward vs the float64 reference and gradcheck (groups 1 and 2, vec4 and generic kernels)", async () => {
-  for (const [shape, groups] of [[[4, 3, 2, 2], 1], [[4, 3, 2, 2], 2], [[6, 2, 3, 3], 2], [[6, 4], 3]] as [number[], number][]) {
+  for (const [shape, groups] of [
+    [[4, 3, 2, 2], 1],
+    [[4, 3, 2, 2], 2],
+    [[6, 2, 3, 3], 2],
+    [[6, 4], 3],
+  ] as [number[], number][]) {
     const c = shape[1];
     const x = randnSeeded(shape, 50).add(0.2);
     const f = (xx: Tensor, ww: Tensor, bb: Tensor) => batchNorm(xx, null, null, ww, bb, { training: true, groups, activation: 'relu' });
@@ -303,20 +416,40 @@ test("batchNorm activation 'relu': forward vs the float64 reference and gradchec
   const hx = await host(randnSeeded([4, 2, 3], 53));
   const plain = R.referenceOps.batchNorm([hx], { groups: 2 });
   const fused = R.referenceOps.batchNorm([hx], { groups: 2, activation: 'relu' });
-  assertClose(fused.data, plain.data.map((v) => Math.max(v, 0)), 0, 'reference relu');
-  assert.throws(() => batchNorm(randnSeeded([4, 2]), null, null, null, null, { training: true, activation: 'gelu' as 'relu' }), /unknown activation 'gelu'/);
+  assertClose(
+    fused.data,
+    plain.data.map((v) => Math.max(v, 0)),
+    0,
+    'reference relu',
+  );
+  assert.throws(
+    () => batchNorm(randnSeeded([4, 2]), null, null, null, null, { training: true, activation: 'gelu' as 'relu' }),
+    /unknown activation 'gelu'/,
+  );
 });
 
 test('batchNorm apply: the vec4 kernel equals the generic strided kernel, per plane and per element (forward, backward, relu masks)', async () => {
   // [4, 3, 12, 12] and [2, 2, 2, 70] (W > 64) have planes of ≥ 128 elements (a workgroup per plane).
-  for (const [shape, groups] of [[[8, 3, 4, 4], 4], [[8, 3, 2, 6], 2], [[6, 5, 8], 3], [[4, 3, 12, 12], 2], [[2, 2, 2, 70], 2]] as [number[], number][]) {
-    const n = shape[0], c = shape[1];
+  for (const [shape, groups] of [
+    [[8, 3, 4, 4], 4],
+    [[8, 3, 2, 6], 2],
+    [[6, 5, 8], 3],
+    [[4, 3, 12, 12], 2],
+    [[2, 2, 2, 70], 2],
+  ] as [number[], number][]) {
+    const n = shape[0],
+      c = shape[1];
     const x = randnSeeded(shape, 60);
     const g = randnSeeded(shape, 61);
     // Coefficients [(groups·C + C), 4]: arbitrary values exercise every pair and column.
     const coef = randnSeeded([groups * c + c, 4], 62);
     const saved = randnSeeded([groups * c + c, 4], 63);
-    for (const [gg, relu] of [[null, false], [null, true], [g, false], [g, true]] as [Tensor | null, boolean][]) {
+    for (const [gg, relu] of [
+      [null, false],
+      [null, true],
+      [g, false],
+      [g, true],
+    ] as [Tensor | null, boolean][]) {
       const fast = await applyCoefficients(x, gg, coef, saved, groups, relu).toArray();
       const slow = await applyCoefficients(x, gg, coef, saved, groups, relu, true).toArray();
       const each = await applyCoefficients(x, gg, coef, saved, groups, relu, 'elements').toArray();
@@ -324,7 +457,8 @@ test('batchNorm apply: the vec4 kernel equals the generic strided kernel, per pl
       assertClose(each, slow, 1e-6, `${JSON.stringify(shape)} ${gg ? 'backward' : 'forward'} relu=${relu}, per element`);
       // Spot-check one element against the formula (pair of sample n − 1, channel c − 1, last position).
       const hw = x.size / (n * c);
-      const i = x.size - 1, pair = ((n - 1) % groups) * c + (c - 1);
+      const i = x.size - 1,
+        pair = ((n - 1) % groups) * c + (c - 1);
       const [xa, ga, ca, sa] = [await x.toArray(), await g.toArray(), await coef.toArray(), await saved.toArray()];
       const k = 4 * pair;
       let want: number;
@@ -345,7 +479,13 @@ test('batchNorm apply: the vec4 kernel equals the generic strided kernel, per pl
  * A = w·istd, B = −A/R·istd²·Σg(x − mean); then per channel forward (mean of the group means, mean
  * of the unbiased variances, 0, 0) and backward (Σ istd·Σg(x − mean), Σg, 0, 0).
  */
-async function float64Coefficients(x: Tensor, g: Tensor, w: Tensor, b: Tensor, groups: number): Promise<{ forward: number[]; backward: number[] }> {
+async function float64Coefficients(
+  x: Tensor,
+  g: Tensor,
+  w: Tensor,
+  b: Tensor,
+  groups: number,
+): Promise<{ forward: number[]; backward: number[] }> {
   const [hx, hg, hw, hb] = await Promise.all([x, g, w, b].map(async (t) => Array.from(await t.toArray())));
   const [n, c] = x.shape;
   const spatial = x.size / (n * c);
@@ -379,9 +519,16 @@ async function float64Coefficients(x: Tensor, g: Tensor, w: Tensor, b: Tensor, g
 
 test('batchNorm statistics: the vec4 kernel equals the strided kernel (forward, backward, relu masks, offsets)', async () => {
   // [3, 2, 40, 52]: 520 vec4s per (group, channel) with groups 1, in several runs that cross planes.
-  for (const [shape, groups] of [[[8, 3, 4, 4], 4], [[6, 2, 2, 6], 2], [[3, 2, 40, 52], 1], [[6, 5, 8], 3]] as [number[], number][]) {
+  for (const [shape, groups] of [
+    [[8, 3, 4, 4], 4],
+    [[6, 2, 2, 6], 2],
+    [[3, 2, 40, 52], 1],
+    [[6, 5, 8], 3],
+  ] as [number[], number][]) {
     const c = shape[1];
-    const big = randnSeeded([shape[0] + 1, ...shape.slice(1)], 70).mul(2).add(3);
+    const big = randnSeeded([shape[0] + 1, ...shape.slice(1)], 70)
+      .mul(2)
+      .add(3);
     const x = big.slice(0, 1); // offset: one sample
     const g = randnSeeded(shape, 71);
     const w = randnSeeded([c], 72);
@@ -403,7 +550,11 @@ test('batchNorm statistics: the vec4 kernel equals the strided kernel (forward, 
 });
 
 test('batchNorm statistics on padded crop views: the vec4 kernel over whole padded planes (their padding NaN) equals the strided kernel', async () => {
-  const cases: [number[], [number, number], number][] = [[[4, 3, 12, 11], [16, 12], 2], [[8, 2, 7, 7], [8, 8], 4], [[2, 2, 5, 3], [6, 4], 1]];
+  const cases: [number[], [number, number], number][] = [
+    [[4, 3, 12, 11], [16, 12], 2],
+    [[8, 2, 7, 7], [8, 8], 4],
+    [[2, 2, 5, 3], [6, 4], 1],
+  ];
   for (const [[n, c, h, w], [hp, wp], groups] of cases) {
     // The crop of a block whose padding holds NaN: lanes outside the crop must add nothing.
     const block = async (seed: number) => {
@@ -434,7 +585,12 @@ test('batchNorm on padded crop views (as conv2d returns): vec4 over the padded b
   const g = crop(randnSeeded([4, 3, 16, 12], 81));
   const coef = randnSeeded([2 * 3 + 3, 4], 82);
   const saved = randnSeeded([2 * 3 + 3, 4], 83);
-  for (const [gg, relu] of [[null, false], [null, true], [g, false], [g, true]] as [Tensor | null, boolean][]) {
+  for (const [gg, relu] of [
+    [null, false],
+    [null, true],
+    [g, false],
+    [g, true],
+  ] as [Tensor | null, boolean][]) {
     const fast = applyCoefficients(x, gg, coef, saved, 2, relu);
     assert.equal([...fast.strides], [576, 192, 12, 1], 'the padded path keeps the layout');
     const slow = applyCoefficients(x, gg, coef, saved, 2, relu, true);

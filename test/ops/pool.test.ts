@@ -15,7 +15,11 @@ test.before(setup);
 const cases = [
   { name: 'kernel 2 stride 2', shape: [2, 3, 6, 7], o: { kernelSize: 2 } },
   { name: 'overlapping kernel 3 stride 2 padding 1', shape: [2, 2, 7, 9], o: { kernelSize: 3, stride: 2, padding: 1 } },
-  { name: 'non-square kernel [3,2] stride [1,2]', shape: [1, 2, 5, 6], o: { kernelSize: [3, 2] as [number, number], stride: [1, 2] as [number, number] } },
+  {
+    name: 'non-square kernel [3,2] stride [1,2]',
+    shape: [1, 2, 5, 6],
+    o: { kernelSize: [3, 2] as [number, number], stride: [1, 2] as [number, number] },
+  },
 ];
 
 for (const c of cases) {
@@ -62,10 +66,19 @@ test('adaptiveAvgPool2d(1) is the per-channel mean', async () => {
 // last column is in no window), an offset batch slice, and ties (the first maximum must win).
 const VEC4_INPUTS: [string, () => Tensor][] = [
   ['contiguous [2, 3, 6, 8]', () => randnSeeded([2, 3, 6, 8], 21)],
-  ['conv2d output [2, 2, 14, 14] (rows padded to 16)', () => noGrad(() => conv2d(randnSeeded([2, 1, 14, 14], 22), randnSeeded([2, 1, 3, 3], 23), null, { padding: 1 }))],
-  ['conv2d output [1, 3, 7, 7] (rows padded to 8)', () => noGrad(() => conv2d(randnSeeded([1, 2, 7, 7], 24), randnSeeded([3, 2, 3, 3], 25), null, { padding: 1 }))],
+  [
+    'conv2d output [2, 2, 14, 14] (rows padded to 16)',
+    () => noGrad(() => conv2d(randnSeeded([2, 1, 14, 14], 22), randnSeeded([2, 1, 3, 3], 23), null, { padding: 1 })),
+  ],
+  [
+    'conv2d output [1, 3, 7, 7] (rows padded to 8)',
+    () => noGrad(() => conv2d(randnSeeded([1, 2, 7, 7], 24), randnSeeded([3, 2, 3, 3], 25), null, { padding: 1 })),
+  ],
   ['batch slice [1, 2, 4, 12] at offset 96', () => randnSeeded([2, 2, 4, 12], 26).slice(0, 1, 2)],
-  ['ties [1, 1, 4, 8]', () => tensor([1, 1, 0, 2, 5, 5, 3, 3, 1, 1, 2, 2, 5, 5, 3, 3, 4, 0, 0, 0, 7, 7, 7, 7, 0, 4, 0, 0, 7, 7, 7, 7], [1, 1, 4, 8])],
+  [
+    'ties [1, 1, 4, 8]',
+    () => tensor([1, 1, 0, 2, 5, 5, 3, 3, 1, 1, 2, 2, 5, 5, 3, 3, 4, 0, 0, 0, 7, 7, 7, 7, 0, 4, 0, 0, 7, 7, 7, 7], [1, 1, 4, 8]),
+  ],
 ];
 for (const [name, make] of VEC4_INPUTS) {
   test(`maxPool2d 2×2 on the vec4 kernel, ${name}: the same values and argmax as the generic kernel, and the reference`, async () => {
@@ -86,7 +99,10 @@ test('maxPool2d 2×2 on the vec4 kernel: gradient vs finite differences', async 
 });
 
 test('pooling errors name the op and shapes', () => {
-  assert.throws(() => maxPool2d(randnSeeded([2, 3, 4]), { kernelSize: 2 }), /maxPool2d: expected an NCHW input of rank 4, got shape \[2, 3, 4\]/);
+  assert.throws(
+    () => maxPool2d(randnSeeded([2, 3, 4]), { kernelSize: 2 }),
+    /maxPool2d: expected an NCHW input of rank 4, got shape \[2, 3, 4\]/,
+  );
   assert.throws(() => avgPool2d(randnSeeded([1, 1, 2, 2]), { kernelSize: 3 }), /larger than the input/);
   assert.throws(() => maxPool2d(randnSeeded([1, 1, 4, 4]), { kernelSize: 2, padding: 2 }), /at most half the kernel/);
 });
@@ -94,11 +110,11 @@ test('pooling errors name the op and shapes', () => {
 // ---- disjoint windows (kernel = stride, no padding): the per-window backward kernel ----------------
 
 const DISJOINT: { shape: number[]; k: number | [number, number] }[] = [
-  { shape: [2, 3, 7, 9], k: 2 },       // odd sizes: the last row and column belong to no window
-  { shape: [1, 2, 9, 7], k: 3 },       // 7 = 2·3 + 1
-  { shape: [2, 2, 6, 7], k: [2, 3] },  // non-square, 7 = 2·3 + 1
-  { shape: [1, 1, 2, 2], k: 2 },       // one window
-  { shape: [2, 3, 4, 5], k: 1 },       // 1×1: identity
+  { shape: [2, 3, 7, 9], k: 2 }, // odd sizes: the last row and column belong to no window
+  { shape: [1, 2, 9, 7], k: 3 }, // 7 = 2·3 + 1
+  { shape: [2, 2, 6, 7], k: [2, 3] }, // non-square, 7 = 2·3 + 1
+  { shape: [1, 1, 2, 2], k: 2 }, // one window
+  { shape: [2, 3, 4, 5], k: 1 }, // 1×1: identity
 ];
 
 for (const { shape, k } of DISJOINT) {
@@ -110,7 +126,9 @@ for (const { shape, k } of DISJOINT) {
     // The per-window kernel against the gather kernel on the same upstream gradient.
     const g = geometry('maxPool2d', x, o);
     // The upstream gradient as a strided view (as conv2d's input gradient, a crop of a padded tensor).
-    const grad = randnSeeded([g.N, g.C, g.OH + 1, g.OW + 3], 12).slice(2, 0, g.OH).slice(3, 1, g.OW + 1);
+    const grad = randnSeeded([g.N, g.C, g.OH + 1, g.OW + 3], 12)
+      .slice(2, 0, g.OH)
+      .slice(3, 1, g.OW + 1);
     assert.not.ok(grad.isContiguous && g.OH > 1);
     for (const max of [true, false]) {
       const { out, idx } = poolForward('pool', x, g, max, true);
@@ -119,7 +137,9 @@ for (const { shape, k } of DISJOINT) {
       const slow = await poolBackward('pool', grad, max ? idx : null, g, max, true, null, true).toArray();
       // The input as a padded crop view (as conv2d's output): the window kernel writes gx in that
       // layout, with the same values.
-      const xp = randnSeeded([g.N, g.C, g.H + 2, 4 * Math.ceil((g.W + 1) / 4)], 13).slice(2, 0, g.H).slice(3, 0, g.W);
+      const xp = randnSeeded([g.N, g.C, g.H + 2, 4 * Math.ceil((g.W + 1) / 4)], 13)
+        .slice(2, 0, g.H)
+        .slice(3, 0, g.W);
       const padded = poolBackward('pool', grad, max ? idx : null, g, max, true, xp);
       assert.equal(padded.strides, xp.strides, `max=${max}: gx in the input's padded layout`);
       assert.equal(Array.from(await padded.toArray()), Array.from(slow), `max=${max}: padded layout, same values`);
@@ -131,7 +151,11 @@ for (const { shape, k } of DISJOINT) {
       if (!max) assert.ok(Math.abs(fast[0] - g0 / (g.k[0] * g.k[1])) < 1e-6, 'avg: g / window size');
       else {
         const window0 = Array.from({ length: g.k[0] }, (_, i) => Array.from(fast.slice(i * W, i * W + g.k[1]))).flat();
-        assert.equal(window0.filter((v) => v !== 0), [g0], 'max: window 0 passes its g to one input');
+        assert.equal(
+          window0.filter((v) => v !== 0),
+          [g0],
+          'max: window 0 passes its g to one input',
+        );
       }
       out.dispose();
       idx.dispose();

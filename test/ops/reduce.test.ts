@@ -86,7 +86,10 @@ test('output shapes follow keepdim', () => {
 });
 
 test('closed forms: sum, mean, var with both corrections', async () => {
-  const x = tensor([[1, 2, 3, 4], [2, 4, 6, 8]]);
+  const x = tensor([
+    [1, 2, 3, 4],
+    [2, 4, 6, 8],
+  ]);
   assert.equal(Array.from(await x.sum(1).toArray()), [10, 20]);
   assert.equal(Array.from(await x.mean(0).toArray()), [1.5, 3, 4.5, 6]);
   // var([1,2,3,4]) = 1.25 biased, 5/3 unbiased; the second row is twice the first: 4×.
@@ -97,7 +100,14 @@ test('closed forms: sum, mean, var with both corrections', async () => {
 });
 
 test('max/min split the gradient among ties', async () => {
-  const x = tensor([[3, 1, 3], [0, 2, 1]], undefined, { requiresGrad: true });
+  const x = tensor(
+    [
+      [3, 1, 3],
+      [0, 2, 1],
+    ],
+    undefined,
+    { requiresGrad: true },
+  );
   x.max(1).sum().backward();
   assert.equal(Array.from(await x.grad!.toArray()), [0.5, 0, 0.5, 0, 1, 0]);
   x.zeroGrad();
@@ -106,14 +116,20 @@ test('max/min split the gradient among ties', async () => {
 });
 
 test('max/min of all-negative values (accumulator starts from the first element)', async () => {
-  const x = tensor([[-5, -3, -9], [-7, -8, -6]]);
+  const x = tensor([
+    [-5, -3, -9],
+    [-7, -8, -6],
+  ]);
   assert.equal(Array.from(await x.max(1).toArray()), [-3, -6]);
   assert.equal(Array.from(await x.max().toArray()), [-3]);
   assert.equal(Array.from(await x.min(0).toArray()), [-7, -8, -9]);
 });
 
 test('logsumexp is stable for large values', async () => {
-  const x = tensor([[1000, 1000], [-1000, -999]]);
+  const x = tensor([
+    [1000, 1000],
+    [-1000, -999],
+  ]);
   const r = await x.logsumexp(1).toArray();
   assert.ok(Math.abs(r[0] - (1000 + Math.log(2))) < 1e-3, `${r[0]}`);
   assert.ok(Math.abs(r[1] - (-999 + Math.log(1 + Math.exp(-1)))) < 1e-3, `${r[1]}`);
@@ -151,7 +167,10 @@ test('rank 0 accepts dim 0 / -1 and [] means all dims (as torch)', async () => {
   const s = tensor(3.5);
   assert.is(await s.sum(0).item(), 3.5);
   assert.equal(s.mean(-1, true).shape, []);
-  const x = tensor([[1, 2, 3], [4, 5, 6]]);
+  const x = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.equal(x.sum([]).shape, []);
   assert.is(await x.sum([]).item(), 21);
   await checkForward((t) => t.sum([], true), [x]);
@@ -194,12 +213,18 @@ test('gradient of a long reduction (split path) is the closed form', async () =>
   const x = make([2, 8192], { seed: 5 }).requiresGrad_();
   x.mean().backward();
   const g = await x.grad!.toArray();
-  assert.ok(g.every((v) => Math.abs(v - 1 / 16384) < 1e-9), 'mean gradient = 1/n everywhere');
+  assert.ok(
+    g.every((v) => Math.abs(v - 1 / 16384) < 1e-9),
+    'mean gradient = 1/n everywhere',
+  );
   // The per-channel path (trailing dims first): mean over (0, 2) of [64, 3, 256].
   const y = make([64, 3, 256], { seed: 6 }).requiresGrad_();
   y.mean([0, 2]).sum().backward();
   const gy = await y.grad!.toArray();
-  assert.ok(gy.every((v) => Math.abs(v - 1 / 16384) < 1e-9), 'per-channel mean gradient = 1/(N·L) everywhere');
+  assert.ok(
+    gy.every((v) => Math.abs(v - 1 / 16384) < 1e-9),
+    'per-channel mean gradient = 1/(N·L) everywhere',
+  );
 });
 
 test('reductions inside a larger graph (logsumexp-normalised weights)', async () => {

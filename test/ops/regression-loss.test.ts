@@ -5,7 +5,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skip } from '../skip.ts';
-import { Tensor, tensor, mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, klDiv, logSoftmax, softmax } from '../../src/index.ts';
+import {
+  Tensor,
+  tensor,
+  mseLoss,
+  l1Loss,
+  smoothL1Loss,
+  binaryCrossEntropyWithLogits,
+  klDiv,
+  logSoftmax,
+  softmax,
+} from '../../src/index.ts';
 import { setup, checkForward, checkGrad, assertClose, throwsWith } from '../helpers.ts';
 import { make, type Layout } from './values.ts';
 import { findPythonWithTorch, runPython } from '../io/python.ts';
@@ -17,12 +27,24 @@ type Red = 'mean' | 'sum' | 'none';
 const LOSSES: [string, (x: Tensor, t: Tensor, reduction: Red) => Tensor, (x: number, t: number) => number, 'normal' | 'prob'][] = [
   ['mseLoss', (x, t, reduction) => mseLoss(x, t, { reduction }), (x, t) => (x - t) ** 2, 'normal'],
   ['l1Loss', (x, t, reduction) => l1Loss(x, t, { reduction }), (x, t) => Math.abs(x - t), 'normal'],
-  ['smoothL1Loss', (x, t, reduction) => smoothL1Loss(x, t, { reduction }),
-    (x, t) => (Math.abs(x - t) < 1 ? 0.5 * (x - t) ** 2 : Math.abs(x - t) - 0.5), 'normal'],
-  ['smoothL1Loss beta 0.3', (x, t, reduction) => smoothL1Loss(x, t, { reduction, beta: 0.3 }),
-    (x, t) => (Math.abs(x - t) < 0.3 ? (0.5 * (x - t) ** 2) / 0.3 : Math.abs(x - t) - 0.15), 'normal'],
-  ['binaryCrossEntropyWithLogits', (x, t, reduction) => binaryCrossEntropyWithLogits(x, t, { reduction }),
-    (x, t) => -(t * Math.log(1 / (1 + Math.exp(-x))) + (1 - t) * Math.log(1 - 1 / (1 + Math.exp(-x)))), 'prob'],
+  [
+    'smoothL1Loss',
+    (x, t, reduction) => smoothL1Loss(x, t, { reduction }),
+    (x, t) => (Math.abs(x - t) < 1 ? 0.5 * (x - t) ** 2 : Math.abs(x - t) - 0.5),
+    'normal',
+  ],
+  [
+    'smoothL1Loss beta 0.3',
+    (x, t, reduction) => smoothL1Loss(x, t, { reduction, beta: 0.3 }),
+    (x, t) => (Math.abs(x - t) < 0.3 ? (0.5 * (x - t) ** 2) / 0.3 : Math.abs(x - t) - 0.15),
+    'normal',
+  ],
+  [
+    'binaryCrossEntropyWithLogits',
+    (x, t, reduction) => binaryCrossEntropyWithLogits(x, t, { reduction }),
+    (x, t) => -(t * Math.log(1 / (1 + Math.exp(-x))) + (1 - t) * Math.log(1 - 1 / (1 + Math.exp(-x)))),
+    'prob',
+  ],
   ['klDiv', (x, t, reduction) => klDiv(x, t, { reduction }), (x, t) => (t > 0 ? t * (Math.log(t) - x) : 0), 'prob'],
 ];
 
@@ -112,10 +134,18 @@ print(json.dumps(out))`;
   const want = JSON.parse(runPython(py, script)) as [number[], number[]][];
   const ours: ((x: Tensor) => Tensor)[] = [];
   for (const reduction of ['mean', 'sum', 'none'] as Red[]) {
-    ours.push((v) => mseLoss(v, t, { reduction }), (v) => l1Loss(v, t, { reduction }), (v) => smoothL1Loss(v, t, { reduction, beta: 0.7 }),
-      (v) => binaryCrossEntropyWithLogits(v, pr, { reduction, posWeight: pw }), (v) => klDiv(logSoftmax(v, 1), pr, { reduction }));
+    ours.push(
+      (v) => mseLoss(v, t, { reduction }),
+      (v) => l1Loss(v, t, { reduction }),
+      (v) => smoothL1Loss(v, t, { reduction, beta: 0.7 }),
+      (v) => binaryCrossEntropyWithLogits(v, pr, { reduction, posWeight: pw }),
+      (v) => klDiv(logSoftmax(v, 1), pr, { reduction }),
+    );
   }
-  ours.push((v) => klDiv(logSoftmax(v, 1), pr, { reduction: 'batchmean' }), (v) => klDiv(logSoftmax(v, 1), pr.log(), { reduction: 'batchmean', logTarget: true }));
+  ours.push(
+    (v) => klDiv(logSoftmax(v, 1), pr, { reduction: 'batchmean' }),
+    (v) => klDiv(logSoftmax(v, 1), pr.log(), { reduction: 'batchmean', logTarget: true }),
+  );
   assert.is(ours.length, want.length);
   for (const [i, f] of ours.entries()) {
     const leaf = x.detach().requiresGrad_();

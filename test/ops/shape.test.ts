@@ -46,7 +46,12 @@ test('reshape of a contiguous tensor is a view; of a transposed one, a copy', ()
 
 test('permute / transpose, including rank 5 and .T', async () => {
   const x = make([2, 3, 1, 4, 2], { seed: 4 });
-  for (const dims of [[4, 3, 2, 1, 0], [1, 0, 2, 4, 3], [2, 4, 0, 3, 1], [-1, 0, 1, 2, 3]]) {
+  for (const dims of [
+    [4, 3, 2, 1, 0],
+    [1, 0, 2, 4, 3],
+    [2, 4, 0, 3, 1],
+    [-1, 0, 1, 2, 3],
+  ]) {
     await checkBoth((t) => t.permute(dims), [x], `permute [${dims}]`);
     await checkBoth((t) => t.permute(dims).contiguous(), [x], `permute [${dims}] contiguous`);
   }
@@ -137,12 +142,20 @@ test('slice / narrow: negative bounds, steps, clamping, empty results, slices of
 
 test('concat along each dim, with strided and differently sized inputs', async () => {
   for (const dim of [0, 1, -1]) {
-    const shapes = [[2, 3, 4], [2, 3, 4], [2, 3, 4]].map((s, i) => {
+    const shapes = [
+      [2, 3, 4],
+      [2, 3, 4],
+      [2, 3, 4],
+    ].map((s, i) => {
       const t = [...s];
       t[dim < 0 ? dim + 3 : dim] = i + 1; // sizes 1, 2, 3 along dim
       return t;
     });
-    const xs = [make(shapes[0], { seed: 20 }), make(shapes[1], { seed: 21, layout: 'transposed' }), make(shapes[2], { seed: 22, layout: 'sliced' })];
+    const xs = [
+      make(shapes[0], { seed: 20 }),
+      make(shapes[1], { seed: 21, layout: 'transposed' }),
+      make(shapes[2], { seed: 22, layout: 'sliced' }),
+    ];
     await checkBoth((...ts) => concat(ts, dim), xs, `concat dim ${dim}`);
     await expectRef(concat(xs, dim), R.concat(await Promise.all(xs.map(host)), { dim }), 0, `concat values dim ${dim}`);
   }
@@ -169,7 +182,12 @@ test('indexSelect: repeated indices accumulate gradients; array or tensor index'
     const index = idx.map((v) => v % n);
     await checkBoth((t) => t.indexSelect(dim, index), [x], `indexSelect dim ${dim} (array)`);
     await checkBoth((t) => t.indexSelect(dim, tensor(index, undefined, { dtype: 'int32' })), [x], `indexSelect dim ${dim} (tensor)`);
-    await expectRef(x.indexSelect(dim, index), R.indexSelect(await host(x), R.refTensor(index, [index.length]), { dim }), 0, `indexSelect values dim ${dim}`);
+    await expectRef(
+      x.indexSelect(dim, index),
+      R.indexSelect(await host(x), R.refTensor(index, [index.length]), { dim }),
+      0,
+      `indexSelect values dim ${dim}`,
+    );
   }
   for (const layout of ['transposed', 'sliced', 'expanded'] as const) {
     await checkBoth((t) => t.indexSelect(0, [2, 1, 2]), [make([3, 4], { seed: 41, layout })], `indexSelect ${layout}`);
@@ -190,16 +208,35 @@ test('gather along each dim, with repeated indices and an index longer than the 
     const ishape = [...x.shape];
     ishape[d] = 5;
     const n = x.shape[d];
-    const index = tensor(Array.from({ length: ishape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7 + 3) % n), ishape, { dtype: 'int32' });
+    const index = tensor(
+      Array.from({ length: ishape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7 + 3) % n),
+      ishape,
+      { dtype: 'int32' },
+    );
     await checkBoth((t) => t.gather(dim, index), [x], `gather dim ${dim}`);
     await expectRef(x.gather(dim, index), R.gather(await host(x), await host(index), { dim }), 0, `gather values dim ${dim}`);
   }
   const m = make([3, 4], { seed: 51, layout: 'transposed' });
-  const index = tensor([[0, 3], [2, 2], [1, 0]], undefined, { dtype: 'int32' });
+  const index = tensor(
+    [
+      [0, 3],
+      [2, 2],
+      [1, 0],
+    ],
+    undefined,
+    { dtype: 'int32' },
+  );
   await checkBoth((t) => t.gather(1, index), [m], 'gather from a transposed input');
   await checkBoth((t) => t.gather(1, index.T.contiguous().T), [m], 'gather with a transposed index');
   // Picking the target class of each row (cross-entropy style): closed form.
-  const leaf = tensor([[1, 2, 3], [4, 5, 6]], undefined, { requiresGrad: true });
+  const leaf = tensor(
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+    undefined,
+    { requiresGrad: true },
+  );
   const picked = leaf.gather(1, tensor([[2], [0]], undefined, { dtype: 'int32' }));
   assert.equal(Array.from(await picked.toArray()), [3, 4]);
   picked.sum().backward();
@@ -208,7 +245,14 @@ test('gather along each dim, with repeated indices and an index longer than the 
 
 test('views of views feed every kernel correctly (offsets and strides)', async () => {
   // A slice with an offset, transposed, expanded, then reduced and multiplied.
-  const f = (a: Tensor, b: Tensor) => a.slice(0, 1, 4).T.unsqueeze(0).expand(2, -1, -1).matmul(b).sum(0).mul(a.slice(1, 0, 1).T.sum());
+  const f = (a: Tensor, b: Tensor) =>
+    a
+      .slice(0, 1, 4)
+      .T.unsqueeze(0)
+      .expand(2, -1, -1)
+      .matmul(b)
+      .sum(0)
+      .mul(a.slice(1, 0, 1).T.sum());
   await checkBoth(f, [make([5, 3], { seed: 60 }), make([3, 2], { seed: 61, layout: 'transposed' })], 'chain of views');
 });
 

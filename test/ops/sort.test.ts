@@ -31,10 +31,12 @@ function refSort(data: ArrayLike<number>, shape: number[], dim: number, descendi
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const row = Array.from({ length: n }, (_, j) => data[(o * n + j) * inner + i]);
-      refOrder(row, descending).slice(0, k).forEach((j, r) => {
-        idx[(o * k + r) * inner + i] = j;
-        val[(o * k + r) * inner + i] = row[j];
-      });
+      refOrder(row, descending)
+        .slice(0, k)
+        .forEach((j, r) => {
+          idx[(o * k + r) * inner + i] = j;
+          val[(o * k + r) * inner + i] = row[j];
+        });
     }
   }
   return { idx, val };
@@ -59,9 +61,12 @@ async function check(x: Tensor, dim: number, descending: boolean, k: number | nu
 test('sort and argsort vs the host reference: odd lengths, ties, NaN, every dim, both orders', async () => {
   // Values rounded to a few levels, so that rows have many ties, plus NaN and ±Infinity.
   const base = await randnSeeded([5, 37], 1).toArray();
-  const data = Array.from(base, (v, i) => (i % 17 === 3 ? NaN : i % 23 === 5 ? -Infinity : i % 29 === 7 ? Infinity : Math.round(v * 2) / 2));
+  const data = Array.from(base, (v, i) =>
+    i % 17 === 3 ? NaN : i % 23 === 5 ? -Infinity : i % 29 === 7 ? Infinity : Math.round(v * 2) / 2,
+  );
   const x = tensor(data, [5, 37]);
-  for (const dim of [0, 1, -1]) for (const descending of [false, true]) await check(x, dim, descending, null, `sort dim ${dim} desc ${descending}`);
+  for (const dim of [0, 1, -1])
+    for (const descending of [false, true]) await check(x, dim, descending, null, `sort dim ${dim} desc ${descending}`);
   // Rank 3, a non-contiguous (transposed) view, lengths 1, 2, 3, 7.
   const y = randnSeeded([7, 3, 2], 2).transpose(0, 2);
   for (const dim of [0, 1, 2]) await check(y, dim, dim === 1, null, `strided rank-3 sort dim ${dim}`);
@@ -71,13 +76,19 @@ test('sort and argsort vs the host reference: odd lengths, ties, NaN, every dim,
 });
 
 test('topk vs the host reference: largest and smallest, k = 0, 1, n, ties and padding', async () => {
-  const x = tensor(Array.from(await randnSeeded([6, 300], 5).toArray(), (v) => Math.round(v * 4) / 4), [6, 300]);
+  const x = tensor(
+    Array.from(await randnSeeded([6, 300], 5).toArray(), (v) => Math.round(v * 4) / 4),
+    [6, 300],
+  );
   for (const k of [0, 1, 5, 300]) for (const largest of [true, false]) await check(x, 1, largest, k, `topk k=${k} largest ${largest}`);
   await check(randnSeeded([9, 4], 6).T, 0, true, 3, 'topk along dim 0 of a transposed view');
   const { values, indices } = topk(tensor([1, 9, 3, 7]), 2);
   assert.equal(Array.from(await values.toArray()), [9, 7]);
   assert.equal(Array.from(await indices.toArray<Int32Array>()), [1, 3]);
-  assert.throws(() => topk(tensor([1, 2]), 3), /topk: k = 3 is out of range for dim 0 of size 2 \(shape \[2\]\); k must be an integer in 0\.\.2/);
+  assert.throws(
+    () => topk(tensor([1, 2]), 3),
+    /topk: k = 3 is out of range for dim 0 of size 2 \(shape \[2\]\); k must be an integer in 0\.\.2/,
+  );
   assert.throws(() => sort(tensor([1], undefined, { dtype: 'int32' })), /sort: sorts float32 tensors, got int32/);
   assert.throws(() => sort(tensor([[1]]), 2), /sort: dim 2 is out of range/);
 });

@@ -18,10 +18,18 @@ export function hostValues(n: number, domain: Domain, seed: number, scale = 1): 
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     switch (domain) {
-      case 'normal': out[i] = scale * g.normal(); break;
-      case 'positive': out[i] = 0.5 + 1.5 * g.uniform(); break;
-      case 'away': out[i] = (g.uniform() < 0.5 ? -1 : 1) * (0.3 + 1.2 * g.uniform()); break;
-      case 'int': out[i] = g.int(5) - 2; break;
+      case 'normal':
+        out[i] = scale * g.normal();
+        break;
+      case 'positive':
+        out[i] = 0.5 + 1.5 * g.uniform();
+        break;
+      case 'away':
+        out[i] = (g.uniform() < 0.5 ? -1 : 1) * (0.3 + 1.2 * g.uniform());
+        break;
+      case 'int':
+        out[i] = g.int(5) - 2;
+        break;
     }
   }
   return out;

@@ -4,7 +4,10 @@
 // subset the tables use; an unknown function or token throws, so a new table row that needs more
 // is noticed rather than skipped.
 
-export interface Dual { v: number; d: number }
+export interface Dual {
+  v: number;
+  d: number;
+}
 type Value = Dual | boolean;
 export type Env = Record<string, Dual>;
 type Node = (env: Env) => Value;
@@ -30,20 +33,53 @@ const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
 const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
-  exp: ([x]) => { const a = dual(x, 'exp'); const e = Math.exp(a.v); return num(e, e * a.d); },
-  log: ([x]) => { const a = dual(x, 'log'); return num(Math.log(a.v), a.d / a.v); },
-  sqrt: ([x]) => { const a = dual(x, 'sqrt'); const s = Math.sqrt(a.v); return num(s, a.d / (2 * s)); },
-  abs: ([x]) => { const a = dual(x, 'abs'); return num(Math.abs(a.v), Math.sign(a.v) * a.d); },
+  exp: ([x]) => {
+    const a = dual(x, 'exp');
+    const e = Math.exp(a.v);
+    return num(e, e * a.d);
+  },
+  log: ([x]) => {
+    const a = dual(x, 'log');
+    return num(Math.log(a.v), a.d / a.v);
+  },
+  sqrt: ([x]) => {
+    const a = dual(x, 'sqrt');
+    const s = Math.sqrt(a.v);
+    return num(s, a.d / (2 * s));
+  },
+  abs: ([x]) => {
+    const a = dual(x, 'abs');
+    return num(Math.abs(a.v), Math.sign(a.v) * a.d);
+  },
   sign: ([x]) => num(Math.sign(dual(x, 'sign').v)),
-  round: ([x]) => { const v = dual(x, 'round').v; const r = Math.round(v); return num(Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : r); },
+  round: ([x]) => {
+    const v = dual(x, 'round').v;
+    const r = Math.round(v);
+    return num(Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : r);
+  },
   floor: ([x]) => num(Math.floor(dual(x, 'floor').v)),
-  tanh: ([x]) => { const a = dual(x, 'tanh'); const t = Math.tanh(a.v); return num(t, (1 - t * t) * a.d); },
+  tanh: ([x]) => {
+    const a = dual(x, 'tanh');
+    const t = Math.tanh(a.v);
+    return num(t, (1 - t * t) * a.d);
+  },
   pow: ([x, y]) => powDual(dual(x, 'pow'), dual(y, 'pow')),
-  max: ([x, y]) => { const a = dual(x, 'max'); const b = dual(y, 'max'); return a.v >= b.v ? a : b; },
-  min: ([x, y]) => { const a = dual(x, 'min'); const b = dual(y, 'min'); return a.v <= b.v ? a : b; },
+  max: ([x, y]) => {
+    const a = dual(x, 'max');
+    const b = dual(y, 'max');
+    return a.v >= b.v ? a : b;
+  },
+  min: ([x, y]) => {
+    const a = dual(x, 'min');
+    const b = dual(y, 'min');
+    return a.v <= b.v ? a : b;
+  },
   clamp: ([x, lo, hi]) => FUNCTIONS.min([FUNCTIONS.max([x, lo]), hi]),
   // The bit pattern of the float32 value (the tables test for NaN with it); no derivative.
-  'bitcast<u32>': ([x]) => { f32[0] = dual(x, 'bitcast').v; return num(u32[0]); },
+  'bitcast<u32>': ([x]) => {
+    f32[0] = dual(x, 'bitcast').v;
+    return num(u32[0]);
+  },
   // WGSL's select(f, t, cond) is cond ? t : f.
   select: ([f, t, c]) => (bool(c, 'select') ? t : f),
 };
@@ -59,15 +95,44 @@ const BINARY_OPS: Record<string, [number, (a: Value, b: Value) => Value]> = {
   '>': [4, (a, b) => dual(a, '>').v > dual(b, '>').v],
   '<=': [4, (a, b) => dual(a, '<=').v <= dual(b, '<=').v],
   '>=': [4, (a, b) => dual(a, '>=').v >= dual(b, '>=').v],
-  '+': [5, (a, b) => { const x = dual(a, '+'); const y = dual(b, '+'); return num(x.v + y.v, x.d + y.d); }],
-  '-': [5, (a, b) => { const x = dual(a, '-'); const y = dual(b, '-'); return num(x.v - y.v, x.d - y.d); }],
-  '*': [6, (a, b) => { const x = dual(a, '*'); const y = dual(b, '*'); return num(x.v * y.v, x.d * y.v + x.v * y.d); }],
-  '/': [6, (a, b) => { const x = dual(a, '/'); const y = dual(b, '/'); return num(x.v / y.v, (x.d * y.v - x.v * y.d) / (y.v * y.v)); }],
+  '+': [
+    5,
+    (a, b) => {
+      const x = dual(a, '+');
+      const y = dual(b, '+');
+      return num(x.v + y.v, x.d + y.d);
+    },
+  ],
+  '-': [
+    5,
+    (a, b) => {
+      const x = dual(a, '-');
+      const y = dual(b, '-');
+      return num(x.v - y.v, x.d - y.d);
+    },
+  ],
+  '*': [
+    6,
+    (a, b) => {
+      const x = dual(a, '*');
+      const y = dual(b, '*');
+      return num(x.v * y.v, x.d * y.v + x.v * y.d);
+    },
+  ],
+  '/': [
+    6,
+    (a, b) => {
+      const x = dual(a, '/');
+      const y = dual(b, '/');
+      return num(x.v / y.v, (x.d * y.v - x.v * y.d) / (y.v * y.v));
+    },
+  ],
   // WGSL's float % truncates like JavaScript's; the tables use it only on exponents (no derivative).
   '%': [6, (a, b) => num(dual(a, '%').v % dual(b, '%').v)],
 };
 
-const TOKEN = /\s*(0x[0-9a-fA-F]+u?|\d+\.\d*(?:e[+-]?\d+)?|\d+(?:e[+-]?\d+)?[ui]?|bitcast<u32>|[A-Za-z_][\w.]*|\|\||&&|==|!=|<=|>=|[-+*/%<>(),!&|])/y;
+const TOKEN =
+  /\s*(0x[0-9a-fA-F]+u?|\d+\.\d*(?:e[+-]?\d+)?|\d+(?:e[+-]?\d+)?[ui]?|bitcast<u32>|[A-Za-z_][\w.]*|\|\||&&|==|!=|<=|>=|[-+*/%<>(),!&|])/y;
 
 function tokenize(src: string): string[] {
   const tokens: string[] = [];
@@ -96,16 +161,37 @@ export function compile(src: string): (env: Env) => Value {
   const primary = (): Node => {
     const t = tokens[i++];
     if (t === undefined) throw new Error(`wgsl-dual: unexpected end of ${src}`);
-    if (t === '(') { const e = expr(0); expect(')'); return e; }
-    if (t === '-') { const e = unaryExpr(); return (env) => { const a = dual(e(env), 'neg'); return num(-a.v, -a.d); }; }
-    if (t === '!') { const e = unaryExpr(); return (env) => !bool(e(env), '!'); }
-    if (/^\d/.test(t)) { const v = Number(t.replace(/[ui]$/, '')); return () => num(v); }
+    if (t === '(') {
+      const e = expr(0);
+      expect(')');
+      return e;
+    }
+    if (t === '-') {
+      const e = unaryExpr();
+      return (env) => {
+        const a = dual(e(env), 'neg');
+        return num(-a.v, -a.d);
+      };
+    }
+    if (t === '!') {
+      const e = unaryExpr();
+      return (env) => !bool(e(env), '!');
+    }
+    if (/^\d/.test(t)) {
+      const v = Number(t.replace(/[ui]$/, ''));
+      return () => num(v);
+    }
     if (peek() === '(') {
       const f = FUNCTIONS[t];
       if (!f) throw new Error(`wgsl-dual: unknown function '${t}' in ${src}; add it to FUNCTIONS in test/ops/wgsl-dual.ts`);
       i++;
       const args: Node[] = [];
-      if (peek() !== ')') for (;;) { args.push(expr(0)); if (peek() === ',') i++; else break; }
+      if (peek() !== ')')
+        for (;;) {
+          args.push(expr(0));
+          if (peek() === ',') i++;
+          else break;
+        }
       expect(')');
       return (env) => f(args.map((a) => a(env)));
     }

@@ -28,7 +28,14 @@ async function runGpu(pr: Problem, make: (ps: Tensor[]) => optim.Optimizer<any>)
   const opt = make([p]);
   for (let s = 0; s < STEPS; s++) {
     opt.zeroGrad();
-    tidy(() => p.mul(p).mul(tensor(pr.c, [3, 4])).add(p.mul(tensor(pr.d, [3, 4]))).sum().backward());
+    tidy(() =>
+      p
+        .mul(p)
+        .mul(tensor(pr.c, [3, 4]))
+        .add(p.mul(tensor(pr.d, [3, 4])))
+        .sum()
+        .backward(),
+    );
     opt.step();
   }
   const out = await p.toArray();
@@ -40,13 +47,24 @@ async function runGpu(pr: Problem, make: (ps: Tensor[]) => optim.Optimizer<any>)
 
 function runRef(pr: Problem, step: (p: Float64Array, g: Float64Array) => void): Float64Array {
   const p = Float64Array.from(pr.p0);
-  for (let s = 0; s < STEPS; s++) step(p, Float64Array.from(p, (v, i) => 2 * pr.c[i] * v + pr.d[i]));
+  for (let s = 0; s < STEPS; s++)
+    step(
+      p,
+      Float64Array.from(p, (v, i) => 2 * pr.c[i] * v + pr.d[i]),
+    );
   return p;
 }
 
-const ADAM_CASES: AdamWRef[] = [{ lr: 0.01 }, { lr: 0.05, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.1 }, { lr: 0.02, weightDecay: 0.01 }];
+const ADAM_CASES: AdamWRef[] = [
+  { lr: 0.01 },
+  { lr: 0.05, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.1 },
+  { lr: 0.02, weightDecay: 0.01 },
+];
 const RMS_CASES: RMSpropRef[] = [
-  {}, { lr: 0.005, alpha: 0.9 }, { lr: 0.01, momentum: 0.9 }, { lr: 0.01, centered: true },
+  {},
+  { lr: 0.005, alpha: 0.9 },
+  { lr: 0.01, momentum: 0.9 },
+  { lr: 0.01, centered: true },
   { lr: 0.003, alpha: 0.95, eps: 1e-6, weightDecay: 0.05, momentum: 0.5, centered: true },
 ];
 
@@ -58,7 +76,10 @@ test('Adam: L2 weight decay and bias correction follow PyTorch formulas over 7 s
     const pr = problem(70 + k);
     const st = { step: 0, m: new Float64Array(N), v: new Float64Array(N) };
     const gpu = await runGpu(pr, newAdam(o));
-    const err = maxRelDiff(gpu, runRef(pr, (p, g) => adamStep(p, g, o, st)));
+    const err = maxRelDiff(
+      gpu,
+      runRef(pr, (p, g) => adamStep(p, g, o, st)),
+    );
     assert.ok(err < 1e-6, `Adam ${JSON.stringify(o)}: max relative error ${err}`);
     assert.ok(maxRelDiff(gpu, pr.p0) > 0.01, `Adam ${JSON.stringify(o)}: parameters barely moved`);
   }
@@ -75,7 +96,10 @@ test('RMSprop: alpha, momentum, centered, weight decay follow PyTorch formulas o
     const pr = problem(80 + k);
     const st = { sq: new Float64Array(N), ga: new Float64Array(N), buf: new Float64Array(N) };
     const gpu = await runGpu(pr, newRms(o));
-    const err = maxRelDiff(gpu, runRef(pr, (p, g) => rmspropStep(p, g, o, st)));
+    const err = maxRelDiff(
+      gpu,
+      runRef(pr, (p, g) => rmspropStep(p, g, o, st)),
+    );
     assert.ok(err < 1e-5, `RMSprop ${JSON.stringify(o)}: max relative error ${err}`);
     assert.ok(maxRelDiff(gpu, pr.p0) > 0.01, `RMSprop ${JSON.stringify(o)}: parameters barely moved`);
   }
@@ -142,11 +166,15 @@ test('one dispatch per parameter; state dict round trip continues identically', 
     restored.loadStateDict(saved);
     opt.step();
     restored.step();
-    for (const [i, p] of ps.entries()) assert.equal(await clones[i].toArray(), await p.toArray(), `${opt.name}: parameter ${i} after restore`);
+    for (const [i, p] of ps.entries())
+      assert.equal(await clones[i].toArray(), await p.toArray(), `${opt.name}: parameter ${i} after restore`);
     opt.zeroGrad();
     restored.disposeState();
     opt.disposeState();
-    for (const q of clones) { q.zeroGrad(); q.dispose(); }
+    for (const q of clones) {
+      q.zeroGrad();
+      q.dispose();
+    }
   }
   for (const p of ps) p.dispose();
 });

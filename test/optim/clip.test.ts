@@ -27,12 +27,23 @@ test('clips to maxNorm when the global norm is larger, returning the norm before
   const ps = params(1, [[3, 4], [5], [100, 200]], 0.5);
   const want = norm64(ps.map((x) => x.grad));
   const before = stats().readbacks;
-  const norm = tidy(() => optim.clipGradNorm(ps.map((x) => x.p), 1.0));
+  const norm = tidy(() =>
+    optim.clipGradNorm(
+      ps.map((x) => x.p),
+      1.0,
+    ),
+  );
   assert.is(stats().readbacks, before, 'clipGradNorm itself reads nothing back');
   const got = await norm.item();
   assert.ok(Math.abs(got - want) <= 1e-5 * want, `norm ${got} vs ${want}`);
   const coef = 1.0 / (want + 1e-6);
-  for (const { p, grad } of ps) assertClose(await p.grad!.toArray(), Float64Array.from(grad, (v) => v * coef), 1e-5, 'clipped gradient');
+  for (const { p, grad } of ps)
+    assertClose(
+      await p.grad!.toArray(),
+      Float64Array.from(grad, (v) => v * coef),
+      1e-5,
+      'clipped gradient',
+    );
   const after = norm64(await Promise.all(ps.map((x) => x.p.grad!.toArray())));
   assert.ok(Math.abs(after - 1) < 1e-5, `norm after clipping ${after}`);
   norm.dispose();
@@ -63,9 +74,23 @@ test('matches torch.nn.utils.clip_grad_norm_ on fixed gradients', async () => {
   //   p1.grad, p2.grad = g1, g2; n = clip_grad_norm_([p1, p2], 5.0)
   //   n -> 13.35103035 ; p1.grad -> [[1.12350869, -1.49801159], [0.37450290, 0.74900579]]
   //   p2.grad -> [4.49403477, 0.18725145, -0.74900579]  (coef 5 / (n + 1e-6) = 0.37450290)
-  const a = keep(tensor([[0, 0], [0, 0]], undefined, { requiresGrad: true }));
+  const a = keep(
+    tensor(
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      undefined,
+      { requiresGrad: true },
+    ),
+  );
   const b = keep(tensor([0, 0, 0], undefined, { requiresGrad: true }));
-  a.grad = keep(tensor([[3, -4], [1, 2]]));
+  a.grad = keep(
+    tensor([
+      [3, -4],
+      [1, 2],
+    ]),
+  );
   b.grad = keep(tensor([12, 0.5, -2]));
   const n = optim.clipGradNorm([a, b], 5);
   assert.ok(Math.abs((await n.item()) - 13.35103035) < 1e-5);

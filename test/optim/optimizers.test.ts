@@ -42,7 +42,12 @@ async function runGpu(problems: Problem[], make: (ps: Tensor[]) => optim.Optimiz
   const opt = make(ps);
   for (let s = 0; s < steps; s++) {
     opt.zeroGrad();
-    tidy(() => problems.map((pr, k) => lossOf(ps[k], pr)).reduce((a, b) => a.add(b)).backward());
+    tidy(() =>
+      problems
+        .map((pr, k) => lossOf(ps[k], pr))
+        .reduce((a, b) => a.add(b))
+        .backward(),
+    );
     opt.step();
   }
   const out = await Promise.all(ps.map((p) => p.toArray()));
@@ -152,7 +157,9 @@ print(json.dumps(out))
     writeFileSync(file, JSON.stringify(cases.map((c) => ({ kind: c.kind, o: c.o, p0: [...c.pr.p0], c: [...c.pr.c], d: [...c.pr.d] }))));
     const torchOut = JSON.parse(runPython(python!, script, [file])) as number[][];
     for (const [k, c] of cases.entries()) {
-      const [gpu] = await runGpu([c.pr], (ps) => (c.kind === 'sgd' ? new optim.SGD(ps, c.o as SgdRef) : new optim.AdamW(ps, c.o as AdamWRef)));
+      const [gpu] = await runGpu([c.pr], (ps) =>
+        c.kind === 'sgd' ? new optim.SGD(ps, c.o as SgdRef) : new optim.AdamW(ps, c.o as AdamWRef),
+      );
       const err = maxRelDiff(gpu, torchOut[k]);
       if (process.env.VERBOSE) console.log(c.kind, c.o, err);
       assert.ok(err < 1e-6, `${c.kind} ${JSON.stringify(c.o)} vs torch: max relative error ${err}`);
@@ -165,17 +172,35 @@ print(json.dumps(out))
 test('parameter groups: each group follows its own lr / weight decay / momentum', async () => {
   const a = problem(31);
   const b = problem(32);
-  const [ga, gb] = await runGpu([a, b], ([pa, pb]) => new optim.SGD([{ params: [pa] }, { params: [pb], lr: 0.01, weightDecay: 0.1, momentum: 0.5 }], { lr: 0.1, momentum: 0.9 }));
+  const [ga, gb] = await runGpu(
+    [a, b],
+    ([pa, pb]) =>
+      new optim.SGD([{ params: [pa] }, { params: [pb], lr: 0.01, weightDecay: 0.1, momentum: 0.5 }], { lr: 0.1, momentum: 0.9 }),
+  );
   assert.ok(maxRelDiff(ga, runSgdRef(a, { lr: 0.1, momentum: 0.9 })) < 1e-6, 'group 0');
   assert.ok(maxRelDiff(gb, runSgdRef(b, { lr: 0.01, weightDecay: 0.1, momentum: 0.5 })) < 1e-6, 'group 1');
-  const [aa, ab] = await runGpu([a, b], ([pa, pb]) => new optim.AdamW([{ params: [pa], lr: 0.03 }, { params: [pb], weightDecay: 0 }], { lr: 0.01 }));
+  const [aa, ab] = await runGpu(
+    [a, b],
+    ([pa, pb]) =>
+      new optim.AdamW(
+        [
+          { params: [pa], lr: 0.03 },
+          { params: [pb], weightDecay: 0 },
+        ],
+        { lr: 0.01 },
+      ),
+  );
   assert.ok(maxRelDiff(aa, runAdamWRef(a, { lr: 0.03 })) < 1e-6, 'AdamW group 0');
   assert.ok(maxRelDiff(ab, runAdamWRef(b, { lr: 0.01, weightDecay: 0 })) < 1e-6, 'AdamW group 1');
 });
 
 test('step(): one kernel dispatch per parameter; parameters without a gradient are skipped', async () => {
   const ps = [0, 1, 2].map((k) => keep(tensor(problem(40 + k).p0, [3, 4], { requiresGrad: true })));
-  for (const opt of [new optim.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 }), new optim.SGD(ps, { lr: 0.1 }), new optim.AdamW(ps)]) {
+  for (const opt of [
+    new optim.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 }),
+    new optim.SGD(ps, { lr: 0.1 }),
+    new optim.AdamW(ps),
+  ]) {
     tidy(() => ps[0].mul(ps[0]).add(ps[1]).sum().backward());
     opt.step(); // first step may allocate state
     const before = stats().dispatches;
@@ -183,7 +208,10 @@ test('step(): one kernel dispatch per parameter; parameters without a gradient a
     assert.is(stats().dispatches - before, 2, `${opt.name}: dispatches for 2 parameters with gradients`);
     assert.is(opt.stateOf(ps[2]), undefined, `${opt.name}: no state for the parameter without gradient`);
     opt.zeroGrad();
-    assert.ok(ps.every((p) => p.grad === null), 'zeroGrad drops gradients');
+    assert.ok(
+      ps.every((p) => p.grad === null),
+      'zeroGrad drops gradients',
+    );
     opt.disposeState();
   }
   const before = await ps[2].toArray();

@@ -78,7 +78,12 @@ export interface RMSpropRef {
 }
 
 /** One RMSprop step on p (in place), torch/optim/rmsprop.py; state arrays start at zero. */
-export function rmspropStep(p: Float64Array, g: ArrayLike<number>, o: RMSpropRef, s: { sq: Float64Array; ga: Float64Array; buf: Float64Array }): void {
+export function rmspropStep(
+  p: Float64Array,
+  g: ArrayLike<number>,
+  o: RMSpropRef,
+  s: { sq: Float64Array; ga: Float64Array; buf: Float64Array },
+): void {
   const { lr = 0.01, alpha = 0.99, eps = 1e-8, weightDecay = 0, momentum = 0, centered = false } = o;
   for (let i = 0; i < p.length; i++) {
     const gi = g[i] + weightDecay * p[i];

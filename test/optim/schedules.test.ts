@@ -8,7 +8,8 @@ import { setup } from '../helpers.ts';
 
 test.before(setup);
 
-const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 test('cosine: MoCo per-epoch formula and CosineAnnealingLR with eta_min', () => {
   const epochs = 200;
@@ -25,9 +26,25 @@ test('cosine: MoCo per-epoch formula and CosineAnnealingLR with eta_min', () => 
 
 test('stepDecay and multiStep: StepLR / MultiStepLR closed forms', () => {
   const s = optim.stepDecay(30, 0.1);
-  for (const [t, want] of [[0, 1], [29, 1], [30, 0.1], [59, 0.1], [60, 0.01], [95, 0.001]]) close(s(t), want, `step t ${t}`);
+  for (const [t, want] of [
+    [0, 1],
+    [29, 1],
+    [30, 0.1],
+    [59, 0.1],
+    [60, 0.01],
+    [95, 0.001],
+  ])
+    close(s(t), want, `step t ${t}`);
   const m = optim.multiStep([160, 120], 0.1); // MoCo v1: drops at 120 and 160 (order does not matter)
-  for (const [t, want] of [[0, 1], [119, 1], [120, 0.1], [159.5, 0.1], [160, 0.01], [199, 0.01]]) close(m(t), want, `multiStep t ${t}`);
+  for (const [t, want] of [
+    [0, 1],
+    [119, 1],
+    [120, 0.1],
+    [159.5, 0.1],
+    [160, 0.01],
+    [199, 0.01],
+  ])
+    close(m(t), want, `multiStep t ${t}`);
 });
 
 test('linearWarmup composes: warm-up then cosine over the remaining epochs (MoCo v3 form)', () => {
@@ -37,7 +54,15 @@ test('linearWarmup composes: warm-up then cosine over the remaining epochs (MoCo
   for (const e of [0, 2.5, 5, 9.99]) close(f(e), e / warm, `warm-up epoch ${e}`);
   for (const e of [10, 40, 77.5, 100]) close(f(e), 0.5 * (1 + Math.cos((Math.PI * (e - warm)) / (total - warm))), `cosine epoch ${e}`);
   const g = optim.linearWarmup(4, optim.constant(), { startFactor: 0.25 }); // torch LinearLR(start_factor=0.25, total_iters=4)
-  for (const [t, want] of [[0, 0.25], [1, 0.4375], [2, 0.625], [3, 0.8125], [4, 1], [10, 1]]) close(g(t), want, `LinearLR t ${t}`);
+  for (const [t, want] of [
+    [0, 0.25],
+    [1, 0.4375],
+    [2, 0.625],
+    [3, 0.8125],
+    [4, 1],
+    [10, 1],
+  ])
+    close(g(t), want, `LinearLR t ${t}`);
 });
 
 test('perStep: an epoch schedule evaluated at fractional epochs', () => {
@@ -64,7 +89,11 @@ test('LRScheduler: sets every group to base × factor, steps and resumes from a 
   const opt2 = new optim.SGD([{ params: [a] }, { params: [b], lr: 0.01 }], { lr: 0.1, momentum: 0.9 });
   const sched2 = new optim.LRScheduler(opt2, optim.linearWarmup(2, optim.cosine(8)));
   sched2.loadStateDict(saved);
-  assert.equal(opt2.paramGroups.map((g) => g.lr), opt.paramGroups.map((g) => g.lr), 'restored learning rates');
+  assert.equal(
+    opt2.paramGroups.map((g) => g.lr),
+    opt.paramGroups.map((g) => g.lr),
+    'restored learning rates',
+  );
   sched.step();
   sched2.step();
   assert.equal(sched2.lrs, sched.lrs, 'continues identically');

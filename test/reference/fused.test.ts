@@ -18,7 +18,16 @@ test('replays a program with broadcasting, scalar ops and a repeated value', () 
   close(R.fused([x, y], { steps }), [Math.sqrt(3), 0, Math.sqrt(7) * 3, Math.sqrt(1.5), 0, Math.sqrt(2.5) * 3], [2, 3]);
   close(referenceOps.fused([x, y], { steps }), R.fused([x, y], { steps }).data, [2, 3]);
   // x^3 - 1 and (1 - x) via rsubScalar
-  close(R.fused([x], { steps: [{ op: 'powScalar', args: [0], exponent: 3 }, { op: 'rsubScalar', args: [1], value: 1 }] }), [0, 9, -26], [3]);
+  close(
+    R.fused([x], {
+      steps: [
+        { op: 'powScalar', args: [0], exponent: 3 },
+        { op: 'rsubScalar', args: [1], value: 1 },
+      ],
+    }),
+    [0, 9, -26],
+    [3],
+  );
 });
 
 test('rejects malformed programs, naming the step', () => {

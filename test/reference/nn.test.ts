@@ -64,7 +64,11 @@ test('batchNorm matches PyTorch (training mode, [N,C,H,W] and [N,C])', () => {
   const stats = R.batchStats(x4);
   close(stats.mean, [-0.03850799745919843, 0.25852782820363535, 0.24498875996573002], [1, 3]);
   close(stats.unbiasedVar, [3.3480742270714012, 1.4671260587553374, 1.6633304526336805], [1, 3]);
-  close(stats.var, [...stats.unbiasedVar.data].map((v) => (v * 15) / 16), [1, 3]);
+  close(
+    stats.var,
+    [...stats.unbiasedVar.data].map((v) => (v * 15) / 16),
+    [1, 3],
+  );
 });
 
 test('batchNorm with groups normalises each interleaved group (n % groups) separately, as MoCo SplitBatchNorm', () => {

@@ -32,10 +32,21 @@ test('registry calls match direct calls', () => {
   close(referenceOps.linear([a, w, seq([4], 1, 0)], {}), R.linear(a, w, seq([4], 1, 0)).data, [2, 4]);
   const x = seq([2, 2, 3, 3], 0.2, 0);
   const k = seq([2, 2, 2, 2], 0.3, 0);
-  close(referenceOps.conv2d([x, k], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }), R.conv2d(x, k, undefined).data, [2, 2, 2, 2]);
-  close(referenceOps.batchNorm([x, seq([2], 1, 1), seq([2], 1, 2)], { eps: 1e-5, groups: 1 }),
-    R.batchNorm(x, seq([2], 1, 1), seq([2], 1, 2)).data, [2, 2, 3, 3]);
-  close(referenceOps.crossEntropy([a, t([0, 2], [2])], { labelSmoothing: 0.2 }), R.crossEntropy(a, t([0, 2], [2]), { labelSmoothing: 0.2 }).data, []);
+  close(
+    referenceOps.conv2d([x, k], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }),
+    R.conv2d(x, k, undefined).data,
+    [2, 2, 2, 2],
+  );
+  close(
+    referenceOps.batchNorm([x, seq([2], 1, 1), seq([2], 1, 2)], { eps: 1e-5, groups: 1 }),
+    R.batchNorm(x, seq([2], 1, 1), seq([2], 1, 2)).data,
+    [2, 2, 3, 3],
+  );
+  close(
+    referenceOps.crossEntropy([a, t([0, 2], [2])], { labelSmoothing: 0.2 }),
+    R.crossEntropy(a, t([0, 2], [2]), { labelSmoothing: 0.2 }).data,
+    [],
+  );
 });
 
 test('rank-0 tensors flow through the registry', () => {

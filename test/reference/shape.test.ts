@@ -54,11 +54,7 @@ test('contiguous is an identity copy', () => {
 
 test('pad2d pads the last two dims', () => {
   const x = t([1, 2, 3, 4], [1, 2, 2]);
-  close(
-    R.pad2d(x, { padding: [1, 0, 0, 2], value: -1 }),
-    [-1, -1, -1, -1, 1, 2, -1, -1, 3, 4, -1, -1],
-    [1, 3, 4],
-  );
+  close(R.pad2d(x, { padding: [1, 0, 0, 2], value: -1 }), [-1, -1, -1, -1, 1, 2, -1, -1, 3, 4, -1, -1], [1, 3, 4]);
   close(R.pad2d(t([7], [1, 1]), { padding: [0, 1, 1, 0] }), [0, 7, 0, 0], [2, 2]);
   throwsWith(() => R.pad2d(t([1], [1]), { padding: [1, 1, 1, 1] }), 'pad2d', 'rank >= 2');
 });

@@ -11,7 +11,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
-  init, shutdown, tensor, zeros, ones, crossEntropy, batchNorm, setAnomalyDetection, isAnomalyDetectionEnabled, optim, sync,
+  init,
+  shutdown,
+  tensor,
+  zeros,
+  ones,
+  crossEntropy,
+  batchNorm,
+  setAnomalyDetection,
+  isAnomalyDetectionEnabled,
+  optim,
+  sync,
   saveSafetensors,
 } from '../../src/index.ts';
 import { device } from '../../src/runtime.ts';
@@ -63,14 +73,39 @@ async function trainError(argv: string[]): Promise<string> {
 // ---- shapes and ranks -----------------------------------------------------------------------------
 
 test('wrong shapes and ranks name the op and the shapes', () => {
-  assert.is(message(() => zeros([2, 3]).add(zeros([4]))), 'add: shapes [2, 3] and [4] cannot be broadcast together (dimension -1 is 3 vs 4); make them equal or 1');
-  assert.is(message(() => zeros([2, 3]).matmul(zeros([4, 5]))), 'matmul: shapes [2, 3] and [4, 5] are not aligned: 3 (last dim of the first) != 4 (second-to-last dim of the second)');
-  assert.is(message(() => conv2d(zeros([1, 28, 28]), zeros([4, 1, 3, 3]))), 'conv2d: input must be 4-D [N, Cin, H, W], got shape [1, 28, 28]');
-  assert.ok(message(() => conv2d(zeros([2, 3, 8, 8]), zeros([4, 1, 3, 3]))).startsWith('conv2d: channel mismatch: input [2, 3, 8, 8] has 3 channels but weight [4, 1, 3, 3] expects 1'));
-  assert.is(message(() => batchNorm(zeros([4, 3, 2, 2]), zeros([5]), ones([5]), null, null, { training: true })), 'batchNorm: runningMean has shape [5], expected [3] for input [4, 3, 2, 2]');
-  assert.is(message(() => batchNorm(zeros([4]), null, null, null, null, { training: true })), 'batchNorm: input must be [N, C], [N, C, L] or [N, C, H, W], got shape [4]');
-  assert.is(message(() => crossEntropy(zeros([4, 3]), tensor([0, 1]))), 'crossEntropy: targets have shape [2], expected [4] for input [4, 3]');
-  assert.is(message(() => crossEntropy(zeros([2, 3]), [0, 3])), 'crossEntropy: target 3 at position 1 is out of range for 3 classes (input [2, 3]); targets must be integers in 0..2');
+  assert.is(
+    message(() => zeros([2, 3]).add(zeros([4]))),
+    'add: shapes [2, 3] and [4] cannot be broadcast together (dimension -1 is 3 vs 4); make them equal or 1',
+  );
+  assert.is(
+    message(() => zeros([2, 3]).matmul(zeros([4, 5]))),
+    'matmul: shapes [2, 3] and [4, 5] are not aligned: 3 (last dim of the first) != 4 (second-to-last dim of the second)',
+  );
+  assert.is(
+    message(() => conv2d(zeros([1, 28, 28]), zeros([4, 1, 3, 3]))),
+    'conv2d: input must be 4-D [N, Cin, H, W], got shape [1, 28, 28]',
+  );
+  assert.ok(
+    message(() => conv2d(zeros([2, 3, 8, 8]), zeros([4, 1, 3, 3]))).startsWith(
+      'conv2d: channel mismatch: input [2, 3, 8, 8] has 3 channels but weight [4, 1, 3, 3] expects 1',
+    ),
+  );
+  assert.is(
+    message(() => batchNorm(zeros([4, 3, 2, 2]), zeros([5]), ones([5]), null, null, { training: true })),
+    'batchNorm: runningMean has shape [5], expected [3] for input [4, 3, 2, 2]',
+  );
+  assert.is(
+    message(() => batchNorm(zeros([4]), null, null, null, null, { training: true })),
+    'batchNorm: input must be [N, C], [N, C, L] or [N, C, H, W], got shape [4]',
+  );
+  assert.is(
+    message(() => crossEntropy(zeros([4, 3]), tensor([0, 1]))),
+    'crossEntropy: targets have shape [2], expected [4] for input [4, 3]',
+  );
+  assert.is(
+    message(() => crossEntropy(zeros([2, 3]), [0, 3])),
+    'crossEntropy: target 3 at position 1 is out of range for 3 classes (input [2, 3]); targets must be integers in 0..2',
+  );
 });
 
 // ---- NaN / Inf and anomaly detection ------------------------------------------------------------
@@ -89,30 +124,54 @@ test('anomaly detection names the first op producing NaN/Inf, forward and backwa
   setAnomalyDetection(true);
   try {
     // NaN in the input: the first op that reads it is named, not the later ones.
-    const a = tensor([[1, NaN, 3], [4, 5, 6]]).mul(2).add(tensor([1, 2, 3])).sum();
-    assert.is(await rejection(() => a.item()), `${ANOMALY}op 'mulScalar' (inputs [2, 3]; output [2, 3]) produced a non-finite value (NaN or ±Inf); it is the first of the 3 ops checked since the previous readback to do so`);
+    const a = tensor([
+      [1, NaN, 3],
+      [4, 5, 6],
+    ])
+      .mul(2)
+      .add(tensor([1, 2, 3]))
+      .sum();
+    assert.is(
+      await rejection(() => a.item()),
+      `${ANOMALY}op 'mulScalar' (inputs [2, 3]; output [2, 3]) produced a non-finite value (NaN or ±Inf); it is the first of the 3 ops checked since the previous readback to do so`,
+    );
     // Inf made in the middle of a graph of finite inputs.
     const x = tensor([1, 100, 2]);
     const b = x.mul(1).exp().log();
-    assert.is(await rejection(() => b.toArray()), `${ANOMALY}op 'exp' (inputs [3]; output [3]) produced a non-finite value (NaN or ±Inf); it is the first of the 3 ops checked since the previous readback to do so`);
+    assert.is(
+      await rejection(() => b.toArray()),
+      `${ANOMALY}op 'exp' (inputs [3]; output [3]) produced a non-finite value (NaN or ±Inf); it is the first of the 3 ops checked since the previous readback to do so`,
+    );
     // After the error the checks start afresh: finite work reads back normally.
     assert.equal([...(await tensor([1, 2]).mul(3).toArray())], [3, 6]);
     // Backward: d sqrt(x)/dx = 1 / (2 sqrt(x)) is Inf at 0; the forward is finite.
     const z = tensor([0, 4], undefined, { requiresGrad: true });
-    const loss = z.sqrt().mul(tensor([1, 1])).sum();
+    const loss = z
+      .sqrt()
+      .mul(tensor([1, 1]))
+      .sum();
     assert.is(await loss.item(), 2);
     loss.backward();
-    assert.is(await rejection(() => z.grad!.toArray()), `${ANOMALY}the backward of 'sqrt' (inputs [2]), in the gradient for input 0 (shape [2]), produced a non-finite value (NaN or ±Inf); it is the first of the 4 ops checked since the previous readback to do so`);
+    assert.is(
+      await rejection(() => z.grad!.toArray()),
+      `${ANOMALY}the backward of 'sqrt' (inputs [2]), in the gradient for input 0 (shape [2]), produced a non-finite value (NaN or ±Inf); it is the first of the 4 ops checked since the previous readback to do so`,
+    );
     // An optimizer step that overflows the parameters; sync() checks too.
     const w = tensor([1e19, 1], undefined, { requiresGrad: true });
     const opt = new optim.SGD([w], { lr: 1e20 });
     w.square().sum().backward();
     opt.step();
-    assert.is(await rejection(() => sync()), `${ANOMALY}'SGD.step' (updating a parameter of shape [2] with a gradient of shape [2]) produced a non-finite value (NaN or ±Inf); it is the first of the 5 ops checked since the previous readback to do so`);
+    assert.is(
+      await rejection(() => sync()),
+      `${ANOMALY}'SGD.step' (updating a parameter of shape [2] with a gradient of shape [2]) produced a non-finite value (NaN or ±Inf); it is the first of the 5 ops checked since the previous readback to do so`,
+    );
     // Out-of-range GPU targets: crossEntropy is named.
     const ce = crossEntropy(zeros([2, 3]), tensor([0, 7], undefined, { dtype: 'int32' }));
     const ceError = await rejection(() => ce.item());
-    assert.is(ceError, `${ANOMALY}op 'mean' (inputs [2]; output []), inside 'crossEntropy', produced a non-finite value (NaN or ±Inf); it is the first of the 2 ops checked since the previous readback to do so`);
+    assert.is(
+      ceError,
+      `${ANOMALY}op 'mean' (inputs [2]; output []), inside 'crossEntropy', produced a non-finite value (NaN or ±Inf); it is the first of the 2 ops checked since the previous readback to do so`,
+    );
   } finally {
     setAnomalyDetection(false);
   }
@@ -124,8 +183,14 @@ test('anomaly detection names the first op producing NaN/Inf, forward and backwa
 test('a tensor used after dispose() says so', async () => {
   const x = tensor([1, 2, 3]);
   x.dispose();
-  assert.is(message(() => x.add(1)), `wgrad: addScalar: tensor #${x.id} (shape [3]) was disposed; keep() it or return it from tidy() to use it later`);
-  assert.is(await rejection(() => x.toArray()), `wgrad: toArray: tensor #${x.id} (shape [3]) was disposed; keep() it or return it from tidy() to use it later`);
+  assert.is(
+    message(() => x.add(1)),
+    `wgrad: addScalar: tensor #${x.id} (shape [3]) was disposed; keep() it or return it from tidy() to use it later`,
+  );
+  assert.is(
+    await rejection(() => x.toArray()),
+    `wgrad: toArray: tensor #${x.id} (shape [3]) was disposed; keep() it or return it from tidy() to use it later`,
+  );
 });
 
 // ---- CLI options -----------------------------------------------------------------------------------
@@ -145,10 +210,22 @@ test('invalid CLI options and values', async () => {
   assert.is(await trainError(['--epochs']), 'wgrad-moco train: --epochs needs a value (epochs)');
   assert.is(await trainError(['--cosine=maybe']), 'wgrad-moco train: --cosine=maybe: expected true or false (or --cosine / --no-cosine)');
   const out = path.join(tmp, 'opts');
-  assert.is(await trainError(['--batch', '30', '--bn-splits', '4', '--train-size', '128', '--out', out]), 'wgrad-moco train: --batch 30 must be divisible by --bn-splits 4');
-  assert.is(await trainError(['--batch', '32', '--K', '16', '--train-size', '128', '--out', out]), 'wgrad-moco train: --K 16 must be at least the number of keys enqueued per step (32)');
-  assert.is(await trainError(['--batch', '256', '--train-size', '128', '--out', out]), 'wgrad-moco train: --batch 256 is larger than the 128 training images');
-  assert.is(await trainError(['--resume', '--out', path.join(tmp, 'nothing-here')]), `wgrad-moco train --resume: no checkpoint at ${path.join(tmp, 'nothing-here', 'checkpoint.safetensors')}`);
+  assert.is(
+    await trainError(['--batch', '30', '--bn-splits', '4', '--train-size', '128', '--out', out]),
+    'wgrad-moco train: --batch 30 must be divisible by --bn-splits 4',
+  );
+  assert.is(
+    await trainError(['--batch', '32', '--K', '16', '--train-size', '128', '--out', out]),
+    'wgrad-moco train: --K 16 must be at least the number of keys enqueued per step (32)',
+  );
+  assert.is(
+    await trainError(['--batch', '256', '--train-size', '128', '--out', out]),
+    'wgrad-moco train: --batch 256 is larger than the 128 training images',
+  );
+  assert.is(
+    await trainError(['--resume', '--out', path.join(tmp, 'nothing-here')]),
+    `wgrad-moco train --resume: no checkpoint at ${path.join(tmp, 'nothing-here', 'checkpoint.safetensors')}`,
+  );
 });
 
 // ---- dataset files ---------------------------------------------------------------------------------
@@ -158,7 +235,7 @@ test('missing and corrupt dataset files', async () => {
   fs.mkdirSync(empty);
   const missing = await trainError(['--data-dir', empty]);
   assert.ok(missing.startsWith(`fashion-mnist train set not found; tried:\n  ${empty}/train-images-idx3-ubyte\n`), missing);
-  assert.ok(missing.includes(`${empty}/train-labels-idx1-ubyte.gz`) && missing.includes("apt-get install dataset-fashion-mnist"), missing);
+  assert.ok(missing.includes(`${empty}/train-labels-idx1-ubyte.gz`) && missing.includes('apt-get install dataset-fashion-mnist'), missing);
 
   // A download cut short: the gzip stream ends early.
   const cut = path.join(tmp, 'cut');
@@ -166,7 +243,10 @@ test('missing and corrupt dataset files', async () => {
   const images = fs.readFileSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
   fs.writeFileSync(path.join(cut, 'train-images-idx3-ubyte.gz'), images.subarray(0, 100_000));
   fs.copyFileSync(path.join(FASHION_MNIST_DIR, 'train-labels-idx1-ubyte.gz'), path.join(cut, 'train-labels-idx1-ubyte.gz'));
-  assert.is(await trainError(['--data-dir', cut]), `${cut}/train-images-idx3-ubyte.gz: corrupt or truncated gzip data (unexpected end of file)`);
+  assert.is(
+    await trainError(['--data-dir', cut]),
+    `${cut}/train-images-idx3-ubyte.gz: corrupt or truncated gzip data (unexpected end of file)`,
+  );
 
   // A complete gzip of a truncated IDX file: the IDX header promises more images than it holds.
   const idx = Buffer.alloc(16 + 3 * 784);
@@ -176,7 +256,10 @@ test('missing and corrupt dataset files', async () => {
   idx.writeUInt32BE(28, 12);
   fs.writeFileSync(path.join(cut, 'train-images-idx3-ubyte.gz'), gzipSync(idx));
   const short = await trainError(['--data-dir', cut]);
-  assert.is(short, `${cut}/train-images-idx3-ubyte.gz: truncated IDX file: dims [60000, 28, 28] need 47040016 bytes (16 header + 47040000 data), got 2368`);
+  assert.is(
+    short,
+    `${cut}/train-images-idx3-ubyte.gz: truncated IDX file: dims [60000, 28, 28] need 47040016 bytes (16 header + 47040000 data), got 2368`,
+  );
 });
 
 // ---- checkpoints -----------------------------------------------------------------------------------
@@ -191,20 +274,39 @@ test('resuming from a checkpoint of another configuration, or truncated on disk'
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd });
   const gens = { dataGen: new Generator(3), augGen: new Generator(4), defaultGen: defaultGenerator };
   const file = path.join(out, 'checkpoint.safetensors');
-  await saveMocoCheckpoint(file, model, opt, gens, { epoch: 1, records: [{ epoch: 1, loss: 5, accuracy: 0.5, knn: 50, lr: cfg.lr, seconds: 1, imagesPerSecond: 100 }], baselines: {}, config: cfg });
+  await saveMocoCheckpoint(file, model, opt, gens, {
+    epoch: 1,
+    records: [{ epoch: 1, loss: 5, accuracy: 0.5, knn: 50, lr: cfg.lr, seconds: 1, imagesPerSecond: 100 }],
+    baselines: {},
+    config: cfg,
+  });
 
   const other = await trainError([...argv, '--resume', '--width', '8']);
-  assert.is(other, `--resume: the checkpoint ${file} was written with a different configuration:\n  --width: checkpoint 4, now 8\nResume with the original options or start a new --out directory.`);
+  assert.is(
+    other,
+    `--resume: the checkpoint ${file} was written with a different configuration:\n  --width: checkpoint 4, now 8\nResume with the original options or start a new --out directory.`,
+  );
   // Augmentation is part of the run: a different crop would silently change the resumed epochs.
   const crop = await trainError([...argv, '--resume', '--crop-min', '0.3', '--train-size', '256']);
-  assert.is(crop, `--resume: the checkpoint ${file} was written with a different configuration:\n  --train-size: checkpoint 128, now 256\n  --crop-min: checkpoint 0.5, now 0.3\nResume with the original options or start a new --out directory.`);
+  assert.is(
+    crop,
+    `--resume: the checkpoint ${file} was written with a different configuration:\n  --train-size: checkpoint 128, now 256\n  --crop-min: checkpoint 0.5, now 0.3\nResume with the original options or start a new --out directory.`,
+  );
 
   const bytes = fs.readFileSync(file);
   fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
   const half = await trainError([...argv, '--resume']);
-  assert.ok(/^safetensors: file looks truncated or corrupt: tensor "[\w.]+" data_offsets \[\d+, \d+\] run past the end of the data section, which has only \d+ bytes \(in ".+"\)$/.test(half), half);
+  assert.ok(
+    /^safetensors: file looks truncated or corrupt: tensor "[\w.]+" data_offsets \[\d+, \d+\] run past the end of the data section, which has only \d+ bytes \(in ".+"\)$/.test(
+      half,
+    ),
+    half,
+  );
   fs.writeFileSync(file, bytes.subarray(0, 5));
-  assert.is(await trainError([...argv, '--resume']), `safetensors: file looks truncated or corrupt: expected at least 8 bytes for the header length, found 5 bytes in total (in "${file}")`);
+  assert.is(
+    await trainError([...argv, '--resume']),
+    `safetensors: file looks truncated or corrupt: expected at least 8 bytes for the header length, found 5 bytes in total (in "${file}")`,
+  );
 });
 
 // ---- a destroyed or lost device (last: they replace the device) ----------------------------------
@@ -212,8 +314,14 @@ test('resuming from a checkpoint of another configuration, or truncated on disk'
 test('reading a tensor from a destroyed device, then init() again', async () => {
   const x = tensor([1, 2, 3]);
   shutdown();
-  assert.is(await rejection(() => x.toArray()), 'wgrad: toArray: the GPU device was destroyed (wgrad.shutdown()); tensors from it can no longer be used. Call await wgrad.init() to start a new one.');
-  assert.is(message(() => x.add(1)), 'wgrad: create tensor: the GPU device was destroyed (wgrad.shutdown()); tensors from it can no longer be used. Call await wgrad.init() to start a new one.');
+  assert.is(
+    await rejection(() => x.toArray()),
+    'wgrad: toArray: the GPU device was destroyed (wgrad.shutdown()); tensors from it can no longer be used. Call await wgrad.init() to start a new one.',
+  );
+  assert.is(
+    message(() => x.add(1)),
+    'wgrad: create tensor: the GPU device was destroyed (wgrad.shutdown()); tensors from it can no longer be used. Call await wgrad.init() to start a new one.',
+  );
   await init();
   assert.equal([...(await tensor([1, 2, 3]).add(1).toArray())], [2, 3, 4]);
 });
@@ -224,13 +332,20 @@ test('a lost device: every use says so, and init() gives a new one', async () =>
   await saveSafetensors(file, { x });
   const saved = fs.readFileSync(file);
   device().simulateLoss();
-  const lost = 'the GPU device was lost (simulated device loss (test hook)). Tensors on it are gone; call await wgrad.init() for a new device and reload from your last checkpoint.';
+  const lost =
+    'the GPU device was lost (simulated device loss (test hook)). Tensors on it are gone; call await wgrad.init() for a new device and reload from your last checkpoint.';
   assert.is(await rejection(() => x.toArray()), `wgrad: toArray: ${lost}`);
-  assert.is(message(() => zeros([2])), `wgrad: create tensor: ${lost}`);
+  assert.is(
+    message(() => zeros([2])),
+    `wgrad: create tensor: ${lost}`,
+  );
   // A checkpoint write during the loss fails while reading the tensors back, before any file is touched.
   assert.is(await rejection(() => saveSafetensors(file, { x })), `wgrad: create tensor: ${lost}`);
   assert.ok(fs.readFileSync(file).equals(saved));
-  assert.equal(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')), []);
+  assert.equal(
+    fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')),
+    [],
+  );
   await init();
   assert.equal([...(await tensor([5]).mul(2).toArray())], [10]);
 });

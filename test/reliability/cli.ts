@@ -9,7 +9,26 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The smallest run that still has several steps per epoch and a queue that wraps around. */
 export function tinyTrainArgs(out: string, epochs = 2): string[] {
-  const args = ['train', '--train-size', '128', '--test-size', '50', '--epochs', String(epochs), '--batch', '32', '--K', '64', '--width', '4', '--dim', '16', '--no-baselines', '--out', out];
+  const args = [
+    'train',
+    '--train-size',
+    '128',
+    '--test-size',
+    '50',
+    '--epochs',
+    String(epochs),
+    '--batch',
+    '32',
+    '--K',
+    '64',
+    '--width',
+    '4',
+    '--dim',
+    '16',
+    '--no-baselines',
+    '--out',
+    out,
+  ];
   if ('probeEpochs' in TRAIN_OPTIONS) args.push('--probe-epochs', '0');
   if ('finalEval' in TRAIN_OPTIONS) args.push('--no-final-eval'); // the full sets are 70,000 images
   return args;

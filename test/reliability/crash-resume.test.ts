@@ -31,7 +31,13 @@ function explain(r: CliResult): string {
 function untimed(records: Record<string, unknown>[]): unknown[] {
   return records.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
 }
-const logRecords = (dir: string) => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const logRecords = (dir: string) =>
+  fs
+    .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 test.before(() => {
   runA = runCli(tinyTrainArgs(dirA, 2));
@@ -77,15 +83,28 @@ test('resuming reproduces the uninterrupted run bit for bit (tensors, RNG, queue
   assert.ok(r.stdout.includes('after epoch 1'), explain(r));
   const a = await runA;
   assert.is(a.code, 0, explain(a));
-  assert.not.ok(fs.readdirSync(dirB).some((f) => f.includes('.tmp-')), 'the next successful write removed the stale temp file');
+  assert.not.ok(
+    fs.readdirSync(dirB).some((f) => f.includes('.tmp-')),
+    'the next successful write removed the stale temp file',
+  );
 
   const A = await loadSafetensorsFile(ckpt(dirA));
   const B = await loadSafetensorsFile(ckpt(dirB));
   assert.equal(Object.keys(B.tensors).sort(), Object.keys(A.tensors).sort());
-  assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('extra.key.') && k.endsWith('running_var')), 'key encoder BN statistics are saved');
-  assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('optimizer.')), 'optimizer momentum is saved');
-  const differing = Object.keys(A.tensors).filter((k) => !Buffer.from(A.tensors[k].data.buffer, A.tensors[k].data.byteOffset, A.tensors[k].data.byteLength)
-    .equals(Buffer.from(B.tensors[k].data.buffer, B.tensors[k].data.byteOffset, B.tensors[k].data.byteLength)));
+  assert.ok(
+    Object.keys(A.tensors).some((k) => k.startsWith('extra.key.') && k.endsWith('running_var')),
+    'key encoder BN statistics are saved',
+  );
+  assert.ok(
+    Object.keys(A.tensors).some((k) => k.startsWith('optimizer.')),
+    'optimizer momentum is saved',
+  );
+  const differing = Object.keys(A.tensors).filter(
+    (k) =>
+      !Buffer.from(A.tensors[k].data.buffer, A.tensors[k].data.byteOffset, A.tensors[k].data.byteLength).equals(
+        Buffer.from(B.tensors[k].data.buffer, B.tensors[k].data.byteOffset, B.tensors[k].data.byteLength),
+      ),
+  );
   assert.equal(differing, [], `tensors differing from the uninterrupted run: ${differing.join(', ')}`);
   for (const key of ['wgrad.epoch', 'moco.queuePtr', 'wgrad.rng', 'wgrad.optimizer']) assert.is(B.metadata[key], A.metadata[key], key);
   const recA = untimed(JSON.parse(A.metadata['moco.records']));

@@ -46,25 +46,42 @@ test('train ends with the full-set evaluation: all images in the bank and as que
   const dir = smallFashionMnist(path.join(tmp, 'small-fashion'), 300, 100);
   const out = path.join(tmp, 'full');
   const json = path.join(tmp, 'full.json');
-  const args = [...tinyTrainArgs(out, 1).filter((a) => a !== '--no-final-eval' && a !== '--no-baselines'), '--data-dir', dir, '--probe-epochs', '2', '--final-probe', '--json', json];
+  const args = [
+    ...tinyTrainArgs(out, 1).filter((a) => a !== '--no-final-eval' && a !== '--no-baselines'),
+    '--data-dir',
+    dir,
+    '--probe-epochs',
+    '2',
+    '--final-probe',
+    '--json',
+    json,
+  ];
   const trained = await runCli(args);
   assert.is(trained.code, 0, explain(trained));
   const full = JSON.parse(fs.readFileSync(json, 'utf8')).fullSets;
   assert.is(full.trainImages, 300);
   assert.is(full.testImages, 100);
-  const cfg = parseArgs(args.slice(1).filter((a) => a !== '--no-baselines'), TRAIN_OPTIONS, 'test');
+  const cfg = parseArgs(
+    args.slice(1).filter((a) => a !== '--no-baselines'),
+    TRAIN_OPTIONS,
+    'test',
+  );
   const all = { ...cfg, trainSize: 0, testSize: 0 };
   const { trainSet, testSet } = loadData(all);
   const want = referenceKnn(trainSet, testSet, cfg.knnK, cfg.knnT);
   assert.ok(Math.abs(full.rawPixels - want) < 1e-9, `full-set raw pixels: ${full.rawPixels} vs float64 ${want}`);
   assert.match(trained.stdout, `full sets (300 train / 100 test images`);
-  for (const k of ['linearProbe', 'randomEncoderProbe']) assert.ok(full[k] > 10 && full[k] <= 100, `${k} ${full[k]}% (10 classes: above chance)`);
+  for (const k of ['linearProbe', 'randomEncoderProbe'])
+    assert.ok(full[k] > 10 && full[k] <= 100, `${k} ${full[k]}% (10 classes: above chance)`);
 
   const evaluated = await runCli(['evaluate', '--out', out, '--probe-epochs', '2', '--full-sets', '--data-dir', dir]);
   assert.is(evaluated.code, 0, explain(evaluated));
   const results = JSON.parse(fs.readFileSync(path.join(out, 'evaluation.json'), 'utf8'));
   for (const k of ['knn', 'rawPixels', 'randomEncoder', 'linearProbe', 'randomEncoderProbe']) {
-    assert.ok(Math.abs(results[`fullSets.${k}`] - full[k]) < 1e-9, `evaluate --full-sets ${k} ${results[`fullSets.${k}`]} vs train's ${full[k]}`);
+    assert.ok(
+      Math.abs(results[`fullSets.${k}`] - full[k]) < 1e-9,
+      `evaluate --full-sets ${k} ${results[`fullSets.${k}`]} vs train's ${full[k]}`,
+    );
   }
 });
 

@@ -15,9 +15,36 @@ export interface FuzzCase {
   unchanged: boolean;
 }
 
-const GARBAGE = ['', 'abc', '-1', '1.5', '1e400', 'NaN', 'null', '[]', '{}', '"x"', '99999999999', '0', '2', '1', '{"a":', 'true', '[1,2]', ' 1'];
+const GARBAGE = [
+  '',
+  'abc',
+  '-1',
+  '1.5',
+  '1e400',
+  'NaN',
+  'null',
+  '[]',
+  '{}',
+  '"x"',
+  '99999999999',
+  '0',
+  '2',
+  '1',
+  '{"a":',
+  'true',
+  '[1,2]',
+  ' 1',
+];
 const VALUES: unknown[] = [null, -1, 0, 1, 2, 1.5, 1e9, -1e9, 'x', '', true, false, [], {}, [1, 2, 3], { a: 1 }, 2 ** 32, 1e-9];
-const NAMES = ['__proto__', 'constructor', 'toString', 'model.extra', 'extra.queue2', 'optimizer.99.momentumBuffer', 'model.backbone.features.0.weight'];
+const NAMES = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'model.extra',
+  'extra.queue2',
+  'optimizer.99.momentumBuffer',
+  'model.backbone.features.0.weight',
+];
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
 
@@ -27,7 +54,9 @@ function mutateJson(rng: Rng, v: unknown, depth = 0): { value: unknown; path: st
   const keys = Object.keys(v);
   if (keys.length === 0) return { value: pick(rng, VALUES), path: '' };
   const k = pick(rng, keys);
-  const copy: Record<string, unknown> = Array.isArray(v) ? ([...v] as unknown as Record<string, unknown>) : { ...(v as Record<string, unknown>) };
+  const copy: Record<string, unknown> = Array.isArray(v)
+    ? ([...v] as unknown as Record<string, unknown>)
+    : { ...(v as Record<string, unknown>) };
   if (rng.uniform() < 0.2) {
     if (Array.isArray(copy)) (copy as unknown as unknown[]).splice(Number(k), 1);
     else delete copy[k];
@@ -42,7 +71,9 @@ function mutateJson(rng: Rng, v: unknown, depth = 0): { value: unknown; path: st
 function withDtype(bytes: Uint8Array, name: string, dtype: string): Uint8Array | null {
   const headerLen = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const header = new TextDecoder().decode(bytes.subarray(8, 8 + headerLen));
-  const patched = header.replace(`${JSON.stringify(name)}:{"dtype":"F32"`, `${JSON.stringify(name)}:{"dtype":${JSON.stringify(dtype)}`).trimEnd();
+  const patched = header
+    .replace(`${JSON.stringify(name)}:{"dtype":"F32"`, `${JSON.stringify(name)}:{"dtype":${JSON.stringify(dtype)}`)
+    .trimEnd();
   if (patched.length > headerLen) return null;
   const out = new Uint8Array(bytes);
   out.set(new TextEncoder().encode(patched.padEnd(headerLen, ' ')), 8);
@@ -60,16 +91,24 @@ function sameContents(a: Uint8Array, b: Uint8Array): boolean {
   const bytes = (t: TensorData) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const names = Object.keys(x.tensors).sort();
   if (names.join('\0') !== Object.keys(y.tensors).sort().join('\0')) return false;
-  if (names.some((n) => x.tensors[n].dtype !== y.tensors[n].dtype || x.tensors[n].shape.join() !== y.tensors[n].shape.join() || !bytes(x.tensors[n]).equals(bytes(y.tensors[n])))) return false;
+  if (
+    names.some(
+      (n) =>
+        x.tensors[n].dtype !== y.tensors[n].dtype ||
+        x.tensors[n].shape.join() !== y.tensors[n].shape.join() ||
+        !bytes(x.tensors[n]).equals(bytes(y.tensors[n])),
+    )
+  )
+    return false;
   const keys = Object.keys(x.metadata).sort();
   return keys.join('\0') === Object.keys(y.metadata).sort().join('\0') && keys.every((k) => x.metadata[k] === y.metadata[k]);
 }
 
 /** `count` mutated copies of `base`, reproducible from `seed`; a mutation that changed nothing is marked unchanged. */
 export function* checkpointMutations(base: Uint8Array, seed: number, count: number): Generator<FuzzCase> {
-  for (const c of rawMutations(base, seed, count)) yield c.unchanged || !sameContents(c.bytes, base) ? c : { ...c, unchanged: true, what: `${c.what} (the same value)` };
+  for (const c of rawMutations(base, seed, count))
+    yield c.unchanged || !sameContents(c.bytes, base) ? c : { ...c, unchanged: true, what: `${c.what} (the same value)` };
 }
-
 
 function* rawMutations(base: Uint8Array, seed: number, count: number): Generator<FuzzCase> {
   const rng = new Rng(seed);
@@ -95,11 +134,25 @@ function* rawMutations(base: Uint8Array, seed: number, count: number): Generator
       delete m[key];
       yield { what: `metadata ${key} removed`, keys: [key, 'moco.digest'], bytes: encode(), unchanged: false };
     } else if (r < 0.5) {
-      const key = pick(rng, metaKeys.filter((k) => { try { return typeof JSON.parse(m[k]) === 'object'; } catch { return false; } }));
+      const key = pick(
+        rng,
+        metaKeys.filter((k) => {
+          try {
+            return typeof JSON.parse(m[k]) === 'object';
+          } catch {
+            return false;
+          }
+        }),
+      );
       const { value, path } = mutateJson(rng, JSON.parse(m[key]));
       m[key] = JSON.stringify(value) ?? 'null';
       const field = path.split('.')[0];
-      yield { what: `metadata ${key} field ${path} changed to ${m[key].slice(0, 80)}`, keys: [key, 'moco.digest', ...(field ? [field] : [])], bytes: encode(), unchanged: false };
+      yield {
+        what: `metadata ${key} field ${path} changed to ${m[key].slice(0, 80)}`,
+        keys: [key, 'moco.digest', ...(field ? [field] : [])],
+        bytes: encode(),
+        unchanged: false,
+      };
     } else if (r < 0.58) {
       const name = pick(rng, names);
       delete t[name];
@@ -125,13 +178,19 @@ function* rawMutations(base: Uint8Array, seed: number, count: number): Generator
       const bytes = withDtype(encode(), name, dtype) ?? withDtype(encode(), name, 'F16')!;
       yield { what: `tensor ${name} dtype ${dtype}`, keys: [name, 'moco.digest'], bytes, unchanged: false };
     } else if (r < 0.94) {
-      const name = pick(rng, names.filter((n) => t[n].data.length > 0));
+      const name = pick(
+        rng,
+        names.filter((n) => t[n].data.length > 0),
+      );
       const v = pick(rng, [NaN, Infinity, -Infinity]);
       const at = rng.int(t[name].data.length);
       t[name].data[at] = v;
       yield { what: `tensor ${name}[${at}] = ${v}`, keys: [name, 'moco.digest'], bytes: encode(), unchanged: false };
     } else {
-      const name = pick(rng, names.filter((n) => t[n].data.length > 0));
+      const name = pick(
+        rng,
+        names.filter((n) => t[n].data.length > 0),
+      );
       const at = rng.int(t[name].data.length);
       t[name].data[at] += 0.25;
       yield { what: `tensor ${name}[${at}] += 0.25`, keys: [name, 'moco.digest'], bytes: encode(), unchanged: false };

@@ -32,7 +32,10 @@ export function referenceKnn(train: ImageDataset, test: ImageDataset, k: number,
 /** The first `nTrain` training and `nTest` test images of Fashion-MNIST as IDX files in `dir` (created); returns `dir`. */
 export function smallFashionMnist(dir: string, nTrain: number, nTest: number): string {
   fs.mkdirSync(dir, { recursive: true });
-  for (const [split, prefix, n] of [['train', 'train', nTrain], ['test', 't10k', nTest]] as const) {
+  for (const [split, prefix, n] of [
+    ['train', 'train', nTrain],
+    ['test', 't10k', nTest],
+  ] as const) {
     const ds = loadDataset('fashion-mnist', { split });
     fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), encodeIdx([n, 28, 28], ds.images.subarray(0, n * 784)));
     fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), encodeIdx([n], ds.labels.subarray(0, n)));

@@ -60,7 +60,10 @@ test(`${STEPS} training steps: GPU memory exactly flat after warm-up, JS heap bo
   const peak = (from: number, to: number) => Math.max(...heap.filter((h) => h.step > from && h.step <= to).map((h) => h.bytes));
   const growth = peak(mid, STEPS) - peak(WARMUP, mid);
   const mb = (b: number) => (b / 2 ** 20).toFixed(2);
-  assert.ok(growth < 0.5 * 2 ** 20, `JS heap peak grew ${mb(growth)} MB from steps ${WARMUP}-${mid} to ${mid}-${STEPS}: ${heap.map((h) => mb(h.bytes)).join(' ')}`);
+  assert.ok(
+    growth < 0.5 * 2 ** 20,
+    `JS heap peak grew ${mb(growth)} MB from steps ${WARMUP}-${mid} to ${mid}-${STEPS}: ${heap.map((h) => mb(h.bytes)).join(' ')}`,
+  );
   assert.ok(losses.every(Number.isFinite));
   run.dispose();
 });

@@ -17,7 +17,13 @@ const ckpt = (dir: string) => path.join(dir, 'checkpoint.safetensors');
 const explain = (r: CliResult) => `exit ${r.code} signal ${r.signal}\nstdout:\n${r.stdout.slice(-2000)}\nstderr:\n${r.stderr.slice(-2000)}`;
 const untimed = (records: Record<string, unknown>[]) => records.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
 const bytes = (t: { data: Float32Array | Int32Array }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-const methodArgs = (method: string, dir: string, epochs = 2) => [...tinyTrainArgs(dir, epochs), '--method', method, '--support-set-size', '64'];
+const methodArgs = (method: string, dir: string, epochs = 2) => [
+  ...tinyTrainArgs(dir, epochs),
+  '--method',
+  method,
+  '--support-set-size',
+  '64',
+];
 
 test.after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -42,11 +48,21 @@ for (const method of ['nnclr', 'mocov3']) {
     assert.equal(Object.keys(B.tensors).sort(), Object.keys(A.tensors).sort());
     if (method === 'nnclr') {
       assert.equal(A.tensors['extra.supportSet'].shape, [64, 16], 'the checkpoint holds the support set');
-      assert.equal(JSON.parse(A.metadata['moco.numbers']), { supportSetPtr: 0, supportSetFilled: 64 }, '8 steps of 32 filled the set of 64');
+      assert.equal(
+        JSON.parse(A.metadata['moco.numbers']),
+        { supportSetPtr: 0, supportSetFilled: 64 },
+        '8 steps of 32 filled the set of 64',
+      );
       assert.not.ok(bytes(A.tensors['extra.supportSet']).equals(bytes(e1.tensors['extra.supportSet'])), 'epoch 2 changed the support set');
     } else {
-      assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('extra.key.projector.')), 'the checkpoint holds the momentum encoder');
-      assert.ok(Object.keys(A.tensors).some((k) => k.startsWith('extra.query.predictor.')), 'and the predictor');
+      assert.ok(
+        Object.keys(A.tensors).some((k) => k.startsWith('extra.key.projector.')),
+        'the checkpoint holds the momentum encoder',
+      );
+      assert.ok(
+        Object.keys(A.tensors).some((k) => k.startsWith('extra.query.predictor.')),
+        'and the predictor',
+      );
     }
     const differing = Object.keys(A.tensors).filter((k) => !bytes(A.tensors[k]).equals(bytes(B.tensors[k])));
     assert.equal(differing, [], `tensors differing from the uninterrupted run: ${differing.join(', ')}`);

@@ -34,7 +34,10 @@ const tiny = (dir: string, epochs: number) => tinyTrainArgs(dir, epochs).slice(1
 
 test.before(async () => {
   await setup();
-  const [a, b] = await Promise.all([runCli(tinyTrainArgs(dirA, 2)), runCli(tinyTrainArgs(dirB, 2), { WGRAD_TEST_CRASH_BEFORE_RENAME: '2' })]);
+  const [a, b] = await Promise.all([
+    runCli(tinyTrainArgs(dirA, 2)),
+    runCli(tinyTrainArgs(dirB, 2), { WGRAD_TEST_CRASH_BEFORE_RENAME: '2' }),
+  ]);
   assert.is(a.code, 0, explain(a));
   assert.is(b.signal, 'SIGKILL', explain(b));
   epoch1 = fs.readFileSync(ckpt(dirB));
@@ -76,20 +79,54 @@ const evaluateRun = (dir: string) => failure(() => evaluate(['--out', dir, '--pr
 
 test('--resume refuses a bad epoch, pointer, generator state, log or missing key, naming the file and the key', async () => {
   const cases: [string, (t: Record<string, TensorData>, m: Record<string, string>) => void, string][] = [
-    ['epoch "abc"', (_, m) => (m['wgrad.epoch'] = 'abc'), 'metadata "wgrad.epoch" is "abc"; expected an integer in 1..2 (the run has --epochs 2)'],
+    [
+      'epoch "abc"',
+      (_, m) => (m['wgrad.epoch'] = 'abc'),
+      'metadata "wgrad.epoch" is "abc"; expected an integer in 1..2 (the run has --epochs 2)',
+    ],
     ['epoch "-5"', (_, m) => (m['wgrad.epoch'] = '-5'), 'metadata "wgrad.epoch" is "-5"; expected an integer in 1..2'],
     ['epoch "1.5"', (_, m) => (m['wgrad.epoch'] = '1.5'), 'metadata "wgrad.epoch" is "1.5"; expected an integer in 1..2'],
-    ['no optimizer tensors', (t) => { for (const k of Object.keys(t)) if (k.startsWith('optimizer.')) delete t[k]; }, 'tensor "optimizer.0.momentumBuffer" is missing'],
+    [
+      'no optimizer tensors',
+      (t) => {
+        for (const k of Object.keys(t)) if (k.startsWith('optimizer.')) delete t[k];
+      },
+      'tensor "optimizer.0.momentumBuffer" is missing',
+    ],
     ['empty rng', (_, m) => (m['wgrad.rng'] = '{}'), 'metadata "wgrad.rng" generator "data" has state undefined'],
-    ['queuePtr ""', (_, m) => (m['moco.numbers'] = '{"queuePtr":""}'), 'metadata "moco.numbers" is {"queuePtr":""}; expected the method\'s counters, integers >= 0'],
-    ['queuePtr out of range', (_, m) => (m['moco.numbers'] = '{"queuePtr":64}'), 'metadata "moco.numbers" has queuePtr 64; expected an integer in 0..63 (the queue has --K 64 slots)'],
-    ['queuePtr moved', (_, m) => (m['moco.numbers'] = '{"queuePtr":32}'), 'metadata "moco.numbers" has queuePtr 32, but after 1 epoch(s) the run leaves it at 0'],
+    [
+      'queuePtr ""',
+      (_, m) => (m['moco.numbers'] = '{"queuePtr":""}'),
+      'metadata "moco.numbers" is {"queuePtr":""}; expected the method\'s counters, integers >= 0',
+    ],
+    [
+      'queuePtr out of range',
+      (_, m) => (m['moco.numbers'] = '{"queuePtr":64}'),
+      'metadata "moco.numbers" has queuePtr 64; expected an integer in 0..63 (the queue has --K 64 slots)',
+    ],
+    [
+      'queuePtr moved',
+      (_, m) => (m['moco.numbers'] = '{"queuePtr":32}'),
+      'metadata "moco.numbers" has queuePtr 32, but after 1 epoch(s) the run leaves it at 0',
+    ],
     ['no config', (_, m) => delete m['wgrad.config'], 'metadata "wgrad.config" is missing'],
     ['no rng', (_, m) => delete m['wgrad.rng'], 'metadata "wgrad.rng" is missing'],
-    ['records not a list', (_, m) => (m['moco.records'] = '{"a":1}'), 'metadata "moco.records" is {"a":1}; expected a list of epoch records'],
-    ['records not JSON', (_, m) => (m['moco.records'] = m['moco.records'].replace('"loss":', '"loss":1e-3+')), 'metadata "moco.records" is not valid JSON'],
+    [
+      'records not a list',
+      (_, m) => (m['moco.records'] = '{"a":1}'),
+      'metadata "moco.records" is {"a":1}; expected a list of epoch records',
+    ],
+    [
+      'records not JSON',
+      (_, m) => (m['moco.records'] = m['moco.records'].replace('"loss":', '"loss":1e-3+')),
+      'metadata "moco.records" is not valid JSON',
+    ],
     ['NaN queue', (t) => t['extra.queue'].data.fill(NaN), 'tensor "extra.queue" holds NaN at element 0; every value must be finite'],
-    ['Inf key weight', (t) => (t['extra.key.backbone.features.0.weight'].data[3] = Infinity), 'tensor "extra.key.backbone.features.0.weight" holds Infinity at element 3'],
+    [
+      'Inf key weight',
+      (t) => (t['extra.key.backbone.features.0.weight'].data[3] = Infinity),
+      'tensor "extra.key.backbone.features.0.weight" holds Infinity at element 3',
+    ],
   ];
   for (const [what, edit, want] of cases) {
     const dir = mutated(edit);
@@ -108,17 +145,24 @@ test('a value changed after the write (here a logged loss) is refused by the dig
 });
 
 test('evaluate builds nothing the file names blindly: width, encoder name, NaN weights', async () => {
-  const config = (edit: (c: Record<string, unknown>) => void) => mutated((_, m) => {
-    const c = JSON.parse(m['wgrad.config']);
-    edit(c);
-    m['wgrad.config'] = JSON.stringify(c);
-  });
+  const config = (edit: (c: Record<string, unknown>) => void) =>
+    mutated((_, m) => {
+      const c = JSON.parse(m['wgrad.config']);
+      edit(c);
+      m['wgrad.config'] = JSON.stringify(c);
+    });
   let dir = config((c) => (c.width = 3000));
   assert.is(await evaluateRun(dir), `${ckpt(dir)}: metadata "wgrad.config" field "width" is 3000: must be <= 1024 (the rule of --width)`);
   dir = config((c) => (c.encoder = 'evil'));
-  assert.is(await evaluateRun(dir), `${ckpt(dir)}: metadata "wgrad.config" field "encoder" is "evil": expected one of ${TRAIN_OPTIONS.encoder.choices.join(', ')} (the rule of --encoder)`);
+  assert.is(
+    await evaluateRun(dir),
+    `${ckpt(dir)}: metadata "wgrad.config" field "encoder" is "evil": expected one of ${TRAIN_OPTIONS.encoder.choices.join(', ')} (the rule of --encoder)`,
+  );
   dir = config((c) => (c.width = 8)); // well-formed, but not the model the tensors are
-  assert.match(await evaluateRun(dir), `${ckpt(dir)}: tensor "extra.query.backbone.features.0.weight" has shape [4, 1, 3, 3]; the config's model needs [8, 1, 3, 3]`);
+  assert.match(
+    await evaluateRun(dir),
+    `${ckpt(dir)}: tensor "extra.query.backbone.features.0.weight" has shape [4, 1, 3, 3]; the config's model needs [8, 1, 3, 3]`,
+  );
   dir = mutated((t) => t['extra.query.backbone.features.0.weight'].data.fill(NaN));
   assert.match(await evaluateRun(dir), `${ckpt(dir)}: tensor "extra.query.backbone.features.0.weight" holds NaN`);
 });
@@ -147,7 +191,10 @@ type Outcome = { ok: true } | { error: unknown } | { timeout: true };
 async function attempt(f: () => Promise<unknown>, ms: number): Promise<Outcome> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Outcome>((resolve) => (timer = setTimeout(() => resolve({ timeout: true }), ms)));
-  const run = quietly(f).then((): Outcome => ({ ok: true }), (error): Outcome => ({ error }));
+  const run = quietly(f).then(
+    (): Outcome => ({ ok: true }),
+    (error): Outcome => ({ error }),
+  );
   try {
     return await Promise.race([run, timeout]);
   } finally {
@@ -156,7 +203,8 @@ async function attempt(f: () => Promise<unknown>, ms: number): Promise<Outcome> 
 }
 
 const bytesOf = (t: TensorData) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-const untimed = (records: string) => JSON.parse(records).map(({ seconds: _s, imagesPerSecond: _i, ...rest }: Record<string, unknown>) => rest);
+const untimed = (records: string) =>
+  JSON.parse(records).map(({ seconds: _s, imagesPerSecond: _i, ...rest }: Record<string, unknown>) => rest);
 
 /** Differences between a resumed run's final checkpoint and the uninterrupted run's. */
 function differences(file: string): string[] {
@@ -180,7 +228,10 @@ test('fuzz: a mutated checkpoint resumes bit for bit or fails naming the file an
     fs.mkdirSync(dir);
     fs.writeFileSync(ckpt(dir), c.bytes);
     const viaEvaluate = i % 4 === 3 && !c.unchanged;
-    const outcome = await attempt(() => (viaEvaluate ? evaluate(['--out', dir, '--probe-epochs', '0']) : train([...tiny(dir, 2), '--resume'])), 120_000);
+    const outcome = await attempt(
+      () => (viaEvaluate ? evaluate(['--out', dir, '--probe-epochs', '0']) : train([...tiny(dir, 2), '--resume'])),
+      120_000,
+    );
     const where = `case ${i} (${viaEvaluate ? 'evaluate' : '--resume'}, ${c.what})`;
     if ('timeout' in outcome) problems.push(`${where}: no answer within 120 s`);
     else if ('ok' in outcome) {
@@ -202,7 +253,9 @@ test('fuzz: a mutated checkpoint resumes bit for bit or fails naming the file an
     fs.rmSync(dir, { recursive: true, force: true });
     i++;
   }
-  console.log(`  checkpoint fuzz: ${i} cases in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${resumed} unchanged resumed bit for bit, ${problems.length} problems`);
+  console.log(
+    `  checkpoint fuzz: ${i} cases in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${resumed} unchanged resumed bit for bit, ${problems.length} problems`,
+  );
   assert.equal(problems, [], `seed ${seed}:\n${problems.join('\n')}`);
 });
 
@@ -218,7 +271,13 @@ test('a stale lock and temp file of a killed run are taken over and removed; res
   assert.equal(temps(), [path.basename(live)], 'only the live writer’s temp file is left');
   assert.not.ok(fs.existsSync(path.join(dirB, LOCK_NAME)), 'the lock is released at exit');
   const [A, B] = [decodeSafetensors(fs.readFileSync(ckpt(dirA))), decodeSafetensors(fs.readFileSync(ckpt(dirB)))];
-  for (const k of Object.keys(A.tensors)) assert.ok(Buffer.from(A.tensors[k].data.buffer, A.tensors[k].data.byteOffset, A.tensors[k].data.byteLength).equals(Buffer.from(B.tensors[k].data.buffer, B.tensors[k].data.byteOffset, B.tensors[k].data.byteLength)), k);
+  for (const k of Object.keys(A.tensors))
+    assert.ok(
+      Buffer.from(A.tensors[k].data.buffer, A.tensors[k].data.byteOffset, A.tensors[k].data.byteLength).equals(
+        Buffer.from(B.tensors[k].data.buffer, B.tensors[k].data.byteOffset, B.tensors[k].data.byteLength),
+      ),
+      k,
+    );
   fs.rmSync(live);
 });
 
@@ -229,7 +288,10 @@ test('two train runs on one directory: one proceeds, the other exits non-zero na
   const [won, lost] = x.code === 0 ? [x, y] : [y, x];
   assert.is(won.code, 0, explain(won));
   assert.is(lost.code, 1, explain(lost));
-  assert.match(lost.stderr, new RegExp(`${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another run: process \\d+ \\(wgrad-moco train, started `));
+  assert.match(
+    lost.stderr,
+    new RegExp(`${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another run: process \\d+ \\(wgrad-moco train, started `),
+  );
   const log = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n');
   assert.is(log.length, 1, 'one run wrote the log');
   assert.is(JSON.parse(decodeSafetensors(fs.readFileSync(ckpt(dir))).metadata['wgrad.epoch']), 1);
@@ -252,7 +314,19 @@ test('loadMoCoRun: a run trained by the CLI code gives the backbone, config and 
   for (const t of Object.values(loaded.tensors)) t.dispose();
   model.backbone.eval();
   const n = 20;
-  const direct = await noGrad(() => tidy(() => model.backbone.forward(fromArray(toFloat(testSet, Array.from({ length: n }, (_, i) => i)), [n, 1, 28, 28])))).toArray();
+  const direct = await noGrad(() =>
+    tidy(() =>
+      model.backbone.forward(
+        fromArray(
+          toFloat(
+            testSet,
+            Array.from({ length: n }, (_, i) => i),
+          ),
+          [n, 1, 28, 28],
+        ),
+      ),
+    ),
+  ).toArray();
   const viaRun = await run.embed(testSet.images.subarray(0, n * 28 * 28)).toArray();
   assert.is(viaRun.length, n * run.backbone.featureDim);
   assert.equal(Array.from(viaRun), Array.from(direct), 'embed() equals the directly computed features bit for bit');
@@ -260,15 +334,36 @@ test('loadMoCoRun: a run trained by the CLI code gives the backbone, config and 
   const { tensors, metadata } = await loadSafetensors(ckpt(dir));
   const paged = buildModel(cfg, buildEncoder(cfg, 1), trainSet.count);
   const gens = { dataGen: new Generator(0), augGen: new Generator(0), defaultGen: new Generator(0) };
-  const back = restoreMocoRun(tensors, metadata, ckpt(dir), paged, new SGD(paged.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd }), gens);
+  const back = restoreMocoRun(
+    tensors,
+    metadata,
+    ckpt(dir),
+    paged,
+    new SGD(paged.parameters(), { lr: cfg.lr, momentum: 0.9, weightDecay: cfg.wd }),
+    gens,
+  );
   assert.is(back.epoch, 1);
   paged.backbone.eval();
-  const viaPage = await noGrad(() => tidy(() => paged.backbone.forward(fromArray(toFloat(testSet, Array.from({ length: n }, (_, i) => i)), [n, 1, 28, 28])))).toArray();
+  const viaPage = await noGrad(() =>
+    tidy(() =>
+      paged.backbone.forward(
+        fromArray(
+          toFloat(
+            testSet,
+            Array.from({ length: n }, (_, i) => i),
+          ),
+          [n, 1, 28, 28],
+        ),
+      ),
+    ),
+  ).toArray();
   assert.equal(Array.from(viaPage), Array.from(direct), 'the page loads the same weights');
   // And the embeddings are the trained ones: their kNN is the accuracy train logged.
-  const knn = await knnAccuracy(run.embed(trainSet.images), trainSet.labels, run.embed(testSet.images), testSet.labels, { k: cfg.knnK, t: cfg.knnT });
+  const knn = await knnAccuracy(run.embed(trainSet.images), trainSet.labels, run.embed(testSet.images), testSet.labels, {
+    k: cfg.knnK,
+    t: cfg.knnT,
+  });
   assert.is(knn, records[0].knn);
 });
 
 test.run();
-

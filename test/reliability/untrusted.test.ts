@@ -10,7 +10,17 @@ import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.t
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
-  tensor, normalize, maximum, minimum, clamp, nn, saveSafetensors, loadSafetensors, saveCheckpoint, loadCheckpoint, ones,
+  tensor,
+  normalize,
+  maximum,
+  minimum,
+  clamp,
+  nn,
+  saveSafetensors,
+  loadSafetensors,
+  saveCheckpoint,
+  loadCheckpoint,
+  ones,
 } from '../../src/index.ts';
 import { momentumUpdate, cloneModule } from '../../src/moco/momentum.ts';
 import { mapInto } from '../../src/ops/map.ts';
@@ -27,7 +37,15 @@ const show = (a: ArrayLike<number>) => Array.from(a, (v) => (Number.isNaN(v) ? '
 
 test('normalize, maximum, minimum propagate NaN as PyTorch does', async () => {
   const got = {
-    normalize: show(await normalize(tensor([[NaN, 1], [3, 4]]), 1).toArray()),
+    normalize: show(
+      await normalize(
+        tensor([
+          [NaN, 1],
+          [3, 4],
+        ]),
+        1,
+      ).toArray(),
+    ),
     clampMin: show(await tensor([NaN, 1, -2]).maximum(0).toArray()),
     clampMax: show(await tensor([NaN, 1, -2]).minimum(0).toArray()),
     maximum: show(await maximum(tensor([NaN, 1, 5]), tensor([0, NaN, 2])).toArray()),
@@ -36,15 +54,21 @@ test('normalize, maximum, minimum propagate NaN as PyTorch does', async () => {
   };
   // What PyTorch gives (checked below when python3-torch is present).
   const want = {
-    normalize: ['nan', 'nan', 0.6, 0.8], clampMin: ['nan', 1, 0], clampMax: ['nan', 0, -2],
-    maximum: ['nan', 'nan', 5], minimum: ['nan', 'nan', 2], clamp: ['nan', 0, 0.5, 1],
+    normalize: ['nan', 'nan', 0.6, 0.8],
+    clampMin: ['nan', 1, 0],
+    clampMax: ['nan', 0, -2],
+    maximum: ['nan', 'nan', 5],
+    minimum: ['nan', 'nan', 2],
+    clamp: ['nan', 0, 0.5, 1],
   };
   assert.equal(got, want);
   const python = findPythonWithTorch();
   if (python === null) {
     return skip('no python3 with torch (bash scripts/setup.sh --with-python installs python3-torch)');
   }
-  const out = runPython(python, `
+  const out = runPython(
+    python,
+    `
 import json, torch, torch.nn.functional as F
 nan = float('nan')
 x = torch.tensor([nan, 1., -2.])
@@ -52,7 +76,8 @@ a, b = torch.tensor([nan, 1., 5.]), torch.tensor([0., nan, 2.])
 r = {'normalize': F.normalize(torch.tensor([[nan, 1.], [3., 4.]]), dim=1).flatten(), 'clampMin': x.clamp_min(0),
      'clampMax': x.clamp_max(0), 'clamp': torch.tensor([nan, -3., .5, 3.]).clamp(0, 1), 'maximum': torch.maximum(a, b), 'minimum': torch.minimum(a, b)}
 print(json.dumps({k: ['nan' if v != v else round(v, 4) for v in t.tolist()] for k, t in r.items()}))
-`);
+`,
+  );
   assert.equal(JSON.parse(out), want);
 });
 
@@ -65,18 +90,30 @@ test('the memory bank update keeps a NaN row NaN instead of scaling it by 1/eps'
 });
 
 test('momentumUpdate refuses modules of different shapes, naming the parameter', () => {
-  assert.throws(() => momentumUpdate(new nn.Linear(4, 2), new nn.Linear(4, 3), 0.9),
-    (e: Error) => e.message === "momentumUpdate: parameter 'weight' has shape [2, 4] in the key encoder but [3, 4] in the query encoder; the key encoder must be a copy of the query encoder (cloneModule)");
-  assert.throws(() => momentumUpdate(new nn.Linear(1, 2), new nn.Linear(4, 2), 0.9), /'weight' has shape \[2, 1\] in the key encoder but \[2, 4\]/);
+  assert.throws(
+    () => momentumUpdate(new nn.Linear(4, 2), new nn.Linear(4, 3), 0.9),
+    (e: Error) =>
+      e.message ===
+      "momentumUpdate: parameter 'weight' has shape [2, 4] in the key encoder but [3, 4] in the query encoder; the key encoder must be a copy of the query encoder (cloneModule)",
+  );
+  assert.throws(
+    () => momentumUpdate(new nn.Linear(1, 2), new nn.Linear(4, 2), 0.9),
+    /'weight' has shape \[2, 1\] in the key encoder but \[2, 4\]/,
+  );
   const q = new nn.Linear(4, 2);
   assert.throws(() => momentumUpdate(cloneModule(q), q, 1.5), /momentum must be in \[0, 1\] \(got 1.5\)/);
 });
 
 test('an in-place update refuses an input that does not broadcast to its target', async () => {
   const key = ones([2, 4]);
-  assert.throws(() => mapInto(key, [key, tensor([[1], [2], [3]])], 'x0 + x1', 'update'),
-    (e: Error) => e.message.startsWith('update: an input of shape [3, 1] cannot be written into a tensor of shape [2, 4]'));
-  assert.throws(() => mapInto(ones([2]), [ones([2, 2])], 'x0', 'copy'), /input of shape \[2, 2\] cannot be written into a tensor of shape \[2\]/);
+  assert.throws(
+    () => mapInto(key, [key, tensor([[1], [2], [3]])], 'x0 + x1', 'update'),
+    (e: Error) => e.message.startsWith('update: an input of shape [3, 1] cannot be written into a tensor of shape [2, 4]'),
+  );
+  assert.throws(
+    () => mapInto(ones([2]), [ones([2, 2])], 'x0', 'copy'),
+    /input of shape \[2, 2\] cannot be written into a tensor of shape \[2\]/,
+  );
   mapInto(key, [key, tensor([[1], [2]])], 'x0 + x1', 'update'); // broadcasting into the target is fine, as add_
   assert.equal(Array.from(await key.toArray()), [2, 2, 2, 2, 3, 3, 3, 3]);
 });
@@ -116,12 +153,24 @@ test('loadCheckpoint names the file and the key of bad metadata; Generator.setSt
     return 'no error';
   };
   // (JSON.parse's own wording differs between Node versions.)
-  assert.match(await broken('wgrad.epoch', 'abc'), /^loadCheckpoint: metadata "wgrad\.epoch" is not valid JSON \(.+\) \(in ".+meta\.safetensors"\)$/);
+  assert.match(
+    await broken('wgrad.epoch', 'abc'),
+    /^loadCheckpoint: metadata "wgrad\.epoch" is not valid JSON \(.+\) \(in ".+meta\.safetensors"\)$/,
+  );
   assert.is(await broken('wgrad.epoch', '-5'), `loadCheckpoint: metadata "wgrad.epoch" is -5; expected an integer >= 0 (in "${file}")`);
   assert.is(await broken('wgrad.epoch', '1.5'), `loadCheckpoint: metadata "wgrad.epoch" is 1.5; expected an integer >= 0 (in "${file}")`);
-  assert.is(await broken('wgrad.rng', '{"default":[]}'), `Generator.setState: expected [hi, lo] (integers in 0..2^32-1) and an optional finite spare normal, as getState() returns; got [] (in "${file}")`);
-  assert.is(await broken('wgrad.rng', undefined), `loadCheckpoint: no state for generator "default" in the checkpoint (it has: none) (in "${file}")`);
-  assert.match(await broken('wgrad.config', '{'), /^loadCheckpoint: metadata "wgrad\.config" is not valid JSON \(.+\) \(in ".+meta\.safetensors"\)$/);
+  assert.is(
+    await broken('wgrad.rng', '{"default":[]}'),
+    `Generator.setState: expected [hi, lo] (integers in 0..2^32-1) and an optional finite spare normal, as getState() returns; got [] (in "${file}")`,
+  );
+  assert.is(
+    await broken('wgrad.rng', undefined),
+    `loadCheckpoint: no state for generator "default" in the checkpoint (it has: none) (in "${file}")`,
+  );
+  assert.match(
+    await broken('wgrad.config', '{'),
+    /^loadCheckpoint: metadata "wgrad\.config" is not valid JSON \(.+\) \(in ".+meta\.safetensors"\)$/,
+  );
 });
 
 test.run();

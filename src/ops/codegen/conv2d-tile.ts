@@ -11,6 +11,7 @@ const WG = 64;
 const i32 = 'i32' as const;
 
 /** conv2d_tile's uniforms. */
+// prettier-ignore
 export const tileLayout = new UniformLayout(['conv2d_tile'], {
   tiles_x: i32, tiles_y: i32, tiles: i32, RC: i32, // tiles per row / per column of an image, N·tiles_y·tiles_x, reduced channels per group
   OCG: i32, has_bias: i32, b_off: i32, b_s: i32,   // output channels per group; bias view
@@ -194,11 +195,25 @@ export function planTile(c: TileConv, sizes: TileSizes): TilePlan {
   const key = `${ct},${th},${c.kernel},${c.stride},${c.dilation},${c.flip},${c.relu},${ph},${nv},${share}`;
   const spec = (b: TileBuffers, label: string): DispatchSpec => {
     const uniforms: PackedUniforms = tileLayout.pack({
-      tiles_x: tilesX, tiles_y: tilesY, tiles, RC: c.RC,
-      OCG: ocg, has_bias: c.bias ? 1 : 0, b_off: c.bias?.offset ?? 0, b_s: c.bias?.stride ?? 0,
-      s_n: (c.C * Hp * Wp) / 4, s_c: (Hp * Wp) / 4, s_h: Wp / 4, s_x: SX,
-      s_y: th * SY, o_n: (OC * OHp * OWp) / 4, o_c: (OHp * OWp) / 4, o_h: OWp / 4,
-      w_g: (c.RC * KH * KW * ocg) / wdiv, w_rc: (KH * KW * ocg) / wdiv, w_tap: ocg / wdiv,
+      tiles_x: tilesX,
+      tiles_y: tilesY,
+      tiles,
+      RC: c.RC,
+      OCG: ocg,
+      has_bias: c.bias ? 1 : 0,
+      b_off: c.bias?.offset ?? 0,
+      b_s: c.bias?.stride ?? 0,
+      s_n: (c.C * Hp * Wp) / 4,
+      s_c: (Hp * Wp) / 4,
+      s_h: Wp / 4,
+      s_x: SX,
+      s_y: th * SY,
+      o_n: (OC * OHp * OWp) / 4,
+      o_c: (OHp * OWp) / 4,
+      o_h: OWp / 4,
+      w_g: (c.RC * KH * KW * ocg) / wdiv,
+      w_rc: (KH * KW * ocg) / wdiv,
+      w_tap: ocg / wdiv,
     });
     return {
       kernel: 'conv2d_tile',
@@ -238,44 +253,47 @@ function tileHoles(ct: number, th: number, c: TileConv, ph: number, nv: number, 
   };
   const acc: string[] = [];
   const store: string[] = [];
-  for (let q = 0; q < ct; q++) for (let a = 0; a < th; a++) {
-    acc.push(`var a${q}_${a} = vec4<f32>(0.0);`);
-    const v = `a${q}_${a} + vec4<f32>(b[${q}])`;
-    store.push(`out[ob + ${q} * p.o_c + ${a} * p.o_h] = ${c.relu ? `max(${v}, vec4<f32>(0.0))` : v};`);
-  }
+  for (let q = 0; q < ct; q++)
+    for (let a = 0; a < th; a++) {
+      acc.push(`var a${q}_${a} = vec4<f32>(0.0);`);
+      const v = `a${q}_${a} + vec4<f32>(b[${q}])`;
+      store.push(`out[ob + ${q} * p.o_c + ${a} * p.o_h] = ${c.relu ? `max(${v}, vec4<f32>(0.0))` : v};`);
+    }
   const used = new Set<string>();
   const fma: string[] = [];
   const px = (i: number, col: number) => {
     used.add(`${i}_${col >> 2}`);
     return `r${i}_${col >> 2}.${XYZW[col & 3]}`;
   };
-  for (let ky = 0; ky < KH; ky++) for (let kx = 0; kx < KW; kx++) {
-    const tap = c.flip ? (KH - 1 - ky) * KW + (KW - 1 - kx) : ky * KW + kx;
-    fma.push(`{`);
-    for (let j = 0; j < perTap; j++) fma.push(`  let w${j} = ${weight(tap, j)};`);
-    for (let q = 0; q < ct; q++) {
-      const w = vecW ? `w${q >> 2}.${XYZW[q & 3]}` : `w${q}`;
-      for (let a = 0; a < th; a++) {
-        const i = a * SY + ky * DY;
-        const v = [0, 1, 2, 3].map((e) => px(i, kx * DX + e * SX)).join(', ');
-        fma.push(`  a${q}_${a} += ${w} * vec4<f32>(${v});`);
+  for (let ky = 0; ky < KH; ky++)
+    for (let kx = 0; kx < KW; kx++) {
+      const tap = c.flip ? (KH - 1 - ky) * KW + (KW - 1 - kx) : ky * KW + kx;
+      fma.push(`{`);
+      for (let j = 0; j < perTap; j++) fma.push(`  let w${j} = ${weight(tap, j)};`);
+      for (let q = 0; q < ct; q++) {
+        const w = vecW ? `w${q >> 2}.${XYZW[q & 3]}` : `w${q}`;
+        for (let a = 0; a < th; a++) {
+          const i = a * SY + ky * DY;
+          const v = [0, 1, 2, 3].map((e) => px(i, kx * DX + e * SX)).join(', ');
+          fma.push(`  a${q}_${a} += ${w} * vec4<f32>(${v});`);
+        }
       }
+      fma.push(`}`);
     }
-    fma.push(`}`);
-  }
   // Shared: the next lane's tile starts SX vec4s further along the row, so vec4 v ≥ SX of this
   // lane's patch is the next lane's vec4 v − SX: taken by subgroupShuffleDown, and loaded only
   // where there is no such neighbour (the subgroup's last lane, the row's last tile).
   const load: string[] = [];
-  for (let i = 0; i < ph; i++) for (let v = 0; v < nv; v++) {
-    if (!used.has(`${i}_${v}`)) continue;
-    const own = `src[sb + ${i} * p.s_h + ${v}]`;
-    if (share && v >= SX && used.has(`${i}_${v - SX}`)) {
-      load.push(`var r${i}_${v} = subgroupShuffleDown(r${i}_${v - SX}, 1u);`, `if (own) { r${i}_${v} = ${own}; }`);
-    } else {
-      load.push(`let r${i}_${v} = ${own};`);
+  for (let i = 0; i < ph; i++)
+    for (let v = 0; v < nv; v++) {
+      if (!used.has(`${i}_${v}`)) continue;
+      const own = `src[sb + ${i} * p.s_h + ${v}]`;
+      if (share && v >= SX && used.has(`${i}_${v - SX}`)) {
+        load.push(`var r${i}_${v} = subgroupShuffleDown(r${i}_${v - SX}, 1u);`, `if (own) { r${i}_${v} = ${own}; }`);
+      } else {
+        load.push(`let r${i}_${v} = ${own};`);
+      }
     }
-  }
   return {
     WG,
     ...subgroupHoles(share),

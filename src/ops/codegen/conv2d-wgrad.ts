@@ -12,6 +12,7 @@ const WG = 64;
 const i32 = 'i32' as const;
 
 /** conv2d_wgrad's uniforms. */
+// prettier-ignore
 export const wgradLayout = new UniformLayout(['conv2d_wgrad'], {
   tiles_x: i32, OH: i32, tiles: i32, chunk: i32, // 4-pixel segments per output row, output rows, N·OH·tiles_x, segments per chunk
   OC: i32, OCG: i32, RC: i32, cols: i32,         // output channels (all, per group), input channels per group, RC·KH·KW
@@ -190,10 +191,28 @@ export function planWgrad(c: WgradConv, sizes: WgradSizes): WgradPlan {
     buffers: [b.gy, b.x, b.part],
     access: 'rrw',
     uniforms: wgradLayout.pack({
-      tiles_x: tilesX, OH, tiles, chunk, OC, OCG: ocg, RC, cols,
-      nct: ocg / ct, nci: RC / ci, G, threads,
-      g_n: (OC * OH * OWp) / 4, g_c: (OH * OWp) / 4, g_h: OWp / 4, x_n: (c.C * Hp * Wp) / 4,
-      x_c: (Hp * Wp) / 4, x_h: Wp / 4, x_sx: SX, x_sy: SY, CT: ct, CI: ci,
+      tiles_x: tilesX,
+      OH,
+      tiles,
+      chunk,
+      OC,
+      OCG: ocg,
+      RC,
+      cols,
+      nct: ocg / ct,
+      nci: RC / ci,
+      G,
+      threads,
+      g_n: (OC * OH * OWp) / 4,
+      g_c: (OH * OWp) / 4,
+      g_h: OWp / 4,
+      x_n: (c.C * Hp * Wp) / 4,
+      x_c: (Hp * Wp) / 4,
+      x_h: Wp / 4,
+      x_sx: SX,
+      x_sy: SY,
+      CT: ct,
+      CI: ci,
     }),
     workgroups: grid(Math.ceil(threads / WG)),
     label,
@@ -222,20 +241,28 @@ function wgradHoles(ct: number, ci: number, c: WgradConv, nv: number, share: boo
   } else {
     for (let q = 0; q < ct; q++) load.push(`let g${q} = gy[gb + ${q} * p.g_c];`);
   }
-  for (let r = 0; r < ci; r++) for (let ky = 0; ky < kh; ky++) for (let v = 0; v < nv; v++) {
-    load.push(`let r${r}_${ky}_${v} = x[xb + ${r} * p.x_c + ${ky * DY} * p.x_h + ${v}];`);
-  }
-  for (let q = 0; q < ct; q++) for (let r = 0; r < ci; r++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-    const name = `a${q}_${r}_${ky}_${kx}`;
-    acc.push(`var ${name} = 0.0;`);
-    const cols = [0, 1, 2, 3].map((e) => kx * DX + e * SX).map((col) => `r${r}_${ky}_${col >> 2}.${XYZW[col & 3]}`);
-    fma.push(`${name} += dot(g${q}, vec4<f32>(${cols.join(', ')}));`);
-    store.push(`part[pb + ${q} * p.cols + ${(r * kh + ky) * kw + kx}] = ${name};`);
-  }
+  for (let r = 0; r < ci; r++)
+    for (let ky = 0; ky < kh; ky++)
+      for (let v = 0; v < nv; v++) {
+        load.push(`let r${r}_${ky}_${v} = x[xb + ${r} * p.x_c + ${ky * DY} * p.x_h + ${v}];`);
+      }
+  for (let q = 0; q < ct; q++)
+    for (let r = 0; r < ci; r++)
+      for (let ky = 0; ky < kh; ky++)
+        for (let kx = 0; kx < kw; kx++) {
+          const name = `a${q}_${r}_${ky}_${kx}`;
+          acc.push(`var ${name} = 0.0;`);
+          const cols = [0, 1, 2, 3].map((e) => kx * DX + e * SX).map((col) => `r${r}_${ky}_${col >> 2}.${XYZW[col & 3]}`);
+          fma.push(`${name} += dot(g${q}, vec4<f32>(${cols.join(', ')}));`);
+          store.push(`part[pb + ${q} * p.cols + ${(r * kh + ky) * kw + kx}] = ${name};`);
+        }
   return {
     WG,
     ...subgroupHoles(share),
     SAME_CHECK: share ? 'let same = subgroupAll(subgroupBroadcast(id / p.nci, 0u) == id / p.nci);' : '',
-    ACC: acc.join(' '), LOAD: load.join('\n    '), FMA: fma.join('\n    '), STORE: store.join('\n  '),
+    ACC: acc.join(' '),
+    LOAD: load.join('\n    '),
+    FMA: fma.join('\n    '),
+    STORE: store.join('\n  '),
   };
 }

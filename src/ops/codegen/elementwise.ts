@@ -106,20 +106,25 @@ const layoutOnce = <F extends string>(key: string, make: () => UniformLayout<F>)
  * `slots` operand slots: strides hold slot k's dims at [k · dimVecs …], offsets slot k at [k / 4][k % 4].
  */
 export const stridedLayout = (dimVecs: number, slots: number, scalar: Scalar) =>
-  layoutOnce(`${dimVecs}|${slots}|${scalar}`, () => new UniformLayout(['elementwise'], {
-    shape: `array<vec4<u32>, ${dimVecs}>`, // output shape, row-major, padded with 1
-    strides: `array<vec4<u32>, ${dimVecs * slots}>`, // per slot, in elements
-    offsets: `array<vec4<u32>, ${slots / 4}>`, // element offset of each slot
-    numel: 'u32',
-    a: scalar, // scalar operands (addScalar's value, pow's exponent, ...) in the compute type
-    b: scalar,
-  }));
+  layoutOnce(
+    `${dimVecs}|${slots}|${scalar}`,
+    () =>
+      new UniformLayout(['elementwise'], {
+        shape: `array<vec4<u32>, ${dimVecs}>`, // output shape, row-major, padded with 1
+        strides: `array<vec4<u32>, ${dimVecs * slots}>`, // per slot, in elements
+        offsets: `array<vec4<u32>, ${slots / 4}>`, // element offset of each slot
+        numel: 'u32',
+        a: scalar, // scalar operands (addScalar's value, pow's exponent, ...) in the compute type
+        b: scalar,
+      }),
+  );
 
 /** The vec4 kernel's uniforms: offsets in vec4 units, slot k at [k / 4][k % 4]; n4 vec4s. */
 export const vec4Layout = (slots: number, scalar: Scalar) =>
-  layoutOnce(`v|${slots}|${scalar}`, () => new UniformLayout(['elementwise_vec4'], {
-    offsets: `array<vec4<u32>, ${slots / 4}>`, n4: 'u32', a: scalar, b: scalar,
-  }));
+  layoutOnce(
+    `v|${slots}|${scalar}`,
+    () => new UniformLayout(['elementwise_vec4'], { offsets: `array<vec4<u32>, ${slots / 4}>`, n4: 'u32', a: scalar, b: scalar }),
+  );
 
 // ---- generators ---------------------------------------------------------------------------------
 
@@ -189,13 +194,23 @@ export function stridedKernel(c: StridedConfig): { params: KernelParams; layout:
     // Slot k's stride of dimension d (vec4 d >> 2 of slot k's dimVecs, component d & 3).
     const stride = (k: number, d: number) => `p.strides[${k * dimVecs + (d >> 2)}][${d & 3}]`;
     return {
-      PARAMS: layout.wgsl(), INPUTS: inputs, OUT: out,
+      PARAMS: layout.wgsl(),
+      INPUTS: inputs,
+      OUT: out,
       INDEX_INIT: groups.map((g) => `var o${g} = p.offsets[${g}];`).join('\n  '),
       // Element i's coordinates, each times every operand's stride added to the offset vec4s.
-      INDEX: decodeIndex('i', c.rank, (d) => `p.shape[${d >> 2}][${d & 3}]`, (coord, d) => groups
-        .map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => stride(4 * g + j, d)).join(', ')});`)
-        .join(' ')),
-      LOADS: ld, OUT_INDEX: slotRef('o', outSlot), EXPR: c.expr, WG: ELEMENTWISE_WG, OUT_T: wgslType(c.out),
+      INDEX: decodeIndex(
+        'i',
+        c.rank,
+        (d) => `p.shape[${d >> 2}][${d & 3}]`,
+        (coord, d) =>
+          groups.map((g) => `o${g} += ${coord} * vec4<u32>(${[0, 1, 2, 3].map((j) => stride(4 * g + j, d)).join(', ')});`).join(' '),
+      ),
+      LOADS: ld,
+      OUT_INDEX: slotRef('o', outSlot),
+      EXPR: c.expr,
+      WG: ELEMENTWISE_WG,
+      OUT_T: wgslType(c.out),
     };
   });
   return { params, layout };
@@ -211,9 +226,17 @@ export function vec4Kernel(c: Omit<StridedConfig, 'rank'>): { params: KernelPara
     const { inputs, loads: ld, out } = loads(c.inputs, c.aliased, c.compute, 'v', (k) => `${offset(k)} + i`);
     const component = (comp: string) => c.expr.replace(/\bx(\d+)\b/g, (_, k: string) => `v${k}.${comp}`);
     return {
-      PARAMS: layout.wgsl(), OUT_OFFSET: offset(outSlot), INPUTS: inputs, OUT: out, LOADS: ld,
-      EXPR_X: component('x'), EXPR_Y: component('y'), EXPR_Z: component('z'), EXPR_W: component('w'),
-      COMPUTE_T: wgslType(c.compute), OUT_T: wgslType(c.out),
+      PARAMS: layout.wgsl(),
+      OUT_OFFSET: offset(outSlot),
+      INPUTS: inputs,
+      OUT: out,
+      LOADS: ld,
+      EXPR_X: component('x'),
+      EXPR_Y: component('y'),
+      EXPR_Z: component('z'),
+      EXPR_W: component('w'),
+      COMPUTE_T: wgslType(c.compute),
+      OUT_T: wgslType(c.out),
     };
   });
   return { params, layout };

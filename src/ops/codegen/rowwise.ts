@@ -104,9 +104,16 @@ export function rowwise(label: string, k: RowKernel, dim: number, a: Tensor, b: 
   const along = (s: readonly number[]) => (a.ndim === 0 ? 0 : s[dim]);
   const bb = b ?? a;
   const u = rowwiseLayout.pack({
-    kshape: padRank(kept.map((i) => a.shape[i])), ka: pick(a.strides), kb: pick(bb.strides), ko: pick(os),
-    offsets: [a.offset, bb.offset], dstrides: [along(a.strides), along(bb.strides), along(os)],
-    len, rows, krank: kept.length, eps,
+    kshape: padRank(kept.map((i) => a.shape[i])),
+    ka: pick(a.strides),
+    kb: pick(bb.strides),
+    ko: pick(os),
+    offsets: [a.offset, bb.offset],
+    dstrides: [along(a.strides), along(bb.strides), along(os)],
+    len,
+    rows,
+    krank: kept.length,
+    eps,
   });
   a.device.dispatch({
     kernel: 'rowwise',

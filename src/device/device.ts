@@ -125,6 +125,8 @@ export class Device {
   private layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
   private bindGroups = new Map<string, GPUBindGroup>();
   private stagingCache: GPUBuffer[] = [];
+  /** Cached bind groups beyond this are all dropped at once (the cache starts over). */
+  maxBindGroups = 8192;
   private arena: GPUBuffer;
   private arenaCpu = new Uint8Array(ARENA_BYTES);
   private arenaUsed = 0;
@@ -301,7 +303,7 @@ export class Device {
       this.counters.bindGroupsReused++;
       return bg;
     }
-    if (this.bindGroups.size > 8192) this.bindGroups.clear();
+    if (this.bindGroups.size > this.maxBindGroups) this.bindGroups.clear();
     bg = this.bindGroupWith(this.arena, spec.access, spec.buffers, spec.label);
     this.bindGroups.set(key, bg);
     return bg;

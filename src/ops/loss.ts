@@ -55,27 +55,21 @@ const rowLayout = new UniformLayout(['cross_entropy'], {
   soft: 'f32', pick: 'f32', uni: 'f32', nan: 'f32',
 });
 
+/** The uniform fields both kernels share: sizes, and where the scores and targets are. */
+const scoresAndTargets = (x: Tensor, t: Tensor) => {
+  const [N, C] = x.shape;
+  return { N, C, x_offset: x.offset, x_row: x.strides[0], x_col: x.strides[1], t_offset: t.offset, t_stride: t.strides[0] };
+};
+
 /** Per-row losses and log-sum-exps: a [3, N] tensor (losses, row maxima m, log Σ exp(x − m)). */
 function rowLosses(label: string, x: Tensor, t: Tensor, k: Weights): Tensor {
-  const [n, c] = x.shape;
+  const n = x.shape[0];
   const out = Tensor.empty([3, n], x.device);
   x.device.dispatch({
     kernel: 'cross_entropy',
     buffers: [x.storage.buffer, t.storage.buffer, out.storage.buffer],
     access: 'rrw',
-    uniforms: rowLayout.pack({
-      N: n,
-      C: c,
-      x_offset: x.offset,
-      x_row: x.strides[0],
-      x_col: x.strides[1],
-      t_offset: t.offset,
-      t_stride: t.strides[0],
-      soft: k.soft,
-      pick: k.pick,
-      uni: k.uni,
-      nan: NaN,
-    }),
+    uniforms: rowLayout.pack({ ...scoresAndTargets(x, t), ...k, nan: NaN }),
     workgroups: grid(Math.ceil(n / 64)),
     label,
     ints: true,
@@ -98,19 +92,11 @@ function lossBackward(label: string, x: Tensor, t: Tensor, stats: Tensor, g: Ten
     buffers: [x.storage.buffer, t.storage.buffer, stats.storage.buffer, g.storage.buffer, out.storage.buffer],
     access: 'rrrrw',
     uniforms: backwardLayout.pack({
-      N: n,
-      C: c,
-      x_offset: x.offset,
-      x_row: x.strides[0],
-      x_col: x.strides[1],
-      t_offset: t.offset,
-      t_stride: t.strides[0],
+      ...scoresAndTargets(x, t),
       g_offset: g.offset,
       g_stride: g.ndim === 0 ? 0 : g.strides[0],
       scale,
-      soft: k.soft,
-      pick: k.pick,
-      uni: k.uni,
+      ...k,
     }),
     workgroups: grid(Math.ceil((n * c) / 256)),
     label,
